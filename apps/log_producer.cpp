@@ -1,0 +1,147 @@
+// log_producer: ships log records to the broker's logs_queue. Flags and wiring only; the shipping
+// loop is producer/shipper.hpp.
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "broker/factory.hpp"
+#include "cli/common.hpp"
+#include "core/error.hpp"
+#include "core/escape.hpp"
+#include "producer/line_reader.hpp"
+#include "producer/shipper.hpp"
+
+using namespace logship;
+
+namespace {
+
+std::string localHostName() {
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0) return "-";
+  return host;
+}
+
+Field parseField(const std::string& text) {
+  const auto eq = text.find('=');
+  if (eq == std::string::npos || eq == 0) {
+    throw UsageError(fmt::format("--field '{}': expected KEY=VALUE", escaped(text)));
+  }
+  Field f{text.substr(0, eq), text.substr(eq + 1)};
+  for (unsigned char c : f.key) {
+    if (!(std::isalnum(c) || c == '_' || c == '.' || c == '-')) {
+      throw UsageError(fmt::format("--field '{}': keys may hold only letters, digits, '_', '.' and '-'", escaped(f.key)));
+    }
+  }
+  return f;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Ships log records to a message broker (RabbitMQ logs_queue) with publisher confirms.\n"
+               "With MESSAGE arguments it sends them, joined by spaces, as one record; without, it reads\n"
+               "records from standard input, one per line, until end of input.",
+               "log_producer"};
+  app.footer(
+      "Examples:\n"
+      "  log_producer \"Log Entry 1: This is a sample log.\"\n"
+      "  tail -F /var/log/app.log | log_producer --service app --level info\n"
+      "  LOGSHIP_PASSWORD=secret log_producer --broker amqp://logship@mq.example:5672/ < batch.log\n"
+      "\n"
+      "Exit status: 0 when the broker confirmed every record read, 1 otherwise (the reason is printed),\n"
+      "2 for a bad flag, value or URL.");
+  std::vector<std::string> words;
+  cli::BrokerFlags brokerFlags;
+  std::string level = "info";
+  std::string service = "-";
+  std::string host = localHostName();
+  std::vector<std::string> fieldTexts;
+  ShipperOptions shipOptions;
+  double confirmTimeout = 30;
+  bool quiet = false;
+
+  app.add_option("message", words, "The record's message text (omit to read lines from stdin)");
+  cli::addBrokerFlags(app, brokerFlags);
+  app.add_option("--level", level, "Record level: trace, debug, info, warn, error, fatal")->capture_default_str();
+  app.add_option("--service", service, "Service (application) name of the records")->capture_default_str();
+  app.add_option("--host", host, "Host name of the records (default: this machine's)");
+  app.add_option("--field", fieldTexts, "Extra KEY=VALUE field on every record (repeatable)");
+  app.add_option("--max-message-bytes", shipOptions.maxMessageBytes, "Refuse messages larger than this")
+      ->check(CLI::Range(size_t{1}, size_t{64} * 1024 * 1024))
+      ->capture_default_str();
+  app.add_option("--confirm-window", shipOptions.confirmWindow, "Messages in flight awaiting broker confirms")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 20))
+      ->capture_default_str();
+  app.add_option("--confirm-timeout", confirmTimeout, "Seconds to wait for the broker's last confirms")
+      ->check(CLI::Range(0.1, 3600.0))
+      ->capture_default_str();
+  app.add_flag("-q,--quiet", quiet, "Print nothing on success");
+
+  return cli::run(app, argc, argv, [&]() -> int {
+    Record recordTemplate;
+    auto parsedLevel = parseLevel(level);
+    if (!parsedLevel) throw UsageError(fmt::format("--level '{}': use trace, debug, info, warn, error or fatal", escaped(level)));
+    recordTemplate.level = *parsedLevel;
+    recordTemplate.service = service;
+    recordTemplate.host = host;
+    for (const auto& t : fieldTexts) recordTemplate.fields.push_back(parseField(t));
+    shipOptions.confirmTimeout = std::chrono::milliseconds(static_cast<int64_t>(confirmTimeout * 1000));
+
+    std::string single;
+    if (!words.empty()) {
+      for (const auto& w : words) single += (single.empty() ? "" : " ") + w;
+      if (single.size() > shipOptions.maxMessageBytes) {
+        throw UsageError(fmt::format("message of {} bytes is over the limit of {} bytes (--max-message-bytes)",
+                                     single.size(), shipOptions.maxMessageBytes));
+      }
+    }
+
+    BrokerOptions broker = cli::resolveBroker(brokerFlags, "log_producer");
+    cli::installStopSignals();
+    auto publisher = makePublisher(broker, brokerFlags.queue);
+    Shipper shipper(*publisher, std::move(recordTemplate), shipOptions);
+
+    if (!words.empty()) {
+      shipper.ship(single);
+    } else {
+      LineReader reader(STDIN_FILENO, shipOptions.maxMessageBytes);
+      std::string_view line;
+      size_t skipped = 0;
+      bool done = false;
+      while (!done && !cli::stopRequested().load()) {
+        switch (reader.next(line, skipped, std::chrono::milliseconds(1000))) {
+          case LineReader::Result::Line: shipper.ship(line); break;
+          case LineReader::Result::TooLong:
+            shipper.refuse();
+            spdlog::error("line {} refused: {} bytes is over the limit of {} bytes (--max-message-bytes)",
+                          reader.lineNumber(), skipped, shipOptions.maxMessageBytes);
+            break;
+          case LineReader::Result::Idle: shipper.idle(); break;
+          case LineReader::Result::Eof: done = true; break;
+        }
+      }
+      if (!done) spdlog::warn("stopped by a signal: finishing what was already sent");
+    }
+    shipper.finish();
+
+    const ShipReport& r = shipper.report();
+    if (!shipper.allConfirmed()) {
+      std::string detail;
+      if (r.failed > 0) detail += fmt::format("{} not confirmed by the broker ({})", r.failed, r.firstFailure);
+      if (r.refused > 0) detail += fmt::format("{}{} refused as too large", detail.empty() ? "" : ", ", r.refused);
+      fmt::print(stderr, "log_producer: error: {} of {} records not delivered: {}\n", r.failed + r.refused,
+                 r.sent + r.refused, detail);
+      return cli::kExitFailure;
+    }
+    if (!quiet) {
+      if (!words.empty()) {
+        fmt::print(" [x] Sent '{}'\n", escaped(single));
+      } else {
+        fmt::print(stderr, "log_producer: sent {} records to '{}', all confirmed by the broker\n", r.confirmed,
+                   brokerFlags.queue);
+      }
+    }
+    return cli::kExitOk;
+  });
+}

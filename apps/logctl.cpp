@@ -1,0 +1,29 @@
+// logctl: sets up and inspects a Logship deployment. Flags and wiring only: see ctl/commands.hpp.
+#include "cli/common.hpp"
+#include "ctl/commands.hpp"
+
+using namespace logship;
+
+int main(int argc, char** argv) {
+  CLI::App app{"Sets up and inspects a Logship deployment.", "logctl"};
+  app.footer(
+      "Examples:\n"
+      "  logctl setup                       # declare logs_queue and logs_queue.dead (idempotent)\n"
+      "  logctl status                      # messages waiting and consumers, per queue\n"
+      "  logctl status --json --queue app   # the same for queue 'app', for scripts");
+  app.require_subcommand(1);
+  cli::BrokerFlags brokerFlags;
+  bool json = false;
+
+  auto* setup = app.add_subcommand("setup", "Declare the durable queue and its dead-letter queue (idempotent)");
+  cli::addBrokerFlags(*setup, brokerFlags);
+  auto* status = app.add_subcommand("status", "Show messages waiting and consumers for the queue and its dead letters");
+  cli::addBrokerFlags(*status, brokerFlags);
+  status->add_flag("--json", json, "Print JSON instead of a table");
+
+  return cli::run(app, argc, argv, [&]() -> int {
+    BrokerOptions broker = cli::resolveBroker(brokerFlags, "logctl");
+    if (setup->parsed()) return ctl::setup(broker, brokerFlags.queue);
+    return ctl::status(broker, brokerFlags.queue, json);
+  });
+}

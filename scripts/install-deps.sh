@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what Logship needs to build, test and run its demo on Debian 12.
+# Idempotent: only missing packages are installed. Must run as root (or via sudo).
+set -euo pipefail
+
+BUILD_PKGS=(build-essential cmake ninja-build pkg-config
+  librabbitmq-dev libcli11-dev libfmt-dev libspdlog-dev nlohmann-json3-dev
+  libgtest-dev libgmock-dev libbenchmark-dev)
+RUNTIME_PKGS=(rabbitmq-server amqp-tools python3-pika curl procps iproute2)
+
+want=("${BUILD_PKGS[@]}" "${RUNTIME_PKGS[@]}")
+if [[ "${1:-}" == "--with" ]]; then shift; want+=("$@"); fi
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all packages present"
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null || { echo "install-deps: need root to install: ${missing[*]}" >&2; exit 1; }
+  SUDO=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# rabbitmq-server's postinst tries to start the service; without an init system that fails
+# harmlessly, but policy-rc.d keeps it from trying at all.
+if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+  $SUDO chmod +x /usr/sbin/policy-rc.d
+  trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+fi
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Starts or stops a private RabbitMQ node whose data lives in one directory, without systemd and
+# without touching any other broker on the machine.
+#   rabbitmq-node.sh start DIR AMQP_PORT [MGMT_PORT]   # MGMT_PORT enables the management plugin
+#   rabbitmq-node.sh stop DIR
+#   rabbitmq-node.sh name DIR                           # prints the node name (for rabbitmqctl -n)
+# The node name and ports are remembered in DIR, so `stop` needs only the directory.
+set -euo pipefail
+
+cmd=${1:?usage: rabbitmq-node.sh start|stop|name DIR [AMQP_PORT [MGMT_PORT]]}
+dir=${2:?missing DIR}
+mkdir -p "$dir"
+dir=$(cd "$dir" && pwd)
+
+node_of() { cat "$dir/nodename" 2>/dev/null || true; }
+
+case "$cmd" in
+  start)
+    port=${3:?missing AMQP_PORT}
+    mgmt=${4:-}
+    if [[ $(id -u) -ne 0 ]]; then
+      echo "rabbitmq-node: must run as root (rabbitmq-server drops to the rabbitmq user)" >&2
+      exit 1
+    fi
+    command -v rabbitmq-server >/dev/null || { echo "rabbitmq-node: rabbitmq-server is not installed (run scripts/install-deps.sh)" >&2; exit 1; }
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      echo "rabbitmq-node: port $port is already in use" >&2
+      exit 1
+    fi
+    node="logship-$port@localhost"
+    mkdir -p "$dir/mnesia" "$dir/log"
+    echo "$node" >"$dir/nodename"
+    if [[ -n "$mgmt" ]]; then
+      echo '[rabbitmq_management].' >"$dir/plugins"
+      printf 'listeners.tcp.default = %s\nmanagement.tcp.port = %s\nmanagement.tcp.ip = 127.0.0.1\n' "$port" "$mgmt" >"$dir/rabbitmq.conf"
+    else
+      echo '[].' >"$dir/plugins"
+      printf 'listeners.tcp.default = %s\n' "$port" >"$dir/rabbitmq.conf"
+    fi
+    # Loopback only: these nodes are for tests and demos.
+    printf 'listeners.tcp.local = 127.0.0.1:%s\n' "$port" >"$dir/rabbitmq.conf.tmp"
+    grep -v '^listeners.tcp.default' "$dir/rabbitmq.conf" >>"$dir/rabbitmq.conf.tmp"
+    mv "$dir/rabbitmq.conf.tmp" "$dir/rabbitmq.conf"
+    # The rabbitmq user must be able to reach DIR through every parent directory.
+    chown -R rabbitmq:rabbitmq "$dir"
+    (
+      export RABBITMQ_NODENAME="$node" RABBITMQ_DIST_PORT=$((port + 20000)) \
+        RABBITMQ_MNESIA_BASE="$dir/mnesia" RABBITMQ_LOG_BASE="$dir/log" \
+        RABBITMQ_ENABLED_PLUGINS_FILE="$dir/plugins" RABBITMQ_CONFIG_FILE="$dir/rabbitmq"
+      setsid rabbitmq-server >"$dir/out.log" 2>&1 </dev/null &
+    )
+    # await_startup fails at once while the node is not yet registered: poll until it answers.
+    deadline=$((SECONDS + 120))
+    until rabbitmqctl -q -n "$node" await_startup >/dev/null 2>&1; do
+      if ((SECONDS > deadline)) || grep -q "init terminating" "$dir/out.log" 2>/dev/null; then
+        echo "rabbitmq-node: node $node did not start; last lines of $dir/out.log:" >&2
+        tail -c 2000 "$dir/out.log" >&2 || true
+        exit 1
+      fi
+      sleep 1
+    done
+    echo "rabbitmq-node: $node listening on 127.0.0.1:$port${mgmt:+ (management on http://localhost:$mgmt)}"
+    ;;
+  stop)
+    node=$(node_of)
+    [[ -n "$node" ]] || { echo "rabbitmq-node: no node recorded in $dir" >&2; exit 0; }
+    timeout 60 rabbitmqctl -q -n "$node" stop >/dev/null 2>&1 || true
+    echo "rabbitmq-node: $node stopped"
+    ;;
+  name)
+    node_of
+    ;;
+  *)
+    echo "usage: rabbitmq-node.sh start|stop|name DIR [AMQP_PORT [MGMT_PORT]]" >&2
+    exit 2
+    ;;
+esac

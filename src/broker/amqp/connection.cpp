@@ -1,0 +1,192 @@
+#include "broker/amqp/connection.hpp"
+
+#include <amqp_tcp_socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <thread>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "core/error.hpp"
+
+namespace logship::amqp {
+namespace {
+
+timeval toTimeval(std::chrono::milliseconds ms) {
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
+  return tv;
+}
+
+std::string bytesToString(amqp_bytes_t b) { return std::string(static_cast<const char*>(b.bytes), b.len); }
+
+std::string refusalHint(int code, const std::string& text) {
+  if (code == AMQP_ACCESS_REFUSED && text.find("Login was refused") != std::string::npos) {
+    return " (check user name and password; the guest user can only connect from localhost)";
+  }
+  return "";
+}
+
+}  // namespace
+
+void AmqpConnection::throwStatusError(int status, std::string_view what) {
+  broken_ = true;
+  std::string detail = amqp_error_string2(status);
+  if (status == AMQP_STATUS_SOCKET_ERROR && errno != 0) detail += fmt::format(" ({})", std::strerror(errno));
+  if (status == AMQP_STATUS_TIMEOUT) throw TimeoutError(fmt::format("{}: timed out", what));
+  throw ConnectionError(fmt::format("{}: {}", what, detail));
+}
+
+void AmqpConnection::throwClosedByBroker(const amqp_method_t& method, amqp_channel_t channel) {
+  if (method.id == AMQP_CONNECTION_CLOSE_METHOD) {
+    const auto* m = static_cast<const amqp_connection_close_t*>(method.decoded);
+    const std::string text = bytesToString(m->reply_text);
+    amqp_connection_close_ok_t ok{};
+    amqp_send_method(get(), 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
+    broken_ = true;
+    throw BrokerRefusedError(m->reply_code, fmt::format("broker closed the connection: {}{}", text,
+                                                        refusalHint(m->reply_code, text)));
+  }
+  if (method.id == AMQP_CHANNEL_CLOSE_METHOD) {
+    const auto* m = static_cast<const amqp_channel_close_t*>(method.decoded);
+    const std::string text = bytesToString(m->reply_text);
+    amqp_channel_close_ok_t ok{};
+    amqp_send_method(get(), channel, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
+    throw BrokerRefusedError(m->reply_code, fmt::format("broker closed the channel: {}", text));
+  }
+  broken_ = true;
+  throw ConnectionError(fmt::format("unexpected method 0x{:08x} from the broker", method.id));
+}
+
+void AmqpConnection::throwReplyError(const amqp_rpc_reply_t& reply, std::string_view what) {
+  switch (reply.reply_type) {
+    case AMQP_RESPONSE_NONE:
+      broken_ = true;
+      throw ConnectionError(fmt::format("{}: missing RPC reply", what));
+    case AMQP_RESPONSE_LIBRARY_EXCEPTION:
+      throwStatusError(reply.library_error, what);
+    case AMQP_RESPONSE_SERVER_EXCEPTION:
+      try {
+        throwClosedByBroker(reply.reply, 1);
+      } catch (const BrokerRefusedError& e) {
+        throw BrokerRefusedError(e.code(), fmt::format("{}: {}", what, e.what()));
+      }
+    case AMQP_RESPONSE_NORMAL:
+      break;
+  }
+  throw ConnectionError(fmt::format("{}: unknown failure", what));
+}
+
+AmqpConnection AmqpConnection::openOnce(const BrokerOptions& options) {
+  AmqpConnection conn;
+  conn.state_.reset(amqp_new_connection());
+  if (!conn.state_) throw ConnectionError("out of memory creating an AMQP connection");
+  amqp_socket_t* socket = amqp_tcp_socket_new(conn.get());  // owned by the connection
+  if (socket == nullptr) throw ConnectionError("cannot create a TCP socket");
+
+  const auto where = options.url.redacted();
+  timeval connectTv = toTimeval(options.connectTimeout);
+  errno = 0;
+  if (int status = amqp_socket_open_noblock(socket, options.url.host.c_str(), options.url.port, &connectTv);
+      status != AMQP_STATUS_OK) {
+    conn.broken_ = true;
+    std::string detail = status == AMQP_STATUS_TIMEOUT ? "timed out" : amqp_error_string2(status);
+    if (status == AMQP_STATUS_SOCKET_ERROR && errno != 0) detail = std::strerror(errno);
+    throw ConnectionError(fmt::format("cannot connect to {}: {}", where, detail));
+  }
+  timeval handshakeTv = toTimeval(options.connectTimeout);
+  amqp_set_handshake_timeout(conn.get(), &handshakeTv);
+  timeval rpcTv = toTimeval(options.rpcTimeout);
+  amqp_set_rpc_timeout(conn.get(), &rpcTv);
+
+  char host[256] = "unknown";
+  gethostname(host, sizeof host - 1);
+  const std::string connectionName = fmt::format("{}@{} pid {}", options.clientName, host, getpid());
+  amqp_table_entry_t props[1];
+  props[0].key = amqp_cstring_bytes("connection_name");
+  props[0].value.kind = AMQP_FIELD_KIND_UTF8;
+  props[0].value.value.bytes = amqp_cstring_bytes(connectionName.c_str());
+  amqp_table_t clientProps{1, props};
+
+  const amqp_rpc_reply_t login = amqp_login_with_properties(
+      conn.get(), options.url.vhost.c_str(), 0, 131072, static_cast<int>(options.heartbeat.count()), &clientProps,
+      AMQP_SASL_METHOD_PLAIN, options.url.user.c_str(), options.url.password.c_str());
+  if (login.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && login.library_error == AMQP_STATUS_CONNECTION_CLOSED) {
+    // RabbitMQ drops the socket on a failed PLAIN login before rabbitmq-c can read the reason.
+    conn.broken_ = true;
+    throw BrokerRefusedError(AMQP_ACCESS_REFUSED,
+                             fmt::format("login to {} refused{}", where,
+                                         refusalHint(AMQP_ACCESS_REFUSED, "Login was refused")));
+  }
+  if (login.reply_type != AMQP_RESPONSE_NORMAL) {
+    conn.throwReplyError(login, fmt::format("login to {}", where));
+  }
+  conn.openChannel(1);
+  return conn;
+}
+
+AmqpConnection AmqpConnection::open(const BrokerOptions& options) {
+  const auto giveUpAt = Clock::now() + options.retryFor;
+  auto backoff = std::chrono::milliseconds(100);
+  bool warned = false;
+  for (;;) {
+    try {
+      AmqpConnection conn = openOnce(options);
+      if (warned) spdlog::info("connected to {}", options.url.redacted());
+      return conn;
+    } catch (const TimeoutError&) {
+      if (Clock::now() >= giveUpAt) throw;
+    } catch (const BrokerRefusedError&) {
+      throw;  // wrong credentials or vhost: retrying cannot help
+    } catch (const ConnectionError& e) {
+      if (Clock::now() >= giveUpAt) {
+        throw ConnectionError(fmt::format("{} (gave up after {} s; see --retry-seconds)", e.what(),
+                                          std::chrono::duration_cast<std::chrono::seconds>(options.retryFor).count()));
+      }
+      if (!warned) {
+        spdlog::warn("{}; retrying for up to {} s", e.what(),
+                     std::chrono::duration_cast<std::chrono::seconds>(options.retryFor).count());
+        warned = true;
+      }
+    }
+    if (options.stopRequested != nullptr && options.stopRequested->load()) {
+      throw ConnectionError("interrupted while connecting to the broker");
+    }
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(giveUpAt - Clock::now());
+    std::this_thread::sleep_for(std::clamp(backoff, std::chrono::milliseconds(0), left));
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(2'000));
+  }
+}
+
+void AmqpConnection::openChannel(amqp_channel_t channel) {
+  amqp_channel_open(get(), channel);
+  check(amqp_get_rpc_reply(get()), fmt::format("opening channel {}", channel));
+}
+
+QueueStats AmqpConnection::declareQueue(amqp_channel_t channel, const std::string& name, bool passive) {
+  // durable=1, exclusive=0, auto_delete=0, no arguments: equivalent to pika's durable=True.
+  amqp_queue_declare_ok_t* ok = amqp_queue_declare(get(), channel, amqp_cstring_bytes(name.c_str()),
+                                                   passive ? 1 : 0, 1, 0, 0, amqp_empty_table);
+  check(amqp_get_rpc_reply(get()), fmt::format("declaring queue '{}'", name));
+  QueueStats stats;
+  stats.name = name;
+  stats.exists = true;
+  stats.messagesReady = ok->message_count;
+  stats.consumers = ok->consumer_count;
+  return stats;
+}
+
+void AmqpConnection::close() noexcept {
+  if (!state_) return;
+  // connection.close closes every channel; the broker handles frames in order, so acks sent
+  // before it are processed first.
+  if (!broken_) amqp_connection_close(get(), AMQP_REPLY_SUCCESS);
+  state_.reset();
+}
+
+}  // namespace logship::amqp

@@ -1,0 +1,57 @@
+#pragma once
+// RAII over a rabbitmq-c connection. Every rabbitmq-c failure is turned into a typed error in one
+// place (throwReplyError / throwStatusError), so the rest of the adapter never inspects C codes.
+#include <amqp.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "broker/admin.hpp"
+#include "broker/options.hpp"
+
+namespace logship::amqp {
+
+class AmqpConnection {
+ public:
+  // Connects, logs in and opens channel 1, retrying an unreachable broker for options.retryFor.
+  // Throws ConnectionError (unreachable, timed out) or BrokerRefusedError (bad credentials, vhost).
+  static AmqpConnection open(const BrokerOptions& options);
+
+  AmqpConnection(AmqpConnection&&) noexcept = default;
+  AmqpConnection& operator=(AmqpConnection&&) noexcept = default;
+  ~AmqpConnection() { close(); }
+
+  amqp_connection_state_t get() const { return state_.get(); }
+  explicit operator bool() const { return state_ != nullptr; }
+
+  // Declares a durable queue with no arguments (what pika's queue_declare(durable=True) does),
+  // or only checks it (passive). Returns its stats. Throws on failure.
+  QueueStats declareQueue(amqp_channel_t channel, const std::string& name, bool passive);
+  void openChannel(amqp_channel_t channel);
+
+  // Throws the typed error for a failed RPC reply; `what` names the operation. Answers a
+  // broker's channel.close / connection.close so the broker sees an orderly close.
+  [[noreturn]] void throwReplyError(const amqp_rpc_reply_t& reply, std::string_view what);
+  [[noreturn]] void throwStatusError(int status, std::string_view what);
+  void check(const amqp_rpc_reply_t& reply, std::string_view what) {
+    if (reply.reply_type != AMQP_RESPONSE_NORMAL) throwReplyError(reply, what);
+  }
+  // Handles a method frame the broker sent outside an RPC (channel.close, connection.close).
+  [[noreturn]] void throwClosedByBroker(const amqp_method_t& method, amqp_channel_t channel);
+
+  // Closes politely (bounded by the RPC timeout) and frees the handle. Idempotent.
+  void close() noexcept;
+
+ private:
+  struct Deleter {
+    void operator()(amqp_connection_state_t state) const noexcept { amqp_destroy_connection(state); }
+  };
+  AmqpConnection() = default;
+  static AmqpConnection openOnce(const BrokerOptions& options);
+
+  std::unique_ptr<amqp_connection_state_t_, Deleter> state_;
+  bool broken_ = false;  // no polite close possible any more
+};
+
+}  // namespace logship::amqp

@@ -1,0 +1,81 @@
+#include "broker/amqp/consumer.hpp"
+
+#include <fmt/format.h>
+
+#include "broker/amqp/headers.hpp"
+#include "core/error.hpp"
+
+namespace logship::amqp {
+
+AmqpConsumer::AmqpConsumer(const BrokerOptions& options, const ConsumerOptions& consumerOptions)
+    : conn_(AmqpConnection::open(options)), queue_(consumerOptions.queue) {
+  conn_.declareQueue(1, queue_, false);
+  conn_.declareQueue(1, deadLetterQueueName(queue_), false);  // ready before the first dead letter
+  amqp_basic_qos(conn_.get(), 1, 0, consumerOptions.prefetch, 0);
+  conn_.check(amqp_get_rpc_reply(conn_.get()), "setting the prefetch count");
+  amqp_basic_consume(conn_.get(), 1, amqp_cstring_bytes(queue_.c_str()), amqp_empty_bytes, 0, /*no_ack=*/0, 0,
+                     amqp_empty_table);
+  conn_.check(amqp_get_rpc_reply(conn_.get()), fmt::format("consuming from '{}'", queue_));
+}
+
+bool AmqpConsumer::receiveOne(std::vector<Delivery>& out, timeval* timeout) {
+  amqp_envelope_t envelope;
+  const amqp_rpc_reply_t reply = amqp_consume_message(conn_.get(), &envelope, timeout, 0);
+  if (reply.reply_type == AMQP_RESPONSE_NORMAL) {
+    Delivery d;
+    d.tag = envelope.delivery_tag;
+    d.redelivered = envelope.redelivered != 0;
+    const amqp_bytes_t& body = envelope.message.body;
+    d.body.assign(static_cast<const char*>(body.bytes), body.len);
+    const amqp_basic_properties_t& props = envelope.message.properties;
+    if ((props._flags & AMQP_BASIC_HEADERS_FLAG) != 0) readHeaders(props.headers, d.headers);
+    if ((props._flags & AMQP_BASIC_TIMESTAMP_FLAG) != 0) {
+      d.brokerTimestampUs = static_cast<int64_t>(props.timestamp) * 1'000'000;
+    }
+    amqp_destroy_envelope(&envelope);
+    out.push_back(std::move(d));
+    return true;
+  }
+  if (reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && reply.library_error == AMQP_STATUS_TIMEOUT) {
+    return false;
+  }
+  if (reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && reply.library_error == AMQP_STATUS_UNEXPECTED_STATE) {
+    // A frame other than basic.deliver is waiting: find out what the broker is telling us.
+    amqp_frame_t frame;
+    const int status = amqp_simple_wait_frame(conn_.get(), &frame);
+    if (status != AMQP_STATUS_OK) conn_.throwStatusError(status, "reading from the broker");
+    if (frame.frame_type != AMQP_FRAME_METHOD) return false;
+    switch (frame.payload.method.id) {
+      case AMQP_BASIC_CANCEL_METHOD:
+        throw BrokerRefusedError(0, fmt::format("the broker cancelled our consumer on '{}' (queue deleted?)", queue_));
+      case AMQP_CHANNEL_CLOSE_METHOD:
+      case AMQP_CONNECTION_CLOSE_METHOD:
+        conn_.throwClosedByBroker(frame.payload.method, frame.channel);
+      default:
+        return false;  // e.g. a late basic.qos-ok: nothing to do
+    }
+  }
+  conn_.throwReplyError(reply, fmt::format("consuming from '{}'", queue_));
+}
+
+size_t AmqpConsumer::receive(std::vector<Delivery>& out, size_t max, std::chrono::milliseconds timeout) {
+  if (!conn_) throw ConnectionError("consumer is closed");
+  // Every envelope of the previous call has been copied out: recycle rabbitmq-c's buffers.
+  amqp_maybe_release_buffers(conn_.get());
+  const size_t before = out.size();
+  timeval tv{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
+  if (!receiveOne(out, &tv)) return 0;
+  timeval zero{0, 0};
+  while (out.size() - before < max && receiveOne(out, &zero)) {
+  }
+  return out.size() - before;
+}
+
+void AmqpConsumer::ackUpTo(uint64_t tag) {
+  const int status = amqp_basic_ack(conn_.get(), 1, tag, /*multiple=*/1);
+  if (status != AMQP_STATUS_OK) conn_.throwStatusError(status, "acknowledging deliveries");
+}
+
+void AmqpConsumer::close() noexcept { conn_.close(); }
+
+}  // namespace logship::amqp

@@ -1,0 +1,25 @@
+#pragma once
+#include "broker/amqp/connection.hpp"
+#include "broker/consumer.hpp"
+
+namespace logship::amqp {
+
+// basic.consume with manual acks and basic.qos(prefetch) on channel 1.
+class AmqpConsumer final : public Consumer {
+ public:
+  AmqpConsumer(const BrokerOptions& options, const ConsumerOptions& consumerOptions);
+  ~AmqpConsumer() override { close(); }
+
+  size_t receive(std::vector<Delivery>& out, size_t max, std::chrono::milliseconds timeout) override;
+  void ackUpTo(uint64_t tag) override;
+  void close() noexcept override;
+
+ private:
+  // Returns false on timeout.
+  bool receiveOne(std::vector<Delivery>& out, timeval* timeout);
+
+  AmqpConnection conn_;
+  std::string queue_;
+};
+
+}  // namespace logship::amqp

@@ -1,0 +1,40 @@
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/message.hpp"
+
+namespace logship {
+
+// One message handed to us by the broker. It stays the broker's responsibility until acked:
+// if we die or disconnect first, the broker delivers it again (at-least-once).
+struct Delivery {
+  uint64_t tag = 0;           // broker-assigned, increasing within one consumer
+  std::string body;
+  std::vector<Header> headers;
+  int64_t brokerTimestampUs = 0;  // the message's own timestamp property, 0 if it had none
+  bool redelivered = false;   // the broker delivered it before (to us or another consumer)
+};
+
+// Deliveries from one queue with manual acknowledgements. Not thread-safe.
+class Consumer {
+ public:
+  virtual ~Consumer() = default;
+
+  // Waits up to `timeout` for a first delivery, then appends whatever else is already available,
+  // up to `max` in all. Returns how many were appended (0 on timeout). Throws ConnectionError /
+  // BrokerRefusedError when the connection fails or the broker cancels the consumer.
+  virtual size_t receive(std::vector<Delivery>& out, size_t max, std::chrono::milliseconds timeout) = 0;
+
+  // Acknowledges every delivery up to and including `tag`: call only once all of them are written
+  // (or dead-lettered). The broker then forgets them.
+  virtual void ackUpTo(uint64_t tag) = 0;
+
+  // Stops consuming and closes the connection. Deliveries received but not acked go back to the
+  // queue for another consumer. Safe to call twice.
+  virtual void close() noexcept = 0;
+};
+
+}  // namespace logship

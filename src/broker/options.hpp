@@ -1,0 +1,34 @@
+#pragma once
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "core/broker_url.hpp"
+
+namespace logship {
+
+using Clock = std::chrono::steady_clock;
+
+// How to reach a broker. Every blocking broker call is bounded by one of these durations.
+struct BrokerOptions {
+  BrokerUrl url;
+  std::string clientName = "logship";                   // shown by `rabbitmqctl list_connections`
+  std::chrono::milliseconds connectTimeout{5'000};      // one attempt: TCP connect + handshake
+  std::chrono::milliseconds retryFor{10'000};           // keep retrying an unreachable broker this long
+  std::chrono::milliseconds rpcTimeout{15'000};         // each broker RPC (declare, qos, close, ...)
+  std::chrono::seconds heartbeat{30};                   // 0 disables heartbeats
+  const std::atomic<bool>* stopRequested = nullptr;     // abandons connect retries when set
+};
+
+struct ConsumerOptions {
+  std::string queue = "logs_queue";
+  // Unacknowledged deliveries the broker may push ahead. Large enough that the broker never waits
+  // for our group-committed acks, small enough that several aggregators share the work fairly.
+  uint16_t prefetch = 200;
+};
+
+// Queue names derived from the main queue name.
+inline std::string deadLetterQueueName(const std::string& queue) { return queue + ".dead"; }
+
+}  // namespace logship

@@ -1,0 +1,42 @@
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "broker/options.hpp"
+#include "core/message.hpp"
+
+namespace logship {
+
+// The outcome of published messages [first, last] (sequence numbers from Publisher::publish).
+// ok == true is the broker's promise that it has the messages: for persistent messages in a
+// durable queue, written to disk (classic queue) or to a quorum of nodes (quorum queue).
+// ok == false means the broker did NOT take them (nack, unroutable); `reason` says why.
+struct ConfirmRange {
+  uint64_t first = 0;
+  uint64_t last = 0;
+  bool ok = true;
+  std::string reason;
+};
+
+// Sends messages to one queue with publisher confirms. Not thread-safe.
+class Publisher {
+ public:
+  virtual ~Publisher() = default;
+
+  // Sends `message` as a persistent message and returns its sequence number (1, 2, 3, ...).
+  // Returning means "sent", not "accepted": only a ConfirmRange with ok == true means accepted.
+  // Throws ConnectionError / BrokerRefusedError when the connection fails.
+  virtual uint64_t publish(const Message& message) = 0;
+
+  // Reads confirms from the broker until at most `maxUnconfirmed` messages are still waiting or
+  // `deadline` passes, appending outcomes to `out`. Always services the connection once (heartbeats)
+  // even when nothing is waiting. Returns the number still unconfirmed. Throws like publish().
+  virtual size_t awaitConfirms(size_t maxUnconfirmed, Clock::time_point deadline,
+                               std::vector<ConfirmRange>& out) = 0;
+
+  virtual size_t unconfirmed() const = 0;
+};
+
+}  // namespace logship

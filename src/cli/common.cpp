@@ -1,0 +1,113 @@
+#include "cli/common.hpp"
+
+#include <csignal>
+#include <cstdlib>
+
+#include <fmt/format.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "core/error.hpp"
+#include "core/escape.hpp"
+#include "core/secret.hpp"
+
+namespace logship::cli {
+namespace {
+
+std::atomic<bool> gStop{false};
+
+extern "C" void onStopSignal(int) { gStop.store(true); }
+
+std::chrono::milliseconds seconds(double s) {
+  return std::chrono::milliseconds(static_cast<int64_t>(s * 1000.0));
+}
+
+}  // namespace
+
+void addBrokerFlags(CLI::App& app, BrokerFlags& flags) {
+  app.add_option("--broker", flags.url,
+                 "Broker URL: amqp://USER:PASSWORD@HOST:PORT/VHOST (env LOGSHIP_BROKER; "
+                 "default amqp://guest:guest@localhost:5672/)")
+      ->envname("LOGSHIP_BROKER");
+  app.add_option("--password-file", flags.passwordFile,
+                 "Read the broker password from this file (or set env LOGSHIP_PASSWORD); overrides the URL's")
+      ->check(CLI::ExistingFile);
+  app.add_option("--queue", flags.queue, "Queue name")->capture_default_str();
+  app.add_option("--retry-seconds", flags.retrySeconds,
+                 "Keep retrying an unreachable broker this long before failing")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
+  app.add_option("--connect-timeout", flags.connectTimeoutSeconds, "Timeout of one connection attempt, in seconds")
+      ->check(CLI::Range(0.1, 600.0))
+      ->capture_default_str();
+}
+
+void validateQueueName(const std::string& queue) {
+  if (queue.empty() || queue.size() > 250) {
+    throw UsageError("--queue: a queue name must be 1 to 250 bytes long");
+  }
+  for (unsigned char c : queue) {
+    if (c < 0x20 || c == 0x7f) throw UsageError(fmt::format("--queue: '{}' contains a control character", escaped(queue)));
+  }
+  if (queue.starts_with("amq.")) throw UsageError("--queue: names starting with 'amq.' are reserved by the broker");
+}
+
+BrokerOptions resolveBroker(const BrokerFlags& flags, const std::string& clientName) {
+  BrokerOptions options;
+  options.url = parseBrokerUrl(flags.url.empty() ? std::string(kDefaultBrokerUrl) : flags.url);
+  if (!flags.passwordFile.empty()) {
+    options.url.password = readPasswordFile(flags.passwordFile);
+    options.url.hasPassword = true;
+  } else if (const char* env = std::getenv("LOGSHIP_PASSWORD"); env != nullptr && *env != '\0') {
+    options.url.password = env;
+    options.url.hasPassword = true;
+  }
+  validateQueueName(flags.queue);
+  options.clientName = clientName;
+  options.retryFor = seconds(flags.retrySeconds);
+  options.connectTimeout = seconds(flags.connectTimeoutSeconds);
+  options.stopRequested = &gStop;
+  return options;
+}
+
+const std::atomic<bool>& stopRequested() { return gStop; }
+
+void installStopSignals() {
+  struct sigaction sa {};
+  sa.sa_handler = onStopSignal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;  // no SA_RESTART: blocking reads return EINTR so loops notice promptly
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+}
+
+int run(CLI::App& app, int argc, char** argv, const std::function<int()>& body) {
+  const std::string program = app.get_name();
+  auto logger = spdlog::stderr_color_mt(program);
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ " + program + ": %v");
+  spdlog::set_default_logger(logger);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    fmt::print(stderr, "{}: error: {} (see --help)\n", program, e.what());
+    return kExitUsage;
+  }
+  try {
+    return body();
+  } catch (const UsageError& e) {
+    fmt::print(stderr, "{}: error: {}\n", program, e.what());
+    return kExitUsage;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "{}: error: {}\n", program, e.what());
+    return kExitFailure;
+  }
+}
+
+}  // namespace logship::cli

@@ -1,0 +1,43 @@
+#pragma once
+// What the three executables share: broker flags, exit codes, error reporting, signals.
+#include <atomic>
+#include <functional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "broker/options.hpp"
+
+namespace logship::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;  // the work failed (broker unreachable, records not confirmed, ...)
+inline constexpr int kExitUsage = 2;    // bad flag, value or URL
+
+struct BrokerFlags {
+  std::string url;           // --broker / LOGSHIP_BROKER
+  std::string passwordFile;  // --password-file
+  std::string queue = "logs_queue";
+  double retrySeconds = 10;
+  double connectTimeoutSeconds = 5;
+};
+
+// Adds --broker, --password-file, --queue, --retry-seconds, --connect-timeout.
+void addBrokerFlags(CLI::App& app, BrokerFlags& flags);
+
+// Resolves URL (flag, then LOGSHIP_BROKER, then the default), password (--password-file, then
+// LOGSHIP_PASSWORD, then the URL) and validates the queue name. Throws UsageError.
+BrokerOptions resolveBroker(const BrokerFlags& flags, const std::string& clientName);
+
+// Validates a queue name (1-255 bytes, printable). Throws UsageError naming it.
+void validateQueueName(const std::string& queue);
+
+// Set by SIGINT / SIGTERM once installStopSignals() ran.
+const std::atomic<bool>& stopRequested();
+void installStopSignals();
+
+// Parses the command line and runs `body`, turning every error into one line on stderr
+// ("<program>: error: ...") and an exit code: 2 for usage errors, 1 for everything else.
+int run(CLI::App& app, int argc, char** argv, const std::function<int()>& body);
+
+}  // namespace logship::cli

@@ -1,0 +1,165 @@
+#include "core/broker_url.hpp"
+
+#include <charconv>
+
+#include <fmt/format.h>
+
+#include "core/error.hpp"
+
+namespace logship {
+namespace {
+
+int hexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string percentDecode(std::string_view in, std::string_view what) {
+  std::string out;
+  out.reserve(in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '%') {
+      out += in[i];
+      continue;
+    }
+    if (i + 2 >= in.size()) {
+      throw UsageError(fmt::format("bad broker URL: truncated percent-escape in the {}", what));
+    }
+    const int hi = hexValue(in[i + 1]);
+    const int lo = hexValue(in[i + 2]);
+    if (hi < 0 || lo < 0) throw UsageError(fmt::format("bad broker URL: invalid percent-escape in the {}", what));
+    out += static_cast<char>(hi * 16 + lo);
+    i += 2;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string BrokerUrl::redacted() const {
+  std::string out;
+  switch (scheme) {
+    case Scheme::Amqp: out = "amqp://"; break;
+    case Scheme::Amqps: out = "amqps://"; break;
+    case Scheme::Redis: out = "redis://"; break;
+  }
+  if (scheme == Scheme::Redis) {
+    if (hasPassword) out += user.empty() ? ":***@" : user + ":***@";
+  } else {
+    out += user + (hasPassword ? ":***@" : "@");
+  }
+  out += host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  out += fmt::format(":{}", port);
+  if (scheme == Scheme::Redis) {
+    out += fmt::format("/{}", db);
+  } else {
+    out += vhost == "/" ? "/" : "/" + vhost;
+  }
+  return out;
+}
+
+BrokerUrl parseBrokerUrl(std::string_view text) {
+  BrokerUrl url;
+  const auto sep = text.find("://");
+  if (sep == std::string_view::npos) {
+    throw UsageError("bad broker URL: expected amqp://, amqps:// or redis://HOST[:PORT]");
+  }
+  const std::string_view scheme = text.substr(0, sep);
+  std::string_view rest = text.substr(sep + 3);
+  if (scheme == "amqp") {
+    url.scheme = BrokerUrl::Scheme::Amqp;
+  } else if (scheme == "amqps") {
+    url.scheme = BrokerUrl::Scheme::Amqps;
+    url.port = 5671;
+  } else if (scheme == "redis") {
+    url.scheme = BrokerUrl::Scheme::Redis;
+    url.port = 6379;
+    url.user.clear();
+    url.password.clear();
+  } else {
+    throw UsageError(fmt::format("bad broker URL: unknown scheme '{}' (use amqp, amqps or redis)",
+                                 scheme.substr(0, 16)));
+  }
+  if (rest.find_first_of("?#") != std::string_view::npos) {
+    throw UsageError("bad broker URL: query strings and fragments are not supported");
+  }
+  for (char c : rest) {
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) {
+      throw UsageError("bad broker URL: contains a space or control character");
+    }
+  }
+
+  // Split authority and path.
+  const auto slash = rest.find('/');
+  std::string_view authority = rest.substr(0, slash);
+  std::string_view path = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
+
+  const auto at = authority.rfind('@');
+  if (at != std::string_view::npos) {
+    std::string_view userinfo = authority.substr(0, at);
+    authority = authority.substr(at + 1);
+    const auto colon = userinfo.find(':');
+    if (colon == std::string_view::npos) {
+      url.user = percentDecode(userinfo, "user name");
+    } else {
+      url.user = percentDecode(userinfo.substr(0, colon), "user name");
+      url.password = percentDecode(userinfo.substr(colon + 1), "password");
+      url.hasPassword = true;
+    }
+    if (url.scheme != BrokerUrl::Scheme::Redis && url.user.empty()) {
+      throw UsageError("bad broker URL: empty user name");
+    }
+  }
+
+  std::string_view portText;
+  if (authority.starts_with('[')) {
+    const auto close = authority.find(']');
+    if (close == std::string_view::npos) throw UsageError("bad broker URL: unclosed '[' in IPv6 host");
+    url.host = std::string(authority.substr(1, close - 1));
+    std::string_view after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after[0] != ':') throw UsageError("bad broker URL: unexpected text after IPv6 host");
+      portText = after.substr(1);
+      if (portText.empty()) throw UsageError("bad broker URL: empty port");
+    }
+  } else {
+    const auto colon = authority.find(':');
+    url.host = std::string(authority.substr(0, colon));
+    if (colon != std::string_view::npos) {
+      portText = authority.substr(colon + 1);
+      if (portText.empty()) throw UsageError("bad broker URL: empty port");
+    }
+  }
+  if (url.host.empty()) throw UsageError("bad broker URL: missing host");
+  if (!portText.empty()) {
+    unsigned port = 0;
+    auto [ptr, ec] = std::from_chars(portText.data(), portText.data() + portText.size(), port);
+    if (ec != std::errc{} || ptr != portText.data() + portText.size() || port == 0 || port > 65535) {
+      throw UsageError(fmt::format("bad broker URL: invalid port '{}' (1-65535)", portText.substr(0, 16)));
+    }
+    url.port = static_cast<uint16_t>(port);
+  }
+
+  if (url.scheme == BrokerUrl::Scheme::Redis) {
+    if (!path.empty()) {
+      int db = -1;
+      auto [ptr, ec] = std::from_chars(path.data(), path.data() + path.size(), db);
+      if (ec != std::errc{} || ptr != path.data() + path.size() || db < 0 || db > 1'000'000) {
+        throw UsageError(fmt::format("bad broker URL: invalid Redis database '{}'", path.substr(0, 16)));
+      }
+      url.db = db;
+    }
+  } else {
+    // Both "amqp://host" and "amqp://host/" mean the default vhost "/", as most users expect;
+    // "amqp://host/%2f" is "/" too, "amqp://host/prod" is "prod".
+    if (path.find('/') != std::string_view::npos) {
+      throw UsageError("bad broker URL: a '/' inside the vhost must be written %2f");
+    }
+    url.vhost = path.empty() ? "/" : percentDecode(path, "vhost");
+  }
+  return url;
+}
+
+}  // namespace logship

@@ -1,0 +1,42 @@
+#pragma once
+// Typed errors at the boundary (STYLE.md §4). Hot loops use statuses instead.
+#include <stdexcept>
+#include <string>
+
+namespace logship {
+
+// Base of every error Logship reports to a user: what() is one line that says what went wrong.
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Bad command line, URL, config value: the program exits with code 2.
+class UsageError : public Error {
+ public:
+  using Error::Error;
+};
+
+// The broker could not be reached or the connection broke (retryable).
+class ConnectionError : public Error {
+ public:
+  using Error::Error;
+};
+
+// The broker refused us: bad credentials, missing permission, inequivalent queue, ... (not retryable).
+class BrokerRefusedError : public Error {
+ public:
+  BrokerRefusedError(int code, const std::string& text) : Error(text), code_(code) {}
+  int code() const { return code_; }
+
+ private:
+  int code_;
+};
+
+// A blocking call ran past its deadline.
+class TimeoutError : public ConnectionError {
+ public:
+  using ConnectionError::ConnectionError;
+};
+
+}  // namespace logship

@@ -1,0 +1,102 @@
+#include "core/escape.hpp"
+
+#include <array>
+
+namespace logship {
+namespace {
+
+constexpr std::array<char, 16> kHex{'0', '1', '2', '3', '4', '5', '6', '7',
+                                    '8', '9', 'a', 'b', 'c', 'd', 'e', 'f'};
+
+bool isPlain(unsigned char c) { return c >= 0x20 && c < 0x7f && c != '\\'; }
+
+void appendHexByte(std::string& out, unsigned char c) {
+  const char buf[4] = {'\\', 'x', kHex[c >> 4], kHex[c & 0xf]};
+  out.append(buf, 4);
+}
+
+bool mustEscapeCodePoint(char32_t cp) {
+  return (cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 || (cp >= 0x202a && cp <= 0x202e) ||
+         (cp >= 0x2066 && cp <= 0x2069);
+}
+
+}  // namespace
+
+size_t decodeUtf8(std::string_view in, char32_t& codePoint) {
+  if (in.empty()) return 0;
+  const auto b0 = static_cast<unsigned char>(in[0]);
+  size_t len;
+  char32_t cp;
+  char32_t min;
+  if (b0 < 0x80) {
+    codePoint = b0;
+    return 1;
+  } else if ((b0 & 0xe0) == 0xc0) {
+    len = 2, cp = b0 & 0x1f, min = 0x80;
+  } else if ((b0 & 0xf0) == 0xe0) {
+    len = 3, cp = b0 & 0x0f, min = 0x800;
+  } else if ((b0 & 0xf8) == 0xf0) {
+    len = 4, cp = b0 & 0x07, min = 0x10000;
+  } else {
+    return 0;
+  }
+  if (in.size() < len) return 0;
+  for (size_t i = 1; i < len; ++i) {
+    const auto b = static_cast<unsigned char>(in[i]);
+    if ((b & 0xc0) != 0x80) return 0;
+    cp = (cp << 6) | (b & 0x3f);
+  }
+  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+  codePoint = cp;
+  return len;
+}
+
+void appendEscaped(std::string& out, std::string_view in) {
+  size_t i = 0;
+  const size_t n = in.size();
+  while (i < n) {
+    // Copy the longest run of printable ASCII in one append: the common case.
+    size_t run = i;
+    while (run < n && isPlain(static_cast<unsigned char>(in[run]))) ++run;
+    if (run > i) {
+      out.append(in.data() + i, run - i);
+      i = run;
+      if (i == n) break;
+    }
+    const auto c = static_cast<unsigned char>(in[i]);
+    if (c < 0x80) {
+      switch (c) {
+        case '\\': out += "\\\\"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        default: appendHexByte(out, c); break;  // other C0 controls and DEL
+      }
+      ++i;
+      continue;
+    }
+    char32_t cp = 0;
+    const size_t len = decodeUtf8(in.substr(i), cp);
+    if (len == 0) {
+      appendHexByte(out, c);
+      ++i;
+    } else if (mustEscapeCodePoint(cp)) {
+      const char buf[6] = {'\\', 'u', kHex[(cp >> 12) & 0xf], kHex[(cp >> 8) & 0xf], kHex[(cp >> 4) & 0xf],
+                           kHex[cp & 0xf]};
+      out.append(buf, 6);
+      i += len;
+    } else {
+      out.append(in.data() + i, len);
+      i += len;
+    }
+  }
+}
+
+std::string escaped(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  appendEscaped(out, in);
+  return out;
+}
+
+}  // namespace logship

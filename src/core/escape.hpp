@@ -1,0 +1,22 @@
+#pragma once
+#include <string>
+#include <string_view>
+
+namespace logship {
+
+// Appends `in` to `out` so that the result is valid UTF-8 holding no line break and no control
+// character: one record can never become two lines (log-injection defence). Rules (docs/FORMATS.md):
+//   backslash            -> \\          (so every escape is unambiguous)
+//   LF, CR, TAB          -> \n \r \t
+//   other C0, DEL        -> \xHH
+//   invalid UTF-8 byte   -> \xHH        (each byte of an overlong, surrogate, truncated or >U+10FFFF sequence)
+//   C1 controls U+0080-U+009F, U+2028, U+2029, bidi controls U+202A-U+202E, U+2066-U+2069 -> \uXXXX
+// Everything else, including valid multi-byte UTF-8 (accents, CJK, emoji), is copied as is.
+void appendEscaped(std::string& out, std::string_view in);
+std::string escaped(std::string_view in);
+
+// Length of the valid UTF-8 sequence at the start of `in`, or 0 if it is not valid
+// (shortest form, no surrogates, at most U+10FFFF). Sets `codePoint`.
+size_t decodeUtf8(std::string_view in, char32_t& codePoint);
+
+}  // namespace logship

@@ -1,0 +1,49 @@
+#pragma once
+// The broker-neutral form of a record on the wire: the message text as the body, metadata as
+// string headers. Each broker adapter maps this onto its own transport (AMQP: body + headers table).
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/record.hpp"
+
+namespace logship {
+
+struct Header {
+  std::string key;
+  std::string value;     // the value when isString; a short description of the value otherwise
+  bool isString = true;  // false: the transport carried a non-string value (e.g. an AMQP integer)
+};
+
+struct Message {
+  std::string body;
+  std::vector<Header> headers;
+};
+
+namespace wire {
+// Envelope version 1 (docs/FORMATS.md). A message without kVersion is a plain record: its body is
+// the message text and every other header is ignored, so any client can publish a bare string.
+inline constexpr std::string_view kVersion = "logship-version";
+inline constexpr std::string_view kTimestamp = "logship-ts";  // decimal microseconds since epoch
+inline constexpr std::string_view kLevel = "logship-level";
+inline constexpr std::string_view kService = "logship-service";
+inline constexpr std::string_view kHost = "logship-host";
+inline constexpr std::string_view kFieldPrefix = "logship-field-";
+// Set on dead-lettered messages.
+inline constexpr std::string_view kDeadReason = "logship-dead-reason";
+inline constexpr std::string_view kDeadQueue = "logship-dead-queue";
+inline constexpr std::string_view kCurrentVersion = "1";
+}  // namespace wire
+
+// Fills `out` (replacing its content) with the wire form of `record`.
+void encodeRecord(const Record& record, Message& out);
+
+// Turns a received message back into a record. Returns false with a one-line reason in `error` when
+// the envelope is present but unusable (wrong version, non-string or malformed logship-* header).
+// `fallbackTimestampUs` is used for plain messages that carry no logship timestamp.
+bool decodeMessage(std::string_view body, std::span<const Header> headers, int64_t fallbackTimestampUs,
+                   Record& out, std::string& error);
+
+}  // namespace logship

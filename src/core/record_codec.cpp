@@ -1,0 +1,73 @@
+#include <charconv>
+
+#include <fmt/format.h>
+
+#include "core/escape.hpp"
+#include "core/message.hpp"
+
+namespace logship {
+
+void encodeRecord(const Record& record, Message& out) {
+  out.body = record.message;
+  out.headers.clear();
+  out.headers.reserve(5 + record.fields.size());
+  out.headers.push_back({std::string(wire::kVersion), std::string(wire::kCurrentVersion)});
+  out.headers.push_back({std::string(wire::kTimestamp), std::to_string(record.timestampUs)});
+  out.headers.push_back({std::string(wire::kLevel), std::string(levelName(record.level))});
+  out.headers.push_back({std::string(wire::kService), record.service});
+  out.headers.push_back({std::string(wire::kHost), record.host});
+  for (const auto& f : record.fields) {
+    out.headers.push_back({std::string(wire::kFieldPrefix) + f.key, f.value});
+  }
+}
+
+bool decodeMessage(std::string_view body, std::span<const Header> headers, int64_t fallbackTimestampUs,
+                   Record& out, std::string& error) {
+  out = Record{};
+  out.message.assign(body);
+  out.timestampUs = fallbackTimestampUs;
+
+  const Header* version = nullptr;
+  for (const auto& h : headers) {
+    if (h.key == wire::kVersion) version = &h;
+  }
+  if (version == nullptr) return true;  // a plain message from any client
+  if (!version->isString || version->value != wire::kCurrentVersion) {
+    error = fmt::format("unsupported envelope version {}", escaped(version->value));
+    return false;
+  }
+  for (const auto& h : headers) {
+    std::string_view key = h.key;
+    if (!key.starts_with("logship-") || key == wire::kVersion) continue;
+    if (!h.isString) {
+      error = fmt::format("header {} must be a string, got {}", escaped(key), escaped(h.value));
+      return false;
+    }
+    if (key == wire::kTimestamp) {
+      int64_t ts = 0;
+      auto [ptr, ec] = std::from_chars(h.value.data(), h.value.data() + h.value.size(), ts);
+      if (ec != std::errc{} || ptr != h.value.data() + h.value.size()) {
+        error = fmt::format("header {} is not an integer: '{}'", wire::kTimestamp, escaped(h.value));
+        return false;
+      }
+      out.timestampUs = ts;
+    } else if (key == wire::kLevel) {
+      auto level = parseLevel(h.value);
+      if (!level) {
+        error = fmt::format("header {} has unknown level '{}'", wire::kLevel, escaped(h.value));
+        return false;
+      }
+      out.level = *level;
+    } else if (key == wire::kService) {
+      out.service = h.value;
+    } else if (key == wire::kHost) {
+      out.host = h.value;
+    } else if (key.starts_with(wire::kFieldPrefix)) {
+      out.fields.push_back({std::string(key.substr(wire::kFieldPrefix.size())), h.value});
+    }
+    // Other logship-* headers (e.g. a dead-letter reason on a replayed message) carry no record data.
+  }
+  return true;
+}
+
+}  // namespace logship
