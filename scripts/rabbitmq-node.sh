@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts or stops a private RabbitMQ node whose data lives in one directory, without systemd and
 # without touching any other broker on the machine.
-#   rabbitmq-node.sh start DIR AMQP_PORT [MGMT_PORT]   # MGMT_PORT enables the management plugin
+#   [FRESH=1] rabbitmq-node.sh start DIR AMQP_PORT [MGMT_PORT]   # MGMT_PORT enables the management plugin;
+#                                                   # FRESH=1 wipes the node's data first
 #   rabbitmq-node.sh stop DIR
 #   rabbitmq-node.sh name DIR                           # prints the node name (for rabbitmqctl -n)
 # The node name and ports are remembered in DIR, so `stop` needs only the directory.
@@ -23,11 +24,18 @@ case "$cmd" in
       exit 1
     fi
     command -v rabbitmq-server >/dev/null || { echo "rabbitmq-node: rabbitmq-server is not installed (run scripts/install-deps.sh)" >&2; exit 1; }
+    node="logship-$port@localhost"
+    # A node of ours left over from an interrupted run: stop it first.
+    if rabbitmqctl -q -n "$node" ping >/dev/null 2>&1; then
+      echo "rabbitmq-node: stopping a leftover node $node"
+      timeout 60 rabbitmqctl -q -n "$node" stop >/dev/null 2>&1 || true
+      sleep 1
+    fi
+    if [[ "${FRESH:-0}" == 1 ]]; then rm -rf "$dir/mnesia" "$dir/log"; fi
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
       echo "rabbitmq-node: port $port is already in use" >&2
       exit 1
     fi
-    node="logship-$port@localhost"
     mkdir -p "$dir/mnesia" "$dir/log"
     echo "$node" >"$dir/nodename"
     if [[ -n "$mgmt" ]]; then
