@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "broker/tcp_connect.hpp"
 #include "core/error.hpp"
 
 namespace logship::amqp {
@@ -90,14 +91,11 @@ AmqpConnection AmqpConnection::openOnce(const BrokerOptions& options) {
   if (socket == nullptr) throw ConnectionError("cannot create a TCP socket");
 
   const auto where = options.url.redacted();
-  timeval connectTv = toTimeval(options.connectTimeout);
-  errno = 0;
-  if (int status = amqp_socket_open_noblock(socket, options.url.host.c_str(), options.url.port, &connectTv);
-      status != AMQP_STATUS_OK) {
+  try {
+    amqp_tcp_socket_set_sockfd(socket, connectTcp(options.url.host, options.url.port, options.connectTimeout));
+  } catch (const ConnectionError& e) {
     conn.broken_ = true;
-    std::string detail = status == AMQP_STATUS_TIMEOUT ? "timed out" : amqp_error_string2(status);
-    if (status == AMQP_STATUS_SOCKET_ERROR && errno != 0) detail = std::strerror(errno);
-    throw ConnectionError(fmt::format("cannot connect to {}: {}", where, detail));
+    throw ConnectionError(fmt::format("cannot connect to {}: {}", where, e.what()));
   }
   timeval handshakeTv = toTimeval(options.connectTimeout);
   amqp_set_handshake_timeout(conn.get(), &handshakeTv);

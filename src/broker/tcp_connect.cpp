@@ -1,0 +1,81 @@
+#include "broker/tcp_connect.hpp"
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "core/error.hpp"
+
+namespace logship {
+namespace {
+
+struct AddrInfoDeleter {
+  void operator()(addrinfo* ai) const noexcept { freeaddrinfo(ai); }
+};
+
+// Connects one address; returns the fd or -1 with `error` set.
+int connectOne(const addrinfo* ai, std::chrono::milliseconds timeout, std::string& error) {
+  const int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+  if (fd < 0) {
+    error = std::strerror(errno);
+    return -1;
+  }
+  if (::connect(fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno != EINPROGRESS) {
+    error = std::strerror(errno);
+    ::close(fd);
+    return -1;
+  }
+  pollfd pfd{fd, POLLOUT, 0};
+  int ready;
+  do {
+    ready = ::poll(&pfd, 1, static_cast<int>(timeout.count()));
+  } while (ready < 0 && errno == EINTR);
+  if (ready == 0) {
+    error = "timed out";
+    ::close(fd);
+    return -1;
+  }
+  int soError = 0;
+  socklen_t len = sizeof soError;
+  if (ready < 0 || ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &soError, &len) != 0 || soError != 0) {
+    error = std::strerror(soError != 0 ? soError : errno);
+    ::close(fd);
+    return -1;
+  }
+  const int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+  return fd;
+}
+
+}  // namespace
+
+int connectTcp(const std::string& host, uint16_t port, std::chrono::milliseconds timeout) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_ADDRCONFIG;
+  addrinfo* raw = nullptr;
+  const std::string service = std::to_string(port);
+  if (const int rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &raw); rc != 0) {
+    throw ConnectionError(fmt::format("cannot resolve host '{}': {}", host, gai_strerror(rc)));
+  }
+  std::unique_ptr<addrinfo, AddrInfoDeleter> addresses(raw);
+  std::string error = "no address";
+  for (const addrinfo* ai = addresses.get(); ai != nullptr; ai = ai->ai_next) {
+    if (const int fd = connectOne(ai, timeout, error); fd >= 0) return fd;
+  }
+  throw ConnectionError(error);
+}
+
+}  // namespace logship

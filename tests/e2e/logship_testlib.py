@@ -1,0 +1,490 @@
+"""Shared helpers of the end-to-end and interop tests (stdlib + pika only).
+
+Every test script is run by ctest with /usr/bin/python3 and these environment variables:
+  LOGSHIP_TEST_BROKER     amqp URL of the suite's private RabbitMQ node (127.0.0.1)
+  LOGSHIP_TEST_AMQP_PORT  its AMQP port
+  LOGSHIP_TEST_MGMT_PORT  its management port
+  LOGSHIP_TEST_NODE       its node name, for `rabbitmqctl -n`
+  LOGSHIP_BIN             directory holding log_producer, log_aggregator and logctl
+  LOGSHIP_SOURCE_DIR      the source tree
+  LOGSHIP_TEST_TMP        scratch directory (each test makes its own subdirectory)
+
+A script builds one TestRun, records checks with t.check(...) and ends with t.finish() (or uses
+run_test(name, body)). Every check prints one line; the script exits 1 if any check failed or an
+exception escaped, 0 otherwise. Queues made with t.queue() are deleted at the end, child processes
+started with t.spawn() are killed if still running, and a time limit (SIGALRM) bounds the whole run.
+"""
+import collections
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import traceback
+
+import pika
+import pika.exceptions
+
+PROGRAMS = ("log_producer", "log_aggregator", "logctl")
+
+
+class TestAbort(Exception):
+    """A required check failed: the rest of the test makes no sense."""
+
+
+class TimeLimit(Exception):
+    pass
+
+
+def _require_env(name):
+    value = os.environ.get(name)
+    if not value:
+        print(f"FAIL: environment variable {name} is not set (run through ctest, or set it by hand)", flush=True)
+        sys.exit(2)
+    return value
+
+
+class Env:
+    def __init__(self):
+        self.broker = _require_env("LOGSHIP_TEST_BROKER")
+        self.amqp_port = int(_require_env("LOGSHIP_TEST_AMQP_PORT"))
+        self.mgmt_port = os.environ.get("LOGSHIP_TEST_MGMT_PORT", "")
+        self.node = _require_env("LOGSHIP_TEST_NODE")
+        self.bin = _require_env("LOGSHIP_BIN")
+        self.source = os.environ.get("LOGSHIP_SOURCE_DIR", "")
+        self.tmp = _require_env("LOGSHIP_TEST_TMP")
+        for p in PROGRAMS:
+            path = os.path.join(self.bin, p)
+            if not os.access(path, os.X_OK):
+                print(f"FAIL: {path} is missing or not executable", flush=True)
+                sys.exit(2)
+
+    def prog(self, name):
+        return os.path.join(self.bin, name)
+
+    def broker_url(self, user="guest", password="guest"):
+        return f"amqp://{user}:{password}@127.0.0.1:{self.amqp_port}/"
+
+
+class Result:
+    """What a finished program did."""
+
+    def __init__(self, args, rc, out, err, elapsed):
+        self.args, self.rc, self.out, self.err, self.elapsed = args, rc, out, err, elapsed
+
+    @property
+    def err_lines(self):
+        return [l for l in self.err.decode("utf-8", "replace").split("\n") if l.strip()]
+
+    @property
+    def out_text(self):
+        return self.out.decode("utf-8", "replace")
+
+    @property
+    def err_text(self):
+        return self.err.decode("utf-8", "replace")
+
+    def describe(self):
+        cmd = " ".join(_shell_quote(a) for a in self.args)
+        return (f"$ {cmd}\n  exit {self.rc} after {self.elapsed:.2f} s\n  stdout: {self.out[-1500:]!r}\n"
+                f"  stderr: {self.err[-1500:]!r}")
+
+
+def _shell_quote(a):
+    if isinstance(a, bytes):
+        a = a.decode("utf-8", "replace")
+    if a and all(c.isalnum() or c in "-_./:=@%+," for c in a):
+        return a
+    if len(a) > 80:
+        a = a[:77] + "..."
+    return "'" + a.replace("'", "'\\''") + "'"
+
+
+class Proc:
+    """A program running in the background; stdout and stderr go to files (no pipe can fill up)."""
+
+    def __init__(self, t, label, args, stdin=None, env=None):
+        self.t, self.label, self.args = t, label, list(args)
+        self.out_path = os.path.join(t.tmp, f"{label}.stdout")
+        self.err_path = os.path.join(t.tmp, f"{label}.stderr")
+        self._out = open(self.out_path, "wb")
+        self._err = open(self.err_path, "wb")
+        if stdin is None:
+            stdin = subprocess.DEVNULL
+        self.started = time.monotonic()
+        self.p = subprocess.Popen(self.args, stdin=stdin, stdout=self._out, stderr=self._err,
+                                  env=env if env is not None else t.child_env())
+        self.pid = self.p.pid
+        t.children.append(self)
+
+    def poll(self):
+        return self.p.poll()
+
+    def alive(self):
+        return self.p.poll() is None
+
+    def send_signal(self, sig):
+        if self.alive():
+            self.p.send_signal(sig)
+
+    def wait(self, timeout):
+        """Exit status, or None if still running after `timeout` seconds (the process is left alone)."""
+        try:
+            return self.p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def kill(self):
+        if self.alive():
+            self.p.kill()
+            try:
+                self.p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+
+    def stdout(self):
+        self._out.flush()
+        with open(self.out_path, "rb") as f:
+            return f.read()
+
+    def stderr(self):
+        self._err.flush()
+        with open(self.err_path, "rb") as f:
+            return f.read()
+
+    def result(self):
+        return Result(self.args, self.p.poll(), self.stdout(), self.stderr(), time.monotonic() - self.started)
+
+    def close_files(self):
+        for f in (self._out, self._err):
+            try:
+                f.close()
+            except OSError:
+                pass
+
+
+class TestRun:
+    def __init__(self, name, time_limit=420):
+        self.name = name
+        self.env = Env()
+        self.failures = []
+        self.passed = 0
+        self.children = []
+        self.queues = []
+        self.users = []
+        self._connections = []
+        self.tmp = os.path.join(self.env.tmp, f"{name}-{os.getpid()}")
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        os.makedirs(self.tmp)
+        self.started = time.monotonic()
+
+        def on_alarm(signum, frame):
+            raise TimeLimit(f"test {name} ran past its time limit of {time_limit} s")
+
+        signal.signal(signal.SIGALRM, on_alarm)
+        signal.alarm(time_limit)
+        print(f"== {name}: broker {self.env.broker}, binaries {self.env.bin}, scratch {self.tmp}", flush=True)
+
+    # ---- reporting -------------------------------------------------------------------------
+    def section(self, title):
+        print(f"\n-- {title}", flush=True)
+
+    def note(self, text):
+        print(f"   {text}", flush=True)
+
+    def check(self, cond, what, detail=None):
+        if cond:
+            self.passed += 1
+            print(f"ok   {what}", flush=True)
+        else:
+            self.failures.append(what)
+            print(f"FAIL {what}", flush=True)
+            if detail:
+                for line in str(detail).splitlines():
+                    print(f"     | {line}", flush=True)
+        return bool(cond)
+
+    def require(self, cond, what, detail=None):
+        if not self.check(cond, what, detail):
+            raise TestAbort(what)
+
+    def check_equal(self, actual, expected, what):
+        return self.check(actual == expected, what, f"expected {expected!r}\nactual   {actual!r}")
+
+    # ---- names and files -------------------------------------------------------------------
+    def queue(self, tag=""):
+        """A queue name unique to this test process; it and its .dead queue are deleted at the end."""
+        q = f"e2e_{self.name}{'_' + tag if tag else ''}_{os.getpid()}"
+        self.queues += [q, q + ".dead"]
+        return q
+
+    def path(self, name):
+        return os.path.join(self.tmp, name)
+
+    def child_env(self, **overrides):
+        """Environment of a child: the test broker in LOGSHIP_BROKER, no inherited LOGSHIP_PASSWORD.
+        Pass NAME=None to remove a variable."""
+        e = dict(os.environ)
+        e["LOGSHIP_BROKER"] = self.env.broker
+        e.pop("LOGSHIP_PASSWORD", None)
+        for k, v in overrides.items():
+            if v is None:
+                e.pop(k, None)
+            else:
+                e[k] = v
+        return e
+
+    # ---- running programs --------------------------------------------------------------------
+    def run(self, prog, args, input=None, timeout=60, env=None):
+        """Runs one of our programs to completion. A run past `timeout` is killed and fails the test."""
+        argv = [self.env.prog(prog)] + list(args)
+        start = time.monotonic()
+        try:
+            cp = subprocess.run(argv, input=input, stdin=None if input is not None else subprocess.DEVNULL,
+                                capture_output=True, timeout=timeout,
+                                env=env if env is not None else self.child_env())
+        except subprocess.TimeoutExpired as e:
+            self.check(False, f"{prog} finishes within {timeout} s",
+                       Result(argv, None, e.stdout or b"", e.stderr or b"", time.monotonic() - start).describe())
+            raise TestAbort(f"{prog} hung")
+        return Result(argv, cp.returncode, cp.stdout, cp.stderr, time.monotonic() - start)
+
+    def spawn(self, label, prog, args, stdin=None, env=None):
+        return Proc(self, label, [self.env.prog(prog)] + list(args), stdin=stdin, env=env)
+
+    def start_aggregator(self, label, queue, output, fmt="raw", extra=(), wait_ready=True):
+        p = self.spawn(label, "log_aggregator", ["--queue", queue, "--output", output, "--format", fmt] + list(extra))
+        if wait_ready:
+            self.wait_ready(p)
+        return p
+
+    def wait_ready(self, p, timeout=30):
+        """Waits for the aggregator's ' [*] Waiting for logs' line (printed once it consumes)."""
+        ok = wait_for(lambda: b"[*] Waiting for logs" in p.stdout() or not p.alive(), timeout)
+        self.require(ok and p.alive() and b"[*] Waiting for logs" in p.stdout(),
+                     f"{p.label} is consuming within {timeout} s", p.result().describe())
+
+    def finish_proc(self, p, timeout, what=None, expect_rc=0):
+        rc = p.wait(timeout)
+        if rc is None:
+            p.kill()
+            self.check(False, what or f"{p.label} exits within {timeout} s", p.result().describe())
+            return None
+        self.check(rc == expect_rc, what or f"{p.label} exits with status {expect_rc}", p.result().describe())
+        return rc
+
+    def drain(self, label, queue, output, fmt="raw", extra=(), idle=2, timeout=180):
+        """Runs an aggregator until the queue stays idle for `idle` seconds; checks it exits 0."""
+        p = self.start_aggregator(label, queue, output, fmt, ["--idle-exit", str(idle)] + list(extra),
+                                  wait_ready=False)
+        rc = self.finish_proc(p, timeout, f"{label} drains '{queue}' and exits 0 (--idle-exit {idle})")
+        return p, rc
+
+    def produce(self, queue, data, extra=(), timeout=120):
+        """Pipes `data` (bytes) into log_producer; checks exit 0."""
+        r = self.run("log_producer", ["--queue", queue] + list(extra), input=data, timeout=timeout)
+        lines = data.count(b"\n")
+        self.check(r.rc == 0, f"log_producer ships {lines} lines to '{queue}' and exits 0", r.describe())
+        return r
+
+    # ---- pika ------------------------------------------------------------------------------
+    def pika(self):
+        params = pika.URLParameters(self.env.broker)
+        params.socket_timeout = 10
+        params.blocked_connection_timeout = 30
+        params.connection_attempts = 3
+        params.retry_delay = 1
+        params.heartbeat = 60
+        conn = pika.BlockingConnection(params)
+        self._connections.append(conn)
+        return conn
+
+    def publish(self, queue, messages, declare=True, confirm=True):
+        """Publishes (body, headers-or-None) pairs, or plain bodies, persistent, like the tutorial."""
+        conn = self.pika()
+        ch = conn.channel()
+        if declare:
+            ch.queue_declare(queue=queue, durable=True)
+        if confirm:
+            ch.confirm_delivery()
+        n = 0
+        for m in messages:
+            body, headers = (m if isinstance(m, tuple) else (m, None))
+            ch.basic_publish(exchange="", routing_key=queue, body=body,
+                             properties=pika.BasicProperties(delivery_mode=2, headers=headers))
+            n += 1
+        conn.close()
+        return n
+
+    def get_all(self, queue, expect=None, timeout=20):
+        """Takes (auto-ack) every message of `queue`: returns [(properties, body)]. Stops once `expect`
+        messages arrived, or when the queue stays empty for 1 s (or `timeout` passed)."""
+        conn = self.pika()
+        ch = conn.channel()
+        got = []
+        deadline = time.monotonic() + timeout
+        empty_since = None
+        while time.monotonic() < deadline:
+            if expect is not None and len(got) >= expect:
+                # Make sure nothing more is there.
+                method, props, body = ch.basic_get(queue=queue, auto_ack=True)
+                if method is not None:
+                    got.append((props, body))
+                    continue
+                break
+            method, props, body = ch.basic_get(queue=queue, auto_ack=True)
+            if method is None:
+                if empty_since is None:
+                    empty_since = time.monotonic()
+                elif time.monotonic() - empty_since > (1.0 if expect is None else timeout):
+                    break
+                time.sleep(0.05)
+                continue
+            empty_since = None
+            got.append((props, body))
+        conn.close()
+        return got
+
+    def queue_ready(self, queue):
+        """Messages ready in `queue` (passive declare), or None if it does not exist."""
+        conn = self.pika()
+        ch = conn.channel()
+        try:
+            ok = ch.queue_declare(queue=queue, passive=True)
+            return ok.method.message_count
+        except pika.exceptions.ChannelClosedByBroker as e:
+            if e.reply_code == 404:
+                return None
+            raise
+        finally:
+            if conn.is_open:
+                conn.close()
+
+    def queue_counts(self, queue):
+        """(ready, unacked) from rabbitmqctl, or None."""
+        r = rabbitmqctl(self.env.node, ["list_queues", "name", "messages_ready", "messages_unacknowledged"])
+        for name, *rest in r:
+            if name == queue and len(rest) == 2:
+                return int(rest[0]), int(rest[1])
+        return None
+
+    # ---- users -------------------------------------------------------------------------------
+    def add_user(self, user, password):
+        """A broker user with full rights on '/', deleted at the end."""
+        for args in (["add_user", user, password], ["set_permissions", "-p", "/", user, ".*", ".*", ".*"]):
+            cp = subprocess.run(["rabbitmqctl", "-q", "-n", self.env.node] + args, capture_output=True,
+                                timeout=60, stdin=subprocess.DEVNULL)
+            self.require(cp.returncode == 0, f"rabbitmqctl {args[0]} {user}", cp.stderr.decode(errors="replace"))
+        self.users.append(user)
+
+    # ---- the end -----------------------------------------------------------------------------
+    def cleanup(self):
+        signal.alarm(0)
+        for p in self.children:
+            if p.alive():
+                print(f"   (killing {p.label}, pid {p.pid}, still running at the end)", flush=True)
+                p.kill()
+            p.close_files()
+        for c in self._connections:
+            try:
+                if c.is_open:
+                    c.close()
+            except Exception:
+                pass
+        if self.queues:
+            try:
+                conn = self.pika()
+                ch = conn.channel()
+                for q in self.queues:
+                    try:
+                        ch.queue_delete(queue=q)
+                    except pika.exceptions.ChannelClosedByBroker:
+                        ch = conn.channel()
+                conn.close()
+            except Exception as e:  # cleanup must not hide the test's result
+                print(f"   (could not delete queues: {e!r})", flush=True)
+        for u in self.users:
+            subprocess.run(["rabbitmqctl", "-q", "-n", self.env.node, "delete_user", u], capture_output=True,
+                           timeout=60, stdin=subprocess.DEVNULL)
+
+    def finish(self):
+        self.cleanup()
+        took = time.monotonic() - self.started
+        if self.failures:
+            print(f"\n== {self.name}: FAILED, {len(self.failures)} check(s) failed, {self.passed} passed "
+                  f"({took:.1f} s):", flush=True)
+            for f in self.failures:
+                print(f"   - {f}", flush=True)
+            sys.exit(1)
+        print(f"\n== {self.name}: PASSED, {self.passed} checks ({took:.1f} s)", flush=True)
+        sys.exit(0)
+
+
+def run_test(name, body, time_limit=420):
+    """Runs body(t) with a TestRun; exceptions count as failures; exits with the verdict."""
+    t = TestRun(name, time_limit)
+    try:
+        body(t)
+    except TestAbort as e:
+        print(f"   aborting: {e}", flush=True)
+    except BaseException as e:  # noqa: BLE001 - anything that escapes is a failure, including TimeLimit
+        t.failures.append(f"unexpected {type(e).__name__}: {e}")
+        traceback.print_exc()
+        sys.stdout.flush()
+    t.finish()
+
+
+# ---- small helpers ------------------------------------------------------------------------------
+def wait_for(pred, timeout, interval=0.05):
+    deadline = time.monotonic() + timeout
+    while True:
+        if pred():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+
+
+def read_lines(path):
+    """(complete lines without their '\\n', trailing bytes after the last '\\n')."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return [], b""
+    parts = data.split(b"\n")
+    return parts[:-1], parts[-1]
+
+
+def count_lines(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read().count(b"\n")
+    except FileNotFoundError:
+        return 0
+
+
+def tally(expected, lines):
+    """Compares lines with the expected records: (missing, duplicates, unexpected, counter).
+    duplicates counts extra copies (a record seen 3 times counts 2)."""
+    seen = collections.Counter(lines)
+    expected = set(expected)
+    missing = [e for e in expected if e not in seen]
+    duplicates = sum(c - 1 for c in seen.values() if c > 1)
+    unexpected = [l for l in seen if l not in expected]
+    return missing, duplicates, unexpected, seen
+
+
+def sample(items, n=5):
+    items = sorted(items)
+    return ", ".join(repr(i) for i in items[:n]) + (" ..." if len(items) > n else "")
+
+
+def rabbitmqctl(node, args, timeout=60):
+    """Rows (lists of fields) printed by `rabbitmqctl -q -n NODE ARGS` (header row excluded)."""
+    cp = subprocess.run(["rabbitmqctl", "-q", "-n", node] + list(args) + ["--no-table-headers"],
+                        capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    if cp.returncode != 0:
+        raise RuntimeError(f"rabbitmqctl {' '.join(args)} failed: {cp.stderr.decode(errors='replace')}")
+    return [line.split("\t") for line in cp.stdout.decode("utf-8", "replace").splitlines() if line.strip()]

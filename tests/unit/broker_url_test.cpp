@@ -1,0 +1,86 @@
+#include "core/broker_url.hpp"
+
+#include <gtest/gtest.h>
+
+#include "core/error.hpp"
+
+using namespace logship;
+
+TEST(BrokerUrl, DefaultUrl) {
+  const BrokerUrl u = parseBrokerUrl(kDefaultBrokerUrl);
+  EXPECT_EQ(u.scheme, BrokerUrl::Scheme::Amqp);
+  EXPECT_EQ(u.host, "localhost");
+  EXPECT_EQ(u.port, 5672);
+  EXPECT_EQ(u.user, "guest");
+  EXPECT_EQ(u.password, "guest");
+  EXPECT_EQ(u.vhost, "/");
+}
+
+TEST(BrokerUrl, DefaultsWhenPartsAreMissing) {
+  const BrokerUrl u = parseBrokerUrl("amqp://mq.example");
+  EXPECT_EQ(u.host, "mq.example");
+  EXPECT_EQ(u.port, 5672);
+  EXPECT_EQ(u.user, "guest");
+  EXPECT_EQ(u.vhost, "/");
+  EXPECT_FALSE(u.hasPassword);
+  EXPECT_EQ(parseBrokerUrl("amqps://h").port, 5671);
+}
+
+TEST(BrokerUrl, VhostAndPercentDecoding) {
+  EXPECT_EQ(parseBrokerUrl("amqp://h/prod").vhost, "prod");
+  EXPECT_EQ(parseBrokerUrl("amqp://h/%2f").vhost, "/");
+  EXPECT_EQ(parseBrokerUrl("amqp://h/%2Fa").vhost, "/a");
+  const BrokerUrl u = parseBrokerUrl("amqp://us%40er:p%3Ass%2F@h:1234/v");
+  EXPECT_EQ(u.user, "us@er");
+  EXPECT_EQ(u.password, "p:ss/");
+  EXPECT_EQ(u.port, 1234);
+}
+
+TEST(BrokerUrl, PasswordMayContainAt) {
+  const BrokerUrl u = parseBrokerUrl("amqp://user:p@ss@host/");
+  EXPECT_EQ(u.user, "user");
+  EXPECT_EQ(u.password, "p@ss");
+  EXPECT_EQ(u.host, "host");
+}
+
+TEST(BrokerUrl, Ipv6) {
+  const BrokerUrl u = parseBrokerUrl("amqp://[::1]:5690/");
+  EXPECT_EQ(u.host, "::1");
+  EXPECT_EQ(u.port, 5690);
+  EXPECT_EQ(u.redacted(), "amqp://guest@[::1]:5690/");
+}
+
+TEST(BrokerUrl, Redis) {
+  const BrokerUrl u = parseBrokerUrl("redis://:s3cret@127.0.0.1:6390/2");
+  EXPECT_EQ(u.scheme, BrokerUrl::Scheme::Redis);
+  EXPECT_EQ(u.password, "s3cret");
+  EXPECT_EQ(u.port, 6390);
+  EXPECT_EQ(u.db, 2);
+  EXPECT_EQ(u.redacted(), "redis://:***@127.0.0.1:6390/2");
+  EXPECT_EQ(parseBrokerUrl("redis://localhost").port, 6379);
+}
+
+TEST(BrokerUrl, RedactedNeverShowsThePassword) {
+  const BrokerUrl u = parseBrokerUrl("amqp://alice:TopSecret99@mq:5672/prod");
+  EXPECT_EQ(u.redacted(), "amqp://alice:***@mq:5672/prod");
+  EXPECT_EQ(u.redacted().find("TopSecret99"), std::string::npos);
+}
+
+TEST(BrokerUrl, RejectsMalformedUrls) {
+  for (const char* bad : {"localhost:5672", "ftp://h", "amqp://", "amqp://:5672/", "amqp://h:0", "amqp://h:65536",
+                          "amqp://h:99999", "amqp://h:abc", "amqp://h:", "amqp://[::1", "amqp://h/a/b",
+                          "amqp://h/%zz", "amqp://h/%2", "amqp://h?heartbeat=5", "amqp://h st", "amqp://@h",
+                          "redis://h/x", "redis://h/-1", "amqp://[::1]x"}) {
+    EXPECT_THROW(parseBrokerUrl(bad), UsageError) << bad;
+  }
+}
+
+TEST(BrokerUrl, ErrorsDoNotEchoThePassword) {
+  try {
+    parseBrokerUrl("amqp://u:Sekr%zzit@h/");
+    FAIL() << "expected UsageError";
+  } catch (const UsageError& e) {
+    EXPECT_EQ(std::string(e.what()).find("Sekr"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("password"), std::string::npos);
+  }
+}

@@ -1,0 +1,83 @@
+#include "core/output_format.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+using namespace logship;
+
+namespace {
+Record sample() {
+  Record r;
+  r.timestampUs = 1'764'000'000'123'456;  // 2025-11-24T16:00:00.123456Z
+  r.level = Level::Warn;
+  r.service = "web";
+  r.host = "host1";
+  r.message = "disk almost full";
+  return r;
+}
+std::string format(OutputFormat f, const Record& r) {
+  std::string out;
+  appendFormatted(out, f, r);
+  return out;
+}
+}  // namespace
+
+TEST(OutputFormat, ParsesNames) {
+  EXPECT_EQ(parseOutputFormat("text"), OutputFormat::Text);
+  EXPECT_EQ(parseOutputFormat("raw"), OutputFormat::Raw);
+  EXPECT_EQ(parseOutputFormat("json"), OutputFormat::Json);
+  EXPECT_FALSE(parseOutputFormat("xml"));
+  EXPECT_FALSE(parseOutputFormat("TEXT"));
+}
+
+TEST(OutputFormat, Text) {
+  EXPECT_EQ(format(OutputFormat::Text, sample()), "2025-11-24T16:00:00.123456Z WARN  web@host1 disk almost full\n");
+  Record r = sample();
+  r.fields = {{"env", "prod"}, {"disk", "/dev/sda1"}};
+  EXPECT_EQ(format(OutputFormat::Text, r),
+            "2025-11-24T16:00:00.123456Z WARN  web@host1 disk almost full | env=prod disk=/dev/sda1\n");
+}
+
+TEST(OutputFormat, RawIsTheMessageOnly) {
+  EXPECT_EQ(format(OutputFormat::Raw, sample()), "disk almost full\n");
+}
+
+TEST(OutputFormat, EveryFormatIsOneLineWhateverTheRecordHolds) {
+  Record r = sample();
+  r.message = "line1\nline2\r\n\x1b[2J\xff\xc2\x85";
+  r.service = "we\nb";
+  r.host = "h\r";
+  r.fields = {{"k\n", "v\n"}};
+  for (auto f : {OutputFormat::Text, OutputFormat::Raw, OutputFormat::Json}) {
+    const std::string line = format(f, r);
+    ASSERT_FALSE(line.empty());
+    EXPECT_EQ(line.back(), '\n');
+    EXPECT_EQ(line.find('\n'), line.size() - 1) << outputFormatName(f);
+    EXPECT_EQ(line.find('\r'), std::string::npos) << outputFormatName(f);
+  }
+}
+
+TEST(OutputFormat, JsonRoundTripsAndReplacesInvalidUtf8) {
+  Record r = sample();
+  r.message = "quote\" backslash\\ tab\t é 😀";
+  r.fields = {{"user", "alice"}};
+  const auto j = nlohmann::json::parse(format(OutputFormat::Json, r));
+  EXPECT_EQ(j["ts"], "2025-11-24T16:00:00.123456Z");
+  EXPECT_EQ(j["level"], "warn");
+  EXPECT_EQ(j["service"], "web");
+  EXPECT_EQ(j["host"], "host1");
+  EXPECT_EQ(j["message"], r.message);
+  EXPECT_EQ(j["fields"]["user"], "alice");
+
+  r.message = "bad \xff byte";
+  const auto j2 = nlohmann::json::parse(format(OutputFormat::Json, r));
+  EXPECT_EQ(j2["message"], "bad \xEF\xBF\xBD byte");  // U+FFFD
+}
+
+TEST(OutputFormat, TimestampsBeforeTheEpochAndFractions) {
+  Record r = sample();
+  r.timestampUs = 0;
+  EXPECT_EQ(format(OutputFormat::Text, r).substr(0, 27), "1970-01-01T00:00:00.000000Z");
+  r.timestampUs = -1;
+  EXPECT_EQ(format(OutputFormat::Text, r).substr(0, 27), "1969-12-31T23:59:59.999999Z");
+}
