@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "core/escape.hpp"
 
 namespace logship {
 namespace {
@@ -80,7 +81,7 @@ BrokerUrl parseBrokerUrl(std::string_view text) {
     url.password.clear();
   } else {
     throw UsageError(fmt::format("bad broker URL: unknown scheme '{}' (use amqp, amqps or redis)",
-                                 scheme.substr(0, 16)));
+                                 escaped(scheme.substr(0, 16))));
   }
   if (rest.find_first_of("?#") != std::string_view::npos) {
     throw UsageError("bad broker URL: query strings and fragments are not supported");
@@ -137,7 +138,7 @@ BrokerUrl parseBrokerUrl(std::string_view text) {
     unsigned port = 0;
     auto [ptr, ec] = std::from_chars(portText.data(), portText.data() + portText.size(), port);
     if (ec != std::errc{} || ptr != portText.data() + portText.size() || port == 0 || port > 65535) {
-      throw UsageError(fmt::format("bad broker URL: invalid port '{}' (1-65535)", portText.substr(0, 16)));
+      throw UsageError(fmt::format("bad broker URL: invalid port '{}' (1-65535)", escaped(portText.substr(0, 16))));
     }
     url.port = static_cast<uint16_t>(port);
   }
@@ -147,7 +148,7 @@ BrokerUrl parseBrokerUrl(std::string_view text) {
       int db = -1;
       auto [ptr, ec] = std::from_chars(path.data(), path.data() + path.size(), db);
       if (ec != std::errc{} || ptr != path.data() + path.size() || db < 0 || db > 1'000'000) {
-        throw UsageError(fmt::format("bad broker URL: invalid Redis database '{}'", path.substr(0, 16)));
+        throw UsageError(fmt::format("bad broker URL: invalid Redis database '{}'", escaped(path.substr(0, 16))));
       }
       url.db = db;
     }

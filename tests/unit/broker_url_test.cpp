@@ -84,3 +84,14 @@ TEST(BrokerUrl, ErrorsDoNotEchoThePassword) {
     EXPECT_NE(std::string(e.what()).find("password"), std::string::npos);
   }
 }
+
+TEST(BrokerUrl, ErrorsAreOneLineWhateverTheInput) {  // found by fuzz_broker_url
+  for (const std::string bad : {std::string("?red\n\0://k", 10), std::string("amqp://h:1\n2"), std::string("redis://h/\r")}) {
+    try {
+      parseBrokerUrl(bad);
+      FAIL() << "accepted a malformed URL";
+    } catch (const UsageError& e) {
+      EXPECT_EQ(std::string(e.what()).find_first_of("\r\n"), std::string::npos) << e.what();
+    }
+  }
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with clang and runs each for a bounded time.
+#   scripts/fuzz.sh [SECONDS_PER_TARGET (default 20)] [BUILD_DIR (default build-fuzz)]
+# Corpora are kept in BUILD_DIR/corpus/<target>, so later runs go deeper. Exit 1 on a finding.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-20}
+dir=${2:-build-fuzz}
+command -v clang++ >/dev/null || { echo "fuzz: clang++ is not installed (run scripts/install-deps.sh)" >&2; exit 1; }
+cmake -S . -B "$dir" -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+  -DLOGSHIP_FUZZ=ON -DBUILD_TESTING=OFF -DLOGSHIP_WERROR=ON >/dev/null
+cmake --build "$dir" --target fuzz_escape fuzz_decode fuzz_broker_url >/dev/null
+for target in fuzz_escape fuzz_decode fuzz_broker_url; do
+  mkdir -p "$dir/corpus/$target" "$dir/artifacts"
+  echo "fuzz: $target for ${seconds}s"
+  "$dir/bin/$target" -max_total_time="$seconds" -max_len=4096 -print_final_stats=0 \
+    -artifact_prefix="$dir/artifacts/$target-" "$dir/corpus/$target" tests/fuzz/seeds/$target 2>"$dir/$target.log" || {
+    echo "fuzz: $target found a crash; see $dir/$target.log and $dir/artifacts/" >&2
+    tail -30 "$dir/$target.log" >&2
+    exit 1
+  }
+  grep -E "^#[0-9]+.*DONE" "$dir/$target.log" | tail -1 || true
+done
+echo "fuzz: no findings"

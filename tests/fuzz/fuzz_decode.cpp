@@ -1,0 +1,42 @@
+// The wire envelope decoder followed by every output format: never crashes, and a record that
+// decodes is always exactly one line. Input layout: body, then header key/value pairs, separated
+// by NUL bytes; a key starting with '#' marks its value as a non-string transport value.
+#include <cstdint>
+#include <cstdlib>
+#include <vector>
+
+#include "core/message.hpp"
+#include "core/output_format.hpp"
+#include "fuzz_support.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string_view in(reinterpret_cast<const char*>(data), size);
+  std::vector<std::string_view> parts;
+  for (size_t pos; (pos = in.find('\0')) != std::string_view::npos;) {
+    parts.push_back(in.substr(0, pos));
+    in.remove_prefix(pos + 1);
+  }
+  parts.push_back(in);
+  std::vector<logship::Header> headers;
+  for (size_t i = 1; i + 1 < parts.size(); i += 2) {
+    logship::Header h;
+    h.isString = !parts[i].starts_with('#');
+    h.key = std::string(h.isString ? parts[i] : parts[i].substr(1));
+    h.value = std::string(parts[i + 1]);
+    headers.push_back(std::move(h));
+  }
+  logship::Record record;
+  std::string error;
+  if (!logship::decodeMessage(parts[0], headers, 0, record, error)) {
+    if (error.empty()) std::abort();
+    logship::fuzz::requireSafeLine(error);
+    return 0;
+  }
+  for (auto format : {logship::OutputFormat::Text, logship::OutputFormat::Raw, logship::OutputFormat::Json}) {
+    std::string line;
+    logship::appendFormatted(line, format, record);
+    if (line.empty() || line.back() != '\n') std::abort();
+    if (line.find('\n') != line.size() - 1 || line.find('\r') != std::string::npos) std::abort();
+  }
+  return 0;
+}
