@@ -86,7 +86,7 @@ TEST(BrokerUrl, ErrorsDoNotEchoThePassword) {
 }
 
 TEST(BrokerUrl, ErrorsAreOneLineWhateverTheInput) {  // found by fuzz_broker_url
-  for (const std::string bad : {std::string("?red\n\0://k", 10), std::string("amqp://h:1\n2"), std::string("redis://h/\r")}) {
+  for (const std::string& bad : {std::string("?red\n\0://k", 10), std::string("amqp://h:1\n2"), std::string("redis://h/\r")}) {
     try {
       parseBrokerUrl(bad);
       FAIL() << "accepted a malformed URL";
