@@ -36,6 +36,22 @@ bool LineReader::fill(std::chrono::milliseconds timeout) {
   return true;
 }
 
+LineReader::Result LineReader::complete(const char* start, size_t len, std::string_view& line, size_t& skippedBytes) {
+  ++lineNumber_;
+  if (skipping_) {
+    skipping_ = false;
+    skippedBytes = skipped_ + len;
+    return Result::TooLong;
+  }
+  line = std::string_view(start, len);
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  if (line.size() > maxLineBytes_) {
+    skippedBytes = line.size();
+    return Result::TooLong;
+  }
+  return Result::Line;
+}
+
 LineReader::Result LineReader::next(std::string_view& line, size_t& skippedBytes, std::chrono::milliseconds timeout) {
   for (;;) {
     const char* start = buf_.data() + begin_;
@@ -43,37 +59,13 @@ LineReader::Result LineReader::next(std::string_view& line, size_t& skippedBytes
     if (nl != nullptr) {
       const size_t len = static_cast<size_t>(nl - start);
       begin_ += len + 1;
-      ++lineNumber_;
-      if (skipping_) {
-        skipping_ = false;
-        skippedBytes = skipped_ + len;
-        return Result::TooLong;
-      }
-      line = std::string_view(start, len);
-      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-      if (line.size() > maxLineBytes_) {
-        skippedBytes = line.size();
-        return Result::TooLong;
-      }
-      return Result::Line;
+      return complete(start, len, line, skippedBytes);
     }
     if (eof_) {
       if (begin_ == end_ && !skipping_) return Result::Eof;
-      // A last line without a newline.
-      const size_t len = end_ - begin_;
+      const size_t len = end_ - begin_;  // a last line without a newline
       begin_ = end_;
-      ++lineNumber_;
-      if (skipping_) {
-        skipping_ = false;
-        skippedBytes = skipped_ + len;
-        return Result::TooLong;
-      }
-      line = std::string_view(start, len);
-      if (line.size() > maxLineBytes_) {
-        skippedBytes = line.size();
-        return Result::TooLong;
-      }
-      return Result::Line;
+      return complete(start, len, line, skippedBytes);
     }
     if (end_ - begin_ == buf_.size()) {
       // No newline in a full buffer: the line is over the limit. Drop what we have, keep skipping.

@@ -24,6 +24,8 @@ class LineReader {
 
  private:
   bool fill(std::chrono::milliseconds timeout);  // false on timeout
+  // Accounts for one line of `len` bytes at `start` (already consumed from the buffer).
+  Result complete(const char* start, size_t len, std::string_view& line, size_t& skippedBytes);
 
   int fd_;
   size_t maxLineBytes_;
