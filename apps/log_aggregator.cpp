@@ -57,7 +57,13 @@ int main(int argc, char** argv) {
     cli::installStopSignals();
 
     FileSink sink(output);
-    auto consumer = makeConsumer(broker, consumerOptions);
+    std::unique_ptr<Consumer> consumer;
+    try {
+      consumer = makeConsumer(broker, consumerOptions);
+    } catch (const InterruptedError&) {
+      spdlog::info("stopped before reaching the broker: nothing was consumed");
+      return cli::kExitOk;
+    }
     const std::string deadQueue = deadLetterQueueName(brokerFlags.queue);
     Collector collector(
         *consumer, sink, [&] { return makePublisher(broker, deadQueue); }, brokerFlags.queue, options,

@@ -41,7 +41,7 @@ Field parseField(const std::string& text) {
 int main(int argc, char** argv) {
   CLI::App app{"Ships log records to a message broker (RabbitMQ logs_queue) with publisher confirms.\n"
                "With MESSAGE arguments it sends them, joined by spaces, as one record; without, it reads\n"
-               "records from standard input, one per line, until end of input.",
+               "records from standard input, one per line (empty lines are skipped), until end of input.",
                "log_producer"};
   app.footer(
       "Examples:\n"
@@ -66,7 +66,8 @@ int main(int argc, char** argv) {
   app.add_option("--level", level, "Record level: trace, debug, info, warn, error, fatal")->capture_default_str();
   app.add_option("--service", service, "Service (application) name of the records")->capture_default_str();
   app.add_option("--host", host, "Host name of the records (default: this machine's)");
-  app.add_option("--field", fieldTexts, "Extra KEY=VALUE field on every record (repeatable)");
+  app.add_option("--field", fieldTexts, "Extra KEY=VALUE field on every record (repeat the flag for more)")
+      ->allow_extra_args(false);
   app.add_option("--max-message-bytes", shipOptions.maxMessageBytes, "Refuse messages larger than this")
       ->check(CLI::Range(size_t{1}, size_t{64} * 1024 * 1024))
       ->capture_default_str();
@@ -109,9 +110,16 @@ int main(int argc, char** argv) {
       std::string_view line;
       size_t skipped = 0;
       bool done = false;
+      uint64_t emptyLines = 0;  // carry no information: skipped, and counted in the summary
       while (!done && !cli::stopRequested().load()) {
         switch (reader.next(line, skipped, std::chrono::milliseconds(1000))) {
-          case LineReader::Result::Line: shipper.ship(line); break;
+          case LineReader::Result::Line:
+            if (line.empty()) {
+              ++emptyLines;
+            } else {
+              shipper.ship(line);
+            }
+            break;
           case LineReader::Result::TooLong:
             shipper.refuse();
             spdlog::error("line {} refused: {} bytes is over the limit of {} bytes (--max-message-bytes)",
@@ -122,6 +130,7 @@ int main(int argc, char** argv) {
         }
       }
       if (!done) spdlog::warn("stopped by a signal: finishing what was already sent");
+      if (emptyLines > 0) spdlog::info("skipped {} empty line(s)", emptyLines);
     }
     shipper.finish();
 

@@ -186,7 +186,7 @@ send_batch scheduler fatal -- \
 
 echo "   A log-injection attempt: one argument whose newline tries to forge a second record:"
 INJECTION=$(printf 'login failed for user=admin\n2026-01-01T00:00:00.000000Z INFO  auth@web-1 login succeeded for user=admin')
-echo "   \$ log_producer --service auth --level warn \$'login failed for user=admin\\n2026-01-01T00:00:00.000000Z INFO  auth@web-1 login succeeded ...'"
+printf '%s\n' "   \$ log_producer --service auth --level warn \$'login failed for user=admin\\n2026-01-01T00:00:00.000000Z INFO  auth@web-1 login succeeded ...'"
 "$BIN/log_producer" --service auth --level warn "$INJECTION" | indent
 SENT=$((SENT + 1))
 echo "   Sent $SENT records, every one confirmed by the broker."

@@ -87,6 +87,7 @@ int run(CLI::App& app, int argc, char** argv, const std::function<int()>& body) 
   auto logger = spdlog::stderr_color_mt(program);
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ " + program + ": %v");
   spdlog::set_default_logger(logger);
+  app.set_version_flag("--version", fmt::format("{} (logship) {}", program, LOGSHIP_VERSION));
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

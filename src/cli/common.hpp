@@ -29,7 +29,7 @@ void addBrokerFlags(CLI::App& app, BrokerFlags& flags);
 // LOGSHIP_PASSWORD, then the URL) and validates the queue name. Throws UsageError.
 BrokerOptions resolveBroker(const BrokerFlags& flags, const std::string& clientName);
 
-// Validates a queue name (1-255 bytes, printable). Throws UsageError naming it.
+// Validates a queue name (1-250 bytes, no control characters, not amq.*). Throws UsageError naming it.
 void validateQueueName(const std::string& queue);
 
 // Set by SIGINT / SIGTERM once installStopSignals() ran.

@@ -33,6 +33,12 @@ class BrokerRefusedError : public Error {
   int code_;
 };
 
+// The user asked us to stop (SIGINT/SIGTERM) before the work could start.
+class InterruptedError : public Error {
+ public:
+  using Error::Error;
+};
+
 // A blocking call ran past its deadline.
 class TimeoutError : public ConnectionError {
  public:

@@ -20,6 +20,12 @@ bool mustEscapeCodePoint(char32_t cp) {
          (cp >= 0x2066 && cp <= 0x2069);
 }
 
+void appendUnicodeEscape(std::string& out, char32_t cp) {
+  const char buf[6] = {'\\', 'u', kHex[(cp >> 12) & 0xf], kHex[(cp >> 8) & 0xf], kHex[(cp >> 4) & 0xf],
+                       kHex[cp & 0xf]};
+  out.append(buf, 6);
+}
+
 }  // namespace
 
 size_t decodeUtf8(std::string_view in, char32_t& codePoint) {
@@ -81,12 +87,33 @@ void appendEscaped(std::string& out, std::string_view in) {
       appendHexByte(out, c);
       ++i;
     } else if (mustEscapeCodePoint(cp)) {
-      const char buf[6] = {'\\', 'u', kHex[(cp >> 12) & 0xf], kHex[(cp >> 8) & 0xf], kHex[(cp >> 4) & 0xf],
-                           kHex[cp & 0xf]};
-      out.append(buf, 6);
+      appendUnicodeEscape(out, cp);
       i += len;
     } else {
       out.append(in.data() + i, len);
+      i += len;
+    }
+  }
+}
+
+void appendJsonSafe(std::string& out, std::string_view json) {
+  size_t i = 0;
+  while (i < json.size()) {
+    const auto c = static_cast<unsigned char>(json[i]);
+    if (c < 0x7f) {
+      out += json[i++];
+      continue;
+    }
+    char32_t cp = c;
+    const size_t len = c == 0x7f ? 1 : decodeUtf8(json.substr(i), cp);
+    if (len == 0) {  // never produced by a JSON serializer; keep the output valid UTF-8 anyway
+      appendUnicodeEscape(out, 0xfffd);
+      ++i;
+    } else if (cp == 0x7f || mustEscapeCodePoint(cp)) {
+      appendUnicodeEscape(out, cp);
+      i += len;
+    } else {
+      out.append(json.data() + i, len);
       i += len;
     }
   }

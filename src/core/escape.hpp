@@ -15,6 +15,11 @@ namespace logship {
 void appendEscaped(std::string& out, std::string_view in);
 std::string escaped(std::string_view in);
 
+// Appends JSON text `json` (already valid UTF-8 with C0 controls escaped, as nlohmann::json dumps
+// it) with DEL, C1 controls, U+2028, U+2029 and bidi controls turned into \uXXXX escapes, so JSON
+// lines follow the same rules as the text formats. JSON structure is ASCII: only strings change.
+void appendJsonSafe(std::string& out, std::string_view json);
+
 // Length of the valid UTF-8 sequence at the start of `in`, or 0 if it is not valid
 // (shortest form, no surrogates, at most U+10FFFF). Sets `codePoint`.
 size_t decodeUtf8(std::string_view in, char32_t& codePoint);

@@ -60,7 +60,7 @@ void appendFormatted(std::string& out, OutputFormat format, const Record& record
         for (const auto& f : record.fields) fields[f.key] = f.value;
       }
       // Invalid UTF-8 becomes U+FFFD; JSON escaping already covers every control character.
-      out += j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+      appendJsonSafe(out, j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
       break;
     }
   }

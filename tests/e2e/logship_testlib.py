@@ -113,7 +113,7 @@ class Proc:
         if stdin is None:
             stdin = subprocess.DEVNULL
         self.started = time.monotonic()
-        self.p = subprocess.Popen(self.args, stdin=stdin, stdout=self._out, stderr=self._err,
+        self.p = subprocess.Popen(self.args, stdin=stdin, stdout=self._out, stderr=self._err, cwd=t.tmp,
                                   env=env if env is not None else t.child_env())
         self.pid = self.p.pid
         t.children.append(self)
@@ -237,17 +237,19 @@ class TestRun:
 
     # ---- running programs --------------------------------------------------------------------
     def run(self, prog, args, input=None, timeout=60, env=None):
-        """Runs one of our programs to completion. A run past `timeout` is killed and fails the test."""
+        """Runs one of our programs to completion (in the scratch directory). A run past `timeout` is
+        killed, fails a check and gives a Result with rc None."""
         argv = [self.env.prog(prog)] + list(args)
         start = time.monotonic()
         try:
             cp = subprocess.run(argv, input=input, stdin=None if input is not None else subprocess.DEVNULL,
-                                capture_output=True, timeout=timeout,
+                                capture_output=True, timeout=timeout, cwd=self.tmp,
                                 env=env if env is not None else self.child_env())
         except subprocess.TimeoutExpired as e:
-            self.check(False, f"{prog} finishes within {timeout} s",
-                       Result(argv, None, e.stdout or b"", e.stderr or b"", time.monotonic() - start).describe())
-            raise TestAbort(f"{prog} hung")
+            # subprocess.run killed it. rc None makes every check on the result fail.
+            r = Result(argv, None, e.stdout or b"", e.stderr or b"", time.monotonic() - start)
+            self.check(False, f"{prog} finishes within {timeout} s", r.describe())
+            return r
         return Result(argv, cp.returncode, cp.stdout, cp.stderr, time.monotonic() - start)
 
     def spawn(self, label, prog, args, stdin=None, env=None):
@@ -323,6 +325,18 @@ class TestRun:
         conn = self.pika()
         ch = conn.channel()
         got = []
+        try:
+            self._get_loop(ch, queue, expect, timeout, got)
+        except pika.exceptions.ChannelClosedByBroker as e:
+            if e.reply_code != 404:
+                raise
+            print(f"   (queue '{queue}' does not exist)", flush=True)
+        if conn.is_open:
+            conn.close()
+        return got
+
+    @staticmethod
+    def _get_loop(ch, queue, expect, timeout, got):
         deadline = time.monotonic() + timeout
         empty_since = None
         while time.monotonic() < deadline:
@@ -343,8 +357,6 @@ class TestRun:
                 continue
             empty_since = None
             got.append((props, body))
-        conn.close()
-        return got
 
     def queue_ready(self, queue):
         """Messages ready in `queue` (passive declare), or None if it does not exist."""

@@ -37,6 +37,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     logship::appendFormatted(line, format, record);
     if (line.empty() || line.back() != '\n') std::abort();
     if (line.find('\n') != line.size() - 1 || line.find('\r') != std::string::npos) std::abort();
+    logship::fuzz::requireSafeLine(std::string_view(line).substr(0, line.size() - 1));
   }
   return 0;
 }

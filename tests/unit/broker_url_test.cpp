@@ -95,3 +95,22 @@ TEST(BrokerUrl, ErrorsAreOneLineWhateverTheInput) {  // found by fuzz_broker_url
     }
   }
 }
+
+TEST(BrokerUrl, MisplacedPasswordsAreNeverEchoed) {
+  for (const char* bad : {"amqp://admin:s3cretpw", "amqp://admin:s3cr/etpw@host/", "redis://:s3cretpw/x@h",
+                          "amqp://admin:s3cretpw/"}) {
+    try {
+      parseBrokerUrl(bad);
+      FAIL() << "accepted " << bad;
+    } catch (const UsageError& e) {
+      EXPECT_EQ(std::string(e.what()).find("s3cr"), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(BrokerUrl, UserWithoutPasswordHasNoPassword) {
+  const BrokerUrl u = parseBrokerUrl("amqp://alice@mq/");
+  EXPECT_EQ(u.user, "alice");
+  EXPECT_EQ(u.password, "");
+  EXPECT_FALSE(u.hasPassword);
+}

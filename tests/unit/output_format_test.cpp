@@ -81,3 +81,17 @@ TEST(OutputFormat, TimestampsBeforeTheEpochAndFractions) {
   r.timestampUs = -1;
   EXPECT_EQ(format(OutputFormat::Text, r).substr(0, 27), "1969-12-31T23:59:59.999999Z");
 }
+
+TEST(OutputFormat, JsonEscapesTheSameControlsAsText) {
+  Record r = sample();
+  r.message = "del\x7f nel\xc2\x85 ls\xe2\x80\xa8 ps\xe2\x80\xa9 rlo\xe2\x80\xae esc\x1b emoji\xF0\x9F\x98\x80 caf\xc3\xa9";
+  const std::string line = format(OutputFormat::Json, r);
+  EXPECT_NE(line.find("del\\u007f"), std::string::npos) << line;
+  EXPECT_NE(line.find("nel\\u0085"), std::string::npos) << line;
+  EXPECT_NE(line.find("ls\\u2028"), std::string::npos) << line;
+  EXPECT_NE(line.find("ps\\u2029"), std::string::npos) << line;
+  EXPECT_NE(line.find("rlo\\u202e"), std::string::npos) << line;
+  EXPECT_NE(line.find("esc\\u001b"), std::string::npos) << line;
+  EXPECT_NE(line.find("emoji\xF0\x9F\x98\x80 caf\xc3\xa9"), std::string::npos) << line;  // kept as is
+  EXPECT_EQ(nlohmann::json::parse(line)["message"], r.message);  // still decodes to the original
+}

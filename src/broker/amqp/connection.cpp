@@ -64,7 +64,7 @@ void AmqpConnection::throwClosedByBroker(const amqp_method_t& method, amqp_chann
   throw ConnectionError(fmt::format("unexpected method 0x{:08x} from the broker", method.id));
 }
 
-void AmqpConnection::throwReplyError(const amqp_rpc_reply_t& reply, std::string_view what) {
+void AmqpConnection::throwReplyError(const amqp_rpc_reply_t& reply, std::string_view what, amqp_channel_t channel) {
   switch (reply.reply_type) {
     case AMQP_RESPONSE_NONE:
       broken_ = true;
@@ -73,7 +73,7 @@ void AmqpConnection::throwReplyError(const amqp_rpc_reply_t& reply, std::string_
       throwStatusError(reply.library_error, what);
     case AMQP_RESPONSE_SERVER_EXCEPTION:
       try {
-        throwClosedByBroker(reply.reply, 1);
+        throwClosedByBroker(reply.reply, channel);
       } catch (const BrokerRefusedError& e) {
         throw BrokerRefusedError(e.code(), fmt::format("{}: {}", what, e.what()));
       }
@@ -153,7 +153,7 @@ AmqpConnection AmqpConnection::open(const BrokerOptions& options) {
       }
     }
     if (options.stopRequested != nullptr && options.stopRequested->load()) {
-      throw ConnectionError("interrupted while connecting to the broker");
+      throw InterruptedError("interrupted while connecting to the broker");
     }
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(giveUpAt - Clock::now());
     std::this_thread::sleep_for(std::clamp(backoff, std::chrono::milliseconds(0), left));
@@ -163,14 +163,14 @@ AmqpConnection AmqpConnection::open(const BrokerOptions& options) {
 
 void AmqpConnection::openChannel(amqp_channel_t channel) {
   amqp_channel_open(get(), channel);
-  check(amqp_get_rpc_reply(get()), fmt::format("opening channel {}", channel));
+  check(amqp_get_rpc_reply(get()), fmt::format("opening channel {}", channel), channel);
 }
 
 QueueStats AmqpConnection::declareQueue(amqp_channel_t channel, const std::string& name, bool passive) {
   // durable=1, exclusive=0, auto_delete=0, no arguments: equivalent to pika's durable=True.
   amqp_queue_declare_ok_t* ok = amqp_queue_declare(get(), channel, amqp_cstring_bytes(name.c_str()),
                                                    passive ? 1 : 0, 1, 0, 0, amqp_empty_table);
-  check(amqp_get_rpc_reply(get()), fmt::format("declaring queue '{}'", name));
+  check(amqp_get_rpc_reply(get()), fmt::format("declaring queue '{}'", name), channel);
   QueueStats stats;
   stats.name = name;
   stats.exists = true;

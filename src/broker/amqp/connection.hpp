@@ -32,10 +32,11 @@ class AmqpConnection {
 
   // Throws the typed error for a failed RPC reply; `what` names the operation. Answers a
   // broker's channel.close / connection.close so the broker sees an orderly close.
-  [[noreturn]] void throwReplyError(const amqp_rpc_reply_t& reply, std::string_view what);
+  // `channel` is the channel the RPC ran on: a channel.close is answered there.
+  [[noreturn]] void throwReplyError(const amqp_rpc_reply_t& reply, std::string_view what, amqp_channel_t channel = 1);
   [[noreturn]] void throwStatusError(int status, std::string_view what);
-  void check(const amqp_rpc_reply_t& reply, std::string_view what) {
-    if (reply.reply_type != AMQP_RESPONSE_NORMAL) throwReplyError(reply, what);
+  void check(const amqp_rpc_reply_t& reply, std::string_view what, amqp_channel_t channel = 1) {
+    if (reply.reply_type != AMQP_RESPONSE_NORMAL) throwReplyError(reply, what, channel);
   }
   // Handles a method frame the broker sent outside an RPC (channel.close, connection.close).
   [[noreturn]] void throwClosedByBroker(const amqp_method_t& method, amqp_channel_t channel);
