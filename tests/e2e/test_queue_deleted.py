@@ -1,0 +1,72 @@
+#!/usr/bin/python3
+"""The queue is deleted under running programs (an operator mistake, or `rabbitmqctl delete_queue`):
+- a running log_aggregator must notice (its consumer is gone) and exit 1 with one error line naming
+  the queue, instead of waiting forever on a queue that no longer exists;
+- a running log_producer must not claim delivery of the records published after the deletion: it
+  exits 1 and counts them as not delivered."""
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from logship_testlib import read_lines, run_test, wait_for  # noqa: E402
+
+
+def delete_queue(t, q):
+    conn = t.pika()
+    conn.channel().queue_delete(queue=q)
+    conn.close()
+
+
+def aggregator(t):
+    t.section("aggregator: its queue is deleted")
+    q = t.queue("agg")
+    out = t.path("agg.log")
+    p = t.start_aggregator("agg", q, out, "raw")
+    t.publish(q, [b"before deletion"], declare=False)
+    t.check(wait_for(lambda: read_lines(out)[0] == [b"before deletion"], 10), "the aggregator works before")
+    delete_queue(t, q)
+    t.note(f"deleted '{q}' at {time.strftime('%H:%M:%S')}")
+    rc = p.wait(15)
+    if rc is None:
+        t.check(False, "the aggregator notices the deleted queue and exits within 15 s",
+                "still running (consuming from a queue that no longer exists)\n" + p.result().describe())
+        p.kill()
+        return
+    r = p.result()
+    t.check(rc == 1, f"the aggregator exits 1 once its queue is gone (status {rc})", r.describe())
+    errors = [l for l in r.err_lines if l.startswith("log_aggregator: error:")]
+    t.check(len(errors) == 1 and q in errors[0], "one error line naming the queue", r.describe())
+
+
+def producer(t):
+    t.section("producer: its queue is deleted while it reads stdin")
+    q = t.queue("prod")
+    p = t.spawn("producer", "log_producer", ["--queue", q], stdin=subprocess.PIPE)
+    p.p.stdin.write(b"".join(f"a{i}\n".encode() for i in range(10)))
+    p.p.stdin.flush()
+    t.check(wait_for(lambda: t.queue_ready(q) == 10, 15, 0.2), "10 records in the queue before the deletion")
+    delete_queue(t, q)
+    p.p.stdin.write(b"".join(f"b{i}\n".encode() for i in range(10)))
+    p.p.stdin.flush()
+    time.sleep(0.5)
+    p.p.stdin.close()
+    rc = p.wait(30)
+    if rc is None:
+        p.kill()
+    r = p.result()
+    t.check(rc == 1, f"the producer exits 1 (status {rc})", r.describe())
+    errors = [l for l in r.err_lines if l.startswith("log_producer: error:")]
+    t.check(len(errors) == 1 and "10 of 20" in errors[0], "the error line counts 10 of 20 records not delivered",
+            r.describe())
+    t.check(r.out == b"", "nothing on stdout")
+
+
+def body(t):
+    producer(t)
+    aggregator(t)
+
+
+if __name__ == "__main__":
+    run_test("queue_deleted", body)
