@@ -1,5 +1,6 @@
 // logctl: sets up and inspects a Logship deployment. Flags and wiring only: see ctl/commands.hpp.
 #include "cli/common.hpp"
+#include "core/error.hpp"
 #include "ctl/commands.hpp"
 
 using namespace logship;
@@ -11,7 +12,7 @@ int main(int argc, char** argv) {
       "  logctl setup                       # declare logs_queue and logs_queue.dead (idempotent)\n"
       "  logctl status                      # messages waiting and consumers, per queue\n"
       "  logctl status --json --queue app   # the same for queue 'app', for scripts");
-  app.require_subcommand(1);
+  app.require_subcommand(0, 1);  // "none" is reported below, after unknown words are
   cli::BrokerFlags brokerFlags;
   bool json = false;
 
@@ -22,6 +23,7 @@ int main(int argc, char** argv) {
   status->add_flag("--json", json, "Print JSON instead of a table");
 
   return cli::run(app, argc, argv, [&]() -> int {
+    if (!setup->parsed() && !status->parsed()) throw UsageError("a subcommand is required: setup or status");
     BrokerOptions broker = cli::resolveBroker(brokerFlags, "logctl");
     if (setup->parsed()) return ctl::setup(broker, brokerFlags.queue);
     return ctl::status(broker, brokerFlags.queue, json);

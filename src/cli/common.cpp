@@ -103,7 +103,7 @@ int run(CLI::App& app, int argc, char** argv, const std::function<int()>& body) 
   try {
     return body();
   } catch (const UsageError& e) {
-    fmt::print(stderr, "{}: error: {}\n", program, e.what());
+    fmt::print(stderr, "{}: error: {} (see --help)\n", program, e.what());
     return kExitUsage;
   } catch (const std::exception& e) {
     fmt::print(stderr, "{}: error: {}\n", program, e.what());

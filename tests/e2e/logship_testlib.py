@@ -13,6 +13,8 @@ A script builds one TestRun, records checks with t.check(...) and ends with t.fi
 run_test(name, body)). Every check prints one line; the script exits 1 if any check failed or an
 exception escaped, 0 otherwise. Queues made with t.queue() are deleted at the end, child processes
 started with t.spawn() are killed if still running, and a time limit (SIGALRM) bounds the whole run.
+The scratch directory LOGSHIP_TEST_TMP/<name>-<pid> holds the outputs and the programs' stdout and
+stderr; it is removed when the test passes and kept for inspection when it fails.
 """
 import collections
 import os
@@ -430,6 +432,7 @@ class TestRun:
                 print(f"   - {f}", flush=True)
             sys.exit(1)
         print(f"\n== {self.name}: PASSED, {self.passed} checks ({took:.1f} s)", flush=True)
+        shutil.rmtree(self.tmp, ignore_errors=True)  # kept only when the test failed
         sys.exit(0)
 
 

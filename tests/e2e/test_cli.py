@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """Command-line behaviour of the three programs:
-- bad flags, values and URLs: exit 2 and exactly one stderr line '<prog>: error: ...' naming the problem;
-- --help: exit 0 with examples;
+- bad flags, values and URLs: exit 2 and exactly one stderr line '<prog>: error: ...' naming the problem
+  (a mistyped URL never echoes its password);
+- --help: exit 0 with examples; --version;
 - wrong password (env, URL, file): exit 1 quickly, one clear error line, the password never printed;
+- unknown vhost: exit 1 at once;
 - --password-file / LOGSHIP_PASSWORD / URL password with the right password work, and are not printed;
 - logctl setup is idempotent; logctl status --json reports the ready count;
 - --max-message-bytes: an argv message over it exits 2, a stdin line over it is refused (exit 1) while
@@ -46,6 +48,11 @@ def usage_errors(t, q):
         expect_usage_error(t, prog, pre + ["--queue", ""] + post, ["--queue"], "empty --queue")
         expect_usage_error(t, prog, pre + ["--password-file", t.path("no-such-file")] + post, ["--password-file"],
                            "missing --password-file")
+    empty = t.path("empty-password-file")
+    open(empty, "w").close()
+    for prog in PROGS:
+        pre, post = base_args(t, prog, q)
+        expect_usage_error(t, prog, pre + ["--password-file", empty] + post, ["password file"], "empty --password-file")
     expect_usage_error(t, "logctl", ["--bogus-flag"], ["--bogus-flag"], "unknown flag before the subcommand")
     expect_usage_error(t, "logctl", [], ["subcommand"], "without a subcommand")
     expect_usage_error(t, "logctl", ["frobnicate"], ["frobnicate"], "unknown subcommand")
@@ -67,7 +74,7 @@ def usage_errors(t, q):
 
     t.section("bad broker URLs: exit 2, one line")
     bad_urls = [("127.0.0.1:5672", ["URL"], "no scheme"),
-                ("amqp://guest:guest@127.0.0.1:99999/", ["URL", "99999"], "port 99999"),
+                ("amqp://guest:guest@127.0.0.1:99999/", ["URL", "port"], "port 99999"),
                 ("amqp://guest:guest@127.0.0.1:0/", ["URL", "port"], "port 0"),
                 ("amqp://guest:guest@127.0.0.1:abc/", ["URL", "port"], "port abc"),
                 ("ftp://127.0.0.1/", ["URL", "ftp"], "ftp://"),
@@ -79,6 +86,12 @@ def usage_errors(t, q):
         # The same through the environment.
         expect_usage_error(t, prog, pre + post, ["URL", "ftp"], "LOGSHIP_BROKER=ftp://...",
                            env=t.child_env(LOGSHIP_BROKER="ftp://127.0.0.1/"))
+        # Mistyped URLs must not echo a password (docs/FORMATS.md: errors never repeat the text after ://).
+        for url, what in ((f"amqp://guest:Leak1Secret{os.getpid()}", "password taken for a port (no host)"),
+                          (f"amqp://guest:Leak2/Secret{os.getpid()}@127.0.0.1/", "'/' in the password"),
+                          (f"amqp://guest:Leak3Secret{os.getpid()}@127.0.0.1:5672/a b", "space in the URL")):
+            r = expect_usage_error(t, prog, pre + ["--broker", url] + post, ["URL"], f"--broker with {what}")
+            secret_absent(t, [r], f"Secret{os.getpid()}", f"{prog} --broker with {what}")
 
 
 def help_texts(t):
@@ -91,6 +104,10 @@ def help_texts(t):
         t.check(r.err == b"", f"{prog} --help prints nothing on stderr", r.describe())
         for flag in ("--broker", "--queue", "--password-file"):
             t.check(flag in r.out_text or prog == "logctl", f"{prog} --help lists {flag}")
+    for prog in PROGS:
+        r = t.run(prog, ["--version"], timeout=20)
+        t.check(r.rc == 0 and r.out_text.startswith(f"{prog} (logship) "), f"{prog} --version exits 0 and names it",
+                r.describe())
     for sub in ("setup", "status"):
         r = t.run("logctl", [sub, "--help"], timeout=20)
         t.check(r.rc == 0 and "--broker" in r.out_text, f"logctl {sub} --help exits 0 and lists --broker",
@@ -130,6 +147,27 @@ def wrong_password(t, q):
                     and ("refused" in lines[0].lower() or "password" in lines[0].lower()),
                     f"{prog}, wrong {what}: one clear error line (login refused)", r.describe())
             secret_absent(t, [r], secret, f"{prog}, wrong {what}")
+
+
+def unknown_vhost(t, q):
+    t.section("unknown vhost: exit 1 at once, one error line")
+    for prog in PROGS:
+        pre, post = base_args(t, prog, q)
+        url = f"amqp://guest:guest@127.0.0.1:{t.env.amqp_port}/no-such-vhost-{os.getpid()}"
+        r = t.run(prog, pre + ["--broker", url] + post, timeout=30)
+        lines = r.err_lines
+        t.check(r.rc == 1 and r.elapsed < 5 and len(lines) == 1 and lines[0].startswith(f"{prog}: error:")
+                and "vhost" in lines[0].lower(),
+                f"{prog}: unknown vhost: exit 1 within 5 s, one error line naming the vhost", r.describe())
+
+
+def unwritable_output(t, q):
+    t.section("aggregator output not writable: exit 1, one error line")
+    bad = t.path("no-such-dir/out.log")
+    r = t.run("log_aggregator", ["--queue", q, "--output", bad, "--idle-exit", "1"], timeout=30)
+    lines = r.err_lines
+    t.check(r.rc == 1 and len(lines) == 1 and lines[0].startswith("log_aggregator: error:") and bad in lines[0],
+            "log_aggregator --output in a missing directory: exit 1, one error line naming the file", r.describe())
 
 
 def right_password(t, q):
@@ -214,6 +252,7 @@ def logctl(t):
                 "status --json on a missing queue says exists: false", r.describe())
     except (ValueError, LookupError, TypeError) as e:
         t.check(False, "status --json on a missing queue prints JSON", f"{e}\n{r.describe()}")
+    t.check(r.rc == 1, f"logctl status on a missing queue exits 1 (got {r.rc})", r.describe())
     t.check_equal(t.queue_ready(missing), None, "logctl status did not create the missing queue")
 
 
@@ -262,6 +301,8 @@ def body(t):
     help_texts(t)
     t.check(t.queue_ready(q) is None, "no usage error reached the broker (the queue was never declared)")
     wrong_password(t, q)
+    unknown_vhost(t, q)
+    unwritable_output(t, t.queue("out"))
     right_password(t, t.queue("pw"))
     logctl(t)
     size_limits(t)

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Interop with the tutorial's plain pika clients (tests/.. /work/shared/bench/seed_pika style).
+"""Interop with plain pika clients written like the tutorial's scripts (log_producer.py, log_aggregator.py).
 (a) a pika publisher (durable queue, delivery_mode=2, plain body) -> log_aggregator --format raw
     writes exactly those bodies;
 (b) log_producer -> a plain pika consumer sees exactly the message text as the body;

@@ -3,10 +3,12 @@
 every record must come out exactly once across the three output files, and every aggregator must
 have taken part of the work."""
 import os
+import signal
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from logship_testlib import read_lines, run_test, sample, tally  # noqa: E402
+from logship_testlib import count_lines, read_lines, run_test, sample, tally, wait_for  # noqa: E402
 
 PRODUCERS = 4
 PER_PRODUCER = 5000
@@ -20,7 +22,7 @@ def body(t):
     t.require(r.rc == 0, "logctl setup declares the queue", r.describe())
 
     outputs = [t.path(f"agg{a}.log") for a in range(AGGREGATORS)]
-    aggs = [t.start_aggregator(f"agg{a}", q, outputs[a], "raw", ["--idle-exit", "5"]) for a in range(AGGREGATORS)]
+    aggs = [t.start_aggregator(f"agg{a}", q, outputs[a], "raw") for a in range(AGGREGATORS)]
 
     expected = []
     producers = []
@@ -38,9 +40,18 @@ def body(t):
         t.finish_proc(p, 180, f"{p.label} ships {PER_PRODUCER} records and exits 0")
         t.check(b"all confirmed" in p.stderr(), f"{p.label} reports every record confirmed", p.result().describe())
 
-    t.section("aggregators (exit on --idle-exit 5 once the queue is drained)")
+    t.section("aggregators: wait until the queue is drained, then SIGTERM")
+    total = PRODUCERS * PER_PRODUCER
+    drained = wait_for(lambda: sum(count_lines(o) for o in outputs) >= total and t.queue_counts(q) == (0, 0),
+                       180, 0.5)
+    t.check(drained, f"the queue is drained (ready and unacked 0) and {total} lines written within 180 s",
+            f"lines {[count_lines(o) for o in outputs]}, queue (ready, unacked) {t.queue_counts(q)}")
+    time.sleep(1)  # anything written twice would show up now
     for a in aggs:
-        t.finish_proc(a, 180, f"{a.label} exits 0 after the queue went idle")
+        t.check(a.alive(), f"{a.label} is still running", a.result().describe())
+        a.send_signal(signal.SIGTERM)
+    for a in aggs:
+        t.finish_proc(a, 15, f"{a.label} exits 0 on SIGTERM")
 
     t.section("every record exactly once")
     all_lines = []
@@ -51,7 +62,6 @@ def body(t):
         shares.append(len(lines))
         all_lines += [l.decode("utf-8", "replace") for l in lines]
     missing, dups, unexpected, _ = tally(expected, all_lines)
-    total = PRODUCERS * PER_PRODUCER
     t.note(f"split across aggregators: {shares} (total {sum(shares)} lines for {total} records)")
     t.check(len(missing) == 0, f"no record missing ({len(missing)} missing)", sample(missing))
     t.check(dups == 0, f"no record duplicated ({dups} duplicates)")

@@ -2,7 +2,7 @@
 """log_producer reading standard input:
 - 50,000 lines piped in arrive complete and in order through one aggregator at --prefetch 1;
 - input trickling in through a pipe (pauses, lines split across writes, CRLF endings) is shipped
-  line by line, and a last line without a trailing newline is sent too;
+  line by line (empty lines skipped), and a last line without a trailing newline is sent too;
 - SIGTERM while reading stdin: the producer stops, every line already sent is confirmed (exit 0)."""
 import os
 import signal
@@ -41,7 +41,7 @@ def trickle(t):
     t.section("input trickling through a pipe, CRLF, last line without newline")
     q = t.queue("trickle")
     p = t.spawn("producer-trickle", "log_producer", ["--queue", q], stdin=subprocess.PIPE)
-    chunks = [b"first li", b"ne\nsecond line\r\nthi", b"rd line\n", None, b"fourth\nfifth after a pause\n",
+    chunks = [b"first li", b"ne\nsecond line\r\nthi", b"rd line\n", None, b"fourth\n\n\r\nfifth after a pause\n",
               None, b"last line without newline"]
     for c in chunks:
         if c is None:
@@ -55,10 +55,13 @@ def trickle(t):
     t.check(ok, f"complete lines are shipped while stdin stays open (ready: {t.queue_ready(q)}, want 5)")
     p.p.stdin.close()
     t.finish_proc(p, 30, "the producer exits 0 at end of input")
+    # README: empty lines carry nothing and are skipped, their count is logged.
+    t.check(b"skipped 2 empty line" in p.stderr(), "the 2 empty lines (LF, CRLF) are skipped and counted",
+            p.result().describe())
     got = [b for _, b in t.get_all(q, expect=6)]
     t.check_equal(got, [b"first line", b"second line", b"third line", b"fourth", b"fifth after a pause",
                         b"last line without newline"],
-                  "every line arrived once, CR of CRLF removed, the last line without newline included")
+                  "every non-empty line arrived once, CR of CRLF removed, the last line without newline included")
 
 
 def sigterm(t):

@@ -105,11 +105,24 @@ AmqpConnection AmqpConnection::openOnce(const BrokerOptions& options) {
   char host[256] = "unknown";
   gethostname(host, sizeof host - 1);
   const std::string connectionName = fmt::format("{}@{} pid {}", options.clientName, host, getpid());
-  amqp_table_entry_t props[1];
+  // rabbitmq-c merges these with its own client properties. Without consumer_cancel_notify the
+  // broker never tells a consumer that its queue was deleted; with connection.blocked it tells a
+  // publisher why it stopped reading (memory or disk alarm).
+  amqp_table_entry_t capabilities[2];
+  capabilities[0].key = amqp_cstring_bytes("consumer_cancel_notify");
+  capabilities[1].key = amqp_cstring_bytes("connection.blocked");
+  for (auto& c : capabilities) {
+    c.value.kind = AMQP_FIELD_KIND_BOOLEAN;
+    c.value.value.boolean = 1;
+  }
+  amqp_table_entry_t props[2];
   props[0].key = amqp_cstring_bytes("connection_name");
   props[0].value.kind = AMQP_FIELD_KIND_UTF8;
   props[0].value.value.bytes = amqp_cstring_bytes(connectionName.c_str());
-  amqp_table_t clientProps{1, props};
+  props[1].key = amqp_cstring_bytes("capabilities");
+  props[1].value.kind = AMQP_FIELD_KIND_TABLE;
+  props[1].value.value.table = amqp_table_t{2, capabilities};
+  amqp_table_t clientProps{2, props};
 
   const amqp_rpc_reply_t login = amqp_login_with_properties(
       conn.get(), options.url.vhost.c_str(), 0, 131072, static_cast<int>(options.heartbeat.count()), &clientProps,

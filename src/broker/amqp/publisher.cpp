@@ -4,6 +4,7 @@
 #include <random>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "core/error.hpp"
 
@@ -94,6 +95,14 @@ void AmqpPublisher::handleFrame(const amqp_frame_t& frame, std::vector<ConfirmRa
       returned_[seq] = reason;  // its basic.ack follows and settles it as failed
       return;
     }
+    case AMQP_CONNECTION_BLOCKED_METHOD: {
+      const auto* blocked = static_cast<const amqp_connection_blocked_t*>(method.decoded);
+      spdlog::warn("the broker blocked publishing: {} (waiting for it to clear)", bytesToString(blocked->reason));
+      return;
+    }
+    case AMQP_CONNECTION_UNBLOCKED_METHOD:
+      spdlog::info("the broker unblocked publishing");
+      return;
     case AMQP_CHANNEL_CLOSE_METHOD:
     case AMQP_CONNECTION_CLOSE_METHOD:
       conn_.throwClosedByBroker(method, frame.channel);
