@@ -40,6 +40,11 @@ void deleteQueue(const std::string& queue) {
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
 }
 
+void deleteTopology(const std::string& queue) {
+  deleteQueue(queue);
+  deleteQueue(deadLetterQueueName(queue));
+}
+
 Record recordNumber(int i) {
   Record r;
   r.timestampUs = 1'700'000'000'000'000 + i;
@@ -49,6 +54,12 @@ Record recordNumber(int i) {
   r.message = fmt::format("record {}", i);
   r.fields = {{"i", std::to_string(i)}};
   return r;
+}
+
+std::vector<Message> recordMessages(int n) {
+  std::vector<Message> messages(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) encodeRecord(recordNumber(i), messages[static_cast<size_t>(i)]);
+  return messages;
 }
 
 // Publishes and waits for every confirm; returns the outcomes.
@@ -73,8 +84,7 @@ TEST(Amqp, PublishedRecordsComeBackIntactAndAcked) {
   const auto broker = testBroker();
   const auto queue = uniqueQueue("roundtrip");
   auto publisher = makePublisher(broker, queue);
-  std::vector<Message> messages(1000);
-  for (int i = 0; i < 1000; ++i) encodeRecord(recordNumber(i), messages[i]);
+  const std::vector<Message> messages = recordMessages(1000);
   const auto confirms = publishAll(*publisher, messages);
   EXPECT_EQ(countConfirmed(confirms, true), 1000u);
   EXPECT_EQ(publisher->unconfirmed(), 0u);
@@ -98,16 +108,14 @@ TEST(Amqp, PublishedRecordsComeBackIntactAndAcked) {
   consumer->close();
   auto admin = makeAdmin(broker);
   EXPECT_EQ(admin->queueStats(queue).messagesReady, 0u);
-  deleteQueue(queue);
-  deleteQueue(deadLetterQueueName(queue));
+  deleteTopology(queue);
 }
 
 TEST(Amqp, PrefetchBoundsUnackedDeliveriesAndUnackedOnesReturn) {
   const auto broker = testBroker();
   const auto queue = uniqueQueue("prefetch");
   auto publisher = makePublisher(broker, queue);
-  std::vector<Message> messages(50);
-  for (int i = 0; i < 50; ++i) encodeRecord(recordNumber(i), messages[i]);
+  const std::vector<Message> messages = recordMessages(50);
   ASSERT_EQ(countConfirmed(publishAll(*publisher, messages), true), 50u);
 
   ConsumerOptions co;
@@ -132,8 +140,7 @@ TEST(Amqp, PrefetchBoundsUnackedDeliveriesAndUnackedOnesReturn) {
     EXPECT_TRUE(got.front().redelivered);
     consumer->close();
   }
-  deleteQueue(queue);
-  deleteQueue(deadLetterQueueName(queue));
+  deleteTopology(queue);
 }
 
 TEST(Amqp, MessageToAMissingQueueIsReportedNotConfirmed) {
@@ -141,8 +148,7 @@ TEST(Amqp, MessageToAMissingQueueIsReportedNotConfirmed) {
   const auto queue = uniqueQueue("returned");
   auto publisher = makePublisher(broker, queue);
   deleteQueue(queue);  // now nothing routes the publisher's messages
-  std::vector<Message> messages(3);
-  for (int i = 0; i < 3; ++i) encodeRecord(recordNumber(i), messages[i]);
+  const std::vector<Message> messages = recordMessages(3);
   const auto confirms = publishAll(*publisher, messages);
   EXPECT_EQ(countConfirmed(confirms, false), 3u);
   EXPECT_EQ(countConfirmed(confirms, true), 0u);
@@ -197,16 +203,14 @@ TEST(Amqp, TopologyIsIdempotentAndInspectable) {
   EXPECT_TRUE(admin->queueStats(queue).exists);
   EXPECT_TRUE(admin->queueStats(deadLetterQueueName(queue)).exists);
   EXPECT_EQ(admin->queueStats(queue).consumers, 0u);
-  deleteQueue(queue);
-  deleteQueue(deadLetterQueueName(queue));
+  deleteTopology(queue);
 }
 
 TEST(Collector, WritesGoodRecordsDeadLettersBadOnesAndAcksAll) {
   const auto broker = testBroker();
   const auto queue = uniqueQueue("collector");
   auto publisher = makePublisher(broker, queue);
-  std::vector<Message> messages;
-  for (int i = 0; i < 100; ++i) encodeRecord(recordNumber(i), messages.emplace_back());
+  std::vector<Message> messages = recordMessages(100);
   Message badLevel;
   encodeRecord(recordNumber(1000), badLevel);
   for (auto& h : badLevel.headers) {
@@ -266,6 +270,5 @@ TEST(Collector, WritesGoodRecordsDeadLettersBadOnesAndAcksAll) {
   EXPECT_NE(reasons[0].find("unknown level 'shouting'"), std::string::npos) << reasons[0];
   EXPECT_NE(reasons[1].find("over the limit"), std::string::npos) << reasons[1];
   dead->close();
-  deleteQueue(queue);
-  deleteQueue(deadLetterQueueName(queue));
+  deleteTopology(queue);
 }
