@@ -43,6 +43,13 @@ void AmqpConnection::throwStatusError(int status, std::string_view what) {
   throw ConnectionError(fmt::format("{}: {}", what, detail));
 }
 
+void AmqpConnection::throwStalled(std::string_view what) {
+  broken_ = true;
+  throw TimeoutError(fmt::format(
+      "{}: the broker accepted no data for {} s (is it blocking publishers? check its memory and disk alarms)", what,
+      std::chrono::duration_cast<std::chrono::seconds>(sendLimit_).count()));
+}
+
 void AmqpConnection::throwClosedByBroker(const amqp_method_t& method, amqp_channel_t channel) {
   if (method.id == AMQP_CONNECTION_CLOSE_METHOD) {
     const auto* m = static_cast<const amqp_connection_close_t*>(method.decoded);
@@ -92,7 +99,10 @@ AmqpConnection AmqpConnection::openOnce(const BrokerOptions& options) {
 
   const auto where = options.url.redacted();
   try {
-    amqp_tcp_socket_set_sockfd(socket, connectTcp(options.url.host, options.url.port, options.connectTimeout));
+    const int fd = connectTcp(options.url.host, options.url.port, options.connectTimeout);
+    amqp_tcp_socket_set_sockfd(socket, fd);  // the connection owns the fd from here on
+    conn.sendLimit_ = options.rpcTimeout;
+    conn.watchdog_ = std::make_unique<SendWatchdog>(fd, options.rpcTimeout);
   } catch (const ConnectionError& e) {
     conn.broken_ = true;
     throw ConnectionError(fmt::format("cannot connect to {}: {}", where, e.what()));
@@ -196,7 +206,14 @@ void AmqpConnection::close() noexcept {
   if (!state_) return;
   // connection.close closes every channel; the broker handles frames in order, so acks sent
   // before it are processed first.
-  if (!broken_) amqp_connection_close(get(), AMQP_REPLY_SUCCESS);
+  if (!broken_ && watchdog_) {
+    // Bounded: amqp_connection_close waits at most the RPC timeout for close-ok; the watchdog
+    // bounds the send of connection.close itself.
+    watchdog_->begin();
+    amqp_connection_close(get(), AMQP_REPLY_SUCCESS);
+    watchdog_->end();
+  }
+  watchdog_.reset();
   state_.reset();
 }
 

@@ -9,6 +9,7 @@
 
 #include "broker/admin.hpp"
 #include "broker/options.hpp"
+#include "broker/send_watchdog.hpp"
 
 namespace logship::amqp {
 
@@ -41,6 +42,19 @@ class AmqpConnection {
   // Handles a method frame the broker sent outside an RPC (channel.close, connection.close).
   [[noreturn]] void throwClosedByBroker(const amqp_method_t& method, amqp_channel_t channel);
 
+  // Runs `send` (a rabbitmq-c call that writes frames and returns a status) under the send
+  // watchdog: a socket that accepts no data for the RPC timeout fails it with TimeoutError.
+  template <typename Send>
+  void guardedSend(Send&& send, std::string_view what) {
+    watchdog_->begin();
+    const int status = send();
+    watchdog_->end();
+    if (status != AMQP_STATUS_OK) {
+      if (watchdog_->fired()) throwStalled(what);
+      throwStatusError(status, what);
+    }
+  }
+
   // Closes politely (bounded by the RPC timeout) and frees the handle. Idempotent.
   void close() noexcept;
 
@@ -51,7 +65,12 @@ class AmqpConnection {
   AmqpConnection() = default;
   static AmqpConnection openOnce(const BrokerOptions& options);
 
+  [[noreturn]] void throwStalled(std::string_view what);
+
   std::unique_ptr<amqp_connection_state_t_, Deleter> state_;
+  // Declared after state_ so that it stops before the socket it watches is closed.
+  std::unique_ptr<SendWatchdog> watchdog_;
+  std::chrono::milliseconds sendLimit_{0};
   bool broken_ = false;  // no polite close possible any more
 };
 

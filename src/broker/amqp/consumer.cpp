@@ -72,8 +72,7 @@ size_t AmqpConsumer::receive(std::vector<Delivery>& out, size_t max, std::chrono
 }
 
 void AmqpConsumer::ackUpTo(uint64_t tag) {
-  const int status = amqp_basic_ack(conn_.get(), 1, tag, /*multiple=*/1);
-  if (status != AMQP_STATUS_OK) conn_.throwStatusError(status, "acknowledging deliveries");
+  conn_.guardedSend([&] { return amqp_basic_ack(conn_.get(), 1, tag, /*multiple=*/1); }, "acknowledging deliveries");
 }
 
 void AmqpConsumer::close() noexcept { conn_.close(); }

@@ -37,9 +37,12 @@ uint64_t AmqpPublisher::publish(const Message& message) {
 
   const amqp_bytes_t body{message.body.size(), const_cast<char*>(message.body.data())};
   // mandatory=1: if the queue is gone the broker returns the message instead of dropping it.
-  const int status = amqp_basic_publish(conn_.get(), 1, amqp_empty_bytes, amqp_cstring_bytes(queue_.c_str()), 1, 0,
-                                        &props, body);
-  if (status != AMQP_STATUS_OK) conn_.throwStatusError(status, "publishing");
+  conn_.guardedSend(
+      [&] {
+        return amqp_basic_publish(conn_.get(), 1, amqp_empty_bytes, amqp_cstring_bytes(queue_.c_str()), 1, 0, &props,
+                                  body);
+      },
+      "publishing");
   pending_.push_back(true);
   ++unconfirmed_;
   return seq;
