@@ -22,6 +22,7 @@ class SendWatchdog {
   // Brackets one blocking send. Cheap: two atomic stores.
   void begin() noexcept { sending_.store(true, std::memory_order_release); }
   void end() noexcept { sending_.store(false, std::memory_order_release); }
+  std::chrono::milliseconds limit() const noexcept { return limit_; }
   // True once the watchdog gave up on the socket.
   bool fired() const noexcept { return fired_.load(std::memory_order_acquire); }
 

@@ -47,7 +47,7 @@ void AmqpConnection::throwStalled(std::string_view what) {
   broken_ = true;
   throw TimeoutError(fmt::format(
       "{}: the broker accepted no data for {} s (is it blocking publishers? check its memory and disk alarms)", what,
-      std::chrono::duration_cast<std::chrono::seconds>(sendLimit_).count()));
+      std::chrono::duration_cast<std::chrono::seconds>(watchdog_->limit()).count()));
 }
 
 void AmqpConnection::throwClosedByBroker(const amqp_method_t& method, amqp_channel_t channel) {
@@ -101,7 +101,6 @@ AmqpConnection AmqpConnection::openOnce(const BrokerOptions& options) {
   try {
     const int fd = connectTcp(options.url.host, options.url.port, options.connectTimeout);
     amqp_tcp_socket_set_sockfd(socket, fd);  // the connection owns the fd from here on
-    conn.sendLimit_ = options.rpcTimeout;
     conn.watchdog_ = std::make_unique<SendWatchdog>(fd, options.rpcTimeout);
   } catch (const ConnectionError& e) {
     conn.broken_ = true;

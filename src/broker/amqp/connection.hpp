@@ -70,7 +70,6 @@ class AmqpConnection {
   std::unique_ptr<amqp_connection_state_t_, Deleter> state_;
   // Declared after state_ so that it stops before the socket it watches is closed.
   std::unique_ptr<SendWatchdog> watchdog_;
-  std::chrono::milliseconds sendLimit_{0};
   bool broken_ = false;  // no polite close possible any more
 };
 
