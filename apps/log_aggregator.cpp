@@ -1,5 +1,10 @@
 // log_aggregator: consumes logs_queue and appends one line per record to a file. Flags and wiring
 // only; the loop is aggregator/collector.hpp.
+#include <unistd.h>
+
+#include <filesystem>
+#include <system_error>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -8,12 +13,37 @@
 #include "broker/factory.hpp"
 #include "cli/common.hpp"
 #include "core/error.hpp"
+#include "core/escape.hpp"
 
 using namespace logship;
 
+namespace {
+
+// Redis: the default consumer id is "<host>:<absolute output path>", stable across restarts, so a
+// restarted aggregator takes back the records its previous run had not finished.
+std::string defaultConsumerId(const std::string& output) {
+  char host[256] = "unknown";
+  gethostname(host, sizeof host - 1);
+  std::error_code ec;
+  auto path = std::filesystem::weakly_canonical(std::filesystem::absolute(output, ec), ec);
+  if (ec) path = std::filesystem::path(output).lexically_normal();
+  return fmt::format("{}:{}", host, escaped(path.string()));
+}
+
+void validateConsumerId(const std::string& id) {
+  if (id.empty() || id.size() > 200) throw UsageError("--consumer-id: must be 1 to 200 bytes long");
+  for (unsigned char c : id) {
+    if (c <= 0x20 || c == 0x7f) {
+      throw UsageError(fmt::format("--consumer-id: '{}' contains a space or control character", escaped(id)));
+    }
+  }
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  CLI::App app{"Consumes log records from a message broker (RabbitMQ logs_queue) and appends them to a file,\n"
-               "one line per record. A record is acknowledged only after its line is written; run several\n"
+  CLI::App app{"Consumes log records from a message broker (RabbitMQ queue or Redis list logs_queue) and appends\n"
+               "them to a file, one line per record. A record is acknowledged only after its line is written; run several\n"
                "aggregators on one queue to share the work.",
                "log_aggregator"};
   app.footer(
@@ -22,6 +52,7 @@ int main(int argc, char** argv) {
       "  log_aggregator --output /var/log/all.log --format json --fsync\n"
       "  log_aggregator --prefetch 1                      # the tutorial's strict fair dispatch\n"
       "  log_aggregator --idle-exit 5                     # drain the queue, exit after 5 quiet seconds\n"
+      "  log_aggregator --broker redis://localhost --password-file /etc/logship/redis.pw\n"
       "\n"
       "SIGINT/SIGTERM: stops consuming, acks what was written, leaves the rest to the broker, exits 0.");
   cli::BrokerFlags brokerFlags;
@@ -30,6 +61,7 @@ int main(int argc, char** argv) {
   ConsumerOptions consumerOptions;
   CollectorOptions options;
   double idleExit = 0;
+  double leaseSeconds = 30;
 
   cli::addBrokerFlags(app, brokerFlags);
   app.add_option("-o,--output", output, "File to append records to")->capture_default_str();
@@ -39,6 +71,13 @@ int main(int argc, char** argv) {
   app.add_option("--prefetch", consumerOptions.prefetch,
                  "Unacknowledged deliveries the broker may send ahead (1 = strict fair dispatch)")
       ->check(CLI::Range(1, 65535))
+      ->capture_default_str();
+  app.add_option("--consumer-id", consumerOptions.consumerId,
+                 "Redis: this aggregator's stable name; its processing list is <queue>.processing.<ID> "
+                 "(default: <host>:<absolute output path>)");
+  app.add_option("--lease-seconds", leaseSeconds,
+                 "Redis: an aggregator silent this long counts as dead and its unfinished records are put back")
+      ->check(CLI::Range(1.0, 86400.0))
       ->capture_default_str();
   app.add_flag("--fsync", options.fsync, "fdatasync the output before acknowledging (survives power loss)");
   app.add_option("--idle-exit", idleExit, "Exit 0 once no delivery arrived for this many seconds (0 = never)")
@@ -53,6 +92,12 @@ int main(int argc, char** argv) {
     options.format = *parseOutputFormat(format);
     options.idleExit = std::chrono::milliseconds(static_cast<int64_t>(idleExit * 1000));
     consumerOptions.queue = brokerFlags.queue;
+    consumerOptions.leaseTtl = std::chrono::milliseconds(static_cast<int64_t>(leaseSeconds * 1000));
+    if (consumerOptions.consumerId.empty()) {
+      consumerOptions.consumerId = defaultConsumerId(output);
+    } else {
+      validateConsumerId(consumerOptions.consumerId);
+    }
     BrokerOptions broker = cli::resolveBroker(brokerFlags, "log_aggregator");
     cli::installStopSignals();
 

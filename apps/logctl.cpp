@@ -11,7 +11,8 @@ int main(int argc, char** argv) {
       "Examples:\n"
       "  logctl setup                       # declare logs_queue and logs_queue.dead (idempotent)\n"
       "  logctl status                      # messages waiting and consumers, per queue\n"
-      "  logctl status --json --queue app   # the same for queue 'app', for scripts");
+      "  logctl status --json --queue app   # the same for queue 'app', for scripts\n"
+      "  logctl recover --broker redis://localhost   # put back records of dead Redis consumers");
   app.require_subcommand(0, 1);  // "none" is reported below, after unknown words are
   cli::BrokerFlags brokerFlags;
   bool json = false;
@@ -21,11 +22,17 @@ int main(int argc, char** argv) {
   auto* status = app.add_subcommand("status", "Show messages waiting and consumers for the queue and its dead letters");
   cli::addBrokerFlags(*status, brokerFlags);
   status->add_flag("--json", json, "Print JSON instead of a table");
+  auto* recover = app.add_subcommand(
+      "recover", "Redis: put the unfinished records of dead aggregators (lease expired) back in the queue now");
+  cli::addBrokerFlags(*recover, brokerFlags);
 
   return cli::run(app, argc, argv, [&]() -> int {
-    if (!setup->parsed() && !status->parsed()) throw UsageError("a subcommand is required: setup or status");
+    if (!setup->parsed() && !status->parsed() && !recover->parsed()) {
+      throw UsageError("a subcommand is required: setup, status or recover");
+    }
     BrokerOptions broker = cli::resolveBroker(brokerFlags, "logctl");
     if (setup->parsed()) return ctl::setup(broker, brokerFlags.queue);
+    if (recover->parsed()) return ctl::recover(broker, brokerFlags.queue);
     return ctl::status(broker, brokerFlags.queue, json);
   });
 }

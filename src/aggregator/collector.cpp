@@ -48,6 +48,10 @@ void Collector::processBatch() {
                                             d.body.size(), options_.maxMessageBytes));
       continue;
     }
+    if (!d.transportError.empty()) {
+      rejected.emplace_back(&d, d.transportError);
+      continue;
+    }
     if (!decodeMessage(d.body, d.headers, d.brokerTimestampUs != 0 ? d.brokerTimestampUs : now, record_, error_)) {
       rejected.emplace_back(&d, error_);
       continue;

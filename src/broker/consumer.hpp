@@ -16,6 +16,9 @@ struct Delivery {
   std::vector<Header> headers;
   int64_t brokerTimestampUs = 0;  // the message's own timestamp property, 0 if it had none
   bool redelivered = false;   // the broker delivered it before (to us or another consumer)
+  // Set when the transport could not even split the message into body and headers (a malformed
+  // Redis envelope): `body` then holds the raw bytes and the message is dead-lettered with this reason.
+  std::string transportError;
 };
 
 // Deliveries from one queue with manual acknowledgements. Not thread-safe.

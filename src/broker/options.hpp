@@ -26,6 +26,12 @@ struct ConsumerOptions {
   // Unacknowledged deliveries the broker may push ahead. Large enough that the broker never waits
   // for our group-committed acks, small enough that several aggregators share the work fairly.
   uint16_t prefetch = 200;
+  // Redis only (RabbitMQ tracks consumers itself). A stable name for this consumer: its processing
+  // list is named after it, so a restart with the same id takes back its own unfinished records.
+  std::string consumerId;
+  // Redis only: a consumer whose lease was not refreshed for this long counts as dead, and any
+  // live aggregator puts its unfinished records back in the queue.
+  std::chrono::milliseconds leaseTtl{30'000};
 };
 
 // Queue names derived from the main queue name.

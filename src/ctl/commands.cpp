@@ -11,8 +11,13 @@ namespace logship::ctl {
 int setup(const BrokerOptions& broker, const std::string& queue) {
   auto admin = makeAdmin(broker);
   admin->declareTopology(queue);
-  fmt::print("declared durable queue '{}' and dead-letter queue '{}' on {}\n", escaped(queue),
-             escaped(deadLetterQueueName(queue)), broker.url.redacted());
+  if (broker.url.scheme == BrokerUrl::Scheme::Redis) {
+    fmt::print("'{}' and dead-letter list '{}' on {} are ready (Redis lists need no declaration)\n", escaped(queue),
+               escaped(deadLetterQueueName(queue)), broker.url.redacted());
+  } else {
+    fmt::print("declared durable queue '{}' and dead-letter queue '{}' on {}\n", escaped(queue),
+               escaped(deadLetterQueueName(queue)), broker.url.redacted());
+  }
   return 0;
 }
 
@@ -22,20 +27,45 @@ int status(const BrokerOptions& broker, const std::string& queue, bool json) {
   if (json) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& s : stats) {
-      out.push_back({{"queue", s.name}, {"exists", s.exists}, {"ready", s.messagesReady}, {"consumers", s.consumers}});
+      nlohmann::json q = {{"queue", s.name}, {"exists", s.exists}, {"ready", s.messagesReady}, {"consumers", s.consumers}};
+      if (s.messagesUnacked) q["unacked"] = *s.messagesUnacked;
+      out.push_back(std::move(q));
     }
     fmt::print("{}\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
   } else {
-    fmt::print("{:<40} {:>12} {:>10}\n", "QUEUE", "READY", "CONSUMERS");
+    fmt::print("{:<40} {:>12} {:>12} {:>10}\n", "QUEUE", "READY", "UNACKED", "CONSUMERS");
     for (const auto& s : stats) {
+      const std::string unacked = s.messagesUnacked ? std::to_string(*s.messagesUnacked) : "-";
       if (s.exists) {
-        fmt::print("{:<40} {:>12} {:>10}\n", escaped(s.name), s.messagesReady, s.consumers);
+        fmt::print("{:<40} {:>12} {:>12} {:>10}\n", escaped(s.name), s.messagesReady, unacked, s.consumers);
       } else {
-        fmt::print("{:<40} {:>12} {:>10}\n", escaped(s.name), "(missing)", "-");
+        fmt::print("{:<40} {:>12} {:>12} {:>10}\n", escaped(s.name), "(missing)", "-", "-");
       }
     }
   }
   return stats[0].exists ? 0 : 1;
+}
+
+int recover(const BrokerOptions& broker, const std::string& queue) {
+  auto admin = makeAdmin(broker);
+  const auto result = admin->recoverAbandoned(queue);
+  if (!result) {
+    fmt::print("nothing to do: RabbitMQ puts the unacknowledged messages of a closed connection back in '{}' itself\n",
+               escaped(queue));
+    return 0;
+  }
+  uint64_t total = 0;
+  for (const auto& c : *result) {
+    if (c.alive) {
+      fmt::print("consumer '{}' is alive (lease held): left alone\n", escaped(c.consumerId));
+    } else {
+      fmt::print("consumer '{}' is gone: put {} record(s) back in '{}'\n", escaped(c.consumerId), c.recovered,
+                 escaped(queue));
+      total += c.recovered;
+    }
+  }
+  fmt::print("recovered {} record(s) in all\n", total);
+  return 0;
 }
 
 }  // namespace logship::ctl

@@ -9,6 +9,7 @@ class AmqpAdmin final : public Admin {
   explicit AmqpAdmin(const BrokerOptions& options);
   void declareTopology(const std::string& queue) override;
   QueueStats queueStats(const std::string& queue) override;
+  std::optional<std::vector<ConsumerRecovery>> recoverAbandoned(const std::string&) override { return std::nullopt; }
 
  private:
   BrokerOptions options_;

@@ -3,14 +3,13 @@
 #include <amqp_tcp_socket.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <thread>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "broker/connect_retry.hpp"
 #include "broker/tcp_connect.hpp"
 #include "core/error.hpp"
 
@@ -151,36 +150,7 @@ AmqpConnection AmqpConnection::openOnce(const BrokerOptions& options) {
 }
 
 AmqpConnection AmqpConnection::open(const BrokerOptions& options) {
-  const auto giveUpAt = Clock::now() + options.retryFor;
-  auto backoff = std::chrono::milliseconds(100);
-  bool warned = false;
-  for (;;) {
-    try {
-      AmqpConnection conn = openOnce(options);
-      if (warned) spdlog::info("connected to {}", options.url.redacted());
-      return conn;
-    } catch (const TimeoutError&) {
-      if (Clock::now() >= giveUpAt) throw;
-    } catch (const BrokerRefusedError&) {
-      throw;  // wrong credentials or vhost: retrying cannot help
-    } catch (const ConnectionError& e) {
-      if (Clock::now() >= giveUpAt) {
-        throw ConnectionError(fmt::format("{} (gave up after {} s; see --retry-seconds)", e.what(),
-                                          std::chrono::duration_cast<std::chrono::seconds>(options.retryFor).count()));
-      }
-      if (!warned) {
-        spdlog::warn("{}; retrying for up to {} s", e.what(),
-                     std::chrono::duration_cast<std::chrono::seconds>(options.retryFor).count());
-        warned = true;
-      }
-    }
-    if (options.stopRequested != nullptr && options.stopRequested->load()) {
-      throw InterruptedError("interrupted while connecting to the broker");
-    }
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(giveUpAt - Clock::now());
-    std::this_thread::sleep_for(std::clamp(backoff, std::chrono::milliseconds(0), left));
-    backoff = std::min(backoff * 2, std::chrono::milliseconds(2'000));
-  }
+  return openWithRetry(options, [&] { return openOnce(options); });
 }
 
 void AmqpConnection::openChannel(amqp_channel_t channel) {

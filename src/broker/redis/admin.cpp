@@ -1,0 +1,81 @@
+#include "broker/redis/admin.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "broker/redis/keys.hpp"
+#include "core/error.hpp"
+#include "core/escape.hpp"
+
+namespace logship::redis {
+
+RedisAdmin::RedisAdmin(const BrokerOptions& options) : conn_(RedisConnection::open(options)) {}
+
+void RedisAdmin::requireList(const std::string& key) {
+  Reply type = conn_.command({"TYPE", key}, fmt::format("checking '{}'", escaped(key)));
+  if (const auto t = replyText(*type); t != "list" && t != "none") {
+    throw BrokerRefusedError(0, fmt::format("Redis key '{}' is a {}, not a list: cannot use it as a queue",
+                                            escaped(key), escaped(t)));
+  }
+}
+
+void RedisAdmin::declareTopology(const std::string& queue) {
+  requireList(queue);
+  requireList(deadLetterQueueName(queue));
+}
+
+std::vector<std::string> RedisAdmin::consumerIds(const std::string& queue) {
+  const QueueKeys keys(queue);
+  std::set<std::string> ids;
+  Reply members = conn_.command({"SMEMBERS", keys.registry}, "listing consumers");
+  for (size_t i = 0; i < members->elements; ++i) ids.emplace(replyText(*members->element[i]));
+  // Processing lists nobody registered (the registry was deleted by hand): SCAN finds them.
+  const std::string pattern = keys.processingPattern();
+  const std::string prefix = keys.processing("");
+  std::string cursor = "0";
+  do {
+    Reply page = conn_.command({"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"}, "scanning for processing lists");
+    cursor = std::string(replyText(*page->element[0]));
+    const redisReply& found = *page->element[1];
+    for (size_t i = 0; i < found.elements; ++i) ids.emplace(replyText(*found.element[i]).substr(prefix.size()));
+  } while (cursor != "0");
+  return {ids.begin(), ids.end()};
+}
+
+QueueStats RedisAdmin::queueStats(const std::string& queue) {
+  requireList(queue);
+  const QueueKeys keys(queue);
+  QueueStats stats;
+  stats.name = queue;
+  stats.exists = true;  // an empty Redis list does not exist as a key, but it is a usable queue
+  stats.messagesReady = static_cast<uint64_t>(conn_.command({"LLEN", queue}, "reading the queue length")->integer);
+  uint64_t unacked = 0;
+  Reply members = conn_.command({"SMEMBERS", keys.registry}, "listing consumers");
+  for (size_t i = 0; i < members->elements; ++i) {
+    const std::string id(replyText(*members->element[i]));
+    if (conn_.command({"EXISTS", keys.lease(id)}, "reading a consumer lease")->integer > 0) ++stats.consumers;
+    unacked += static_cast<uint64_t>(conn_.command({"LLEN", keys.processing(id)}, "reading a processing list")->integer);
+  }
+  stats.messagesUnacked = unacked;
+  return stats;
+}
+
+std::optional<std::vector<ConsumerRecovery>> RedisAdmin::recoverAbandoned(const std::string& queue) {
+  requireList(queue);
+  const QueueKeys keys(queue);
+  std::vector<ConsumerRecovery> result;
+  for (const std::string& id : consumerIds(queue)) {
+    Reply r = conn_.command(
+        {"EVAL", kRecoverScript, "4", keys.queue, keys.processing(id), keys.lease(id), keys.registry, id, "", "release"},
+        "recovering records of a dead consumer");
+    ConsumerRecovery& c = result.emplace_back();
+    c.consumerId = id;
+    c.alive = r->integer < 0;
+    c.recovered = r->integer > 0 ? static_cast<uint64_t>(r->integer) : 0;
+  }
+  return result;
+}
+
+}  // namespace logship::redis

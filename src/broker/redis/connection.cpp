@@ -1,0 +1,215 @@
+#include "broker/redis/connection.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "broker/connect_retry.hpp"
+#include "broker/tcp_connect.hpp"
+#include "core/error.hpp"
+#include "core/escape.hpp"
+
+namespace logship::redis {
+namespace {
+
+timeval toTimeval(std::chrono::milliseconds ms) {
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
+  return tv;
+}
+
+bool isError(const redisReply& r) { return r.type == REDIS_REPLY_ERROR; }
+
+// Redis client names may not contain spaces.
+std::string clientNameFor(const BrokerOptions& options) {
+  char host[256] = "unknown";
+  gethostname(host, sizeof host - 1);
+  std::string name = fmt::format("{}@{}/pid-{}", options.clientName, host, getpid());
+  std::replace_if(name.begin(), name.end(), [](char c) { return c <= ' ' || c == 0x7f; }, '_');
+  return name;
+}
+
+}  // namespace
+
+int versionNumber(std::string_view version) {
+  int parts[3] = {0, 0, 0};
+  size_t i = 0;
+  for (int& p : parts) {
+    while (i < version.size() && version[i] >= '0' && version[i] <= '9') p = p * 10 + (version[i++] - '0');
+    if (i < version.size() && version[i] == '.') ++i;
+  }
+  return parts[0] * 10000 + parts[1] * 100 + parts[2];
+}
+
+void RedisConnection::throwContextError(std::string_view what) {
+  const int err = ctx_ ? ctx_->err : REDIS_ERR_OTHER;
+  const std::string text = ctx_ ? std::string(ctx_->errstr) : "no connection";
+  if (err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    throw TimeoutError(fmt::format("{}: no answer from Redis within {} ms", what, rpcTimeout_.count()));
+  }
+  if (err == REDIS_ERR_EOF) throw ConnectionError(fmt::format("{}: Redis closed the connection", what));
+  throw ConnectionError(fmt::format("{}: {}", what, text));
+}
+
+RedisConnection RedisConnection::openOnce(const BrokerOptions& options) {
+  RedisConnection conn;
+  conn.rpcTimeout_ = options.rpcTimeout;
+  const auto where = options.url.redacted();
+  int fd = -1;
+  try {
+    fd = connectTcp(options.url.host, options.url.port, options.connectTimeout);
+  } catch (const ConnectionError& e) {
+    throw ConnectionError(fmt::format("cannot connect to {}: {}", where, e.what()));
+  }
+  // hiredis' blocking mode wants a blocking socket; SO_RCVTIMEO/SO_SNDTIMEO bound every call.
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  conn.ctx_.reset(redisConnectFd(fd));
+  if (!conn.ctx_) {
+    close(fd);
+    throw ConnectionError("out of memory creating a Redis connection");
+  }
+  if (conn.ctx_->err != 0) conn.throwContextError(fmt::format("connecting to {}", where));
+  redisSetTimeout(conn.ctx_.get(), toTimeval(options.connectTimeout));
+  redisEnableKeepAlive(conn.ctx_.get());
+
+  const std::string& password = options.url.password;
+  if (!password.empty()) {
+    Reply reply = options.url.user.empty() ? conn.request({"AUTH", password}, "authenticating")
+                                           : conn.request({"AUTH", options.url.user, password}, "authenticating");
+    const std::string_view text = replyText(*reply);
+    if (isError(*reply)) {
+      if (text.find("without any password configured") != std::string_view::npos) {
+        spdlog::warn("{} has no password set, but one was given: ignoring it (set requirepass on the server)", where);
+      } else if (text.starts_with("WRONGPASS") || text.find("invalid password") != std::string_view::npos) {
+        throw BrokerRefusedError(0, fmt::format("login to {} refused: wrong password or user name (WRONGPASS)", where));
+      } else {
+        throw BrokerRefusedError(0, fmt::format("login to {} refused: {}", where, escaped(text)));
+      }
+    }
+  }
+  // PING finds out whether the server wants a password we do not have.
+  if (Reply reply = conn.request({"PING"}, "PING"); isError(*reply)) {
+    const std::string_view text = replyText(*reply);
+    if (text.starts_with("NOAUTH")) {
+      throw BrokerRefusedError(0, fmt::format("{} requires a password (NOAUTH): give it in the URL "
+                                              "(redis://:PASSWORD@host), with --password-file or in LOGSHIP_PASSWORD",
+                                              where));
+    }
+    throw BrokerRefusedError(0, fmt::format("{} refused PING: {}", where, escaped(text)));
+  }
+  if (options.url.db != 0) {
+    const std::string db = std::to_string(options.url.db);
+    if (Reply reply = conn.request({"SELECT", db}, "selecting the database"); isError(*reply)) {
+      throw BrokerRefusedError(0, fmt::format("{}: cannot select database {}: {}", where, db, escaped(replyText(*reply))));
+    }
+  }
+  conn.command({"CLIENT", "SETNAME", clientNameFor(options)}, "naming the connection");
+  redisSetTimeout(conn.ctx_.get(), toTimeval(options.rpcTimeout));
+  return conn;
+}
+
+RedisConnection RedisConnection::open(const BrokerOptions& options) {
+  return openWithRetry(options, [&] { return openOnce(options); });
+}
+
+Reply RedisConnection::command(std::initializer_list<std::string_view> args, std::string_view what) {
+  return command(std::span<const std::string_view>(args.begin(), args.size()), what);
+}
+
+Reply RedisConnection::command(std::span<const std::string_view> args, std::string_view what) {
+  append(args);
+  flush(what);
+  Reply reply = read(what);
+  if (isError(*reply)) throw BrokerRefusedError(0, fmt::format("{}: Redis refused: {}", what, escaped(replyText(*reply))));
+  return reply;
+}
+
+Reply RedisConnection::request(std::initializer_list<std::string_view> args, std::string_view what) {
+  append(std::span<const std::string_view>(args.begin(), args.size()));
+  flush(what);
+  return read(what);
+}
+
+void RedisConnection::append(std::span<const std::string_view> args) {
+  constexpr size_t kStack = 16;
+  const char* argvStack[kStack];
+  size_t lenStack[kStack];
+  std::vector<const char*> argvHeap;
+  std::vector<size_t> lenHeap;
+  const char** argv = argvStack;
+  size_t* lens = lenStack;
+  if (args.size() > kStack) {
+    argvHeap.resize(args.size());
+    lenHeap.resize(args.size());
+    argv = argvHeap.data();
+    lens = lenHeap.data();
+  }
+  for (size_t i = 0; i < args.size(); ++i) {
+    argv[i] = args[i].data();
+    lens[i] = args[i].size();
+  }
+  if (redisAppendCommandArgv(ctx_.get(), static_cast<int>(args.size()), argv, lens) != REDIS_OK) {
+    throwContextError("queueing a Redis command");
+  }
+}
+
+void RedisConnection::flush(std::string_view what) {
+  int done = 0;
+  while (done == 0) {
+    if (redisBufferWrite(ctx_.get(), &done) != REDIS_OK) throwContextError(what);
+  }
+}
+
+Reply RedisConnection::nextFromReader(std::string_view what) {
+  void* raw = nullptr;
+  if (redisGetReplyFromReader(ctx_.get(), &raw) != REDIS_OK) throwContextError(what);
+  return Reply(static_cast<redisReply*>(raw));
+}
+
+Reply RedisConnection::read(std::string_view what) {
+  Reply reply = nextFromReader(what);
+  while (!reply) {
+    // A blocking read, bounded by SO_RCVTIMEO; hiredis retries reads interrupted by signals.
+    if (redisBufferRead(ctx_.get()) != REDIS_OK) throwContextError(what);
+    reply = nextFromReader(what);
+  }
+  return reply;
+}
+
+Reply RedisConnection::tryRead(std::chrono::milliseconds wait, std::string_view what) {
+  Reply reply = nextFromReader(what);
+  if (reply) return reply;
+  const auto deadline = Clock::now() + wait;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    pollfd p{ctx_->fd, POLLIN, 0};
+    const int n = poll(&p, 1, static_cast<int>(std::max<int64_t>(0, left.count())));
+    if (n < 0 && errno != EINTR) throw ConnectionError(fmt::format("{}: poll: {}", what, std::strerror(errno)));
+    if (n > 0) {
+      if (redisBufferRead(ctx_.get()) != REDIS_OK) throwContextError(what);
+      reply = nextFromReader(what);
+      if (reply) return reply;
+    }
+    if (left.count() <= 0) return nullptr;
+  }
+}
+
+std::string RedisConnection::serverVersion() {
+  Reply info = command({"INFO", "server"}, "asking Redis for its version");
+  const std::string_view text = replyText(*info);
+  constexpr std::string_view key = "redis_version:";
+  const size_t at = text.find(key);
+  if (at == std::string_view::npos) return "unknown";
+  const size_t end = text.find_first_of("\r\n", at);
+  return std::string(text.substr(at + key.size(), end - at - key.size()));
+}
+
+}  // namespace logship::redis

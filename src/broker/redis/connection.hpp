@@ -1,0 +1,71 @@
+#pragma once
+// RAII over a hiredis connection. Every hiredis failure is turned into a typed error here, so the
+// rest of the adapter never inspects C codes. Blocking calls are bounded: the socket carries send
+// and receive timeouts of BrokerOptions::rpcTimeout.
+#include <hiredis/hiredis.h>
+
+#include <chrono>
+#include <initializer_list>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "broker/options.hpp"
+
+namespace logship::redis {
+
+struct ReplyDeleter {
+  void operator()(redisReply* reply) const noexcept { freeReplyObject(reply); }
+};
+using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
+
+inline std::string_view replyText(const redisReply& r) { return {r.str, r.len}; }
+
+class RedisConnection {
+ public:
+  // Connects (retrying an unreachable server for options.retryFor), authenticates, selects the
+  // database and names the client. Throws ConnectionError (unreachable, timed out) or
+  // BrokerRefusedError (wrong or missing password, bad database).
+  static RedisConnection open(const BrokerOptions& options);
+
+  RedisConnection(RedisConnection&&) noexcept = default;
+  RedisConnection& operator=(RedisConnection&&) noexcept = default;
+  ~RedisConnection() = default;
+
+  // Sends one command and waits for its reply. An error reply is thrown as BrokerRefusedError
+  // "<what>: <server's text>"; `what` names the operation.
+  Reply command(std::initializer_list<std::string_view> args, std::string_view what);
+  Reply command(std::span<const std::string_view> args, std::string_view what);
+  // Like command(), but an error reply is returned (type REDIS_REPLY_ERROR) instead of thrown.
+  Reply request(std::initializer_list<std::string_view> args, std::string_view what);
+
+  // Pipelining: queue commands, send them all, then read their replies in order.
+  void append(std::span<const std::string_view> args);
+  void flush(std::string_view what);
+  // The next reply (error replies are returned, not thrown). Waits at most the RPC timeout.
+  Reply read(std::string_view what);
+  // The next reply if one arrives within `wait` (0: only what is already here), else nullptr.
+  Reply tryRead(std::chrono::milliseconds wait, std::string_view what);
+
+  // "7.0.15": the server's version, from INFO server.
+  std::string serverVersion();
+
+ private:
+  struct Deleter {
+    void operator()(redisContext* c) const noexcept { redisFree(c); }
+  };
+  RedisConnection() = default;
+  static RedisConnection openOnce(const BrokerOptions& options);
+  [[noreturn]] void throwContextError(std::string_view what);
+  Reply nextFromReader(std::string_view what);
+
+  std::unique_ptr<redisContext, Deleter> ctx_;
+  std::chrono::milliseconds rpcTimeout_{15'000};
+};
+
+// The server's version as a comparable number: "6.2.1" -> 60201.
+int versionNumber(std::string_view version);
+
+}  // namespace logship::redis

@@ -1,0 +1,273 @@
+#include "broker/redis/consumer.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "broker/redis/envelope.hpp"
+#include "core/error.hpp"
+#include "core/escape.hpp"
+
+namespace logship::redis {
+namespace {
+
+// Takes up to ARGV[3] records and refreshes the lease. KEYS: queue, processing, lease, registry.
+// ARGV: token, ttl ms, max, id. Returns {lost, values...}: lost is -1 normally, or the length the
+// processing list had when our lease was found expired (0: someone put our records back).
+constexpr const char* kTakeScript = R"lua(
+local owner = redis.call('GET', KEYS[3])
+if owner and owner ~= ARGV[1] then return redis.error_reply('LEASE ' .. owner) end
+local lost = -1
+if not owner then
+  lost = redis.call('LLEN', KEYS[2])
+  redis.call('SADD', KEYS[4], ARGV[4])
+end
+redis.call('SET', KEYS[3], ARGV[1], 'PX', ARGV[2])
+local out = {lost}
+for i = 1, tonumber(ARGV[3]) do
+  local v = redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT')
+  if not v then break end
+  out[#out + 1] = v
+end
+return out
+)lua";
+
+// Drops the first ARGV[3] records of the processing list and refreshes the lease.
+// KEYS: processing, lease, registry. ARGV: token, ttl ms, count, id. Returns lost as above.
+constexpr const char* kAckScript = R"lua(
+local owner = redis.call('GET', KEYS[2])
+if owner and owner ~= ARGV[1] then return redis.error_reply('LEASE ' .. owner) end
+local lost = -1
+if not owner then
+  lost = redis.call('LLEN', KEYS[1])
+  redis.call('SADD', KEYS[3], ARGV[4])
+end
+if lost < 0 or lost >= tonumber(ARGV[3]) then redis.call('LTRIM', KEYS[1], ARGV[3], -1) end
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+return lost
+)lua";
+
+// Takes the lease unless somebody else holds it. KEYS: lease, registry. ARGV: token, ttl ms, id.
+// Returns "" when we hold it, else the holder's token.
+constexpr const char* kAcquireScript = R"lua(
+local owner = redis.call('GET', KEYS[1])
+if owner and owner ~= ARGV[1] then return owner end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[3])
+return ''
+)lua";
+
+// Deletes the lease only if it still holds ARGV[1]. KEYS: lease.
+constexpr const char* kDeleteIfScript = R"lua(
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+)lua";
+
+std::string hostName() {
+  char host[256] = "unknown";
+  gethostname(host, sizeof host - 1);
+  return host;
+}
+
+// A holder on this host is gone when its pid no longer runs a log_aggregator.
+bool processGone(long pid) {
+  if (pid <= 0) return false;
+  if (kill(static_cast<pid_t>(pid), 0) != 0) return errno == ESRCH;
+  std::ifstream comm(fmt::format("/proc/{}/comm", pid));
+  std::string name;
+  if (!std::getline(comm, name)) return false;
+  return name != "log_aggregator" || pid == getpid();
+}
+
+std::string leaseOwnerText(std::string_view token) {
+  const size_t sp1 = token.find(' ');
+  const size_t sp2 = token.find(' ', sp1 + 1);
+  if (sp1 == std::string_view::npos) return fmt::format("'{}'", escaped(token));
+  return fmt::format("host {} pid {}", escaped(token.substr(0, sp1)), escaped(token.substr(sp1 + 1, sp2 - sp1 - 1)));
+}
+
+}  // namespace
+
+RedisConsumer::RedisConsumer(const BrokerOptions& options, const ConsumerOptions& consumer)
+    : conn_(RedisConnection::open(options)),
+      keys_(consumer.queue),
+      id_(consumer.consumerId),
+      host_(hostName()),
+      leaseTtl_(consumer.leaseTtl),
+      blockLimit_(std::max(options.rpcTimeout / 2, std::chrono::milliseconds(10))) {
+  const std::string version = conn_.serverVersion();
+  if (versionNumber(version) < 60200) {
+    throw BrokerRefusedError(0, fmt::format("Redis {} is too old: the reliable queue needs Redis 6.2 or newer (LMOVE)",
+                                            escaped(version)));
+  }
+  Reply type = conn_.command({"TYPE", keys_.queue}, fmt::format("checking '{}'", escaped(keys_.queue)));
+  if (const auto t = replyText(*type); t != "list" && t != "none") {
+    throw BrokerRefusedError(0, fmt::format("Redis key '{}' is a {}, not a list: cannot use it as a queue",
+                                            escaped(keys_.queue), escaped(t)));
+  }
+  if (id_.empty()) id_ = fmt::format("{}-{}", host_, getpid());
+  processing_ = keys_.processing(id_);
+  lease_ = keys_.lease(id_);
+  token_ = fmt::format("{} {} {:016x}", host_, getpid(), std::random_device{}() * 0x100000000ULL + std::random_device{}());
+  ttlMs_ = std::to_string(std::max<int64_t>(leaseTtl_.count(), 1000));
+  acquireLease();
+  putBackOwn("left by a previous run", false);
+}
+
+void RedisConsumer::acquireLease() {
+  const auto giveUpAt = Clock::now() + leaseTtl_ + std::chrono::seconds(1);
+  bool waited = false;
+  for (;;) {
+    Reply r = conn_.command({"EVAL", kAcquireScript, "2", lease_, keys_.registry, token_, ttlMs_, id_},
+                            "taking the consumer lease");
+    const std::string holder(replyText(*r));
+    if (holder.empty()) return;
+    // "<host> <pid> <nonce>": a holder on this host whose process is gone was a previous run of ours.
+    const size_t sp1 = holder.find(' ');
+    const std::string holderHost = holder.substr(0, sp1);
+    const long holderPid = sp1 == std::string::npos ? 0 : std::atol(holder.c_str() + sp1 + 1);
+    if (holderHost == host_) {
+      if (processGone(holderPid)) {
+        spdlog::info("consumer id '{}' was held by pid {} on this host, which is gone: taking it over", escaped(id_),
+                     holderPid);
+        conn_.command({"EVAL", kDeleteIfScript, "1", lease_, holder}, "releasing a stale consumer lease");
+        continue;
+      }
+      throw UsageError(fmt::format("consumer id '{}' is in use by a running aggregator ({}): give each aggregator "
+                                   "its own --output or --consumer-id",
+                                   escaped(id_), leaseOwnerText(holder)));
+    }
+    if (Clock::now() >= giveUpAt) {
+      throw UsageError(fmt::format("consumer id '{}' is in use by a live aggregator ({}) that keeps its lease: give "
+                                   "each aggregator its own --consumer-id",
+                                   escaped(id_), leaseOwnerText(holder)));
+    }
+    if (!waited) {
+      spdlog::warn("consumer id '{}' is held by {}; waiting up to {} s for its lease to expire", escaped(id_),
+                   leaseOwnerText(holder), std::chrono::duration_cast<std::chrono::seconds>(leaseTtl_).count() + 1);
+      waited = true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+}
+
+void RedisConsumer::putBackOwn(const char* why, bool release) {
+  Reply r = conn_.command({"EVAL", kRecoverScript, "4", keys_.queue, processing_, lease_, keys_.registry, id_, token_,
+                           release ? "release" : "keep"},
+                          "putting unfinished records back in the queue");
+  if (r->type == REDIS_REPLY_INTEGER && r->integer > 0) {
+    spdlog::warn("put {} unfinished record(s) {} back at the head of '{}'", r->integer, why, escaped(keys_.queue));
+  }
+}
+
+void RedisConsumer::recoverOthers() {
+  const auto now = Clock::now();
+  if (now < nextRecovery_) return;
+  nextRecovery_ = now + std::max(leaseTtl_ / 2, std::chrono::milliseconds(1000));
+  Reply members = conn_.command({"SMEMBERS", keys_.registry}, "listing consumers");
+  for (size_t i = 0; i < members->elements; ++i) {
+    const std::string id(replyText(*members->element[i]));
+    if (id == id_) continue;
+    Reply r = conn_.command(
+        {"EVAL", kRecoverScript, "4", keys_.queue, keys_.processing(id), keys_.lease(id), keys_.registry, id, "", "release"},
+        "recovering records of a dead consumer");
+    if (r->type == REDIS_REPLY_INTEGER && r->integer > 0) {
+      spdlog::warn("consumer '{}' stopped renewing its lease: put its {} unfinished record(s) back in '{}'",
+                   escaped(id), r->integer, escaped(keys_.queue));
+    }
+  }
+}
+
+void RedisConsumer::noteLeaseLost(int64_t listLength) {
+  const uint64_t unsettled = nextTag_ - 1 - settledThrough_;
+  if (listLength >= 0 && static_cast<uint64_t>(listLength) < unsettled) {
+    spdlog::warn("our lease on consumer id '{}' expired and {} record(s) in flight went back to the queue: they "
+                 "will be written again (at-least-once)",
+                 escaped(id_), unsettled);
+    settledThrough_ = nextTag_ - 1;
+  } else {
+    spdlog::warn("our lease on consumer id '{}' expired (was the aggregator stalled?); renewed it", escaped(id_));
+  }
+}
+
+void RedisConsumer::deliver(const redisReply& value, std::vector<Delivery>& out) {
+  Delivery& d = out.emplace_back();
+  d.tag = nextTag_++;
+  if (!decodeEnvelope(replyText(value), d.body, d.headers, error_)) {
+    d.body.assign(replyText(value));
+    d.headers.clear();
+    d.transportError = error_;
+  }
+}
+
+[[noreturn]] static void throwLeaseTaken(const std::string& id, std::string_view error) {
+  throw BrokerRefusedError(
+      0, fmt::format("consumer id '{}' was taken over by another aggregator ({}) while our lease had expired; "
+                     "stopping (give each aggregator its own --consumer-id)",
+                     escaped(id), leaseOwnerText(error.substr(6))));
+}
+
+size_t RedisConsumer::take(size_t max, std::vector<Delivery>& out) {
+  const std::string count = std::to_string(max);
+  Reply r = conn_.request(
+      {"EVAL", kTakeScript, "4", keys_.queue, processing_, lease_, keys_.registry, token_, ttlMs_, count, id_},
+      "taking records");
+  if (r->type == REDIS_REPLY_ERROR) {
+    if (replyText(*r).starts_with("LEASE ")) throwLeaseTaken(id_, replyText(*r));
+    throw BrokerRefusedError(0, fmt::format("taking records from '{}': Redis refused: {}", escaped(keys_.queue),
+                                            escaped(replyText(*r))));
+  }
+  if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) throw ConnectionError("taking records: unexpected reply");
+  if (r->element[0]->integer >= 0) noteLeaseLost(r->element[0]->integer);
+  for (size_t i = 1; i < r->elements; ++i) deliver(*r->element[i], out);
+  return r->elements - 1;
+}
+
+size_t RedisConsumer::receive(std::vector<Delivery>& out, size_t max, std::chrono::milliseconds timeout) {
+  if (max == 0) return 0;
+  recoverOthers();
+  if (const size_t n = take(max, out); n > 0) return n;
+  // Nothing waiting: block in BLMOVE (it takes one record), then take whatever else came along.
+  const auto wait = std::clamp(timeout, std::chrono::milliseconds(10), blockLimit_);
+  const std::string seconds = fmt::format("{:.3f}", static_cast<double>(wait.count()) / 1000.0);
+  Reply r = conn_.command({"BLMOVE", keys_.queue, processing_, "LEFT", "RIGHT", seconds},
+                          fmt::format("waiting for records in '{}'", escaped(keys_.queue)));
+  if (r->type == REDIS_REPLY_NIL) return 0;
+  deliver(*r, out);
+  return 1 + (max > 1 ? take(max - 1, out) : 0);
+}
+
+void RedisConsumer::ackUpTo(uint64_t tag) {
+  if (tag <= settledThrough_) return;
+  const std::string count = std::to_string(tag - settledThrough_);
+  Reply r = conn_.request({"EVAL", kAckScript, "3", processing_, lease_, keys_.registry, token_, ttlMs_, count, id_},
+                          "acknowledging records");
+  if (r->type == REDIS_REPLY_ERROR) {
+    if (replyText(*r).starts_with("LEASE ")) throwLeaseTaken(id_, replyText(*r));
+    throw BrokerRefusedError(0, fmt::format("acknowledging records: Redis refused: {}", escaped(replyText(*r))));
+  }
+  if (r->integer >= 0) noteLeaseLost(r->integer);
+  settledThrough_ = std::max(settledThrough_, tag);
+}
+
+void RedisConsumer::close() noexcept {
+  if (closed_) return;
+  closed_ = true;
+  try {
+    // Records taken but not acked go back to the head of the queue; the lease and our entry in
+    // the registry go away. If the connection is broken this fails: the lease then expires and
+    // another aggregator (or our next run) puts the records back.
+    putBackOwn("not yet written", true);
+  } catch (const std::exception& e) {
+    spdlog::debug("closing the Redis consumer: {}", e.what());
+  }
+}
+
+}  // namespace logship::redis

@@ -1,0 +1,52 @@
+#pragma once
+#include <string>
+#include <vector>
+
+#include "broker/consumer.hpp"
+#include "broker/redis/connection.hpp"
+#include "broker/redis/keys.hpp"
+
+namespace logship::redis {
+
+// The reliable-queue pattern over Redis lists (docs/ARCHITECTURE.md):
+//   take    LMOVE/BLMOVE queue -> this consumer's processing list (atomically, nothing in between)
+//   ack     LTRIM the written records off the head of the processing list
+//   lease   a key with a TTL, refreshed on every take and ack; while it lives nobody touches the list
+//   recover a processing list whose lease expired goes back to the head of the queue, in order
+// The processing list is named after a stable consumer id, so a restart with the same id puts its
+// own unfinished records back at once. Every live consumer recovers dead ones periodically.
+class RedisConsumer final : public Consumer {
+ public:
+  RedisConsumer(const BrokerOptions& options, const ConsumerOptions& consumer);
+  ~RedisConsumer() override { close(); }
+
+  size_t receive(std::vector<Delivery>& out, size_t max, std::chrono::milliseconds timeout) override;
+  void ackUpTo(uint64_t tag) override;
+  void close() noexcept override;
+
+ private:
+  void acquireLease();
+  void putBackOwn(const char* why, bool release);
+  void recoverOthers();
+  size_t take(size_t max, std::vector<Delivery>& out);
+  void deliver(const redisReply& value, std::vector<Delivery>& out);
+  void noteLeaseLost(int64_t listLength);
+
+  RedisConnection conn_;
+  QueueKeys keys_;
+  std::string id_;
+  std::string processing_;
+  std::string lease_;
+  std::string token_;  // "<host> <pid> <nonce>": the lease's value while we hold it
+  std::string host_;
+  std::string ttlMs_;
+  std::chrono::milliseconds leaseTtl_;
+  std::chrono::milliseconds blockLimit_;
+  uint64_t nextTag_ = 1;
+  uint64_t settledThrough_ = 0;  // deliveries up to here are no longer in the processing list
+  Clock::time_point nextRecovery_{};
+  bool closed_ = false;
+  std::string error_;
+};
+
+}  // namespace logship::redis

@@ -1,0 +1,81 @@
+#include "broker/redis/publisher.hpp"
+
+#include <fmt/format.h>
+
+#include "broker/redis/envelope.hpp"
+#include "core/error.hpp"
+#include "core/escape.hpp"
+
+namespace logship::redis {
+
+RedisPublisher::RedisPublisher(const BrokerOptions& options, std::string queue)
+    : conn_(RedisConnection::open(options)), queue_(std::move(queue)) {
+  // Fail at once, not at the first confirm, when the key is something other than a list.
+  Reply type = conn_.command({"TYPE", queue_}, fmt::format("checking '{}'", escaped(queue_)));
+  const std::string_view t = replyText(*type);
+  if (t != "list" && t != "none") {
+    throw BrokerRefusedError(0, fmt::format("Redis key '{}' is a {}, not a list: cannot use it as a queue",
+                                            escaped(queue_), escaped(t)));
+  }
+}
+
+uint64_t RedisPublisher::publish(const Message& message) {
+  std::string& value = buffered_.emplace_back();
+  encodeEnvelope(message, value);
+  bufferedBytes_ += value.size();
+  if (buffered_.size() >= kMaxValuesPerPush || bufferedBytes_ >= kMaxBytesPerPush) sendBuffered();
+  return nextSeq_++;
+}
+
+void RedisPublisher::sendBuffered() {
+  if (buffered_.empty()) return;
+  std::vector<std::string_view> args;
+  args.reserve(buffered_.size() + 2);
+  args.emplace_back("RPUSH");
+  args.emplace_back(queue_);
+  for (const auto& v : buffered_) args.emplace_back(v);
+  conn_.append(args);
+  conn_.flush(fmt::format("sending records to '{}'", escaped(queue_)));
+  const uint64_t last = nextSeq_ - 1;
+  inFlight_.push_back({last - buffered_.size() + 1, last});
+  buffered_.clear();
+  bufferedBytes_ = 0;
+}
+
+void RedisPublisher::settle(const redisReply& reply, std::vector<ConfirmRange>& out) {
+  const Push push = inFlight_.front();
+  inFlight_.pop_front();
+  confirmedThrough_ = push.last;
+  ConfirmRange range{push.first, push.last, true, {}};
+  if (reply.type == REDIS_REPLY_ERROR) {
+    range.ok = false;
+    range.reason = fmt::format("Redis refused RPUSH to '{}': {}", escaped(queue_), escaped(replyText(reply)));
+  } else if (reply.type != REDIS_REPLY_INTEGER) {
+    range.ok = false;
+    range.reason = fmt::format("unexpected reply type {} to RPUSH", reply.type);
+  }
+  if (!out.empty() && out.back().ok && range.ok && out.back().last + 1 == range.first) {
+    out.back().last = range.last;
+  } else {
+    out.push_back(std::move(range));
+  }
+}
+
+size_t RedisPublisher::awaitConfirms(size_t maxUnconfirmed, Clock::time_point deadline,
+                                     std::vector<ConfirmRange>& out) {
+  sendBuffered();
+  const std::string what = fmt::format("waiting for Redis to take records for '{}'", escaped(queue_));
+  while (!inFlight_.empty()) {
+    std::chrono::milliseconds wait{0};
+    if (unconfirmed() > maxUnconfirmed) {
+      wait = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (wait.count() < 0) wait = std::chrono::milliseconds(0);
+    }
+    Reply reply = conn_.tryRead(wait, what);
+    if (!reply) break;
+    settle(*reply, out);
+  }
+  return unconfirmed();
+}
+
+}  // namespace logship::redis
