@@ -8,6 +8,13 @@ Every test script is run by ctest with /usr/bin/python3 and these environment va
   LOGSHIP_BIN             directory holding log_producer, log_aggregator and logctl
   LOGSHIP_SOURCE_DIR      the source tree
   LOGSHIP_TEST_TMP        scratch directory (each test makes its own subdirectory)
+  LOGSHIP_TEST_TRANSPORT  "amqp" (default) or "redis": which broker the test's programs use
+  LOGSHIP_TEST_REDIS      redis URL of the suite's private Redis server (127.0.0.1, requirepass)
+  LOGSHIP_TEST_REDIS_PASSWORD_FILE  the file holding its password
+
+A script that works over both brokers says so in a comment line "# transports: amqp redis"; CMake
+then registers it twice (e2e_NAME and e2e_redis_NAME). Queue operations go through t.broker (an
+AmqpBroker or RedisBroker with the same methods), so the test body is written once.
 
 A script builds one TestRun, records checks with t.check(...) and ends with t.finish() (or uses
 run_test(name, body)). Every check prints one line; the script exits 1 if any check failed or an
@@ -27,6 +34,11 @@ import traceback
 
 import pika
 import pika.exceptions
+
+try:
+    import redis
+except ImportError:  # only the redis transport needs it
+    redis = None
 
 PROGRAMS = ("log_producer", "log_aggregator", "logctl")
 
@@ -50,12 +62,21 @@ def _require_env(name):
 class Env:
     def __init__(self):
         self.broker = _require_env("LOGSHIP_TEST_BROKER")
+        self.amqp_url = self.broker  # the RabbitMQ node is there whatever the transport
         self.amqp_port = int(_require_env("LOGSHIP_TEST_AMQP_PORT"))
         self.mgmt_port = os.environ.get("LOGSHIP_TEST_MGMT_PORT", "")
         self.node = _require_env("LOGSHIP_TEST_NODE")
         self.bin = _require_env("LOGSHIP_BIN")
         self.source = os.environ.get("LOGSHIP_SOURCE_DIR", "")
         self.tmp = _require_env("LOGSHIP_TEST_TMP")
+        self.transport = os.environ.get("LOGSHIP_TEST_TRANSPORT", "amqp")
+        self.redis_url = os.environ.get("LOGSHIP_TEST_REDIS", "")
+        self.redis_password = ""
+        if self.transport == "redis":
+            self.redis_url = _require_env("LOGSHIP_TEST_REDIS")
+            with open(_require_env("LOGSHIP_TEST_REDIS_PASSWORD_FILE")) as f:
+                self.redis_password = f.read().strip()
+            self.broker = self.redis_url
         for p in PROGRAMS:
             path = os.path.join(self.bin, p)
             if not os.access(path, os.X_OK):
@@ -175,7 +196,8 @@ class TestRun:
         self.children = []
         self.queues = []
         self.users = []
-        self._connections = []
+        self._amqp = AmqpBroker(self.env)
+        self.broker = RedisBroker(self.env) if self.env.transport == "redis" else self._amqp
         self.tmp = os.path.join(self.env.tmp, f"{name}-{os.getpid()}")
         shutil.rmtree(self.tmp, ignore_errors=True)
         os.makedirs(self.tmp)
@@ -186,7 +208,7 @@ class TestRun:
 
         signal.signal(signal.SIGALRM, on_alarm)
         signal.alarm(time_limit)
-        print(f"== {name}: broker {self.env.broker}, binaries {self.env.bin}, scratch {self.tmp}", flush=True)
+        print(f"== {name}: broker {self.env.broker} ({self.env.transport}), binaries {self.env.bin}, scratch {self.tmp}", flush=True)
 
     # ---- reporting -------------------------------------------------------------------------
     def section(self, title):
@@ -230,6 +252,8 @@ class TestRun:
         e = dict(os.environ)
         e["LOGSHIP_BROKER"] = self.env.broker
         e.pop("LOGSHIP_PASSWORD", None)
+        if self.env.transport == "redis":
+            e["LOGSHIP_PASSWORD"] = self.env.redis_password
         for k, v in overrides.items():
             if v is None:
                 e.pop(k, None)
@@ -292,9 +316,91 @@ class TestRun:
         self.check(r.rc == 0, f"log_producer ships {lines} lines to '{queue}' and exits 0", r.describe())
         return r
 
-    # ---- pika ------------------------------------------------------------------------------
+    # ---- the broker (through t.broker: AMQP or Redis, same methods) ------------------------
     def pika(self):
-        params = pika.URLParameters(self.env.broker)
+        return self._amqp.pika()
+
+    def publish(self, queue, messages, declare=True, confirm=True):
+        """Publishes (body, headers-or-None) pairs, or plain bodies, persistent, like the tutorial."""
+        return self.broker.publish(queue, messages, declare=declare, confirm=confirm)
+
+    def get_all(self, queue, expect=None, timeout=20):
+        """Takes every message of `queue`: returns [(properties, body)] (properties.headers is a dict
+        or None). Stops once `expect` messages arrived, or when the queue stays empty for 1 s."""
+        return self.broker.get_all(queue, expect=expect, timeout=timeout)
+
+    def queue_ready(self, queue):
+        """Messages ready in `queue`, or None if it does not exist (a Redis list always "exists")."""
+        return self.broker.queue_ready(queue)
+
+    def queue_counts(self, queue):
+        """(ready, unacked), or None."""
+        return self.broker.queue_counts(queue)
+
+    # ---- users -------------------------------------------------------------------------------
+    def add_user(self, user, password):
+        """A broker user with full rights on '/', deleted at the end."""
+        for args in (["add_user", user, password], ["set_permissions", "-p", "/", user, ".*", ".*", ".*"]):
+            cp = subprocess.run(["rabbitmqctl", "-q", "-n", self.env.node] + args, capture_output=True,
+                                timeout=60, stdin=subprocess.DEVNULL)
+            self.require(cp.returncode == 0, f"rabbitmqctl {args[0]} {user}", cp.stderr.decode(errors="replace"))
+        self.users.append(user)
+
+    # ---- the end -----------------------------------------------------------------------------
+    def cleanup(self):
+        signal.alarm(0)
+        for p in self.children:
+            if p.alive():
+                print(f"   (killing {p.label}, pid {p.pid}, still running at the end)", flush=True)
+                p.kill()
+            p.close_files()
+        if self.queues:
+            try:
+                self.broker.delete_queues(self.queues)
+            except Exception as e:  # cleanup must not hide the test's result
+                print(f"   (could not delete queues: {e!r})", flush=True)
+        self._amqp.close()
+        for u in self.users:
+            subprocess.run(["rabbitmqctl", "-q", "-n", self.env.node, "delete_user", u], capture_output=True,
+                           timeout=60, stdin=subprocess.DEVNULL)
+
+    def finish(self):
+        self.cleanup()
+        took = time.monotonic() - self.started
+        if self.failures:
+            print(f"\n== {self.name}: FAILED, {len(self.failures)} check(s) failed, {self.passed} passed "
+                  f"({took:.1f} s):", flush=True)
+            for f in self.failures:
+                print(f"   - {f}", flush=True)
+            sys.exit(1)
+        print(f"\n== {self.name}: PASSED, {self.passed} checks ({took:.1f} s)", flush=True)
+        shutil.rmtree(self.tmp, ignore_errors=True)  # kept only when the test failed
+        sys.exit(0)
+
+
+def run_test(name, body, time_limit=420):
+    """Runs body(t) with a TestRun; exceptions count as failures; exits with the verdict."""
+    t = TestRun(name, time_limit)
+    try:
+        body(t)
+    except TestAbort as e:
+        print(f"   aborting: {e}", flush=True)
+    except BaseException as e:  # noqa: BLE001 - anything that escapes is a failure, including TimeLimit
+        t.failures.append(f"unexpected {type(e).__name__}: {e}")
+        traceback.print_exc()
+        sys.stdout.flush()
+    t.finish()
+
+
+class AmqpBroker:
+    """Queue operations over RabbitMQ (pika), like the tutorial's clients."""
+
+    def __init__(self, env):
+        self.env = env
+        self._connections = []
+
+    def pika(self):
+        params = pika.URLParameters(self.env.amqp_url)
         params.socket_timeout = 10
         params.blocked_connection_timeout = 30
         params.connection_attempts = 3
@@ -303,6 +409,24 @@ class TestRun:
         conn = pika.BlockingConnection(params)
         self._connections.append(conn)
         return conn
+
+    def close(self):
+        for c in self._connections:
+            try:
+                if c.is_open:
+                    c.close()
+            except Exception:
+                pass
+
+    def delete_queues(self, queues):
+        conn = self.pika()
+        ch = conn.channel()
+        for q in queues:
+            try:
+                ch.queue_delete(queue=q)
+            except pika.exceptions.ChannelClosedByBroker:
+                ch = conn.channel()
+        conn.close()
 
     def publish(self, queue, messages, declare=True, confirm=True):
         """Publishes (body, headers-or-None) pairs, or plain bodies, persistent, like the tutorial."""
@@ -383,71 +507,122 @@ class TestRun:
                 return int(rest[0]), int(rest[1])
         return None
 
-    # ---- users -------------------------------------------------------------------------------
-    def add_user(self, user, password):
-        """A broker user with full rights on '/', deleted at the end."""
-        for args in (["add_user", user, password], ["set_permissions", "-p", "/", user, ".*", ".*", ".*"]):
-            cp = subprocess.run(["rabbitmqctl", "-q", "-n", self.env.node] + args, capture_output=True,
-                                timeout=60, stdin=subprocess.DEVNULL)
-            self.require(cp.returncode == 0, f"rabbitmqctl {args[0]} {user}", cp.stderr.decode(errors="replace"))
-        self.users.append(user)
-
-    # ---- the end -----------------------------------------------------------------------------
-    def cleanup(self):
-        signal.alarm(0)
-        for p in self.children:
-            if p.alive():
-                print(f"   (killing {p.label}, pid {p.pid}, still running at the end)", flush=True)
-                p.kill()
-            p.close_files()
-        for c in self._connections:
-            try:
-                if c.is_open:
-                    c.close()
-            except Exception:
-                pass
-        if self.queues:
-            try:
-                conn = self.pika()
-                ch = conn.channel()
-                for q in self.queues:
-                    try:
-                        ch.queue_delete(queue=q)
-                    except pika.exceptions.ChannelClosedByBroker:
-                        ch = conn.channel()
-                conn.close()
-            except Exception as e:  # cleanup must not hide the test's result
-                print(f"   (could not delete queues: {e!r})", flush=True)
-        for u in self.users:
-            subprocess.run(["rabbitmqctl", "-q", "-n", self.env.node, "delete_user", u], capture_output=True,
-                           timeout=60, stdin=subprocess.DEVNULL)
-
-    def finish(self):
-        self.cleanup()
-        took = time.monotonic() - self.started
-        if self.failures:
-            print(f"\n== {self.name}: FAILED, {len(self.failures)} check(s) failed, {self.passed} passed "
-                  f"({took:.1f} s):", flush=True)
-            for f in self.failures:
-                print(f"   - {f}", flush=True)
-            sys.exit(1)
-        print(f"\n== {self.name}: PASSED, {self.passed} checks ({took:.1f} s)", flush=True)
-        shutil.rmtree(self.tmp, ignore_errors=True)  # kept only when the test failed
-        sys.exit(0)
+# ---- Redis ----------------------------------------------------------------------------------
+REDIS_MAGIC = b"\xffLS"
 
 
-def run_test(name, body, time_limit=420):
-    """Runs body(t) with a TestRun; exceptions count as failures; exits with the verdict."""
-    t = TestRun(name, time_limit)
-    try:
-        body(t)
-    except TestAbort as e:
-        print(f"   aborting: {e}", flush=True)
-    except BaseException as e:  # noqa: BLE001 - anything that escapes is a failure, including TimeLimit
-        t.failures.append(f"unexpected {type(e).__name__}: {e}")
-        traceback.print_exc()
-        sys.stdout.flush()
-    t.finish()
+def _pct(data, key):
+    out = bytearray()
+    for c in data:
+        if c <= 0x20 or c == 0x7F or c == 0x25 or (key and c in (0x3D, 0x2B)):
+            out += b"%%%02X" % c
+        else:
+            out.append(c)
+    return bytes(out)
+
+
+def _unpct(data):
+    out, i = bytearray(), 0
+    while i < len(data):
+        if data[i] == 0x25:
+            out.append(int(data[i + 1:i + 3], 16))
+            i += 3
+        else:
+            out.append(data[i])
+            i += 1
+    return bytes(out)
+
+
+def redis_envelope(body, headers):
+    """The Redis form of a message (docs/FORMATS.md): an independent implementation of the format."""
+    if isinstance(body, str):
+        body = body.encode()
+    if not headers and not body.startswith(REDIS_MAGIC):
+        return body
+    parts = [REDIS_MAGIC + b"1"]
+    for k, v in headers.items():
+        kb, vb = k.encode(), (v if isinstance(v, bytes) else str(v).encode())
+        key = _pct(kb[len(b"logship-"):], True) if kb.startswith(b"logship-") else b"+" + _pct(kb, True)
+        parts.append(key + b"=" + _pct(vb, False))
+    return b" ".join(parts) + b"\n" + body
+
+
+def redis_unenvelope(value):
+    """(body, headers dict or None) of a Redis list value."""
+    if not value.startswith(REDIS_MAGIC):
+        return value, None
+    line, _, body = value.partition(b"\n")
+    headers = {}
+    for item in line.split(b" ")[1:]:
+        k, _, v = item.partition(b"=")
+        k = _unpct(k[1:]) if k.startswith(b"+") else b"logship-" + _unpct(k)
+        headers[k.decode("utf-8", "replace")] = _unpct(v).decode("utf-8", "replace")
+    return body, headers
+
+
+class RedisProps:
+    def __init__(self, headers):
+        self.headers = headers
+
+
+class RedisBroker:
+    """Queue operations over the suite's Redis server (redis-py), same methods as AmqpBroker."""
+
+    def __init__(self, env):
+        if redis is None:
+            raise RuntimeError("python3-redis is not installed (scripts/install-deps.sh installs it)")
+        self.env = env
+        self.r = redis.Redis.from_url(env.redis_url, password=env.redis_password, socket_timeout=30)
+
+    def close(self):
+        self.r.close()
+
+    def publish(self, queue, messages, declare=True, confirm=True):
+        values = []
+        for m in messages:
+            body, headers = (m if isinstance(m, tuple) else (m, None))
+            values.append(redis_envelope(body, headers))
+        for i in range(0, len(values), 1000):
+            self.r.rpush(queue, *values[i:i + 1000])
+        return len(values)
+
+    def get_all(self, queue, expect=None, timeout=20):
+        got = []
+        deadline = time.monotonic() + timeout
+        empty_since = None
+        while time.monotonic() < deadline:
+            value = self.r.lpop(queue)
+            if value is None:
+                if expect is not None and len(got) >= expect:
+                    break
+                if empty_since is None:
+                    empty_since = time.monotonic()
+                elif time.monotonic() - empty_since > (1.0 if expect is None else timeout):
+                    break
+                time.sleep(0.05)
+                continue
+            empty_since = None
+            body, headers = redis_unenvelope(value)
+            got.append((RedisProps(headers), body))
+        return got
+
+    def processing_lists(self, queue):
+        ids = {m.decode() for m in self.r.smembers(queue + ".consumers")}
+        keys = {f"{queue}.processing.{i}" for i in ids}
+        keys |= {k.decode() for k in self.r.scan_iter(match=queue + ".processing.*")}
+        return sorted(keys)
+
+    def queue_ready(self, queue):
+        return self.r.llen(queue)
+
+    def queue_counts(self, queue):
+        return self.r.llen(queue), sum(self.r.llen(k) for k in self.processing_lists(queue))
+
+    def delete_queues(self, queues):
+        for q in queues:
+            keys = [q, q + ".consumers"] + self.processing_lists(q)
+            keys += [k.decode() for k in self.r.scan_iter(match=q + ".lease.*")]
+            self.r.delete(*keys)
 
 
 # ---- small helpers ------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 """3 aggregators share one queue while 4 producers ship 5,000 unique records each in parallel:
 every record must come out exactly once across the three output files, and every aggregator must
 have taken part of the work."""
+# transports: amqp redis
 import os
 import signal
 import sys

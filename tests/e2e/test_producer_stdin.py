@@ -4,6 +4,7 @@
 - input trickling in through a pipe (pauses, lines split across writes, CRLF endings) is shipped
   line by line (empty lines skipped), and a last line without a trailing newline is sent too;
 - SIGTERM while reading stdin: the producer stops, every line already sent is confirmed (exit 0)."""
+# transports: amqp redis
 import os
 import signal
 import subprocess

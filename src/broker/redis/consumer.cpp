@@ -101,6 +101,7 @@ RedisConsumer::RedisConsumer(const BrokerOptions& options, const ConsumerOptions
       id_(consumer.consumerId),
       host_(hostName()),
       leaseTtl_(consumer.leaseTtl),
+      prefetch_(consumer.prefetch),
       blockLimit_(std::max(options.rpcTimeout / 2, std::chrono::milliseconds(10))) {
   const std::string version = conn_.serverVersion();
   if (versionNumber(version) < 60200) {
@@ -231,6 +232,9 @@ size_t RedisConsumer::take(size_t max, std::vector<Delivery>& out) {
 }
 
 size_t RedisConsumer::receive(std::vector<Delivery>& out, size_t max, std::chrono::milliseconds timeout) {
+  // --prefetch caps what one consumer holds in its processing list, as it caps unacked
+  // deliveries over RabbitMQ: fair sharing between aggregators, bounded redelivery after a crash.
+  max = std::min<size_t>(max, prefetch_);
   if (max == 0) return 0;
   recoverOthers();
   if (const size_t n = take(max, out); n > 0) return n;

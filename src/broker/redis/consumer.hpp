@@ -41,6 +41,7 @@ class RedisConsumer final : public Consumer {
   std::string host_;
   std::string ttlMs_;
   std::chrono::milliseconds leaseTtl_;
+  size_t prefetch_;
   std::chrono::milliseconds blockLimit_;
   uint64_t nextTag_ = 1;
   uint64_t settledThrough_ = 0;  // deliveries up to here are no longer in the processing list
