@@ -2,12 +2,13 @@
 # `make demo`: the README's first quick-start command, run after the build.
 #   bash scripts/demo.sh [rabbitmq|redis]
 # 1. makes sure a broker is reachable: LOGSHIP_BROKER if set; else whatever listens on
-#    localhost:5672; else a private RabbitMQ node (management UI on :15672) started in .run/rabbitmq,
-#    which is left running and reused by the next run;
+#    localhost:5672 (redis: 6379); else a private RabbitMQ node (management UI on :15672) started in
+#    .run/rabbitmq, or a private password-protected Redis server started in .run/redis, which is
+#    left running and reused by the next run;
 # 2. starts two log_aggregator workers on logs_queue (outputs under .run/demo/worker-N/);
 # 3. sends sample records through log_producer (the tutorial's command, then batches on stdin);
 # 4. shows how the records were split and checks that every record sent was written once.
-# Exit status: 0 when the counts match, 1 on any failure, 2 for an unsupported broker.
+# Exit status: 0 when the counts match, 1 on any failure, 2 for an unknown broker.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -16,19 +17,18 @@ BROKER_KIND=${1:-rabbitmq}
 BIN=${LOGSHIP_BIN:-${BUILD_DIR:-build}/bin}
 QUEUE=logs_queue
 NODE_DIR=.run/rabbitmq
+REDIS_DIR=.run/redis
+REDIS_PORT=6379
 DEMO_DIR=.run/demo
 AMQP_PORT=5672
 MGMT_PORT=15672
 IDLE_EXIT=3
 
 case "$BROKER_KIND" in
-  rabbitmq) ;;
-  redis)
-    echo "demo: Redis support is not built yet; only RabbitMQ works today (run 'make demo' without BROKER=redis)." >&2
-    exit 2
-    ;;
+  rabbitmq) BROKER_NAME="RabbitMQ queue" ;;
+  redis) BROKER_NAME="Redis list" ;;
   *)
-    echo "demo: unknown broker '$BROKER_KIND' (use rabbitmq)" >&2
+    echo "demo: unknown broker '$BROKER_KIND' (use rabbitmq or redis)" >&2
     exit 2
     ;;
 esac
@@ -56,13 +56,37 @@ cleanup() {
 trap cleanup EXIT
 trap 'echo; echo "demo: interrupted" >&2; exit 1' INT TERM
 
-echo "Logship demo: log_producer -> RabbitMQ '$QUEUE' -> two log_aggregator workers"
+echo "Logship demo: log_producer -> $BROKER_NAME '$QUEUE' -> two log_aggregator workers"
 
 # --- 1. Broker ------------------------------------------------------------------------------
 heading "Broker"
 OUR_NODE=""
+OUR_REDIS=""
+redis_pid_alive() { [[ -f "$REDIS_DIR/redis.pid" ]] && kill -0 "$(cat "$REDIS_DIR/redis.pid")" 2>/dev/null; }
 if [[ -n "${LOGSHIP_BROKER:-}" ]]; then
   echo "   Using LOGSHIP_BROKER=$(printf '%s' "$LOGSHIP_BROKER" | redact)"
+elif [[ "$BROKER_KIND" == redis ]]; then
+  export LOGSHIP_BROKER="redis://127.0.0.1:$REDIS_PORT"
+  if listening "$REDIS_PORT"; then
+    if redis_pid_alive && [[ "$(cat "$REDIS_DIR/port" 2>/dev/null)" == "$REDIS_PORT" ]]; then
+      OUR_REDIS=1
+      echo "   Reusing the Redis server started by an earlier 'make demo BROKER=redis' (data in $REDIS_DIR)."
+    else
+      echo "   Something already listens on localhost:$REDIS_PORT: using it as the broker"
+      echo "   (redis://127.0.0.1:$REDIS_PORT; its password, if any, from LOGSHIP_PASSWORD)."
+    fi
+  else
+    echo "   Nothing listens on localhost:$REDIS_PORT: starting a local password-protected Redis server..."
+    scripts/redis-server.sh start "$REDIS_DIR" "$REDIS_PORT" | indent
+    OUR_REDIS=1
+    echo "   Bound to 127.0.0.1, requirepass set (password in $ROOT/$REDIS_DIR/password), AOF on,"
+    echo "   data and log in $ROOT/$REDIS_DIR."
+  fi
+  if [[ -n "$OUR_REDIS" ]]; then
+    LOGSHIP_PASSWORD=$(cat "$REDIS_DIR/password")
+    export LOGSHIP_PASSWORD
+    echo "   The programs read the password from LOGSHIP_PASSWORD (or --password-file), never from argv."
+  fi
 elif listening "$AMQP_PORT"; then
   recorded=$(scripts/rabbitmq-node.sh name "$NODE_DIR" 2>/dev/null || true)
   if [[ -n "$recorded" ]] && rabbitmqctl -q -n "$recorded" ping >/dev/null 2>&1; then
@@ -231,7 +255,12 @@ grep -h -e "login failed for user=admin" -e "with a terminal escape" "$DEMO_DIR"
 heading "What the broker says"
 echo "   \$ logctl status"
 "$BIN/logctl" status --queue "$QUEUE" | indent
-if [[ -n "$OUR_NODE" ]] && rabbitmqctl -q -n "$OUR_NODE" ping >/dev/null 2>&1; then
+if [[ "$BROKER_KIND" == redis ]]; then
+  if [[ -n "$OUR_REDIS" ]]; then
+    echo "   \$ redis-cli -a *** LLEN $QUEUE      # the tutorial's check (here the password comes from REDISCLI_AUTH)"
+    REDISCLI_AUTH="$LOGSHIP_PASSWORD" redis-cli -h 127.0.0.1 -p "$REDIS_PORT" --no-auth-warning LLEN "$QUEUE" | indent
+  fi
+elif [[ -n "$OUR_NODE" ]] && rabbitmqctl -q -n "$OUR_NODE" ping >/dev/null 2>&1; then
   echo "   \$ rabbitmqctl -n $OUR_NODE list_queues name durable messages consumers"
   rabbitmqctl -q -n "$OUR_NODE" list_queues name durable messages consumers | indent
   echo "   Management UI: http://localhost:$MGMT_PORT (user guest, password guest; from this machine only)"
@@ -259,4 +288,10 @@ if [[ -n "$OUR_NODE" ]]; then
   echo
   echo "The RabbitMQ node $OUR_NODE is left running for you to explore (try the README's walkthrough)."
   echo "Stop it with: scripts/rabbitmq-node.sh stop $NODE_DIR"
+fi
+if [[ -n "$OUR_REDIS" ]]; then
+  echo
+  echo "The Redis server on 127.0.0.1:$REDIS_PORT is left running for you to explore:"
+  echo "  REDISCLI_AUTH=\$(cat $REDIS_DIR/password) redis-cli LLEN $QUEUE"
+  echo "Stop it with: scripts/redis-server.sh stop $REDIS_DIR"
 fi
