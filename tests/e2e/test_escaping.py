@@ -4,7 +4,9 @@ U+2028/2029, bidi controls, emoji and accents, sent through log_producer's stdin
 as arbitrary bytes. In the text, raw and json formats each record must be exactly one line, the
 file must be valid UTF-8, valid UTF-8 text is kept as is (the escaping rules of escape.hpp /
 docs/FORMATS.md are checked against a reference implementation) and json lines parse with
-json.loads, the message round-tripping for valid UTF-8 input."""
+json.loads, the message round-tripping for valid UTF-8 input. Over Redis, "pika" means plain values
+pushed with RPUSH (and the envelope record as a Redis envelope)."""
+# transports: amqp redis
 import json
 import os
 import re

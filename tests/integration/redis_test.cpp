@@ -1,0 +1,197 @@
+// Redis-only behaviour of the reliable-list adapter against the suite's private Redis server
+// (started by the `redis` CTest fixture): processing lists, leases, recovery, order on requeue.
+#include <thread>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "broker/factory.hpp"
+#include "broker/redis/connection.hpp"
+#include "broker/redis/keys.hpp"
+#include "core/error.hpp"
+#include "core/message.hpp"
+#include "support.hpp"
+
+using namespace logship;
+using namespace logship::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+class Redis : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    queue = uniqueQueue(::testing::UnitTest::GetInstance()->current_test_info()->name());
+    keys = std::make_unique<redis::QueueKeys>(queue);
+    broker = testBroker(Transport::Redis);
+    conn = std::make_unique<redis::RedisConnection>(redis::RedisConnection::open(broker));
+  }
+  void TearDown() override { deleteTopology(Transport::Redis, queue); }
+
+  ConsumerOptions consumerOptions(const std::string& id) {
+    ConsumerOptions co;
+    co.queue = queue;
+    co.consumerId = id;
+    co.leaseTtl = 1s;
+    return co;
+  }
+  long long llen(const std::string& key) { return conn->command({"LLEN", key}, "LLEN")->integer; }
+  std::vector<std::string> range(const std::string& key) {
+    auto r = conn->command({"LRANGE", key, "0", "-1"}, "LRANGE");
+    std::vector<std::string> out;
+    for (size_t i = 0; i < r->elements; ++i) out.emplace_back(redis::replyText(*r->element[i]));
+    return out;
+  }
+  void push(const std::string& key, int from, int to) {
+    for (int i = from; i < to; ++i) conn->command({"RPUSH", key, fmt::format("r{}", i)}, "RPUSH");
+  }
+
+  std::string queue;
+  std::unique_ptr<redis::QueueKeys> keys;
+  BrokerOptions broker;
+  std::unique_ptr<redis::RedisConnection> conn;
+};
+
+TEST_F(Redis, TakenRecordsWaitInTheProcessingListUntilAcked) {
+  push(queue, 0, 10);
+  auto consumer = makeConsumer(broker, consumerOptions("c1"));
+  std::vector<Delivery> got;
+  ASSERT_EQ(consumer->receive(got, 4, 1s), 4u);
+  EXPECT_EQ(got[0].body, "r0");
+  EXPECT_EQ(llen(queue), 6);
+  EXPECT_EQ(llen(keys->processing("c1")), 4);
+  consumer->ackUpTo(got[1].tag);
+  EXPECT_EQ(range(keys->processing("c1")), (std::vector<std::string>{"r2", "r3"}));
+  // Closing puts the unacked ones back at the head, in order.
+  consumer->close();
+  EXPECT_EQ(range(queue), (std::vector<std::string>{"r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9"}));
+  EXPECT_EQ(conn->command({"EXISTS", keys->lease("c1")}, "EXISTS")->integer, 0);
+  EXPECT_EQ(conn->command({"SISMEMBER", keys->registry, "c1"}, "SISMEMBER")->integer, 0);
+}
+
+TEST_F(Redis, PrefetchCapsWhatOneConsumerHolds) {
+  push(queue, 0, 50);
+  auto co = consumerOptions("c1");
+  co.prefetch = 5;
+  auto consumer = makeConsumer(broker, co);
+  std::vector<Delivery> got;
+  EXPECT_EQ(consumer->receive(got, 100, 1s), 5u);
+  EXPECT_EQ(llen(keys->processing("c1")), 5);
+}
+
+TEST_F(Redis, ARestartUnderTheSameIdPutsLeftoversBackFirst) {
+  // What a SIGKILLed run leaves behind: records in its processing list, a registry entry and a
+  // lease held by a process of this host that no longer exists.
+  push(keys->processing("host:/out.log"), 0, 3);
+  push(queue, 3, 5);
+  conn->command({"SADD", keys->registry, "host:/out.log"}, "SADD");
+  char host[256] = "unknown";
+  gethostname(host, sizeof host - 1);
+  conn->command({"SET", keys->lease("host:/out.log"), fmt::format("{} 999999999 dead", host), "PX", "600000"}, "SET");
+  auto consumer = makeConsumer(broker, consumerOptions("host:/out.log"));
+  EXPECT_EQ(range(queue), (std::vector<std::string>{"r0", "r1", "r2", "r3", "r4"}));
+  std::vector<Delivery> got;
+  ASSERT_EQ(consumer->receive(got, 10, 1s), 5u);
+  EXPECT_EQ(got[0].body, "r0");
+  EXPECT_EQ(got[4].body, "r4");
+}
+
+TEST_F(Redis, ALiveConsumersLeaseIsRespectedAndADeadOnesListRecovered) {
+  push(keys->processing("ghost"), 0, 3);
+  conn->command({"SADD", keys->registry, "ghost"}, "SADD");
+  conn->command({"SET", keys->lease("ghost"), "elsewhere 1 x", "PX", "1500"}, "SET");
+  auto consumer = makeConsumer(broker, consumerOptions("live"));
+  std::vector<Delivery> got;
+  EXPECT_EQ(consumer->receive(got, 10, 200ms), 0u) << "the ghost's lease still lives";
+  EXPECT_EQ(llen(keys->processing("ghost")), 3);
+  // Once the lease expires, the next recovery pass (every max(ttl/2, 1 s)) puts the records back.
+  const auto deadline = Clock::now() + 10s;
+  while (got.size() < 3 && Clock::now() < deadline) consumer->receive(got, 10, 200ms);
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].body, "r0");
+  EXPECT_EQ(llen(keys->processing("ghost")), 0);
+  EXPECT_EQ(conn->command({"SISMEMBER", keys->registry, "ghost"}, "SISMEMBER")->integer, 0);
+}
+
+TEST_F(Redis, AdminRecoversOnDemandAndReportsLiveConsumers) {
+  push(keys->processing("dead"), 0, 2);
+  push(keys->processing("unregistered"), 2, 3);  // found by SCAN
+  conn->command({"SADD", keys->registry, "dead", "alive"}, "SADD");
+  conn->command({"SET", keys->lease("alive"), "h 1 x", "PX", "60000"}, "SET");
+  push(keys->processing("alive"), 3, 4);
+  auto admin = makeAdmin(broker);
+  const auto stats = admin->queueStats(queue);
+  EXPECT_TRUE(stats.exists);
+  EXPECT_EQ(stats.consumers, 1u);
+  ASSERT_TRUE(stats.messagesUnacked.has_value());
+  EXPECT_EQ(*stats.messagesUnacked, 3u);  // registered lists only: dead (2) + alive (1)
+  const auto result = admin->recoverAbandoned(queue);
+  ASSERT_TRUE(result.has_value());
+  ASSERT_EQ(result->size(), 3u);
+  uint64_t recovered = 0;
+  for (const auto& c : *result) {
+    EXPECT_EQ(c.alive, c.consumerId == "alive") << c.consumerId;
+    recovered += c.recovered;
+  }
+  EXPECT_EQ(recovered, 3u);
+  EXPECT_EQ(llen(queue), 3);
+  EXPECT_EQ(llen(keys->processing("alive")), 1);
+}
+
+TEST_F(Redis, ASecondConsumerTakingOurIdStopsTheFirst) {
+  push(queue, 0, 4);
+  auto first = makeConsumer(broker, consumerOptions("same"));
+  std::vector<Delivery> got;
+  ASSERT_EQ(first->receive(got, 2, 1s), 2u);
+  // Same process: the holder is not a running log_aggregator, so the second one takes over.
+  auto second = makeConsumer(broker, consumerOptions("same"));
+  EXPECT_THROW(first->ackUpTo(got.back().tag), BrokerRefusedError);
+  std::vector<Delivery> got2;
+  EXPECT_EQ(second->receive(got2, 10, 1s), 4u) << "the first one's records were put back for the new owner";
+}
+
+TEST_F(Redis, KeysOfAnotherTypeAreRefused) {
+  conn->command({"SET", queue, "not a list"}, "SET");
+  EXPECT_THROW(makePublisher(broker, queue), BrokerRefusedError);
+  EXPECT_THROW(makeConsumer(broker, consumerOptions("c")), BrokerRefusedError);
+  EXPECT_THROW(makeAdmin(broker)->declareTopology(queue), BrokerRefusedError);
+}
+
+TEST_F(Redis, WrongAndMissingPasswordsAreRefusedWithoutRetrying) {
+  auto wrong = broker;
+  wrong.url.password = "definitely-wrong";
+  wrong.retryFor = 30s;
+  const auto start = Clock::now();
+  try {
+    makePublisher(wrong, queue);
+    FAIL() << "no error";
+  } catch (const BrokerRefusedError& e) {
+    EXPECT_NE(std::string(e.what()).find("WRONGPASS"), std::string::npos) << e.what();
+    EXPECT_EQ(std::string(e.what()).find("definitely-wrong"), std::string::npos) << e.what();
+  }
+  EXPECT_LT(Clock::now() - start, 5s) << "a refusal is not retried";
+  auto none = broker;
+  none.url.password.clear();
+  try {
+    makeAdmin(none);
+    FAIL() << "no error";
+  } catch (const BrokerRefusedError& e) {
+    EXPECT_NE(std::string(e.what()).find("NOAUTH"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(Redis, PublisherPipelinesAndConfirmsInOrder) {
+  auto publisher = makePublisher(broker, queue);
+  std::vector<Message> messages(2000);
+  for (size_t i = 0; i < messages.size(); ++i) messages[i].body = fmt::format("m{}", i);
+  const auto confirms = publishAll(*publisher, messages);
+  EXPECT_EQ(countConfirmed(confirms, true), 2000u);
+  EXPECT_EQ(countConfirmed(confirms, false), 0u);
+  EXPECT_EQ(publisher->unconfirmed(), 0u);
+  const auto all = range(queue);
+  ASSERT_EQ(all.size(), 2000u);
+  EXPECT_EQ(all[0], "m0");
+  EXPECT_EQ(all[1999], "m1999");  // header-less messages travel as the bare text
+}
+
+}  // namespace

@@ -1,0 +1,111 @@
+#pragma once
+// Helpers shared by the adapter integration tests (amqp_test.cpp, redis_test.cpp).
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "broker/options.hpp"
+#include "broker/publisher.hpp"
+#include "broker/redis/connection.hpp"
+#include "core/message.hpp"
+#include "core/record.hpp"
+
+namespace logship::testing {
+
+using namespace std::chrono_literals;
+
+enum class Transport { Amqp, Redis };
+inline std::string transportName(Transport t) { return t == Transport::Amqp ? "amqp" : "redis"; }
+inline void PrintTo(Transport t, std::ostream* os) { *os << transportName(t); }
+
+inline std::string readFirstLine(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  if (!std::getline(in, line)) throw std::runtime_error(path + " is missing: run through ctest (its fixtures)");
+  return line;
+}
+
+// The suite's private brokers, started by the `rabbitmq` and `redis` CTest fixtures (tests/CMakeLists.txt
+// bakes their addresses in).
+inline BrokerOptions testBroker(Transport t) {
+  BrokerOptions o;
+  if (t == Transport::Amqp) {
+    o.url = parseBrokerUrl(LOGSHIP_TEST_AMQP_URL);
+  } else {
+    const std::string dir = LOGSHIP_TEST_REDIS_DIR;
+    o.url = parseBrokerUrl(fmt::format("redis://127.0.0.1:{}", readFirstLine(dir + "/port")));
+    o.url.password = readFirstLine(dir + "/password");
+    o.url.hasPassword = true;
+  }
+  o.retryFor = 2s;
+  o.connectTimeout = 2s;
+  o.clientName = "integration_tests";
+  return o;
+}
+
+inline std::string uniqueQueue(const std::string& name) { return fmt::format("it_{}_{}", name, getpid()); }
+
+inline void deleteQueue(const std::string& queue) {
+  // scripts/rabbitmq-node.sh names its nodes after their AMQP port.
+  const std::string node = fmt::format("logship-{}@localhost", testBroker(Transport::Amqp).url.port);
+  const std::string cmd = fmt::format("rabbitmqctl -q -n '{}' delete_queue '{}' >/dev/null 2>&1", node, queue);
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+}
+
+// Deletes a queue, its dead-letter queue and (Redis) every key of its consumers.
+inline void deleteTopology(Transport t, const std::string& queue) {
+  if (t == Transport::Amqp) {
+    deleteQueue(queue);
+    deleteQueue(queue + ".dead");
+    return;
+  }
+  auto conn = redis::RedisConnection::open(testBroker(t));
+  for (const std::string& pattern : {queue, queue + ".*"}) {
+    auto keys = conn.command({"KEYS", pattern}, "listing test keys");
+    for (size_t i = 0; i < keys->elements; ++i) conn.command({"DEL", redis::replyText(*keys->element[i])}, "deleting");
+  }
+}
+
+inline Record recordNumber(int i) {
+  Record r;
+  r.timestampUs = 1'700'000'000'000'000 + i;
+  r.level = i % 2 == 0 ? Level::Info : Level::Error;
+  r.service = "svc";
+  r.host = "h";
+  r.message = fmt::format("record {}", i);
+  r.fields = {{"i", std::to_string(i)}};
+  return r;
+}
+
+inline std::vector<Message> recordMessages(int n) {
+  std::vector<Message> messages(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) encodeRecord(recordNumber(i), messages[static_cast<size_t>(i)]);
+  return messages;
+}
+
+// Publishes and waits for every confirm; returns the outcomes.
+inline std::vector<ConfirmRange> publishAll(Publisher& p, const std::vector<Message>& messages) {
+  std::vector<ConfirmRange> confirms;
+  for (const auto& m : messages) p.publish(m);
+  p.awaitConfirms(0, Clock::now() + 10s, confirms);
+  return confirms;
+}
+
+inline uint64_t countConfirmed(const std::vector<ConfirmRange>& confirms, bool ok) {
+  uint64_t n = 0;
+  for (const auto& c : confirms) {
+    if (c.ok == ok) n += c.last - c.first + 1;
+  }
+  return n;
+}
+
+
+}  // namespace logship::testing
