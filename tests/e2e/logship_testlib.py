@@ -542,7 +542,7 @@ def redis_envelope(body, headers):
     parts = [REDIS_MAGIC + b"1"]
     for k, v in headers.items():
         kb, vb = k.encode(), (v if isinstance(v, bytes) else str(v).encode())
-        key = _pct(kb[len(b"logship-"):], True) if kb.startswith(b"logship-") else b"+" + _pct(kb, True)
+        key = _pct(kb[8:], True) if kb.startswith(b"logship-") and len(kb) > 8 else b"+" + _pct(kb, True)
         parts.append(key + b"=" + _pct(vb, False))
     return b" ".join(parts) + b"\n" + body
 

@@ -74,6 +74,17 @@ TEST(RedisEnvelope, CompactAndReadable) {
   EXPECT_EQ(value, "\xFFLS1 version=1 level=info +other=x%20y\nhello");
 }
 
+TEST(RedisEnvelope, TheBarePrefixAsAKeySurvivesARoundTrip) {
+  // Found by fuzz_redis_envelope: "logship-" alone must not be shortened to an empty key.
+  std::string value;
+  encodeEnvelope(Message{"b", {{"logship-", "1"}}}, value);
+  EXPECT_EQ(value, "\xFFLS1 +logship-=1\nb");
+  const auto d = decode(value);
+  ASSERT_TRUE(d.ok) << d.error;
+  ASSERT_EQ(d.headers.size(), 1u);
+  EXPECT_EQ(d.headers[0].key, "logship-");
+}
+
 TEST(RedisEnvelope, BareBodyWithoutHeaders) {
   std::string value;
   encodeEnvelope(Message{"just text", {}}, value);

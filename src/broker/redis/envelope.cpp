@@ -69,7 +69,7 @@ void encodeEnvelope(const Message& message, std::string& out) {
   for (const Header& h : message.headers) {
     out += ' ';
     std::string_view key = h.key;
-    if (key.starts_with(kLogshipPrefix)) {
+    if (key.starts_with(kLogshipPrefix) && key.size() > kLogshipPrefix.size()) {
       key.remove_prefix(kLogshipPrefix.size());
     } else {
       out += '+';
