@@ -1,0 +1,591 @@
+#!/usr/bin/env bash
+# Sets up a production Redis server for Logship, idempotently: installs redis-server if it is missing,
+# edits redis.conf (requirepass, bind, protected-mode, port, appendonly yes + appendfsync; every other
+# line is kept), makes that file readable by root and redis only, and starts the server, restarting it
+# only when the file changed. Running it again changes nothing. `--check` only verifies (one OK/FAIL
+# line per step; exit 0 when all are OK). The password comes from env LOGSHIP_REDIS_PASSWORD or
+# --password-file, never from the command line, and is never printed; redis-cli gets it in
+# REDISCLI_AUTH, never with -a. Turning the AOF on never loses data: see "AOF" below. See deploy/README.md.
+set -euo pipefail
+
+prog=redis-setup
+
+usage() {
+  cat <<'EOF'
+Usage: deploy/redis/setup.sh [OPTIONS]          set up (idempotent; must run as root)
+       deploy/redis/setup.sh --check [OPTIONS]  verify the set-up, one OK/FAIL line per step
+
+Password: env LOGSHIP_REDIS_PASSWORD, or --password-file FILE (first line). Never on the command line.
+(--check falls back to the requirepass of the config file.)
+
+Options:
+  --config FILE         redis.conf to edit (default: /etc/redis/redis.conf; it must exist)
+  --port PORT           port (default: 6379)
+  --bind "ADDR..."      addresses to listen on (default: "127.0.0.1 -::1", this machine only)
+  --fsync MODE          appendfsync: everysec (default) or always
+  --queue NAME          list that --check reports the backlog of (default: logs_queue)
+  --password-file FILE  read the password from FILE instead of LOGSHIP_REDIS_PASSWORD
+  --no-start            only install and edit the config; do not start or restart the server
+  --check               verify instead of changing anything; exit 0 if every check is OK, 1 if not
+  -h, --help            this help
+
+With --check, --port/--bind default to the config file's values.
+The server is managed with systemctl (redis-server.service) when systemd runs and the config is
+/etc/redis/redis.conf; otherwise redis-server CONFIG is started directly (daemonized, as the redis
+user when it exists). A running server is restarted only when the config file changed.
+Exit status: 0 done / all checks OK, 1 failure / a check failed, 2 bad usage.
+EOF
+}
+
+say() { echo "$prog: $*"; }
+warn() { echo "$prog: warning: $*" >&2; }
+die() { echo "$prog: error: $*" >&2; exit 1; }
+die_usage() { echo "$prog: error: $* (see --help)" >&2; exit 2; }
+
+# ---- options --------------------------------------------------------------------------------------
+config=/etc/redis/redis.conf port=6379 port_given=0 bind="127.0.0.1 -::1" bind_given=0 fsync=everysec
+fsync_given=0 queue=logs_queue password_file="" no_start=0 check=0
+
+while (($#)); do
+  opt=$1 val="" has_val=0
+  if [[ $opt == --*=* ]]; then val=${opt#*=} opt=${opt%%=*} has_val=1; fi
+  case $opt in
+    --config | --port | --bind | --fsync | --queue | --password-file)
+      if ((!has_val)); then
+        (($# >= 2)) || die_usage "$opt needs a value"
+        val=$2
+        shift
+      fi
+      case $opt in
+        --config) config=$val ;;
+        --port) port=$val port_given=1 ;;
+        --bind) bind=$val bind_given=1 ;;
+        --fsync) fsync=$val fsync_given=1 ;;
+        --queue) queue=$val ;;
+        --password-file) password_file=$val ;;
+      esac
+      ;;
+    --no-start | --check | -h | --help)
+      ((!has_val)) || die_usage "$opt takes no value"
+      case $opt in
+        --no-start) no_start=1 ;;
+        --check) check=1 ;;
+        -h | --help) usage; exit 0 ;;
+      esac
+      ;;
+    --password | -a)
+      die_usage "$opt is not accepted: a password on the command line is visible to every user (use env LOGSHIP_REDIS_PASSWORD or --password-file)"
+      ;;
+    *) die_usage "unknown argument '${opt:0:60}'" ;;
+  esac
+  shift
+done
+
+if ! [[ $port =~ ^[0-9]{1,5}$ ]] || ((10#$port < 1 || 10#$port > 65535)); then
+  die_usage "--port must be a number from 1 to 65535"
+fi
+port=$((10#$port))
+read -r -a bind_words <<<"$bind" # normalise spaces
+bind="${bind_words[*]}"
+[[ $bind =~ ^-?[0-9A-Fa-f.:*]+(\ -?[0-9A-Fa-f.:*]+)*$ ]] || die_usage "--bind: expected addresses separated by spaces, e.g. \"127.0.0.1 -::1\""
+[[ $fsync == everysec || $fsync == always ]] || die_usage "--fsync must be 'everysec' or 'always'"
+[[ $queue =~ ^[A-Za-z0-9._:-]{1,200}$ ]] || die_usage "--queue: use letters, digits, '.', '_', ':' or '-'"
+[[ -z $password_file || -r $password_file ]] || die_usage "--password-file $password_file: not a readable file"
+[[ $config != "" ]] || die_usage "--config needs a file name"
+config=$(realpath -m -- "$config")
+
+((EUID == 0)) || die "must run as root (it installs packages, edits $config and starts redis-server)"
+unset REDISCLI_AUTH
+
+# ---- the password: never in argv, never printed, not passed on to the server's environment --------
+password="" password_source=""
+if [[ -n $password_file ]]; then
+  IFS= read -r password <"$password_file" || true
+  password=${password%$'\r'}
+  password_source="--password-file"
+  [[ -n $password ]] || die_usage "--password-file $password_file: the first line is empty"
+elif [[ -n ${LOGSHIP_REDIS_PASSWORD:-} ]]; then
+  password=$LOGSHIP_REDIS_PASSWORD
+  password_source="LOGSHIP_REDIS_PASSWORD"
+fi
+unset LOGSHIP_REDIS_PASSWORD
+[[ $password != *[[:cntrl:]]* ]] || die_usage "the password must not contain control characters"
+if ((!check)) && [[ -z $password ]]; then
+  die_usage "no password: set env LOGSHIP_REDIS_PASSWORD or use --password-file FILE"
+fi
+
+# ---- redis.conf helpers -------------------------------------------------------------------------------
+# A value as redis.conf writes it: bare when that is unambiguous, else double-quoted with escapes.
+conf_quote() {
+  local s=$1
+  if [[ $s =~ ^[A-Za-z0-9._~+/=:@%^!,-]+$ ]]; then
+    printf '%s' "$s"
+  else
+    s=${s//\\/\\\\}
+    s=${s//\"/\\\"}
+    printf '"%s"' "$s"
+  fi
+}
+# The inverse, for one value (as Redis's own parser reads "..." and '...').
+conf_unquote() {
+  local s=$1 out="" c i=1 n
+  n=${#s}
+  if [[ $s == \"*\" && $n -ge 2 ]]; then
+    while ((i < n - 1)); do
+      c=${s:i:1}
+      if [[ $c == \\ ]] && ((i + 1 < n - 1)); then
+        i=$((i + 1))
+        c=${s:i:1}
+        case $c in
+          n) c=$'\n' ;;
+          r) c=$'\r' ;;
+          t) c=$'\t' ;;
+          b) c=$'\b' ;;
+          a) c=$'\a' ;;
+          x) if [[ ${s:i+1:2} =~ ^[0-9A-Fa-f]{2}$ ]]; then printf -v c '%b' "\\x${s:i+1:2}"; i=$((i + 2)); fi ;;
+        esac
+      fi
+      out+=$c
+      i=$((i + 1))
+    done
+    printf '%s' "$out"
+  elif [[ $s == \'*\' && $n -ge 2 ]]; then
+    s=${s:1:n-2}
+    printf '%s' "${s//\\\'/\'}"
+  else
+    printf '%s' "$s"
+  fi
+}
+# Raw value of KEY (case-insensitive) in the config file, "" if absent; the last active line wins.
+conf_get() {
+  local key=$1 line value=""
+  [[ -f $config ]] || { echo ""; return 0; }
+  shopt -s nocasematch
+  while IFS= read -r line || [[ -n $line ]]; do
+    if [[ $line =~ ^[[:space:]]*${key}[[:space:]]+(.*[^[:space:]])[[:space:]]*$ ]]; then
+      value=${BASH_REMATCH[1]}
+    elif [[ $line =~ ^[[:space:]]*${key}[[:space:]]*$ ]]; then
+      value=""
+    fi
+  done <"$config"
+  shopt -u nocasematch
+  echo "$value"
+}
+# A host to reach a server bound to BIND from this machine.
+bind_host() {
+  local first=${1%% *}
+  first=${first#-}
+  case $first in "" | "*" | 0.0.0.0) echo 127.0.0.1 ;; "::*" | "::") echo ::1 ;; *) echo "$first" ;; esac
+}
+# redis-cli with the password in REDISCLI_AUTH (never -a): rcli HOST PORT PASSWORD ARGS...
+rcli() {
+  local h=$1 p=$2 pw=$3
+  shift 3
+  if [[ -n $pw ]]; then
+    REDISCLI_AUTH=$pw timeout 15 redis-cli -h "$h" -p "$p" --no-auth-warning "$@" 2>&1
+  else
+    timeout 15 redis-cli -h "$h" -p "$p" "$@" 2>&1
+  fi
+}
+info_field() { # INFO-TEXT FIELD
+  local line
+  while IFS= read -r line; do
+    line=${line%$'\r'}
+    if [[ $line == "$2:"* ]]; then echo "${line#*:}"; return 0; fi
+  done <<<"$1"
+  echo ""
+}
+config_value() { # HOST PORT PASSWORD NAME: the server's CONFIG GET NAME
+  local out
+  out=$(rcli "$1" "$2" "$3" CONFIG GET "$4") || return 1
+  [[ $(head -n1 <<<"$out") == "$4" ]] || return 1
+  sed -n 2p <<<"$out"
+}
+
+if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null && [[ $config == /etc/redis/redis.conf ]]; then
+  start_mode=systemd
+else
+  start_mode=direct
+fi
+
+# ==== --check =========================================================================================
+if ((check)); then
+  fails=0
+  report() {
+    printf '%-4s %s\n' "$1" "$2"
+    if [[ $1 == FAIL ]]; then fails=$((fails + 1)); fi
+  }
+  echo "$prog: checking the Redis server of $config"
+  command -v redis-cli >/dev/null || { report FAIL "redis-cli is not installed (apt-get install redis-tools)"; exit 1; }
+  [[ -f $config ]] || report FAIL "$config does not exist"
+  ((port_given)) || port=$(conf_get port)
+  port=${port:-6379}
+  ((bind_given)) || bind=$(conf_get bind)
+  host=$(bind_host "$bind")
+  if [[ -z $password ]]; then
+    password=$(conf_unquote "$(conf_get requirepass)")
+    [[ -z $password ]] || password_source="requirepass of $config"
+  fi
+  [[ -z $password_source ]] || echo "$prog: password from $password_source"
+
+  out=$(rcli "$host" "$port" "$password" PING) || true
+  up=0
+  if [[ -z $password ]]; then
+    report FAIL "no password: set LOGSHIP_REDIS_PASSWORD or --password-file (and requirepass is not in $config)"
+  elif [[ $out == PONG ]]; then
+    up=1
+    report OK "PING with the password on $host:$port answers PONG"
+  else
+    report FAIL "PING with the password on $host:$port: $(head -n1 <<<"$out")"
+  fi
+  out=$(rcli "$host" "$port" "" PING) || true
+  if [[ $out == *NOAUTH* ]]; then
+    report OK "PING without a password is refused (NOAUTH)"
+  elif [[ $out == PONG ]]; then
+    report FAIL "PING without a password answers PONG: the server has no password"
+  else
+    report FAIL "PING without a password: expected NOAUTH, got: $(head -n1 <<<"$out")"
+  fi
+  if ((up)); then
+    info=$(rcli "$host" "$port" "$password" INFO server)
+    cf=$(info_field "$info" config_file)
+    if [[ $cf == "$config" ]]; then
+      report OK "the server runs from $config"
+    else
+      report FAIL "the server runs from '${cf:-no config file}', not $config"
+    fi
+    out=$(rcli "$host" "$port" "$password" LLEN "$queue") || true
+    if [[ $out =~ ^[0-9]+$ ]]; then
+      report OK "LLEN $queue = $out (records waiting for the aggregator)"
+    else
+      report FAIL "LLEN $queue: $out"
+    fi
+    v=$(config_value "$host" "$port" "$password" appendonly) || v="?"
+    if [[ $v == yes ]]; then report OK "appendonly yes (AOF on)"; else report FAIL "appendonly is '$v', expected yes"; fi
+    v=$(config_value "$host" "$port" "$password" appendfsync) || v="?"
+    if ((fsync_given)) && [[ $v != "$fsync" ]]; then
+      report FAIL "appendfsync is '$v', expected $fsync"
+    elif [[ $v == everysec || $v == always ]]; then
+      report OK "appendfsync $v"
+    else
+      report FAIL "appendfsync is '$v' (use everysec or always)"
+    fi
+    persistence=$(rcli "$host" "$port" "$password" INFO persistence)
+    v=$(info_field "$persistence" aof_last_write_status)
+    if [[ $v == ok ]]; then report OK "last AOF write ok"; else report FAIL "aof_last_write_status is '$v'"; fi
+    v=$(config_value "$host" "$port" "$password" requirepass) || v=""
+    if [[ -n $v ]]; then report OK "requirepass is set"; else report FAIL "requirepass is not set"; fi
+    v=$(config_value "$host" "$port" "$password" bind) || v="?"
+    if [[ $v == "$bind" ]]; then
+      report OK "bind $v"
+    else
+      report FAIL "the server binds '$v', expected '$bind'"
+    fi
+    v=$(config_value "$host" "$port" "$password" protected-mode) || v="?"
+    if [[ $v == yes ]]; then report OK "protected-mode yes"; else report FAIL "protected-mode is '$v'"; fi
+  else
+    report FAIL "LLEN, persistence, bind and protected-mode: not checked, no authenticated connection"
+  fi
+  if [[ -f $config ]]; then
+    mode=$(stat -c %a "$config")
+    owner=$(stat -c %U:%G "$config")
+    if ((8#$mode & 8#027)); then
+      report FAIL "$config is mode $mode ($owner): it holds the password, make it 640"
+    else
+      report OK "$config is mode $mode ($owner)"
+    fi
+  fi
+  if ((fails)); then
+    echo "$prog: $fails check(s) FAILED"
+    exit 1
+  fi
+  echo "$prog: all checks OK"
+  exit 0
+fi
+
+# ==== set-up ==========================================================================================
+changes=()
+changed() { changes+=("$1"); say "$1"; }
+echo "$prog: setting up the Redis server of $config (start mode: $start_mode)"
+say "password from $password_source"
+
+# 1. The package.
+if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
+  command -v apt-get >/dev/null || die "redis-server is not installed and apt-get is not available"
+  say "installing redis-server with apt-get"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  policy_made=0
+  if [[ $start_mode != systemd && ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+    policy_made=1
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
+  apt-get install -y -qq --no-install-recommends redis-server redis-tools
+  if ((policy_made)); then rm -f /usr/sbin/policy-rc.d; trap - EXIT; fi
+  changed "installed redis-server"
+fi
+[[ -f $config ]] || die "$config does not exist (install redis-server, or copy its redis.conf there first)"
+
+# 2. What runs now, found through the current config (port, bind, password, pidfile).
+old_port=$(conf_get port)
+old_port=${old_port:-6379}
+old_host=$(bind_host "$(conf_get bind)")
+old_password=$(conf_unquote "$(conf_get requirepass)")
+old_pidfile=$(conf_unquote "$(conf_get pidfile)")
+old_appendonly=$(conf_get appendonly)
+running=0 server_password="" server_pid=""
+for pw in "$password" "$old_password" ""; do
+  out=$(rcli "$old_host" "$old_port" "$pw" PING) || true
+  if [[ $out == PONG ]]; then
+    server_password=$pw
+    running=1
+    break
+  fi
+  [[ $out == *NOAUTH* || $out == *WRONGPASS* || $out == *"AUTH failed"* ]] || break # nothing there
+  running=2 # something answers, password unknown so far
+done
+if ((running == 1)); then
+  info=$(rcli "$old_host" "$old_port" "$server_password" INFO server)
+  server_cf=$(info_field "$info" config_file)
+  server_pid=$(info_field "$info" process_id)
+  [[ $server_cf == "$config" ]] ||
+    die "the Redis server on $old_host:$old_port runs from '${server_cf:-no config file}', not $config; refusing to touch it"
+elif ((running == 2)); then
+  pid=""
+  [[ -z $old_pidfile || ! -f $old_pidfile ]] || pid=$(<"$old_pidfile")
+  if [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q redis-server; then
+    server_pid=$pid
+    warn "the running server (pid $pid, from $old_pidfile) accepts neither the old nor the new password"
+  else
+    die "a Redis server answers on $old_host:$old_port but accepts neither the old nor the new password, and $old_pidfile does not name it"
+  fi
+  running=1
+fi
+if [[ $start_mode == systemd ]] && systemctl is-active --quiet redis-server; then running=1; fi
+
+# 3. The new config: only these keys change, every other line is kept.
+lines=()
+mapfile -t lines <"$config"
+set_key() { # KEY VALUE: replace the first active "KEY ..." line (any case), drop later ones, or append
+  local key=$1 new="$1 $2" l found=0 kept=()
+  shopt -s nocasematch
+  for l in "${lines[@]}"; do
+    if [[ $l =~ ^[[:space:]]*$key([[:space:]]|$) ]]; then
+      ((found)) && continue
+      found=1 l=$new
+    fi
+    kept+=("$l")
+  done
+  shopt -u nocasematch
+  ((found)) || kept+=("$new")
+  lines=("${kept[@]}")
+}
+set_key requirepass "$(conf_quote "$password")"
+set_key bind "$bind"
+set_key protected-mode yes
+set_key port "$port"
+set_key appendonly yes
+set_key appendfsync "$fsync"
+final_lines=("${lines[@]}")
+
+# Writes the array `lines` to the config if it differs; returns 0 when it wrote. The first write of
+# a run keeps the previous file as CONFIG.logship-setup.bak (mode 600: it holds the old password).
+backed_up=0
+write_config() {
+  local tmp
+  tmp=$(mktemp "$config.XXXXXX")
+  printf '%s\n' "${lines[@]}" >"$tmp"
+  if cmp -s "$tmp" "$config"; then
+    rm -f "$tmp"
+    return 1
+  fi
+  if ((!backed_up)); then
+    (umask 077 && cp -p "$config" "$config.logship-setup.bak")
+    chmod 600 "$config.logship-setup.bak"
+    backed_up=1
+  fi
+  chown --reference="$config" "$tmp"
+  chmod 640 "$tmp"
+  mv -f "$tmp" "$config"
+  return 0
+}
+secure_config() {
+  local want_owner=""
+  if id redis >/dev/null 2>&1; then want_owner=redis:redis; fi
+  if [[ -n $want_owner && $(stat -c %U:%G "$config") != "$want_owner" ]]; then
+    chown "$want_owner" "$config"
+    changed "$config is now owned by $want_owner"
+  fi
+  if [[ $(stat -c %a "$config") != 640 ]]; then
+    chmod 640 "$config"
+    changed "$config is now mode 640 (it holds the password)"
+  fi
+}
+
+# AOF: a server that starts with appendonly yes and no AOF yet starts EMPTY, ignoring dump.rdb. So the
+# AOF is always switched on in a running server first (CONFIG SET appendonly yes writes the whole
+# dataset to a new AOF), and only then is the server (re)started with the new config.
+aof_rewrites() { info_field "$(rcli "$1" "$2" "$3" INFO persistence)" aof_rewrites; }
+enable_aof_live() { # HOST PORT PASSWORD
+  local before deadline=$((SECONDS + 600)) p out
+  before=$(aof_rewrites "$@")
+  out=$(rcli "$1" "$2" "$3" CONFIG SET appendonly yes) || true
+  [[ $out == OK ]] || die "CONFIG SET appendonly yes failed: $out"
+  while :; do
+    p=$(rcli "$1" "$2" "$3" INFO persistence)
+    if [[ $(info_field "$p" aof_rewrite_in_progress) == 0 && $(info_field "$p" aof_rewrite_scheduled) == 0 &&
+      $(info_field "$p" aof_rewrites) -gt ${before:-0} ]]; then
+      [[ $(info_field "$p" aof_last_bgrewrite_status) == ok ]] || die "the AOF rewrite failed; see the Redis log"
+      return 0
+    fi
+    ((SECONDS < deadline)) || die "the AOF rewrite did not finish within 600 s"
+    sleep 0.2
+  done
+}
+
+data_dir=$(conf_unquote "$(conf_get dir)")
+data_dir=${data_dir:-.}
+rdb=$data_dir/$(conf_unquote "$(conf_get dbfilename)")
+[[ $rdb != */ ]] || rdb+=dump.rdb
+aof_dir=$(conf_unquote "$(conf_get appenddirname)")
+aof_dir=$data_dir/${aof_dir:-appendonlydir}
+staged=0
+if ((running == 0)) && [[ -f $rdb && ! -d $aof_dir ]]; then
+  staged=1 # start with appendonly no, switch it on live, then write appendonly yes
+fi
+
+config_changed=0
+if ((staged)); then
+  set_key appendonly no
+  if write_config; then config_changed=1; fi
+  lines=("${final_lines[@]}")
+elif write_config; then
+  config_changed=1
+fi
+((!config_changed)) || changed "wrote $config: requirepass, bind $bind, protected-mode yes, port $port, appendonly $( ((staged)) && echo "no (for now)" || echo yes), appendfsync $fsync"
+((config_changed)) || say "$config already has the wanted settings: unchanged"
+secure_config
+
+if ((no_start)); then
+  ((!running || !config_changed)) || warn "the running server still uses the old settings: restart it"
+  if ((staged)); then warn "$config says appendonly no for now: run this script without --no-start to switch the AOF on safely"; fi
+  say "--no-start: not starting or restarting the server"
+  exit 0
+fi
+
+# 4. Start, or restart when the config changed.
+host=$(bind_host "$bind")
+wait_ready() {
+  local deadline=$((SECONDS + 60)) out log
+  while :; do
+    out=$(rcli "$host" "$port" "$password" PING) || true
+    [[ $out != PONG ]] || return 0
+    if ((SECONDS >= deadline)); then
+      log=$(conf_unquote "$(conf_get logfile)")
+      echo "$prog: error: the server does not answer PING on $host:$port: $out" >&2
+      if [[ -n $log && -f $log ]]; then tail -n 15 "$log" >&2; fi
+      exit 1
+    fi
+    sleep 0.2
+  done
+}
+start_direct() {
+  local args=("$config") pidfile daemonize
+  daemonize=$(conf_get daemonize)
+  pidfile=$(conf_unquote "$(conf_get pidfile)")
+  [[ ${daemonize,,} == yes ]] || args+=(--daemonize yes)
+  if [[ -z $pidfile ]]; then
+    pidfile=/run/redis/redis-server-$port.pid
+    args+=(--pidfile "$pidfile")
+  fi
+  if [[ ! -d $(dirname "$pidfile") ]]; then
+    mkdir -p "$(dirname "$pidfile")"
+    ! id redis >/dev/null 2>&1 || chown redis:redis "$(dirname "$pidfile")"
+  fi
+  if id redis >/dev/null 2>&1; then
+    runuser -u redis -- redis-server "${args[@]}" </dev/null >/dev/null
+    say "started redis-server $config as user redis (pid file $pidfile)"
+  else
+    redis-server "${args[@]}" </dev/null >/dev/null
+    say "started redis-server $config (pid file $pidfile)"
+  fi
+  wait_ready
+}
+stop_direct() {
+  local pid=$server_pid deadline=$((SECONDS + 120))
+  if [[ -z $pid ]]; then
+    rcli "$old_host" "$old_port" "$server_password" SHUTDOWN >/dev/null || true
+  else
+    kill -TERM "$pid" 2>/dev/null || true
+  fi
+  while [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || [[ $(rcli "$old_host" "$old_port" "" PING) =~ PONG|NOAUTH ]]; do
+    ((SECONDS < deadline)) || die "the running Redis server did not stop within 120 s"
+    sleep 0.2
+  done
+}
+
+if ((running && config_changed)); then
+  if [[ -n $server_password || -z $old_password ]]; then
+    if [[ $(config_value "$old_host" "$old_port" "$server_password" appendonly) == no ]]; then
+      say "switching the AOF on in the running server before restarting it (a restart straight into appendonly yes would start empty)"
+      enable_aof_live "$old_host" "$old_port" "$server_password"
+      changed "AOF switched on in the running server (its whole dataset is in the new AOF)"
+    fi
+  elif [[ ${old_appendonly,,} != yes ]]; then
+    die "cannot switch the AOF on safely: the running server's password is unknown"
+  fi
+  if [[ $start_mode == systemd ]]; then
+    systemctl restart redis-server
+    wait_ready
+  else
+    stop_direct
+    start_direct
+  fi
+  changed "restarted the server (its config changed)"
+elif ((!running)); then
+  if [[ $start_mode == systemd ]]; then
+    systemctl start redis-server
+    wait_ready
+  else
+    start_direct
+  fi
+  changed "started the server"
+else
+  say "the server is running with this config; no restart"
+  if [[ -n $server_password && $(config_value "$host" "$port" "$server_password" appendonly) == no ]]; then
+    enable_aof_live "$host" "$port" "$server_password"
+    changed "the running server had the AOF off (CONFIG SET at run time?): switched it on"
+  fi
+fi
+if [[ $start_mode == systemd ]] && ! systemctl is-enabled --quiet redis-server 2>/dev/null; then
+  systemctl enable --quiet redis-server
+  changed "enabled redis-server.service at boot"
+fi
+
+if ((staged)); then
+  say "switching the AOF on live ($rdb exists and there is no AOF yet: starting with appendonly yes would ignore it)"
+  enable_aof_live "$host" "$port" "$password"
+  write_config || true
+  secure_config
+  changed "AOF switched on and $config now says appendonly yes"
+fi
+
+# 5. Advice.
+cat <<EOF
+
+Durability: appendonly yes with appendfsync $fsync.
+  everysec  the AOF is fsynced once a second: a power loss or kernel crash can lose about the last
+            second of records the producer already saw acknowledged (a crash of Redis alone loses none).
+  always    fsync before every reply: nothing acknowledged is lost, but every write waits for the
+            disk (much slower on spinning disks; use it when each record matters).
+  RDB snapshots alone (save ...) lose everything since the last snapshot, typically minutes.
+  Use --fsync always to switch; --check shows the settings and the backlog (LLEN $queue).
+
+EOF
+if ((${#changes[@]} == 0)); then
+  say "nothing changed: everything was already set up"
+else
+  say "done: ${#changes[@]} change(s)"
+fi
