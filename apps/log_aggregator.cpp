@@ -72,7 +72,7 @@ int main(int argc, char** argv) {
                  "Unacknowledged deliveries the broker may send ahead (1 = strict fair dispatch)")
       ->check(CLI::Range(1, 65535))
       ->capture_default_str();
-  app.add_option("--consumer-id", consumerOptions.consumerId,
+  auto* consumerIdOption = app.add_option("--consumer-id", consumerOptions.consumerId,
                  "Redis: this aggregator's stable name; its processing list is <queue>.processing.<ID> "
                  "(default: <host>:<absolute output path>)");
   app.add_option("--lease-seconds", leaseSeconds,
@@ -93,10 +93,10 @@ int main(int argc, char** argv) {
     options.idleExit = std::chrono::milliseconds(static_cast<int64_t>(idleExit * 1000));
     consumerOptions.queue = brokerFlags.queue;
     consumerOptions.leaseTtl = std::chrono::milliseconds(static_cast<int64_t>(leaseSeconds * 1000));
-    if (consumerOptions.consumerId.empty()) {
-      consumerOptions.consumerId = defaultConsumerId(output);
-    } else {
+    if (consumerIdOption->count() > 0) {
       validateConsumerId(consumerOptions.consumerId);
+    } else {
+      consumerOptions.consumerId = defaultConsumerId(output);
     }
     BrokerOptions broker = cli::resolveBroker(brokerFlags, "log_aggregator");
     cli::installStopSignals();

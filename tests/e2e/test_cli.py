@@ -62,6 +62,13 @@ def usage_errors(t, q):
     for value in ("xml", "", "TEXT"):
         expect_usage_error(t, "log_aggregator", agg + ["--format", value], ["--format"], f"--format {value!r}")
     expect_usage_error(t, "log_aggregator", agg + ["--idle-exit", "-5"], ["--idle-exit"], "--idle-exit -5")
+    for value in ("", "has space", "tab\there", "x" * 201):
+        expect_usage_error(t, "log_aggregator", agg + ["--consumer-id", value], ["--consumer-id"],
+                           f"--consumer-id {value[:20]!r}")
+    for value in ("0", "-3", "soon"):
+        expect_usage_error(t, "log_aggregator", agg + ["--lease-seconds", value], ["--lease-seconds"],
+                           f"--lease-seconds {value}")
+    expect_usage_error(t, "logctl", ["recover", "--bogus"], ["--bogus"], "unknown flag of recover")
     expect_usage_error(t, "log_aggregator", agg + ["--max-message-bytes", "0"], ["--max-message-bytes"],
                        "--max-message-bytes 0")
     for value in ("loud", "", "inf0"):
