@@ -12,7 +12,10 @@
     leaves a consumer with a live lease alone, finds unregistered processing lists, and does not
     mistake another queue's lists for its own when the queue name holds glob characters;
 (e) SIGKILL and restart under the same --consumer-id: the records come back at once; a second
-    aggregator with an id in use exits non-zero with one clear error line."""
+    aggregator with an id in use exits non-zero with one clear error line;
+(f) an aggregator SIGSTOPped past its lease while a new one starts under the same --consumer-id:
+    the new one takes the records back; the old one, resumed, stops with one clear error line and
+    leaves the new one's list alone."""
 import os
 import signal
 import sys
@@ -358,6 +361,78 @@ def part_e(t):
     t.check_equal(r.llen(proc2), 2, "the other host's processing list is untouched")
     t.check_equal(r.get(lease2), b"some-other-host 12345 00000000deadbeef", "its lease is untouched")
 
+    t.section("(e) SIGTERM while waiting for another host's lease to expire")
+    # Like SIGTERM while still connecting ("stopped before reaching the broker"): exit 0 at once,
+    # not after the whole wait (--lease-seconds + 1 s; 31 s with the default lease).
+    w = t.start_aggregator("agg-e-waiting", q2, t.path("e2-wait.log"), "raw",
+                           ["--consumer-id", "remote", "--lease-seconds", "600"], wait_ready=False)
+    ok = wait_for(lambda: b"waiting up to" in w.stderr() or not w.alive(), 10, 0.05)
+    t.check(ok and w.alive(), "the aggregator waits for the other host's lease", w.result().describe())
+    w.send_signal(signal.SIGTERM)
+    sent = time.monotonic()
+    rc = w.wait(10)
+    took = time.monotonic() - sent
+    if rc is None:
+        w.kill()
+    t.check(rc == 0 and took < 3, f"it exits 0 within 3 s of SIGTERM (status {rc}, {took:.1f} s)",
+            w.result().describe())
+    t.check(b"Waiting for logs" not in w.stdout(), "it never started consuming", w.result().describe())
+    t.check_equal(r.llen(proc2), 2, "the other host's processing list is still untouched")
+    t.check_equal(r.get(lease2), b"some-other-host 12345 00000000deadbeef", "its lease is still untouched")
+
+
+def part_f(t):
+    t.section("(f) the same --consumer-id taken over while its aggregator is stopped past its lease")
+    r = t.broker.r
+    q = t.queue("f")
+    backlog = 20000
+    prefetch = 50
+    expected = [f"f-{n:05d}" for n in range(backlog)]
+    t.produce(q, ("\n".join(expected) + "\n").encode())
+    cid = f"taken-{os.getpid()}"
+    proc, lease, registry = keys(q, cid)
+    out_a, out_b = t.path("f-old.log"), t.path("f-new.log")
+    a = t.start_aggregator("agg-f-old", q, out_a, "raw",
+                           ["--consumer-id", cid, "--lease-seconds", "1", "--prefetch", str(prefetch)],
+                           wait_ready=False)
+    held = stop_while_holding(t, a, proc)
+    t.note(f"SIGSTOP agg-f-old holding {held} records, {count_lines(out_a)} lines written")
+    ok = wait_for(lambda: r.exists(lease) == 0, 5, 0.05)
+    t.require(ok, "the stopped aggregator's 1 s lease expires", f"PTTL {r.pttl(lease)}")
+    b = t.start_aggregator("agg-f-new", q, out_b, "raw", ["--consumer-id", cid, "--lease-seconds", "5"])
+    err = b.stderr().decode(errors="replace")
+    t.check(f"put {held} unfinished record(s) left by a previous run back at the head of '{q}'" in err,
+            f"the new aggregator puts the {held} records of the stopped one back", err)
+    ok = wait_for(lambda: len(set(lines_of(out_a)) | set(lines_of(out_b))) >= backlog, 20, 0.1)
+    t.check(ok, "every record is in the union of the outputs while the old one is stopped", b.result().describe())
+    token_b = r.get(lease)
+    t.check(token_b is not None and token_b.split(b" ")[1] == str(b.pid).encode(),
+            "the lease belongs to the new aggregator", repr(token_b))
+
+    a.send_signal(signal.SIGCONT)
+    rc = a.wait(10)
+    if rc is None:
+        a.kill()
+    res = a.result()
+    t.check(rc == 1, f"the resumed old aggregator stops with exit status 1 (status {rc})", res.describe())
+    errors = [l for l in res.err_lines if l.startswith("log_aggregator: error:")]
+    t.check(len(errors) == 1 and cid in errors[0] and "taken over" in errors[0],
+            "one error line naming the id and saying it was taken over", res.describe())
+    t.check_equal(r.get(lease), token_b, "the new aggregator's lease is untouched by the old one's exit")
+    t.check(r.sismember(registry, cid), "the id stays registered")
+    more = [f"f-more-{n:04d}" for n in range(500)]
+    t.produce(q, ("\n".join(more) + "\n").encode())
+    ok = wait_for(lambda: sum(1 for l in lines_of(out_b) if l.startswith("f-more-")) >= len(more), 15, 0.1)
+    t.check(ok and b.alive(), "the new aggregator keeps working", b.result().describe())
+    b.send_signal(signal.SIGTERM)
+    t.finish_proc(b, 15, "agg-f-new exits 0 on SIGTERM")
+    missing, dups, unexpected = union_report(t, expected + more, [out_a, out_b])
+    t.check(not missing, f"no record lost ({len(missing)} missing)", sample(missing))
+    t.check(not unexpected, "no unexpected line", sample(unexpected))
+    t.check(dups <= prefetch, f"duplicates bounded by --prefetch {prefetch} ({dups})")
+    t.check_equal(t.queue_counts(q), (0, 0), "queue empty (ready, unacked) at the end")
+    t.check_equal(r.smembers(registry), set(), "the registry is empty at the end")
+
 
 def body(t):
     part_a(t)
@@ -365,6 +440,7 @@ def body(t):
     part_c(t)
     part_d(t)
     part_e(t)
+    part_f(t)
 
 
 if __name__ == "__main__":

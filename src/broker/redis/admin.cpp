@@ -52,9 +52,7 @@ QueueStats RedisAdmin::queueStats(const std::string& queue) {
   stats.exists = true;  // an empty Redis list does not exist as a key, but it is a usable queue
   stats.messagesReady = static_cast<uint64_t>(conn_.command({"LLEN", queue}, "reading the queue length")->integer);
   uint64_t unacked = 0;
-  Reply members = conn_.command({"SMEMBERS", keys.registry}, "listing consumers");
-  for (size_t i = 0; i < members->elements; ++i) {
-    const std::string id(replyText(*members->element[i]));
+  for (const std::string& id : consumerIds(queue)) {
     if (conn_.command({"EXISTS", keys.lease(id)}, "reading a consumer lease")->integer > 0) ++stats.consumers;
     unacked += static_cast<uint64_t>(conn_.command({"LLEN", keys.processing(id)}, "reading a processing list")->integer);
   }

@@ -102,7 +102,8 @@ RedisConsumer::RedisConsumer(const BrokerOptions& options, const ConsumerOptions
       host_(hostName()),
       leaseTtl_(consumer.leaseTtl),
       prefetch_(consumer.prefetch),
-      blockLimit_(std::max(options.rpcTimeout / 2, std::chrono::milliseconds(10))) {
+      blockLimit_(std::max(options.rpcTimeout / 2, std::chrono::milliseconds(10))),
+      stopRequested_(options.stopRequested) {
   const std::string version = conn_.serverVersion();
   if (versionNumber(version) < 60200) {
     throw BrokerRefusedError(0, fmt::format("Redis {} is too old: the reliable queue needs Redis 6.2 or newer (LMOVE)",
@@ -150,12 +151,15 @@ void RedisConsumer::acquireLease() {
                                    "each aggregator its own --consumer-id",
                                    escaped(id_), leaseOwnerText(holder)));
     }
+    if (stopRequested_ != nullptr && stopRequested_->load()) {
+      throw InterruptedError(fmt::format("interrupted while waiting for the lease of consumer id '{}'", escaped(id_)));
+    }
     if (!waited) {
       spdlog::warn("consumer id '{}' is held by {}; waiting up to {} s for its lease to expire", escaped(id_),
                    leaseOwnerText(holder), std::chrono::duration_cast<std::chrono::seconds>(leaseTtl_).count() + 1);
       waited = true;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
 }
 
@@ -238,14 +242,15 @@ size_t RedisConsumer::receive(std::vector<Delivery>& out, size_t max, std::chron
   if (max == 0) return 0;
   recoverOthers();
   if (const size_t n = take(max, out); n > 0) return n;
-  // Nothing waiting: block in BLMOVE (it takes one record), then take whatever else came along.
+  // Nothing waiting: wait in BLMOVE for a record to arrive, then take through the lease-checked
+  // script. BLMOVE Q Q LEFT LEFT moves the head to the head, i.e. changes nothing: every record
+  // enters a processing list only through kTakeScript, never while another process owns our id.
   const auto wait = std::clamp(timeout, std::chrono::milliseconds(10), blockLimit_);
   const std::string seconds = fmt::format("{:.3f}", static_cast<double>(wait.count()) / 1000.0);
-  Reply r = conn_.command({"BLMOVE", keys_.queue, processing_, "LEFT", "RIGHT", seconds},
+  Reply r = conn_.command({"BLMOVE", keys_.queue, keys_.queue, "LEFT", "LEFT", seconds},
                           fmt::format("waiting for records in '{}'", escaped(keys_.queue)));
   if (r->type == REDIS_REPLY_NIL) return 0;
-  deliver(*r, out);
-  return 1 + (max > 1 ? take(max - 1, out) : 0);
+  return take(max, out);  // 0 if another aggregator was quicker
 }
 
 void RedisConsumer::ackUpTo(uint64_t tag) {

@@ -1,4 +1,5 @@
 #pragma once
+#include <atomic>
 #include <string>
 #include <vector>
 
@@ -9,7 +10,8 @@
 namespace logship::redis {
 
 // The reliable-queue pattern over Redis lists (docs/ARCHITECTURE.md):
-//   take    LMOVE/BLMOVE queue -> this consumer's processing list (atomically, nothing in between)
+//   take    LMOVE queue -> this consumer's processing list, in a script that checks the lease first
+//           (BLMOVE queue queue only waits for a record; it moves nothing)
 //   ack     LTRIM the written records off the head of the processing list
 //   lease   a key with a TTL, refreshed on every take and ack; while it lives nobody touches the list
 //   recover a processing list whose lease expired goes back to the head of the queue, in order
@@ -43,6 +45,7 @@ class RedisConsumer final : public Consumer {
   std::chrono::milliseconds leaseTtl_;
   size_t prefetch_;
   std::chrono::milliseconds blockLimit_;
+  const std::atomic<bool>* stopRequested_;
   uint64_t nextTag_ = 1;
   uint64_t settledThrough_ = 0;  // deliveries up to here are no longer in the processing list
   Clock::time_point nextRecovery_{};
