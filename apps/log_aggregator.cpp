@@ -64,6 +64,8 @@ int main(int argc, char** argv) {
   double leaseSeconds = 30;
 
   cli::addBrokerFlags(app, brokerFlags);
+  brokerFlags.reconnectSeconds = 31536000;  // a year: until stopped
+  cli::addReconnectFlag(app, brokerFlags);
   app.add_option("-o,--output", output, "File to append records to")->capture_default_str();
   app.add_option("--format", format, "Output format: text, raw (message only) or json (JSON lines)")
       ->check(CLI::IsMember({"text", "raw", "json"}))
@@ -118,6 +120,10 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
     try {
       collector.run();
+    } catch (const InterruptedError&) {
+      // Stopped while reconnecting: nothing taken on the broken connection was acked, so the
+      // broker has it; everything acked was written.
+      spdlog::info("stopped while reconnecting to the broker");
     } catch (...) {
       const auto& s = collector.stats();
       spdlog::error("stopping after {} records written; deliveries not acknowledged go back to the queue", s.written);

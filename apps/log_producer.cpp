@@ -63,6 +63,8 @@ int main(int argc, char** argv) {
 
   app.add_option("message", words, "The record's message text (omit to read lines from stdin)");
   cli::addBrokerFlags(app, brokerFlags);
+  brokerFlags.reconnectSeconds = 300;
+  cli::addReconnectFlag(app, brokerFlags);
   app.add_option("--level", level, "Record level: trace, debug, info, warn, error, fatal")->capture_default_str();
   app.add_option("--service", service, "Service (application) name of the records")->capture_default_str();
   app.add_option("--host", host, "Host name of the records (default: this machine's)");

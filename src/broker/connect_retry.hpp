@@ -31,6 +31,7 @@ auto openWithRetry(const BrokerOptions& options, OpenOnce&& openOnce) -> decltyp
     } catch (const BrokerRefusedError&) {
       throw;
     } catch (const ConnectionError& e) {
+      if (options.retryFor.count() == 0) throw;  // a single attempt: the caller retries
       if (Clock::now() >= giveUpAt) {
         throw ConnectionError(fmt::format("{} (gave up after {} s; see --retry-seconds)", e.what(), retrySeconds));
       }

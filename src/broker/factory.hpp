@@ -10,9 +10,13 @@
 namespace logship {
 
 // The only place that knows which adapter serves which URL scheme.
-// Each declares the queue it uses (durable, no arguments) before returning.
+// Each declares the queue it uses (durable, no arguments) before returning. With several URLs or
+// BrokerOptions::reconnectFor > 0 the adapter is wrapped in a reconnecting decorator
+// (broker/reconnecting.hpp); the make*Adapter* functions give the bare adapter.
 std::unique_ptr<Publisher> makePublisher(const BrokerOptions& broker, const std::string& queue);
 std::unique_ptr<Consumer> makeConsumer(const BrokerOptions& broker, const ConsumerOptions& options);
 std::unique_ptr<Admin> makeAdmin(const BrokerOptions& broker);
+std::unique_ptr<Publisher> makeAdapterPublisher(const BrokerOptions& broker, const std::string& queue);
+std::unique_ptr<Consumer> makeAdapterConsumer(const BrokerOptions& broker, const ConsumerOptions& options);
 
 }  // namespace logship

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/broker_url.hpp"
 
@@ -12,10 +13,13 @@ using Clock = std::chrono::steady_clock;
 
 // How to reach a broker. Every blocking broker call is bounded by one of these durations.
 struct BrokerOptions {
-  BrokerUrl url;
+  BrokerUrl url;                // the broker to use (for a list: the one being tried)
+  std::vector<BrokerUrl> urls;  // --broker URL1,URL2,...: tried in turn (failover); empty = just `url`
   std::string clientName = "logship";                   // shown by `rabbitmqctl list_connections`
   std::chrono::milliseconds connectTimeout{5'000};      // one attempt: TCP connect + handshake
   std::chrono::milliseconds retryFor{10'000};           // keep retrying an unreachable broker this long
+  // After a working connection broke: reconnect (and resend / resume) for this long; 0 = fail at once.
+  std::chrono::milliseconds reconnectFor{300'000};
   std::chrono::milliseconds rpcTimeout{15'000};         // each broker RPC (declare, qos, close, ...)
   std::chrono::seconds heartbeat{30};                   // 0 disables heartbeats
   const std::atomic<bool>* stopRequested = nullptr;     // abandons connect retries when set

@@ -2,6 +2,7 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <optional>
 
 #include <fmt/format.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -26,7 +27,8 @@ std::chrono::milliseconds seconds(double s) {
 
 void addBrokerFlags(CLI::App& app, BrokerFlags& flags) {
   app.add_option("--broker", flags.url,
-                 "Broker URL: amqp://USER:PASSWORD@HOST:PORT/VHOST (env LOGSHIP_BROKER; "
+                 "Broker URL: amqp://USER:PASSWORD@HOST:PORT/VHOST or redis://:PASSWORD@HOST:PORT/DB; several "
+                 "URLs separated by commas are tried in turn (env LOGSHIP_BROKER; "
                  "default amqp://guest:guest@localhost:5672/)")
       ->envname("LOGSHIP_BROKER");
   app.add_option("--password-file", flags.passwordFile,
@@ -52,16 +54,44 @@ void validateQueueName(const std::string& queue) {
   if (queue.starts_with("amq.")) throw UsageError("--queue: names starting with 'amq.' are reserved by the broker");
 }
 
+void addReconnectFlag(CLI::App& app, BrokerFlags& flags) {
+  app.add_option("--reconnect-seconds", flags.reconnectSeconds,
+                 "After a working connection broke, reconnect (trying every --broker URL) for this long; "
+                 "0 = fail at once")
+      ->check(CLI::Range(0.0, 31536000.0))
+      ->capture_default_str();
+}
+
 BrokerOptions resolveBroker(const BrokerFlags& flags, const std::string& clientName) {
   BrokerOptions options;
-  options.url = parseBrokerUrl(flags.url.empty() ? std::string(kDefaultBrokerUrl) : flags.url);
-  if (!flags.passwordFile.empty()) {
-    options.url.password = readPasswordFile(flags.passwordFile);
-    options.url.hasPassword = true;
-  } else if (const char* env = std::getenv("LOGSHIP_PASSWORD"); env != nullptr && *env != '\0') {
-    options.url.password = env;
-    options.url.hasPassword = true;
+  const std::string text = flags.url.empty() ? std::string(kDefaultBrokerUrl) : flags.url;
+  // A comma never appears in a URL we accept unencoded except as this separator (write one in a
+  // password as %2C, or better give the password in LOGSHIP_PASSWORD / --password-file).
+  for (size_t start = 0;;) {
+    const size_t comma = text.find(',', start);
+    const std::string one = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (one.empty()) throw UsageError("bad broker URL: empty URL in the comma-separated list");
+    options.urls.push_back(parseBrokerUrl(one));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
   }
+  std::optional<std::string> password;
+  if (!flags.passwordFile.empty()) {
+    password = readPasswordFile(flags.passwordFile);
+  } else if (const char* env = std::getenv("LOGSHIP_PASSWORD"); env != nullptr && *env != '\0') {
+    password = env;
+  }
+  for (BrokerUrl& url : options.urls) {
+    if (url.scheme != options.urls.front().scheme) {
+      throw UsageError("bad broker URL: every URL of a list must use the same scheme (amqp:// or redis://)");
+    }
+    if (password) {
+      url.password = *password;
+      url.hasPassword = true;
+    }
+  }
+  options.url = options.urls.front();
+  options.reconnectFor = seconds(flags.reconnectSeconds);
   validateQueueName(flags.queue);
   options.clientName = clientName;
   options.retryFor = seconds(flags.retrySeconds);

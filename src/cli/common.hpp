@@ -20,12 +20,16 @@ struct BrokerFlags {
   std::string queue = "logs_queue";
   double retrySeconds = 10;
   double connectTimeoutSeconds = 5;
+  double reconnectSeconds = 0;  // set by the programs that reconnect, before addReconnectFlag
 };
 
 // Adds --broker, --password-file, --queue, --retry-seconds, --connect-timeout.
 void addBrokerFlags(CLI::App& app, BrokerFlags& flags);
 
-// Resolves URL (flag, then LOGSHIP_BROKER, then the default), password (--password-file, then
+// Adds --reconnect-seconds (default: flags.reconnectSeconds).
+void addReconnectFlag(CLI::App& app, BrokerFlags& flags);
+
+// Resolves URLs (flag, then LOGSHIP_BROKER, then the default; comma-separated), password (--password-file, then
 // LOGSHIP_PASSWORD, then the URL) and validates the queue name. Throws UsageError.
 BrokerOptions resolveBroker(const BrokerFlags& flags, const std::string& clientName);
 

@@ -56,6 +56,10 @@ void AmqpConnection::throwClosedByBroker(const amqp_method_t& method, amqp_chann
     amqp_connection_close_ok_t ok{};
     amqp_send_method(get(), 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
     broken_ = true;
+    if (m->reply_code == AMQP_CONNECTION_FORCED) {
+      // The broker is shutting down or an operator closed us: worth reconnecting, not a refusal.
+      throw ConnectionError(fmt::format("broker closed the connection: {}", text));
+    }
     throw BrokerRefusedError(m->reply_code, fmt::format("broker closed the connection: {}{}", text,
                                                         refusalHint(m->reply_code, text)));
   }

@@ -1,0 +1,237 @@
+#include "broker/reconnecting.hpp"
+
+#include <algorithm>
+#include <thread>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "core/error.hpp"
+
+namespace logship {
+namespace {
+
+std::string describeWindow(std::chrono::milliseconds window) {
+  const auto s = std::chrono::duration_cast<std::chrono::seconds>(window).count();
+  return s >= 86400 * 365 ? std::string("until stopped") : fmt::format("for up to {} s", s);
+}
+
+}  // namespace
+
+template <typename T>
+std::unique_ptr<T> Reconnector::open(const Opener<T>& opener, std::chrono::milliseconds window, const char* what) {
+  const auto start = Clock::now();
+  const auto giveUpAt = window.count() >= 86400LL * 365 * 1000 ? Clock::time_point::max() : start + window;
+  auto backoff = std::chrono::milliseconds(100);
+  bool warned = false;
+  std::string lastError;
+  const size_t n = options_.urls.empty() ? 1 : options_.urls.size();
+  for (;;) {
+    for (size_t i = 0; i < n; ++i) {
+      const size_t index = (next_ + i) % n;
+      BrokerOptions one = options_;
+      if (!options_.urls.empty()) one.url = options_.urls[index];
+      one.retryFor = std::chrono::milliseconds(0);  // the retrying happens here, across the URLs
+      try {
+        auto conn = opener(one);
+        if (warned || index != next_) spdlog::info("connected to {}", one.url.redacted());
+        next_ = index;
+        return conn;
+      } catch (const BrokerRefusedError&) {
+        throw;  // wrong credentials, wrong key type, ...: retrying cannot help
+      } catch (const InterruptedError&) {
+        throw;
+      } catch (const ConnectionError& e) {
+        lastError = e.what();
+        if (n > 1) spdlog::warn("{}", lastError);
+      }
+    }
+    if (options_.stopRequested != nullptr && options_.stopRequested->load()) {
+      throw InterruptedError(fmt::format("interrupted while {}", what));
+    }
+    const auto now = Clock::now();
+    if (now >= giveUpAt) {
+      throw ConnectionError(fmt::format(
+          "{} (gave up {} after {} s)", lastError, what,
+          std::chrono::duration_cast<std::chrono::seconds>(now - start).count()));
+    }
+    if (!warned) {
+      spdlog::warn("{}; {} {}", lastError, what, describeWindow(window));
+      warned = true;
+    }
+    // Exponential backoff with jitter (0.5x to 1.5x), so many clients do not come back in step.
+    std::uniform_real_distribution<double> jitter(0.5, 1.5);
+    auto sleep = std::chrono::milliseconds(static_cast<int64_t>(static_cast<double>(backoff.count()) * jitter(rng_)));
+    if (giveUpAt != Clock::time_point::max()) {
+      sleep = std::min(sleep, std::chrono::duration_cast<std::chrono::milliseconds>(giveUpAt - now));
+    }
+    // Sleep in slices so that a stop request is seen promptly.
+    const auto wakeAt = Clock::now() + sleep;
+    while (Clock::now() < wakeAt && !(options_.stopRequested != nullptr && options_.stopRequested->load())) {
+      std::this_thread::sleep_for(std::min(std::chrono::milliseconds(50),
+                                           std::chrono::duration_cast<std::chrono::milliseconds>(wakeAt - Clock::now())));
+    }
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(5'000));
+  }
+}
+
+template std::unique_ptr<Publisher> Reconnector::open(const Opener<Publisher>&, std::chrono::milliseconds, const char*);
+template std::unique_ptr<Consumer> Reconnector::open(const Opener<Consumer>&, std::chrono::milliseconds, const char*);
+
+// ---- publisher -------------------------------------------------------------------------------
+
+ReconnectingPublisher::ReconnectingPublisher(const BrokerOptions& options, Opener<Publisher> opener)
+    : reconnector_(options), opener_(std::move(opener)) {
+  inner_ = reconnector_.open(opener_, options.retryFor, "connecting to the broker");
+}
+
+void ReconnectingPublisher::sendOnCurrent(uint64_t seq, Pending& p) {
+  p.innerSeq = inner_->publish(p.message);
+  innerToOuter_[p.innerSeq] = seq;
+}
+
+uint64_t ReconnectingPublisher::publish(const Message& message) {
+  const uint64_t seq = nextSeq_++;
+  Pending& p = pending_[seq];
+  p.message = message;
+  try {
+    sendOnCurrent(seq, p);
+  } catch (const ConnectionError& e) {
+    reconnectAndResend(e.what());
+  }
+  return seq;
+}
+
+void ReconnectingPublisher::reconnectAndResend(const std::string& why) {
+  const auto window = reconnector_.options().reconnectFor;
+  if (window.count() == 0) throw ConnectionError(why);
+  for (;;) {
+    spdlog::warn("{}: reconnecting; {} unconfirmed record(s) will be sent again", why, pending_.size());
+    inner_.reset();
+    innerToOuter_.clear();
+    inner_ = reconnector_.open(opener_, window, "reconnecting to the broker");
+    ++reconnects_;
+    try {
+      for (auto& [seq, p] : pending_) sendOnCurrent(seq, p);
+      return;
+    } catch (const ConnectionError& e) {
+      spdlog::warn("the new connection broke too: {}", e.what());
+    }
+  }
+}
+
+void ReconnectingPublisher::settle(const ConfirmRange& inner, std::vector<ConfirmRange>& out,
+                                   std::vector<uint64_t>& retry) {
+  for (uint64_t s = inner.first; s <= inner.last; ++s) {
+    const auto mapped = innerToOuter_.find(s);
+    if (mapped == innerToOuter_.end()) continue;
+    const uint64_t seq = mapped->second;
+    innerToOuter_.erase(mapped);
+    auto it = pending_.find(seq);
+    if (it == pending_.end()) continue;
+    if (!inner.ok && ++it->second.attempts < kMaxAttempts) {
+      it->second.lastFailure = inner.reason;
+      retry.push_back(seq);
+      continue;
+    }
+    const std::string reason =
+        inner.ok ? std::string() : fmt::format("{} (tried {} times)", inner.reason, it->second.attempts);
+    pending_.erase(it);
+    if (!out.empty() && out.back().ok == inner.ok && out.back().last + 1 == seq && out.back().reason == reason) {
+      out.back().last = seq;
+    } else {
+      out.push_back({seq, seq, inner.ok, reason});
+    }
+  }
+}
+
+size_t ReconnectingPublisher::awaitConfirms(size_t maxUnconfirmed, Clock::time_point deadline,
+                                            std::vector<ConfirmRange>& out) {
+  for (;;) {
+    std::vector<uint64_t> retry;
+    try {
+      innerConfirms_.clear();
+      inner_->awaitConfirms(maxUnconfirmed, deadline, innerConfirms_);
+      for (const auto& c : innerConfirms_) settle(c, out, retry);
+      if (!retry.empty()) {
+        // Refused by the broker (nack, returned, error reply): first collect the confirms of the
+        // rest still in flight, then send the refused ones again on a fresh connection, which
+        // declares the queue again (it may have been deleted).
+        innerConfirms_.clear();
+        inner_->awaitConfirms(0, std::min(deadline, Clock::now() + std::chrono::seconds(5)), innerConfirms_);
+        for (const auto& c : innerConfirms_) settle(c, out, retry);
+        reconnectAndResend(fmt::format("the broker refused {} record(s): {}", retry.size(),
+                                       pending_.at(retry.front()).lastFailure));
+        continue;
+      }
+    } catch (const ConnectionError& e) {
+      reconnectAndResend(e.what());
+      if (Clock::now() < deadline) continue;
+    }
+    return unconfirmed();
+  }
+}
+
+// ---- consumer --------------------------------------------------------------------------------
+
+ReconnectingConsumer::ReconnectingConsumer(const BrokerOptions& options, Opener<Consumer> opener)
+    : reconnector_(options), opener_(std::move(opener)) {
+  inner_ = reconnector_.open(opener_, options.retryFor, "connecting to the broker");
+}
+
+void ReconnectingConsumer::reconnect(const std::string& why) {
+  const auto window = reconnector_.options().reconnectFor;
+  if (window.count() == 0) throw ConnectionError(why);
+  spdlog::warn("{}: reconnecting; the broker delivers the {} record(s) taken and not yet acknowledged again", why,
+               unacked_.size());
+  lostAcks_ += unacked_.size();
+  unacked_.clear();
+  currentFirstTag_ = nextTag_;
+  if (inner_) inner_->close();
+  inner_.reset();
+  inner_ = reconnector_.open(opener_, window, "reconnecting to the broker");
+  ++reconnects_;
+  spdlog::info("consuming again after reconnect #{}", reconnects_);
+}
+
+size_t ReconnectingConsumer::receive(std::vector<Delivery>& out, size_t max, std::chrono::milliseconds timeout) {
+  const size_t before = out.size();
+  size_t n = 0;
+  try {
+    n = inner_->receive(out, max, timeout);
+  } catch (const ConnectionError& e) {
+    out.resize(before);
+    reconnect(e.what());
+    return 0;
+  }
+  for (size_t i = before; i < out.size(); ++i) {
+    const uint64_t innerTag = out[i].tag;
+    out[i].tag = nextTag_++;
+    unacked_.emplace_back(out[i].tag, innerTag);
+  }
+  return n;
+}
+
+void ReconnectingConsumer::ackUpTo(uint64_t tag) {
+  if (tag < currentFirstTag_) return;  // from a broken connection: the broker delivers it again
+  uint64_t innerTag = 0;
+  uint64_t popped = 0;
+  while (!unacked_.empty() && unacked_.front().first <= tag) {
+    innerTag = unacked_.front().second;
+    unacked_.pop_front();
+    ++popped;
+  }
+  if (popped == 0) return;
+  try {
+    inner_->ackUpTo(innerTag);
+  } catch (const ConnectionError& e) {
+    lostAcks_ += popped;
+    reconnect(fmt::format("{} (acknowledging written records: they will be delivered and written again)", e.what()));
+  }
+}
+
+void ReconnectingConsumer::close() noexcept {
+  if (inner_) inner_->close();
+}
+
+}  // namespace logship

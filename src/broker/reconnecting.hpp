@@ -1,0 +1,101 @@
+#pragma once
+// Reconnecting decorators over any adapter (written once for every broker): a broker restart, a
+// closed connection or a failover to another node is handled here, not in the pipeline.
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "broker/consumer.hpp"
+#include "broker/options.hpp"
+#include "broker/publisher.hpp"
+
+namespace logship {
+
+// Opens a connection to one of options.urls (tried in turn), with exponential backoff and jitter,
+// for at most `window` (0: one pass over the URLs). BrokerRefusedError is not retried.
+// Calls `open(optionsForOneUrl)`; returns its result.
+template <typename T>
+using Opener = std::function<std::unique_ptr<T>(const BrokerOptions&)>;
+
+class Reconnector {
+ public:
+  explicit Reconnector(BrokerOptions options) : options_(std::move(options)), rng_(std::random_device{}()) {}
+  template <typename T>
+  std::unique_ptr<T> open(const Opener<T>& opener, std::chrono::milliseconds window, const char* what);
+  const BrokerOptions& options() const { return options_; }
+
+ private:
+  BrokerOptions options_;
+  size_t next_ = 0;  // the URL to try first: the one that worked last
+  std::mt19937 rng_;
+};
+
+// Publishes through an inner publisher and keeps a copy of every message until it is confirmed.
+// When the connection breaks (ConnectionError), it reconnects (options.reconnectFor) and
+// republishes everything unconfirmed, in order. A message the broker refused (nack, returned,
+// Redis error reply) is retried on a fresh connection (which declares the queue again) up to
+// kMaxAttempts times before it is reported as failed. Sequence numbers stay those of the
+// caller's publish() calls across reconnects.
+class ReconnectingPublisher final : public Publisher {
+ public:
+  static constexpr int kMaxAttempts = 3;
+  ReconnectingPublisher(const BrokerOptions& options, Opener<Publisher> opener);
+
+  uint64_t publish(const Message& message) override;
+  size_t awaitConfirms(size_t maxUnconfirmed, Clock::time_point deadline, std::vector<ConfirmRange>& out) override;
+  size_t unconfirmed() const override { return pending_.size(); }
+  uint64_t reconnects() const { return reconnects_; }
+
+ private:
+  struct Pending {
+    Message message;
+    uint64_t innerSeq = 0;  // its sequence number on the current connection (0: not sent on it)
+    int attempts = 0;
+    std::string lastFailure;
+  };
+  void sendOnCurrent(uint64_t seq, Pending& p);
+  void reconnectAndResend(const std::string& why);
+  void settle(const ConfirmRange& inner, std::vector<ConfirmRange>& out, std::vector<uint64_t>& retry);
+
+  Reconnector reconnector_;
+  Opener<Publisher> opener_;
+  std::unique_ptr<Publisher> inner_;
+  std::map<uint64_t, Pending> pending_;            // by our sequence number
+  std::map<uint64_t, uint64_t> innerToOuter_;      // current connection's seq -> ours
+  uint64_t nextSeq_ = 1;
+  uint64_t reconnects_ = 0;
+  std::vector<ConfirmRange> innerConfirms_;
+};
+
+// Consumes through an inner consumer; when the connection breaks it reconnects
+// (options.reconnectFor) and goes on. Deliveries get tags of their own, increasing across
+// connections. Deliveries of a broken connection cannot be acked any more: the broker gives them
+// again (at-least-once), so acks for them are dropped and counted in lostAcks().
+class ReconnectingConsumer final : public Consumer {
+ public:
+  ReconnectingConsumer(const BrokerOptions& options, Opener<Consumer> opener);
+
+  size_t receive(std::vector<Delivery>& out, size_t max, std::chrono::milliseconds timeout) override;
+  void ackUpTo(uint64_t tag) override;
+  void close() noexcept override;
+  uint64_t reconnects() const { return reconnects_; }
+  uint64_t lostAcks() const { return lostAcks_; }
+
+ private:
+  void reconnect(const std::string& why);
+
+  Reconnector reconnector_;
+  Opener<Consumer> opener_;
+  std::unique_ptr<Consumer> inner_;
+  std::deque<std::pair<uint64_t, uint64_t>> unacked_;  // (our tag, inner tag) on the current connection
+  uint64_t nextTag_ = 1;
+  uint64_t currentFirstTag_ = 1;  // our tags below this belong to broken connections
+  uint64_t reconnects_ = 0;
+  uint64_t lostAcks_ = 0;
+};
+
+}  // namespace logship

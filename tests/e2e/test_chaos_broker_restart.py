@@ -1,0 +1,126 @@
+#!/usr/bin/python3
+"""Chaos: the broker goes away mid-stream and comes back, while a producer ships 20,000 records
+from a pipe and two aggregators consume them.
+(a) the broker is stopped cleanly (RabbitMQ: stop_app, Redis: SIGTERM) for 4 s, then started;
+(b) the broker process is SIGKILLed, then restarted on its data.
+Each time the producer must reconnect, resend what was not confirmed and exit 0 (every record
+confirmed); the aggregators must reconnect and go on; in the end every record is in the outputs:
+zero lost (duplicates are allowed by at-least-once and reported)."""
+# transports: amqp redis
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from logship_testlib import count_lines, read_lines, run_test, sample, tally, wait_for  # noqa: E402
+
+N = 20000
+SOURCE = os.environ.get("LOGSHIP_SOURCE_DIR", "")
+
+
+def broker_down(t, how):
+    """Stops the suite's broker: how = 'stop' (clean) or 'kill' (SIGKILL)."""
+    if t.env.transport == "redis":
+        d = os.environ["LOGSHIP_TEST_REDIS_DIR"]
+        if how == "kill":
+            with open(os.path.join(d, "redis.pid")) as f:
+                os.kill(int(f.read().strip()), signal.SIGKILL)
+        else:
+            subprocess.run([os.path.join(SOURCE, "scripts/redis-server.sh"), "stop", d], check=True,
+                           capture_output=True, timeout=60)
+    else:
+        if how == "kill":
+            # The node name is not on the beam's command line: ask the node for its OS pid.
+            cp = subprocess.run(["rabbitmqctl", "-q", "-n", t.env.node, "eval", "os:getpid()."],
+                                capture_output=True, text=True, timeout=60)
+            beams = [cp.stdout.strip().strip('"')] if cp.returncode == 0 else []
+            t.require(beams and beams[0].isdigit(), f"found the OS pid of {t.env.node}", cp.stdout + cp.stderr)
+            for p in beams:
+                os.kill(int(p), signal.SIGKILL)
+        else:
+            subprocess.run(["rabbitmqctl", "-q", "-n", t.env.node, "stop_app"], check=True, capture_output=True,
+                           timeout=120)
+
+
+def broker_up(t, how):
+    if t.env.transport == "redis":
+        d = os.environ["LOGSHIP_TEST_REDIS_DIR"]
+        port = open(os.path.join(d, "port")).read().strip()
+        cp = subprocess.run([os.path.join(SOURCE, "scripts/redis-server.sh"), "start", d, port], capture_output=True,
+                            timeout=60)
+    elif how == "kill":
+        cp = subprocess.run([os.path.join(SOURCE, "scripts/rabbitmq-node.sh"), "start",
+                             os.environ["LOGSHIP_TEST_BROKER_DIR"], str(t.env.amqp_port), t.env.mgmt_port],
+                            capture_output=True, timeout=180)
+    else:
+        cp = subprocess.run(["rabbitmqctl", "-q", "-n", t.env.node, "start_app"], capture_output=True, timeout=180)
+    t.require(cp.returncode == 0, f"the broker is back ({how})", cp.stderr.decode(errors="replace")[-2000:])
+
+
+def scenario(t, how):
+    t.section(f"({how}) broker {'stopped' if how == 'stop' else 'SIGKILLed'} mid-stream for about 4 s")
+    q = t.queue(how)
+    r = t.run("logctl", ["setup", "--queue", q])
+    t.require(r.rc == 0, "logctl setup", r.describe())
+    outs = [t.path(f"{how}-agg{i}.log") for i in range(2)]
+    aggs = [t.start_aggregator(f"{how}-agg{i}", q, outs[i], "raw") for i in range(2)]
+    records = [f"{how}-{n:05d}" for n in range(N)]
+    rfd, wfd = os.pipe()
+    producer = t.spawn(f"{how}-producer", "log_producer", ["--queue", q, "--confirm-timeout", "120"],
+                       stdin=rfd)
+    os.close(rfd)
+
+    def feed():  # about 8 s of input, so the outage falls in the middle
+        try:
+            with os.fdopen(wfd, "wb") as w:
+                for i in range(0, N, 250):
+                    w.write(("\n".join(records[i:i + 250]) + "\n").encode())
+                    w.flush()
+                    time.sleep(0.1)
+        except BrokenPipeError:
+            pass  # the producer died: the checks say so
+
+    feeder = threading.Thread(target=feed)
+    feeder.start()
+    t.require(wait_for(lambda: sum(count_lines(o) for o in outs) > 2000, 60, 0.05), "records flow before the outage")
+    broker_down(t, how)
+    t.note(f"broker down after {sum(count_lines(o) for o in outs)} lines written")
+    time.sleep(4)
+    t.check(producer.alive(), "the producer waits for the broker instead of failing", producer.result().describe())
+    t.check(all(a.alive() for a in aggs), "both aggregators wait for the broker instead of failing")
+    broker_up(t, how)
+    feeder.join()
+    t.finish_proc(producer, 240, "the producer exits 0: every record confirmed after the reconnect")
+    t.check(b"reconnect" in producer.stderr(), "the producer says it reconnected", producer.result().describe())
+    done = wait_for(lambda: len(set(l for o in outs for l in read_lines(o)[0])) >= N, 180, 0.5)
+    t.check(done, f"all {N} distinct records written within 180 s of the restart",
+            f"distinct lines: {len(set(l for o in outs for l in read_lines(o)[0]))}")
+    time.sleep(1)
+    for a in aggs:
+        t.check(a.alive(), f"{a.label} is still running", a.result().describe())
+        t.check(b"reconnect" in a.stderr(), f"{a.label} says it reconnected", a.result().describe())
+        a.send_signal(signal.SIGTERM)
+    for a in aggs:
+        t.finish_proc(a, 20, f"{a.label} exits 0 on SIGTERM")
+    lines = []
+    for o in outs:
+        complete, partial = read_lines(o)
+        t.check(partial == b"", f"{os.path.basename(o)} ends with a complete line", repr(partial[:80]))
+        lines += [l.decode() for l in complete]
+    missing, dups, unexpected, _ = tally(records, lines)
+    t.check(not missing, f"zero records lost ({len(missing)} missing)", sample(missing))
+    t.check(not unexpected, "no unexpected line", sample(unexpected))
+    t.note(f"duplicates (allowed by at-least-once, no deduplication yet): {dups}")
+    t.check_equal(t.queue_counts(q), (0, 0), "the queue is empty at the end (ready, unacked)")
+
+
+def body(t):
+    scenario(t, "stop")
+    scenario(t, "kill")
+
+
+if __name__ == "__main__":
+    run_test("chaos_broker_restart", body, time_limit=900)
