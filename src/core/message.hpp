@@ -31,6 +31,7 @@ inline constexpr std::string_view kLevel = "logship-level";
 inline constexpr std::string_view kService = "logship-service";
 inline constexpr std::string_view kHost = "logship-host";
 inline constexpr std::string_view kFieldPrefix = "logship-field-";
+inline constexpr std::string_view kId = "logship-id";
 // Set on dead-lettered messages.
 inline constexpr std::string_view kDeadReason = "logship-dead-reason";
 inline constexpr std::string_view kDeadQueue = "logship-dead-queue";

@@ -23,6 +23,9 @@ struct Record {
   std::string host = "-";
   std::string message;
   std::vector<Field> fields;
+  // Unique id given by the producer ("<producer instance>-<sequence>"), the same on every resend;
+  // the aggregator's duplicate suppression keys on it. Empty for records of plain clients.
+  std::string id;
   bool operator==(const Record&) const = default;
 };
 

@@ -10,7 +10,7 @@ namespace logship {
 void encodeRecord(const Record& record, Message& out) {
   out.body = record.message;
   out.headers.clear();
-  out.headers.reserve(5 + record.fields.size());
+  out.headers.reserve(6 + record.fields.size());
   out.headers.push_back({std::string(wire::kVersion), std::string(wire::kCurrentVersion)});
   out.headers.push_back({std::string(wire::kTimestamp), std::to_string(record.timestampUs)});
   out.headers.push_back({std::string(wire::kLevel), std::string(levelName(record.level))});
@@ -19,6 +19,7 @@ void encodeRecord(const Record& record, Message& out) {
   for (const auto& f : record.fields) {
     out.headers.push_back({std::string(wire::kFieldPrefix) + f.key, f.value});
   }
+  if (!record.id.empty()) out.headers.push_back({std::string(wire::kId), record.id});
 }
 
 bool decodeMessage(std::string_view body, std::span<const Header> headers, int64_t fallbackTimestampUs,
@@ -62,6 +63,8 @@ bool decodeMessage(std::string_view body, std::span<const Header> headers, int64
       out.service = h.value;
     } else if (key == wire::kHost) {
       out.host = h.value;
+    } else if (key == wire::kId) {
+      out.id = h.value;
     } else if (key.starts_with(wire::kFieldPrefix)) {
       out.fields.push_back({std::string(key.substr(wire::kFieldPrefix.size())), h.value});
     }

@@ -1,5 +1,8 @@
 #include "producer/shipper.hpp"
 
+#include <random>
+
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "core/error.hpp"
@@ -8,7 +11,12 @@
 namespace logship {
 
 Shipper::Shipper(Publisher& publisher, Record recordTemplate, ShipperOptions options)
-    : publisher_(publisher), record_(std::move(recordTemplate)), options_(options) {}
+    : publisher_(publisher), record_(std::move(recordTemplate)), options_(std::move(options)), nextId_(options_.firstId) {
+  if (options_.idPrefix.empty()) {
+    std::random_device rd;
+    options_.idPrefix = fmt::format("{:08x}{:08x}", rd(), rd());
+  }
+}
 
 bool Shipper::ship(std::string_view message) {
   if (message.size() > options_.maxMessageBytes) {
@@ -17,6 +25,7 @@ bool Shipper::ship(std::string_view message) {
   }
   record_.timestampUs = nowMicros();
   record_.message.assign(message);
+  record_.id = fmt::format("{}-{}", options_.idPrefix, nextId_++);
   encodeRecord(record_, message_);
   publisher_.publish(message_);
   ++report_.sent;

@@ -15,6 +15,10 @@ struct ShipperOptions {
   size_t confirmWindow = 1024;                     // messages in flight before we wait for confirms
   size_t maxMessageBytes = 1024 * 1024;            // larger messages are refused (--max-message-bytes)
   std::chrono::milliseconds confirmTimeout{30'000};  // how long finish() waits for the last confirms
+  // Record ids are "<idPrefix>-<n>", n = firstId, firstId + 1, ...; an empty prefix is replaced by
+  // 16 random hex digits (a new producer instance).
+  std::string idPrefix;
+  uint64_t firstId = 1;
 };
 
 struct ShipReport {
@@ -53,6 +57,7 @@ class Shipper {
   Message message_;
   ShipperOptions options_;
   ShipReport report_;
+  uint64_t nextId_ = 1;
   std::vector<ConfirmRange> confirms_;
 };
 

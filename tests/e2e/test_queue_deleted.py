@@ -2,8 +2,10 @@
 """The queue is deleted under running programs (an operator mistake, or `rabbitmqctl delete_queue`):
 - a running log_aggregator must notice (its consumer is gone) and exit 1 with one error line naming
   the queue, instead of waiting forever on a queue that no longer exists;
-- a running log_producer must not claim delivery of the records published after the deletion: it
-  exits 1 and counts them as not delivered."""
+- a running log_producer must not lose the records published after the deletion: by default it
+  sends the returned ones again on a fresh connection, which declares the queue again, so they are
+  delivered (exit 0); with --reconnect-seconds 0 it does not claim their delivery: it exits 1 and
+  counts them as not delivered."""
 import os
 import subprocess
 import sys
@@ -40,10 +42,11 @@ def aggregator(t):
     t.check(len(errors) == 1 and q in errors[0], "one error line naming the queue", r.describe())
 
 
-def producer(t):
-    t.section("producer: its queue is deleted while it reads stdin")
-    q = t.queue("prod")
-    p = t.spawn("producer", "log_producer", ["--queue", q], stdin=subprocess.PIPE)
+def producer(t, reconnect):
+    t.section(f"producer: its queue is deleted while it reads stdin ({'default' if reconnect else '--reconnect-seconds 0'})")
+    q = t.queue("prod" if reconnect else "prod_noreconnect")
+    args = ["--queue", q] + ([] if reconnect else ["--reconnect-seconds", "0"])
+    p = t.spawn("producer" if reconnect else "producer-noreconnect", "log_producer", args, stdin=subprocess.PIPE)
     p.p.stdin.write(b"".join(f"a{i}\n".encode() for i in range(10)))
     p.p.stdin.flush()
     t.check(wait_for(lambda: t.queue_ready(q) == 10, 15, 0.2), "10 records in the queue before the deletion")
@@ -56,15 +59,23 @@ def producer(t):
     if rc is None:
         p.kill()
     r = p.result()
+    t.check(r.out == b"", "nothing on stdout")
+    if reconnect:
+        t.check(rc == 0, f"the producer exits 0: the returned records were sent again (status {rc})", r.describe())
+        t.check("NO_ROUTE" in r.err_text, "it says why it resent them", r.describe())
+        got = sorted(b.decode() for _, b in t.get_all(q, expect=10))
+        t.check_equal(got, sorted(f"b{i}" for i in range(10)), "the 10 records sent after the deletion are in the "
+                      "declared-again queue")
+        return
     t.check(rc == 1, f"the producer exits 1 (status {rc})", r.describe())
     errors = [l for l in r.err_lines if l.startswith("log_producer: error:")]
     t.check(len(errors) == 1 and "10 of 20" in errors[0], "the error line counts 10 of 20 records not delivered",
             r.describe())
-    t.check(r.out == b"", "nothing on stdout")
 
 
 def body(t):
-    producer(t)
+    producer(t, reconnect=True)
+    producer(t, reconnect=False)
     aggregator(t)
 
 

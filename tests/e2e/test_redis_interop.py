@@ -127,6 +127,7 @@ def part_b(t):
     values = [first[:-1]] + [r.lpop(q) for _ in stdin_msgs]
     t.check_equal(r.llen(q), 0, "nothing else in the list")
     problems = []
+    ids = []
     for i, (e, v) in enumerate(zip(expected, values)):
         if v is None:
             problems.append(f"#{i}: missing")
@@ -146,12 +147,18 @@ def part_b(t):
         ts = h.get("logship-ts", "")
         if not ts.isdigit() or not (start - 5) * 1e6 <= int(ts) <= (end + 5) * 1e6:
             problems.append(f"#{i}: logship-ts {ts!r} is not a time of this run in microseconds")
-        extra = set(h) - set(want) - {"logship-ts"}
+        rid = h.get("logship-id", "")
+        prefix, _, n = rid.rpartition("-")
+        if len(prefix) != 16 or not n.isdigit():
+            problems.append(f"#{i}: logship-id {rid!r} is not '<16 hex digits>-<sequence>'")
+        ids.append(rid)
+        extra = set(h) - set(want) - {"logship-ts", "logship-id"}
         if extra:
             problems.append(f"#{i}: unexpected headers {sorted(extra)}")
         # Our own encoder must agree byte for byte with the independent one of the testlib.
         if redis_envelope(body, h) != v:
             problems.append(f"#{i}: re-encoding differs: {redis_envelope(body, h)[:120]!r} vs {v[:120]!r}")
+    t.check(len(set(ids)) == len(ids), f"every record has its own id ({len(set(ids))} distinct of {len(ids)})")
     t.check(not problems, "every value: \\xffLS1 envelope, body exactly the message, the headers given",
             "\n".join(problems))
 

@@ -65,6 +65,18 @@ TEST(Amqp, MessageToAMissingQueueIsReportedNotConfirmed) {
   EXPECT_NE(confirms.front().reason.find("NO_ROUTE"), std::string::npos) << confirms.front().reason;
 }
 
+TEST(Amqp, TheReconnectingPublisherDeclaresADeletedQueueAgainAndDelivers) {
+  auto broker = testBroker(Transport::Amqp);
+  broker.reconnectFor = 10s;
+  const auto queue = uniqueQueue("redeclared");
+  auto publisher = makePublisher(broker, queue);
+  deleteQueue(queue);  // the adapter's messages come back NO_ROUTE; the decorator retries
+  const auto confirms = publishAll(*publisher, recordMessages(3));
+  EXPECT_EQ(countConfirmed(confirms, true), 3u);
+  EXPECT_EQ(makeAdmin(broker)->queueStats(queue).messagesReady, 3u);
+  deleteQueue(queue);  // a publisher declares only its own queue
+}
+
 TEST(Amqp, WrongPasswordIsRefusedAtOnce) {
   auto broker = testBroker(Transport::Amqp);
   broker.url.password = "definitely-wrong";

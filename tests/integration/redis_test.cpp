@@ -186,6 +186,11 @@ TEST_F(Redis, PublisherPipelinesAndConfirmsInOrder) {
   for (size_t i = 0; i < messages.size(); ++i) messages[i].body = fmt::format("m{}", i);
   const auto confirms = publishAll(*publisher, messages);
   EXPECT_EQ(countConfirmed(confirms, true), 2000u);
+  // The ranges name exactly the sequence numbers publish() returned: 1 to 2000, in order.
+  ASSERT_FALSE(confirms.empty());
+  EXPECT_EQ(confirms.front().first, 1u);
+  EXPECT_EQ(confirms.back().last, 2000u);
+  for (size_t i = 1; i < confirms.size(); ++i) EXPECT_EQ(confirms[i].first, confirms[i - 1].last + 1);
   EXPECT_EQ(countConfirmed(confirms, false), 0u);
   EXPECT_EQ(publisher->unconfirmed(), 0u);
   const auto all = range(queue);

@@ -46,6 +46,7 @@ inline BrokerOptions testBroker(Transport t) {
     o.url.hasPassword = true;
   }
   o.retryFor = 2s;
+  o.reconnectFor = 0s;  // the bare adapters; tests of the reconnecting decorators set it
   o.connectTimeout = 2s;
   o.clientName = "integration_tests";
   return o;
@@ -58,6 +59,19 @@ inline void deleteQueue(const std::string& queue) {
   const std::string node = fmt::format("logship-{}@localhost", testBroker(Transport::Amqp).url.port);
   const std::string cmd = fmt::format("rabbitmqctl -q -n '{}' delete_queue '{}' >/dev/null 2>&1", node, queue);
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+}
+
+// Closes every client connection of the test broker from the server side (as a broker restart does).
+inline void closeAllConnections(Transport t) {
+  if (t == Transport::Amqp) {
+    const std::string node = fmt::format("logship-{}@localhost", testBroker(Transport::Amqp).url.port);
+    const std::string cmd =
+        fmt::format("rabbitmqctl -q -n '{}' close_all_connections 'test: closing' >/dev/null 2>&1", node);
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    return;
+  }
+  auto conn = redis::RedisConnection::open(testBroker(t));
+  conn.request({"CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"}, "killing clients");
 }
 
 // Deletes a queue, its dead-letter queue and (Redis) every key of its consumers.

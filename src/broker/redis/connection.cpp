@@ -28,6 +28,15 @@ timeval toTimeval(std::chrono::milliseconds ms) {
 
 bool isError(const redisReply& r) { return r.type == REDIS_REPLY_ERROR; }
 
+}  // namespace
+
+bool isTransient(std::string_view text) {
+  return text.starts_with("LOADING") || text.starts_with("BUSY") || text.starts_with("MASTERDOWN") ||
+         text.starts_with("TRYAGAIN");
+}
+
+namespace {
+
 // Redis client names may not contain spaces.
 std::string clientNameFor(const BrokerOptions& options) {
   char host[256] = "unknown";
@@ -95,9 +104,10 @@ RedisConnection RedisConnection::openOnce(const BrokerOptions& options) {
       }
     }
   }
-  // PING finds out whether the server wants a password we do not have.
+  // PING finds out whether the server wants a password we do not have, and whether it is ready.
   if (Reply reply = conn.request({"PING"}, "PING"); isError(*reply)) {
     const std::string_view text = replyText(*reply);
+    if (isTransient(text)) throw ConnectionError(fmt::format("{} is not ready: {}", where, escaped(text)));
     if (text.starts_with("NOAUTH")) {
       throw BrokerRefusedError(0, fmt::format("{} requires a password (NOAUTH): give it in the URL "
                                               "(redis://:PASSWORD@host), with --password-file or in LOGSHIP_PASSWORD",
@@ -128,7 +138,12 @@ Reply RedisConnection::command(std::span<const std::string_view> args, std::stri
   append(args);
   flush(what);
   Reply reply = read(what);
-  if (isError(*reply)) throw BrokerRefusedError(0, fmt::format("{}: Redis refused: {}", what, escaped(replyText(*reply))));
+  if (isError(*reply)) {
+    if (isTransient(replyText(*reply))) {
+      throw ConnectionError(fmt::format("{}: Redis is not ready: {}", what, escaped(replyText(*reply))));
+    }
+    throw BrokerRefusedError(0, fmt::format("{}: Redis refused: {}", what, escaped(replyText(*reply))));
+  }
   return reply;
 }
 

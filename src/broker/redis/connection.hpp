@@ -65,6 +65,10 @@ class RedisConnection {
   std::chrono::milliseconds rpcTimeout_{15'000};
 };
 
+// Error replies that mean "not now" rather than "no": a server loading its data after a restart,
+// busy in a script, or a replica without its master. Worth retrying like an unreachable server.
+bool isTransient(std::string_view errorText);
+
 // The server's version as a comparable number: "6.2.1" -> 60201.
 int versionNumber(std::string_view version);
 

@@ -226,6 +226,7 @@ size_t RedisConsumer::take(size_t max, std::vector<Delivery>& out) {
       "taking records");
   if (r->type == REDIS_REPLY_ERROR) {
     if (replyText(*r).starts_with("LEASE ")) throwLeaseTaken(id_, replyText(*r));
+    if (isTransient(replyText(*r))) throw ConnectionError(fmt::format("taking records: {}", escaped(replyText(*r))));
     throw BrokerRefusedError(0, fmt::format("taking records from '{}': Redis refused: {}", escaped(keys_.queue),
                                             escaped(replyText(*r))));
   }
@@ -260,6 +261,7 @@ void RedisConsumer::ackUpTo(uint64_t tag) {
                           "acknowledging records");
   if (r->type == REDIS_REPLY_ERROR) {
     if (replyText(*r).starts_with("LEASE ")) throwLeaseTaken(id_, replyText(*r));
+    if (isTransient(replyText(*r))) throw ConnectionError(fmt::format("acknowledging records: {}", escaped(replyText(*r))));
     throw BrokerRefusedError(0, fmt::format("acknowledging records: Redis refused: {}", escaped(replyText(*r))));
   }
   if (r->integer >= 0) noteLeaseLost(r->integer);

@@ -23,8 +23,9 @@ uint64_t RedisPublisher::publish(const Message& message) {
   std::string& value = buffered_.emplace_back();
   encodeEnvelope(message, value);
   bufferedBytes_ += value.size();
+  const uint64_t seq = nextSeq_++;  // before sendBuffered(), which numbers the values it sends
   if (buffered_.size() >= kMaxValuesPerPush || bufferedBytes_ >= kMaxBytesPerPush) sendBuffered();
-  return nextSeq_++;
+  return seq;
 }
 
 void RedisPublisher::sendBuffered() {
