@@ -47,7 +47,7 @@ case "$cmd" in
     fi
     # Loopback only: these nodes are for tests and demos.
     printf 'listeners.tcp.local = 127.0.0.1:%s\n' "$port" >"$dir/rabbitmq.conf.tmp"
-    grep -v '^listeners.tcp.default' "$dir/rabbitmq.conf" >>"$dir/rabbitmq.conf.tmp"
+    grep -v '^listeners.tcp.default' "$dir/rabbitmq.conf" >>"$dir/rabbitmq.conf.tmp" || true  # no other line without MGMT_PORT
     mv "$dir/rabbitmq.conf.tmp" "$dir/rabbitmq.conf"
     # The rabbitmq user must be able to reach DIR through every parent directory.
     chown -R rabbitmq:rabbitmq "$dir"
