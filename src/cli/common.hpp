@@ -20,13 +20,20 @@ struct BrokerFlags {
   std::string queue = "logs_queue";
   double retrySeconds = 10;
   double connectTimeoutSeconds = 5;
+  std::string tlsCa;        // --tls-ca / LOGSHIP_TLS_CA
+  std::string tlsCert;      // --tls-cert / LOGSHIP_TLS_CERT
+  std::string tlsKey;       // --tls-key / LOGSHIP_TLS_KEY
+  bool requireTls = false;  // --require-tls / LOGSHIP_REQUIRE_TLS
 };
 
-// Adds --broker, --password-file, --queue, --retry-seconds, --connect-timeout.
+// Adds --broker, --password-file, --queue, --retry-seconds, --connect-timeout, and the TLS flags
+// --tls-ca, --tls-cert, --tls-key, --require-tls.
 void addBrokerFlags(CLI::App& app, BrokerFlags& flags);
 
 // Resolves URL (flag, then LOGSHIP_BROKER, then the default), password (--password-file, then
 // LOGSHIP_PASSWORD, then the URL) and validates the queue name. Throws UsageError.
+// TLS: --require-tls refuses amqp:// and redis:// URLs; the TLS files need an amqps:// URL,
+// --tls-cert and --tls-key go together, and each file must be readable.
 BrokerOptions resolveBroker(const BrokerFlags& flags, const std::string& clientName);
 
 // Validates a queue name (1-250 bytes, no control characters, not amq.*). Throws UsageError naming it.
