@@ -195,10 +195,10 @@ def part_c(t, s):
     s.start_node(require_client_cert=True, fresh=False)
     # With TLS 1.3 the broker refuses after our side of the handshake: its alert may be lost in a
     # reset, then the producer retries (--retry-seconds) and reports the alert the next time.
-    r = s.expect_failure("log_producer", ["--queue", "tls_client_cert", "x", "--tls-ca", s.cert("ca.pem"),
-                                          "--retry-seconds", "5"],
-                         tls_url(), 1, ["client certificate", "--tls-cert"], "without a client certificate",
-                         LOGSHIP_PASSWORD=PASSWORD)
+    s.expect_failure("log_producer", ["--queue", "tls_client_cert", "x", "--tls-ca", s.cert("ca.pem"),
+                                      "--retry-seconds", "5"],
+                     tls_url(), 1, ["client certificate", "--tls-cert"], "without a client certificate",
+                     LOGSHIP_PASSWORD=PASSWORD)
     ok = s.run("log_producer", ["--queue", "tls_client_cert", "with a client certificate", "--tls-ca", s.cert("ca.pem"),
                                 "--tls-cert", s.cert("client.pem"), "--tls-key", s.cert("client.key")],
                tls_url("127.0.0.1"), LOGSHIP_PASSWORD=PASSWORD)
