@@ -5,6 +5,9 @@
 #                                                   # FRESH=1 wipes the node's data first
 #   rabbitmq-node.sh stop DIR
 #   rabbitmq-node.sh name DIR                           # prints the node name (for rabbitmqctl -n)
+# With TLS_PORT=P and TLS_DIR=D (holding ca.pem, server.pem and server.key, as made by
+# scripts/make-test-ca.sh), `start` adds an AMQPS listener on 127.0.0.1:P (and [::1]:P). It verifies
+# the client certificates that clients send; TLS_FAIL_IF_NO_PEER_CERT=true also requires one.
 # The node name and ports are remembered in DIR, so `stop` needs only the directory.
 set -euo pipefail
 
@@ -36,6 +39,10 @@ case "$cmd" in
       echo "rabbitmq-node: port $port is already in use" >&2
       exit 1
     fi
+    if [[ -n "${TLS_PORT:-}" ]] && (exec 3<>"/dev/tcp/127.0.0.1/$TLS_PORT") 2>/dev/null; then
+      echo "rabbitmq-node: port $TLS_PORT is already in use" >&2
+      exit 1
+    fi
     mkdir -p "$dir/mnesia" "$dir/log"
     echo "$node" >"$dir/nodename"
     if [[ -n "$mgmt" ]]; then
@@ -47,8 +54,21 @@ case "$cmd" in
     fi
     # Loopback only: these nodes are for tests and demos.
     printf 'listeners.tcp.local = 127.0.0.1:%s\n' "$port" >"$dir/rabbitmq.conf.tmp"
-    grep -v '^listeners.tcp.default' "$dir/rabbitmq.conf" >>"$dir/rabbitmq.conf.tmp"
+    grep -v '^listeners.tcp.default' "$dir/rabbitmq.conf" >>"$dir/rabbitmq.conf.tmp" || true  # no other line without MGMT_PORT
     mv "$dir/rabbitmq.conf.tmp" "$dir/rabbitmq.conf"
+    if [[ -n "${TLS_PORT:-}" ]]; then
+      # Copies in DIR, so the rabbitmq user can read them wherever TLS_DIR is.
+      mkdir -p "$dir/tls"
+      cp "${TLS_DIR:?TLS_PORT needs TLS_DIR}"/{ca.pem,server.pem,server.key} "$dir/tls/"
+      printf '%s\n' "listeners.ssl.local = 127.0.0.1:$TLS_PORT" >>"$dir/rabbitmq.conf"
+      # And [::1] where the machine has IPv6 (a name the test certificate lacks).
+      if grep -qs '^00000000000000000000000000000001 ' /proc/net/if_inet6; then
+        printf '%s\n' "listeners.ssl.local6 = ::1:$TLS_PORT" >>"$dir/rabbitmq.conf"
+      fi
+      printf '%s\n' "ssl_options.cacertfile = $dir/tls/ca.pem" "ssl_options.certfile = $dir/tls/server.pem" \
+        "ssl_options.keyfile = $dir/tls/server.key" "ssl_options.verify = verify_peer" \
+        "ssl_options.fail_if_no_peer_cert = ${TLS_FAIL_IF_NO_PEER_CERT:-false}" >>"$dir/rabbitmq.conf"
+    fi
     # The rabbitmq user must be able to reach DIR through every parent directory.
     chown -R rabbitmq:rabbitmq "$dir"
     (
@@ -67,7 +87,7 @@ case "$cmd" in
       fi
       sleep 1
     done
-    echo "rabbitmq-node: $node listening on 127.0.0.1:$port${mgmt:+ (management on http://localhost:$mgmt)}"
+    echo "rabbitmq-node: $node listening on 127.0.0.1:$port${mgmt:+ (management on http://localhost:$mgmt)}${TLS_PORT:+ (TLS on port $TLS_PORT)}"
     ;;
   stop)
     node=$(node_of)

@@ -16,8 +16,7 @@ bool isRedis(const BrokerOptions& broker) {
   switch (broker.url.scheme) {
     case BrokerUrl::Scheme::Amqp: return false;
     case BrokerUrl::Scheme::Redis: return true;
-    case BrokerUrl::Scheme::Amqps:
-      throw UsageError("amqps:// (TLS) is not supported yet; use amqp:// on a trusted network");
+    case BrokerUrl::Scheme::Amqps: return false;  // TLS is set up by AmqpConnection
   }
   return false;
 }

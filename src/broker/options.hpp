@@ -11,6 +11,14 @@ namespace logship {
 
 using Clock = std::chrono::steady_clock;
 
+// TLS settings of an amqps:// connection (PEM files). Empty paths mean: trust the system's CA
+// store, send no client certificate. The broker's name is always checked against the URL's host.
+struct TlsOptions {
+  std::string caFile;    // CA certificates the broker's certificate must chain to (--tls-ca)
+  std::string certFile;  // client certificate (chain), with keyFile (--tls-cert)
+  std::string keyFile;   // its unencrypted private key (--tls-key)
+};
+
 // How to reach a broker. Every blocking broker call is bounded by one of these durations.
 struct BrokerOptions {
   BrokerUrl url;                // the broker to use (for a list: the one being tried)
@@ -23,6 +31,7 @@ struct BrokerOptions {
   std::chrono::milliseconds rpcTimeout{15'000};         // each broker RPC (declare, qos, close, ...)
   std::chrono::seconds heartbeat{30};                   // 0 disables heartbeats
   const std::atomic<bool>* stopRequested = nullptr;     // abandons connect retries when set
+  TlsOptions tls;                                       // amqps:// only
 };
 
 struct ConsumerOptions {

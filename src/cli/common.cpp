@@ -1,8 +1,13 @@
 #include "cli/common.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <csignal>
 #include <cstdlib>
 #include <optional>
+#include <cstring>
 
 #include <fmt/format.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -21,6 +26,53 @@ extern "C" void onStopSignal(int) { gStop.store(true); }
 
 std::chrono::milliseconds seconds(double s) {
   return std::chrono::milliseconds(static_cast<int64_t>(s * 1000.0));
+}
+
+const char* schemeName(BrokerUrl::Scheme scheme) {
+  switch (scheme) {
+    case BrokerUrl::Scheme::Amqp: return "amqp";
+    case BrokerUrl::Scheme::Amqps: return "amqps";
+    case BrokerUrl::Scheme::Redis: return "redis";
+  }
+  return "?";
+}
+
+// A TLS file must hold something we can read now, or the error would only come at connect time.
+void checkReadable(const char* flag, const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  char byte = 0;
+  const ssize_t n = fd < 0 ? -1 : ::read(fd, &byte, 1);
+  const int error = errno;
+  if (fd >= 0) ::close(fd);
+  if (n < 0) throw UsageError(fmt::format("{}: cannot read '{}': {}", flag, escaped(path), std::strerror(error)));
+  if (n == 0) throw UsageError(fmt::format("{}: '{}' is empty", flag, escaped(path)));
+}
+
+TlsOptions resolveTls(const BrokerFlags& flags, const BrokerUrl& url) {
+  if (url.scheme != BrokerUrl::Scheme::Amqps) {
+    const char* scheme = schemeName(url.scheme);
+    const char* why = url.scheme == BrokerUrl::Scheme::Redis
+                          ? " (Redis over TLS is not supported: Debian 12's hiredis 0.14 has no TLS)"
+                          : "";
+    if (flags.requireTls) {
+      throw UsageError(fmt::format("--require-tls refuses the unencrypted {}:// broker URL; use amqps://{}", scheme, why));
+    }
+    for (const auto& [flag, value] : {std::pair{"--tls-ca", &flags.tlsCa}, std::pair{"--tls-cert", &flags.tlsCert},
+                                      std::pair{"--tls-key", &flags.tlsKey}}) {
+      if (!value->empty()) {
+        throw UsageError(fmt::format("{} needs an amqps:// broker URL, not {}://{}", flag, scheme, why));
+      }
+    }
+    return {};
+  }
+  if (flags.tlsCert.empty() != flags.tlsKey.empty()) {
+    throw UsageError(flags.tlsCert.empty() ? "--tls-key needs --tls-cert (give both or neither)"
+                                           : "--tls-cert needs --tls-key (give both or neither)");
+  }
+  if (!flags.tlsCa.empty()) checkReadable("--tls-ca", flags.tlsCa);
+  if (!flags.tlsCert.empty()) checkReadable("--tls-cert", flags.tlsCert);
+  if (!flags.tlsKey.empty()) checkReadable("--tls-key", flags.tlsKey);
+  return TlsOptions{flags.tlsCa, flags.tlsCert, flags.tlsKey};
 }
 
 }  // namespace
@@ -42,6 +94,18 @@ void addBrokerFlags(CLI::App& app, BrokerFlags& flags) {
   app.add_option("--connect-timeout", flags.connectTimeoutSeconds, "Timeout of one connection attempt, in seconds")
       ->check(CLI::Range(0.1, 600.0))
       ->capture_default_str();
+  app.add_option("--tls-ca", flags.tlsCa,
+                 "amqps://: PEM file of the CAs the broker's certificate must chain to (default: the system's)")
+      ->envname("LOGSHIP_TLS_CA")
+      ->type_name("FILE");
+  app.add_option("--tls-cert", flags.tlsCert, "amqps://: PEM client certificate to present (with --tls-key)")
+      ->envname("LOGSHIP_TLS_CERT")
+      ->type_name("FILE");
+  app.add_option("--tls-key", flags.tlsKey, "amqps://: unencrypted PEM private key of --tls-cert")
+      ->envname("LOGSHIP_TLS_KEY")
+      ->type_name("FILE");
+  app.add_flag("--require-tls", flags.requireTls, "Refuse broker URLs that are not amqps://")
+      ->envname("LOGSHIP_REQUIRE_TLS");
 }
 
 void validateQueueName(const std::string& queue) {
@@ -91,6 +155,7 @@ BrokerOptions resolveBroker(const BrokerFlags& flags, const std::string& clientN
     }
   }
   options.url = options.urls.front();
+  options.tls = resolveTls(flags, options.url);
   options.reconnectFor = seconds(flags.reconnectSeconds);
   validateQueueName(flags.queue);
   options.clientName = clientName;

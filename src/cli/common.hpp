@@ -21,9 +21,14 @@ struct BrokerFlags {
   double retrySeconds = 10;
   double connectTimeoutSeconds = 5;
   double reconnectSeconds = 0;  // set by the programs that reconnect, before addReconnectFlag
+  std::string tlsCa;        // --tls-ca / LOGSHIP_TLS_CA
+  std::string tlsCert;      // --tls-cert / LOGSHIP_TLS_CERT
+  std::string tlsKey;       // --tls-key / LOGSHIP_TLS_KEY
+  bool requireTls = false;  // --require-tls / LOGSHIP_REQUIRE_TLS
 };
 
-// Adds --broker, --password-file, --queue, --retry-seconds, --connect-timeout.
+// Adds --broker, --password-file, --queue, --retry-seconds, --connect-timeout, and the TLS flags
+// --tls-ca, --tls-cert, --tls-key, --require-tls.
 void addBrokerFlags(CLI::App& app, BrokerFlags& flags);
 
 // Adds --reconnect-seconds (default: flags.reconnectSeconds).
@@ -31,6 +36,8 @@ void addReconnectFlag(CLI::App& app, BrokerFlags& flags);
 
 // Resolves URLs (flag, then LOGSHIP_BROKER, then the default; comma-separated), password (--password-file, then
 // LOGSHIP_PASSWORD, then the URL) and validates the queue name. Throws UsageError.
+// TLS: --require-tls refuses amqp:// and redis:// URLs; the TLS files need an amqps:// URL,
+// --tls-cert and --tls-key go together, and each file must be readable.
 BrokerOptions resolveBroker(const BrokerFlags& flags, const std::string& clientName);
 
 // Validates a queue name (1-250 bytes, no control characters, not amq.*). Throws UsageError naming it.

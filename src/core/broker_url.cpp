@@ -79,6 +79,10 @@ BrokerUrl parseBrokerUrl(std::string_view text) {
     url.port = 6379;
     url.user.clear();
     url.password.clear();
+  } else if (scheme == "rediss") {
+    throw UsageError(
+        "bad broker URL: rediss:// (Redis over TLS) is not supported: Debian 12's hiredis 0.14 has no TLS; "
+        "use redis:// on a trusted network or through a TLS tunnel, or amqps://");
   } else {
     throw UsageError(fmt::format("bad broker URL: unknown scheme '{}' (use amqp, amqps or redis)",
                                  escaped(scheme.substr(0, 16))));

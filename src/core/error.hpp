@@ -33,6 +33,13 @@ class BrokerRefusedError : public Error {
   int code_;
 };
 
+// TLS could not be set up: the broker's certificate is not trusted or not valid for its name, the
+// broker refused ours, or the port does not speak TLS (not retryable: retrying cannot help).
+class TlsError : public Error {
+ public:
+  using Error::Error;
+};
+
 // The user asked us to stop (SIGINT/SIGTERM) before the work could start.
 class InterruptedError : public Error {
  public:

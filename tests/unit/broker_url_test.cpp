@@ -114,3 +114,15 @@ TEST(BrokerUrl, UserWithoutPasswordHasNoPassword) {
   EXPECT_EQ(u.password, "");
   EXPECT_FALSE(u.hasPassword);
 }
+
+TEST(BrokerUrl, RedisOverTlsIsRefusedClearly) {
+  try {
+    parseBrokerUrl("rediss://:s3cretpw@cache.example:6380/0");
+    FAIL() << "expected UsageError";
+  } catch (const UsageError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("rediss:// (Redis over TLS) is not supported"), std::string::npos) << what;
+    EXPECT_NE(what.find("hiredis 0.14"), std::string::npos) << what;
+    EXPECT_EQ(what.find("s3cretpw"), std::string::npos) << what;
+  }
+}

@@ -38,6 +38,9 @@ void AmqpConnection::throwStatusError(int status, std::string_view what) {
   broken_ = true;
   std::string detail = amqp_error_string2(status);
   if (status == AMQP_STATUS_SOCKET_ERROR && errno != 0) detail += fmt::format(" ({})", std::strerror(errno));
+  if (status == AMQP_STATUS_SSL_ERROR && tls_) {
+    if (const std::string reason = TlsSocket::lastError(); !reason.empty()) detail += fmt::format(" ({})", reason);
+  }
   if (status == AMQP_STATUS_TIMEOUT) throw TimeoutError(fmt::format("{}: timed out", what));
   throw ConnectionError(fmt::format("{}: {}", what, detail));
 }
@@ -97,17 +100,23 @@ AmqpConnection AmqpConnection::openOnce(const BrokerOptions& options) {
   AmqpConnection conn;
   conn.state_.reset(amqp_new_connection());
   if (!conn.state_) throw ConnectionError("out of memory creating an AMQP connection");
-  amqp_socket_t* socket = amqp_tcp_socket_new(conn.get());  // owned by the connection
-  if (socket == nullptr) throw ConnectionError("cannot create a TCP socket");
-
   const auto where = options.url.redacted();
-  try {
-    const int fd = connectTcp(options.url.host, options.url.port, options.connectTimeout);
-    amqp_tcp_socket_set_sockfd(socket, fd);  // the connection owns the fd from here on
+  if (options.url.scheme == BrokerUrl::Scheme::Amqps) {
+    // rabbitmq-c's TLS socket connects by itself (it cannot take our connected fd).
+    conn.tls_ = std::make_unique<TlsSocket>(conn.get(), options);
+    const int fd = conn.tls_->open();
     conn.watchdog_ = std::make_unique<SendWatchdog>(fd, options.rpcTimeout);
-  } catch (const ConnectionError& e) {
-    conn.broken_ = true;
-    throw ConnectionError(fmt::format("cannot connect to {}: {}", where, e.what()));
+  } else {
+    amqp_socket_t* socket = amqp_tcp_socket_new(conn.get());  // owned by the connection
+    if (socket == nullptr) throw ConnectionError("cannot create a TCP socket");
+    try {
+      const int fd = connectTcp(options.url.host, options.url.port, options.connectTimeout);
+      amqp_tcp_socket_set_sockfd(socket, fd);  // the connection owns the fd from here on
+      conn.watchdog_ = std::make_unique<SendWatchdog>(fd, options.rpcTimeout);
+    } catch (const ConnectionError& e) {
+      conn.broken_ = true;
+      throw ConnectionError(fmt::format("cannot connect to {}: {}", where, e.what()));
+    }
   }
   timeval handshakeTv = toTimeval(options.connectTimeout);
   amqp_set_handshake_timeout(conn.get(), &handshakeTv);
@@ -139,6 +148,11 @@ AmqpConnection AmqpConnection::openOnce(const BrokerOptions& options) {
   const amqp_rpc_reply_t login = amqp_login_with_properties(
       conn.get(), options.url.vhost.c_str(), 0, 131072, static_cast<int>(options.heartbeat.count()), &clientProps,
       AMQP_SASL_METHOD_PLAIN, options.url.user.c_str(), options.url.password.c_str());
+  if (login.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && conn.tls_) {
+    conn.broken_ = true;
+    conn.tls_->throwIfRefused(login.library_error);  // the broker refused our certificate (or wanted one)
+    conn.broken_ = false;
+  }
   if (login.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && login.library_error == AMQP_STATUS_CONNECTION_CLOSED) {
     // RabbitMQ drops the socket on a failed PLAIN login before rabbitmq-c can read the reason.
     conn.broken_ = true;

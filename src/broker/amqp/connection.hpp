@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "broker/admin.hpp"
+#include "broker/amqp/tls.hpp"
 #include "broker/options.hpp"
 #include "broker/send_watchdog.hpp"
 
@@ -67,6 +68,8 @@ class AmqpConnection {
 
   [[noreturn]] void throwStalled(std::string_view what);
 
+  // amqps:// only. Declared before state_ so that it outlives the TLS context that points to it.
+  std::unique_ptr<TlsSocket> tls_;
   std::unique_ptr<amqp_connection_state_t_, Deleter> state_;
   // Declared after state_ so that it stops before the socket it watches is closed.
   std::unique_ptr<SendWatchdog> watchdog_;
