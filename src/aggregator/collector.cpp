@@ -129,8 +129,7 @@ void Collector::holdUntilWritten(const SinkError& first) {
                 held_.size(), seconds(delay));
   for (;;) {
     if (options_.writeRetryFor && Clock::now() - since >= *options_.writeRetryFor) {
-      giveUp(fmt::format("the output stayed unwritable for {} (the limit of --write-retry-seconds): {}",
-                         seconds(Clock::now() - since), lastWriteError_));
+      giveUp(fmt::format("gave up after {} (--write-retry-seconds)", seconds(Clock::now() - since)));
     }
     auto nextTry = Clock::now() + delay;
     if (options_.writeRetryFor) nextTry = std::min(nextTry, since + *options_.writeRetryFor);
@@ -161,9 +160,7 @@ void Collector::holdUntilWritten(const SinkError& first) {
       ackWritten();
       const bool newReason = lastWriteError_ != e.what();
       lastWriteError_ = e.what();
-      if (stopping) {
-        giveUp(fmt::format("stopped while holding {} records: {}", held_.size(), lastWriteError_));
-      }
+      if (stopping) giveUp("stopped");
       delay = std::min(delay * 2, options_.writeRetryDelayMax);
       if (newReason) {
         spdlog::error("{}; holding {} records, retrying in {}; nothing is acknowledged until written",
@@ -178,11 +175,14 @@ void Collector::holdUntilWritten(const SinkError& first) {
   }
 }
 
-void Collector::giveUp(const std::string& why) {
+void Collector::giveUp(const std::string& what) {
+  const size_t held = held_.size();
   sink_.discard();
   held_.clear();
   rejected_.clear();
-  throw SinkError(fmt::format("{}; nothing that was not written was acknowledged, it goes back to the queue", why));
+  throw SinkError(fmt::format("{} with {} records not written ({}); they were not acknowledged and go back to the "
+                              "queue",
+                              what, held, lastWriteError_));
 }
 
 void Collector::deadLetter(const Delivery& d, const std::string& reason) {

@@ -54,7 +54,8 @@ struct CollectorStats {
 // Consumer::receive, which keeps the connection alive (AMQP heartbeats, the Redis lease); a
 // consumer never holds more than its prefetch unacked, so what arrives meanwhile (at most that
 // many) joins the held deliveries. A stop request while holding makes one last attempt, then
-// run() throws: nothing unwritten was acked, and closing the consumer gives it back to the broker.
+// run() throws ("stopped with N records not written ..."): nothing unwritten was acked, and
+// closing the consumer gives it back to the broker.
 class Collector {
  public:
   using PublisherFactory = std::function<std::unique_ptr<Publisher>()>;
@@ -86,7 +87,7 @@ class Collector {
                     // SinkError if the output failed (nothing more is acked then)
   void ackWritten();  // after a failed write: acks the held deliveries whose lines are in the file
   void holdUntilWritten(const SinkError& first);
-  [[noreturn]] void giveUp(const std::string& why);
+  [[noreturn]] void giveUp(const std::string& what);  // "stopped", "gave up after ...": throws SinkError
   void deadLetter(const Delivery& d, const std::string& reason);
 
   Consumer& consumer_;
