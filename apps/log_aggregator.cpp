@@ -2,6 +2,7 @@
 // only; the loop is aggregator/collector.hpp.
 #include <unistd.h>
 
+#include <csignal>
 #include <filesystem>
 #include <system_error>
 
@@ -54,7 +55,10 @@ int main(int argc, char** argv) {
       "  log_aggregator --idle-exit 5                     # drain the queue, exit after 5 quiet seconds\n"
       "  log_aggregator --broker redis://localhost --password-file /etc/logship/redis.pw\n"
       "\n"
-      "SIGINT/SIGTERM: stops consuming, acks what was written, leaves the rest to the broker, exits 0.");
+      "SIGINT/SIGTERM: stops consuming, acks what was written, leaves the rest to the broker, exits 0\n"
+      "(1 if it was holding records it could not write: they go back to the queue).\n"
+      "Output write errors (disk full, file too large, I/O error): nothing unwritten is acknowledged; the\n"
+      "aggregator holds the records, retries with backoff (0.5 s doubling to 30 s) and resumes once it can write.");
   cli::BrokerFlags brokerFlags;
   std::string output = "aggregated_logs.txt";
   std::string format = "text";
@@ -62,6 +66,7 @@ int main(int argc, char** argv) {
   CollectorOptions options;
   double idleExit = 0;
   double leaseSeconds = 30;
+  double writeRetrySeconds = -1;
 
   cli::addBrokerFlags(app, brokerFlags);
   brokerFlags.reconnectSeconds = 31536000;  // a year: until stopped
@@ -85,6 +90,10 @@ int main(int argc, char** argv) {
   app.add_option("--idle-exit", idleExit, "Exit 0 once no delivery arrived for this many seconds (0 = never)")
       ->check(CLI::Range(0.0, 31536000.0))
       ->capture_default_str();
+  auto* writeRetryOption = app.add_option(
+      "--write-retry-seconds", writeRetrySeconds,
+      "Keep retrying an unwritable output this long, then exit 1 (default: forever; 0: fail at the first error)");
+  writeRetryOption->check(CLI::Range(0.0, 31536000.0));
   app.add_option("--max-message-bytes", options.maxMessageBytes,
                  "Dead-letter deliveries larger than this instead of writing them")
       ->check(CLI::Range(size_t{1}, size_t{512} * 1024 * 1024))
@@ -93,6 +102,9 @@ int main(int argc, char** argv) {
   return cli::run(app, argc, argv, [&]() -> int {
     options.format = *parseOutputFormat(format);
     options.idleExit = std::chrono::milliseconds(static_cast<int64_t>(idleExit * 1000));
+    if (writeRetryOption->count() > 0) {
+      options.writeRetryFor = std::chrono::milliseconds(static_cast<int64_t>(writeRetrySeconds * 1000));
+    }
     consumerOptions.queue = brokerFlags.queue;
     consumerOptions.leaseTtl = std::chrono::milliseconds(static_cast<int64_t>(leaseSeconds * 1000));
     if (consumerIdOption->count() > 0) {
@@ -102,6 +114,7 @@ int main(int argc, char** argv) {
     }
     BrokerOptions broker = cli::resolveBroker(brokerFlags, "log_aggregator");
     cli::installStopSignals();
+    std::signal(SIGXFSZ, SIG_IGN);  // over RLIMIT_FSIZE: EFBIG, which is held and retried, not death
 
     FileSink sink(output);
     std::unique_ptr<Consumer> consumer;
@@ -131,8 +144,8 @@ int main(int argc, char** argv) {
     }
     consumer->close();
     const auto& s = collector.stats();
-    spdlog::info("wrote {} records to {} ({} dead-lettered, {} redelivered)", s.written, output, s.deadLettered,
-                 s.redelivered);
+    spdlog::info("wrote {} records to {} ({} dead-lettered, {} redelivered{})", s.written, output, s.deadLettered,
+                 s.redelivered, s.writeErrors > 0 ? fmt::format(", {} failed write attempts", s.writeErrors) : "");
     return cli::kExitOk;
   });
 }

@@ -1,5 +1,8 @@
 #include "aggregator/collector.hpp"
 
+#include <algorithm>
+#include <thread>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -8,6 +11,19 @@
 #include "core/timestamp.hpp"
 
 namespace logship {
+namespace {
+
+using std::chrono::milliseconds;
+
+std::string seconds(Clock::duration d) {
+  return fmt::format("{:.1f} s", std::chrono::duration<double>(d).count());
+}
+
+// While the output fails, a reminder at most this often (the first error and a new reason are
+// logged at once).
+constexpr milliseconds kWriteErrorReminder{60'000};
+
+}  // namespace
 
 Collector::Collector(Consumer& consumer, FileSink& sink, PublisherFactory deadLetters, std::string queue,
                      CollectorOptions options, const std::atomic<bool>& stop)
@@ -30,41 +46,143 @@ void Collector::run() {
       continue;
     }
     lastDelivery = Clock::now();
-    processBatch();
+    take();
+    try {
+      commit();
+    } catch (const SinkError& e) {
+      holdUntilWritten(e);
+      lastDelivery = Clock::now();
+    }
   }
   // Stopping: everything written has been acked; what the broker pushed ahead and we did not
   // take goes back to the queue when the consumer closes.
 }
 
-void Collector::processBatch() {
+void Collector::take() {
   buffer_.clear();
-  std::vector<std::pair<const Delivery*, std::string>> rejected;
+  const size_t base = sink_.pendingBytes();
   const int64_t now = nowMicros();
-  for (const Delivery& d : batch_) {
+  for (Delivery& d : batch_) {
     ++stats_.received;
     if (d.redelivered) ++stats_.redelivered;
+    std::string reason;
     if (d.body.size() > options_.maxMessageBytes) {
-      rejected.emplace_back(&d, fmt::format("message of {} bytes is over the limit of {} bytes (--max-message-bytes)",
-                                            d.body.size(), options_.maxMessageBytes));
-      continue;
+      reason = fmt::format("message of {} bytes is over the limit of {} bytes (--max-message-bytes)", d.body.size(),
+                           options_.maxMessageBytes);
+    } else if (!d.transportError.empty()) {
+      reason = d.transportError;
+    } else if (!decodeMessage(d.body, d.headers, d.brokerTimestampUs != 0 ? d.brokerTimestampUs : now, record_,
+                              error_)) {
+      reason = error_;
     }
-    if (!d.transportError.empty()) {
-      rejected.emplace_back(&d, d.transportError);
-      continue;
-    }
-    if (!decodeMessage(d.body, d.headers, d.brokerTimestampUs != 0 ? d.brokerTimestampUs : now, record_, error_)) {
-      rejected.emplace_back(&d, error_);
+    if (!reason.empty()) {
+      held_.push_back({d.tag, base + buffer_.size(), false});
+      rejected_.push_back({std::move(d), std::move(reason)});
       continue;
     }
     appendFormatted(buffer_, options_.format, record_);
-    ++stats_.written;
+    held_.push_back({d.tag, base + buffer_.size(), true});
   }
-  if (!buffer_.empty()) {
-    sink_.write(buffer_);
-    if (options_.fsync) sink_.sync();
+  sink_.append(buffer_);
+}
+
+size_t Collector::commit() {
+  if (sink_.hasPending()) sink_.flush(options_.fsync);
+  for (const auto& r : rejected_) deadLetter(r.delivery, r.reason);
+  rejected_.clear();
+  size_t lines = 0;
+  for (const Held& h : held_) lines += h.line ? 1 : 0;
+  if (!held_.empty()) consumer_.ackUpTo(held_.back().tag);
+  held_.clear();
+  stats_.written += lines;
+  return lines;
+}
+
+void Collector::ackWritten() {
+  // With --fsync a line is not done before fdatasync, which comes after the whole batch.
+  if (options_.fsync) return;
+  const size_t done = sink_.completeBytes();
+  size_t n = 0;
+  size_t lines = 0;
+  while (n < held_.size() && held_[n].end <= done) lines += held_[n++].line ? 1 : 0;
+  if (n == 0) return;
+  const uint64_t tag = held_[n - 1].tag;
+  size_t r = 0;
+  while (r < rejected_.size() && rejected_[r].delivery.tag <= tag) {
+    deadLetter(rejected_[r].delivery, rejected_[r].reason);
+    ++r;
   }
-  for (const auto& [d, reason] : rejected) deadLetter(*d, reason);
-  consumer_.ackUpTo(batch_.back().tag);
+  rejected_.erase(rejected_.begin(), rejected_.begin() + static_cast<std::ptrdiff_t>(r));
+  consumer_.ackUpTo(tag);
+  held_.erase(held_.begin(), held_.begin() + static_cast<std::ptrdiff_t>(n));
+  stats_.written += lines;
+}
+
+void Collector::holdUntilWritten(const SinkError& first) {
+  const auto since = Clock::now();
+  ++stats_.writeErrors;
+  lastWriteError_ = first.what();
+  ackWritten();
+  auto delay = options_.writeRetryDelay;
+  auto lastReport = since;
+  spdlog::error("{}; holding {} records, retrying in {}; nothing is acknowledged until written", lastWriteError_,
+                held_.size(), seconds(delay));
+  for (;;) {
+    if (options_.writeRetryFor && Clock::now() - since >= *options_.writeRetryFor) {
+      giveUp(fmt::format("gave up after {} (--write-retry-seconds)", seconds(Clock::now() - since)));
+    }
+    auto nextTry = Clock::now() + delay;
+    if (options_.writeRetryFor) nextTry = std::min(nextTry, since + *options_.writeRetryFor);
+    // Wait, keeping the broker connection alive. The consumer gives at most its prefetch unacked,
+    // so this takes at most that many more deliveries; they join the held ones.
+    bool stopping = false;
+    while (Clock::now() < nextTry) {
+      if (stop_.load(std::memory_order_relaxed)) {
+        stopping = true;
+        break;
+      }
+      const auto sliceEnd = std::min(nextTry, Clock::now() + options_.pollInterval);
+      batch_.clear();
+      const auto wait = std::chrono::duration_cast<milliseconds>(sliceEnd - Clock::now());
+      if (consumer_.receive(batch_, options_.maxBatch, std::max(wait, milliseconds(0))) > 0) {
+        take();
+      } else if (Clock::now() < sliceEnd) {
+        std::this_thread::sleep_until(sliceEnd);  // a consumer at its prefetch may return at once
+      }
+    }
+    try {
+      const size_t lines = commit();
+      spdlog::info("output writable again after {}; wrote {} held records", seconds(Clock::now() - since), lines);
+      lastWriteError_.clear();
+      return;
+    } catch (const SinkError& e) {
+      ++stats_.writeErrors;
+      ackWritten();
+      const bool newReason = lastWriteError_ != e.what();
+      lastWriteError_ = e.what();
+      if (stopping) giveUp("stopped");
+      delay = std::min(delay * 2, options_.writeRetryDelayMax);
+      if (newReason) {
+        spdlog::error("{}; holding {} records, retrying in {}; nothing is acknowledged until written",
+                      lastWriteError_, held_.size(), seconds(delay));
+        lastReport = Clock::now();
+      } else if (Clock::now() - lastReport >= kWriteErrorReminder) {
+        spdlog::warn("{} (for {} now); holding {} records, retrying in {}", lastWriteError_,
+                     seconds(Clock::now() - since), held_.size(), seconds(delay));
+        lastReport = Clock::now();
+      }
+    }
+  }
+}
+
+void Collector::giveUp(const std::string& what) {
+  const size_t held = held_.size();
+  sink_.discard();
+  held_.clear();
+  rejected_.clear();
+  throw SinkError(fmt::format("{} with {} records not written ({}); they were not acknowledged and go back to the "
+                              "queue",
+                              what, held, lastWriteError_));
 }
 
 void Collector::deadLetter(const Delivery& d, const std::string& reason) {

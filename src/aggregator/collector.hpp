@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,13 @@ struct CollectorOptions {
   std::chrono::milliseconds idleExit{0};   // 0: run until stopped
   std::chrono::milliseconds pollInterval{200};
   std::chrono::milliseconds deadLetterTimeout{15'000};
+  // Output write errors: the deliveries not yet written are held (never acked) and the write is
+  // retried after writeRetryDelay, doubling up to writeRetryDelayMax, until it succeeds.
+  std::chrono::milliseconds writeRetryDelay{500};
+  std::chrono::milliseconds writeRetryDelayMax{30'000};
+  // Give up (SinkError: exit 1, the held deliveries go back to the broker) once the output has
+  // stayed unwritable this long. nullopt: retry forever, logs are not dropped; 0: the first error.
+  std::optional<std::chrono::milliseconds> writeRetryFor;
 };
 
 struct CollectorStats {
@@ -30,6 +38,7 @@ struct CollectorStats {
   uint64_t written = 0;
   uint64_t deadLettered = 0;
   uint64_t redelivered = 0;
+  uint64_t writeErrors = 0;  // failed attempts to write (or sync) the output
 };
 
 // The aggregator's loop, written once for every broker:
@@ -38,6 +47,15 @@ struct CollectorStats {
 //   multiple-ack.
 // A delivery is acked only after its line is in the output file or its message is confirmed in
 // the dead-letter queue: at-least-once, whatever crashes.
+//
+// When the output cannot be written (disk full, file too large, I/O error, permission), the
+// collector holds what it took: it acks the deliveries whose lines did reach the file and nothing
+// else, logs one error line, and retries with exponential backoff. While it waits it keeps calling
+// Consumer::receive, which keeps the connection alive (AMQP heartbeats, the Redis lease); a
+// consumer never holds more than its prefetch unacked, so what arrives meanwhile (at most that
+// many) joins the held deliveries. A stop request while holding makes one last attempt, then
+// run() throws ("stopped with N records not written ..."): nothing unwritten was acked, and
+// closing the consumer gives it back to the broker.
 class Collector {
  public:
   using PublisherFactory = std::function<std::unique_ptr<Publisher>()>;
@@ -45,13 +63,31 @@ class Collector {
   Collector(Consumer& consumer, FileSink& sink, PublisherFactory deadLetters, std::string queue,
             CollectorOptions options, const std::atomic<bool>& stop);
 
-  // Runs until `stop` is set or the idle timeout passes. Throws on broker or sink failures, leaving
-  // everything not yet acked to be redelivered.
+  // Runs until `stop` is set or the idle timeout passes. Throws on broker failures, when stopped
+  // while holding deliveries it could not write, and when the output stayed unwritable longer than
+  // writeRetryFor; everything not yet acked is then left to be redelivered.
   void run();
   const CollectorStats& stats() const { return stats_; }
 
  private:
-  void processBatch();
+  // A delivery taken and not yet acked: its line ends at `end` in the sink's pending batch
+  // (a rejected one, to be dead-lettered, takes no bytes).
+  struct Held {
+    uint64_t tag;
+    size_t end;
+    bool line;
+  };
+  struct Rejected {
+    Delivery delivery;
+    std::string reason;
+  };
+
+  void take();      // formats batch_ into the sink's pending lines and the held list
+  size_t commit();  // writes the held lines, dead-letters, acks all held; returns the lines written.
+                    // SinkError if the output failed (nothing more is acked then)
+  void ackWritten();  // after a failed write: acks the held deliveries whose lines are in the file
+  void holdUntilWritten(const SinkError& first);
+  [[noreturn]] void giveUp(const std::string& what);  // "stopped", "gave up after ...": throws SinkError
   void deadLetter(const Delivery& d, const std::string& reason);
 
   Consumer& consumer_;
@@ -63,7 +99,10 @@ class Collector {
   const std::atomic<bool>& stop_;
   CollectorStats stats_;
   std::vector<Delivery> batch_;
+  std::vector<Held> held_;
+  std::vector<Rejected> rejected_;  // the held ones to dead-letter, in tag order
   std::string buffer_;
+  std::string lastWriteError_;
   Record record_;
   std::string error_;
 };

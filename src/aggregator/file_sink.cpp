@@ -1,37 +1,167 @@
 #include "aggregator/file_sink.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "core/escape.hpp"
 
 namespace logship {
 
-FileSink::FileSink(std::string path) : path_(std::move(path)) {
-  fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-  if (fd_ < 0) throw SinkError(fmt::format("cannot open output {}: {}", path_, std::strerror(errno)));
+FileSink::Fd& FileSink::Fd::operator=(Fd&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = o.fd_;
+    o.fd_ = -1;
+  }
+  return *this;
 }
 
-FileSink::~FileSink() {
+FileSink::Fd::~Fd() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-void FileSink::write(std::string_view data) {
-  while (!data.empty()) {
-    const ssize_t n = ::write(fd_, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw SinkError(fmt::format("writing to {}: {}", path_, std::strerror(errno)));
-    }
-    data.remove_prefix(static_cast<size_t>(n));
+FileSink::Fd FileSink::openPath(const std::string& path) {
+  return Fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
+}
+
+FileSink::FileSink(std::string path) : path_(std::move(path)), fd_(openPath(path_)) {
+  if (fd_.get() < 0) {
+    const int code = errno;
+    throw SinkError(fmt::format("cannot open output {}: {}", escaped(path_), std::strerror(code)), code);
   }
 }
 
-void FileSink::sync() {
-  if (::fdatasync(fd_) != 0) throw SinkError(fmt::format("syncing {}: {}", path_, std::strerror(errno)));
+FileSink::~FileSink() {
+  if (hasPending()) discard();
+}
+
+void FileSink::append(std::string_view lines) { pending_.append(lines); }
+
+size_t FileSink::completeBytes() const { return lineStart(); }
+
+size_t FileSink::lineStart() const {
+  if (written_ == 0) return 0;
+  const size_t newline = pending_.rfind('\n', written_ - 1);
+  return newline == std::string::npos ? 0 : newline + 1;
+}
+
+void FileSink::flush(bool durable) {
+  if (lastError_ != 0) prepareRetry();
+  const size_t before = written_;
+  while (written_ < pending_.size()) {
+    const ssize_t n = ::write(fd_.get(), pending_.data() + written_, pending_.size() - written_);
+    if (n < 0 && errno == EINTR) continue;
+    // A regular file never takes 0 bytes of a non-empty write; treat it as an I/O error, not a loop.
+    if (n <= 0) fail(n < 0 ? errno : EIO, written_ > before);
+    written_ += static_cast<size_t>(n);
+  }
+  if (durable && ::fdatasync(fd_.get()) != 0) {
+    // After a failed fdatasync, Linux may have dropped the dirty pages and a second fdatasync can
+    // succeed without them: write the whole batch again rather than trust it.
+    const int code = errno;
+    lastError_ = code;
+    written_ = 0;
+    tornEnd_ = -1;
+    throw SinkError(fmt::format("cannot sync {} (fdatasync): {}", escaped(path_), std::strerror(code)), code);
+  }
+  pending_.clear();
+  written_ = 0;
+  lastError_ = 0;
+  tornEnd_ = -1;
+}
+
+void FileSink::fail(int code, bool progressed) {
+  lastError_ = code;
+  // With O_APPEND the offset after our last write is where our bytes end. Kept from an earlier
+  // attempt if this one wrote nothing (a reopened descriptor's offset says nothing yet).
+  if (progressed) tornEnd_ = torn() ? ::lseek(fd_.get(), 0, SEEK_CUR) : -1;
+  throw SinkError(fmt::format("cannot write to {}: {}", escaped(path_), std::strerror(code)), code);
+}
+
+void FileSink::prepareRetry() {
+  struct stat byFd {};
+  const bool haveFd = ::fstat(fd_.get(), &byFd) == 0;
+  bool replaced = false;
+  struct stat byPath {};
+  if (::stat(path_.c_str(), &byPath) == 0) {
+    replaced = haveFd && (byPath.st_dev != byFd.st_dev || byPath.st_ino != byFd.st_ino);
+  } else {
+    replaced = errno == ENOENT || errno == ENOTDIR;  // other errors (EACCES...) tell nothing
+  }
+  const bool deadFd = !haveFd || lastError_ == EIO || lastError_ == EBADF || lastError_ == ESTALE;
+
+  if (torn()) {
+    if (replaced) {
+      if (finishLine()) {
+        spdlog::info("completed the last line of the old {} before opening the new one", escaped(path_));
+      } else {
+        written_ = lineStart();
+        spdlog::warn("{} was deleted or renamed while its last line was incomplete: that fragment stays in the old "
+                     "file, and the line is written whole to the new one",
+                     escaped(path_));
+      }
+    } else if (haveFd && tornEnd_ >= 0 && byFd.st_size != tornEnd_) {
+      written_ = lineStart();
+      spdlog::warn("{} changed size while our last line in it was incomplete (another writer?): writing that line "
+                   "again whole after the new bytes; the fragment stays in front of them",
+                   escaped(path_));
+    }
+  }
+
+  if (replaced || deadFd) {
+    Fd fresh = openPath(path_);
+    if (fresh.get() < 0) {
+      const int code = errno;
+      lastError_ = code;
+      throw SinkError(fmt::format("cannot reopen {}: {}", escaped(path_), std::strerror(code)), code);
+    }
+    fd_ = std::move(fresh);
+    tornEnd_ = torn() ? tornEnd_ : -1;
+    spdlog::warn("reopened {} ({})", escaped(path_),
+                 replaced ? "the path no longer named the file we had open: deleted or renamed"
+                          : fmt::format("after {}", std::strerror(lastError_)));
+  }
+}
+
+bool FileSink::finishLine() {
+  const size_t newline = pending_.find('\n', written_);
+  const size_t end = newline == std::string::npos ? pending_.size() : newline + 1;
+  while (written_ < end) {
+    const ssize_t n = ::write(fd_.get(), pending_.data() + written_, end - written_);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    written_ += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+void FileSink::discard() noexcept {
+  if (torn()) {
+    const auto fragment = static_cast<off_t>(written_ - lineStart());
+    struct stat st {};
+    if (tornEnd_ >= 0 && ::fstat(fd_.get(), &st) == 0 && st.st_size == tornEnd_) {
+      if (::ftruncate(fd_.get(), tornEnd_ - fragment) == 0) {
+        spdlog::info("cut the incomplete last line ({} bytes) off {}", fragment, escaped(path_));
+      } else {
+        spdlog::warn("{} ends with an incomplete line of {} bytes: cannot cut it off: {}", escaped(path_), fragment,
+                     std::strerror(errno));
+      }
+    } else {
+      spdlog::warn("{} holds an incomplete line of {} bytes that cannot be cut off (bytes were appended after it)",
+                   escaped(path_), fragment);
+    }
+  }
+  pending_.clear();
+  written_ = 0;
+  lastError_ = 0;
+  tornEnd_ = -1;
 }
 
 }  // namespace logship

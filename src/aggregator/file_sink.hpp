@@ -1,4 +1,6 @@
 #pragma once
+#include <sys/types.h>
+
 #include <string>
 #include <string_view>
 
@@ -6,29 +8,90 @@
 
 namespace logship {
 
-// A write to the output failed (disk full, permission, I/O error).
+// Writing the output failed (disk full, file too large, I/O error, permission). code() is the errno
+// (0 if there was none). The lines that were not written stay pending in the sink.
 class SinkError : public Error {
  public:
-  using Error::Error;
+  explicit SinkError(const std::string& what, int code = 0) : Error(what), code_(code) {}
+  int code() const { return code_; }
+
+ private:
+  int code_;
 };
 
-// Appends to one output file through an owned descriptor (O_APPEND, so several writers on one file
-// never interleave inside a write). write() returning means the bytes are in the kernel: they
-// survive a crash of this process; sync() makes them survive a power loss too.
+// Appends whole lines to one output file through an owned descriptor opened with O_APPEND.
+//
+// Lines are first added to a pending batch (append), then written out (flush). flush() returning
+// means the whole batch is in the kernel, so it survives a crash of this process; with `durable`
+// it was also fdatasync'ed, so it survives a power loss. A flush that fails keeps the batch and
+// remembers how many of its bytes reached the file, so the next flush writes exactly the rest:
+// a line cut in the middle by ENOSPC or EFBIG is completed from the byte where it stopped, and no
+// line is ever written twice by a retry.
+//
+// Before retrying, flush() reopens the path when the descriptor may be dead (EIO, EBADF, ESTALE)
+// or the path no longer names the file we have open (deleted or renamed, e.g. to free space):
+// a line cut in the old file is first completed there if it can be, else rewritten whole in the
+// new one.
+//
+// Single writer: completing a cut line in place assumes nobody else appended to the file since.
+// flush() checks that the file still ends where our bytes ended; if another writer appended
+// meanwhile, the cut line is rewritten whole after their bytes (its fragment stays in front of
+// them) and a warning says so. Lines of several writers never interleave otherwise (O_APPEND).
 class FileSink {
  public:
-  explicit FileSink(std::string path);
+  explicit FileSink(std::string path);  // opens or creates (mode 0644); SinkError if it cannot
   FileSink(const FileSink&) = delete;
   FileSink& operator=(const FileSink&) = delete;
-  ~FileSink();
+  ~FileSink();  // discard()s what is still pending
 
-  void write(std::string_view data);  // whole or SinkError
-  void sync();                        // fdatasync or SinkError
+  // Adds whole lines (each ending in '\n') to the pending batch.
+  void append(std::string_view lines);
+
+  // Writes the rest of the pending batch (and fdatasyncs if `durable`); the batch is then done.
+  // SinkError leaves it pending for the next flush. If fdatasync fails, whether the lines reached
+  // the disk is unknown: the next flush writes the whole batch again (they may then appear twice).
+  void flush(bool durable);
+
+  bool hasPending() const { return !pending_.empty(); }
+  size_t pendingBytes() const { return pending_.size(); }
+  // Bytes at the start of the pending batch that are whole lines in the file.
+  size_t completeBytes() const;
+
+  // Gives up the pending batch (its records go back to the broker). If its last line was cut in
+  // the middle, the fragment is cut off the file again (ftruncate) when nothing was appended after
+  // it, so the file ends with a whole line. Logs what it could not repair.
+  void discard() noexcept;
+
   const std::string& path() const { return path_; }
 
  private:
+  class Fd {
+   public:
+    explicit Fd(int fd = -1) : fd_(fd) {}
+    Fd(Fd&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+    Fd& operator=(Fd&& o) noexcept;
+    Fd(const Fd&) = delete;
+    Fd& operator=(const Fd&) = delete;
+    ~Fd();
+    int get() const { return fd_; }
+
+   private:
+    int fd_;
+  };
+
+  static Fd openPath(const std::string& path);  // -1 with errno set on failure
+  bool torn() const { return written_ > 0 && pending_[written_ - 1] != '\n'; }
+  size_t lineStart() const;  // start in pending_ of the line written_ is in
+  [[noreturn]] void fail(int code, bool progressed);
+  void prepareRetry();
+  bool finishLine();  // writes the rest of the cut line through fd_; false on error
+
   std::string path_;
-  int fd_ = -1;
+  Fd fd_;
+  std::string pending_;  // whole lines not yet known to be written
+  size_t written_ = 0;   // bytes of pending_ in the file
+  int lastError_ = 0;    // errno of the failed flush, 0 after a successful one
+  off_t tornEnd_ = -1;   // file offset just past a cut line's fragment, -1 if unknown or none
 };
 
 }  // namespace logship

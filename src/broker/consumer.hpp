@@ -29,6 +29,9 @@ class Consumer {
   // Waits up to `timeout` for a first delivery, then appends whatever else is already available,
   // up to `max` in all. Returns how many were appended (0 on timeout). Throws ConnectionError /
   // BrokerRefusedError when the connection fails or the broker cancels the consumer.
+  // A consumer never holds more than its prefetch of unacked deliveries: a caller that holds its
+  // acks back may keep calling receive, which then takes nothing more but keeps the connection
+  // alive (AMQP heartbeats, the Redis lease), and may return 0 before `timeout`.
   virtual size_t receive(std::vector<Delivery>& out, size_t max, std::chrono::milliseconds timeout) = 0;
 
   // Acknowledges every delivery up to and including `tag`: call only once all of them are written

@@ -68,6 +68,9 @@ def usage_errors(t, q):
     for value in ("0", "-3", "soon"):
         expect_usage_error(t, "log_aggregator", agg + ["--lease-seconds", value], ["--lease-seconds"],
                            f"--lease-seconds {value}")
+    for value in ("-1", "soon"):
+        expect_usage_error(t, "log_aggregator", agg + ["--write-retry-seconds", value], ["--write-retry-seconds"],
+                           f"--write-retry-seconds {value}")
     expect_usage_error(t, "logctl", ["recover", "--bogus"], ["--bogus"], "unknown flag of recover")
     expect_usage_error(t, "log_aggregator", agg + ["--max-message-bytes", "0"], ["--max-message-bytes"],
                        "--max-message-bytes 0")

@@ -1,9 +1,15 @@
 // What every broker adapter must do, run against each of the suite's private brokers (RabbitMQ
 // and Redis, started by the CTest fixtures): the pipeline is written once, so it is tested once.
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
 #include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <set>
+#include <functional>
+#include <thread>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -153,6 +159,249 @@ TEST_P(EveryBroker, ReconnectingPublisherAndConsumerSurviveClosedConnections) {
   }
   EXPECT_EQ(seen.size(), 200u) << "every record, possibly some twice";
   consumer->close();
+  deleteTopology(GetParam(), queue);
+}
+
+TEST_P(EveryBroker, AConsumerHoldingItsAcksBackGetsNoMoreThanItsPrefetchAndStaysAlive) {
+  auto broker = testBroker(GetParam());
+  broker.heartbeat = 1s;  // RabbitMQ drops a client silent for about two heartbeats
+  const auto queue = uniqueQueue("holding_" + transportName(GetParam()));
+  auto publisher = makePublisher(broker, queue);
+  ASSERT_EQ(countConfirmed(publishAll(*publisher, recordMessages(50)), true), 50u);
+  publisher.reset();
+  ConsumerOptions co;
+  co.queue = queue;
+  co.prefetch = 5;
+  co.leaseTtl = 1s;  // Redis: the lease must be renewed while we hold
+  auto consumer = makeConsumer(broker, co);
+  std::vector<Delivery> got;
+  const auto until = Clock::now() + 4s;
+  while (Clock::now() < until) {
+    consumer->receive(got, 100, 200ms);
+    ASSERT_LE(got.size(), 5u);
+  }
+  EXPECT_EQ(got.size(), 5u);
+  auto admin = makeAdmin(broker);
+  EXPECT_EQ(admin->queueStats(queue).consumers, 1u) << "the consumer's connection (or lease) was lost";
+  EXPECT_EQ(admin->queueStats(queue).messagesReady, 45u);
+  consumer->ackUpTo(got.back().tag);
+  std::vector<Delivery> more;
+  while (more.empty()) ASSERT_GT(consumer->receive(more, 100, 5s), 0u);
+  EXPECT_LE(more.size(), 5u);
+  EXPECT_FALSE(more.front().redelivered);
+  consumer->close();
+  deleteTopology(GetParam(), queue);
+}
+
+namespace {
+
+// Limits every file this process writes to `limit` bytes (SIGXFSZ ignored, so a write over it
+// fails with EFBIG), as a full disk would; lift() restores the old limit.
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(rlim_t limit) {
+    ::getrlimit(RLIMIT_FSIZE, &old_);
+    oldHandler_ = ::signal(SIGXFSZ, SIG_IGN);
+    rlimit lowered = old_;
+    lowered.rlim_cur = limit;
+    ::setrlimit(RLIMIT_FSIZE, &lowered);
+  }
+  ~FileSizeLimit() {
+    lift();
+    ::signal(SIGXFSZ, oldHandler_);
+  }
+  void lift() { ::setrlimit(RLIMIT_FSIZE, &old_); }
+
+ private:
+  rlimit old_{};
+  sighandler_t oldHandler_ = SIG_DFL;
+};
+
+off_t fileSize(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? st.st_size : -1;
+}
+
+std::vector<std::string> fileLines(const std::string& path, std::string* partial = nullptr) {
+  std::ifstream in(path, std::ios::binary);
+  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<std::string> lines;
+  size_t start = 0;
+  for (size_t nl; (nl = all.find('\n', start)) != std::string::npos; start = nl + 1) {
+    lines.push_back(all.substr(start, nl - start));
+  }
+  if (partial != nullptr) *partial = all.substr(start);
+  return lines;
+}
+
+bool waitFor(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
+  const auto until = Clock::now() + timeout;
+  while (!pred()) {
+    if (Clock::now() >= until) return false;
+    std::this_thread::sleep_for(20ms);
+  }
+  return true;
+}
+
+}  // namespace
+
+// The output stops taking data in the middle of a line (RLIMIT_FSIZE, like a full disk): the
+// collector acks only what is in the file, holds the rest while keeping its connection (AMQP
+// heartbeats of 1 s) or lease (1 s) alive, and writes everything exactly once when it can again.
+TEST_P(EveryBroker, CollectorHoldsWhatItCannotWriteAndResumesWhenItCan) {
+  auto broker = testBroker(GetParam());
+  broker.heartbeat = 1s;
+  const auto queue = uniqueQueue("unwritable_" + transportName(GetParam()));
+  auto publisher = makePublisher(broker, queue);
+  ASSERT_EQ(countConfirmed(publishAll(*publisher, recordMessages(300)), true), 300u);
+  publisher.reset();  // it would miss its heartbeats meanwhile
+
+  const std::string output = ::testing::TempDir() + "/" + queue + ".log";
+  std::remove(output.c_str());
+  ConsumerOptions co;
+  co.queue = queue;
+  co.prefetch = 50;
+  co.leaseTtl = 1s;
+  auto consumer = makeConsumer(broker, co);
+  CollectorOptions options;
+  options.format = OutputFormat::Raw;
+  options.idleExit = 1500ms;
+  options.pollInterval = 100ms;
+  options.writeRetryDelay = 100ms;
+  options.writeRetryDelayMax = 400ms;
+  std::atomic<bool> stop{false};
+  FileSink sink(output);
+  Collector collector(
+      *consumer, sink, [&] { return makePublisher(broker, deadLetterQueueName(queue)); }, queue, options, stop);
+
+  constexpr off_t kLimit = 1000;  // "record N\n" lines of 9 to 11 bytes: cut in the middle of one
+  FileSizeLimit limit(kLimit);
+  uint64_t readyWhileHeld = 0;
+  uint32_t consumersWhileHeld = 0;
+  size_t linesWhileHeld = 0;
+  std::string partialWhileHeld;
+  std::thread outage([&] {
+    waitFor([&] { return fileSize(output) == kLimit; }, 10s);
+    std::this_thread::sleep_for(5s);  // RabbitMQ drops a client silent for 3 heartbeats; 5 lease TTLs
+    auto admin = makeAdmin(broker);
+    const auto stats = admin->queueStats(queue);
+    readyWhileHeld = stats.messagesReady;
+    consumersWhileHeld = stats.consumers;
+    linesWhileHeld = fileLines(output, &partialWhileHeld).size();
+    limit.lift();
+  });
+  std::string runError;
+  try {
+    collector.run();
+  } catch (const std::exception& e) {
+    runError = e.what();
+  }
+  outage.join();
+
+  EXPECT_EQ(runError, "");
+  EXPECT_EQ(consumersWhileHeld, 1u) << "the connection (or lease) was lost while holding";
+  EXPECT_FALSE(partialWhileHeld.empty()) << "the limit should have cut a line";
+  // At most the prefetch is held; everything else stayed in the queue.
+  EXPECT_GE(readyWhileHeld + linesWhileHeld + 50, 300u);
+  EXPECT_GE(collector.stats().writeErrors, 1u);
+  EXPECT_EQ(collector.stats().written, 300u);
+  EXPECT_EQ(collector.stats().redelivered, 0u);
+  std::string partial;
+  const auto lines = fileLines(output, &partial);
+  EXPECT_EQ(partial, "");
+  ASSERT_EQ(lines.size(), 300u);
+  for (int i = 0; i < 300; ++i) EXPECT_EQ(lines[static_cast<size_t>(i)], fmt::format("record {}", i));
+  consumer->close();
+  auto admin = makeAdmin(broker);
+  EXPECT_EQ(admin->queueStats(queue).messagesReady, 0u);
+  deleteTopology(GetParam(), queue);
+}
+
+// Stopped while the output is still unwritable: run() throws, the lines in the file are whole,
+// and every record that is not in it is back in the queue (none acked, none lost).
+TEST_P(EveryBroker, CollectorStoppedWhileHoldingAcksNothingUnwrittenAndThrows) {
+  const auto broker = testBroker(GetParam());
+  const auto queue = uniqueQueue("stopheld_" + transportName(GetParam()));
+  auto publisher = makePublisher(broker, queue);
+  ASSERT_EQ(countConfirmed(publishAll(*publisher, recordMessages(300)), true), 300u);
+
+  const std::string output = ::testing::TempDir() + "/" + queue + ".log";
+  std::remove(output.c_str());
+  ConsumerOptions co;
+  co.queue = queue;
+  co.prefetch = 50;
+  auto consumer = makeConsumer(broker, co);
+  CollectorOptions options;
+  options.format = OutputFormat::Raw;
+  options.pollInterval = 100ms;
+  std::atomic<bool> stop{false};
+  std::string error;
+  {
+    FileSink sink(output);
+    Collector collector(
+        *consumer, sink, [&] { return makePublisher(broker, deadLetterQueueName(queue)); }, queue, options, stop);
+    FileSizeLimit limit(1000);
+    std::thread stopper([&] {
+      waitFor([&] { return fileSize(output) == 1000; }, 10s);
+      std::this_thread::sleep_for(1s);
+      stop = true;
+    });
+    try {
+      collector.run();
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    stopper.join();
+  }
+  EXPECT_NE(error.find("stopped with "), std::string::npos) << error;
+  EXPECT_NE(error.find("File too large"), std::string::npos) << error;
+  consumer->close();
+  std::string partial;
+  const auto lines = fileLines(output, &partial);
+  EXPECT_EQ(partial, "") << "the cut line's fragment is cut off the file again";
+  for (size_t i = 0; i < lines.size(); ++i) EXPECT_EQ(lines[i], fmt::format("record {}", i));
+  auto admin = makeAdmin(broker);
+  EXPECT_TRUE(waitFor([&] { return admin->queueStats(queue).messagesReady == 300 - lines.size(); }, 5s))
+      << admin->queueStats(queue).messagesReady << " ready, " << lines.size() << " lines written";
+  deleteTopology(GetParam(), queue);
+}
+
+TEST_P(EveryBroker, CollectorGivesUpAfterWriteRetryFor) {
+  const auto broker = testBroker(GetParam());
+  const auto queue = uniqueQueue("giveup_" + transportName(GetParam()));
+  auto publisher = makePublisher(broker, queue);
+  ASSERT_EQ(countConfirmed(publishAll(*publisher, recordMessages(100)), true), 100u);
+  const std::string output = ::testing::TempDir() + "/" + queue + ".log";
+  std::remove(output.c_str());
+  ConsumerOptions co;
+  co.queue = queue;
+  auto consumer = makeConsumer(broker, co);
+  CollectorOptions options;
+  options.format = OutputFormat::Raw;
+  options.writeRetryDelay = 100ms;
+  options.writeRetryFor = 700ms;
+  std::atomic<bool> stop{false};
+  std::string error;
+  const auto start = Clock::now();
+  {
+    FileSink sink(output);
+    Collector collector(
+        *consumer, sink, [&] { return makePublisher(broker, deadLetterQueueName(queue)); }, queue, options, stop);
+    FileSizeLimit limit(500);
+    try {
+      collector.run();
+    } catch (const SinkError& e) {
+      error = e.what();
+    }
+  }
+  const auto took = Clock::now() - start;
+  EXPECT_NE(error.find("gave up after"), std::string::npos) << error;
+  EXPECT_GE(took, 700ms);
+  EXPECT_LT(took, 5s);
+  consumer->close();
+  const auto lines = fileLines(output);
+  auto admin = makeAdmin(broker);
+  EXPECT_TRUE(waitFor([&] { return admin->queueStats(queue).messagesReady == 100 - lines.size(); }, 5s));
   deleteTopology(GetParam(), queue);
 }
 

@@ -239,9 +239,15 @@ size_t RedisConsumer::take(size_t max, std::vector<Delivery>& out) {
 size_t RedisConsumer::receive(std::vector<Delivery>& out, size_t max, std::chrono::milliseconds timeout) {
   // --prefetch caps what one consumer holds in its processing list, as it caps unacked
   // deliveries over RabbitMQ: fair sharing between aggregators, bounded redelivery after a crash.
-  max = std::min<size_t>(max, prefetch_);
-  if (max == 0) return 0;
+  // It counts what is held unacked, not one take: a caller that holds its acks back (the collector
+  // while its output is unwritable) keeps calling receive, and at the cap that only renews the lease.
+  const uint64_t held = nextTag_ - 1 - settledThrough_;
+  max = std::min<size_t>(max, held < prefetch_ ? prefetch_ - held : 0);
   recoverOthers();
+  if (max == 0) {
+    take(0, out);  // the lease stays ours (and a lost one is noticed), nothing is taken
+    return 0;
+  }
   if (const size_t n = take(max, out); n > 0) return n;
   // Nothing waiting: wait in BLMOVE for a record to arrive, then take through the lease-checked
   // script. BLMOVE Q Q LEFT LEFT moves the head to the head, i.e. changes nothing: every record
