@@ -1,8 +1,11 @@
 #pragma once
 #include <sys/types.h>
 
+#include <memory>
 #include <string>
 #include <string_view>
+
+#include "aggregator/id_journal.hpp"
 
 #include "core/error.hpp"
 
@@ -64,6 +67,12 @@ class FileSink {
 
   const std::string& path() const { return path_; }
 
+  // Duplicate suppression: opens "<path>.ids" (IdJournal), which first repairs the output after a
+  // crash (cuts a torn last line). Call before anything is appended; a window of 0 does nothing.
+  // From then on every flush journals the lines it is about to write, before writing them.
+  void enableDedup(IdJournalOptions options);
+  IdJournal* journal() { return journal_.get(); }
+
  private:
   class Fd {
    public:
@@ -84,6 +93,7 @@ class FileSink {
   size_t lineStart() const;  // start in pending_ of the line written_ is in
   [[noreturn]] void fail(int code, bool progressed);
   void prepareRetry();
+  void journalAhead();  // IdJournal::beforeWrite for the rest of the pending batch
   bool finishLine();  // writes the rest of the cut line through fd_; false on error
 
   std::string path_;
@@ -92,6 +102,7 @@ class FileSink {
   size_t written_ = 0;   // bytes of pending_ in the file
   int lastError_ = 0;    // errno of the failed flush, 0 after a successful one
   off_t tornEnd_ = -1;   // file offset just past a cut line's fragment, -1 if unknown or none
+  std::unique_ptr<IdJournal> journal_;
 };
 
 }  // namespace logship
