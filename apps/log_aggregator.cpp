@@ -139,8 +139,6 @@ int main(int argc, char** argv) {
         spdlog::info("{} records of the last write before a crash are not complete in {}; they will be written when "
                      "redelivered", r.forgotten, escaped(output));
       }
-      spdlog::info("deduplicating against the ids of the last {} records written (journal {})", r.ids,
-                   escaped(journal->path()));
     }
     std::unique_ptr<Consumer> consumer;
     try {

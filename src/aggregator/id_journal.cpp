@@ -203,12 +203,13 @@ IdJournal::IdJournal(std::string path, const std::string& outputPath, int output
         keepUpTo = cut;
       }
       if (keepUpTo) {
+        std::vector<std::string> gone;
         for (auto& [end, id] : last->ids) {
-          if (end > *keepUpTo && set_.erase(id) > 0) {
-            ++recovery_.forgotten;
-            forgot = true;
-          }
+          if (end > *keepUpTo && set_.count(id) > 0) gone.push_back(id);
         }
+        forget(gone);
+        recovery_.forgotten = gone.size();
+        forgot = !gone.empty();
       }
     }
   }
@@ -242,12 +243,24 @@ void IdJournal::add(std::string id, size_t end) {
 
 void IdJournal::remember(const std::string& id) {
   if (options_.window == 0) return;
-  if (!set_.insert(id).second) return;
-  fifo_.push_back(id);
+  const auto [it, inserted] = set_.insert(id);
+  if (!inserted) return;
+  fifo_.push_back(&*it);
   while (fifo_.size() > options_.window) {
-    set_.erase(fifo_.front());
+    set_.erase(set_.find(*fifo_.front()));
     fifo_.pop_front();
   }
+}
+
+void IdJournal::forget(const std::vector<std::string>& ids) {
+  std::unordered_set<const std::string*> nodes;
+  for (const auto& id : ids) {
+    const auto it = set_.find(id);
+    if (it != set_.end()) nodes.insert(&*it);
+  }
+  if (nodes.empty()) return;
+  std::erase_if(fifo_, [&](const std::string* p) { return nodes.count(p) > 0; });
+  for (const std::string* p : nodes) set_.erase(set_.find(*p));
 }
 
 void IdJournal::beforeWrite(dev_t dev, ino_t ino, off_t offset, size_t from, size_t batchEnd) {
@@ -256,9 +269,11 @@ void IdJournal::beforeWrite(dev_t dev, ino_t ino, off_t offset, size_t from, siz
   const size_t count = pending_.size() - first;
   if (journalIds_ + count > 2 * options_.window) {
     // Lines being (re)written are left out of the snapshot: the entry below names them.
+    std::vector<std::string> rewritten;
     for (size_t i = first; i < pending_.size(); ++i) {
-      if (pending_[i].journaled) set_.erase(pending_[i].id);
+      if (pending_[i].journaled) rewritten.push_back(pending_[i].id);
     }
+    forget(rewritten);
     compact();
     for (size_t i = first; i < pending_.size(); ++i) {
       if (pending_[i].journaled) remember(pending_[i].id);
@@ -298,15 +313,11 @@ void IdJournal::appendEntry(const std::string& entry, size_t ids) {
 
 void IdJournal::compact() {
   const std::string tmp = path_ + ".tmp";
-  std::string data = fmt::format("S 0 0 0 0 {}\n", set_.size());
-  std::deque<std::string> kept;
-  std::unordered_set<std::string_view> seen;
-  for (auto& id : fifo_) {
-    if (set_.count(id) == 0 || !seen.insert(id).second) continue;
-    data += fmt::format("0 {} ", id.size());
-    data += id;
+  std::string data = fmt::format("S 0 0 0 0 {}\n", fifo_.size());
+  for (const std::string* id : fifo_) {
+    data += fmt::format("0 {} ", id->size());
+    data += *id;
     data += '\n';
-    kept.push_back(id);
   }
   sealEntry(data, 0);
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -331,8 +342,7 @@ void IdJournal::compact() {
       ::close(dfd);
     }
   }
-  fifo_ = std::move(kept);
-  journalIds_ = set_.size();
+  journalIds_ = fifo_.size();
   openForAppend();
 }
 
@@ -342,13 +352,11 @@ void IdJournal::batchWritten() {
 }
 
 void IdJournal::batchDiscarded(size_t kept) {
+  std::vector<std::string> notWritten;
   for (const Line& l : pending_) {
-    if (!l.journaled) {
-      pendingIds_.erase(l.id);
-    } else if (l.end > kept) {
-      set_.erase(l.id);
-    }
+    if (l.journaled && l.end > kept) notWritten.push_back(l.id);
   }
+  forget(notWritten);
   pending_.clear();
   pendingIds_.clear();
 }

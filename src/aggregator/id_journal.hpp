@@ -85,6 +85,7 @@ class IdJournal {
   };
 
   void remember(const std::string& id);
+  void forget(const std::vector<std::string>& ids);  // out of the window (and the FIFO)
   void compact();  // rewrites the journal as one snapshot of the window
   void appendEntry(const std::string& entry, size_t ids);
   void openForAppend();
@@ -92,8 +93,8 @@ class IdJournal {
   std::string path_;
   IdJournalOptions options_;
   int fd_ = -1;
-  std::unordered_set<std::string> set_;  // the window
-  std::deque<std::string> fifo_;         // the window, oldest first
+  std::unordered_set<std::string> set_;   // the window
+  std::deque<const std::string*> fifo_;   // the window, oldest first (set_'s nodes do not move)
   std::unordered_set<std::string> pendingIds_;  // ids in the pending batch not yet journaled
   std::vector<Line> pending_;
   size_t journalIds_ = 0;  // ids in the journal file

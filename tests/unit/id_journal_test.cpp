@@ -298,6 +298,30 @@ TEST_F(IdJournalTest, TheWindowKeepsTheMostRecentIdsAndTheJournalStaysSmall) {
   EXPECT_FALSE(sink->journal()->contains("p-189"));
 }
 
+TEST_F(IdJournalTest, ACompactionDuringARetryKeepsTheRewrittenLinesOutOfTheSnapshot) {
+  appendToFile(path, std::string(999, 'x') + "\n");
+  crashAfter([&] {
+    auto sink = open(2);
+    appendLines(*sink, {"p-1"});
+    sink->flush(false);
+    appendLines(*sink, {"p-2"});
+    sink->flush(false);
+    appendLines(*sink, {"p-3", "p-4"});
+    underFileSizeLimit(1000 + 18 + 13, [&] { sink->flush(false); });  // p-3 whole, p-4 cut
+    // The retry journals p-4 again: 5 ids > 2 x 2, so the journal is compacted first.
+    underFileSizeLimit(1000 + 18 + 15, [&] { sink->flush(false); });
+    ::_exit(0);
+  });
+  EXPECT_EQ(readFile(path + ".ids").rfind("S 0 0 0 0 1\n", 0), 0u) << readFile(path + ".ids");
+  auto sink = open(2);
+  EXPECT_EQ(sink->journal()->recovery().cutBytes, 6);
+  EXPECT_EQ(sink->journal()->recovery().forgotten, 1u);
+  EXPECT_EQ(readFile(path).substr(1000), "line p-1\nline p-2\nline p-3\n");
+  EXPECT_TRUE(sink->journal()->contains("p-3"));
+  EXPECT_FALSE(sink->journal()->contains("p-4"));
+  EXPECT_EQ(sink->journal()->size(), 1u);
+}
+
 TEST_F(IdJournalTest, AWindowOfZeroDisablesDeduplication) {
   auto sink = open(0);
   EXPECT_EQ(sink->journal(), nullptr);
