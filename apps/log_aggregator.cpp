@@ -135,6 +135,9 @@ int main(int argc, char** argv) {
       if (r.outputChanged) {
         spdlog::warn("{} is not the file {} last wrote to (rotated or truncated?): the ids of that last write "
                      "({}) are not used for deduplication", escaped(output), escaped(journal->path()), r.forgotten);
+      } else if (r.outputGrew) {
+        spdlog::warn("{} is longer than {} says: was something else appending to it? Only one aggregator may write "
+                     "to an output", escaped(output), escaped(journal->path()));
       } else if (r.forgotten > 0) {
         spdlog::info("{} records of the last write before a crash are not complete in {}; they will be written when "
                      "redelivered", r.forgotten, escaped(output));

@@ -40,6 +40,9 @@ class SinkError : public Error {
 // flush() checks that the file still ends where our bytes ended; if another writer appended
 // meanwhile, the cut line is rewritten whole after their bytes (its fragment stays in front of
 // them) and a warning says so. Lines of several writers never interleave otherwise (O_APPEND).
+//
+// With enableDedup, every write (and retry) is preceded by an IdJournal entry naming the lines about
+// to be written and the file offsets they will end at; those offsets assume the single writer too.
 class FileSink {
  public:
   explicit FileSink(std::string path);  // opens or creates (mode 0644); SinkError if it cannot

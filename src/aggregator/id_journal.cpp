@@ -169,6 +169,8 @@ IdJournal::IdJournal(std::string path, const std::string& outputPath, int output
           size < last->start) {
         recovery_.outputChanged = true;
         keepUpTo = last->start;  // none of the entry's lines can be checked
+      } else if (size > last->end) {
+        recovery_.outputGrew = true;  // nothing to cut: its lines are whole
       } else if (size < last->end) {
         // The last write was cut short: keep its complete lines, cut the fragment of the next one.
         // The sink's descriptor is write-only: read through the path (the same file: checked).
@@ -274,10 +276,13 @@ void IdJournal::beforeWrite(dev_t dev, ino_t ino, off_t offset, size_t from, siz
       if (pending_[i].journaled) rewritten.push_back(pending_[i].id);
     }
     forget(rewritten);
-    compact();
-    for (size_t i = first; i < pending_.size(); ++i) {
-      if (pending_[i].journaled) remember(pending_[i].id);
+    try {
+      compact();
+    } catch (...) {
+      for (const auto& id : rewritten) remember(id);  // still pending: a resend must still be caught
+      throw;
     }
+    for (const auto& id : rewritten) remember(id);
   }
   const auto start = static_cast<uint64_t>(offset);
   std::string entry = fmt::format("E {} {} {} {} {}\n", static_cast<uint64_t>(dev), static_cast<uint64_t>(ino),

@@ -22,6 +22,7 @@ struct IdJournalRecovery {
   off_t cutBytes = 0;        // bytes of an incomplete last line cut off the output
   bool journalDamaged = false;  // the journal ended in a torn or corrupt entry (ignored)
   bool outputChanged = false;   // the output is not the file the last entry describes (rotated?)
+  bool outputGrew = false;      // the output is longer than the last entry says (another writer?)
 };
 
 // The duplicate-suppression journal of one output file, "<output>.ids" beside it.
