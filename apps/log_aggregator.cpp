@@ -67,6 +67,7 @@ int main(int argc, char** argv) {
   double idleExit = 0;
   double leaseSeconds = 30;
   double writeRetrySeconds = -1;
+  IdJournalOptions dedup;
 
   cli::addBrokerFlags(app, brokerFlags);
   brokerFlags.reconnectSeconds = 31536000;  // a year: until stopped
@@ -94,6 +95,11 @@ int main(int argc, char** argv) {
       "--write-retry-seconds", writeRetrySeconds,
       "Keep retrying an unwritable output this long, then exit 1 (default: forever; 0: fail at the first error)");
   writeRetryOption->check(CLI::Range(0.0, 31536000.0));
+  app.add_option("--dedup-window", dedup.window,
+                 "Remember the ids of this many recent records (journal <output>.ids) and do not write a record "
+                 "again whose id was written to this output (0 = no deduplication, no journal)")
+      ->check(CLI::Range(size_t{0}, size_t{100'000'000}))
+      ->capture_default_str();
   app.add_option("--max-message-bytes", options.maxMessageBytes,
                  "Dead-letter deliveries larger than this instead of writing them")
       ->check(CLI::Range(size_t{1}, size_t{512} * 1024 * 1024))
@@ -117,6 +123,26 @@ int main(int argc, char** argv) {
     std::signal(SIGXFSZ, SIG_IGN);  // over RLIMIT_FSIZE: EFBIG, which is held and retried, not death
 
     FileSink sink(output);
+    dedup.fsync = options.fsync;
+    sink.enableDedup(dedup);
+    if (const IdJournal* journal = sink.journal()) {
+      const auto& r = journal->recovery();
+      if (r.journalDamaged) spdlog::warn("{} ended in a torn entry (a crash while writing it): ignored", escaped(journal->path()));
+      if (r.cutBytes > 0) {
+        spdlog::warn("cut an incomplete last line ({} bytes) off {} (left by a crash); its record will be written "
+                     "again when redelivered", r.cutBytes, escaped(output));
+      }
+      if (r.outputChanged) {
+        spdlog::warn("{} is not the file {} last wrote to (rotated or truncated?): the ids of that last write "
+                     "({}) are not used for deduplication", escaped(output), escaped(journal->path()), r.forgotten);
+      } else if (r.outputGrew) {
+        spdlog::warn("{} is longer than {} says: was something else appending to it? Only one aggregator may write "
+                     "to an output", escaped(output), escaped(journal->path()));
+      } else if (r.forgotten > 0) {
+        spdlog::info("{} records of the last write before a crash are not complete in {}; they will be written when "
+                     "redelivered", r.forgotten, escaped(output));
+      }
+    }
     std::unique_ptr<Consumer> consumer;
     try {
       consumer = makeConsumer(broker, consumerOptions);
@@ -144,8 +170,9 @@ int main(int argc, char** argv) {
     }
     consumer->close();
     const auto& s = collector.stats();
-    spdlog::info("wrote {} records to {} ({} dead-lettered, {} redelivered{})", s.written, output, s.deadLettered,
-                 s.redelivered, s.writeErrors > 0 ? fmt::format(", {} failed write attempts", s.writeErrors) : "");
+    spdlog::info("wrote {} records to {} ({} dead-lettered, {} redelivered, {} duplicates skipped{})", s.written,
+                 output, s.deadLettered, s.redelivered, s.duplicates,
+                 s.writeErrors > 0 ? fmt::format(", {} failed write attempts", s.writeErrors) : "");
     return cli::kExitOk;
   });
 }

@@ -80,8 +80,15 @@ void Collector::take() {
       rejected_.push_back({std::move(d), std::move(reason)});
       continue;
     }
+    IdJournal* journal = record_.id.empty() ? nullptr : sink_.journal();
+    if (journal && journal->contains(record_.id)) {
+      ++stats_.duplicates;
+      held_.push_back({d.tag, base + buffer_.size(), false});
+      continue;
+    }
     appendFormatted(buffer_, options_.format, record_);
     held_.push_back({d.tag, base + buffer_.size(), true});
+    if (journal) journal->add(record_.id, base + buffer_.size());
   }
   sink_.append(buffer_);
 }

@@ -39,6 +39,7 @@ struct CollectorStats {
   uint64_t deadLettered = 0;
   uint64_t redelivered = 0;
   uint64_t writeErrors = 0;  // failed attempts to write (or sync) the output
+  uint64_t duplicates = 0;   // deliveries whose record id was already written: acked, not written again
 };
 
 // The aggregator's loop, written once for every broker:
@@ -47,6 +48,12 @@ struct CollectorStats {
 //   multiple-ack.
 // A delivery is acked only after its line is in the output file or its message is confirmed in
 // the dead-letter queue: at-least-once, whatever crashes.
+//
+// Duplicate suppression (when the sink has an IdJournal, FileSink::enableDedup): a record whose id
+// was already written to this output (or is in the batch being written) is not written again; it
+// is acked together with the deliveries around it, so only once the lines before it are in the
+// file. The journal entry for a batch is written by FileSink::flush just before the bytes, for
+// every (re)try, so a held batch is journaled with the offsets it really gets.
 //
 // When the output cannot be written (disk full, file too large, I/O error, permission), the
 // collector holds what it took: it acks the deliveries whose lines did reach the file and nothing
@@ -75,7 +82,7 @@ class Collector {
   struct Held {
     uint64_t tag;
     size_t end;
-    bool line;
+    bool line;  // false: rejected (dead-lettered) or a duplicate (acked only)
   };
   struct Rejected {
     Delivery delivery;

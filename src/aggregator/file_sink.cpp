@@ -52,8 +52,29 @@ size_t FileSink::lineStart() const {
   return newline == std::string::npos ? 0 : newline + 1;
 }
 
+void FileSink::enableDedup(IdJournalOptions options) {
+  if (options.window == 0) return;
+  journal_ = std::make_unique<IdJournal>(path_ + ".ids", path_, fd_.get(), options);
+}
+
+void FileSink::journalAhead() {
+  struct stat st {};
+  if (::fstat(fd_.get(), &st) != 0) fail(errno, false);
+  // With O_APPEND (and one writer) the rest lands at the file's end; a cut line's fragment is
+  // right before it, so the first incomplete line starts that many bytes earlier.
+  const size_t from = lineStart();
+  const off_t offset = st.st_size - static_cast<off_t>(written_ - from);
+  try {
+    journal_->beforeWrite(st.st_dev, st.st_ino, offset, from, pending_.size());
+  } catch (const SinkError& e) {
+    lastError_ = e.code() != 0 ? e.code() : EIO;
+    throw;
+  }
+}
+
 void FileSink::flush(bool durable) {
   if (lastError_ != 0) prepareRetry();
+  if (journal_ && written_ < pending_.size()) journalAhead();
   const size_t before = written_;
   while (written_ < pending_.size()) {
     const ssize_t n = ::write(fd_.get(), pending_.data() + written_, pending_.size() - written_);
@@ -75,6 +96,7 @@ void FileSink::flush(bool durable) {
   written_ = 0;
   lastError_ = 0;
   tornEnd_ = -1;
+  if (journal_) journal_->batchWritten();
 }
 
 void FileSink::fail(int code, bool progressed) {
@@ -143,6 +165,7 @@ bool FileSink::finishLine() {
 }
 
 void FileSink::discard() noexcept {
+  if (journal_) journal_->batchDiscarded(lineStart());
   if (torn()) {
     const auto fragment = static_cast<off_t>(written_ - lineStart());
     struct stat st {};

@@ -1,8 +1,11 @@
 #pragma once
 #include <sys/types.h>
 
+#include <memory>
 #include <string>
 #include <string_view>
+
+#include "aggregator/id_journal.hpp"
 
 #include "core/error.hpp"
 
@@ -37,6 +40,9 @@ class SinkError : public Error {
 // flush() checks that the file still ends where our bytes ended; if another writer appended
 // meanwhile, the cut line is rewritten whole after their bytes (its fragment stays in front of
 // them) and a warning says so. Lines of several writers never interleave otherwise (O_APPEND).
+//
+// With enableDedup, every write (and retry) is preceded by an IdJournal entry naming the lines about
+// to be written and the file offsets they will end at; those offsets assume the single writer too.
 class FileSink {
  public:
   explicit FileSink(std::string path);  // opens or creates (mode 0644); SinkError if it cannot
@@ -64,6 +70,12 @@ class FileSink {
 
   const std::string& path() const { return path_; }
 
+  // Duplicate suppression: opens "<path>.ids" (IdJournal), which first repairs the output after a
+  // crash (cuts a torn last line). Call before anything is appended; a window of 0 does nothing.
+  // From then on every flush journals the lines it is about to write, before writing them.
+  void enableDedup(IdJournalOptions options);
+  IdJournal* journal() { return journal_.get(); }
+
  private:
   class Fd {
    public:
@@ -84,6 +96,7 @@ class FileSink {
   size_t lineStart() const;  // start in pending_ of the line written_ is in
   [[noreturn]] void fail(int code, bool progressed);
   void prepareRetry();
+  void journalAhead();  // IdJournal::beforeWrite for the rest of the pending batch
   bool finishLine();  // writes the rest of the cut line through fd_; false on error
 
   std::string path_;
@@ -92,6 +105,7 @@ class FileSink {
   size_t written_ = 0;   // bytes of pending_ in the file
   int lastError_ = 0;    // errno of the failed flush, 0 after a successful one
   off_t tornEnd_ = -1;   // file offset just past a cut line's fragment, -1 if unknown or none
+  std::unique_ptr<IdJournal> journal_;
 };
 
 }  // namespace logship

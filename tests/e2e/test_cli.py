@@ -71,6 +71,9 @@ def usage_errors(t, q):
     for value in ("-1", "soon"):
         expect_usage_error(t, "log_aggregator", agg + ["--write-retry-seconds", value], ["--write-retry-seconds"],
                            f"--write-retry-seconds {value}")
+    for value in ("-1", "many", "100000001"):
+        expect_usage_error(t, "log_aggregator", agg + ["--dedup-window", value], ["--dedup-window"],
+                           f"--dedup-window {value}")
     expect_usage_error(t, "logctl", ["recover", "--bogus"], ["--bogus"], "unknown flag of recover")
     expect_usage_error(t, "log_aggregator", agg + ["--max-message-bytes", "0"], ["--max-message-bytes"],
                        "--max-message-bytes 0")

@@ -4,10 +4,13 @@
     one: no record lost (duplicates are allowed by at-least-once delivery, but counted).
 (b) SIGTERM halfway: the aggregator exits 0; after a second one drains, no loss and no duplicate.
 (c) A producer whose broker is unreachable exits 1 with one clear error line within seconds.
+(d) SIGKILL an aggregator (with --fsync) twice mid-stream, each time restarting it on the SAME output
+    file: its duplicate journal (<output>.ids) makes the file hold every record exactly once.
 Over Redis, the drainer of (a) is the killed aggregator restarted under the same --consumer-id: it
 must put the killed run's unfinished records back at once (no waiting for the lease to expire)."""
 # transports: amqp redis
 import os
+import re
 import signal
 import sys
 import time
@@ -25,15 +28,15 @@ def fill_backlog(t, q, tag):
     return records
 
 
-def interrupt_halfway(t, q, out, sig, label, extra=()):
-    """Starts an aggregator on the backlog and sends `sig` once about half the records are written.
-    Returns (process, lines written when the signal was sent)."""
+def interrupt_halfway(t, q, out, sig, label, extra=(), at=BACKLOG // 2):
+    """Starts an aggregator on the backlog and sends `sig` once `at` lines (about half the records)
+    are in `out`. Returns (process, lines written when the signal was sent)."""
     p = t.start_aggregator(label, q, out, "raw", extra, wait_ready=False)
     deadline = time.monotonic() + 120
     n = 0
     while time.monotonic() < deadline and p.alive():
         n = count_lines(out)
-        if n >= BACKLOG // 2:
+        if n >= at:
             break
         time.sleep(0.002)
     t.require(p.alive(), f"{label} is still running when the signal is due ({n} lines written)",
@@ -134,10 +137,47 @@ def part_c(t):
     t.check(r.out == b"", "nothing on stdout (no ' [x] Sent')", r.describe())
 
 
+def part_d(t):
+    t.section("(d) SIGKILL twice, each time restarting on the same output: every record exactly once")
+    q = t.queue("sigkill-same")
+    # Published with explicit ids (as log_producer sets them), so that resends can be made below.
+    def message(n):
+        return (f"s-{n:05d}".encode(), {"logship-version": "1", "logship-id": f"e2e-{os.getpid()}-{n}"})
+    expected = [f"s-{n:05d}" for n in range(BACKLOG)]
+    t.broker.publish(q, [message(n) for n in range(BACKLOG)])
+    t.check_equal(t.queue_ready(q), BACKLOG, f"the backlog of {BACKLOG} records is in '{q}'")
+    out = t.path("killed-same.log")
+    redis = t.env.transport == "redis"
+    # Redis: the same consumer id (the default derives it from the output path anyway) and a long
+    # lease, so the restart takes back the killed run's records at once.
+    extra = ["--fsync"] + (["--consumer-id", f"kill-same-{os.getpid()}", "--lease-seconds", "600"] if redis else [])
+    for n, at in enumerate([BACKLOG // 3, 2 * BACKLOG // 3], 1):
+        p, _ = interrupt_halfway(t, q, out, signal.SIGKILL, f"agg-killed-{n}", extra, at=at)
+        rc = p.wait(10)
+        t.check(rc == -signal.SIGKILL, f"agg-killed-{n} died of SIGKILL (status {rc})")
+    # A producer resends what it had no confirm for, with the same ids: 500 records already written.
+    resent = 500
+    t.broker.publish(q, [message(n) for n in range(resent)])
+    drainer, _ = t.drain("agg-restarted", q, out, "raw", extra)
+    m = re.search(rb"wrote (\d+) records .*, (\d+) duplicates skipped", drainer.stderr())
+    t.check(m is not None, "the exit line counts the duplicates skipped", drainer.result().describe())
+    if m:
+        t.note(f"the last restart wrote {int(m.group(1))} records and skipped {int(m.group(2))} duplicates")
+        t.check(int(m.group(2)) >= resent, f"the {resent} resent records were skipped as duplicates")
+    missing, dups, unexpected = report_union(t, expected, [out])
+    _, partial = read_lines(out)
+    t.check(partial == b"", "the output ends with a complete line", repr(partial[:80]))
+    t.check(len(missing) == 0, f"no record lost ({len(missing)} missing)", sample(missing))
+    t.check(dups == 0, f"no record written twice to the same output ({dups} duplicates)")
+    t.check(len(unexpected) == 0, "no unexpected line", sample(unexpected))
+    t.check_equal(t.queue_counts(q), (0, 0), "queue empty (ready, unacked) at the end")
+
+
 def body(t):
     part_a(t)
     part_b(t)
     part_c(t)
+    part_d(t)
 
 
 if __name__ == "__main__":

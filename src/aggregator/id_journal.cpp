@@ -1,0 +1,369 @@
+#include "aggregator/id_journal.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <optional>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "aggregator/file_sink.hpp"
+#include "core/escape.hpp"
+
+namespace logship {
+namespace {
+
+// Journal format (text with length-prefixed ids, so an id may hold any byte):
+//   E <dev> <ino> <start> <end> <count>\n     an output write: file, offsets [start, end)
+//   S 0 0 0 0 <count>\n                       a snapshot (compaction): ids all written
+// then <count> lines "<line end offset> <id length> <id bytes>\n" (line end 0 in a snapshot), then
+// ". <FNV-1a 64 of the entry's bytes before this line, hex>\n". An entry that does not parse or
+// whose checksum is wrong ends the journal (a write torn by a crash; nothing after it counts).
+
+uint64_t fnv1a(std::string_view s) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
+
+struct Entry {
+  bool snapshot = false;
+  uint64_t dev = 0, ino = 0, start = 0, end = 0;
+  std::vector<std::pair<uint64_t, std::string>> ids;  // line end offset, id
+};
+
+class Parser {
+ public:
+  explicit Parser(std::string_view s) : s_(s) {}
+  size_t pos() const { return pos_; }
+  bool done() const { return pos_ >= s_.size(); }
+
+  // One entry at pos(); nullopt if it is torn or corrupt.
+  std::optional<Entry> entry() {
+    const size_t begin = pos_;
+    Entry e;
+    if (pos_ + 2 > s_.size() || (s_[pos_] != 'E' && s_[pos_] != 'S') || s_[pos_ + 1] != ' ') return std::nullopt;
+    e.snapshot = s_[pos_] == 'S';
+    pos_ += 2;
+    uint64_t count = 0;
+    if (!number(e.dev, ' ') || !number(e.ino, ' ') || !number(e.start, ' ') || !number(e.end, ' ') ||
+        !number(count, '\n')) {
+      return std::nullopt;
+    }
+    if (count > s_.size()) return std::nullopt;
+    e.ids.reserve(count);
+    for (uint64_t i = 0; i < count; ++i) {
+      uint64_t end = 0, len = 0;
+      if (!number(end, ' ') || !number(len, ' ') || len > s_.size() - pos_ || pos_ + len >= s_.size() ||
+          s_[pos_ + len] != '\n') {
+        return std::nullopt;
+      }
+      e.ids.emplace_back(end, std::string(s_.substr(pos_, len)));
+      pos_ += len + 1;
+    }
+    const uint64_t sum = fnv1a(s_.substr(begin, pos_ - begin));
+    const std::string trailer = fmt::format(". {:016x}\n", sum);
+    if (s_.substr(pos_, trailer.size()) != trailer) return std::nullopt;
+    pos_ += trailer.size();
+    return e;
+  }
+
+ private:
+  bool number(uint64_t& out, char term) {
+    out = 0;
+    size_t digits = 0;
+    while (pos_ < s_.size() && s_[pos_] >= '0' && s_[pos_] <= '9' && digits < 20) {
+      out = out * 10 + static_cast<uint64_t>(s_[pos_] - '0');
+      ++pos_;
+      ++digits;
+    }
+    if (digits == 0 || pos_ >= s_.size() || s_[pos_] != term) return false;
+    ++pos_;
+    return true;
+  }
+
+  std::string_view s_;
+  size_t pos_ = 0;
+};
+
+void sealEntry(std::string& entry, size_t begin) {
+  entry += fmt::format(". {:016x}\n", fnv1a(std::string_view(entry).substr(begin)));
+}
+
+[[noreturn]] void fail(const std::string& what, const std::string& path, int code) {
+  throw SinkError(fmt::format("{} {}: {}", what, escaped(path), std::strerror(code)), code);
+}
+
+std::string readAll(int fd, const std::string& path) {
+  std::string data;
+  char buf[1 << 16];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) fail("cannot read the duplicate journal", path, errno);
+    if (n == 0) return data;
+    data.append(buf, static_cast<size_t>(n));
+  }
+}
+
+bool writeAll(int fd, std::string_view data) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      if (n == 0) errno = EIO;
+      return false;
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+}  // namespace
+
+IdJournal::IdJournal(std::string path, const std::string& outputPath, int outputFd, IdJournalOptions options)
+    : path_(std::move(path)), options_(options) {
+  const int rfd = ::open(path_.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (rfd < 0) fail("cannot open the duplicate journal", path_, errno);
+  std::string data;
+  try {
+    data = readAll(rfd, path_);
+  } catch (...) {
+    ::close(rfd);
+    throw;
+  }
+  ::close(rfd);
+
+  Parser parser(data);
+  std::optional<Entry> last;
+  while (!parser.done()) {
+    auto e = parser.entry();
+    if (!e) {
+      recovery_.journalDamaged = true;
+      break;
+    }
+    if (last) {
+      for (auto& [end, id] : last->ids) remember(id);
+    }
+    journalIds_ += e->ids.size();
+    last = std::move(e);
+  }
+
+  bool forgot = false;
+  if (last) {
+    for (auto& [end, id] : last->ids) remember(id);
+    if (!last->snapshot) {
+      struct stat st {};
+      if (::fstat(outputFd, &st) != 0) fail("cannot stat the output beside", path_, errno);
+      const auto size = static_cast<uint64_t>(st.st_size);
+      std::optional<uint64_t> keepUpTo;  // ids of lines ending after this are forgotten
+      if (static_cast<uint64_t>(st.st_dev) != last->dev || static_cast<uint64_t>(st.st_ino) != last->ino ||
+          size < last->start) {
+        recovery_.outputChanged = true;
+        keepUpTo = last->start;  // none of the entry's lines can be checked
+      } else if (size > last->end) {
+        recovery_.outputGrew = true;  // nothing to cut: its lines are whole
+      } else if (size < last->end) {
+        // The last write was cut short: keep its complete lines, cut the fragment of the next one.
+        // The sink's descriptor is write-only: read through the path (the same file: checked).
+        std::string tail(static_cast<size_t>(size - last->start), '\0');
+        const int outFd = ::open(outputPath.c_str(), O_RDONLY | O_CLOEXEC);
+        struct stat byPath {};
+        if (outFd < 0 || ::fstat(outFd, &byPath) != 0 || byPath.st_ino != st.st_ino || byPath.st_dev != st.st_dev) {
+          const int code = outFd < 0 ? errno : ESTALE;
+          if (outFd >= 0) ::close(outFd);
+          fail("cannot read the end of the output", outputPath, code);
+        }
+        size_t got = 0;
+        while (got < tail.size()) {
+          const ssize_t n = ::pread(outFd, tail.data() + got, tail.size() - got, static_cast<off_t>(last->start + got));
+          if (n < 0 && errno == EINTR) continue;
+          if (n <= 0) {
+            const int code = n < 0 ? errno : EIO;
+            ::close(outFd);
+            fail("cannot read the end of the output", outputPath, code);
+          }
+          got += static_cast<size_t>(n);
+        }
+        ::close(outFd);
+        const size_t nl = tail.rfind('\n');
+        const uint64_t cut = last->start + (nl == std::string::npos ? 0 : nl + 1);
+        if (cut < size) {
+          if (::ftruncate(outputFd, static_cast<off_t>(cut)) != 0) {
+            fail("cannot cut an incomplete last line off the output beside", path_, errno);
+          }
+          recovery_.cutBytes = static_cast<off_t>(size - cut);
+        }
+        keepUpTo = cut;
+      }
+      if (keepUpTo) {
+        std::vector<std::string> gone;
+        for (auto& [end, id] : last->ids) {
+          if (end > *keepUpTo && set_.count(id) > 0) gone.push_back(id);
+        }
+        forget(gone);
+        recovery_.forgotten = gone.size();
+        forgot = !gone.empty();
+      }
+    }
+  }
+  recovery_.ids = set_.size();
+
+  openForAppend();
+  if (forgot || recovery_.journalDamaged || journalIds_ > 2 * options_.window) compact();
+}
+
+IdJournal::~IdJournal() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void IdJournal::openForAppend() {
+  const int fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) fail("cannot open the duplicate journal", path_, errno);
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = fd;
+}
+
+bool IdJournal::contains(std::string_view id) const {
+  // C++20 heterogeneous lookup needs a transparent hash; ids are short, a copy is cheap enough.
+  const std::string key(id);
+  return set_.count(key) > 0 || pendingIds_.count(key) > 0;
+}
+
+void IdJournal::add(std::string id, size_t end) {
+  pendingIds_.insert(id);
+  pending_.push_back({end, std::move(id), false});
+}
+
+void IdJournal::remember(const std::string& id) {
+  if (options_.window == 0) return;
+  const auto [it, inserted] = set_.insert(id);
+  if (!inserted) return;
+  fifo_.push_back(&*it);
+  while (fifo_.size() > options_.window) {
+    set_.erase(set_.find(*fifo_.front()));
+    fifo_.pop_front();
+  }
+}
+
+void IdJournal::forget(const std::vector<std::string>& ids) {
+  std::unordered_set<const std::string*> nodes;
+  for (const auto& id : ids) {
+    const auto it = set_.find(id);
+    if (it != set_.end()) nodes.insert(&*it);
+  }
+  if (nodes.empty()) return;
+  std::erase_if(fifo_, [&](const std::string* p) { return nodes.count(p) > 0; });
+  for (const std::string* p : nodes) set_.erase(set_.find(*p));
+}
+
+void IdJournal::beforeWrite(dev_t dev, ino_t ino, off_t offset, size_t from, size_t batchEnd) {
+  size_t first = 0;
+  while (first < pending_.size() && pending_[first].end <= from) ++first;
+  const size_t count = pending_.size() - first;
+  if (journalIds_ + count > 2 * options_.window) {
+    // Lines being (re)written are left out of the snapshot: the entry below names them.
+    std::vector<std::string> rewritten;
+    for (size_t i = first; i < pending_.size(); ++i) {
+      if (pending_[i].journaled) rewritten.push_back(pending_[i].id);
+    }
+    forget(rewritten);
+    try {
+      compact();
+    } catch (...) {
+      for (const auto& id : rewritten) remember(id);  // still pending: a resend must still be caught
+      throw;
+    }
+    for (const auto& id : rewritten) remember(id);
+  }
+  const auto start = static_cast<uint64_t>(offset);
+  std::string entry = fmt::format("E {} {} {} {} {}\n", static_cast<uint64_t>(dev), static_cast<uint64_t>(ino),
+                                  start, start + (batchEnd - from), count);
+  for (size_t i = first; i < pending_.size(); ++i) {
+    entry += fmt::format("{} {} ", start + (pending_[i].end - from), pending_[i].id.size());
+    entry += pending_[i].id;
+    entry += '\n';
+  }
+  sealEntry(entry, 0);
+  appendEntry(entry, count);
+  for (size_t i = first; i < pending_.size(); ++i) {
+    if (pending_[i].journaled) continue;
+    pending_[i].journaled = true;
+    pendingIds_.erase(pending_[i].id);
+    remember(pending_[i].id);
+  }
+}
+
+void IdJournal::appendEntry(const std::string& entry, size_t ids) {
+  struct stat st {};
+  const bool sized = ::fstat(fd_, &st) == 0;
+  if (!writeAll(fd_, entry) || (options_.fsync && ::fdatasync(fd_) != 0)) {
+    const int code = errno;
+    // Cut the torn entry off, so that later entries are not hidden behind it.
+    if (sized && ::ftruncate(fd_, st.st_size) != 0) {
+      spdlog::warn("cannot cut a torn entry off {}: {}", escaped(path_), std::strerror(errno));
+    }
+    fail("cannot write the duplicate journal", path_, code);
+  }
+  journalIds_ += ids;
+}
+
+void IdJournal::compact() {
+  const std::string tmp = path_ + ".tmp";
+  std::string data = fmt::format("S 0 0 0 0 {}\n", fifo_.size());
+  for (const std::string* id : fifo_) {
+    data += fmt::format("0 {} ", id->size());
+    data += *id;
+    data += '\n';
+  }
+  sealEntry(data, 0);
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) fail("cannot write the duplicate journal", tmp, errno);
+  if (!writeAll(fd, data) || (options_.fsync && ::fdatasync(fd) != 0)) {
+    const int code = errno;
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    fail("cannot write the duplicate journal", tmp, code);
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), path_.c_str()) != 0) {
+    const int code = errno;
+    ::unlink(tmp.c_str());
+    fail("cannot replace the duplicate journal", path_, code);
+  }
+  if (options_.fsync) {
+    const auto dir = std::filesystem::path(path_).parent_path();
+    const int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+      ::fsync(dfd);
+      ::close(dfd);
+    }
+  }
+  journalIds_ = fifo_.size();
+  openForAppend();
+}
+
+void IdJournal::batchWritten() {
+  pending_.clear();
+  pendingIds_.clear();
+}
+
+void IdJournal::batchDiscarded(size_t kept) {
+  std::vector<std::string> notWritten;
+  for (const Line& l : pending_) {
+    if (l.journaled && l.end > kept) notWritten.push_back(l.id);
+  }
+  forget(notWritten);
+  pending_.clear();
+  pendingIds_.clear();
+}
+
+}  // namespace logship

@@ -1,0 +1,105 @@
+#pragma once
+#include <sys/types.h>
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+namespace logship {
+
+struct IdJournalOptions {
+  size_t window = 1'000'000;  // ids remembered (the most recent ones); 0: no deduplication
+  bool fsync = false;         // fdatasync the journal before the output is written (--fsync)
+};
+
+// What IdJournal found when it opened (for the start-up log line and the tests).
+struct IdJournalRecovery {
+  size_t ids = 0;            // ids remembered
+  size_t forgotten = 0;      // ids of lines the output does not hold complete (they will be written again)
+  off_t cutBytes = 0;        // bytes of an incomplete last line cut off the output
+  bool journalDamaged = false;  // the journal ended in a torn or corrupt entry (ignored)
+  bool outputChanged = false;   // the output is not the file the last entry describes (rotated?)
+  bool outputGrew = false;      // the output is longer than the last entry says (another writer?)
+};
+
+// The duplicate-suppression journal of one output file, "<output>.ids" beside it.
+//
+// Write-ahead: before FileSink writes bytes to the output it appends one entry here naming the
+// output file (device, inode), the offsets [start, end) the bytes will occupy, and the id of every
+// line with an id among them together with the offset where that line ends. So an id in the journal
+// whose line is not complete in the output can only be in the LAST entry: every earlier write either
+// succeeded, or failed and was retried, and a retry journals again every line it (re)writes, which
+// supersedes the earlier entry for those lines (a later entry for an id wins).
+//
+// On open, the last entry is checked against the output: if the output is the same file and ends
+// before the entry's end, the lines that end past the output's size are forgotten and a fragment of
+// a cut line is cut off the output (found by the last '\n' at or after the entry's start, so nothing
+// before the entry and no complete line is ever cut). If the output is another file (it was rotated
+// or replaced), the last entry cannot be checked and its ids are forgotten: forgetting an id costs a
+// possible duplicate, remembering one that is not in the file would lose a record.
+//
+// Single writer: the offsets assume only this process appends to the output (one aggregator owns
+// one output; over Redis its consumer id says so).
+//
+// The most recent `window` ids are kept in memory (hash set + FIFO). The journal is rewritten
+// (temp file + rename) as one snapshot of those ids when it holds more than twice that many, and at
+// open when the check forgot something.
+class IdJournal {
+ public:
+  // Reads (or creates) the journal at `path` and checks it against the output `outputPath`, open
+  // for writing as `outputFd` (truncating a torn last line). Throws SinkError if a file cannot be
+  // read, written or truncated.
+  IdJournal(std::string path, const std::string& outputPath, int outputFd, IdJournalOptions options);
+  IdJournal(const IdJournal&) = delete;
+  IdJournal& operator=(const IdJournal&) = delete;
+  ~IdJournal();
+
+  // True if the id was written (or is pending in the current batch).
+  bool contains(std::string_view id) const;
+
+  // A line with this id ends at `end` in the sink's pending batch.
+  void add(std::string id, size_t end);
+
+  // The pending bytes from `from` (a line start) to `batchEnd` are about to be written at output
+  // offset `offset` of file (dev, ino): journal them (every pending line ending after `from`).
+  // SinkError if the journal cannot be written (the output is then not written either).
+  void beforeWrite(dev_t dev, ino_t ino, off_t offset, size_t from, size_t batchEnd);
+
+  // The whole pending batch is in the output.
+  void batchWritten();
+  // The pending batch is given up; the lines ending at or before `kept` are in the output, the
+  // others are forgotten (they go back to the broker and must be written when redelivered).
+  void batchDiscarded(size_t kept);
+
+  const IdJournalRecovery& recovery() const { return recovery_; }
+  size_t size() const { return set_.size(); }
+  const std::string& path() const { return path_; }
+
+ private:
+  struct Line {
+    size_t end;  // in the pending batch
+    std::string id;
+    bool journaled;
+  };
+
+  void remember(const std::string& id);
+  void forget(const std::vector<std::string>& ids);  // out of the window (and the FIFO)
+  void compact();  // rewrites the journal as one snapshot of the window
+  void appendEntry(const std::string& entry, size_t ids);
+  void openForAppend();
+
+  std::string path_;
+  IdJournalOptions options_;
+  int fd_ = -1;
+  std::unordered_set<std::string> set_;   // the window
+  std::deque<const std::string*> fifo_;   // the window, oldest first (set_'s nodes do not move)
+  std::unordered_set<std::string> pendingIds_;  // ids in the pending batch not yet journaled
+  std::vector<Line> pending_;
+  size_t journalIds_ = 0;  // ids in the journal file
+  IdJournalRecovery recovery_;
+};
+
+}  // namespace logship
