@@ -34,27 +34,31 @@ std::unique_ptr<Consumer> makeAdapterConsumer(const BrokerOptions& broker, const
 }
 
 namespace {
-// One URL and no reconnecting: the adapter itself (it retries the first connection).
-bool plain(const BrokerOptions& broker) { return broker.urls.size() <= 1 && broker.reconnectFor.count() == 0; }
+// Without reconnecting, the adapter itself, once the first connection is open; a list of URLs is
+// still tried in turn.
+bool plain(const BrokerOptions& broker) { return broker.reconnectFor.count() == 0; }
 }  // namespace
 
 std::unique_ptr<Publisher> makePublisher(const BrokerOptions& broker, const std::string& queue) {
   isRedis(broker);  // refuses unsupported schemes before anything else
-  if (plain(broker)) return makeAdapterPublisher(broker, queue);
-  return std::make_unique<ReconnectingPublisher>(
-      broker, [queue](const BrokerOptions& one) { return makeAdapterPublisher(one, queue); });
+  Opener<Publisher> opener = [queue](const BrokerOptions& one) { return makeAdapterPublisher(one, queue); };
+  if (plain(broker)) return Reconnector(broker).connect(opener);
+  return std::make_unique<ReconnectingPublisher>(broker, std::move(opener));
 }
 
 std::unique_ptr<Consumer> makeConsumer(const BrokerOptions& broker, const ConsumerOptions& options) {
   isRedis(broker);
-  if (plain(broker)) return makeAdapterConsumer(broker, options);
-  return std::make_unique<ReconnectingConsumer>(
-      broker, [options](const BrokerOptions& one) { return makeAdapterConsumer(one, options); });
+  Opener<Consumer> opener = [options](const BrokerOptions& one) { return makeAdapterConsumer(one, options); };
+  if (plain(broker)) return Reconnector(broker).connect(opener);
+  return std::make_unique<ReconnectingConsumer>(broker, std::move(opener));
 }
 
 std::unique_ptr<Admin> makeAdmin(const BrokerOptions& broker) {
-  if (isRedis(broker)) return std::make_unique<redis::RedisAdmin>(broker);
-  return std::make_unique<amqp::AmqpAdmin>(broker);
+  const bool redis = isRedis(broker);
+  return Reconnector(broker).connect(Opener<Admin>([redis](const BrokerOptions& one) -> std::unique_ptr<Admin> {
+    if (redis) return std::make_unique<redis::RedisAdmin>(one);
+    return std::make_unique<amqp::AmqpAdmin>(one);
+  }));
 }
 
 }  // namespace logship

@@ -19,7 +19,8 @@ std::string describeWindow(std::chrono::milliseconds window) {
 }  // namespace
 
 template <typename T>
-std::unique_ptr<T> Reconnector::open(const Opener<T>& opener, std::chrono::milliseconds window, const char* what) {
+std::unique_ptr<T> Reconnector::open(const Opener<T>& opener, std::chrono::milliseconds window, const char* what,
+                                     const char* flag) {
   const auto start = Clock::now();
   const auto giveUpAt = window.count() >= 86400LL * 365 * 1000 ? Clock::time_point::max() : start + window;
   auto backoff = std::chrono::milliseconds(100);
@@ -31,7 +32,6 @@ std::unique_ptr<T> Reconnector::open(const Opener<T>& opener, std::chrono::milli
       const size_t index = (next_ + i) % n;
       BrokerOptions one = options_;
       if (!options_.urls.empty()) one.url = options_.urls[index];
-      one.retryFor = std::chrono::milliseconds(0);  // the retrying happens here, across the URLs
       try {
         auto conn = opener(one);
         if (warned || index != next_) spdlog::info("connected to {}", one.url.redacted());
@@ -51,9 +51,8 @@ std::unique_ptr<T> Reconnector::open(const Opener<T>& opener, std::chrono::milli
     }
     const auto now = Clock::now();
     if (now >= giveUpAt) {
-      throw ConnectionError(fmt::format(
-          "{} (gave up {} after {} s)", lastError, what,
-          std::chrono::duration_cast<std::chrono::seconds>(now - start).count()));
+      throw ConnectionError(fmt::format("{} (gave up after {} s; see {})", lastError,
+                                        std::chrono::duration_cast<std::chrono::seconds>(now - start).count(), flag));
     }
     if (!warned) {
       spdlog::warn("{}; {} {}", lastError, what, describeWindow(window));
@@ -75,27 +74,32 @@ std::unique_ptr<T> Reconnector::open(const Opener<T>& opener, std::chrono::milli
   }
 }
 
-template std::unique_ptr<Publisher> Reconnector::open(const Opener<Publisher>&, std::chrono::milliseconds, const char*);
-template std::unique_ptr<Consumer> Reconnector::open(const Opener<Consumer>&, std::chrono::milliseconds, const char*);
+template std::unique_ptr<Publisher> Reconnector::open(const Opener<Publisher>&, std::chrono::milliseconds, const char*,
+                                                      const char*);
+template std::unique_ptr<Consumer> Reconnector::open(const Opener<Consumer>&, std::chrono::milliseconds, const char*,
+                                                     const char*);
+template std::unique_ptr<Admin> Reconnector::open(const Opener<Admin>&, std::chrono::milliseconds, const char*,
+                                                  const char*);
 
 // ---- publisher -------------------------------------------------------------------------------
 
 ReconnectingPublisher::ReconnectingPublisher(const BrokerOptions& options, Opener<Publisher> opener)
     : reconnector_(options), opener_(std::move(opener)) {
-  inner_ = reconnector_.open(opener_, options.retryFor, "connecting to the broker");
+  inner_ = reconnector_.connect(opener_);
 }
 
-void ReconnectingPublisher::sendOnCurrent(uint64_t seq, Pending& p) {
-  p.innerSeq = inner_->publish(p.message);
-  innerToOuter_[p.innerSeq] = seq;
+void ReconnectingPublisher::sendOnCurrent(uint64_t seq) {
+  const uint64_t innerSeq = inner_->publish(pending_[seq - base_].message);
+  if (sent_.empty()) sentBase_ = innerSeq;
+  sent_.push_back(seq);
 }
 
 uint64_t ReconnectingPublisher::publish(const Message& message) {
   const uint64_t seq = nextSeq_++;
-  Pending& p = pending_[seq];
-  p.message = message;
+  pending_.push_back(Pending{message});
+  ++unsettled_;
   try {
-    sendOnCurrent(seq, p);
+    sendOnCurrent(seq);
   } catch (const ConnectionError& e) {
     reconnectAndResend(e.what());
   }
@@ -103,16 +107,17 @@ uint64_t ReconnectingPublisher::publish(const Message& message) {
 }
 
 void ReconnectingPublisher::reconnectAndResend(const std::string& why) {
-  const auto window = reconnector_.options().reconnectFor;
-  if (window.count() == 0) throw ConnectionError(why);
+  if (reconnector_.options().reconnectFor.count() == 0) throw ConnectionError(why);
   for (;;) {
-    spdlog::warn("{}: reconnecting; {} unconfirmed record(s) will be sent again", why, pending_.size());
+    spdlog::warn("{}: reconnecting; {} unconfirmed record(s) will be sent again", why, unsettled_);
     inner_.reset();
-    innerToOuter_.clear();
-    inner_ = reconnector_.open(opener_, window, "reconnecting to the broker");
+    sent_.clear();
+    inner_ = reconnector_.reconnect(opener_);
     ++reconnects_;
     try {
-      for (auto& [seq, p] : pending_) sendOnCurrent(seq, p);
+      for (size_t i = 0; i < pending_.size(); ++i) {
+        if (!pending_[i].settled) sendOnCurrent(base_ + i);
+      }
       return;
     } catch (const ConnectionError& e) {
       spdlog::warn("the new connection broke too: {}", e.what());
@@ -120,48 +125,50 @@ void ReconnectingPublisher::reconnectAndResend(const std::string& why) {
   }
 }
 
-void ReconnectingPublisher::settle(const ConfirmRange& inner, std::vector<ConfirmRange>& out,
-                                   std::vector<uint64_t>& retry) {
-  for (uint64_t s = inner.first; s <= inner.last; ++s) {
-    const auto mapped = innerToOuter_.find(s);
-    if (mapped == innerToOuter_.end()) continue;
-    const uint64_t seq = mapped->second;
-    innerToOuter_.erase(mapped);
-    auto it = pending_.find(seq);
-    if (it == pending_.end()) continue;
-    if (!inner.ok && ++it->second.attempts < kMaxAttempts) {
-      it->second.lastFailure = inner.reason;
-      retry.push_back(seq);
-      continue;
+void ReconnectingPublisher::settle(const ConfirmRange& inner, std::vector<ConfirmRange>& out, Refused& refused) {
+  for (uint64_t s = std::max(inner.first, sentBase_); s <= inner.last && s - sentBase_ < sent_.size(); ++s) {
+    const uint64_t seq = sent_[s - sentBase_];
+    Pending& p = pending_[seq - base_];
+    if (p.settled) continue;
+    if (!inner.ok && ++p.attempts < kMaxAttempts) {
+      if (refused.count++ == 0) refused.reason = inner.reason;
+      continue;  // stays unsettled: resent on the next connection
     }
-    const std::string reason =
-        inner.ok ? std::string() : fmt::format("{} (tried {} times)", inner.reason, it->second.attempts);
-    pending_.erase(it);
+    p.settled = true;
+    --unsettled_;
+    const std::string reason = inner.ok ? std::string() : fmt::format("{} (tried {} times)", inner.reason, p.attempts);
     if (!out.empty() && out.back().ok == inner.ok && out.back().last + 1 == seq && out.back().reason == reason) {
       out.back().last = seq;
     } else {
       out.push_back({seq, seq, inner.ok, reason});
     }
   }
+  while (!sent_.empty() && pending_[sent_.front() - base_].settled) {
+    sent_.pop_front();
+    ++sentBase_;
+  }
+  while (!pending_.empty() && pending_.front().settled) {
+    pending_.pop_front();
+    ++base_;
+  }
 }
 
 size_t ReconnectingPublisher::awaitConfirms(size_t maxUnconfirmed, Clock::time_point deadline,
                                             std::vector<ConfirmRange>& out) {
   for (;;) {
-    std::vector<uint64_t> retry;
+    Refused refused;
     try {
       innerConfirms_.clear();
       inner_->awaitConfirms(maxUnconfirmed, deadline, innerConfirms_);
-      for (const auto& c : innerConfirms_) settle(c, out, retry);
-      if (!retry.empty()) {
+      for (const auto& c : innerConfirms_) settle(c, out, refused);
+      if (refused.count > 0) {
         // Refused by the broker (nack, returned, error reply): first collect the confirms of the
         // rest still in flight, then send the refused ones again on a fresh connection, which
         // declares the queue again (it may have been deleted).
         innerConfirms_.clear();
         inner_->awaitConfirms(0, std::min(deadline, Clock::now() + std::chrono::seconds(5)), innerConfirms_);
-        for (const auto& c : innerConfirms_) settle(c, out, retry);
-        reconnectAndResend(fmt::format("the broker refused {} record(s): {}", retry.size(),
-                                       pending_.at(retry.front()).lastFailure));
+        for (const auto& c : innerConfirms_) settle(c, out, refused);
+        reconnectAndResend(fmt::format("the broker refused {} record(s): {}", refused.count, refused.reason));
         continue;
       }
     } catch (const ConnectionError& e) {
@@ -176,12 +183,11 @@ size_t ReconnectingPublisher::awaitConfirms(size_t maxUnconfirmed, Clock::time_p
 
 ReconnectingConsumer::ReconnectingConsumer(const BrokerOptions& options, Opener<Consumer> opener)
     : reconnector_(options), opener_(std::move(opener)) {
-  inner_ = reconnector_.open(opener_, options.retryFor, "connecting to the broker");
+  inner_ = reconnector_.connect(opener_);
 }
 
 void ReconnectingConsumer::reconnect(const std::string& why) {
-  const auto window = reconnector_.options().reconnectFor;
-  if (window.count() == 0) throw ConnectionError(why);
+  if (reconnector_.options().reconnectFor.count() == 0) throw ConnectionError(why);
   spdlog::warn("{}: reconnecting; the broker delivers the {} record(s) taken and not yet acknowledged again", why,
                unacked_.size());
   lostAcks_ += unacked_.size();
@@ -189,7 +195,7 @@ void ReconnectingConsumer::reconnect(const std::string& why) {
   currentFirstTag_ = nextTag_;
   if (inner_) inner_->close();
   inner_.reset();
-  inner_ = reconnector_.open(opener_, window, "reconnecting to the broker");
+  inner_ = reconnector_.reconnect(opener_);
   ++reconnects_;
   spdlog::info("consuming again after reconnect #{}", reconnects_);
 }

@@ -3,32 +3,45 @@
 // closed connection or a failover to another node is handled here, not in the pipeline.
 #include <deque>
 #include <functional>
-#include <map>
 #include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "broker/admin.hpp"
 #include "broker/consumer.hpp"
 #include "broker/options.hpp"
 #include "broker/publisher.hpp"
 
 namespace logship {
 
-// Opens a connection to one of options.urls (tried in turn), with exponential backoff and jitter,
-// for at most `window` (0: one pass over the URLs). BrokerRefusedError is not retried.
-// Calls `open(optionsForOneUrl)`; returns its result.
+// Makes one connection attempt to the broker at options.url (an adapter constructor).
 template <typename T>
 using Opener = std::function<std::unique_ptr<T>(const BrokerOptions&)>;
 
+// The one retry loop of every connection: tries each of options.urls in turn (starting with the
+// one that worked last), with exponential backoff and jitter, until one opens. BrokerRefusedError
+// and TlsError are not retried; a stop request ends the wait with InterruptedError.
 class Reconnector {
  public:
   explicit Reconnector(BrokerOptions options) : options_(std::move(options)), rng_(std::random_device{}()) {}
+  // The first connection, for at most options.retryFor.
   template <typename T>
-  std::unique_ptr<T> open(const Opener<T>& opener, std::chrono::milliseconds window, const char* what);
+  std::unique_ptr<T> connect(const Opener<T>& opener) {
+    return open(opener, options_.retryFor, "connecting to the broker", "--retry-seconds");
+  }
+  // A new connection after a working one broke, for at most options.reconnectFor.
+  template <typename T>
+  std::unique_ptr<T> reconnect(const Opener<T>& opener) {
+    return open(opener, options_.reconnectFor, "reconnecting to the broker", "--reconnect-seconds");
+  }
   const BrokerOptions& options() const { return options_; }
 
  private:
+  template <typename T>
+  std::unique_ptr<T> open(const Opener<T>& opener, std::chrono::milliseconds window, const char* what,
+                          const char* flag);
+
   BrokerOptions options_;
   size_t next_ = 0;  // the URL to try first: the one that worked last
   std::mt19937 rng_;
@@ -47,25 +60,34 @@ class ReconnectingPublisher final : public Publisher {
 
   uint64_t publish(const Message& message) override;
   size_t awaitConfirms(size_t maxUnconfirmed, Clock::time_point deadline, std::vector<ConfirmRange>& out) override;
-  size_t unconfirmed() const override { return pending_.size(); }
+  size_t unconfirmed() const override { return unsettled_; }
   uint64_t reconnects() const { return reconnects_; }
 
  private:
   struct Pending {
     Message message;
-    uint64_t innerSeq = 0;  // its sequence number on the current connection (0: not sent on it)
     int attempts = 0;
-    std::string lastFailure;
+    bool settled = false;  // confirmed, or failed for good: only waits to leave the front
   };
-  void sendOnCurrent(uint64_t seq, Pending& p);
+  // Refused records seen by settle(): resent on a fresh connection.
+  struct Refused {
+    size_t count = 0;
+    std::string reason;
+  };
+  void sendOnCurrent(uint64_t seq);
   void reconnectAndResend(const std::string& why);
-  void settle(const ConfirmRange& inner, std::vector<ConfirmRange>& out, std::vector<uint64_t>& retry);
+  void settle(const ConfirmRange& inner, std::vector<ConfirmRange>& out, Refused& refused);
 
   Reconnector reconnector_;
   Opener<Publisher> opener_;
   std::unique_ptr<Publisher> inner_;
-  std::map<uint64_t, Pending> pending_;            // by our sequence number
-  std::map<uint64_t, uint64_t> innerToOuter_;      // current connection's seq -> ours
+  std::deque<Pending> pending_;  // our sequence numbers base_, base_ + 1, ...
+  uint64_t base_ = 1;
+  size_t unsettled_ = 0;
+  // Our sequence numbers in the order they were sent on the current connection, whose own
+  // sequence numbers are consecutive from sentBase_.
+  std::deque<uint64_t> sent_;
+  uint64_t sentBase_ = 1;
   uint64_t nextSeq_ = 1;
   uint64_t reconnects_ = 0;
   std::vector<ConfirmRange> innerConfirms_;

@@ -1,4 +1,6 @@
 #pragma once
+#include <sys/time.h>
+
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -9,5 +11,13 @@ namespace logship {
 // gets the whole timeout). Returns a connected, non-blocking, close-on-exec socket with TCP_NODELAY.
 // Throws ConnectionError with the precise reason ("Connection refused", "timed out", "unknown host").
 int connectTcp(const std::string& host, uint16_t port, std::chrono::milliseconds timeout);
+
+// A duration as the timeval that socket and client-library timeouts take.
+inline timeval toTimeval(std::chrono::milliseconds ms) {
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
+  return tv;
+}
 
 }  // namespace logship

@@ -9,19 +9,11 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "broker/connect_retry.hpp"
 #include "broker/tcp_connect.hpp"
 #include "core/error.hpp"
 
 namespace logship::amqp {
 namespace {
-
-timeval toTimeval(std::chrono::milliseconds ms) {
-  timeval tv{};
-  tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
-  tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
-  return tv;
-}
 
 std::string bytesToString(amqp_bytes_t b) { return std::string(static_cast<const char*>(b.bytes), b.len); }
 
@@ -96,7 +88,7 @@ void AmqpConnection::throwReplyError(const amqp_rpc_reply_t& reply, std::string_
   throw ConnectionError(fmt::format("{}: unknown failure", what));
 }
 
-AmqpConnection AmqpConnection::openOnce(const BrokerOptions& options) {
+AmqpConnection AmqpConnection::open(const BrokerOptions& options) {
   AmqpConnection conn;
   conn.state_.reset(amqp_new_connection());
   if (!conn.state_) throw ConnectionError("out of memory creating an AMQP connection");
@@ -165,10 +157,6 @@ AmqpConnection AmqpConnection::openOnce(const BrokerOptions& options) {
   }
   conn.openChannel(1);
   return conn;
-}
-
-AmqpConnection AmqpConnection::open(const BrokerOptions& options) {
-  return openWithRetry(options, [&] { return openOnce(options); });
 }
 
 void AmqpConnection::openChannel(amqp_channel_t channel) {

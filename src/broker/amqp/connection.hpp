@@ -16,8 +16,9 @@ namespace logship::amqp {
 
 class AmqpConnection {
  public:
-  // Connects, logs in and opens channel 1, retrying an unreachable broker for options.retryFor.
-  // Throws ConnectionError (unreachable, timed out) or BrokerRefusedError (bad credentials, vhost).
+  // Connects, logs in and opens channel 1: one attempt (retrying is the caller's, see
+  // broker/reconnecting.hpp). Throws ConnectionError (unreachable, timed out) or
+  // BrokerRefusedError (bad credentials, vhost).
   static AmqpConnection open(const BrokerOptions& options);
 
   AmqpConnection(AmqpConnection&&) noexcept = default;
@@ -64,7 +65,6 @@ class AmqpConnection {
     void operator()(amqp_connection_state_t state) const noexcept { amqp_destroy_connection(state); }
   };
   AmqpConnection() = default;
-  static AmqpConnection openOnce(const BrokerOptions& options);
 
   [[noreturn]] void throwStalled(std::string_view what);
 

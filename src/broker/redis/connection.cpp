@@ -11,20 +11,12 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "broker/connect_retry.hpp"
 #include "broker/tcp_connect.hpp"
 #include "core/error.hpp"
 #include "core/escape.hpp"
 
 namespace logship::redis {
 namespace {
-
-timeval toTimeval(std::chrono::milliseconds ms) {
-  timeval tv{};
-  tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
-  tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
-  return tv;
-}
 
 bool isError(const redisReply& r) { return r.type == REDIS_REPLY_ERROR; }
 
@@ -68,7 +60,7 @@ void RedisConnection::throwContextError(std::string_view what) {
   throw ConnectionError(fmt::format("{}: {}", what, text));
 }
 
-RedisConnection RedisConnection::openOnce(const BrokerOptions& options) {
+RedisConnection RedisConnection::open(const BrokerOptions& options) {
   RedisConnection conn;
   conn.rpcTimeout_ = options.rpcTimeout;
   const auto where = options.url.redacted();
@@ -124,10 +116,6 @@ RedisConnection RedisConnection::openOnce(const BrokerOptions& options) {
   conn.command({"CLIENT", "SETNAME", clientNameFor(options)}, "naming the connection");
   redisSetTimeout(conn.ctx_.get(), toTimeval(options.rpcTimeout));
   return conn;
-}
-
-RedisConnection RedisConnection::open(const BrokerOptions& options) {
-  return openWithRetry(options, [&] { return openOnce(options); });
 }
 
 Reply RedisConnection::command(std::initializer_list<std::string_view> args, std::string_view what) {

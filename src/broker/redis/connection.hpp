@@ -25,8 +25,8 @@ inline std::string_view replyText(const redisReply& r) { return {r.str, r.len}; 
 
 class RedisConnection {
  public:
-  // Connects (retrying an unreachable server for options.retryFor), authenticates, selects the
-  // database and names the client. Throws ConnectionError (unreachable, timed out) or
+  // Connects (one attempt; retrying is the caller's, see broker/reconnecting.hpp), authenticates,
+  // selects the database and names the client. Throws ConnectionError (unreachable, timed out) or
   // BrokerRefusedError (wrong or missing password, bad database).
   static RedisConnection open(const BrokerOptions& options);
 
@@ -57,7 +57,6 @@ class RedisConnection {
     void operator()(redisContext* c) const noexcept { redisFree(c); }
   };
   RedisConnection() = default;
-  static RedisConnection openOnce(const BrokerOptions& options);
   [[noreturn]] void throwContextError(std::string_view what);
   Reply nextFromReader(std::string_view what);
 

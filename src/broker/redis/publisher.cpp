@@ -20,27 +20,30 @@ RedisPublisher::RedisPublisher(const BrokerOptions& options, std::string queue)
 }
 
 uint64_t RedisPublisher::publish(const Message& message) {
-  std::string& value = buffered_.emplace_back();
-  encodeEnvelope(message, value);
-  bufferedBytes_ += value.size();
+  encodeEnvelope(message, scratch_);
+  buffered_ += scratch_;
+  bufferedEnds_.push_back(buffered_.size());
   const uint64_t seq = nextSeq_++;  // before sendBuffered(), which numbers the values it sends
-  if (buffered_.size() >= kMaxValuesPerPush || bufferedBytes_ >= kMaxBytesPerPush) sendBuffered();
+  if (bufferedEnds_.size() >= kMaxValuesPerPush || buffered_.size() >= kMaxBytesPerPush) sendBuffered();
   return seq;
 }
 
 void RedisPublisher::sendBuffered() {
-  if (buffered_.empty()) return;
-  std::vector<std::string_view> args;
-  args.reserve(buffered_.size() + 2);
-  args.emplace_back("RPUSH");
-  args.emplace_back(queue_);
-  for (const auto& v : buffered_) args.emplace_back(v);
-  conn_.append(args);
+  if (bufferedEnds_.empty()) return;
+  args_.clear();
+  args_.emplace_back("RPUSH");
+  args_.emplace_back(queue_);
+  size_t start = 0;
+  for (const size_t end : bufferedEnds_) {
+    args_.emplace_back(std::string_view(buffered_).substr(start, end - start));
+    start = end;
+  }
+  conn_.append(args_);
   conn_.flush(fmt::format("sending records to '{}'", escaped(queue_)));
   const uint64_t last = nextSeq_ - 1;
-  inFlight_.push_back({last - buffered_.size() + 1, last});
+  inFlight_.push_back({last - bufferedEnds_.size() + 1, last});
   buffered_.clear();
-  bufferedBytes_ = 0;
+  bufferedEnds_.clear();
 }
 
 void RedisPublisher::settle(const redisReply& reply, std::vector<ConfirmRange>& out) {

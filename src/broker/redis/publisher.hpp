@@ -27,8 +27,11 @@ class RedisPublisher final : public Publisher {
 
   RedisConnection conn_;
   std::string queue_;
-  std::vector<std::string> buffered_;  // encoded values not yet sent
-  size_t bufferedBytes_ = 0;
+  // Encoded values not yet sent, back to back in one buffer (no allocation per record once warm).
+  std::string buffered_;
+  std::vector<size_t> bufferedEnds_;  // where each value ends in buffered_
+  std::string scratch_;
+  std::vector<std::string_view> args_;
   struct Push {
     uint64_t first;
     uint64_t last;
