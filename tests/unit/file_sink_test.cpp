@@ -2,6 +2,7 @@
 // short write, then EFBIG), as a full disk does with ENOSPC, so a test can choose where a line is
 // cut and lift the limit again, all in-process (the soft limit can be raised up to the hard one).
 #include "aggregator/file_sink.hpp"
+#include "sink_test_support.hpp"
 
 #include <fcntl.h>
 #include <sys/resource.h>
@@ -19,43 +20,11 @@
 
 using logship::FileSink;
 using logship::SinkError;
+using logship::testing::appendToFile;
+using logship::testing::readFile;
+using logship::testing::underFileSizeLimit;
 
 namespace {
-
-std::string readFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-void appendToFile(const std::string& path, const std::string& data) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND);
-  ASSERT_GE(fd, 0);
-  ASSERT_EQ(::write(fd, data.data(), data.size()), static_cast<ssize_t>(data.size()));
-  ::close(fd);
-}
-
-// Runs `f` with every file of this process limited to `limit` bytes. Only `f` runs under the
-// limit: gtest's own output (a file, when redirected) must not be cut. Returns the errno of the
-// SinkError `f` threw, 0 if it threw none.
-int underFileSizeLimit(rlim_t limit, const std::function<void()>& f) {
-  rlimit old{};
-  ::getrlimit(RLIMIT_FSIZE, &old);
-  const auto oldHandler = std::signal(SIGXFSZ, SIG_IGN);
-  rlimit lowered = old;
-  lowered.rlim_cur = limit;
-  ::setrlimit(RLIMIT_FSIZE, &lowered);
-  int code = 0;
-  try {
-    f();
-  } catch (const SinkError& e) {
-    code = e.code() != 0 ? e.code() : -1;
-  }
-  ::setrlimit(RLIMIT_FSIZE, &old);
-  std::signal(SIGXFSZ, oldHandler);
-  return code;
-}
 
 class FileSinkTest : public ::testing::Test {
  protected:

@@ -19,27 +19,17 @@
 #include <vector>
 
 #include "aggregator/file_sink.hpp"
+#include "sink_test_support.hpp"
 
 using logship::FileSink;
 using logship::IdJournal;
 using logship::IdJournalOptions;
 using logship::SinkError;
+using logship::testing::appendToFile;
+using logship::testing::readFile;
+using logship::testing::underFileSizeLimit;
 
 namespace {
-
-std::string readFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-void appendToFile(const std::string& path, const std::string& data) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT, 0644);
-  ASSERT_GE(fd, 0);
-  ASSERT_EQ(::write(fd, data.data(), data.size()), static_cast<ssize_t>(data.size()));
-  ::close(fd);
-}
 
 // Runs `f` in a child process that then dies without running any destructor (a crash).
 void crashAfter(const std::function<void()>& f) {
@@ -56,22 +46,6 @@ void crashAfter(const std::function<void()>& f) {
   int status = 0;
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);
   ASSERT_TRUE(WIFEXITED(status));
-}
-
-// Every file of this process limited to `limit` bytes while `f` runs (cuts a write at that byte).
-void underFileSizeLimit(rlim_t limit, const std::function<void()>& f) {
-  rlimit old{};
-  ::getrlimit(RLIMIT_FSIZE, &old);
-  const auto oldHandler = std::signal(SIGXFSZ, SIG_IGN);
-  rlimit lowered = old;
-  lowered.rlim_cur = limit;
-  ::setrlimit(RLIMIT_FSIZE, &lowered);
-  try {
-    f();
-  } catch (const SinkError&) {
-  }
-  ::setrlimit(RLIMIT_FSIZE, &old);
-  std::signal(SIGXFSZ, oldHandler);
 }
 
 class IdJournalTest : public ::testing::Test {
