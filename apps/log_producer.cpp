@@ -84,6 +84,18 @@ int main(int argc, char** argv) {
   app.add_option("--confirm-timeout", confirmTimeout, "Seconds to wait for the broker's last confirms")
       ->check(CLI::Range(0.1, 3600.0))
       ->capture_default_str();
+  app.add_option("--batch-records", shipOptions.batchRecords,
+                 "Records per broker message at most (1: one record per message, the tutorial's format)")
+      ->check(CLI::Range(size_t{1}, size_t{1'000'000}))
+      ->capture_default_str();
+  app.add_option("--batch-bytes", shipOptions.batchBytes, "Text bytes per broker message at most (suffixes K, M)")
+      ->transform(CLI::AsSizeValue(false))
+      ->check(CLI::Range(size_t{1}, size_t{64} * 1024 * 1024))
+      ->default_str("256K");
+  int lingerMs = 5;
+  app.add_option("--linger-ms", lingerMs, "How long a batch waits for more records before it is sent")
+      ->check(CLI::Range(0, 60'000))
+      ->capture_default_str();
   app.add_option("--spool-dir", shipOptions.spoolDir,
                  "Keep every record on disk in DIR until the broker confirmed it: records are accepted while the "
                  "broker is down, and a restarted producer sends what an earlier run left (docs/RELIABILITY.md)")
@@ -108,6 +120,7 @@ int main(int argc, char** argv) {
     recordTemplate.host = host;
     for (const auto& t : fieldTexts) recordTemplate.fields.push_back(parseField(t));
     shipOptions.confirmTimeout = std::chrono::milliseconds(static_cast<int64_t>(confirmTimeout * 1000));
+    shipOptions.linger = std::chrono::milliseconds(lingerMs);
     if (!shipOptions.spoolDir.empty()) {
       if (spoolMaxBytes < 4 * shipOptions.maxMessageBytes) {
         throw UsageError(fmt::format("--spool-max-bytes {} is too small for --max-message-bytes {}: give it at least "
@@ -155,7 +168,7 @@ int main(int argc, char** argv) {
       bool done = false;
       uint64_t emptyLines = 0;  // carry no information: skipped, and counted in the summary
       while (!done && !cli::stopRequested().load() && !shipper.failed()) {
-        switch (reader.next(line, skipped, std::chrono::milliseconds(1000))) {
+        switch (reader.next(line, skipped, shipper.wakeIn())) {
           case LineReader::Result::Line:
             if (line.empty()) {
               ++emptyLines;
@@ -168,7 +181,7 @@ int main(int argc, char** argv) {
             spdlog::error("line {} refused: {} bytes is over the limit of {} bytes (--max-message-bytes)",
                           reader.lineNumber(), skipped, shipOptions.maxMessageBytes);
             break;
-          case LineReader::Result::Idle: break;  // the sender thread services the connection
+          case LineReader::Result::Idle: shipper.flushDue(); break;  // the sender thread services the connection
           case LineReader::Result::Eof: done = true; break;
         }
       }

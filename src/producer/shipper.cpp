@@ -51,27 +51,63 @@ bool Shipper::ship(std::string_view message) {
     ++report_.refused;
     return false;
   }
-  record_.timestampUs = nowMicros();
-  record_.message.assign(message);
-  record_.id = fmt::format("{}-{}", options_.idPrefix, nextId_++);
-  encodeRecord(record_, message_);
-  switch (spool_->append(message_)) {
-    case Spool::Appended::Stored: ++report_.sent; return true;
+  const int64_t ts = nowMicros();
+  const bool alone = options_.batchRecords <= 1 || message.find('\n') != std::string_view::npos;
+  if (batch_.records() > 0 && (alone || batch_.bodyBytes() + 1 + message.size() > options_.batchBytes)) {
+    flushBatch();
+  }
+  if (batch_.records() == 0) {
+    record_.timestampUs = ts;
+    record_.message.assign(message);
+    record_.id = fmt::format("{}-{}", options_.idPrefix, nextId_++);
+    batch_.start(record_);
+    batchStarted_ = Clock::now();
+  } else {
+    batch_.add(message, ts);
+    ++nextId_;
+  }
+  if (alone || batch_.records() >= options_.batchRecords || Clock::now() - batchStarted_ >= options_.linger) {
+    return flushBatch();
+  }
+  return true;
+}
+
+void Shipper::flushDue() {
+  if (batch_.records() > 0 && Clock::now() - batchStarted_ >= options_.linger) flushBatch();
+}
+
+std::chrono::milliseconds Shipper::wakeIn() const {
+  if (batch_.records() == 0) return std::chrono::milliseconds(1000);
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(batchStarted_ + options_.linger - Clock::now());
+  return std::max(left, std::chrono::milliseconds(1));
+}
+
+bool Shipper::flushBatch() {
+  const size_t n = batch_.records();
+  if (n == 0) return true;
+  batch_.finish(message_);
+  return store(n);
+}
+
+bool Shipper::store(size_t records) {
+  switch (spool_->append(message_, records)) {
+    case Spool::Appended::Stored: report_.sent += records; return true;
     case Spool::Appended::Dropped: {
-      ++report_.dropped;
-      if (report_.dropped == 1 || Clock::now() - lastDropWarning_ >= std::chrono::seconds(10)) {
+      report_.dropped += records;
+      if (report_.dropped == records || Clock::now() - lastDropWarning_ >= std::chrono::seconds(10)) {
         spdlog::warn("the spool is full (--spool-max-bytes {}): records are dropped (--spool-full drop); {} so far",
                      options_.spoolLimits.maxBytes, report_.dropped);
         lastDropWarning_ = Clock::now();
       }
       return false;
     }
-    case Spool::Appended::Closed: return false;
+    case Spool::Appended::Closed: report_.sent += records; return false;  // counted as not delivered
   }
   return false;
 }
 
 void Shipper::finish(bool stopping) {
+  flushBatch();
   spool_->closeInput();
   inputClosedAt_ = nowNs();
   if (stopping && disk_ != nullptr) {
@@ -83,8 +119,7 @@ void Shipper::finish(bool stopping) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   thread_.join();
-  report_.dropped = spool_->dropped();
-  if (disk_ != nullptr) report_.remaining = spool_->held();
+  if (disk_ != nullptr) report_.remaining = spool_->heldRecords();
   if (senderError_ != nullptr) {
     const uint64_t total = report_.sent + report_.recovered;
     const uint64_t missing = total - std::min(total, report_.confirmed);
@@ -126,6 +161,7 @@ void Shipper::run() {
                      inFlight_.size());
         publisher_.reset();
         inFlight_.clear();
+        inFlightBytes_ = 0;
         spool_->rewind();
       }
     }
@@ -142,12 +178,13 @@ bool Shipper::connectPublisher() {
     try {
       publisher_ = connect_(&abort_);
       inFlight_.clear();
+      inFlightBytes_ = 0;
       lastProgressNs_ = nowNs();
       return true;
     } catch (const InterruptedError&) {
       return false;
     } catch (const ConnectionError& e) {
-      spdlog::warn("{}; {} record(s) wait in the spool {}", e.what(), spool_->held(), escaped(disk_->dir()));
+      spdlog::warn("{}; {} record(s) wait in the spool {}", e.what(), spool_->heldRecords(), escaped(disk_->dir()));
     }
   }
   return false;
@@ -166,22 +203,27 @@ bool Shipper::pump() {
       return true;
     }
     size_t unconfirmed = publisher_->unconfirmed();
-    batch_.clear();
-    if (unconfirmed < window) {
-      spool_->take(batch_, std::min<size_t>(window - unconfirmed, 256),
-                   unconfirmed > 0 ? std::chrono::milliseconds(0) : std::chrono::milliseconds(100));
+    taken_.clear();
+    if (unconfirmed < window && inFlightBytes_ < options_.maxInFlightBytes) {
+      spool_->take(taken_, std::min<size_t>(window - unconfirmed, 256),
+                   unconfirmed > 0 ? std::chrono::milliseconds(0) : std::chrono::milliseconds(100),
+                   options_.maxInFlightBytes - inFlightBytes_);
     }
     if (unconfirmed == 0) waitingSince = Clock::now();
-    for (auto& m : batch_) {
+    for (auto& m : taken_) {
       const uint64_t seq = publisher_->publish(m);
       if (inFlight_.empty()) inFlightBase_ = seq;
-      inFlight_.push_back(InFlight{std::move(m), InFlight::State::Waiting, {}});
+      const size_t bytes = m.body.size();
+      const uint64_t records = recordCount(m);
+      inFlightBytes_ += bytes;
+      inFlight_.push_back(
+          InFlight{disk_ != nullptr ? std::move(m) : Message{}, bytes, records, InFlight::State::Waiting, {}});
     }
     unconfirmed = publisher_->unconfirmed();
     const auto now = Clock::now();
-    if (unconfirmed >= window) {
-      publisher_->awaitConfirms(window / 2, now + options_.confirmTimeout, confirms_);
-    } else if (batch_.empty() && unconfirmed > 0) {
+    if (unconfirmed >= window || (unconfirmed > 0 && inFlightBytes_ >= options_.maxInFlightBytes)) {
+      publisher_->awaitConfirms(unconfirmed / 2, now + options_.confirmTimeout, confirms_);
+    } else if (taken_.empty() && unconfirmed > 0) {
       publisher_->awaitConfirms(0, now + std::chrono::milliseconds(20), confirms_);
     } else {
       publisher_->awaitConfirms(SIZE_MAX, now, confirms_);  // services the connection, takes what is there
@@ -201,32 +243,36 @@ void Shipper::settle(std::vector<ConfirmRange>& confirms) {
   if (confirms.empty()) return;
   lastProgressNs_ = nowNs();
   for (const auto& c : confirms) {
-    const uint64_t n = c.last - c.first + 1;
-    if (c.ok) {
-      report_.confirmed += n;
-    } else {
-      report_.failed += n;
-      if (report_.firstFailure.empty()) report_.firstFailure = c.reason;
-      spdlog::error("{} message(s) not accepted by the broker: {}{}", n, c.reason,
-                    disk_ != nullptr ? fmt::format(" (kept in {}/refused.log)", escaped(disk_->dir())) : "");
-    }
+    uint64_t records = 0;
     for (uint64_t s = std::max(c.first, inFlightBase_); s <= c.last && s - inFlightBase_ < inFlight_.size(); ++s) {
       InFlight& f = inFlight_[s - inFlightBase_];
+      if (f.state != InFlight::State::Waiting) continue;
       f.state = c.ok ? InFlight::State::Confirmed : InFlight::State::Failed;
       if (!c.ok) f.reason = c.reason;
+      records += f.records;
+    }
+    if (c.ok) {
+      report_.confirmed += records;
+    } else {
+      report_.failed += records;
+      if (report_.firstFailure.empty()) report_.firstFailure = c.reason;
+      spdlog::error("{} record(s) not accepted by the broker: {}{}", records, c.reason,
+                    disk_ != nullptr ? fmt::format(" (kept in {}/refused.log)", escaped(disk_->dir())) : "");
     }
   }
   confirms.clear();
   size_t done = 0;
+  uint64_t doneRecords = 0;
   while (!inFlight_.empty() && inFlight_.front().state != InFlight::State::Waiting) {
-    if (inFlight_.front().state == InFlight::State::Failed && disk_ != nullptr) {
-      disk_->keepRefused(inFlight_.front().message, inFlight_.front().reason);
-    }
+    InFlight& f = inFlight_.front();
+    if (f.state == InFlight::State::Failed && disk_ != nullptr) disk_->keepRefused(f.message, f.reason);
+    inFlightBytes_ -= f.bytes;
+    doneRecords += f.records;
     inFlight_.pop_front();
     ++inFlightBase_;
     ++done;
   }
-  spool_->release(done);
+  spool_->release(done, doneRecords);
 }
 
 }  // namespace logship

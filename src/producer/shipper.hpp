@@ -26,6 +26,13 @@ struct ShipperOptions {
   // 16 random hex digits (a new producer instance).
   std::string idPrefix;
   uint64_t firstId = 1;
+  // Batching (docs/FORMATS.md, "Batches"): up to batchRecords records (1: one record per message)
+  // and batchBytes of text per message; a batch waits at most linger for more records.
+  size_t batchRecords = 1000;
+  size_t batchBytes = 256 * 1024;
+  std::chrono::milliseconds linger{5};
+  // Message bytes in flight (sent, not yet confirmed), in addition to the confirm window.
+  size_t maxInFlightBytes = 4 * 1024 * 1024;
   // --spool-dir: records are kept on disk until confirmed (empty: in memory only).
   std::string spoolDir;
   SpoolLimits spoolLimits;
@@ -71,6 +78,10 @@ class Shipper {
   // taken: over the size limit (counted as refused), dropped by a full spool (counted), or the
   // sender has failed (finish() reports why). Blocks while the spool is full (backpressure).
   bool ship(std::string_view message);
+  // Sends the batch being built when its linger time has passed (call when the input is idle).
+  void flushDue();
+  // How long the input may wait for more before flushDue() has something to do.
+  std::chrono::milliseconds wakeIn() const;
   // Counts a message the caller could not even read whole (over the size limit).
   void refuse() { ++report_.refused; }
   // True once the sender has failed: stop reading, call finish().
@@ -89,10 +100,14 @@ class Shipper {
 
  private:
   struct InFlight {
-    Message message;
+    Message message;  // kept only with a disk spool (for refused.log)
+    size_t bytes = 0;
+    uint64_t records = 1;
     enum class State { Waiting, Confirmed, Failed } state = State::Waiting;
     std::string reason;
   };
+  bool flushBatch();         // appends the batch being built to the spool
+  bool store(size_t records);  // appends message_ (holding `records` records) to the spool
   void run();                // the sender thread
   bool connectPublisher();   // false: given up (stop or give-up time)
   bool pump();               // true: done
@@ -105,6 +120,8 @@ class Shipper {
   ShipperOptions options_;
   ShipReport report_;
   uint64_t nextId_ = 1;
+  BatchBuilder batch_;
+  Clock::time_point batchStarted_{};
   std::unique_ptr<Spool> spool_;
   DiskSpool* disk_ = nullptr;
 
@@ -112,8 +129,9 @@ class Shipper {
   std::unique_ptr<Publisher> publisher_;
   std::deque<InFlight> inFlight_;  // publisher sequence numbers inFlightBase_, +1, ...
   uint64_t inFlightBase_ = 0;
+  size_t inFlightBytes_ = 0;
   Clock::time_point lastProgress_;  // last confirm, publish or connection
-  std::vector<Message> batch_;
+  std::vector<Message> taken_;
   std::vector<ConfirmRange> confirms_;
   std::thread thread_;
   std::atomic<bool> abort_{false};     // give up connecting (stop signal or give-up time)

@@ -8,8 +8,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <filesystem>
+#include <iterator>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -95,6 +97,29 @@ void encodeSpoolPayload(const Message& message, std::string& out) {
   out += message.body;
 }
 
+uint64_t spoolPayloadRecords(std::string_view p) {
+  if (p.size() < 4) return 1;
+  const uint32_t count = getU32(p.data());
+  size_t pos = 4;
+  for (uint32_t i = 0; i < count; ++i) {
+    std::string_view kv[2];
+    for (auto& s : kv) {
+      if (p.size() - pos < 4) return 1;
+      const uint32_t len = getU32(p.data() + pos);
+      pos += 4;
+      if (p.size() - pos < len) return 1;
+      s = p.substr(pos, len);
+      pos += len;
+    }
+    if (kv[0] == wire::kBatch) {
+      uint64_t n = 0;
+      auto [ptr, ec] = std::from_chars(kv[1].data(), kv[1].data() + kv[1].size(), n);
+      return ec == std::errc{} && ptr == kv[1].data() + kv[1].size() && n > 0 ? n : 1;
+    }
+  }
+  return 1;
+}
+
 bool decodeSpoolPayload(std::string_view p, Message& out) {
   out.headers.clear();
   if (p.size() < 4) return false;
@@ -120,7 +145,7 @@ bool decodeSpoolPayload(std::string_view p, Message& out) {
 
 // ---- Spool: locking, waiting, limits ----------------------------------------------------------
 
-Spool::Appended Spool::append(const Message& message) {
+Spool::Appended Spool::append(const Message& message, uint64_t records) {
   std::unique_lock lock(mu_);
   const size_t size = entryBytes(message);
   for (;;) {
@@ -134,6 +159,7 @@ Spool::Appended Spool::append(const Message& message) {
   }
   bytes_ += storeLocked(message);
   ++held_;
+  heldRecords_ += records;
   dataCv_.notify_one();
   return Appended::Stored;
 }
@@ -146,23 +172,28 @@ void Spool::closeInput() {
   dataCv_.notify_all();
 }
 
-size_t Spool::take(std::vector<Message>& out, size_t max, std::chrono::milliseconds wait) {
+size_t Spool::take(std::vector<Message>& out, size_t max, std::chrono::milliseconds wait, size_t maxBytes) {
   std::unique_lock lock(mu_);
   if (held_ == taken_ && !closed_ && wait.count() > 0) {
     dataCv_.wait_for(lock, wait, [&] { return held_ > taken_ || closed_ || shutdown_; });
   }
   const size_t n = static_cast<size_t>(std::min<uint64_t>(max, held_ - taken_));
-  if (n > 0) {
-    loadLocked(n, out);
-    taken_ += n;
+  size_t took = 0;
+  size_t bytes = 0;
+  while (took < n && bytes < maxBytes) {
+    loadLocked(1, out);
+    bytes += out.back().body.size();
+    ++took;
+    ++taken_;
   }
-  return n;
+  return took;
 }
 
-void Spool::release(size_t count) {
+void Spool::release(size_t count, uint64_t records) {
   if (count == 0) return;
   std::lock_guard lock(mu_);
   count = static_cast<size_t>(std::min<uint64_t>(count, taken_));
+  heldRecords_ -= std::min(heldRecords_, records);
   bytes_ -= std::min(bytes_, releaseLocked(count));
   held_ -= count;
   taken_ -= count;
@@ -186,6 +217,10 @@ void Spool::shutdown() {
 uint64_t Spool::held() const {
   std::lock_guard lock(mu_);
   return held_;
+}
+uint64_t Spool::heldRecords() const {
+  std::lock_guard lock(mu_);
+  return heldRecords_;
 }
 uint64_t Spool::untaken() const {
   std::lock_guard lock(mu_);
@@ -289,6 +324,8 @@ void DiskSpool::recover() {
   }
 
   std::string data;
+  uint64_t heldRecords = 0;
+  uint64_t heldEntries = 0;
   for (size_t i = 0; i < firsts.size(); ++i) {
     const std::string path = segmentPath(firsts[i]);
     const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
@@ -309,6 +346,10 @@ void DiskSpool::recover() {
       if (getU32(h) != kEntryMagic || seq != seg.firstSeq + seg.entries || data.size() - pos - kEntryHeaderBytes < len ||
           getU32(h + 16) != entryChecksum(seq, std::string_view(h + kEntryHeaderBytes, len))) {
         break;
+      }
+      if (!haveCursor || seq >= cursor) {
+        heldRecords += spoolPayloadRecords(std::string_view(h + kEntryHeaderBytes, len));
+        ++heldEntries;
       }
       pos += kEntryHeaderBytes + len;
       ++seg.entries;
@@ -348,8 +389,11 @@ void DiskSpool::recover() {
   }
   size_t total = 0;
   for (const auto& s : segments_) total += s.bytes;
-  recovered_ = nextSeq_ - firstHeld_;
-  adoptLocked(recovered_, total);
+  recoveredEntries_ = nextSeq_ - firstHeld_;
+  // Entries counted while scanning but lost to damage further on are not held: count again only
+  // when the two disagree (a damaged segment), assuming one record per entry for the difference.
+  recovered_ = heldEntries == recoveredEntries_ ? heldRecords : recoveredEntries_;
+  adoptLocked(recoveredEntries_, recovered_, total);
   nextTake_ = firstHeld_;
   writeCursor();
   if (recovered_ > 0) {
@@ -508,20 +552,26 @@ bool DiskSpool::fullLocked(size_t entryBytes) {
 }
 
 void DiskSpool::keepRefused(const Message& message, const std::string& reason) {
-  std::string id = "-";
-  for (const auto& h : message.headers) {
-    if (h.key == wire::kId) id = h.value;
+  std::vector<Record> records;
+  std::string error;
+  std::string lines;
+  if (decodeRecords(message.body, message.headers, 0, records, error)) {
+    for (const auto& r : records) {
+      fmt::format_to(std::back_inserter(lines), "{}\t{}\t{}\n", escaped(r.id.empty() ? "-" : r.id), escaped(reason),
+                     escaped(r.message));
+    }
+  } else {
+    fmt::format_to(std::back_inserter(lines), "-\t{}\t{}\n", escaped(reason), escaped(message.body));
   }
-  const std::string line = fmt::format("{}\t{}\t{}\n", escaped(id), escaped(reason), escaped(message.body));
   const std::string path = dir_ + "/refused.log";
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   try {
     if (fd < 0) throw Error(std::strerror(errno));
-    writeAll(fd, line.data(), line.size());
+    writeAll(fd, lines.data(), lines.size());
     ::close(fd);
   } catch (const Error& e) {
     if (fd >= 0) ::close(fd);
-    spdlog::error("cannot keep a refused record in {}: {}", escaped(path), e.what());
+    spdlog::error("cannot keep {} refused record(s) in {}: {}", records.size(), escaped(path), e.what());
   }
 }
 

@@ -38,22 +38,26 @@ class Spool {
   // Input side. Stores `message` (blocks while the spool is full, unless limits.dropWhenFull: then
   // the message is not stored and counted in dropped()). Closed: shutdown() was called, nothing
   // stored. Throws Error when the spool cannot be written (disk full, I/O error).
-  Appended append(const Message& message);
+  // `records`: how many records the message holds (a batch holds several), for held_records().
+  Appended append(const Message& message, uint64_t records = 1);
   // No more appends: take() returns 0 at once when nothing is left to take.
   void closeInput();
 
-  // Sender side. Appends to `out` up to `max` entries not taken yet, in order; waits up to `wait`
-  // for the first one unless the input is closed. Returns how many it took.
-  size_t take(std::vector<Message>& out, size_t max, std::chrono::milliseconds wait);
+  // Sender side. Appends to `out` up to `max` entries not taken yet, in order, stopping once their
+  // bodies add up to `maxBytes` (at least one is taken); waits up to `wait` for the first one unless
+  // the input is closed. Returns how many it took.
+  size_t take(std::vector<Message>& out, size_t max, std::chrono::milliseconds wait, size_t maxBytes = SIZE_MAX);
   // The oldest `count` taken and unreleased entries are settled (confirmed, or failed for good):
   // their space is freed; on disk they are gone for good.
-  void release(size_t count);
+  // `records`: how many records those entries held.
+  void release(size_t count, uint64_t records);
   // Every taken and unreleased entry becomes untaken again (a new connection sends them again).
   void rewind();
   // Wakes and refuses a blocked or later append() (the sender failed, or the program stops).
   void shutdown();
 
   uint64_t held() const;      // appended (or found on disk at start) and not released
+  uint64_t heldRecords() const;  // the records in the held entries
   uint64_t untaken() const;   // held and not taken
   uint64_t dropped() const;   // refused by append() because the spool was full (dropWhenFull)
   bool inputClosed() const;
@@ -70,8 +74,9 @@ class Spool {
   // True when appending `bytes` more would exceed the limit; may first reclaim space.
   virtual bool fullLocked(size_t entryBytes);
   // Called by subclasses that find entries at start.
-  void adoptLocked(uint64_t entries, size_t bytes) {
+  void adoptLocked(uint64_t entries, uint64_t records, size_t bytes) {
     held_ = entries;
+    heldRecords_ = records;
     bytes_ = bytes;
   }
 
@@ -83,6 +88,7 @@ class Spool {
   std::condition_variable dataCv_;   // take() waits for entries
   std::condition_variable spaceCv_;  // append() waits for space
   uint64_t held_ = 0;
+  uint64_t heldRecords_ = 0;
   uint64_t taken_ = 0;  // of the held entries, how many are taken (the oldest ones)
   uint64_t dropped_ = 0;
   bool closed_ = false;
@@ -120,6 +126,7 @@ class DiskSpool final : public Spool {
   const std::string& dir() const { return dir_; }
   // Records found in the spool at start (left by an earlier run).
   uint64_t recovered() const { return recovered_; }
+  uint64_t recoveredEntries() const { return recoveredEntries_; }
   // Keeps a record the broker refused for good in DIR/refused.log (id, reason, escaped text).
   void keepRefused(const Message& message, const std::string& reason);
 
@@ -166,6 +173,7 @@ class DiskSpool final : public Spool {
   uint64_t nextTake_ = 0;   // seq of the next entry to take
   uint64_t nextSeq_ = 0;    // seq of the next entry to append
   uint64_t recovered_ = 0;
+  uint64_t recoveredEntries_ = 0;
   std::deque<Cached> cache_;  // the newest entries, consecutive seqs, at most cacheLimit_ bytes
   size_t cacheBytes_ = 0;
   size_t cacheLimit_ = 4 * 1024 * 1024;
@@ -176,5 +184,7 @@ class DiskSpool final : public Spool {
 // The spool's binary form of a message (the payload of a segment entry).
 void encodeSpoolPayload(const Message& message, std::string& out);
 bool decodeSpoolPayload(std::string_view payload, Message& out);
+// The records a payload holds (its logship-batch header, else 1), without decoding it.
+uint64_t spoolPayloadRecords(std::string_view payload);
 
 }  // namespace logship

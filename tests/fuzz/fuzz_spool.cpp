@@ -48,7 +48,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       const size_t held = s.held();
       const size_t n = s.take(got, 1'000'000, std::chrono::milliseconds(0));
       if (n != held || got.size() != n) std::abort();
-      s.release(n);
+      s.release(n, n);
       logship::Message m;
       m.body = "after";
       if (s.append(m) != logship::Spool::Appended::Stored) std::abort();

@@ -76,7 +76,7 @@ TEST(MemorySpoolTest, TakesInOrderAndRewindsWhatIsNotReleased) {
   std::vector<Message> got;
   EXPECT_EQ(s.take(got, 3, 0ms), 3u);
   EXPECT_EQ(s.untaken(), 2u);
-  s.release(2);
+  s.release(2, 2);
   EXPECT_EQ(s.held(), 3u);
   s.rewind();
   got.clear();
@@ -100,7 +100,7 @@ TEST(MemorySpoolTest, BlocksWhenFullUntilReleased) {
   EXPECT_FALSE(appended.load()) << "append must block while the spool is full";
   std::vector<Message> got;
   s.take(got, 2, 0ms);
-  s.release(2);
+  s.release(2, 2);
   t.join();
   EXPECT_TRUE(appended.load());
 }
@@ -133,7 +133,7 @@ TEST_F(SpoolTest, RestartSendsWhatWasNotReleasedInOrder) {
     for (int i = 0; i < 100; ++i) ASSERT_EQ(s.append(msg(i)), Spool::Appended::Stored);
     std::vector<Message> got;
     EXPECT_EQ(s.take(got, 60, 0ms), 60u);
-    s.release(40);  // 40 confirmed; 20 in flight when the producer dies
+    s.release(40, 40);  // 40 confirmed; 20 in flight when the producer dies
   }
   DiskSpool s(dir_.string(), SpoolLimits{1 << 20, false});
   EXPECT_EQ(s.recovered(), 60u);
@@ -162,7 +162,7 @@ TEST_F(SpoolTest, ReadsFromDiskWhenTheMemoryCacheIsExceededAndDeletesConfirmedSe
     got.clear();
     s.take(got, 97, 0ms);
     for (const auto& m : got) ASSERT_EQ(m.body, "record " + std::to_string(next++) + std::string(250, 'x'));
-    s.release(got.size());
+    s.release(got.size(), got.size());
   }
   EXPECT_EQ(next, 3000);
   EXPECT_LE(segments().size(), 1u) << "confirmed segments are deleted";
@@ -173,7 +173,7 @@ TEST_F(SpoolTest, RewindAfterALostConnectionRereadsFromDisk) {
   for (int i = 0; i < 2000; ++i) ASSERT_EQ(s.append(msg(i, 250)), Spool::Appended::Stored);
   std::vector<Message> got;
   s.take(got, 500, 0ms);
-  s.release(100);
+  s.release(100, 100);
   s.rewind();
   got.clear();
   s.take(got, 5, 0ms);
@@ -224,7 +224,7 @@ TEST_F(SpoolTest, ALostCursorMeansEverythingIsSentAgainNeverLess) {
     for (int i = 0; i < 10; ++i) ASSERT_EQ(s.append(msg(i)), Spool::Appended::Stored);
     std::vector<Message> got;
     s.take(got, 4, 0ms);
-    s.release(4);
+    s.release(4, 4);
   }
   std::ofstream(dir_ / "cursor", std::ios::trunc) << "garbage!garbage!";
   DiskSpool s(dir_.string(), SpoolLimits{1 << 20, false});
@@ -249,7 +249,7 @@ TEST_F(SpoolTest, TheCapCountsBytesOnDiskAndSpaceComesBackWhenSegmentsAreConfirm
   EXPECT_LE(onDisk, uint64_t{1} << 20);
   std::vector<Message> got;
   s.take(got, 100000, 0ms);
-  s.release(got.size());
+  s.release(got.size(), got.size());
   EXPECT_EQ(s.append(msg(-1, 1000)), Spool::Appended::Stored) << "space is back once everything is confirmed";
 }
 
@@ -265,12 +265,23 @@ TEST_F(SpoolTest, AWriteErrorRefusesTheRecordAndLeavesNoTornEntry) {
   EXPECT_EQ(s.held(), 1u);
 }
 
-TEST_F(SpoolTest, RefusedRecordsAreKeptAsLines) {
+TEST_F(SpoolTest, RefusedRecordsAreKeptAsLinesOnePerRecord) {
   DiskSpool s(dir_.string(), SpoolLimits{1 << 20, false});
-  Message m = msg(7);
-  m.body = "two\nlines";
+  Record r;
+  r.message = "two\nlines";
+  r.id = "p-7";
+  Message m;
+  encodeRecord(r, m);
   s.keepRefused(m, "NOT_FOUND - no queue");
-  EXPECT_EQ(testing::readFile((dir_ / "refused.log").string()), "p-7\tNOT_FOUND - no queue\ttwo\\nlines\n");
+  BatchBuilder b;
+  r.message = "first";
+  r.id = "q-1";
+  b.start(r);
+  b.add("second", r.timestampUs);
+  b.finish(m);
+  s.keepRefused(m, "nack");
+  EXPECT_EQ(testing::readFile((dir_ / "refused.log").string()),
+            "p-7\tNOT_FOUND - no queue\ttwo\\nlines\nq-1\tnack\tfirst\nq-2\tnack\tsecond\n");
 }
 
 }  // namespace
