@@ -204,6 +204,10 @@ def evaluate_goals(rows: list[Row]) -> list[Goal]:
         if lat is None:
             goals.append(Goal(text, f"not measured ({r.latency_na or 'no latency run'})", None))
             continue
+        if lat.target_rate != GOAL_LATENCY_RATE:
+            goals.append(Goal(text, f"not measured at {GOAL_LATENCY_RATE:,} records/s (the run was paced at "
+                                    f"{lat.target_rate:,.0f}: p99 {lat.p99_ms:.1f} ms)", None))
+            continue
         steady = lat.achieved_rate >= 0.95 * lat.target_rate
         measured = f"p99 {lat.p99_ms:.1f} ms (p50 {lat.p50_ms:.1f} ms) at {lat.achieved_rate:,.0f} records/s"
         if not steady:
@@ -249,10 +253,10 @@ def text_table(header: list[str], cells: list[list[str]]) -> str:
     return "\n".join([line(header), line(["-" * w for w in widths])] + [line(c) for c in cells])
 
 
-def md_table(header: list[str], cells: list[list[str]]) -> str:
+def md_table(header: list[str], cells: list[list[str]], text_columns: int = 1) -> str:
     esc = lambda s: s.replace("|", "\\|")
     lines = ["| " + " | ".join(esc(h) for h in header) + " |",
-             "|" + "|".join("---" if j < 4 else "---:" for j in range(len(header))) + "|"]
+             "|" + "|".join("---" if j < text_columns else "---:" for j in range(len(header))) + "|"]
     lines += ["| " + " | ".join(esc(c) for c in cs) + " |" for cs in cells]
     return "\n".join(lines)
 
@@ -308,12 +312,13 @@ def markdown_report(rows: list[Row], goals: list[Goal], machine: dict, command: 
     out += [f"- **{k}**: {v}" for k, v in machine.items()]
     out += ["", "## Settings", ""]
     out += [f"- **{k}**: {v}" for k, v in settings.items()]
-    out += ["", "## Results", "", md_table(COLUMNS, table_cells(rows)), ""]
+    out += ["", "## Results", "", md_table(COLUMNS, table_cells(rows), text_columns=4), ""]
     out += ["Records/s is records ÷ wall seconds; MB/s counts the records' payload (the message "
             "bytes, 10^6 bytes per MB); *send* is the producing process (probe publisher, pika "
             "producer, syslog-ng, redis-benchmark, log_producer), *recv* the consuming one; CPU s is "
             "user + system time and RSS the peak resident set (ru_maxrss), both from GNU time (`/usr/bin/time`, the rusage of the program alone); Broker CPU "
-            "s is the broker process' CPU time during the row; p50/p99 come from the paced "
+            "s is the broker process' CPU time during the row; × probe divides by the rabbitmq-c probe's "
+            "records/s (a RabbitMQ figure: for Redis rows it shows how far apart the two brokers are); p50/p99 come from the paced "
             "latency run (10,000 records/s) of the same configuration.", ""]
     if chart:
         out += [f"![records/s, log scale]({chart})", ""]
@@ -374,7 +379,7 @@ set xtics rotate by -25 left nomirror
 set xrange [-0.6:{n_bars - 0.4}]
 set bmargin 9
 set rmargin 16
-set key top left
+set key top right
 set arrow from graph 0, first 1000000 to graph 1, first 1000000 nohead dt 2 lc rgb "#d9822b"
 set label "goal, batched over RabbitMQ: 1M/s" at graph 0.01, first 1150000 font ",8" tc rgb "#d9822b"
 set arrow from graph 0, first 500000 to graph 1, first 500000 nohead dt 3 lc rgb "#d9822b"

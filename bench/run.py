@@ -292,7 +292,11 @@ class Rabbit:
             subprocess.run(["bash", ROOT / "scripts/rabbitmq-node.sh", "start", self.dir, str(AMQP_PORT)],
                            env=os.environ | {"FRESH": "1"}, check=True, stdout=subprocess.DEVNULL)
         import pika
-        conn = self._connect()
+        try:
+            conn = self._connect()
+        except Exception as e:  # noqa: BLE001 - any failure here ends the bench with one line
+            raise SystemExit(f"bench: cannot log in to RabbitMQ on 127.0.0.1:{AMQP_PORT} as guest/guest "
+                             f"(the probe needs exactly that): {e!r}") from None
         self.version = conn._impl.server_properties.get("version", b"?")
         self.version = self.version.decode() if isinstance(self.version, bytes) else str(self.version)
         conn.close()
@@ -371,7 +375,11 @@ class Redis:
                            env=os.environ | {"FRESH": "1"}, check=True, stdout=subprocess.DEVNULL)
             self.password = (self.dir / "password").read_text().strip()
         c = self.client()
-        c.ping()
+        try:
+            c.ping()
+        except Exception as e:  # noqa: BLE001
+            raise SystemExit(f"bench: Redis on 127.0.0.1:{REDIS_PORT} does not answer PING ({e}); "
+                             f"if it needs a password, set LOGSHIP_PASSWORD") from None
         self.version = c.info("server")["redis_version"]
         try:
             cfg = c.config_get("append*")
@@ -719,24 +727,27 @@ def build_plan(b: Bench) -> list[tuple[R.Row, Callable[[R.Row], None]]]:
     return plan
 
 
-def run_row(row: R.Row, fn: Callable[[R.Row], None], repeat: int) -> R.Row:
-    runs = []
-    for k in range(repeat):
-        if repeat > 1:
-            log(f"    run {k + 1}/{repeat}")
-        r = R.Row(**{f: getattr(row, f) for f in ("key", "label", "broker", "group", "measured", "guarantees",
-                                                    "records", "payload_bytes")})
-        try:
-            fn(r)
-        except RowFailed as e:
-            r.status, r.note = "failed", str(e)
-            Proc.stop_all()
-            return r
-        runs.append(r)
-    runs.sort(key=lambda r: r.rate)
+def run_once(row: R.Row, fn: Callable[[R.Row], None]) -> R.Row:
+    """One run of a row on a fresh copy of its description; a failure is recorded in the row."""
+    r = R.Row(**{f: getattr(row, f) for f in ("key", "label", "broker", "group", "measured", "guarantees",
+                                                "records", "payload_bytes")})
+    try:
+        fn(r)
+    except RowFailed as e:
+        r.status, r.note = "failed", str(e)
+        Proc.stop_all()
+    return r
+
+
+def median_run(runs: list[R.Row]) -> R.Row:
+    """The run with the median records/s (a failed run wins: it must show)."""
+    failed = [r for r in runs if not r.ok]
+    if failed:
+        return failed[0]
+    runs = sorted(runs, key=lambda r: r.rate)
     best = runs[len(runs) // 2]
-    if repeat > 1:
-        best.note += f" Median of {repeat} runs by records/s ({', '.join(f'{r.rate:,.0f}' for r in runs)})."
+    if len(runs) > 1:
+        best.note += f" Median of {len(runs)} runs by records/s ({', '.join(f'{r.rate:,.0f}' for r in runs)})."
     return best
 
 
@@ -785,7 +796,8 @@ def parse_args(argv=None):
     ap.add_argument("--latency-rate", type=float, default=10_000, help="records/s of the latency runs (default 10,000)")
     ap.add_argument("--latency-seconds", type=float, default=12, help="feeding time of a latency run (default 12)")
     ap.add_argument("--latency-warmup", type=float, default=2, help="first seconds not measured (default 2)")
-    ap.add_argument("--repeat", type=int, default=1, help="run every row R times, keep the median (default 1)")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="run the whole plan R times over, keep each row's median run (default 1)")
     ap.add_argument("--quick", action="store_true", help="n=20,000, 5 s latency runs: a smoke test, not figures")
     ap.add_argument("--only", help="comma-separated row keys (the probe always runs)")
     ap.add_argument("--no-latency", action="store_true", help="skip the latency runs")
@@ -832,23 +844,36 @@ def main(argv=None) -> int:
         b.redis.ensure()
         plan = build_plan(b)
         log(f"== Throughput ({len(plan)} rows)")
-        for i, (row, fn) in enumerate(plan, 1):
-            log(f"  [{i}/{len(plan)}] {row.label} ({row.broker}, {row.measured}, {row.records:,} records)")
-            if row.key.endswith("_batched") and not b.batch_flag:
+        # With --repeat R the whole plan runs R times over (rounds), so that a change of load on
+        # the machine hits every row alike; each row keeps its median run.
+        runs: dict[str, list[R.Row]] = {row.key: [] for row, _ in plan}
+        for rnd in range(1, a.repeat + 1):
+            if a.repeat > 1:
+                log(f"  -- round {rnd}/{a.repeat}")
+            for i, (row, fn) in enumerate(plan, 1):
+                log(f"  [{i}/{len(plan)}] {row.label} ({row.broker}, {row.measured}, {row.records:,} records)")
+                if row.key.endswith("_batched") and not b.batch_flag:
+                    log("        not available yet (log_producer --help has no --batch-records)")
+                    continue
+                if any(not r.ok for r in runs[row.key]):
+                    log("        skipped (failed in an earlier round)")
+                    continue
+                t = time.monotonic()
+                r = run_once(row, fn)
+                runs[row.key].append(r)
+                if r.ok:
+                    log(f"        {r.rate:>12,.0f} records/s  {r.mb_per_s:6.2f} MB/s  "
+                        f"CPU {r.client_cpu_s:.2f} s  ({time.monotonic() - t:.1f} s)")
+                else:
+                    log(f"        FAILED: {r.note}")
+        for row, _ in plan:
+            if runs[row.key]:
+                rows.append(median_run(runs[row.key]))
+            else:
                 row.status = "n/a"
                 row.note = "not available yet: log_producer has no --batch-records"
                 row.latency_na = "batching not available yet"
-                log("        not available yet (log_producer --help has no --batch-records)")
                 rows.append(row)
-                continue
-            t = time.monotonic()
-            row = run_row(row, fn, a.repeat)
-            rows.append(row)
-            if row.ok:
-                log(f"        {row.rate:>12,.0f} records/s  {row.mb_per_s:6.2f} MB/s  "
-                    f"CPU {row.client_cpu_s:.2f} s  ({time.monotonic() - t:.1f} s)")
-            else:
-                log(f"        FAILED: {row.note}")
         lat_rows = [r for r in rows if r.group == R.OURS and r.status == "ok"]
         if a.no_latency:
             for r in lat_rows:
@@ -892,7 +917,7 @@ def main(argv=None) -> int:
                             f"{'; extra: ' + ' '.join(a.agg_args) if a.agg_args else ''}; log_producer: --confirm-window 1024)",
             "Batched rows": f"--batch-records {a.batch_records}" if b.batch_flag else "not run: log_producer has no --batch-records yet",
             "Latency runs": f"{a.latency_rate:,.0f} records/s for {a.latency_seconds:g} s, first {a.latency_warmup:g} s not measured",
-            "Repeats": f"{a.repeat} (median by records/s)" if a.repeat > 1 else "1",
+            "Repeats": f"{a.repeat} rounds of every row, each row's median run by records/s" if a.repeat > 1 else "1",
             "Wall time of the whole bench": f"{time.monotonic() - started:.0f} s",
         }
         notes = [

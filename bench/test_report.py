@@ -90,6 +90,21 @@ class ReportTest(unittest.TestCase):
         self.assertIn('set output "out.png"', R.gnuplot_script("d", "out.png", "t", 4))
         self.assertIn('"verdict": "met"', R.to_json(rows, R.evaluate_goals(rows), {}, {}, "c"))
 
+    def test_latency_goal_needs_the_goal_rate(self):
+        r = row("ours_amqp", R.OURS, latency=lat(5))
+        r.latency.target_rate = r.latency.achieved_rate = 2_000
+        g = [g for g in R.evaluate_goals([r]) if g.text.startswith("p99")][0]
+        self.assertIsNone(g.met)
+        self.assertIn("paced at 2,000", g.measured)
+
+    def test_median_run(self):
+        runs = [row("ours_amqp", R.OURS, seconds=s) for s in (10.0, 5.0, 20.0)]
+        best = run.median_run(runs)
+        self.assertEqual(best.rate, 10_000)
+        self.assertIn("Median of 3 runs by records/s (5,000, 10,000, 20,000)", best.note)
+        failed = row("ours_amqp", R.OURS, status="failed", note="boom")
+        self.assertIs(run.median_run([runs[0], failed]), failed)
+
     def test_percentile(self):
         v = list(range(1, 101))
         self.assertEqual(R.percentile(v, 50), 50)
