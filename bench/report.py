@@ -353,13 +353,19 @@ def markdown_report(rows: list[Row], goals: list[Goal], machine: dict, command: 
 # --- the chart -----------------------------------------------------------------------------------
 
 def chart_data(rows: list[Row]) -> str:
-    """gnuplot data: index, label, records/s, colour index. Rows without a rate are left out."""
+    """gnuplot data: index, label, records/s, colour index, text above the bar, its height. A row without a
+    rate (not available yet, failed) keeps its place on the axis with an empty bar and a word."""
     colours = {CEILING: 1, PEER: 2, OURS: 3}
     lines = []
     for r in rows:
+        label = f"{r.label} ({r.broker})".replace('"', "'")
         if r.ok:
-            label = f"{r.label} ({r.broker})".replace('"', "'")
-            lines.append(f'{len(lines)} "{label}" {r.rate:.1f} {colours[r.group]}')
+            v = r.rate
+            text = f"{v / 1e6:.3g}M" if v >= 1e6 else f"{v / 1e3:.3g}k" if v >= 1e3 else f"{v:.0f}"
+            lines.append(f'{len(lines)} "{label}" {v:.1f} {colours[r.group]} "{text}" {v:.1f}')
+        else:
+            text = "not available yet" if r.status == "n/a" else "failed"
+            lines.append(f'{len(lines)} "{label}" 100 {colours[r.group]} "{text}" 140')
     return "\n".join(lines) + "\n"
 
 
@@ -369,7 +375,7 @@ def gnuplot_script(data_path: str, png_path: str, title: str, n_bars: int) -> st
 set output "{png_path}"
 set title "{title}"
 set logscale y
-set yrange [100:3000000]
+set yrange [100:20000000]
 set format y "%.0s%c"
 set ylabel "records/s (log scale)"
 set grid ytics
@@ -378,7 +384,7 @@ set boxwidth 0.7
 set xtics rotate by -25 left nomirror
 set xrange [-0.6:{n_bars - 0.4}]
 set bmargin 9
-set rmargin 16
+set rmargin 26
 set key top right
 set arrow from graph 0, first 1000000 to graph 1, first 1000000 nohead dt 2 lc rgb "#d9822b"
 set label "goal, batched over RabbitMQ: 1M/s" at graph 0.01, first 1150000 font ",8" tc rgb "#d9822b"
@@ -388,19 +394,36 @@ set linetype 1 lc rgb "#777777"
 set linetype 2 lc rgb "#4a7fc1"
 set linetype 3 lc rgb "#d9822b"
 plot "{data_path}" using 1:3:4:xtic(2) with boxes lc variable notitle, \\
-     "{data_path}" using 1:3:(sprintf("%.3gk", $3/1000)) with labels offset 0,0.8 font ",9" notitle, \\
+     "{data_path}" using 1:6:5 with labels offset 0,0.8 font ",9" notitle, \\
      NaN with boxes lt 1 title "ceiling (rabbitmq-c probe)", \\
      NaN with boxes lt 2 title "peers", \\
      NaN with boxes lt 3 title "Logship"
 """
 
 
-def to_json(rows: list[Row], goals: list[Goal], machine: dict, settings: dict, command: str) -> str:
-    return json.dumps({"command": command, "machine": machine, "settings": settings,
+def to_json(rows: list[Row], goals: list[Goal], machine: dict, settings: dict, command: str,
+            notes: Optional[list[str]] = None) -> str:
+    return json.dumps({"command": command, "machine": machine, "settings": settings, "notes": notes or [],
                        "rows": [dataclasses.asdict(r) | {"rate": r.rate, "mb_per_s": r.mb_per_s}
                                 for r in rows],
                        "goals": [dataclasses.asdict(g) | {"verdict": g.verdict} for g in goals]},
                       indent=2, ensure_ascii=False) + "\n"
+
+
+def from_json(text: str) -> tuple[list[Row], dict, dict, str, list[str]]:
+    """The inverse of to_json: rows, machine, settings, command, notes."""
+    d = json.loads(text)
+    rows = []
+    for r in d["rows"]:
+        r = {k: v for k, v in r.items() if k not in ("rate", "mb_per_s")}
+        for side in ("sender", "receiver"):
+            r[side] = ProcStats(**r[side]) if r[side] else None
+        if r["latency"]:
+            lat = dict(r["latency"])
+            lat["procs"] = [ProcStats(**p) for p in lat["procs"]]
+            r["latency"] = Latency(**lat)
+        rows.append(Row(**r))
+    return rows, d["machine"], d["settings"], d["command"], d.get("notes", [])
 
 
 def percentile(sorted_values: list[float], p: float) -> float:

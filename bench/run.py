@@ -507,7 +507,7 @@ class Bench:
         row.broker_cpu_s = cpu1 - cpu0 if cpu0 is not None and cpu1 is not None else None
         row.note = (f"`amqp_ceiling pub {n} {PROBE_CONFIRM_BATCH} {PAYLOAD}` and `amqp_ceiling sub {n} "
                     f"{PROBE_PREFETCH}` at once; time from the publisher's start to the consumer's exit. "
-                    f"Their own figures: {pub.output().strip()} / {sub.output().strip()}")
+                    f"Their own figures: {pub.output().strip()} / {sub.output().strip()}.")
 
     def pika_row(self, row: R.Row, confirm: bool, prefetch: int) -> None:
         self.rabbit.reset_queue()
@@ -806,6 +806,8 @@ def parse_args(argv=None):
     ap.add_argument("--shared", default=str(ROOT.parent / "shared" / "bench"), help="the baselines (../shared/bench)")
     ap.add_argument("--work", help="scratch directory (default BIN/../bench-run)")
     ap.add_argument("--out", default=str(BENCH_DIR), help="where RESULTS.md, results.json, results.png go")
+    ap.add_argument("--render", metavar="RESULTS_JSON",
+                    help="write RESULTS.md and the chart again from a results.json; runs nothing")
     ap.add_argument("--row-timeout", type=float, default=300, help="seconds a row may take (default 300)")
     a = ap.parse_args(argv)
     if a.quick:
@@ -824,6 +826,8 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     a = parse_args(argv)
+    if a.render:
+        return render(Path(a.render), Path(a.out))
     command = os.environ.get("BENCH_COMMAND") or "/usr/bin/python3 bench/run.py " + " ".join(
         shlex.quote(x) for x in (sys.argv[1:] if argv is None else argv))
     def on_sigterm(*_):
@@ -904,7 +908,6 @@ def main(argv=None) -> int:
                     "redis_benchmark_50": "publish only; its own request latency is not end to end",
                 }.get(r.key, "")
         load1 = os.getloadavg()
-        goals = R.evaluate_goals(rows)
         machine = machine_info(b)
         machine["Load average (1 min) at start / end"] = f"{load0[0]:.2f} / {load1[0]:.2f}"
         settings = {
@@ -920,24 +923,7 @@ def main(argv=None) -> int:
             "Repeats": f"{a.repeat} rounds of every row, each row's median run by records/s" if a.repeat > 1 else "1",
             "Wall time of the whole bench": f"{time.monotonic() - started:.0f} s",
         }
-        notes = [
-            "The machine was shared with other builds while this ran, so figures are noisy "
-            "(see the load average above); compare rows of the same run, not runs.",
-            f"The bench deletes and re-creates `{QUEUE}` (and `{QUEUE}.dead`, and over Redis the "
-            f"`{QUEUE}.*` keys) on the local brokers between rows.",
-            "Rows marked *publish only* stop the clock when the broker holds every record; *end to "
-            "end* rows stop it when the consumer has written every record to its file.",
-        ]
-        out = Path(a.out)
-        out.mkdir(parents=True, exist_ok=True)
-        chart = make_chart(rows, out, machine)
-        (out / "RESULTS.md").write_text(R.markdown_report(rows, goals, machine, command, settings, notes,
-                                                          chart.name if chart else None))
-        (out / "results.json").write_text(R.to_json(rows, goals, machine, settings, command))
-        log("")
-        log(R.stdout_report(rows, goals))
-        log("")
-        log(f"Wrote {out / 'RESULTS.md'}, {out / 'results.json'}" + (f", {chart}" if chart else " (no chart)"))
+        write_outputs(Path(a.out), rows, machine, settings, command, standard_notes())
         return 1 if any(r.status == "failed" for r in rows) else 0
     except KeyboardInterrupt:
         log("\nbench: interrupted")
@@ -950,13 +936,47 @@ def main(argv=None) -> int:
             b.rabbit.stop()
 
 
+def standard_notes() -> list[str]:
+    return [
+        "The machine was shared with other builds while this ran, so figures are noisy "
+        "(see the load average above); compare rows of the same run, not runs.",
+        f"The bench deletes and re-creates `{QUEUE}` (and `{QUEUE}.dead`, and over Redis the "
+        f"`{QUEUE}.*` keys) on the local brokers between rows.",
+        "Rows marked *publish only* stop the clock when the broker holds every record; *end to "
+        "end* rows stop it when the consumer has written every record to its file.",
+    ]
+
+
+def write_outputs(out: Path, rows: list[R.Row], machine: dict, settings: dict, command: str,
+                  notes: list[str]) -> None:
+    """The table, ratios and goals on stdout; RESULTS.md, results.json and results.png in out."""
+    goals = R.evaluate_goals(rows)
+    out.mkdir(parents=True, exist_ok=True)
+    chart = make_chart(rows, out, machine)
+    (out / "RESULTS.md").write_text(R.markdown_report(rows, goals, machine, command, settings, notes,
+                                                      chart.name if chart else None))
+    (out / "results.json").write_text(R.to_json(rows, goals, machine, settings, command, notes))
+    log("")
+    log(R.stdout_report(rows, goals))
+    log("")
+    log(f"Wrote {out / 'RESULTS.md'}, {out / 'results.json'}" + (f", {chart}" if chart else " (no chart)"))
+
+
+def render(path: Path, out: Path) -> int:
+    """--render: the outputs again from a results.json, without running anything (for a change
+    of the report's layout; the figures are the saved ones, the goals are judged again)."""
+    rows, machine, settings, command, notes = R.from_json(path.read_text())
+    write_outputs(out, rows, machine, settings, command, notes or standard_notes())
+    return 0
+
+
 def make_chart(rows: list[R.Row], out: Path, machine: dict) -> Optional[Path]:
     if not shutil.which("gnuplot"):
         log("  gnuplot is missing (bench/install-deps.sh installs gnuplot-nox): no chart")
         return None
     data = out / "results.dat"
     png = out / "results.png"
-    n = sum(1 for r in rows if r.ok)
+    n = len(rows)
     data.write_text(R.chart_data(rows))
     title = f"Logship bench, records/s (log scale) - {machine.get('Date', '')}, {machine.get('CPU', '')}"
     script = R.gnuplot_script(str(data), str(png), title.replace('"', "'"), n)

@@ -85,8 +85,10 @@ class ReportTest(unittest.TestCase):
                        "**NOT MET", "shared machine", "## Latency runs"):
             self.assertIn(needle, md)
         data = R.chart_data(rows).splitlines()
-        self.assertEqual(len(data), 4)  # only the rows with a rate
-        self.assertTrue(data[0].startswith('0 "probe (RabbitMQ)" 20000.0 1'))
+        self.assertEqual(len(data), len(rows))  # rows without a rate keep their place
+        self.assertEqual(data[0], '0 "probe (RabbitMQ)" 20000.0 1 "20k" 20000.0')
+        self.assertEqual(data[2], '2 "ours amqp batched (RabbitMQ)" 100 3 "not available yet" 140')
+        self.assertEqual(data[3], '3 "syslog ng (RabbitMQ)" 100 2 "failed" 140')
         self.assertIn('set output "out.png"', R.gnuplot_script("d", "out.png", "t", 4))
         self.assertIn('"verdict": "met"', R.to_json(rows, R.evaluate_goals(rows), {}, {}, "c"))
 
@@ -104,6 +106,13 @@ class ReportTest(unittest.TestCase):
         self.assertIn("Median of 3 runs by records/s (5,000, 10,000, 20,000)", best.note)
         failed = row("ours_amqp", R.OURS, status="failed", note="boom")
         self.assertIs(run.median_run([runs[0], failed]), failed)
+
+    def test_json_round_trip(self):
+        rows = self.rows()
+        text = R.to_json(rows, R.evaluate_goals(rows), {"CPU": "x"}, {"N": 5}, "make bench", ["n1"])
+        back, machine, settings, command, notes = R.from_json(text)
+        self.assertEqual(back, rows)
+        self.assertEqual((machine, settings, command, notes), ({"CPU": "x"}, {"N": 5}, "make bench", ["n1"]))
 
     def test_percentile(self):
         v = list(range(1, 101))
