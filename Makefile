@@ -4,7 +4,7 @@ BROKER ?= rabbitmq
 CMAKE_FLAGS ?= -DLOGSHIP_WERROR=ON
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build test demo clean
+.PHONY: all deps build test demo bench clean
 
 all: build
 
@@ -23,6 +23,18 @@ test: build
 
 demo: build
 	@bash scripts/demo.sh $(BROKER)
+
+# Ours side by side with the peers on the same brokers (bench/README.md); not part of `make test`.
+# Installs syslog-ng and gnuplot (bench/install-deps.sh), uses or starts RabbitMQ on 127.0.0.1:5672
+# and Redis on 127.0.0.1:6379, writes bench/RESULTS.md and bench/results.png.
+#   make bench BENCH_N=500000     records of the fast rows (default 200000)
+#   make bench BENCH_QUICK=1      a one-minute smoke run (20000 records, 5 s latency runs)
+#   make bench BENCH_ARGS='--repeat 3 --only ours_amqp'   any other bench/run.py flag
+bench: build
+	@bash bench/install-deps.sh
+	@BENCH_COMMAND='make bench$(if $(BENCH_N), BENCH_N=$(BENCH_N))$(if $(BENCH_QUICK), BENCH_QUICK=$(BENCH_QUICK))$(if $(BENCH_ARGS), BENCH_ARGS="$(BENCH_ARGS)")' \
+	  /usr/bin/python3 bench/run.py --bin $(BUILD_DIR)/bin $(if $(BENCH_N),--n $(BENCH_N)) \
+	  $(if $(filter 1 yes true,$(BENCH_QUICK)),--quick) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD_DIR)
