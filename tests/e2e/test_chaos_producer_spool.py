@@ -25,8 +25,8 @@ from logship_testlib import broker_down, broker_up, count_lines, read_lines, run
 
 
 def spool_held(d):
-    """Records in the spool directory `d` not yet confirmed: valid entries at or after the cursor
-    (docs/FORMATS.md, "Producer spool")."""
+    """Records in the spool directory `d` not yet confirmed: the records of the valid entries at or
+    after the cursor (docs/FORMATS.md, "Producer spool")."""
     cursor = 0
     try:
         with open(os.path.join(d, "cursor"), "rb") as f:
@@ -47,9 +47,25 @@ def spool_held(d):
             if magic != 0x3150534C or len(data) - pos - 24 < length:
                 break
             if seq >= cursor:
-                held += 1
+                held += payload_records(data[pos + 24:pos + 24 + length])
             pos += 24 + length
     return held
+
+
+def payload_records(p):
+    """Records in one spool entry: its logship-batch header (a batch), else 1."""
+    count = struct.unpack("<I", p[:4])[0]
+    pos = 4
+    for _ in range(count):
+        kl = struct.unpack("<I", p[pos:pos + 4])[0]
+        key = p[pos + 4:pos + 4 + kl]
+        pos += 4 + kl
+        vl = struct.unpack("<I", p[pos:pos + 4])[0]
+        value = p[pos + 4:pos + 4 + vl]
+        pos += 4 + vl
+        if key == b"logship-batch":
+            return int(value)
+    return 1
 
 
 def feed_pipe(records, wfd, pace=0.0, chunk=250):
