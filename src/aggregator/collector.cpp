@@ -162,7 +162,9 @@ void Collector::holdUntilWritten(const SinkError& first) {
     // so this takes at most that many more deliveries; they join the held ones. Not while holding
     // a record that failed before: it may be what gets us killed, and what we took would count a
     // failed delivery with it (aggregator/redelivery.hpp).
-    const bool holdingSuspect = std::any_of(held_.begin(), held_.end(), [](const Held& h) { return h.alone; });
+    auto holdingSuspect = [this] {
+      return std::any_of(held_.begin(), held_.end(), [](const Held& h) { return h.alone; });
+    };
     bool stopping = false;
     while (Clock::now() < nextTry) {
       if (stop_.load(std::memory_order_relaxed)) {
@@ -172,7 +174,7 @@ void Collector::holdUntilWritten(const SinkError& first) {
       const auto sliceEnd = std::min(nextTry, Clock::now() + options_.pollInterval);
       batch_.clear();
       const auto wait = std::chrono::duration_cast<milliseconds>(sliceEnd - Clock::now());
-      if (consumer_.receive(batch_, holdingSuspect ? 0 : options_.maxBatch, std::max(wait, milliseconds(0))) > 0) {
+      if (consumer_.receive(batch_, holdingSuspect() ? 0 : options_.maxBatch, std::max(wait, milliseconds(0))) > 0) {
         takeNext_ = 0;
         takeAll();
       } else if (Clock::now() < sliceEnd) {
