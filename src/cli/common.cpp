@@ -13,6 +13,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "broker/amqp/management.hpp"
 #include "core/error.hpp"
 #include "core/escape.hpp"
 #include "core/secret.hpp"
@@ -163,6 +164,26 @@ BrokerOptions resolveBroker(const BrokerFlags& flags, const std::string& clientN
   options.connectTimeout = seconds(flags.connectTimeoutSeconds);
   options.stopRequested = &gStop;
   return options;
+}
+
+ManagementOptions resolveManagement(const std::string& url, const BrokerOptions& broker, bool requireTls) {
+  ManagementOptions m;
+  if (url == "off") {
+    m.enabled = false;
+    return m;
+  }
+  if (!url.empty()) {
+    const amqp::ManagementEndpoint endpoint = amqp::parseManagementUrl(url);  // throws UsageError
+    if (requireTls && !endpoint.https) {
+      throw UsageError("--require-tls refuses the unencrypted http:// --management-url (it would send the password "
+                       "in clear text); use https://");
+    }
+    if (broker.url.scheme == BrokerUrl::Scheme::Redis) {
+      throw UsageError("--management-url is for RabbitMQ; Redis has no management API (leave it out)");
+    }
+  }
+  m.url = url;
+  return m;
 }
 
 const std::atomic<bool>& stopRequested() { return gStop; }
