@@ -167,6 +167,7 @@ BrokerOptions resolveBroker(const BrokerFlags& flags, const std::string& clientN
 }
 
 ManagementOptions resolveManagement(const std::string& url, const BrokerOptions& broker, bool requireTls) {
+  if (broker.url.scheme == BrokerUrl::Scheme::Redis) return {};  // RabbitMQ only (the variable may be set for both)
   ManagementOptions m;
   if (url == "off") {
     m.enabled = false;
@@ -177,9 +178,6 @@ ManagementOptions resolveManagement(const std::string& url, const BrokerOptions&
     if (requireTls && !endpoint.https) {
       throw UsageError("--require-tls refuses the unencrypted http:// --management-url (it would send the password "
                        "in clear text); use https://");
-    }
-    if (broker.url.scheme == BrokerUrl::Scheme::Redis) {
-      throw UsageError("--management-url is for RabbitMQ; Redis has no management API (leave it out)");
     }
   }
   m.url = url;

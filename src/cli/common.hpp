@@ -42,6 +42,7 @@ BrokerOptions resolveBroker(const BrokerFlags& flags, const std::string& clientN
 
 // --management-url (logctl status): "" = derive from the broker URL, "off" = do not use the API,
 // else an http[s]:// URL (validated here). Refuses an http:// URL with --require-tls. Throws UsageError.
+// Ignored for a Redis broker (LOGSHIP_MANAGEMENT_URL may be set for a host that uses both).
 ManagementOptions resolveManagement(const std::string& url, const BrokerOptions& broker, bool requireTls);
 
 // Validates a queue name (1-250 bytes, no control characters, not amq.*). Throws UsageError naming it.

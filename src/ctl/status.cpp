@@ -19,14 +19,14 @@ std::string seconds(std::chrono::milliseconds ms) {
   return fmt::format("{:.1f} s", static_cast<double>(ms.count()) / 1000.0);
 }
 
-nlohmann::json optionalJson(const std::optional<uint64_t>& v) { return v ? nlohmann::json(*v) : nlohmann::json(); }
+nlohmann::ordered_json optionalJson(const std::optional<uint64_t>& v) { return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(); }
 
-nlohmann::json optionalJson(const std::optional<double>& v) {
-  return v ? nlohmann::json(std::round(*v * 100) / 100) : nlohmann::json();
+nlohmann::ordered_json optionalJson(const std::optional<double>& v) {
+  return v ? nlohmann::ordered_json(std::round(*v * 100) / 100) : nlohmann::ordered_json();
 }
 
-nlohmann::json optionalSeconds(const std::optional<std::chrono::milliseconds>& v) {
-  return v ? nlohmann::json(static_cast<double>(v->count()) / 1000.0) : nlohmann::json();
+nlohmann::ordered_json optionalSeconds(const std::optional<std::chrono::milliseconds>& v) {
+  return v ? nlohmann::ordered_json(static_cast<double>(v->count()) / 1000.0) : nlohmann::ordered_json();
 }
 
 const char* sourceName(StatsSource s) {
@@ -38,8 +38,8 @@ const char* sourceName(StatsSource s) {
   return "?";
 }
 
-nlohmann::json toJson(const QueueStats& s, const std::optional<uint64_t>& deadLetters) {
-  nlohmann::json q = {{"queue", s.name},
+nlohmann::ordered_json toJson(const QueueStats& s, const std::optional<uint64_t>& deadLetters) {
+  nlohmann::ordered_json q = {{"queue", s.name},
                       {"exists", s.exists},
                       {"ready", s.messagesReady},
                       {"unacked", optionalJson(s.messagesUnacked)},
@@ -49,13 +49,13 @@ nlohmann::json toJson(const QueueStats& s, const std::optional<uint64_t>& deadLe
                       {"source", sourceName(s.source)}};
   if (deadLetters) q["dead_letters"] = *deadLetters;
   if (s.source == StatsSource::Redis) {
-    nlohmann::json lists = nlohmann::json::array();
+    nlohmann::ordered_json lists = nlohmann::ordered_json::array();
     for (const auto& p : s.processing) {
       lists.push_back({{"consumer", p.consumerId},
                        {"records", p.records},
                        {"alive", p.alive},
-                       {"owner_host", p.alive ? nlohmann::json(p.ownerHost) : nlohmann::json()},
-                       {"owner_pid", p.alive ? nlohmann::json(p.ownerPid) : nlohmann::json()},
+                       {"owner_host", p.alive ? nlohmann::ordered_json(p.ownerHost) : nlohmann::ordered_json()},
+                       {"owner_pid", p.alive ? nlohmann::ordered_json(p.ownerPid) : nlohmann::ordered_json()},
                        {"lease_age_seconds", optionalSeconds(p.leaseAge)},
                        {"lease_expires_in_seconds", optionalSeconds(p.leaseExpiresIn)}});
     }
@@ -111,8 +111,8 @@ int status(const BrokerOptions& broker, const std::string& queue, bool json) {
   if (json) {
     // An array of the queue and its dead-letter queue (the first object also has "dead_letters").
     const std::optional<uint64_t> dead = stats[1].exists ? std::optional(stats[1].messagesReady) : std::nullopt;
-    nlohmann::json out = nlohmann::json::array({toJson(stats[0], dead), toJson(stats[1], std::nullopt)});
-    fmt::print("{}\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
+    nlohmann::ordered_json out = nlohmann::ordered_json::array({toJson(stats[0], dead), toJson(stats[1], std::nullopt)});
+    fmt::print("{}\n", out.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
   } else {
     printTable(stats);
   }

@@ -15,6 +15,19 @@ std::string hostForUrl(const std::string& host) {
   return host.find(':') != std::string::npos ? "[" + host + "]" : host;
 }
 
+std::string describe(httplib::Error e) {
+  switch (e) {
+    case httplib::Error::Connection: return "cannot connect (refused, or no route)";
+    case httplib::Error::ConnectionTimeout: return "the connection timed out";
+    case httplib::Error::Read: return "no answer (read error or timeout)";
+    case httplib::Error::Write: return "write error";
+    case httplib::Error::SSLConnection: return "the TLS handshake failed (is it an https port?)";
+    case httplib::Error::SSLServerVerification: return "its TLS certificate was not verified (see --tls-ca)";
+    case httplib::Error::SSLLoadingCerts: return "cannot load the TLS certificates";
+    default: return httplib::to_string(e);
+  }
+}
+
 std::optional<double> rateOf(const nlohmann::json& stats, const char* key) {
   const auto details = stats.find(key);
   if (details == stats.end() || !details->is_object()) return std::nullopt;
@@ -142,6 +155,7 @@ void readQueueDocument(std::string_view json, QueueStats& stats) {
   if (auto v = count("messages_unacknowledged")) stats.messagesUnacked = *v;
   if (auto v = count("consumers")) stats.consumers = static_cast<uint32_t>(*v);
   const auto ms = doc.find("message_stats");
+  if (!count("messages_unacknowledged")) return;  // not sampled yet: no rates either
   if (ms == doc.end() || !ms->is_object()) {
     // No message was published to or delivered from the queue since the node collects statistics.
     stats.publishRate = 0.0;
@@ -189,8 +203,7 @@ std::optional<std::string> ManagementClient::get(const std::string& path) {
   const std::string where = endpoint_.text();
   auto res = impl_->client.Get(endpoint_.prefix + path);
   if (!res) {
-    throw ManagementUnavailable(fmt::format("the management API at {} is unreachable ({})", where,
-                                            httplib::to_string(res.error())));
+    throw ManagementUnavailable(fmt::format("the management API at {} is unreachable: {}", where, describe(res.error())));
   }
   switch (res->status) {
     case 200: return res->body;
