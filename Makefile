@@ -4,7 +4,7 @@ BROKER ?= rabbitmq
 CMAKE_FLAGS ?= -DLOGSHIP_WERROR=ON
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build test demo clean
+.PHONY: all deps build test demo clean bench bench-search
 
 all: build
 
@@ -23,6 +23,12 @@ test: build
 
 demo: build
 	@bash scripts/demo.sh $(BROKER)
+
+# Micro-benchmark of logctl search's scanner (bytes/s per format and condition, plain and zstd files).
+# `bench` runs it, with whatever else `bench` runs.
+bench: bench-search
+bench-search: build
+	$(BUILD_DIR)/bin/search_bench --benchmark_counters_tabular=true
 
 clean:
 	rm -rf $(BUILD_DIR)

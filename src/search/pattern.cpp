@@ -87,6 +87,10 @@ Pattern::Pattern(const std::string& ere) {
   }
   literalOnly_ = isPlainLiteral(ere);
   literal_ = literalOnly_ ? ere : requiredLiteral(ere);
+  if (literal_.find('\n') != std::string::npos) {  // no line holds one; let the regex say no
+    literal_.clear();
+    literalOnly_ = false;
+  }
 }
 
 Pattern::~Pattern() { regfree(&regex_); }
@@ -95,6 +99,10 @@ bool Pattern::matches(std::string_view line) const {
   if (!literal_.empty() && memmem(line.data(), line.size(), literal_.data(), literal_.size()) == nullptr) {
     return false;
   }
+  return matchesContainingLiteral(line);
+}
+
+bool Pattern::matchesContainingLiteral(std::string_view line) const {
   if (literalOnly_) return true;
   // REG_STARTEND (glibc, BSD): match within [so, eo) without a terminating NUL, so lines are not copied.
   regmatch_t range[1];

@@ -26,6 +26,10 @@ class Pattern {
   ~Pattern();
 
   bool matches(std::string_view line) const;
+  // The same, for a line already known to contain literal() (a scanner that looked for the literal
+  // across many lines at once).
+  bool matchesContainingLiteral(std::string_view line) const;
+  // Bytes that every match contains ("" if none is known); never holds a '\n'.
   const std::string& literal() const { return literal_; }
 
  private:

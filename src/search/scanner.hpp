@@ -45,7 +45,8 @@ class Scanner {
   OutputFormat format() const { return format_; }
 
  private:
-  bool wanted(std::string_view line, const LineParts& parts) const;
+  // The conditions on timestamp, level and service (cheap: compared in place).
+  bool meetsRecordConditions(const LineParts& parts) const;
 
   OutputFormat format_;
   const Pattern* pattern_;
