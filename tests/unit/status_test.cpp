@@ -85,10 +85,15 @@ TEST(ManagementApi, QueueDocument) {
   readQueueDocument(R"({"name":"q","consumers":0,"messages_ready":0,"messages_unacknowledged":0})", idle);
   EXPECT_EQ(idle.publishRate, 0.0);  // no traffic since statistics started
   QueueStats noRates;
-  readQueueDocument(R"({"consumers":0,"message_stats":{"publish":5}})", noRates);
+  readQueueDocument(R"({"consumers":0,"messages_ready":5,"messages_unacknowledged":0,"message_stats":{"publish":5}})",
+                    noRates);
   EXPECT_FALSE(noRates.publishRate);  // counted but no rate (rates_mode none): unknown, not 0
   EXPECT_EQ(noRates.deliverRate, 0.0);
-  EXPECT_FALSE(noRates.messagesUnacked);  // not sampled yet
+  QueueStats unsampled;  // a queue the statistics database has not sampled yet
+  readQueueDocument(R"({"name":"q","consumers":0,"durable":true})", unsampled);
+  EXPECT_FALSE(unsampled.messagesUnacked);
+  EXPECT_FALSE(unsampled.publishRate);
+  EXPECT_FALSE(unsampled.deliverRate);
   QueueStats bad;
   EXPECT_THROW(readQueueDocument("<html>", bad), ConnectionError);
 }
