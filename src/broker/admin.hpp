@@ -15,7 +15,7 @@ struct ProcessingListStats {
   std::string ownerHost;    // from the lease ("" once it expired)
   int64_t ownerPid = 0;     // from the lease (0 once it expired)
   // Since the lease was last renewed (an aggregator renews it on every take and ack); known when
-  // the lease says its TTL (aggregators since 0.1.0 with logctl status).
+  // the lease value carries its TTL, as aggregators write it since logctl status shows lease ages.
   std::optional<std::chrono::milliseconds> leaseAge;
   std::optional<std::chrono::milliseconds> leaseExpiresIn;
 };

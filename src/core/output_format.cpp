@@ -11,12 +11,24 @@ namespace logship {
 namespace {
 
 // The json format's keys, in the order they are written.
-constexpr const char* kKeyTs = "ts";
-constexpr const char* kKeyLevel = "level";
-constexpr const char* kKeyService = "service";
-constexpr const char* kKeyHost = "host";
-constexpr const char* kKeyMessage = "message";
-constexpr const char* kKeyFields = "fields";
+constexpr std::string_view kKeyTs = "ts";
+constexpr std::string_view kKeyLevel = "level";
+constexpr std::string_view kKeyService = "service";
+constexpr std::string_view kKeyHost = "host";
+constexpr std::string_view kKeyMessage = "message";
+constexpr std::string_view kKeyFields = "fields";
+
+// What stands between the values of a json line (the reader compares these whole; constant sizes
+// let the compiler inline the compares). Checked against the keys above.
+constexpr std::string_view kJsonOpen = "{\"ts\":\"";
+constexpr std::string_view kJsonBeforeLevel = "\",\"level\":\"";
+constexpr std::string_view kJsonBeforeService = "\",\"service\":\"";
+constexpr std::string_view kJsonBeforeHost = "\",\"host\":\"";
+constexpr std::string_view kJsonBeforeMessage = "\",\"message\":\"";
+constexpr std::string_view kJsonBeforeFields = ",\"fields\":{";
+static_assert(kJsonOpen.substr(2, 2) == kKeyTs && kJsonBeforeLevel.substr(3, 5) == kKeyLevel &&
+              kJsonBeforeService.substr(3, 7) == kKeyService && kJsonBeforeHost.substr(3, 4) == kKeyHost &&
+              kJsonBeforeMessage.substr(3, 7) == kKeyMessage && kJsonBeforeFields.substr(2, 6) == kKeyFields);
 
 // The text format's separators.
 constexpr std::string_view kFieldsSeparator = " |";  // then " KEY=VALUE" per field
@@ -58,6 +70,17 @@ bool levelFromLabel(std::string_view label, Level& level) {
   if (label != levelLabel(l)) return false;
   level = l;
   return true;
+}
+
+// Only the canonical names the json format writes (no aliases, no other case).
+bool levelFromName(std::string_view name, Level& level) {
+  for (Level l : {Level::Info, Level::Warn, Level::Error, Level::Debug, Level::Trace, Level::Fatal}) {
+    if (levelName(l) == name) {
+      level = l;
+      return true;
+    }
+  }
+  return false;
 }
 
 bool parseText(std::string_view line, LineParts& parts) {
@@ -135,19 +158,25 @@ class JsonLineReader {
  public:
   explicit JsonLineReader(std::string_view line) : s_(line) {}
   bool literal(std::string_view lit) {
-    if (s_.compare(pos_, lit.size(), lit) != 0) return false;
+    if (s_.size() - pos_ < lit.size() || s_.substr(pos_, lit.size()) != lit) return false;
     pos_ += lit.size();
     return true;
   }
-  // '"' KEY '"' ':'
-  bool key(std::string_view k) { return literal("\"") && literal(k) && literal("\":"); }
-  // A string value: its contents (still escaped).
-  bool string(std::string_view& contents) {
-    if (!literal("\"")) return false;
+  // The rest of a string whose opening quote was read: its contents (still escaped).
+  bool stringRest(std::string_view& contents) {
     const size_t end = jsonStringEnd(s_, pos_);
     if (end == std::string_view::npos) return false;
     contents = s_.substr(pos_, end - pos_);
     pos_ = end + 1;
+    return true;
+  }
+  bool string(std::string_view& contents) { return literal("\"") && stringRest(contents); }
+  // A string ending at the next quote, with no escape in it (timestamp, level name).
+  bool plainStringRest(std::string_view& contents) {
+    const size_t end = s_.find('"', pos_);
+    if (end == std::string_view::npos) return false;
+    contents = s_.substr(pos_, end - pos_);
+    pos_ = end;  // the closing quote starts the next separator
     return true;
   }
   bool peek(char c) const { return pos_ < s_.size() && s_[pos_] == c; }
@@ -162,20 +191,16 @@ class JsonLineReader {
 bool parseJson(std::string_view line, LineParts& parts) {
   JsonLineReader r(line);
   std::string_view level;
-  if (!r.literal("{") || !r.key(kKeyTs) || !r.string(parts.timestamp) || !hasTimestampShape(parts.timestamp) ||
-      !r.literal(",") || !r.key(kKeyLevel) || !r.string(level) || !r.literal(",") || !r.key(kKeyService) ||
-      !r.string(parts.service) || !r.literal(",") || !r.key(kKeyHost) || !r.string(parts.host) || !r.literal(",") ||
-      !r.key(kKeyMessage) || !r.string(parts.message)) {
+  // {"ts":"T","level":"L","service":"S","host":"H","message":"M"[,"fields":{...}]}
+  if (!r.literal(kJsonOpen) || !r.plainStringRest(parts.timestamp) || !hasTimestampShape(parts.timestamp) ||
+      !r.literal(kJsonBeforeLevel) || !r.plainStringRest(level) || !levelFromName(level, parts.level) ||
+      !r.literal(kJsonBeforeService) || !r.stringRest(parts.service) || !r.literal(kJsonBeforeHost.substr(1)) ||
+      !r.stringRest(parts.host) || !r.literal(kJsonBeforeMessage.substr(1)) || !r.stringRest(parts.message)) {
     return false;
   }
-  const auto lvl = parseLevel(level);
-  if (!lvl || levelName(*lvl) != level) return false;
-  parts.level = *lvl;
   parts.fields = {};
-  if (r.literal(",")) {
-    if (!r.key(kKeyFields)) return false;
-    const size_t start = r.pos();
-    if (!r.literal("{")) return false;
+  if (r.literal(kJsonBeforeFields)) {
+    const size_t start = r.pos() - 1;
     if (!r.peek('}')) {
       for (;;) {
         std::string_view k, v;
@@ -244,13 +269,13 @@ void appendFormatted(std::string& out, OutputFormat format, const Record& record
       break;
     case OutputFormat::Json: {
       nlohmann::ordered_json j;
-      j[kKeyTs] = formatTimestamp(record.timestampUs);
-      j[kKeyLevel] = levelName(record.level);
-      j[kKeyService] = record.service;
-      j[kKeyHost] = record.host;
-      j[kKeyMessage] = record.message;
+      j[std::string(kKeyTs)] = formatTimestamp(record.timestampUs);
+      j[std::string(kKeyLevel)] = levelName(record.level);
+      j[std::string(kKeyService)] = record.service;
+      j[std::string(kKeyHost)] = record.host;
+      j[std::string(kKeyMessage)] = record.message;
       if (!record.fields.empty()) {
-        auto& fields = j[kKeyFields] = nlohmann::ordered_json::object();
+        auto& fields = j[std::string(kKeyFields)] = nlohmann::ordered_json::object();
         for (const auto& f : record.fields) fields[f.key] = f.value;
       }
       // Invalid UTF-8 becomes U+FFFD; JSON escaping already covers every control character.
