@@ -26,6 +26,8 @@ struct ManagementOptions {
   // http[s]://HOST[:PORT][/PREFIX]. Empty: derived from the broker URL (http://HOST:15672 for
   // amqp://, https://HOST:15671 for amqps://), and used only if that node listens on the URL's port.
   std::string url;
+  // --require-tls: an http:// API is not used (the password would travel in clear text).
+  bool requireTls = false;
 };
 
 // How to reach a broker. Every blocking broker call is bounded by one of these durations.

@@ -173,14 +173,9 @@ ManagementOptions resolveManagement(const std::string& url, const BrokerOptions&
     m.enabled = false;
     return m;
   }
-  if (!url.empty()) {
-    const amqp::ManagementEndpoint endpoint = amqp::parseManagementUrl(url);  // throws UsageError
-    if (requireTls && !endpoint.https) {
-      throw UsageError("--require-tls refuses the unencrypted http:// --management-url (it would send the password "
-                       "in clear text); use https://");
-    }
-  }
+  if (!url.empty()) amqp::parseManagementUrl(url);  // throws UsageError
   m.url = url;
+  m.requireTls = requireTls;  // an http:// one is then skipped with a warning (it may come from the environment)
   return m;
 }
 

@@ -41,7 +41,8 @@ void addReconnectFlag(CLI::App& app, BrokerFlags& flags);
 BrokerOptions resolveBroker(const BrokerFlags& flags, const std::string& clientName);
 
 // --management-url (logctl status): "" = derive from the broker URL, "off" = do not use the API,
-// else an http[s]:// URL (validated here). Refuses an http:// URL with --require-tls. Throws UsageError.
+// else an http[s]:// URL (validated here). Throws UsageError. With --require-tls an http:// API
+// is not used (status warns and falls back to AMQP).
 // Ignored for a Redis broker (LOGSHIP_MANAGEMENT_URL may be set for a host that uses both).
 ManagementOptions resolveManagement(const std::string& url, const BrokerOptions& broker, bool requireTls);
 

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/error.hpp"
+#include "core/escape.hpp"
 
 namespace logship::amqp {
 
@@ -36,6 +37,12 @@ ManagementClient* AmqpAdmin::management() {
   // The URL was validated by the CLI; a derived one is checked against the node by probe().
   ManagementEndpoint endpoint = options_.management.url.empty() ? deriveManagementEndpoint(options_.url)
                                                                  : parseManagementUrl(options_.management.url);
+  if (options_.management.requireTls && !endpoint.https) {
+    spdlog::warn("--require-tls: not using the management API at {} (http:// would send the password in clear "
+                 "text; give an https:// --management-url); showing what a passive queue.declare tells instead",
+                 endpoint.text());
+    return nullptr;
+  }
   try {
     auto client = std::make_unique<ManagementClient>(std::move(endpoint), options_);
     client->probe();
@@ -60,7 +67,13 @@ QueueStats AmqpAdmin::queueStats(const std::string& queue) {
     management_.reset();
     return now;
   }
-  if (!sampled || !now.exists) return now;  // deleted or created between the two looks: the AMQP answer stands
+  if (!sampled && now.exists) {
+    spdlog::warn("the management API at {} does not know queue '{}', which exists over AMQP (is it another node's "
+                 "API? see --management-url); showing what a passive queue.declare tells instead",
+                 api->endpoint().text(), escaped(queue));
+    return now;
+  }
+  if (!sampled || !now.exists) return now;
   // A queue the statistics database has not sampled yet has no message counts in the API.
   QueueStats merged = now;
   merged.source = StatsSource::ManagementApi;
