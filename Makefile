@@ -4,7 +4,7 @@ BROKER ?= rabbitmq
 CMAKE_FLAGS ?= -DLOGSHIP_WERROR=ON
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build test demo clean bench bench-search
+.PHONY: all deps build test demo bench bench-search clean
 
 all: build
 
@@ -24,8 +24,20 @@ test: build
 demo: build
 	@bash scripts/demo.sh $(BROKER)
 
-# Micro-benchmark of logctl search's scanner (bytes/s per format and condition, plain and zstd files).
-# `bench` runs it, with whatever else `bench` runs.
+# Ours side by side with the peers on the same brokers (bench/README.md); not part of `make test`.
+# Installs syslog-ng and gnuplot (bench/install-deps.sh), uses or starts RabbitMQ on 127.0.0.1:5672
+# and Redis on 127.0.0.1:6379, writes bench/RESULTS.md and bench/results.png.
+#   make bench BENCH_N=500000     records of the fast rows (default 200000)
+#   make bench BENCH_QUICK=1      a one-minute smoke run (20000 records, 5 s latency runs)
+#   make bench BENCH_ARGS='--repeat 3 --only ours_amqp'   any other bench/run.py flag
+bench: build
+	@bash bench/install-deps.sh
+	@BENCH_COMMAND='make bench$(if $(BENCH_N), BENCH_N=$(BENCH_N))$(if $(BENCH_QUICK), BENCH_QUICK=$(BENCH_QUICK))$(if $(BENCH_ARGS), BENCH_ARGS="$(BENCH_ARGS)")' \
+	  /usr/bin/python3 bench/run.py --bin $(BUILD_DIR)/bin $(if $(BENCH_N),--n $(BENCH_N)) \
+	  $(if $(filter 1 yes true,$(BENCH_QUICK)),--quick) $(BENCH_ARGS)
+
+# Micro-benchmark of logctl search's scanner (bytes/s per format and condition, mapped plain and zstd
+# files; bench/micro/search_bench.cpp). `make bench` runs it first; `make bench-search` alone.
 bench: bench-search
 bench-search: build
 	$(BUILD_DIR)/bin/search_bench --benchmark_counters_tabular=true

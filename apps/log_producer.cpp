@@ -2,7 +2,10 @@
 // loop is producer/shipper.hpp.
 #include <unistd.h>
 
+#include <algorithm>
+
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "broker/factory.hpp"
@@ -60,6 +63,8 @@ int main(int argc, char** argv) {
   ShipperOptions shipOptions;
   double confirmTimeout = 30;
   bool quiet = false;
+  size_t spoolMaxBytes = size_t{1} << 30;
+  std::string spoolFull = "block";
 
   app.add_option("message", words, "The record's message text (omit to read lines from stdin)");
   cli::addBrokerFlags(app, brokerFlags);
@@ -79,6 +84,31 @@ int main(int argc, char** argv) {
   app.add_option("--confirm-timeout", confirmTimeout, "Seconds to wait for the broker's last confirms")
       ->check(CLI::Range(0.1, 3600.0))
       ->capture_default_str();
+  app.add_option("--batch-records", shipOptions.batchRecords,
+                 "Records per broker message at most (1: one record per message, the tutorial's format)")
+      ->check(CLI::Range(size_t{1}, size_t{1'000'000}))
+      ->capture_default_str();
+  app.add_option("--batch-bytes", shipOptions.batchBytes, "Text bytes per broker message at most (suffixes K, M)")
+      ->transform(CLI::AsSizeValue(false))
+      ->check(CLI::Range(size_t{1}, size_t{64} * 1024 * 1024))
+      ->default_str("256K");
+  int lingerMs = 5;
+  app.add_option("--linger-ms", lingerMs, "How long a batch waits for more records before it is sent")
+      ->check(CLI::Range(0, 60'000))
+      ->capture_default_str();
+  app.add_option("--spool-dir", shipOptions.spoolDir,
+                 "Keep every record on disk in DIR until the broker confirmed it: records are accepted while the "
+                 "broker is down, and a restarted producer sends what an earlier run left (docs/RELIABILITY.md)")
+      ->envname("LOGSHIP_SPOOL_DIR");
+  app.add_option("--spool-max-bytes", spoolMaxBytes, "Size cap of the spool on disk (suffixes K, M, G: 1024-based)")
+      ->transform(CLI::AsSizeValue(false))
+      ->check(CLI::Range(size_t{1} << 20, size_t{1} << 50))
+      ->default_str("1G");
+  app.add_option("--spool-full", spoolFull,
+                 "At the spool's cap: 'block' stops reading input until the broker catches up; 'drop' drops "
+                 "records, counting them and warning")
+      ->check(CLI::IsMember({"block", "drop"}))
+      ->capture_default_str();
   app.add_flag("-q,--quiet", quiet, "Print nothing on success");
 
   return cli::run(app, argc, argv, [&]() -> int {
@@ -90,6 +120,18 @@ int main(int argc, char** argv) {
     recordTemplate.host = host;
     for (const auto& t : fieldTexts) recordTemplate.fields.push_back(parseField(t));
     shipOptions.confirmTimeout = std::chrono::milliseconds(static_cast<int64_t>(confirmTimeout * 1000));
+    shipOptions.linger = std::chrono::milliseconds(lingerMs);
+    if (!shipOptions.spoolDir.empty()) {
+      if (spoolMaxBytes < 4 * shipOptions.maxMessageBytes) {
+        throw UsageError(fmt::format("--spool-max-bytes {} is too small for --max-message-bytes {}: give it at least "
+                                     "4 times as much",
+                                     spoolMaxBytes, shipOptions.maxMessageBytes));
+      }
+      shipOptions.spoolLimits.maxBytes = spoolMaxBytes;
+      shipOptions.spoolLimits.dropWhenFull = spoolFull == "drop";
+    } else if (app.count("--spool-max-bytes") > 0 || app.count("--spool-full") > 0) {
+      throw UsageError("--spool-max-bytes and --spool-full need --spool-dir");
+    }
 
     std::string single;
     if (!words.empty()) {
@@ -102,8 +144,20 @@ int main(int argc, char** argv) {
 
     BrokerOptions broker = cli::resolveBroker(brokerFlags, "log_producer");
     cli::installStopSignals();
-    auto publisher = makePublisher(broker, brokerFlags.queue);
-    Shipper shipper(*publisher, std::move(recordTemplate), shipOptions);
+    // With a spool the producer waits for the broker in the background for as long as input comes, and
+    // after the end of input for --reconnect-seconds (at least --confirm-timeout) without progress.
+    shipOptions.spoolGiveUpAfter = std::max(broker.reconnectFor, shipOptions.confirmTimeout);
+    const std::string queue = brokerFlags.queue;
+    PublisherConnect connect = [&broker, queue](const std::atomic<bool>* abort) {
+      BrokerOptions b = broker;
+      if (abort != nullptr) {  // the spool's background connection: keep trying until told to stop
+        b.stopRequested = abort;
+        b.retryFor = std::chrono::hours(24 * 366);
+      }
+      return makePublisher(b, queue);
+    };
+    Shipper shipper(connect, std::move(recordTemplate), shipOptions);
+    bool stopped = false;
 
     if (!words.empty()) {
       shipper.ship(single);
@@ -113,8 +167,8 @@ int main(int argc, char** argv) {
       size_t skipped = 0;
       bool done = false;
       uint64_t emptyLines = 0;  // carry no information: skipped, and counted in the summary
-      while (!done && !cli::stopRequested().load()) {
-        switch (reader.next(line, skipped, std::chrono::milliseconds(1000))) {
+      while (!done && !cli::stopRequested().load() && !shipper.failed()) {
+        switch (reader.next(line, skipped, shipper.wakeIn())) {
           case LineReader::Result::Line:
             if (line.empty()) {
               ++emptyLines;
@@ -127,30 +181,50 @@ int main(int argc, char** argv) {
             spdlog::error("line {} refused: {} bytes is over the limit of {} bytes (--max-message-bytes)",
                           reader.lineNumber(), skipped, shipOptions.maxMessageBytes);
             break;
-          case LineReader::Result::Idle: shipper.idle(); break;
+          case LineReader::Result::Idle: shipper.flushDue(); break;  // the sender thread services the connection
           case LineReader::Result::Eof: done = true; break;
         }
       }
-      if (!done) spdlog::warn("stopped by a signal: finishing what was already sent");
+      stopped = !done && !shipper.failed();
+      if (stopped) {
+        spdlog::warn(shipOptions.spoolDir.empty() ? "stopped by a signal: finishing what was already read"
+                                                  : "stopped by a signal: what is not confirmed stays in the spool");
+      }
       if (emptyLines > 0) spdlog::info("skipped {} empty line(s)", emptyLines);
     }
-    shipper.finish();
+    shipper.finish(stopped);
 
     const ShipReport& r = shipper.report();
+    const std::string spoolDir = escaped(shipOptions.spoolDir);
+    if (stopped && r.remaining > 0 && r.failed == 0 && r.refused == 0 && r.dropped == 0) {
+      spdlog::info("{} record(s) stay in the spool {} for the next run", r.remaining, spoolDir);
+      return cli::kExitOk;  // a graceful stop of a spooling producer loses nothing
+    }
     if (!shipper.allConfirmed()) {
-      std::string detail;
-      if (r.failed > 0) detail += fmt::format("{} not confirmed by the broker ({})", r.failed, r.firstFailure);
-      if (r.refused > 0) detail += fmt::format("{}{} refused as too large", detail.empty() ? "" : ", ", r.refused);
-      fmt::print(stderr, "log_producer: error: {} of {} records not delivered: {}\n", r.failed + r.refused,
-                 r.sent + r.refused, detail);
+      std::vector<std::string> parts;
+      if (r.failed > 0) {
+        parts.push_back(fmt::format("{} not confirmed by the broker ({}){}", r.failed, r.firstFailure,
+                                    spoolDir.empty() ? "" : fmt::format(", kept in {}/refused.log", spoolDir)));
+      }
+      if (r.refused > 0) parts.push_back(fmt::format("{} refused as too large", r.refused));
+      if (r.dropped > 0) parts.push_back(fmt::format("{} dropped because the spool was full (--spool-full drop)", r.dropped));
+      if (r.remaining > 0) {
+        parts.push_back(fmt::format("{} still in the spool {} (the broker was unreachable; run log_producer "
+                                    "--spool-dir {} again to send them)",
+                                    r.remaining, spoolDir, spoolDir));
+      }
+      fmt::print(stderr, "log_producer: error: {} of {} records not delivered: {}\n",
+                 r.failed + r.refused + r.dropped + r.remaining, r.sent + r.recovered + r.refused + r.dropped,
+                 fmt::join(parts, ", "));
       return cli::kExitFailure;
     }
     if (!quiet) {
       if (!words.empty()) {
         fmt::print(" [x] Sent '{}'\n", escaped(single));
       } else {
-        fmt::print(stderr, "log_producer: sent {} records to '{}', all confirmed by the broker\n", r.confirmed,
-                   brokerFlags.queue);
+        fmt::print(stderr, "log_producer: sent {} records to '{}', all confirmed by the broker{}\n", r.confirmed,
+                   brokerFlags.queue,
+                   r.recovered > 0 ? fmt::format(" ({} left in the spool by an earlier run)", r.recovered) : "");
       }
     }
     return cli::kExitOk;

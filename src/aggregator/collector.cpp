@@ -71,24 +71,30 @@ void Collector::take() {
                            options_.maxMessageBytes);
     } else if (!d.transportError.empty()) {
       reason = d.transportError;
-    } else if (!decodeMessage(d.body, d.headers, d.brokerTimestampUs != 0 ? d.brokerTimestampUs : now, record_,
-                              error_)) {
-      reason = error_;
+    } else {
+      records_.clear();
+      if (!decodeRecords(d.body, d.headers, d.brokerTimestampUs != 0 ? d.brokerTimestampUs : now, records_, error_)) {
+        reason = error_;
+      }
     }
     if (!reason.empty()) {
-      held_.push_back({d.tag, base + buffer_.size(), false});
+      held_.push_back({d.tag, base + buffer_.size(), 0});
       rejected_.push_back({std::move(d), std::move(reason)});
       continue;
     }
-    IdJournal* journal = record_.id.empty() ? nullptr : sink_.journal();
-    if (journal && journal->contains(record_.id)) {
-      ++stats_.duplicates;
-      held_.push_back({d.tag, base + buffer_.size(), false});
-      continue;
+    // A batch is one delivery: its lines are written together and it is acked once all are in the file.
+    uint32_t lines = 0;
+    for (const Record& record : records_) {
+      IdJournal* journal = record.id.empty() ? nullptr : sink_.journal();
+      if (journal && journal->contains(record.id)) {
+        ++stats_.duplicates;
+        continue;
+      }
+      appendFormatted(buffer_, options_.format, record);
+      ++lines;
+      if (journal) journal->add(record.id, base + buffer_.size());
     }
-    appendFormatted(buffer_, options_.format, record_);
-    held_.push_back({d.tag, base + buffer_.size(), true});
-    if (journal) journal->add(record_.id, base + buffer_.size());
+    held_.push_back({d.tag, base + buffer_.size(), lines});
   }
   sink_.append(buffer_);
 }
@@ -98,7 +104,7 @@ size_t Collector::commit() {
   for (const auto& r : rejected_) deadLetter(r.delivery, r.reason);
   rejected_.clear();
   size_t lines = 0;
-  for (const Held& h : held_) lines += h.line ? 1 : 0;
+  for (const Held& h : held_) lines += h.lines;
   if (!held_.empty()) consumer_.ackUpTo(held_.back().tag);
   held_.clear();
   stats_.written += lines;
@@ -111,7 +117,7 @@ void Collector::ackWritten() {
   const size_t done = sink_.completeBytes();
   size_t n = 0;
   size_t lines = 0;
-  while (n < held_.size() && held_[n].end <= done) lines += held_[n++].line ? 1 : 0;
+  while (n < held_.size() && held_[n].end <= done) lines += held_[n++].lines;
   if (n == 0) return;
   const uint64_t tag = held_[n - 1].tag;
   size_t r = 0;
@@ -133,7 +139,7 @@ void Collector::holdUntilWritten(const SinkError& first) {
   auto delay = options_.writeRetryDelay;
   auto lastReport = since;
   spdlog::error("{}; holding {} records, retrying in {}; nothing is acknowledged until written", lastWriteError_,
-                held_.size(), seconds(delay));
+                heldRecords(), seconds(delay));
   for (;;) {
     if (options_.writeRetryFor && Clock::now() - since >= *options_.writeRetryFor) {
       giveUp(fmt::format("gave up after {} (--write-retry-seconds)", seconds(Clock::now() - since)));
@@ -171,19 +177,25 @@ void Collector::holdUntilWritten(const SinkError& first) {
       delay = std::min(delay * 2, options_.writeRetryDelayMax);
       if (newReason) {
         spdlog::error("{}; holding {} records, retrying in {}; nothing is acknowledged until written",
-                      lastWriteError_, held_.size(), seconds(delay));
+                      lastWriteError_, heldRecords(), seconds(delay));
         lastReport = Clock::now();
       } else if (Clock::now() - lastReport >= kWriteErrorReminder) {
         spdlog::warn("{} (for {} now); holding {} records, retrying in {}", lastWriteError_,
-                     seconds(Clock::now() - since), held_.size(), seconds(delay));
+                     seconds(Clock::now() - since), heldRecords(), seconds(delay));
         lastReport = Clock::now();
       }
     }
   }
 }
 
+size_t Collector::heldRecords() const {
+  size_t n = rejected_.size();
+  for (const Held& h : held_) n += h.lines;
+  return n;
+}
+
 void Collector::giveUp(const std::string& what) {
-  const size_t held = held_.size();
+  const size_t held = heldRecords();
   sink_.discard();
   held_.clear();
   rejected_.clear();

@@ -39,7 +39,7 @@ struct CollectorStats {
   uint64_t deadLettered = 0;
   uint64_t redelivered = 0;
   uint64_t writeErrors = 0;  // failed attempts to write (or sync) the output
-  uint64_t duplicates = 0;   // deliveries whose record id was already written: acked, not written again
+  uint64_t duplicates = 0;   // records whose id was already written: acked, not written again
 };
 
 // The aggregator's loop, written once for every broker:
@@ -77,12 +77,12 @@ class Collector {
   const CollectorStats& stats() const { return stats_; }
 
  private:
-  // A delivery taken and not yet acked: its line ends at `end` in the sink's pending batch
-  // (a rejected one, to be dead-lettered, takes no bytes).
+  // A delivery taken and not yet acked: its lines (one per record; a batch has several) end at
+  // `end` in the sink's pending batch (a rejected one, to be dead-lettered, takes no bytes).
   struct Held {
     uint64_t tag;
     size_t end;
-    bool line;  // false: rejected (dead-lettered) or a duplicate (acked only)
+    uint32_t lines;  // 0: rejected (dead-lettered) or only duplicates (acked only)
   };
   struct Rejected {
     Delivery delivery;
@@ -96,6 +96,7 @@ class Collector {
   void holdUntilWritten(const SinkError& first);
   [[noreturn]] void giveUp(const std::string& what);  // "stopped", "gave up after ...": throws SinkError
   void deadLetter(const Delivery& d, const std::string& reason);
+  size_t heldRecords() const;  // lines to write and messages to dead-letter in held_
 
   Consumer& consumer_;
   FileSink& sink_;
@@ -110,7 +111,7 @@ class Collector {
   std::vector<Rejected> rejected_;  // the held ones to dead-letter, in tag order
   std::string buffer_;
   std::string lastWriteError_;
-  Record record_;
+  std::vector<Record> records_;  // the records of the delivery being taken
   std::string error_;
 };
 

@@ -130,7 +130,7 @@ bool writeAll(int fd, std::string_view data) {
 }  // namespace
 
 IdJournal::IdJournal(std::string path, const std::string& outputPath, int outputFd, IdJournalOptions options)
-    : path_(std::move(path)), options_(options) {
+    : path_(std::move(path)), options_(options), window_(options.window) {
   const int rfd = ::open(path_.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
   if (rfd < 0) fail("cannot open the duplicate journal", path_, errno);
   std::string data;
@@ -207,7 +207,7 @@ IdJournal::IdJournal(std::string path, const std::string& outputPath, int output
       if (keepUpTo) {
         std::vector<std::string> gone;
         for (auto& [end, id] : last->ids) {
-          if (end > *keepUpTo && set_.count(id) > 0) gone.push_back(id);
+          if (end > *keepUpTo && window_.contains(id)) gone.push_back(id);
         }
         forget(gone);
         recovery_.forgotten = gone.size();
@@ -215,7 +215,7 @@ IdJournal::IdJournal(std::string path, const std::string& outputPath, int output
       }
     }
   }
-  recovery_.ids = set_.size();
+  recovery_.ids = window_.size();
 
   openForAppend();
   if (forgot || recovery_.journalDamaged || journalIds_ > 2 * options_.window) compact();
@@ -235,7 +235,7 @@ void IdJournal::openForAppend() {
 bool IdJournal::contains(std::string_view id) const {
   // C++20 heterogeneous lookup needs a transparent hash; ids are short, a copy is cheap enough.
   const std::string key(id);
-  return set_.count(key) > 0 || pendingIds_.count(key) > 0;
+  return window_.contains(key) || pendingIds_.count(key) > 0;
 }
 
 void IdJournal::add(std::string id, size_t end) {
@@ -243,26 +243,10 @@ void IdJournal::add(std::string id, size_t end) {
   pending_.push_back({end, std::move(id), false});
 }
 
-void IdJournal::remember(const std::string& id) {
-  if (options_.window == 0) return;
-  const auto [it, inserted] = set_.insert(id);
-  if (!inserted) return;
-  fifo_.push_back(&*it);
-  while (fifo_.size() > options_.window) {
-    set_.erase(set_.find(*fifo_.front()));
-    fifo_.pop_front();
-  }
-}
+void IdJournal::remember(const std::string& id) { window_.insert(id); }
 
 void IdJournal::forget(const std::vector<std::string>& ids) {
-  std::unordered_set<const std::string*> nodes;
-  for (const auto& id : ids) {
-    const auto it = set_.find(id);
-    if (it != set_.end()) nodes.insert(&*it);
-  }
-  if (nodes.empty()) return;
-  std::erase_if(fifo_, [&](const std::string* p) { return nodes.count(p) > 0; });
-  for (const std::string* p : nodes) set_.erase(set_.find(*p));
+  for (const auto& id : ids) window_.erase(id);
 }
 
 void IdJournal::beforeWrite(dev_t dev, ino_t ino, off_t offset, size_t from, size_t batchEnd) {
@@ -318,12 +302,16 @@ void IdJournal::appendEntry(const std::string& entry, size_t ids) {
 
 void IdJournal::compact() {
   const std::string tmp = path_ + ".tmp";
-  std::string data = fmt::format("S 0 0 0 0 {}\n", fifo_.size());
-  for (const std::string* id : fifo_) {
-    data += fmt::format("0 {} ", id->size());
-    data += *id;
-    data += '\n';
-  }
+  std::string ids;
+  size_t count = 0;
+  window_.forEach([&](std::string_view id) {
+    fmt::format_to(std::back_inserter(ids), "0 {} ", id.size());
+    ids += id;
+    ids += '\n';
+    ++count;
+  });
+  std::string data = fmt::format("S 0 0 0 0 {}\n", count);
+  data += ids;
   sealEntry(data, 0);
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) fail("cannot write the duplicate journal", tmp, errno);
@@ -347,7 +335,7 @@ void IdJournal::compact() {
       ::close(dfd);
     }
   }
-  journalIds_ = fifo_.size();
+  journalIds_ = count;
   openForAppend();
 }
 

@@ -8,6 +8,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include "aggregator/id_window.hpp"
+
 namespace logship {
 
 struct IdJournalOptions {
@@ -44,7 +46,7 @@ struct IdJournalRecovery {
 // Single writer: the offsets assume only this process appends to the output (one aggregator owns
 // one output; over Redis its consumer id says so).
 //
-// The most recent `window` ids are kept in memory (hash set + FIFO). The journal is rewritten
+// The most recent `window` ids are kept in memory (IdWindow: ranges of consecutive ids). The journal is rewritten
 // (temp file + rename) as one snapshot of those ids when it holds more than twice that many, and at
 // open when the check forgot something.
 class IdJournal {
@@ -75,7 +77,7 @@ class IdJournal {
   void batchDiscarded(size_t kept);
 
   const IdJournalRecovery& recovery() const { return recovery_; }
-  size_t size() const { return set_.size(); }
+  size_t size() const { return window_.size(); }
   const std::string& path() const { return path_; }
 
  private:
@@ -94,8 +96,7 @@ class IdJournal {
   std::string path_;
   IdJournalOptions options_;
   int fd_ = -1;
-  std::unordered_set<std::string> set_;   // the window
-  std::deque<const std::string*> fifo_;   // the window, oldest first (set_'s nodes do not move)
+  IdWindow window_;  // the most recent ids written
   std::unordered_set<std::string> pendingIds_;  // ids in the pending batch not yet journaled
   std::vector<Line> pending_;
   size_t journalIds_ = 0;  // ids in the journal file

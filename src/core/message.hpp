@@ -32,6 +32,13 @@ inline constexpr std::string_view kService = "logship-service";
 inline constexpr std::string_view kHost = "logship-host";
 inline constexpr std::string_view kFieldPrefix = "logship-field-";
 inline constexpr std::string_view kId = "logship-id";
+// A batch: the body holds N records' messages, one per line (joined by LF, none containing LF);
+// the other headers are those of the first record, shared by all; record i has the id
+// "<prefix>-<n + i>" when the first has "<prefix>-<n>", and the timestamp of the record before it
+// plus the i-th value of kTsDeltas (microseconds, comma-separated, absent when all are 0).
+inline constexpr std::string_view kBatch = "logship-batch";
+inline constexpr std::string_view kTsDeltas = "logship-ts-deltas";
+inline constexpr uint32_t kMaxBatchRecords = 1'000'000;
 // Set on dead-lettered messages.
 inline constexpr std::string_view kDeadReason = "logship-dead-reason";
 inline constexpr std::string_view kDeadQueue = "logship-dead-queue";
@@ -40,6 +47,37 @@ inline constexpr std::string_view kCurrentVersion = "1";
 
 // Fills `out` (replacing its content) with the wire form of `record`.
 void encodeRecord(const Record& record, Message& out);
+
+// Builds one message from consecutive records that share level, service, host and fields (those
+// of the first record), with consecutive ids. A record whose message holds a LF cannot be in a
+// batch (send it alone with encodeRecord). One record makes exactly encodeRecord's message.
+class BatchBuilder {
+ public:
+  // Starts a new batch with `first` (its metadata is shared by the records added after it).
+  void start(const Record& first);
+  void add(std::string_view message, int64_t timestampUs);
+  size_t records() const { return count_; }
+  size_t bodyBytes() const { return body_.size(); }
+  // Fills `out` (replacing its content) and empties the builder.
+  void finish(Message& out);
+
+ private:
+  Record first_;
+  std::string body_;
+  std::string deltas_;
+  bool anyDelta_ = false;
+  int64_t lastTs_ = 0;
+  size_t count_ = 0;
+};
+
+// How many records a message holds: its logship-batch count, else 1.
+uint64_t recordCount(const Message& message);
+
+// Turns a received message into its records (appended to `out`): a batch gives each of its
+// records, any other message one. Returns false with a one-line reason (and appends nothing)
+// when the message cannot be decoded (decodeMessage's reasons, or a malformed batch).
+bool decodeRecords(std::string_view body, std::span<const Header> headers, int64_t fallbackTimestampUs,
+                   std::vector<Record>& out, std::string& error);
 
 // Turns a received message back into a record. Returns false with a one-line reason in `error` when
 // the envelope is present but unusable (wrong version, non-string or malformed logship-* header).

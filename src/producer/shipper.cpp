@@ -6,15 +6,43 @@
 #include <spdlog/spdlog.h>
 
 #include "core/error.hpp"
+#include "core/escape.hpp"
 #include "core/timestamp.hpp"
 
 namespace logship {
+namespace {
 
-Shipper::Shipper(Publisher& publisher, Record recordTemplate, ShipperOptions options)
-    : publisher_(publisher), record_(std::move(recordTemplate)), options_(std::move(options)), nextId_(options_.firstId) {
+int64_t nowNs() { return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count(); }
+
+}  // namespace
+
+Shipper::Shipper(PublisherConnect connect, Record recordTemplate, ShipperOptions options)
+    : connect_(std::move(connect)), record_(std::move(recordTemplate)), options_(std::move(options)),
+      nextId_(options_.firstId) {
   if (options_.idPrefix.empty()) {
     std::random_device rd;
     options_.idPrefix = fmt::format("{:08x}{:08x}", rd(), rd());
+  }
+  if (options_.spoolDir.empty()) {
+    spool_ = std::make_unique<MemorySpool>(options_.spoolLimits);
+    publisher_ = connect_(nullptr);  // an unreachable broker is an error before any input is read
+  } else {
+    auto disk = std::make_unique<DiskSpool>(options_.spoolDir, options_.spoolLimits);
+    disk_ = disk.get();
+    report_.recovered = disk->recovered();
+    spool_ = std::move(disk);
+  }
+  lastProgressNs_ = nowNs();
+  thread_ = std::thread([this] { run(); });
+}
+
+Shipper::~Shipper() {
+  if (thread_.joinable()) {
+    stopping_ = true;
+    abort_ = true;
+    spool_->shutdown();
+    spool_->closeInput();
+    thread_.join();
   }
 }
 
@@ -23,51 +51,228 @@ bool Shipper::ship(std::string_view message) {
     ++report_.refused;
     return false;
   }
-  record_.timestampUs = nowMicros();
-  record_.message.assign(message);
-  record_.id = fmt::format("{}-{}", options_.idPrefix, nextId_++);
-  encodeRecord(record_, message_);
-  publisher_.publish(message_);
-  ++report_.sent;
-  if (publisher_.unconfirmed() >= options_.confirmWindow) {
-    publisher_.awaitConfirms(options_.confirmWindow / 2, Clock::now() + options_.confirmTimeout, confirms_);
-    if (publisher_.unconfirmed() > options_.confirmWindow / 2) {
-      throw TimeoutError("the broker stopped confirming messages (is it blocked by a memory or disk alarm?)");
-    }
-  } else if ((report_.sent & 63) == 0) {
-    publisher_.awaitConfirms(SIZE_MAX, Clock::now(), confirms_);  // take confirms already here
+  const int64_t ts = nowMicros();
+  const bool alone = options_.batchRecords <= 1 || message.find('\n') != std::string_view::npos;
+  if (batch_.records() > 0 && (alone || batch_.bodyBytes() + 1 + message.size() > options_.batchBytes)) {
+    flushBatch();
   }
-  account(confirms_);
+  if (batch_.records() == 0) {
+    record_.timestampUs = ts;
+    record_.message.assign(message);
+    record_.id = fmt::format("{}-{}", options_.idPrefix, nextId_++);
+    batch_.start(record_);
+    batchStarted_ = Clock::now();
+  } else {
+    batch_.add(message, ts);
+    ++nextId_;
+  }
+  if (alone || batch_.records() >= options_.batchRecords || Clock::now() - batchStarted_ >= options_.linger) {
+    return flushBatch();
+  }
   return true;
 }
 
-void Shipper::idle() {
-  publisher_.awaitConfirms(SIZE_MAX, Clock::now(), confirms_);
-  account(confirms_);
+void Shipper::flushDue() {
+  if (batch_.records() > 0 && Clock::now() - batchStarted_ >= options_.linger) flushBatch();
 }
 
-void Shipper::finish() {
-  publisher_.awaitConfirms(0, Clock::now() + options_.confirmTimeout, confirms_);
-  account(confirms_);
-  const size_t missing = publisher_.unconfirmed();
-  if (missing > 0) {
-    report_.failed += missing;
-    if (report_.firstFailure.empty()) report_.firstFailure = "no confirm from the broker in time";
+std::chrono::milliseconds Shipper::wakeIn() const {
+  if (batch_.records() == 0) return std::chrono::milliseconds(1000);
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(batchStarted_ + options_.linger - Clock::now());
+  return std::max(left, std::chrono::milliseconds(1));
+}
+
+bool Shipper::flushBatch() {
+  const size_t n = batch_.records();
+  if (n == 0) return true;
+  batch_.finish(message_);
+  return store(n);
+}
+
+bool Shipper::store(size_t records) {
+  switch (spool_->append(message_, records)) {
+    case Spool::Appended::Stored: report_.sent += records; return true;
+    case Spool::Appended::Dropped: {
+      report_.dropped += records;
+      if (report_.dropped == records || Clock::now() - lastDropWarning_ >= std::chrono::seconds(10)) {
+        spdlog::warn("the spool is full (--spool-max-bytes {}): records are dropped (--spool-full drop); {} so far",
+                     options_.spoolLimits.maxBytes, report_.dropped);
+        lastDropWarning_ = Clock::now();
+      }
+      return false;
+    }
+    case Spool::Appended::Closed: report_.sent += records; return false;  // counted as not delivered
+  }
+  return false;
+}
+
+void Shipper::finish(bool stopping) {
+  flushBatch();
+  spool_->closeInput();
+  inputClosedAt_ = nowNs();
+  if (stopping && disk_ != nullptr) {
+    stopping_ = true;
+    abort_ = true;
+  }
+  while (!senderDone_.load()) {
+    if (disk_ != nullptr && giveUpNow()) abort_ = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  thread_.join();
+  if (disk_ != nullptr) report_.remaining = spool_->heldRecords();
+  if (senderError_ != nullptr) {
+    const uint64_t total = report_.sent + report_.recovered;
+    const uint64_t missing = total - std::min(total, report_.confirmed);
+    const std::string counts =
+        disk_ != nullptr
+            ? fmt::format("{} record(s) remain in the spool {}", report_.remaining, escaped(disk_->dir()))
+            : fmt::format("{} of {} records not delivered", missing, total);
+    try {
+      std::rethrow_exception(senderError_);
+    } catch (const UsageError&) {
+      throw;
+    } catch (const Error& e) {
+      throw Error(fmt::format("{} ({})", e.what(), counts));
+    }
   }
 }
 
-void Shipper::account(std::vector<ConfirmRange>& confirms) {
-  for (const auto& c : confirms) {
-    const uint64_t n = c.last - c.first + 1;
-    if (c.ok) {
-      report_.confirmed += n;
+bool Shipper::giveUpNow() const {
+  const int64_t closedAt = inputClosedAt_.load();
+  if (closedAt == 0) return false;
+  const int64_t since = std::max(closedAt, lastProgressNs_.load());
+  return nowNs() - since > std::chrono::duration_cast<std::chrono::nanoseconds>(options_.spoolGiveUpAfter).count();
+}
+
+// ---- the sender thread ------------------------------------------------------------------------
+
+void Shipper::run() {
+  try {
+    for (;;) {
+      if (!publisher_ && !connectPublisher()) break;
+      try {
+        if (pump()) break;
+      } catch (const InterruptedError&) {
+        if (disk_ == nullptr) throw;
+        break;  // given up or stopped: the records stay in the spool
+      } catch (const ConnectionError& e) {
+        if (disk_ == nullptr) throw;
+        spdlog::warn("{}; the {} record(s) not confirmed stay in the spool and are sent on the next connection", e.what(),
+                     inFlight_.size());
+        publisher_.reset();
+        inFlight_.clear();
+        inFlightBytes_ = 0;
+        spool_->rewind();
+      }
+    }
+  } catch (...) {
+    senderError_ = std::current_exception();
+  }
+  spool_->shutdown();
+  senderDone_ = true;
+}
+
+bool Shipper::connectPublisher() {
+  if (disk_ == nullptr) return false;  // without a spool the first connection is made up front
+  while (!abort_.load()) {
+    try {
+      publisher_ = connect_(&abort_);
+      inFlight_.clear();
+      inFlightBytes_ = 0;
+      lastProgressNs_ = nowNs();
+      return true;
+    } catch (const InterruptedError&) {
+      return false;
+    } catch (const ConnectionError& e) {
+      spdlog::warn("{}; {} record(s) wait in the spool {}", e.what(), spool_->heldRecords(), escaped(disk_->dir()));
+    }
+  }
+  return false;
+}
+
+bool Shipper::pump() {
+  const size_t window = options_.confirmWindow;
+  Clock::time_point waitingSince = Clock::now();
+  for (;;) {
+    if (stopping_.load()) {
+      // A stop signal with a spool: collect the confirms still due for a moment, keep the rest.
+      if (publisher_->unconfirmed() > 0) {
+        publisher_->awaitConfirms(0, Clock::now() + options_.stopGrace, confirms_);
+        settle(confirms_);
+      }
+      return true;
+    }
+    size_t unconfirmed = publisher_->unconfirmed();
+    taken_.clear();
+    if (unconfirmed < window && inFlightBytes_ < options_.maxInFlightBytes) {
+      spool_->take(taken_, std::min<size_t>(window - unconfirmed, 256),
+                   unconfirmed > 0 ? std::chrono::milliseconds(0) : std::chrono::milliseconds(100),
+                   options_.maxInFlightBytes - inFlightBytes_);
+    }
+    if (unconfirmed == 0) waitingSince = Clock::now();
+    for (auto& m : taken_) {
+      const uint64_t seq = publisher_->publish(m);
+      if (inFlight_.empty()) inFlightBase_ = seq;
+      const size_t bytes = m.body.size();
+      const uint64_t records = recordCount(m);
+      inFlightBytes_ += bytes;
+      inFlight_.push_back(
+          InFlight{disk_ != nullptr ? std::move(m) : Message{}, bytes, records, InFlight::State::Waiting, {}});
+    }
+    unconfirmed = publisher_->unconfirmed();
+    const auto now = Clock::now();
+    if (unconfirmed >= window || (unconfirmed > 0 && inFlightBytes_ >= options_.maxInFlightBytes)) {
+      publisher_->awaitConfirms(unconfirmed / 2, now + options_.confirmTimeout, confirms_);
+    } else if (taken_.empty() && unconfirmed > 0) {
+      publisher_->awaitConfirms(0, now + std::chrono::milliseconds(20), confirms_);
     } else {
-      report_.failed += n;
+      publisher_->awaitConfirms(SIZE_MAX, now, confirms_);  // services the connection, takes what is there
+    }
+    if (!confirms_.empty()) waitingSince = Clock::now();
+    settle(confirms_);
+    if (publisher_->unconfirmed() > 0 && Clock::now() - waitingSince > options_.confirmTimeout) {
+      throw TimeoutError("the broker stopped confirming messages (is it blocked by a memory or disk alarm?)");
+    }
+    if (spool_->inputClosed() && spool_->untaken() == 0 && publisher_->unconfirmed() == 0 && inFlight_.empty()) {
+      return true;
+    }
+  }
+}
+
+void Shipper::settle(std::vector<ConfirmRange>& confirms) {
+  if (confirms.empty()) return;
+  lastProgressNs_ = nowNs();
+  for (const auto& c : confirms) {
+    uint64_t records = 0;
+    for (uint64_t s = std::max(c.first, inFlightBase_); s <= c.last && s - inFlightBase_ < inFlight_.size(); ++s) {
+      InFlight& f = inFlight_[s - inFlightBase_];
+      if (f.state != InFlight::State::Waiting) continue;
+      f.state = c.ok ? InFlight::State::Confirmed : InFlight::State::Failed;
+      if (!c.ok) f.reason = c.reason;
+      records += f.records;
+    }
+    if (c.ok) {
+      report_.confirmed += records;
+    } else {
+      report_.failed += records;
       if (report_.firstFailure.empty()) report_.firstFailure = c.reason;
-      spdlog::error("{} message(s) not accepted by the broker: {}", n, c.reason);
+      spdlog::error("{} record(s) not accepted by the broker: {}{}", records, c.reason,
+                    disk_ != nullptr ? fmt::format(" (kept in {}/refused.log)", escaped(disk_->dir())) : "");
     }
   }
   confirms.clear();
+  size_t done = 0;
+  uint64_t doneRecords = 0;
+  while (!inFlight_.empty() && inFlight_.front().state != InFlight::State::Waiting) {
+    InFlight& f = inFlight_.front();
+    if (f.state == InFlight::State::Failed && disk_ != nullptr) disk_->keepRefused(f.message, f.reason);
+    inFlightBytes_ -= f.bytes;
+    doneRecords += f.records;
+    inFlight_.pop_front();
+    ++inFlightBase_;
+    ++done;
+  }
+  spool_->release(done, doneRecords);
 }
 
 }  // namespace logship

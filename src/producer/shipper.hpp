@@ -1,64 +1,146 @@
 #pragma once
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <deque>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "broker/publisher.hpp"
 #include "core/message.hpp"
 #include "core/record.hpp"
+#include "producer/spool.hpp"
 
 namespace logship {
 
 struct ShipperOptions {
-  size_t confirmWindow = 1024;                     // messages in flight before we wait for confirms
-  size_t maxMessageBytes = 1024 * 1024;            // larger messages are refused (--max-message-bytes)
-  std::chrono::milliseconds confirmTimeout{30'000};  // how long finish() waits for the last confirms
+  size_t confirmWindow = 1024;                       // messages in flight before we wait for confirms
+  size_t maxMessageBytes = 1024 * 1024;              // larger messages are refused (--max-message-bytes)
+  std::chrono::milliseconds confirmTimeout{30'000};  // no confirm for this long while some are due: the broker is stuck
   // Record ids are "<idPrefix>-<n>", n = firstId, firstId + 1, ...; an empty prefix is replaced by
   // 16 random hex digits (a new producer instance).
   std::string idPrefix;
   uint64_t firstId = 1;
+  // Batching (docs/FORMATS.md, "Batches"): up to batchRecords records (1: one record per message)
+  // and batchBytes of text per message; a batch waits at most linger for more records.
+  size_t batchRecords = 1000;
+  size_t batchBytes = 256 * 1024;
+  std::chrono::milliseconds linger{5};
+  // Message bytes in flight (sent, not yet confirmed), in addition to the confirm window.
+  size_t maxInFlightBytes = 4 * 1024 * 1024;
+  // --spool-dir: records are kept on disk until confirmed (empty: in memory only).
+  std::string spoolDir;
+  SpoolLimits spoolLimits;
+  // With a spool, after the input ended: give up (records stay in the spool) when the broker could
+  // not be reached, or confirmed nothing, for this long (--reconnect-seconds).
+  std::chrono::milliseconds spoolGiveUpAfter{300'000};
+  // With a spool, after a stop signal: how long the last confirms are waited for.
+  std::chrono::milliseconds stopGrace{5'000};
 };
 
 struct ShipReport {
-  uint64_t sent = 0;       // published to the broker
+  uint64_t sent = 0;       // accepted from the input (in the spool) and sent on
   uint64_t confirmed = 0;  // the broker confirmed it has them: these are safe
   uint64_t failed = 0;     // the broker refused them (nack, unroutable) or never confirmed them
   uint64_t refused = 0;    // never sent: over the size limit
+  uint64_t dropped = 0;    // never stored: the spool was full (--spool-full drop)
+  uint64_t recovered = 0;  // found in the spool at start (left by an earlier run)
+  uint64_t remaining = 0;  // still in the spool at exit (sent by the next run)
   std::string firstFailure;
 };
 
-// The producer's shipping loop: turns messages into records (metadata from a template), publishes
-// them through any Publisher with a window of unconfirmed messages, and keeps the score. A record
-// counts as delivered only when the broker confirmed it (ShipReport::confirmed).
+// Opens a publisher. `abort` is set when the attempt should be given up (a stop request, or the
+// spool's give-up time): pass it on as BrokerOptions::stopRequested.
+using PublisherConnect = std::function<std::unique_ptr<Publisher>(const std::atomic<bool>* abort)>;
+
+// The producer's shipping pipeline. The calling thread turns messages into records (metadata from
+// a template) and appends them to a spool (memory, or disk with --spool-dir); a sender thread
+// publishes them through a Publisher with a window of unconfirmed messages and releases what the
+// broker confirmed. A record counts as delivered only when the broker confirmed it.
+//
+// Without a spool directory the first connection is opened in the constructor (an unreachable
+// broker is an error at once) and a lost connection the publisher gives up on ends the run. With
+// one, records are accepted while the broker is down: the sender connects in the background and
+// keeps every unconfirmed record in the spool across connections and runs.
 class Shipper {
  public:
-  Shipper(Publisher& publisher, Record recordTemplate, ShipperOptions options);
+  Shipper(PublisherConnect connect, Record recordTemplate, ShipperOptions options);
+  ~Shipper();
+  Shipper(const Shipper&) = delete;
+  Shipper& operator=(const Shipper&) = delete;
 
-  // Ships one record with `message` as its text and the current time. Returns false (and counts it
-  // as refused) when it is over the size limit. Blocks while the confirm window is full.
+  // Ships one record with `message` as its text and the current time. Returns false when it was not
+  // taken: over the size limit (counted as refused), dropped by a full spool (counted), or the
+  // sender has failed (finish() reports why). Blocks while the spool is full (backpressure).
   bool ship(std::string_view message);
+  // Sends the batch being built when its linger time has passed (call when the input is idle).
+  void flushDue();
+  // How long the input may wait for more before flushDue() has something to do.
+  std::chrono::milliseconds wakeIn() const;
   // Counts a message the caller could not even read whole (over the size limit).
   void refuse() { ++report_.refused; }
-  // Services the connection (heartbeats, confirms) while the input is idle.
-  void idle();
-  // Waits for every outstanding confirm, at most options.confirmTimeout.
-  void finish();
+  // True once the sender has failed: stop reading, call finish().
+  bool failed() const { return senderDone_.load() && senderError_ != nullptr; }
+  // Ends the input and waits for the sender: every record confirmed (or, with a spool, given up
+  // and kept there). `stopping`: a stop signal ended the input (with a spool, wait only
+  // options.stopGrace for confirms). Rethrows the sender's error, if any, with the counts added.
+  void finish(bool stopping);
 
   const ShipReport& report() const { return report_; }
-  bool allConfirmed() const { return report_.refused == 0 && report_.failed == 0 && report_.confirmed == report_.sent; }
+  bool allConfirmed() const {
+    return report_.refused == 0 && report_.failed == 0 && report_.dropped == 0 && report_.remaining == 0 &&
+           report_.confirmed == report_.sent + report_.recovered;
+  }
+  DiskSpool* diskSpool() const { return disk_; }
 
  private:
-  void account(std::vector<ConfirmRange>& confirms);
+  struct InFlight {
+    Message message;  // kept only with a disk spool (for refused.log)
+    size_t bytes = 0;
+    uint64_t records = 1;
+    enum class State { Waiting, Confirmed, Failed } state = State::Waiting;
+    std::string reason;
+  };
+  bool flushBatch();         // appends the batch being built to the spool
+  bool store(size_t records);  // appends message_ (holding `records` records) to the spool
+  void run();                // the sender thread
+  bool connectPublisher();   // false: given up (stop or give-up time)
+  bool pump();               // true: done
+  void settle(std::vector<ConfirmRange>& confirms);
+  bool giveUpNow() const;
 
-  Publisher& publisher_;
+  PublisherConnect connect_;
   Record record_;
   Message message_;
   ShipperOptions options_;
   ShipReport report_;
   uint64_t nextId_ = 1;
+  BatchBuilder batch_;
+  Clock::time_point batchStarted_{};
+  std::unique_ptr<Spool> spool_;
+  DiskSpool* disk_ = nullptr;
+
+  // Sender thread state.
+  std::unique_ptr<Publisher> publisher_;
+  std::deque<InFlight> inFlight_;  // publisher sequence numbers inFlightBase_, +1, ...
+  uint64_t inFlightBase_ = 0;
+  size_t inFlightBytes_ = 0;
+  Clock::time_point lastProgress_;  // last confirm, publish or connection
+  std::vector<Message> taken_;
   std::vector<ConfirmRange> confirms_;
+  std::thread thread_;
+  std::atomic<bool> abort_{false};     // give up connecting (stop signal or give-up time)
+  std::atomic<bool> stopping_{false};  // a stop signal: do not take more, settle what is in flight
+  std::atomic<bool> senderDone_{false};
+  std::atomic<int64_t> inputClosedAt_{0};  // steady clock ns; 0 while input is open
+  std::atomic<int64_t> lastProgressNs_{0};
+  std::exception_ptr senderError_;
+  Clock::time_point lastDropWarning_{};
 };
 
 }  // namespace logship

@@ -626,6 +626,45 @@ class RedisBroker:
 
 
 # ---- small helpers ------------------------------------------------------------------------------
+def broker_down(t, how):
+    """Stops the suite's broker: how = 'stop' (clean) or 'kill' (SIGKILL)."""
+    if t.env.transport == "redis":
+        d = os.environ["LOGSHIP_TEST_REDIS_DIR"]
+        if how == "kill":
+            with open(os.path.join(d, "redis.pid")) as f:
+                os.kill(int(f.read().strip()), signal.SIGKILL)
+        else:
+            subprocess.run([os.path.join(os.environ.get("LOGSHIP_SOURCE_DIR", ""), "scripts/redis-server.sh"), "stop", d], check=True,
+                           capture_output=True, timeout=60)
+    else:
+        if how == "kill":
+            # The node name is not on the beam's command line: ask the node for its OS pid.
+            cp = subprocess.run(["rabbitmqctl", "-q", "-n", t.env.node, "eval", "os:getpid()."],
+                                capture_output=True, text=True, timeout=60)
+            beams = [cp.stdout.strip().strip('"')] if cp.returncode == 0 else []
+            t.require(beams and beams[0].isdigit(), f"found the OS pid of {t.env.node}", cp.stdout + cp.stderr)
+            for p in beams:
+                os.kill(int(p), signal.SIGKILL)
+        else:
+            subprocess.run(["rabbitmqctl", "-q", "-n", t.env.node, "stop_app"], check=True, capture_output=True,
+                           timeout=120)
+
+
+def broker_up(t, how):
+    if t.env.transport == "redis":
+        d = os.environ["LOGSHIP_TEST_REDIS_DIR"]
+        port = open(os.path.join(d, "port")).read().strip()
+        cp = subprocess.run([os.path.join(os.environ.get("LOGSHIP_SOURCE_DIR", ""), "scripts/redis-server.sh"), "start", d, port], capture_output=True,
+                            timeout=60)
+    elif how == "kill":
+        cp = subprocess.run([os.path.join(os.environ.get("LOGSHIP_SOURCE_DIR", ""), "scripts/rabbitmq-node.sh"), "start",
+                             os.environ["LOGSHIP_TEST_BROKER_DIR"], str(t.env.amqp_port), t.env.mgmt_port],
+                            capture_output=True, timeout=180)
+    else:
+        cp = subprocess.run(["rabbitmqctl", "-q", "-n", t.env.node, "start_app"], capture_output=True, timeout=180)
+    t.require(cp.returncode == 0, f"the broker is back ({how})", cp.stderr.decode(errors="replace")[-2000:])
+
+
 def wait_for(pred, timeout, interval=0.05):
     deadline = time.monotonic() + timeout
     while True:

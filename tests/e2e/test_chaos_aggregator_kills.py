@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Chaos: one aggregator is SIGKILLed three times during a 100,000-record run and restarted each
+"""Chaos: one aggregator is SIGKILLed three times during a 100,000-record run (a producer with
+default batching feeds them over about 10 s while the aggregator writes) and restarted each
 time on the same output file (over Redis under the same consumer id, which the default derives
 from the output path). In the end the file holds every record exactly once: zero lost, and zero
 duplicates, because the restarted aggregator's id journal skips what the file already holds."""
@@ -7,6 +8,7 @@ duplicates, because the restarted aggregator's id journal skips what the file al
 import os
 import signal
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -19,8 +21,24 @@ KILLS = 3
 def body(t):
     q = t.queue()
     records = [f"r{n:06d}" for n in range(N)]
-    t.produce(q, ("\n".join(records) + "\n").encode(), timeout=300)
-    t.check_equal(t.queue_ready(q), N, f"{N} records waiting")
+    r = t.run("logctl", ["setup", "--queue", q])
+    t.require(r.rc == 0, "logctl setup", r.describe())
+    rfd, wfd = os.pipe()
+    producer = t.spawn("producer", "log_producer", ["--queue", q], stdin=rfd)  # default batching
+    os.close(rfd)
+
+    def feed():  # about 10 s of input, so that the kills land while records still come
+        try:
+            with os.fdopen(wfd, "wb") as w:
+                for i in range(0, N, 1000):
+                    w.write(("\n".join(records[i:i + 1000]) + "\n").encode())
+                    w.flush()
+                    time.sleep(0.1)
+        except BrokenPipeError:
+            pass
+
+    feeder = threading.Thread(target=feed)
+    feeder.start()
     out = t.path("out.log")
     # --fsync makes each batch slower, so the kills land between write and ack more often.
     args = ["--fsync"]
@@ -30,7 +48,10 @@ def body(t):
         reached = wait_for(lambda: count_lines(out) >= target or not p.alive(), 180, 0.005)
         t.require(reached and p.alive(), f"agg-{k} runs until {target} lines are written", p.result().describe())
         p.send_signal(signal.SIGKILL)
-        t.check(p.wait(10) == -signal.SIGKILL, f"agg-{k} SIGKILLed at {count_lines(out)} lines")
+        at = count_lines(out)
+        t.check(p.wait(10) == -signal.SIGKILL and at < N, f"agg-{k} SIGKILLed mid-run, at {at} lines")
+    feeder.join()
+    t.finish_proc(producer, 120, "the producer exits 0: every record confirmed")
     t.drain("agg-final", q, out, "raw", args, idle=2, timeout=300)
     lines, partial = read_lines(out)
     if partial:

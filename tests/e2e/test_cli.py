@@ -235,7 +235,8 @@ def logctl(t):
     for i in (1, 2):
         r = t.run("logctl", ["setup", "--queue", q])
         t.check(r.rc == 0, f"logctl setup run {i} exits 0", r.describe())
-    r = t.run("log_producer", ["--queue", q], input=b"".join(f"status record {i}\n".encode() for i in range(7)))
+    r = t.run("log_producer", ["--queue", q, "--batch-records", "1"],
+              input=b"".join(f"status record {i}\n".encode() for i in range(7)))
     t.check(r.rc == 0, "log_producer sends 7 records", r.describe())
     r = t.run("logctl", ["setup", "--queue", q])
     t.check(r.rc == 0, "logctl setup after use still exits 0", r.describe())
@@ -278,7 +279,7 @@ def size_limits(t):
     t.check(not t.queue_ready(q), "nothing was published")
     lines = [b"ok-1", b"x" * 500, b"ok-2", b"b" * 100, b"c" * 101, b"y" * 300000, b"ok-3", b"ok-4 without newline"]
     data = b"\n".join(lines)  # the last line has no trailing newline
-    r = t.run("log_producer", ["--queue", q, "--max-message-bytes", "100"], input=data, timeout=60)
+    r = t.run("log_producer", ["--queue", q, "--max-message-bytes", "100", "--batch-records", "1"], input=data, timeout=60)
     t.check(r.rc == 1, f"stdin with lines over the limit: exit 1 (got {r.rc})", r.describe())
     errors = [l for l in r.err_lines if l.startswith("log_producer: error:")]
     t.check(len(errors) == 1 and "3" in errors[0] and "refused" in errors[0],

@@ -109,7 +109,7 @@ def part_b(t):
     t.check(r.rc == 0, "log_producer with a message argument exits 0", r.describe())
     stdin_msgs = ["plain line", "caf\u00e9 \u65e5\u672c \U0001F600", "back\\slash \"quoted\" 'single'",
                   "tab\tinside", "  leading and trailing spaces  ", "x" * 10000]
-    t.produce(q, ("\n".join(stdin_msgs) + "\n").encode(), ["--service", "billing"])
+    t.produce(q, ("\n".join(stdin_msgs) + "\n").encode(), ["--service", "billing", "--batch-records", "1"])
     expected = [argv_msg] + stdin_msgs
     got = tutorial_consume(t, q, len(expected))
     bodies = [b for _, b in got]
@@ -132,6 +132,19 @@ def part_b(t):
                 "header logship-host is a non-empty string")
         t.check(all(isinstance(v, str) for k, v in h.items() if k.startswith("logship-")),
                 "every logship-* header is a string", repr(h))
+
+    t.section("(b2) default batching: a tutorial-style consumer still writes one line per record")
+    q2 = t.queue("b2")
+    records = [f"batched record {i:05d}" for i in range(2500)]
+    t.produce(q2, ("\n".join(records) + "\n").encode())
+    got = t.get_all(q2)
+    lines = []
+    for _, body in got:
+        lines += body.decode().split("\n")  # what `f.write(body + "\n")` puts in the file, line by line
+    t.check(lines == records, f"the bodies' lines are the records, in order ({len(lines)} lines, {len(got)} messages)")
+    t.check(1 < len(got) < len(records), f"records travel in batches ({len(got)} messages for {len(records)})")
+    counts_ok = all(int((p.headers or {}).get("logship-batch", "1")) == b.count(b"\n") + 1 for p, b in got)
+    t.check(counts_ok, "each message's logship-batch header is its number of lines")
 
 
 def part_c(t):

@@ -23,7 +23,7 @@ BACKLOG = 20000
 
 def fill_backlog(t, q, tag):
     records = [f"{tag}-{n:05d}" for n in range(BACKLOG)]
-    t.produce(q, ("\n".join(records) + "\n").encode())
+    t.produce(q, ("\n".join(records) + "\n").encode(), ["--batch-records", "1"])
     t.check_equal(t.queue_ready(q), BACKLOG, f"the backlog of {BACKLOG} records is in '{q}'")
     return records
 

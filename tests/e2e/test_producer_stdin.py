@@ -21,7 +21,7 @@ def bulk(t):
     t.section(f"{N} lines piped, one aggregator at --prefetch 1")
     q = t.queue("bulk")
     records = [f"line {n:05d} of the big batch" for n in range(N)]
-    r = t.produce(q, ("\n".join(records) + "\n").encode(), timeout=300)
+    r = t.produce(q, ("\n".join(records) + "\n").encode(), ["--batch-records", "1"], timeout=300)
     t.check(f"sent {N} records" in r.err_text, f"the producer reports {N} records sent and confirmed", r.describe())
     t.check_equal(t.queue_ready(q), N, f"{N} records in the queue")
     out = t.path("bulk.log")
@@ -41,7 +41,7 @@ def bulk(t):
 def trickle(t):
     t.section("input trickling through a pipe, CRLF, last line without newline")
     q = t.queue("trickle")
-    p = t.spawn("producer-trickle", "log_producer", ["--queue", q], stdin=subprocess.PIPE)
+    p = t.spawn("producer-trickle", "log_producer", ["--queue", q, "--batch-records", "1"], stdin=subprocess.PIPE)
     chunks = [b"first li", b"ne\nsecond line\r\nthi", b"rd line\n", None, b"fourth\n\n\r\nfifth after a pause\n",
               None, b"last line without newline"]
     for c in chunks:
@@ -68,7 +68,7 @@ def trickle(t):
 def sigterm(t):
     t.section("SIGTERM while reading stdin")
     q = t.queue("term")
-    p = t.spawn("producer-term", "log_producer", ["--queue", q], stdin=subprocess.PIPE)
+    p = t.spawn("producer-term", "log_producer", ["--queue", q, "--batch-records", "1"], stdin=subprocess.PIPE)
     p.p.stdin.write(b"".join(f"before signal {i}\n".encode() for i in range(100)))
     p.p.stdin.flush()
     ok = wait_for(lambda: t.queue_ready(q) == 100, 15, 0.2)

@@ -45,7 +45,7 @@ def aggregator(t):
 def producer(t, reconnect):
     t.section(f"producer: its queue is deleted while it reads stdin ({'default' if reconnect else '--reconnect-seconds 0'})")
     q = t.queue("prod" if reconnect else "prod_noreconnect")
-    args = ["--queue", q] + ([] if reconnect else ["--reconnect-seconds", "0"])
+    args = ["--queue", q, "--batch-records", "1"] + ([] if reconnect else ["--reconnect-seconds", "0"])
     p = t.spawn("producer" if reconnect else "producer-noreconnect", "log_producer", args, stdin=subprocess.PIPE)
     p.p.stdin.write(b"".join(f"a{i}\n".encode() for i in range(10)))
     p.p.stdin.flush()

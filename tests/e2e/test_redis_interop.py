@@ -116,7 +116,7 @@ def part_b(t):
     t.check(res.rc == 0, "log_producer with a message argument exits 0", res.describe())
     stdin_msgs = ["plain line", "caf\u00e9 \u65e5\u672c \U0001F600", "percent %20 equals = plus +", "  spaces  ",
                   "\u00ffLS1 looks like an envelope", "x" * 10000]
-    t.produce(q, ("\n".join(stdin_msgs) + "\n").encode(), flags)
+    t.produce(q, ("\n".join(stdin_msgs) + "\n").encode(), flags + ["--batch-records", "1"])
     end = time.time()
     expected = [argv_msg] + stdin_msgs
     t.check_equal(r.llen(q), len(expected), f"{len(expected)} values in the list")

@@ -159,7 +159,7 @@ def part_c(t):
     backlog = 20000
     prefetch = 50
     expected = [f"c-{n:05d}" for n in range(backlog)]
-    t.produce(q, ("\n".join(expected) + "\n").encode())
+    t.produce(q, ("\n".join(expected) + "\n").encode(), ["--batch-records", "1"])
     t.check_equal(t.queue_ready(q), backlog, f"the backlog of {backlog} records is in '{q}'")
     id_a, id_b = f"stopped-{os.getpid()}", f"rescuer-{os.getpid()}"
     proc_a, lease_a, registry = keys(q, id_a)
@@ -202,7 +202,7 @@ def part_c(t):
     time.sleep(1)
     if a.alive():
         t.note("agg-c-stopped keeps running after losing its lease")
-        t.produce(q, ("\n".join(more) + "\n").encode())
+        t.produce(q, ("\n".join(more) + "\n").encode(), ["--batch-records", "1"])
         ok = wait_for(lambda: t.queue_counts(q) == (0, 0), 20, 0.2)
         t.check(ok, "the two aggregators drain 2000 more records", repr(t.queue_counts(q)))
         a_more = [l for l in lines_of(out_a) if l.startswith("c-more-")]
@@ -294,7 +294,7 @@ def part_e(t):
     q = t.queue("e")
     backlog = 20000
     expected = [f"e-{n:05d}" for n in range(backlog)]
-    t.produce(q, ("\n".join(expected) + "\n").encode())
+    t.produce(q, ("\n".join(expected) + "\n").encode(), ["--batch-records", "1"])
     cid = f"same-{os.getpid()}"
     proc, lease, registry = keys(q, cid)
     out1, out2 = t.path("e-killed.log"), t.path("e-restarted.log")
@@ -335,7 +335,7 @@ def part_e(t):
                   "the lease still belongs to the running aggregator")
     t.check(b.alive(), "the running aggregator is unaffected", b.result().describe())
     more = [f"e-more-{n}" for n in range(100)]
-    t.produce(q, ("\n".join(more) + "\n").encode())
+    t.produce(q, ("\n".join(more) + "\n").encode(), ["--batch-records", "1"])
     ok = wait_for(lambda: sum(1 for l in lines_of(out2) if l.startswith("e-more-")) >= 100, 15, 0.1)
     t.check(ok, "the running aggregator keeps writing new records", b.result().describe())
     b.send_signal(signal.SIGTERM)
@@ -391,7 +391,7 @@ def part_f(t):
     backlog = 20000
     prefetch = 50
     expected = [f"f-{n:05d}" for n in range(backlog)]
-    t.produce(q, ("\n".join(expected) + "\n").encode())
+    t.produce(q, ("\n".join(expected) + "\n").encode(), ["--batch-records", "1"])
     cid = f"taken-{os.getpid()}"
     proc, lease, registry = keys(q, cid)
     out_a, out_b = t.path("f-old.log"), t.path("f-new.log")
@@ -424,7 +424,7 @@ def part_f(t):
     t.check_equal(r.get(lease), token_b, "the new aggregator's lease is untouched by the old one's exit")
     t.check(r.sismember(registry, cid), "the id stays registered")
     more = [f"f-more-{n:04d}" for n in range(500)]
-    t.produce(q, ("\n".join(more) + "\n").encode())
+    t.produce(q, ("\n".join(more) + "\n").encode(), ["--batch-records", "1"])
     ok = wait_for(lambda: sum(1 for l in lines_of(out_b) if l.startswith("f-more-")) >= len(more), 15, 0.1)
     t.check(ok and b.alive(), "the new aggregator keeps working", b.result().describe())
     b.send_signal(signal.SIGTERM)

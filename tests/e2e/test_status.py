@@ -3,7 +3,7 @@
 
 (a) Dead letters: 3 malformed envelopes go through a real aggregator to QUEUE.dead; status shows
     dead_letters 3 (and the .dead row with ready 3).
-(b) Held records: 12 records, an aggregator with --prefetch 5 whose output cannot grow
+(b) Held records: 12 records (one per message: --batch-records 1), an aggregator with --prefetch 5 whose output cannot grow
     (prlimit --fsize, the output already at the limit) takes 5 and holds them unacknowledged. status: ready 7, unacked 5,
     consumers 1 (RabbitMQ: through the management API, polled until its statistics catch up;
     Redis: the processing list, its owner's pid is the aggregator's, the lease was renewed less
@@ -94,7 +94,8 @@ def body(t):
     t.check_equal(row.get("source"), "management-api" if amqp else "redis", "the numbers' source")
 
     t.section("(b) an aggregator holds 5 of 12 records unacknowledged")
-    t.produce(q, b"".join(f"held record {i}\n".encode() for i in range(12)))
+    # One record per broker message, so that messages (what the broker counts) are records.
+    t.produce(q, b"".join(f"held record {i}\n".encode() for i in range(12)), ["--batch-records", "1"])
     out = t.path("held.log")
     # The file size limit applies to every file the aggregator writes, its stdout and stderr too: an
     # output already at the limit takes nothing, while the messages still have room.

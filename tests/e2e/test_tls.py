@@ -12,7 +12,11 @@ broker is not used.
 (d) flags: --require-tls refuses amqp:// and redis:// (exit 2, naming the scheme) and accepts
     amqps://, also as LOGSHIP_REQUIRE_TLS=1; --tls-* on amqp:// or redis://, --tls-cert without
     --tls-key, a missing file, rediss://: exit 2 with one line.
-(e) the broker user's password appears in no output of any run."""
+(e) the broker user's password appears in no output of any run.
+(f) over amqps:// the deadlines hold too: under a memory alarm the producer with
+    --reconnect-seconds 0 exits 1 instead of hanging in a TLS write (the send watchdog shuts the
+    socket under OpenSSL); every connection closed by the broker mid-stream
+    (close_all_connections): producer and aggregator reconnect over TLS, every record arrives."""
 import json
 import os
 import signal
@@ -249,6 +253,65 @@ def part_e(t, s):
             "\n".join(r.describe() for r in leaks[:3]))
 
 
+def part_f(t, s):
+    t.section("(f) deadlines and reconnects over amqps://")
+    env = dict(LOGSHIP_PASSWORD=PASSWORD, LOGSHIP_TLS_CA=s.cert("ca.pem"))
+    q = f"tls_alarm_{os.getpid()}"
+    r = s.run("logctl", ["setup", "--queue", q], tls_url(), **env)
+    t.require(r.rc == 0, "logctl setup over amqps", r.describe())
+    input_path = t.path("alarm-input.log")
+    with open(input_path, "wb") as f:
+        for i in range(300):
+            f.write(f"r{i:04d} ".encode() + b"x" * 400_000 + b"\n")  # 120 MB: far more than socket buffers hold
+    s.ctl(["set_vm_memory_high_watermark", "0.000001"])
+    try:
+        start = time.monotonic()
+        with open(input_path, "rb") as stdin:
+            p = t.spawn("tls-alarm-producer", "log_producer",
+                        ["--queue", q, "--confirm-timeout", "20", "--reconnect-seconds", "0"], stdin=stdin,
+                        env=s.env(tls_url(), **env))
+        rc = p.wait(90)
+        if rc is None:
+            p.kill()
+        r = p.result()
+        s.results.append(r)
+        errors = [l for l in r.err_lines if l.startswith("log_producer: error:")]
+        t.check(rc == 1 and len(errors) == 1, f"under a memory alarm the producer exits 1 over TLS instead of hanging "
+                f"({time.monotonic() - start:.0f} s)", r.describe())
+        t.check("all confirmed" not in r.err_text, "no claim that records were delivered", r.describe())
+    finally:
+        s.ctl(["set_vm_memory_high_watermark", "0.4"])
+
+    q = f"tls_reconnect_{os.getpid()}"
+    out = t.path("reconnect.log")
+    agg = t.spawn("tls-reconnect-agg", "log_aggregator", ["--queue", q, "--output", out, "--format", "raw"],
+                  env=s.env(tls_url(), **env))
+    t.wait_ready(agg)
+    records = [f"re-{n:05d}" for n in range(6000)]
+    rfd, wfd = os.pipe()
+    producer = t.spawn("tls-reconnect-producer", "log_producer", ["--queue", q], stdin=rfd,
+                       env=s.env(tls_url(), **env))
+    os.close(rfd)
+    with os.fdopen(wfd, "wb") as w:
+        for i in range(0, len(records), 500):
+            w.write(("\n".join(records[i:i + 500]) + "\n").encode())
+            w.flush()
+            time.sleep(0.1)
+            if i == 2500:
+                s.ctl(["close_all_connections", "logship test: closed mid-stream"])
+    t.finish_proc(producer, 120, "the producer reconnects over TLS and exits 0 (every record confirmed)")
+    s.results.append(producer.result())
+    t.check(b"reconnect" in producer.stderr(), "the producer says it reconnected", producer.result().describe())
+    wait_for(lambda: len(set(read_lines(out)[0])) >= len(records) or not agg.alive(), 60)
+    t.check(b"reconnect" in agg.stderr(), "the aggregator says it reconnected", agg.result().describe())
+    agg.send_signal(signal.SIGTERM)
+    t.finish_proc(agg, 20, "the aggregator exits 0 on SIGTERM")
+    s.results.append(agg.result())
+    missing, dups, unexpected, _ = tally(records, [l.decode(errors="replace") for l in read_lines(out)[0]])
+    t.check(not missing and not unexpected and dups == 0,
+            f"every record arrives once ({len(missing)} missing, {dups} duplicates)", sample(missing))
+
+
 def body(t):
     s = Tls(t)
     cp = subprocess.run([s.script("make-test-ca.sh"), s.certs], capture_output=True, timeout=60)
@@ -261,6 +324,7 @@ def body(t):
         part_a(t, s)
         part_b(t, s)
         part_d(t, s)
+        part_f(t, s)
         part_c(t, s)  # restarts the node to require client certificates
         part_e(t, s)
     finally:

@@ -1,4 +1,4 @@
-// The wire envelope decoder followed by every output format: never crashes, and a record that
+// The wire envelope decoder (single records and batches) followed by every output format: never crashes, and a record that
 // decodes is always exactly one line. Input layout: body, then header key/value pairs, separated
 // by NUL bytes; a key starting with '#' marks its value as a non-string transport value.
 #include <cstdint>
@@ -25,19 +25,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     h.value = std::string(parts[i + 1]);
     headers.push_back(std::move(h));
   }
-  logship::Record record;
+  // Batches too (logship-batch): every record of a message that decodes is exactly one line.
+  std::vector<logship::Record> records;
   std::string error;
-  if (!logship::decodeMessage(parts[0], headers, 0, record, error)) {
-    if (error.empty()) std::abort();
+  if (!logship::decodeRecords(parts[0], headers, 0, records, error)) {
+    if (error.empty() || !records.empty()) std::abort();
     logship::fuzz::requireSafeLine(error);
     return 0;
   }
-  for (auto format : {logship::OutputFormat::Text, logship::OutputFormat::Raw, logship::OutputFormat::Json}) {
-    std::string line;
-    logship::appendFormatted(line, format, record);
-    if (line.empty() || line.back() != '\n') std::abort();
-    if (line.find('\n') != line.size() - 1 || line.find('\r') != std::string::npos) std::abort();
-    logship::fuzz::requireSafeLine(std::string_view(line).substr(0, line.size() - 1));
+  if (records.empty()) std::abort();
+  for (const auto& record : records) {
+    for (auto format : {logship::OutputFormat::Text, logship::OutputFormat::Raw, logship::OutputFormat::Json}) {
+      std::string line;
+      logship::appendFormatted(line, format, record);
+      if (line.empty() || line.back() != '\n') std::abort();
+      if (line.find('\n') != line.size() - 1 || line.find('\r') != std::string::npos) std::abort();
+      logship::fuzz::requireSafeLine(std::string_view(line).substr(0, line.size() - 1));
+    }
   }
   return 0;
 }

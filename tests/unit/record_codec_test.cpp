@@ -77,3 +77,109 @@ TEST(RecordCodec, LevelsParseCaseInsensitively) {
     EXPECT_EQ(parseLevel(levelName(l)), l);
   }
 }
+
+namespace {
+Message batchOf(const std::vector<std::string>& texts, const std::vector<int64_t>& ts, const std::string& firstId) {
+  Record r = sample();
+  r.message = texts[0];
+  r.timestampUs = ts[0];
+  r.id = firstId;
+  BatchBuilder b;
+  b.start(r);
+  for (size_t i = 1; i < texts.size(); ++i) b.add(texts[i], ts[i]);
+  EXPECT_EQ(b.records(), texts.size());
+  Message m;
+  b.finish(m);
+  return m;
+}
+const Header* header(const Message& m, std::string_view key) {
+  for (const auto& h : m.headers) {
+    if (h.key == key) return &h;
+  }
+  return nullptr;
+}
+}  // namespace
+
+TEST(RecordCodec, ABatchIsLinesWithSharedMetadataAndConsecutiveIds) {
+  const Message m = batchOf({"alpha", "", "gamma \xff"}, {1000, 1000, 1250}, "abc-def-41");
+  EXPECT_EQ(m.body, "alpha\n\ngamma \xff");  // a plain consumer writes one line per record
+  ASSERT_NE(header(m, wire::kBatch), nullptr);
+  EXPECT_EQ(header(m, wire::kBatch)->value, "3");
+  EXPECT_EQ(header(m, wire::kTsDeltas)->value, "0,250");
+  EXPECT_EQ(recordCount(m), 3u);
+  std::vector<Record> out;
+  std::string error;
+  ASSERT_TRUE(decodeRecords(m.body, m.headers, 0, out, error)) << error;
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[0].message, "alpha");
+  EXPECT_EQ(out[1].message, "");
+  EXPECT_EQ(out[2].message, "gamma \xff");
+  EXPECT_EQ(out[0].id, "abc-def-41");
+  EXPECT_EQ(out[2].id, "abc-def-43");
+  EXPECT_EQ(out[1].timestampUs, 1000);
+  EXPECT_EQ(out[2].timestampUs, 1250);
+  for (const auto& r : out) {
+    EXPECT_EQ(r.service, "billing");
+    EXPECT_EQ(r.level, Level::Error);
+    EXPECT_EQ(r.fields, sample().fields);
+  }
+}
+
+TEST(RecordCodec, ABatchOfOneIsTheSingleRecordFormat) {
+  const Message m = batchOf({"only"}, {5}, "x-1");
+  Record r = sample();
+  r.message = "only";
+  r.timestampUs = 5;
+  r.id = "x-1";
+  Message single;
+  encodeRecord(r, single);
+  EXPECT_EQ(m.body, single.body);
+  ASSERT_EQ(m.headers.size(), single.headers.size());
+  EXPECT_EQ(header(m, wire::kBatch), nullptr);
+  EXPECT_EQ(recordCount(m), 1u);
+}
+
+TEST(RecordCodec, EqualTimestampsNeedNoDeltas) {
+  const Message m = batchOf({"a", "b"}, {7, 7}, "x-1");
+  EXPECT_EQ(header(m, wire::kTsDeltas), nullptr);
+  std::vector<Record> out;
+  std::string error;
+  ASSERT_TRUE(decodeRecords(m.body, m.headers, 0, out, error)) << error;
+  EXPECT_EQ(out[1].timestampUs, 7);
+}
+
+TEST(RecordCodec, MalformedBatchesAreRefusedWithAReason) {
+  const Message good = batchOf({"a", "b", "c"}, {1, 2, 3}, "p-1");
+  auto reason = [&](auto edit) {
+    Message m = good;
+    edit(m);
+    std::vector<Record> out;
+    std::string error;
+    EXPECT_FALSE(decodeRecords(m.body, m.headers, 0, out, error));
+    EXPECT_TRUE(out.empty());
+    return error;
+  };
+  auto set = [](Message& m, std::string_view key, std::string value) {
+    for (auto& h : m.headers) {
+      if (h.key == key) h.value = std::move(value);
+    }
+  };
+  EXPECT_EQ(reason([&](Message& m) { m.body += "\nd"; }), "batch of 3 records holds 4 lines");
+  EXPECT_EQ(reason([&](Message& m) { set(m, wire::kBatch, "zero"); }),
+            "header logship-batch must be a record count from 1 to 1000000, got 'zero'");
+  EXPECT_EQ(reason([&](Message& m) { set(m, wire::kBatch, "0"); }),
+            "header logship-batch must be a record count from 1 to 1000000, got '0'");
+  EXPECT_EQ(reason([&](Message& m) { set(m, wire::kId, "no-number-here"); }),
+            "header logship-id of a batch must end in -<number>, got 'no-number-here'");
+  EXPECT_EQ(reason([&](Message& m) { set(m, wire::kTsDeltas, "1"); }),
+            "header logship-ts-deltas must hold 2 comma-separated numbers");
+  EXPECT_EQ(reason([&](Message& m) { set(m, wire::kTsDeltas, "1,-2"); }), "header logship-ts-deltas holds a bad number '-2'");
+  // Without logship-version the batch header means nothing: a plain message, one record.
+  Message plain = good;
+  std::erase_if(plain.headers, [](const Header& h) { return h.key == wire::kVersion; });
+  std::vector<Record> out;
+  std::string error;
+  ASSERT_TRUE(decodeRecords(plain.body, plain.headers, 0, out, error));
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].message, "a\nb\nc");
+}

@@ -1,0 +1,134 @@
+#!/usr/bin/python3
+"""Unit test of the bench's result handling (bench/report.py, bench/run.py's options): no broker,
+no process, no timing. Run by ctest as `bench_report` (label unit), or directly."""
+import sys
+import unittest
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import report as R  # noqa: E402
+import run  # noqa: E402
+
+
+def row(key, group, broker="RabbitMQ", records=100_000, seconds=10.0, **kw):
+    r = R.Row(key, key.replace("_", " "), broker, group, "end to end", "confirms", records, 100, seconds, **kw)
+    return r
+
+
+def lat(p99, achieved=10_000, producer_mb=8, aggregator_mb=20):
+    return R.Latency(10_000, achieved, 120_000, 100_000, 2.0, 5.0, p99, p99 * 2, 12, 2,
+                     [R.ProcStats("producer", 1, producer_mb * 1000), R.ProcStats("aggregator", 1, aggregator_mb * 1000)])
+
+
+class ReportTest(unittest.TestCase):
+    def rows(self):
+        probe = row("probe", R.CEILING, seconds=5.0,
+                    sender=R.ProcStats("probe pub", 0.5, 3000), receiver=R.ProcStats("probe sub", 0.5, 3000))
+        ours = row("ours_amqp", R.OURS, seconds=10.0, sender=R.ProcStats("producer", 1.0, 9000),
+                   receiver=R.ProcStats("aggregator", 2.0, 20000), latency=lat(30))
+        batched = row("ours_amqp_batched", R.OURS, status="n/a", note="not available yet", seconds=None)
+        redis = row("ours_redis", R.OURS, broker="Redis", seconds=1.0, sender=R.ProcStats("producer", 0.1, 40000),
+                    receiver=R.ProcStats("aggregator", 0.3, 20000), latency=lat(80, achieved=9_000))
+        rb = row("redis_benchmark_1", R.PEER, broker="Redis", seconds=0.5, sender=R.ProcStats("redis-benchmark", 0.1, 2000))
+        failed = row("syslog_ng", R.PEER, status="failed", note="boom")
+        return [probe, ours, batched, failed, rb, redis]
+
+    def test_rates_and_derived_figures(self):
+        r = self.rows()[1]
+        self.assertEqual(r.rate, 10_000)
+        self.assertAlmostEqual(r.mb_per_s, 1.0)
+        self.assertAlmostEqual(r.client_cpu_s, 3.0)
+        self.assertAlmostEqual(r.cpu_us_per_record, 30.0)
+        self.assertIsNone(self.rows()[2].rate)  # n/a rows have no rate
+        self.assertIsNone(self.rows()[3].rate)  # nor failed ones
+
+    def test_goals(self):
+        goals = {g.text.split(":")[0].split(" (")[0]: g for g in R.evaluate_goals(self.rows())}
+        verdict = lambda prefix: next(g for t, g in goals.items() if t.startswith(prefix))
+        self.assertIsNone(verdict("batched, end to end over RabbitMQ").met)
+        self.assertIn("not available yet", verdict("batched, end to end over RabbitMQ").measured)
+        self.assertIn("one record per message: 10,000", verdict("batched, end to end over RabbitMQ").measured)
+        self.assertFalse(verdict("one record per message").met)  # 10k vs 20k: 0.5x
+        self.assertFalse(verdict("peak RSS of log_producer").met)  # 40.96 MB over Redis
+        self.assertTrue(verdict("peak RSS of log_aggregator").met)
+        p99 = [g for g in R.evaluate_goals(self.rows()) if g.text.startswith("p99")]
+        self.assertEqual([g.met for g in p99], [True, False])  # RabbitMQ 30 ms; Redis 80 ms, rate not held
+        self.assertIn("could not hold the rate", p99[1].measured)
+        self.assertEqual(p99[0].verdict, "met")
+
+    def test_tables(self):
+        rows = self.rows()
+        cells = R.table_cells(rows)
+        self.assertEqual(len(cells[0]), len(R.COLUMNS))
+        self.assertEqual(cells[1][5], "10,000")        # records/s
+        self.assertEqual(cells[1][7], "0.50×")          # x probe
+        self.assertEqual(cells[1][-1], "30.0")          # p99
+        self.assertEqual(cells[0][-1], "n/a")
+        self.assertEqual(cells[2][4], "not available yet")
+        self.assertEqual(cells[3][4], "FAILED")
+        text = R.text_table(R.COLUMNS, cells)
+        lines = text.splitlines()
+        self.assertEqual(len(lines[0]), len(lines[1]))  # header and its rule line up
+        self.assertEqual(len(lines), len(rows) + 2)
+        md = R.md_table(R.COLUMNS, cells)
+        self.assertTrue(all(l.startswith("| ") or l.startswith("|-") for l in md.splitlines()))
+        h, c = R.ratio_cells(rows, "rate")
+        self.assertEqual(h, ["Ours", "probe (RabbitMQ)", "redis benchmark 1 (Redis)"])
+        self.assertEqual(c, [["ours amqp", "0.50×", ""], ["ours redis", "", "0.50×"]])
+        self.assertIn("ours amqp (RabbitMQ): 0.50× probe", R.stdout_report(rows, R.evaluate_goals(rows)))
+
+    def test_markdown_and_chart(self):
+        rows = self.rows()
+        md = R.markdown_report(rows, R.evaluate_goals(rows), {"CPU": "x"}, "make bench BENCH_N=5", {"N": 5},
+                               ["shared machine"], "results.png")
+        for needle in ("make bench BENCH_N=5", "**CPU**: x", "![records/s, log scale](results.png)",
+                       "**NOT MET", "shared machine", "## Latency runs"):
+            self.assertIn(needle, md)
+        data = R.chart_data(rows).splitlines()
+        self.assertEqual(len(data), len(rows))  # rows without a rate keep their place
+        self.assertEqual(data[0], '0 "probe (RabbitMQ)" 20000.0 1 "20k" 20000.0')
+        self.assertEqual(data[2], '2 "ours amqp batched (RabbitMQ)" 100 3 "not available yet" 140')
+        self.assertEqual(data[3], '3 "syslog ng (RabbitMQ)" 100 2 "failed" 140')
+        self.assertIn('set output "out.png"', R.gnuplot_script("d", "out.png", "t", 4))
+        self.assertIn('"verdict": "met"', R.to_json(rows, R.evaluate_goals(rows), {}, {}, "c"))
+
+    def test_latency_goal_needs_the_goal_rate(self):
+        r = row("ours_amqp", R.OURS, latency=lat(5))
+        r.latency.target_rate = r.latency.achieved_rate = 2_000
+        g = [g for g in R.evaluate_goals([r]) if g.text.startswith("p99")][0]
+        self.assertIsNone(g.met)
+        self.assertIn("paced at 2,000", g.measured)
+
+    def test_median_run(self):
+        runs = [row("ours_amqp", R.OURS, seconds=s) for s in (10.0, 5.0, 20.0)]
+        best = run.median_run(runs)
+        self.assertEqual(best.rate, 10_000)
+        self.assertIn("Median of 3 runs by records/s (5,000, 10,000, 20,000)", best.note)
+        failed = row("ours_amqp", R.OURS, status="failed", note="boom")
+        self.assertIs(run.median_run([runs[0], failed]), failed)
+
+    def test_json_round_trip(self):
+        rows = self.rows()
+        text = R.to_json(rows, R.evaluate_goals(rows), {"CPU": "x"}, {"N": 5}, "make bench", ["n1"])
+        back, machine, settings, command, notes = R.from_json(text)
+        self.assertEqual(back, rows)
+        self.assertEqual((machine, settings, command, notes), ({"CPU": "x"}, {"N": 5}, "make bench", ["n1"]))
+
+    def test_percentile(self):
+        v = list(range(1, 101))
+        self.assertEqual(R.percentile(v, 50), 50)
+        self.assertEqual(R.percentile(v, 99), 99)
+        self.assertEqual(R.percentile(v, 100), 100)
+        self.assertEqual(R.percentile([7], 99), 7)
+
+    def test_options(self):
+        a = run.parse_args([])
+        self.assertEqual((a.n, a.slow_n, a.pika_n, a.syslog_n, a.batched_n), (200_000, 10_000, 50_000, 100_000, 1_000_000))
+        q = run.parse_args(["--quick"])
+        self.assertEqual((q.n, q.latency_seconds, q.latency_warmup), (20_000, 5, 1))
+        self.assertEqual(run.parse_args(["--quick", "--n", "5000"]).n, 5000)
+        self.assertEqual(run.parse_args(["--agg-args", "--fsync --prefetch 500"]).agg_args, ["--fsync", "--prefetch", "500"])
+
+
+if __name__ == "__main__":
+    unittest.main()

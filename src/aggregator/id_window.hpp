@@ -1,0 +1,62 @@
+#pragma once
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace logship {
+
+// The most recent `capacity` record ids written to an output, for duplicate suppression.
+//
+// Our producers' ids are "<instance>-<n>" with n counting up, so the ids of one producer arrive in
+// long consecutive runs. They are kept as ranges per instance (a few dozen bytes per run of
+// consecutive ids instead of ~120 bytes per id): a million ids from a handful of producers take
+// kilobytes. Any other id (other clients) is kept as a string. Oldest first, ids leave the window
+// when it is over capacity.
+class IdWindow {
+ public:
+  explicit IdWindow(size_t capacity) : capacity_(capacity) {}
+  IdWindow(const IdWindow&) = delete;
+  IdWindow& operator=(const IdWindow&) = delete;
+
+  bool contains(std::string_view id) const;
+  // Adds `id` as the newest (nothing if it is in the window already); the oldest leave past capacity.
+  void insert(std::string_view id);
+  // Takes `id` out of the window (it was not written after all).
+  void erase(std::string_view id);
+  size_t size() const { return size_; }
+  // Calls f for every id in the window, oldest first.
+  void forEach(const std::function<void(std::string_view)>& f) const;
+
+  // Splits "<prefix>-<n>" (n decimal, no leading zero, fits 64 bits); false for other ids.
+  static bool split(std::string_view id, std::string_view& prefix, uint64_t& n);
+
+ private:
+  using Ranges = std::map<uint64_t, uint64_t>;  // first -> last (inclusive), disjoint, not adjacent
+  struct Run {
+    const std::string* prefix;  // key in prefixes_; nullptr: a raw id
+    uint64_t first;
+    uint64_t last;
+    std::string raw;
+  };
+  static bool rangesContain(const Ranges& r, uint64_t n);
+  static bool rangesErase(Ranges& r, uint64_t n);  // false if n was not there
+  static void rangesInsert(Ranges& r, uint64_t n);
+  void evictOne();
+
+  size_t capacity_;
+  size_t size_ = 0;
+  struct Prefix {
+    Ranges ranges;
+    size_t runs = 0;  // runs in fifo_ that point at this prefix
+  };
+  std::unordered_map<std::string, Prefix> prefixes_;
+  std::unordered_set<std::string_view> raw_;  // views of Run::raw in fifo_ (deque elements do not move)
+  std::deque<Run> fifo_;
+};
+
+}  // namespace logship
