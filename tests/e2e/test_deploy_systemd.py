@@ -129,6 +129,7 @@ def body(t):
         e.update(env_file)
         e["LOGSHIP_BROKER"] = t.env.broker_url(password="not-this-one")  # the credential must win
         e["CREDENTIALS_DIRECTORY"] = creds
+        e["STATE_DIRECTORY"] = t.path("state")  # StateDirectory= (the producer's spool)
         return e
 
     def localize(words):
@@ -181,20 +182,42 @@ def body(t):
         got = f.read().splitlines()
     t.check_equal(got, [f"agent line {i}" for i in range(20)], "exactly the appended lines, in order")
     start = time.monotonic()
-    for pid in [agent.pid] + children(agent.pid):
+    unit_pids = [agent.pid] + children(agent.pid)
+    for pid in unit_pids:
         try:
             os.kill(pid, signal.SIGTERM)
         except ProcessLookupError:
             pass
-    rc = agent.wait(int(one(u, "TimeoutStopSec")))
-    if rc is None:
+    # As systemd does: the stop is over when every process of the unit is gone.
+    limit = int(one(u, "TimeoutStopSec"))
+    rc = agent.wait(limit)
+    gone = wait_for(lambda: not any(os.path.exists(f"/proc/{p}") and not zombie(p) for p in unit_pids[1:]),
+                    max(limit - (time.monotonic() - start), 1))
+    took = time.monotonic() - start
+    if rc is None or not gone:
         agent.kill()
-    t.check(rc is not None and time.monotonic() - start < int(one(u, "TimeoutStopSec")),
-            f"the agent stops on SIGTERM within TimeoutStopSec (exit {rc})", agent.result().describe())
+        for pid in unit_pids[1:]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    t.check(rc is not None and gone, f"every process of the agent is gone {took:.1f} s after SIGTERM (TimeoutStopSec "
+            f"{limit})", agent.result().describe())
     t.check(b"sent 20 records" in agent.stderr() and b"all confirmed" in agent.stderr(),
             "log_producer reports every record confirmed before it exits", agent.result().describe())
+    t.check(os.path.isdir(t.path("state")) and os.listdir(t.path("state")),
+            "the agent keeps its spool in the StateDirectory", os.listdir(t.path("state")) if os.path.isdir(
+                t.path("state")) else "missing")
     drainer.send_signal(signal.SIGTERM)
     t.finish_proc(drainer, 30)
+
+
+def zombie(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
 
 
 def children(pid):
