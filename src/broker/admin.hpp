@@ -7,10 +7,11 @@
 
 namespace logship {
 
-// Redis: one consumer's processing list (the records it took and has not acknowledged).
+// Redis: one consumer's processing list (the messages it took and has not acknowledged; a message
+// holds one record, or a batch of them).
 struct ProcessingListStats {
   std::string consumerId;
-  uint64_t records = 0;
+  uint64_t messages = 0;
   bool alive = false;       // its lease is held: the aggregator is running
   std::string ownerHost;    // from the lease ("" once it expired)
   int64_t ownerPid = 0;     // from the lease (0 once it expired)

@@ -52,7 +52,7 @@ nlohmann::ordered_json toJson(const QueueStats& s, const std::optional<uint64_t>
     nlohmann::ordered_json lists = nlohmann::ordered_json::array();
     for (const auto& p : s.processing) {
       lists.push_back({{"consumer", p.consumerId},
-                       {"records", p.records},
+                       {"messages", p.messages},
                        {"alive", p.alive},
                        {"owner_host", p.alive ? nlohmann::ordered_json(p.ownerHost) : nlohmann::ordered_json()},
                        {"owner_pid", p.alive ? nlohmann::ordered_json(p.ownerPid) : nlohmann::ordered_json()},
@@ -80,19 +80,19 @@ void printTable(const QueueStats (&stats)[2]) {
   const QueueStats& main = stats[0];
   if (main.source == StatsSource::Redis) {
     if (main.processing.empty()) {
-      fmt::print("\nno processing lists (no aggregator holds records)\n");
+      fmt::print("\nno processing lists (no aggregator holds messages)\n");
       return;
     }
-    fmt::print("\n{:<56} {:>8}  {:<28} {}\n", "PROCESSING LIST (CONSUMER ID)", "RECORDS", "OWNER", "LEASE");
+    fmt::print("\n{:<56} {:>8}  {:<28} {}\n", "PROCESSING LIST (CONSUMER ID)", "MESSAGES", "OWNER", "LEASE");
     for (const auto& p : main.processing) {
       std::string owner = "-";
-      std::string lease = "expired: a live aggregator or `logctl recover` puts its records back";
+      std::string lease = "expired: a live aggregator or `logctl recover` puts its messages back";
       if (p.alive) {
         owner = fmt::format("{} pid {}", escaped(p.ownerHost), p.ownerPid);
         lease = p.leaseAge ? fmt::format("renewed {} ago, expires in {}", seconds(*p.leaseAge), seconds(*p.leaseExpiresIn))
                            : fmt::format("expires in {}", seconds(*p.leaseExpiresIn));
       }
-      fmt::print("{:<56} {:>8}  {:<28} {}\n", escaped(p.consumerId), p.records, owner, lease);
+      fmt::print("{:<56} {:>8}  {:<28} {}\n", escaped(p.consumerId), p.messages, owner, lease);
     }
   } else if (main.source == StatsSource::ManagementApi) {
     fmt::print("\n(RabbitMQ management API: the rates and counts are as of its last statistics sample, every 5 s by "

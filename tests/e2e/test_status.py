@@ -117,7 +117,7 @@ def body(t):
         lists = row.get("processing") or []
         t.check(len(lists) == 1, "one processing list", lists)
         p = lists[0] if lists else {}
-        t.check(p.get("records") == 5 and p.get("alive") is True, "it holds 5 records and its lease is alive", p)
+        t.check(p.get("messages") == 5 and p.get("alive") is True, "it holds 5 messages and its lease is alive", p)
         t.check_equal(p.get("owner_pid"), held.pid, "its owner is the held aggregator's pid")
         t.check_equal(p.get("owner_host"), socket.gethostname(), "on this host")
         age = p.get("lease_age_seconds")
@@ -188,7 +188,7 @@ def body(t):
         r, doc = status(t, q)
         row = main_row(doc)
         p = (row.get("processing") or [{}])[0]
-        t.check(row.get("ready") == 7 and row.get("unacked") == 5 and p.get("records") == 5 and
+        t.check(row.get("ready") == 7 and row.get("unacked") == 5 and p.get("messages") == 5 and
                 p.get("owner_pid") is None, "its 5 records are still in its processing list, owner unknown", doc)
         r = t.run("logctl", ["status", "--queue", q])
         t.check("expired" in r.out_text and "logctl recover" in r.out_text, "the table says the lease expired",

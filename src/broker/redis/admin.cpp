@@ -56,8 +56,8 @@ QueueStats RedisAdmin::queueStats(const std::string& queue) {
   for (const std::string& id : consumerIds(queue)) {
     ProcessingListStats& p = stats.processing.emplace_back();
     p.consumerId = id;
-    p.records = static_cast<uint64_t>(conn_.command({"LLEN", keys.processing(id)}, "reading a processing list")->integer);
-    unacked += p.records;
+    p.messages = static_cast<uint64_t>(conn_.command({"LLEN", keys.processing(id)}, "reading a processing list")->integer);
+    unacked += p.messages;
     Reply lease = conn_.command({"GET", keys.lease(id)}, "reading a consumer lease");
     const int64_t pttl = conn_.command({"PTTL", keys.lease(id)}, "reading a consumer lease")->integer;
     if (lease->type == REDIS_REPLY_STRING && pttl >= 0) {
