@@ -58,7 +58,9 @@ int main(int argc, char** argv) {
       "SIGINT/SIGTERM: stops consuming, acks what was written, leaves the rest to the broker, exits 0\n"
       "(1 if it was holding records it could not write: they go back to the queue).\n"
       "Output write errors (disk full, file too large, I/O error): nothing unwritten is acknowledged; the\n"
-      "aggregator holds the records, retries with backoff (0.5 s doubling to 30 s) and resumes once it can write.");
+      "aggregator holds the records, retries with backoff (0.5 s doubling to 30 s) and resumes once it can write.\n"
+      "Poison messages: a record delivered --max-deliveries times without being written (its aggregator crashed\n"
+      "or lost its connection each time) goes to the dead-letter queue instead of being redelivered forever.");
   cli::BrokerFlags brokerFlags;
   std::string output = "aggregated_logs.txt";
   std::string format = "text";
@@ -99,6 +101,11 @@ int main(int argc, char** argv) {
                  "Remember the ids of this many recent records (journal <output>.ids) and do not write a record "
                  "again whose id was written to this output (0 = no deduplication, no journal)")
       ->check(CLI::Range(size_t{0}, size_t{100'000'000}))
+      ->capture_default_str();
+  app.add_option("--max-deliveries", options.maxDeliveries,
+                 "Dead-letter a record once this many of its deliveries ended without its being written (the "
+                 "aggregator holding it crashed or lost its connection); 0 = no limit")
+      ->check(CLI::Range(uint32_t{0}, uint32_t{1'000'000}))
       ->capture_default_str();
   app.add_option("--max-message-bytes", options.maxMessageBytes,
                  "Dead-letter deliveries larger than this instead of writing them")
@@ -150,10 +157,10 @@ int main(int argc, char** argv) {
       spdlog::info("stopped before reaching the broker: nothing was consumed");
       return cli::kExitOk;
     }
-    const std::string deadQueue = deadLetterQueueName(brokerFlags.queue);
+    // Publishers to the dead-letter queue and (redeliveries sent on with their count) to the queue.
     Collector collector(
-        *consumer, sink, [&] { return makePublisher(broker, deadQueue); }, brokerFlags.queue, options,
-        cli::stopRequested());
+        *consumer, sink, [&](const std::string& queue) { return makePublisher(broker, queue); }, brokerFlags.queue,
+        options, cli::stopRequested());
     fmt::print(" [*] Waiting for logs on '{}' at {}, writing to {}. To exit press CTRL+C\n", brokerFlags.queue,
                broker.url.redacted(), output);
     std::fflush(stdout);
@@ -170,8 +177,9 @@ int main(int argc, char** argv) {
     }
     consumer->close();
     const auto& s = collector.stats();
-    spdlog::info("wrote {} records to {} ({} dead-lettered, {} redelivered, {} duplicates skipped{})", s.written,
-                 output, s.deadLettered, s.redelivered, s.duplicates,
+    spdlog::info("wrote {} records to {} ({} dead-lettered, {} of them as poison, {} redelivered, {} put back to count "
+                 "a failed delivery, {} duplicates skipped{})",
+                 s.written, output, s.deadLettered, s.poison, s.redelivered, s.recounted, s.duplicates,
                  s.writeErrors > 0 ? fmt::format(", {} failed write attempts", s.writeErrors) : "");
     return cli::kExitOk;
   });

@@ -476,6 +476,10 @@ class Bench:
     def broker_of(self, broker: str):
         return self.rabbit if broker == "RabbitMQ" else self.redis
 
+    def single_args(self) -> list[str]:
+        # Batching is the default once log_producer has it: the one-per-message rows ask for 1.
+        return ["--batch-records", "1"] if self.batch_flag else []
+
     def batch_args(self) -> list[str]:
         return ["--batch-records", str(self.a.batch_records)]
 
@@ -709,7 +713,7 @@ def build_plan(b: Bench) -> list[tuple[R.Row, Callable[[R.Row], None]]]:
         (R.Row("syslog_ng", "syslog-ng amqp()", "RabbitMQ", R.PEER, "publish only", "NO confirms, persistent", sng, PAYLOAD),
          b.syslog_ng_row),
         (R.Row("ours_amqp", "ours, 1 record/message", "RabbitMQ", R.OURS, "end to end", conf, n, PAYLOAD),
-         lambda r: b.ours_row(r, [])),
+         lambda r: b.ours_row(r, b.single_args())),
         (R.Row("ours_amqp_batched", f"ours, batched ({a.batch_records}/message)", "RabbitMQ", R.OURS, "end to end", conf, batched, PAYLOAD),
          lambda r: b.ours_row(r, b.batch_args())),
         (R.Row("redis_benchmark_1", "redis-benchmark -c 1 -P 100", "Redis", R.PEER, "publish only", "reply per push", n, PAYLOAD),
@@ -717,7 +721,7 @@ def build_plan(b: Bench) -> list[tuple[R.Row, Callable[[R.Row], None]]]:
         (R.Row("redis_benchmark_50", "redis-benchmark -c 50 -P 100", "Redis", R.PEER, "publish only", "reply per push", n, PAYLOAD),
          lambda r: b.redis_benchmark_row(r, 50)),
         (R.Row("ours_redis", "ours, 1 record/value", "Redis", R.OURS, "end to end", conf, n, PAYLOAD),
-         lambda r: b.ours_row(r, [])),
+         lambda r: b.ours_row(r, b.single_args())),
         (R.Row("ours_redis_batched", f"ours, batched ({a.batch_records}/value)", "Redis", R.OURS, "end to end", conf, batched, PAYLOAD),
          lambda r: b.ours_row(r, b.batch_args())),
     ]

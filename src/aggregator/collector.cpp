@@ -25,11 +25,11 @@ constexpr milliseconds kWriteErrorReminder{60'000};
 
 }  // namespace
 
-Collector::Collector(Consumer& consumer, FileSink& sink, PublisherFactory deadLetters, std::string queue,
+Collector::Collector(Consumer& consumer, FileSink& sink, PublisherFactory publishers, std::string queue,
                      CollectorOptions options, const std::atomic<bool>& stop)
     : consumer_(consumer),
       sink_(sink),
-      makeDeadLetterPublisher_(std::move(deadLetters)),
+      makePublisher_(std::move(publishers)),
       queue_(std::move(queue)),
       options_(options),
       stop_(stop) {}
@@ -46,23 +46,35 @@ void Collector::run() {
       continue;
     }
     lastDelivery = Clock::now();
-    take();
-    try {
-      commit();
-    } catch (const SinkError& e) {
-      holdUntilWritten(e);
-      lastDelivery = Clock::now();
+    // Usually one part; a delivery that failed before is taken and committed on its own
+    // (aggregator/redelivery.hpp).
+    takeNext_ = 0;
+    while (takeNext_ < batch_.size()) {
+      takeNext_ = take(takeNext_);
+      try {
+        commit();
+      } catch (const SinkError& e) {
+        takeAll();  // the rest of the batch is held with it
+        holdUntilWritten(e);
+        lastDelivery = Clock::now();
+      }
     }
   }
   // Stopping: everything written has been acked; what the broker pushed ahead and we did not
   // take goes back to the queue when the consumer closes.
 }
 
-void Collector::take() {
+void Collector::takeAll() {
+  while (takeNext_ < batch_.size()) takeNext_ = take(takeNext_);
+}
+
+size_t Collector::take(size_t from) {
   buffer_.clear();
   const size_t base = sink_.pendingBytes();
   const int64_t now = nowMicros();
-  for (Delivery& d : batch_) {
+  const size_t end = segmentEnd(batch_, from, options_.maxDeliveries);
+  for (size_t i = from; i < end; ++i) {
+    Delivery& d = batch_[i];
     ++stats_.received;
     if (d.redelivered) ++stats_.redelivered;
     std::string reason;
@@ -79,30 +91,48 @@ void Collector::take() {
     }
     if (!reason.empty()) {
       held_.push_back({d.tag, base + buffer_.size(), 0});
-      rejected_.push_back({std::move(d), std::move(reason)});
+      forwards_.push_back({std::move(d), Forward::Kind::DeadLetter, std::move(reason)});
       continue;
     }
-    // A batch is one delivery: its lines are written together and it is acked once all are in the file.
+    // A batch is one delivery: its records are deduplicated one by one, its history (poison
+    // counting) is the delivery's, and it is acked once all its lines are in the file.
+    IdJournal* journal = sink_.journal();
+    auto written = [&](const Record& r) { return journal != nullptr && !r.id.empty() && journal->contains(r.id); };
+    const size_t fresh = static_cast<size_t>(std::count_if(records_.begin(), records_.end(),
+                                                           [&](const Record& r) { return !written(r); }));
+    if (fresh == 0) {
+      stats_.duplicates += records_.size();  // written before: whatever its history, it is done
+      held_.push_back({d.tag, base + buffer_.size(), 0});
+      continue;
+    }
+    // Poison messages: counted right after decoding, before the records are formatted or written.
+    const DeliveryHistory history = historyOf(d);
+    if (const auto action = judgeRedelivery(history, options_.maxDeliveries); action != RedeliveryAction::Write) {
+      const bool poison = action == RedeliveryAction::DeadLetter;
+      held_.push_back({d.tag, base + buffer_.size(), 0});
+      forwards_.push_back({std::move(d), poison ? Forward::Kind::Poison : Forward::Kind::Recount,
+                           poison ? poisonReason(history.failures()) : std::string(), history.failures()});
+      continue;
+    }
     uint32_t lines = 0;
     for (const Record& record : records_) {
-      IdJournal* journal = record.id.empty() ? nullptr : sink_.journal();
-      if (journal && journal->contains(record.id)) {
+      if (written(record)) {
         ++stats_.duplicates;
         continue;
       }
       appendFormatted(buffer_, options_.format, record);
       ++lines;
-      if (journal) journal->add(record.id, base + buffer_.size());
+      if (journal != nullptr && !record.id.empty()) journal->add(record.id, base + buffer_.size());
     }
-    held_.push_back({d.tag, base + buffer_.size(), lines});
+    held_.push_back({d.tag, base + buffer_.size(), lines, writtenAlone(history, options_.maxDeliveries)});
   }
   sink_.append(buffer_);
+  return end;
 }
 
 size_t Collector::commit() {
   if (sink_.hasPending()) sink_.flush(options_.fsync);
-  for (const auto& r : rejected_) deadLetter(r.delivery, r.reason);
-  rejected_.clear();
+  sendForwards(forwards_.size());
   size_t lines = 0;
   for (const Held& h : held_) lines += h.lines;
   if (!held_.empty()) consumer_.ackUpTo(held_.back().tag);
@@ -120,12 +150,9 @@ void Collector::ackWritten() {
   while (n < held_.size() && held_[n].end <= done) lines += held_[n++].lines;
   if (n == 0) return;
   const uint64_t tag = held_[n - 1].tag;
-  size_t r = 0;
-  while (r < rejected_.size() && rejected_[r].delivery.tag <= tag) {
-    deadLetter(rejected_[r].delivery, rejected_[r].reason);
-    ++r;
-  }
-  rejected_.erase(rejected_.begin(), rejected_.begin() + static_cast<std::ptrdiff_t>(r));
+  size_t f = 0;
+  while (f < forwards_.size() && forwards_[f].delivery.tag <= tag) ++f;
+  sendForwards(f);
   consumer_.ackUpTo(tag);
   held_.erase(held_.begin(), held_.begin() + static_cast<std::ptrdiff_t>(n));
   stats_.written += lines;
@@ -147,7 +174,12 @@ void Collector::holdUntilWritten(const SinkError& first) {
     auto nextTry = Clock::now() + delay;
     if (options_.writeRetryFor) nextTry = std::min(nextTry, since + *options_.writeRetryFor);
     // Wait, keeping the broker connection alive. The consumer gives at most its prefetch unacked,
-    // so this takes at most that many more deliveries; they join the held ones.
+    // so this takes at most that many more deliveries; they join the held ones. Not while holding
+    // a record that failed before: it may be what gets us killed, and what we took would count a
+    // failed delivery with it (aggregator/redelivery.hpp).
+    auto holdingSuspect = [this] {
+      return std::any_of(held_.begin(), held_.end(), [](const Held& h) { return h.alone; });
+    };
     bool stopping = false;
     while (Clock::now() < nextTry) {
       if (stop_.load(std::memory_order_relaxed)) {
@@ -157,8 +189,9 @@ void Collector::holdUntilWritten(const SinkError& first) {
       const auto sliceEnd = std::min(nextTry, Clock::now() + options_.pollInterval);
       batch_.clear();
       const auto wait = std::chrono::duration_cast<milliseconds>(sliceEnd - Clock::now());
-      if (consumer_.receive(batch_, options_.maxBatch, std::max(wait, milliseconds(0))) > 0) {
-        take();
+      if (consumer_.receive(batch_, holdingSuspect() ? 0 : options_.maxBatch, std::max(wait, milliseconds(0))) > 0) {
+        takeNext_ = 0;
+        takeAll();
       } else if (Clock::now() < sliceEnd) {
         std::this_thread::sleep_until(sliceEnd);  // a consumer at its prefetch may return at once
       }
@@ -189,7 +222,7 @@ void Collector::holdUntilWritten(const SinkError& first) {
 }
 
 size_t Collector::heldRecords() const {
-  size_t n = rejected_.size();
+  size_t n = forwards_.size();
   for (const Held& h : held_) n += h.lines;
   return n;
 }
@@ -198,28 +231,71 @@ void Collector::giveUp(const std::string& what) {
   const size_t held = heldRecords();
   sink_.discard();
   held_.clear();
-  rejected_.clear();
+  forwards_.clear();
   throw SinkError(fmt::format("{} with {} records not written ({}); they were not acknowledged and go back to the "
                               "queue",
                               what, held, lastWriteError_));
 }
 
-void Collector::deadLetter(const Delivery& d, const std::string& reason) {
-  if (!deadLetters_) deadLetters_ = makeDeadLetterPublisher_();
+void Collector::sendForwards(size_t n) {
+  if (n == 0) return;
   Message m;
-  m.body = d.body;
-  m.headers = d.headers;
-  m.headers.push_back({std::string(wire::kDeadReason), reason});
-  m.headers.push_back({std::string(wire::kDeadQueue), queue_});
-  deadLetters_->publish(m);
-  std::vector<ConfirmRange> confirms;
-  deadLetters_->awaitConfirms(0, Clock::now() + options_.deadLetterTimeout, confirms);
-  for (const auto& c : confirms) {
-    if (!c.ok) throw Error(fmt::format("could not dead-letter a message: {}", c.reason));
+  auto send = [&](const Forward& f) {
+    m.body = f.delivery.body;
+    m.headers = f.delivery.headers;
+    m.timestampUs = f.delivery.brokerTimestampUs;
+    if (f.kind == Forward::Kind::Recount) {
+      setRecordedDeliveries(m.headers, f.failures);
+      if (!requeue_) requeue_ = makePublisher_(queue_);
+      requeue_->publish(m);
+      return;
+    }
+    // The reason says how often it failed; a dead letter moved back to the queue starts afresh.
+    std::erase_if(m.headers, [](const Header& h) { return h.key == wire::kDeliveries; });
+    m.headers.push_back({std::string(wire::kDeadReason), f.reason});
+    m.headers.push_back({std::string(wire::kDeadQueue), queue_});
+    if (!deadLetters_) deadLetters_ = makePublisher_(deadLetterQueueName(queue_));
+    deadLetters_->publish(m);
+  };
+  // Redeliveries go back with the oldest one last: when an aggregator dies writing a record that
+  // failed before (written alone, so the oldest unacked), the others were only in flight behind it.
+  const Forward* oldestRecount = nullptr;
+  size_t recounts = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const Forward& f = forwards_[i];
+    if (f.kind == Forward::Kind::Recount && recounts++ == 0) {
+      oldestRecount = &f;
+      continue;
+    }
+    send(f);
   }
-  if (deadLetters_->unconfirmed() > 0) throw Error("could not dead-letter a message: no confirm from the broker");
-  ++stats_.deadLettered;
-  spdlog::warn("dead-lettered a message to '{}': {}", deadLetterQueueName(queue_), escaped(reason));
+  if (oldestRecount != nullptr) send(*oldestRecount);
+
+  const auto deadline = Clock::now() + options_.deadLetterTimeout;
+  for (Publisher* p : {deadLetters_.get(), requeue_.get()}) {
+    if (p == nullptr || p->unconfirmed() == 0) continue;
+    const char* what = p == deadLetters_.get() ? "dead-letter" : "put back";
+    confirms_.clear();
+    p->awaitConfirms(0, deadline, confirms_);
+    for (const auto& c : confirms_) {
+      if (!c.ok) throw Error(fmt::format("could not {} a message: {}", what, c.reason));
+    }
+    if (p->unconfirmed() > 0) throw Error(fmt::format("could not {} a message: no confirm from the broker", what));
+  }
+
+  for (size_t i = 0; i < n; ++i) {
+    const Forward& f = forwards_[i];
+    if (f.kind == Forward::Kind::Recount) continue;
+    ++stats_.deadLettered;
+    if (f.kind == Forward::Kind::Poison) ++stats_.poison;
+    spdlog::warn("dead-lettered a message to '{}': {}", deadLetterQueueName(queue_), escaped(f.reason));
+  }
+  if (recounts > 0) {
+    stats_.recounted += recounts;
+    spdlog::info("put {} redelivered record(s) back in '{}' with their failed deliveries counted (--max-deliveries {})",
+                 recounts, escaped(queue_), options_.maxDeliveries);
+  }
+  forwards_.erase(forwards_.begin(), forwards_.begin() + static_cast<std::ptrdiff_t>(n));
 }
 
 }  // namespace logship

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "aggregator/file_sink.hpp"
+#include "aggregator/redelivery.hpp"
 #include "broker/consumer.hpp"
 #include "broker/publisher.hpp"
 #include "core/output_format.hpp"
@@ -23,7 +24,10 @@ struct CollectorOptions {
   size_t maxBatch = 512;                   // deliveries written (and acked) together
   std::chrono::milliseconds idleExit{0};   // 0: run until stopped
   std::chrono::milliseconds pollInterval{200};
-  std::chrono::milliseconds deadLetterTimeout{15'000};
+  std::chrono::milliseconds deadLetterTimeout{15'000};  // the confirms of what one batch sends on
+  // Poison messages (aggregator/redelivery.hpp): a record is dead-lettered once this many of its
+  // deliveries ended without its being written. 0: no limit, and redeliveries are not counted.
+  uint32_t maxDeliveries = 5;
   // Output write errors: the deliveries not yet written are held (never acked) and the write is
   // retried after writeRetryDelay, doubling up to writeRetryDelayMax, until it succeeds.
   std::chrono::milliseconds writeRetryDelay{500};
@@ -40,14 +44,23 @@ struct CollectorStats {
   uint64_t redelivered = 0;
   uint64_t writeErrors = 0;  // failed attempts to write (or sync) the output
   uint64_t duplicates = 0;   // records whose id was already written: acked, not written again
+  uint64_t poison = 0;       // of deadLettered: after --max-deliveries failed deliveries
+  uint64_t recounted = 0;    // redeliveries sent on to the queue with their failure recorded, then acked
 };
 
 // The aggregator's loop, written once for every broker:
 //   receive a batch -> decode -> format into one buffer -> write (and fsync) -> dead-letter what
-//   could not be decoded (and wait for the broker's confirm) -> ack the whole batch with one
-//   multiple-ack.
+//   could not be decoded, and send redeliveries on with their failure recorded (and wait for the
+//   broker's confirms) -> ack the whole batch with one multiple-ack.
 // A delivery is acked only after its line is in the output file or its message is confirmed in
-// the dead-letter queue: at-least-once, whatever crashes.
+// the dead-letter queue (or, for a redelivery being counted, back in the queue): at-least-once,
+// whatever crashes.
+//
+// Poison messages (aggregator/redelivery.hpp): right after decoding, before anything else is done
+// with it, a delivery's failed deliveries are counted (its logship-deliveries header plus what the
+// broker reports). Once they reach maxDeliveries it is dead-lettered ("delivered N times without
+// being written ..."); a redelivery whose failure the message does not record yet (RabbitMQ) is
+// published again to the queue with the count recorded, and acked once that is confirmed.
 //
 // Duplicate suppression (when the sink has an IdJournal, FileSink::enableDedup): a record whose id
 // was already written to this output (or is in the batch being written) is not written again; it
@@ -65,9 +78,11 @@ struct CollectorStats {
 // closing the consumer gives it back to the broker.
 class Collector {
  public:
-  using PublisherFactory = std::function<std::unique_ptr<Publisher>()>;
+  // Opens a publisher to a queue: the dead-letter queue, or the queue itself (a redelivery sent on
+  // with its count). Called at most once per queue, when first needed.
+  using PublisherFactory = std::function<std::unique_ptr<Publisher>(const std::string& queue)>;
 
-  Collector(Consumer& consumer, FileSink& sink, PublisherFactory deadLetters, std::string queue,
+  Collector(Consumer& consumer, FileSink& sink, PublisherFactory publishers, std::string queue,
             CollectorOptions options, const std::atomic<bool>& stop);
 
   // Runs until `stop` is set or the idle timeout passes. Throws on broker failures, when stopped
@@ -78,37 +93,51 @@ class Collector {
 
  private:
   // A delivery taken and not yet acked: its lines (one per record; a batch has several) end at
-  // `end` in the sink's pending batch (a rejected one, to be dead-lettered, takes no bytes).
+  // `end` in the sink's pending batch (one sent on, to the dead-letter queue or back to the queue,
+  // takes no bytes).
   struct Held {
     uint64_t tag;
     size_t end;
-    uint32_t lines;  // 0: rejected (dead-lettered) or only duplicates (acked only)
+    uint32_t lines;  // 0: sent on, or only duplicates (acked only)
+    bool alone = false;  // written alone: it failed before (aggregator/redelivery.hpp)
   };
-  struct Rejected {
+  // A held delivery to publish before it is acked.
+  struct Forward {
+    enum class Kind { DeadLetter, Poison, Recount };
     Delivery delivery;
-    std::string reason;
+    Kind kind;
+    std::string reason;     // dead letters
+    uint32_t failures = 0;  // Poison, Recount: the failed deliveries counted
   };
 
-  void take();      // formats batch_ into the sink's pending lines and the held list
-  size_t commit();  // writes the held lines, dead-letters, acks all held; returns the lines written.
-                    // SinkError if the output failed (nothing more is acked then)
+  // Formats batch_[from, segmentEnd) into the sink's pending lines and the held list; returns the
+  // index after the last delivery taken.
+  size_t take(size_t from);
+  void takeAll();  // takes the rest of batch_, from takeNext_ on
+  size_t commit();  // writes the held lines, sends on the forwards, acks all held; returns the lines
+                    // written. SinkError if the output failed (nothing more is acked then)
   void ackWritten();  // after a failed write: acks the held deliveries whose lines are in the file
   void holdUntilWritten(const SinkError& first);
   [[noreturn]] void giveUp(const std::string& what);  // "stopped", "gave up after ...": throws SinkError
-  void deadLetter(const Delivery& d, const std::string& reason);
-  size_t heldRecords() const;  // lines to write and messages to dead-letter in held_
+  // Publishes the first `n` forwards (dead letters to queue.dead, recounts to the queue), waits
+  // for every confirm (throws unless all are confirmed) and drops them from forwards_.
+  void sendForwards(size_t n);
+  size_t heldRecords() const;  // lines to write and messages to send on, in held_
 
   Consumer& consumer_;
   FileSink& sink_;
-  PublisherFactory makeDeadLetterPublisher_;
-  std::unique_ptr<Publisher> deadLetters_;
+  PublisherFactory makePublisher_;
+  std::unique_ptr<Publisher> deadLetters_;  // to queue.dead
+  std::unique_ptr<Publisher> requeue_;      // to the queue itself
   std::string queue_;
   CollectorOptions options_;
   const std::atomic<bool>& stop_;
   CollectorStats stats_;
   std::vector<Delivery> batch_;
+  size_t takeNext_ = 0;  // batch_[takeNext_...] are received and not yet taken
   std::vector<Held> held_;
-  std::vector<Rejected> rejected_;  // the held ones to dead-letter, in tag order
+  std::vector<Forward> forwards_;  // the held ones to publish before their ack, in tag order
+  std::vector<ConfirmRange> confirms_;
   std::string buffer_;
   std::string lastWriteError_;
   std::vector<Record> records_;  // the records of the delivery being taken

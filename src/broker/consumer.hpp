@@ -16,6 +16,12 @@ struct Delivery {
   std::vector<Header> headers;
   int64_t brokerTimestampUs = 0;  // the message's own timestamp property, 0 if it had none
   bool redelivered = false;   // the broker delivered it before (to us or another consumer)
+  // Earlier deliveries of this message that ended without an ack and that its logship-deliveries
+  // header (wire::kDeliveries) does not count yet. RabbitMQ: the larger of 1 if redelivered (all a
+  // classic queue can say) and a quorum queue's x-delivery-count. Redis: always 0, because the
+  // script that puts a dead consumer's records back counts them in the records themselves.
+  // The collector sends such a delivery on with its count recorded (docs/RELIABILITY.md).
+  uint32_t unrecordedFailures = 0;
   // Set when the transport could not even split the message into body and headers (a malformed
   // Redis envelope): `body` then holds the raw bytes and the message is dead-lettered with this reason.
   std::string transportError;
@@ -31,7 +37,9 @@ class Consumer {
   // BrokerRefusedError when the connection fails or the broker cancels the consumer.
   // A consumer never holds more than its prefetch of unacked deliveries: a caller that holds its
   // acks back may keep calling receive, which then takes nothing more but keeps the connection
-  // alive (AMQP heartbeats, the Redis lease), and may return 0 before `timeout`.
+  // alive (AMQP heartbeats, the Redis lease), and may return 0 before `timeout`. With `max` 0 it
+  // takes nothing (over RabbitMQ, what arrives is kept for a later call) and only keeps the
+  // connection alive.
   virtual size_t receive(std::vector<Delivery>& out, size_t max, std::chrono::milliseconds timeout) = 0;
 
   // Acknowledges every delivery up to and including `tag`: call only once all of them are written

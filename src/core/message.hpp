@@ -20,6 +20,10 @@ struct Header {
 struct Message {
   std::string body;
   std::vector<Header> headers;
+  // The AMQP timestamp property (whole seconds on the wire), 0 for none. Only a delivery sent on
+  // again (put back with its delivery count, or dead-lettered) carries one: a plain client's
+  // record takes its time from it. Redis has no such property (its deliveries never carry one).
+  int64_t timestampUs = 0;
 };
 
 namespace wire {
@@ -42,8 +46,21 @@ inline constexpr uint32_t kMaxBatchRecords = 1'000'000;
 // Set on dead-lettered messages.
 inline constexpr std::string_view kDeadReason = "logship-dead-reason";
 inline constexpr std::string_view kDeadQueue = "logship-dead-queue";
+// How many earlier deliveries of the message ended without its being written (the aggregator
+// holding it crashed or lost its connection): decimal, set by the aggregators, read on every
+// message, plain ones included (docs/RELIABILITY.md, poison messages).
+inline constexpr std::string_view kDeliveries = "logship-deliveries";
+// The largest count kDeliveries holds (9 digits); counts saturate there.
+inline constexpr uint32_t kMaxDeliveries = 999'999'999;
 inline constexpr std::string_view kCurrentVersion = "1";
 }  // namespace wire
+
+// The count of the first kDeliveries header: 0 when there is none, or when it is not a string of 1
+// to 9 decimal digits (a count nobody could have written starts again from 0).
+uint32_t recordedDeliveries(std::span<const Header> headers);
+
+// Replaces every kDeliveries header of `headers` by one holding `count`.
+void setRecordedDeliveries(std::vector<Header>& headers, uint32_t count);
 
 // Fills `out` (replacing its content) with the wire form of `record`.
 void encodeRecord(const Record& record, Message& out);

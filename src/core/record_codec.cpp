@@ -9,6 +9,23 @@
 
 namespace logship {
 
+uint32_t recordedDeliveries(std::span<const Header> headers) {
+  for (const auto& h : headers) {
+    if (h.key != wire::kDeliveries) continue;
+    const std::string& v = h.value;
+    if (!h.isString || v.empty() || v.size() > 9) return 0;
+    uint32_t count = 0;
+    const auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), count);
+    return ec == std::errc{} && ptr == v.data() + v.size() ? count : 0;
+  }
+  return 0;
+}
+
+void setRecordedDeliveries(std::vector<Header>& headers, uint32_t count) {
+  std::erase_if(headers, [](const Header& h) { return h.key == wire::kDeliveries; });
+  headers.push_back({std::string(wire::kDeliveries), std::to_string(std::min(count, wire::kMaxDeliveries))});
+}
+
 void encodeRecord(const Record& record, Message& out) {
   out.body = record.message;
   out.headers.clear();

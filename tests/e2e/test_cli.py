@@ -74,6 +74,9 @@ def usage_errors(t, q):
     for value in ("-1", "many", "100000001"):
         expect_usage_error(t, "log_aggregator", agg + ["--dedup-window", value], ["--dedup-window"],
                            f"--dedup-window {value}")
+    for value in ("-1", "often", "1000001", "2.5"):
+        expect_usage_error(t, "log_aggregator", agg + ["--max-deliveries", value], ["--max-deliveries"],
+                           f"--max-deliveries {value}")
     expect_usage_error(t, "logctl", ["recover", "--bogus"], ["--bogus"], "unknown flag of recover")
     expect_usage_error(t, "log_aggregator", agg + ["--max-message-bytes", "0"], ["--max-message-bytes"],
                        "--max-message-bytes 0")

@@ -8,9 +8,11 @@
 (c) a real aggregator SIGSTOPped while holding records (--prefetch 50, --lease-seconds 2): a second
     aggregator recovers them; after SIGCONT the first notices it lost its lease; no record lost,
     duplicates bounded by the prefetch;
-(d) `logctl recover`: puts a dead consumer's records back at the head of the queue in order,
-    leaves a consumer with a live lease alone, finds unregistered processing lists, and does not
-    mistake another queue's lists for its own when the queue name holds glob characters;
+(d) `logctl recover`: puts a dead consumer's records back at the head of the queue in order, each
+    counting one failed delivery (a plain value is wrapped into an envelope carrying only
+    `deliveries=1`), leaves a consumer with a live lease alone, finds unregistered processing
+    lists, and does not mistake another queue's lists for its own when the queue name holds glob
+    characters;
 (e) SIGKILL and restart under the same --consumer-id: the records come back at once; a second
     aggregator with an id in use exits non-zero with one clear error line;
 (f) an aggregator SIGSTOPped past its lease while a new one starts under the same --consumer-id:
@@ -23,6 +25,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from logship_testlib import count_lines, read_lines, run_test, sample, tally, wait_for  # noqa: E402
+
+COUNTED = b"\xffLS1 deliveries=1\n"  # a plain value put back after one failed delivery
 
 
 def keys(q, cid):
@@ -253,13 +257,17 @@ def part_d(t):
     t.check("consumer 'leased' is alive" in out, "it says the consumer with a live lease is alive", out)
     t.check("recovered 8 record(s) in all" in out, "it reports 8 records in all", out)
     t.check(res.err == b"", "nothing on stderr", res.describe())
-    got = [v.decode() for v in r.lrange(q, 0, -1)]
-    t.check_equal(len(got), 3 + 5 + 3, "LLEN of the queue is 11 (3 waiting + 5 + 3 recovered)")
+    raw = r.lrange(q, 0, -1)
+    t.check_equal(len(raw), 3 + 5 + 3, "LLEN of the queue is 11 (3 waiting + 5 + 3 recovered)")
+    t.check(all(v.startswith(COUNTED) for v in raw[:8]),
+            "each recovered record counts one failed delivery (wrapped: ÿLS1 deliveries=1)", repr(raw[:8]))
+    got = [v[len(COUNTED):].decode() if v.startswith(COUNTED) else v.decode("utf-8", "replace") for v in raw]
     # Each recovered list is pushed back at the head, in its order; which list comes first is open.
     head = got[:8]
     ok_order = head in (ghost + unreg, unreg + ghost)
     t.check(ok_order, "the recovered records are at the head of the queue, each list in its order", repr(got))
-    t.check_equal(got[8:], waiting, "the records that were waiting come after them, in order")
+    t.check_equal(raw[8:], [w.encode() for w in waiting], "the records that were waiting come after them, "
+                                                           "in order and unchanged")
     t.check_equal([v.decode() for v in r.lrange(proc_l, 0, -1)], leased, "the leased consumer's list is untouched")
     t.check(r.sismember(registry, "leased"), "the leased consumer stays registered")
     t.check(not r.sismember(registry, "ghost"), "the dead consumer is no longer registered")
@@ -282,7 +290,7 @@ def part_d(t):
     t.check("consumer 'mine' is gone: put 1 record(s) back" in res.out_text, "it recovers its own list", res.describe())
     t.check("bystander" not in res.out_text and "recovered 1 record(s) in all" in res.out_text,
             "it does not touch the other queue's list", res.describe())
-    t.check_equal(r.lrange(qstar, 0, -1), [b"mine-1"], "its record is back in its queue")
+    t.check_equal(r.lrange(qstar, 0, -1), [COUNTED + b"mine-1"], "its record is back in its queue (counted)")
     t.check_equal(r.llen(f"{qother}.processing.bystander"), 2, "the other queue's processing list keeps its records")
     t.check_equal(r.llen(qother), 0, "nothing went to the other queue")
     r.delete(f"{qother}.processing.bystander")

@@ -1,6 +1,8 @@
-// The wire envelope decoder (single records and batches) followed by every output format: never crashes, and a record that
-// decodes is always exactly one line. Input layout: body, then header key/value pairs, separated
+// The wire envelope decoder (single records and batches) followed by every output format: never
+// crashes, and a record that decodes is always exactly one line. The failed-delivery count of the
+// same headers stays in bounds and round-trips. Input layout: body, then header key/value pairs, separated
 // by NUL bytes; a key starting with '#' marks its value as a non-string transport value.
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <vector>
@@ -24,6 +26,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     h.key = std::string(h.isString ? parts[i] : parts[i].substr(1));
     h.value = std::string(parts[i + 1]);
     headers.push_back(std::move(h));
+  }
+  // The failed-delivery count (poison messages) reads the same headers: always a count within
+  // bounds, and writing it back reads back the same.
+  const uint32_t failures = logship::recordedDeliveries(headers);
+  if (failures > logship::wire::kMaxDeliveries) std::abort();
+  {
+    std::vector<logship::Header> copy = headers;
+    logship::setRecordedDeliveries(copy, failures + 1);
+    if (logship::recordedDeliveries(copy) != std::min(failures + 1, logship::wire::kMaxDeliveries)) std::abort();
   }
   // Batches too (logship-batch): every record of a message that decodes is exactly one line.
   std::vector<logship::Record> records;

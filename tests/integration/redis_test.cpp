@@ -7,6 +7,7 @@
 
 #include "broker/factory.hpp"
 #include "broker/redis/connection.hpp"
+#include "broker/redis/envelope.hpp"
 #include "broker/redis/keys.hpp"
 #include "core/error.hpp"
 #include "core/message.hpp"
@@ -45,6 +46,20 @@ class Redis : public ::testing::Test {
   void push(const std::string& key, int from, int to) {
     for (int i = from; i < to; ++i) conn->command({"RPUSH", key, fmt::format("r{}", i)}, "RPUSH");
   }
+  // What a plain value looks like once it counts `n` failed deliveries (kRecoverScript).
+  static std::string counted(const std::string& body, int n) {
+    return fmt::format("\xFFLS1 deliveries={}\n{}", n, body);
+  }
+  // Receives until `n` deliveries arrived (or 5 s passed); the size of each receive in `sizes`.
+  std::vector<Delivery> receiveAll(Consumer& c, size_t n, std::vector<size_t>* sizes = nullptr) {
+    std::vector<Delivery> got;
+    const auto deadline = Clock::now() + 5s;
+    while (got.size() < n && Clock::now() < deadline) {
+      const size_t k = c.receive(got, 100, 200ms);
+      if (k > 0 && sizes != nullptr) sizes->push_back(k);
+    }
+    return got;
+  }
 
   std::string queue;
   std::unique_ptr<redis::QueueKeys> keys;
@@ -62,9 +77,11 @@ TEST_F(Redis, TakenRecordsWaitInTheProcessingListUntilAcked) {
   EXPECT_EQ(llen(keys->processing("c1")), 4);
   consumer->ackUpTo(got[1].tag);
   EXPECT_EQ(range(keys->processing("c1")), (std::vector<std::string>{"r2", "r3"}));
-  // Closing puts the unacked ones back at the head, in order.
+  // Closing puts the unacked ones back at the head, in order, each counting one failed delivery
+  // (a plain value is wrapped into an envelope that carries only the count).
   consumer->close();
-  EXPECT_EQ(range(queue), (std::vector<std::string>{"r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9"}));
+  EXPECT_EQ(range(queue), (std::vector<std::string>{counted("r2", 1), counted("r3", 1), "r4", "r5", "r6", "r7", "r8",
+                                                    "r9"}));
   EXPECT_EQ(conn->command({"EXISTS", keys->lease("c1")}, "EXISTS")->integer, 0);
   EXPECT_EQ(conn->command({"SISMEMBER", keys->registry, "c1"}, "SISMEMBER")->integer, 0);
 }
@@ -89,11 +106,18 @@ TEST_F(Redis, ARestartUnderTheSameIdPutsLeftoversBackFirst) {
   gethostname(host, sizeof host - 1);
   conn->command({"SET", keys->lease("host:/out.log"), fmt::format("{} 999999999 dead", host), "PX", "600000"}, "SET");
   auto consumer = makeConsumer(broker, consumerOptions("host:/out.log"));
-  EXPECT_EQ(range(queue), (std::vector<std::string>{"r0", "r1", "r2", "r3", "r4"}));
-  std::vector<Delivery> got;
-  ASSERT_EQ(consumer->receive(got, 10, 1s), 5u);
-  EXPECT_EQ(got[0].body, "r0");
-  EXPECT_EQ(got[4].body, "r4");
+  EXPECT_EQ(range(queue), (std::vector<std::string>{counted("r0", 1), counted("r1", 1), counted("r2", 1), "r3", "r4"}));
+  // The put-back records failed once each: they come one at a time, then the others together.
+  std::vector<size_t> sizes;
+  const auto got = receiveAll(*consumer, 5, &sizes);
+  ASSERT_EQ(got.size(), 5u);
+  EXPECT_EQ(sizes, (std::vector<size_t>{1, 1, 1, 2}));
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(got[static_cast<size_t>(i)].body, fmt::format("r{}", i));
+    EXPECT_EQ(got[static_cast<size_t>(i)].redelivered, i < 3) << i;
+    EXPECT_EQ(recordedDeliveries(got[static_cast<size_t>(i)].headers), i < 3 ? 1u : 0u) << i;
+    EXPECT_EQ(got[static_cast<size_t>(i)].unrecordedFailures, 0u) << "Redis records every failure in the record";
+  }
 }
 
 TEST_F(Redis, ALiveConsumersLeaseIsRespectedAndADeadOnesListRecovered) {
@@ -146,8 +170,86 @@ TEST_F(Redis, ASecondConsumerTakingOurIdStopsTheFirst) {
   // Same process: the holder is not a running log_aggregator, so the second one takes over.
   auto second = makeConsumer(broker, consumerOptions("same"));
   EXPECT_THROW(first->ackUpTo(got.back().tag), BrokerRefusedError);
-  std::vector<Delivery> got2;
-  EXPECT_EQ(second->receive(got2, 10, 1s), 4u) << "the first one's records were put back for the new owner";
+  const auto got2 = receiveAll(*second, 4);
+  ASSERT_EQ(got2.size(), 4u) << "the first one's records were put back for the new owner";
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(got2[static_cast<size_t>(i)].body, fmt::format("r{}", i));
+  EXPECT_TRUE(got2[0].redelivered && got2[1].redelivered) << "the first one's two count a failed delivery";
+}
+
+// kRecoverScript counts a failed delivery in each record it puts back, and the C++ reader
+// (decodeEnvelope + recordedDeliveries) reads back exactly that count.
+TEST_F(Redis, PuttingRecordsBackCountsAFailedDeliveryInEach) {
+  Message withHeaders;
+  withHeaders.body = "body with\nline feeds";
+  withHeaders.headers = {{"logship-version", "1"}, {"logship-id", "abc-1"}, {"x-trace", "t 1"}};
+  std::string enveloped;
+  redis::encodeEnvelope(withHeaders, enveloped);
+  const std::vector<std::string> values = {
+      "plain text",                                      // wrapped: count 1
+      enveloped,                                         // item added first: count 1
+      "\xFFLS1 version=1 deliveries=4 id=x\nfour",       // incremented in place: 5
+      "\xFFLS1\nno items",                               // item added: 1
+      "\xFFLS1 deliveries=abc\nnot a count",             // not digits: starts again, 1
+      "\xFFLS1 deliveries=999999999\nsaturated",         // stays at the largest count
+      "\xFFLS9\nunknown version",                        // unreadable: unchanged
+      "\xFFLS1 no line feed",                            // unreadable: unchanged
+  };
+  for (const auto& v : values) conn->command({"RPUSH", keys->processing("dead"), v}, "RPUSH");
+  conn->command({"SADD", keys->registry, "dead"}, "SADD");
+  auto admin = makeAdmin(broker);
+  const auto result = admin->recoverAbandoned(queue);
+  ASSERT_TRUE(result.has_value());
+  ASSERT_EQ(result->size(), 1u);
+  EXPECT_EQ(result->front().recovered, values.size());
+  const auto back = range(queue);
+  ASSERT_EQ(back.size(), values.size());
+  EXPECT_EQ(back[0], counted("plain text", 1));
+  EXPECT_EQ(back[1], "\xFFLS1 deliveries=1" + enveloped.substr(4));
+  EXPECT_EQ(back[2], "\xFFLS1 version=1 deliveries=5 id=x\nfour");
+  EXPECT_EQ(back[3], counted("no items", 1));
+  EXPECT_EQ(back[4], counted("not a count", 1));
+  EXPECT_EQ(back[5], values[5]);
+  EXPECT_EQ(back[6], values[6]);
+  EXPECT_EQ(back[7], values[7]);
+
+  const std::vector<uint32_t> counts = {1, 1, 5, 1, 1, 999'999'999};
+  for (size_t i = 0; i < counts.size(); ++i) {
+    std::string body;
+    std::vector<Header> headers;
+    std::string error;
+    ASSERT_TRUE(redis::decodeEnvelope(back[i], body, headers, error)) << i << ": " << error;
+    EXPECT_EQ(recordedDeliveries(headers), counts[i]) << i;
+  }
+  std::string body;
+  std::vector<Header> headers;
+  std::string error;
+  ASSERT_TRUE(redis::decodeEnvelope(back[1], body, headers, error)) << error;
+  EXPECT_EQ(body, withHeaders.body);
+  auto expected = withHeaders.headers;
+  expected.insert(expected.begin(), Header{"logship-deliveries", "1"});
+  ASSERT_EQ(headers.size(), expected.size());
+  for (size_t i = 0; i < headers.size(); ++i) {
+    EXPECT_EQ(headers[i].key, expected[i].key);
+    EXPECT_EQ(headers[i].value, expected[i].value);
+  }
+}
+
+// A record that failed before is taken on its own: nothing else is in the processing list with it.
+TEST_F(Redis, ARecordThatFailedBeforeIsTakenAlone) {
+  const std::vector<std::string> values = {"a", "b", counted("s1", 1), "c", "d", counted("s2", 3), counted("s3", 1)};
+  for (const auto& v : values) conn->command({"RPUSH", queue, v}, "RPUSH");
+  auto consumer = makeConsumer(broker, consumerOptions("alone"));
+  std::vector<std::vector<std::string>> takes;
+  for (int i = 0; i < 5; ++i) {
+    std::vector<Delivery> got;
+    ASSERT_GT(consumer->receive(got, 100, 1s), 0u) << "take " << i;
+    takes.emplace_back();
+    for (const auto& d : got) takes.back().push_back(d.body);
+    EXPECT_EQ(llen(keys->processing("alone")), static_cast<long long>(got.size())) << "only this take is held";
+    consumer->ackUpTo(got.back().tag);
+  }
+  EXPECT_EQ(takes, (std::vector<std::vector<std::string>>{{"a", "b"}, {"s1"}, {"c", "d"}, {"s2"}, {"s3"}}));
+  EXPECT_EQ(llen(queue), 0);
 }
 
 TEST_F(Redis, KeysOfAnotherTypeAreRefused) {

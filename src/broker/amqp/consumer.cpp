@@ -1,5 +1,8 @@
 #include "broker/amqp/consumer.hpp"
 
+#include <algorithm>
+#include <iterator>
+
 #include <fmt/format.h>
 
 #include "broker/amqp/headers.hpp"
@@ -28,7 +31,15 @@ bool AmqpConsumer::receiveOne(std::vector<Delivery>& out, timeval* timeout) {
     const amqp_bytes_t& body = envelope.message.body;
     d.body.assign(static_cast<const char*>(body.bytes), body.len);
     const amqp_basic_properties_t& props = envelope.message.properties;
-    if ((props._flags & AMQP_BASIC_HEADERS_FLAG) != 0) readHeaders(props.headers, d.headers);
+    uint64_t brokerCount = 0;  // a quorum queue counts earlier deliveries; a classic queue gives only the flag
+    if ((props._flags & AMQP_BASIC_HEADERS_FLAG) != 0) {
+      readHeaders(props.headers, d.headers);
+      brokerCount = integerEntry(props.headers, kDeliveryCountHeader).value_or(0);
+      // The broker's count of this delivery, now in unrecordedFailures: never sent on with a copy.
+      std::erase_if(d.headers, [](const Header& h) { return h.key == kDeliveryCountHeader; });
+    }
+    d.unrecordedFailures = static_cast<uint32_t>(
+        std::min<uint64_t>(std::max<uint64_t>(brokerCount, d.redelivered ? 1 : 0), wire::kMaxDeliveries));
     if ((props._flags & AMQP_BASIC_TIMESTAMP_FLAG) != 0) {
       d.brokerTimestampUs = static_cast<int64_t>(props.timestamp) * 1'000'000;
     }
@@ -63,8 +74,17 @@ size_t AmqpConsumer::receive(std::vector<Delivery>& out, size_t max, std::chrono
   // Every envelope of the previous call has been copied out: recycle rabbitmq-c's buffers.
   amqp_maybe_release_buffers(conn_.get());
   const size_t before = out.size();
+  const size_t early = std::min(max, early_.size());
+  std::move(early_.begin(), early_.begin() + static_cast<std::ptrdiff_t>(early), std::back_inserter(out));
+  early_.erase(early_.begin(), early_.begin() + static_cast<std::ptrdiff_t>(early));
   timeval tv{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
-  if (!receiveOne(out, &tv)) return 0;
+  if (max == 0) {
+    // The caller wants nothing now, but the connection must be serviced (heartbeats): a delivery
+    // that arrives meanwhile waits in early_ for a receive that wants it.
+    receiveOne(early_, &tv);
+    return 0;
+  }
+  if (out.size() == before && !receiveOne(out, &tv)) return 0;
   timeval zero{0, 0};
   while (out.size() - before < max && receiveOne(out, &zero)) {
   }

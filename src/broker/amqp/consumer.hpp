@@ -4,6 +4,9 @@
 
 namespace logship::amqp {
 
+// Set by quorum queues on a redelivery: how many times the message was returned before.
+inline constexpr std::string_view kDeliveryCountHeader = "x-delivery-count";
+
 // basic.consume with manual acks and basic.qos(prefetch) on channel 1.
 class AmqpConsumer final : public Consumer {
  public:
@@ -20,6 +23,7 @@ class AmqpConsumer final : public Consumer {
 
   AmqpConnection conn_;
   std::string queue_;
+  std::vector<Delivery> early_;  // read while the caller asked for none (receive with max 0)
 };
 
 }  // namespace logship::amqp

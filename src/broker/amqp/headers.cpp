@@ -55,4 +55,27 @@ void readHeaders(const amqp_table_t& table, std::vector<Header>& out) {
   }
 }
 
+std::optional<uint64_t> integerEntry(const amqp_table_t& table, std::string_view key) {
+  for (int i = 0; i < table.num_entries; ++i) {
+    const amqp_table_entry_t& e = table.entries[i];
+    if (std::string_view(static_cast<const char*>(e.key.bytes), e.key.len) != key) continue;
+    const amqp_field_value_t& v = e.value;
+    int64_t n = -1;
+    switch (v.kind) {
+      case AMQP_FIELD_KIND_I8: n = v.value.i8; break;
+      case AMQP_FIELD_KIND_U8: n = v.value.u8; break;
+      case AMQP_FIELD_KIND_I16: n = v.value.i16; break;
+      case AMQP_FIELD_KIND_U16: n = v.value.u16; break;
+      case AMQP_FIELD_KIND_I32: n = v.value.i32; break;
+      case AMQP_FIELD_KIND_U32: n = v.value.u32; break;
+      case AMQP_FIELD_KIND_I64: n = v.value.i64; break;
+      case AMQP_FIELD_KIND_U64: return v.value.u64;
+      default: return std::nullopt;
+    }
+    if (n < 0) return std::nullopt;
+    return static_cast<uint64_t>(n);
+  }
+  return std::nullopt;
+}
+
 }  // namespace logship::amqp

@@ -34,6 +34,10 @@ uint64_t AmqpPublisher::publish(const Message& message) {
   props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
   props.headers = headerTable_.table();
   props.message_id = amqp_bytes_t{messageId_.size(), messageId_.data()};
+  if (message.timestampUs > 0) {
+    props._flags |= AMQP_BASIC_TIMESTAMP_FLAG;
+    props.timestamp = static_cast<uint64_t>(message.timestampUs / 1'000'000);
+  }
 
   const amqp_bytes_t body{message.body.size(), const_cast<char*>(message.body.data())};
   // mandatory=1: if the queue is gone the broker returns the message instead of dropping it.

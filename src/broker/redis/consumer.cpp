@@ -21,7 +21,11 @@ namespace {
 // Takes up to ARGV[3] records and refreshes the lease. KEYS: queue, processing, lease, registry.
 // ARGV: token, ttl ms, max, id. Returns {lost, values...}: lost is -1 normally, or the length the
 // processing list had when our lease was found expired (0: someone put our records back).
-constexpr const char* kTakeScript = R"lua(
+// A record that failed before (kDeliveriesLua) is taken alone: if it comes after others it stays
+// at the head of the queue for the next take. So while the collector writes it (alone, see
+// Collector::take), nothing else is in our processing list: if it kills us, it is the only record
+// whose count goes up, and the records that came with it do not share its fate.
+const std::string kTakeScript = std::string(kDeliveriesLua) + R"lua(
 local owner = redis.call('GET', KEYS[3])
 if owner and owner ~= ARGV[1] then return redis.error_reply('LEASE ' .. owner) end
 local lost = -1
@@ -34,6 +38,11 @@ local out = {lost}
 for i = 1, tonumber(ARGV[3]) do
   local v = redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT')
   if not v then break end
+  local n = failures(v)
+  if n and n > 0 then
+    if #out > 1 then redis.call('LMOVE', KEYS[2], KEYS[1], 'RIGHT', 'LEFT') else out[#out + 1] = v end
+    break
+  end
   out[#out + 1] = v
 end
 return out
@@ -212,6 +221,8 @@ void RedisConsumer::deliver(const redisReply& value, std::vector<Delivery>& out)
     d.headers.clear();
     d.transportError = error_;
   }
+  // kRecoverScript counted every failed delivery in the record itself: nothing is unrecorded.
+  d.redelivered = recordedDeliveries(d.headers) > 0;
 }
 
 [[noreturn]] static void throwLeaseTaken(const std::string& id, std::string_view error) {

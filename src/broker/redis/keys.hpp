@@ -26,16 +26,52 @@ struct LeaseOwner {
 };
 LeaseOwner parseLeaseToken(std::string_view token);
 
+// Lua for the scripts that read or count failed deliveries in a value (docs/FORMATS.md, "Redis
+// envelope"): `failures(v)` returns the count of the first `deliveries` item of a version-1
+// envelope (0 without one, or when it is not 1 to 9 digits) and where it is, or nil when `v` is not
+// a readable version-1 envelope; `counted(v)` returns `v` with one more failed delivery: the item
+// incremented (or added as the first item), a plain value wrapped into an envelope carrying only
+// that item, and a value that is no readable version-1 envelope (it is dead-lettered as malformed
+// when read) unchanged. The same rules as recordedDeliveries() (core/message.hpp).
+inline constexpr std::string_view kDeliveriesLua = R"lua(
+local function failures(v)
+  if string.sub(v, 1, 4) ~= '\255LS1' then return nil end
+  local lf = string.find(v, '\n', 5, true)
+  if not lf then return nil end
+  local line = string.sub(v, 4, lf - 1)
+  if line ~= '1' and string.sub(line, 1, 2) ~= '1 ' then return nil end
+  local s, e, old = string.find(line, ' deliveries=([^ ]*)')
+  local n = 0
+  if s and string.match(old, '^%d+$') and #old <= 9 then n = tonumber(old) end
+  return n, line, lf, s, e
+end
+local function counted(v)
+  if string.sub(v, 1, 3) ~= '\255LS' then return '\255LS1 deliveries=1\n' .. v end
+  local n, line, lf, s, e = failures(v)
+  if not n then return v end
+  local item = ' deliveries=' .. string.format('%d', math.min(n + 1, 999999999))
+  if not s then return '\255LS1' .. item .. string.sub(v, 5) end
+  return '\255LS' .. string.sub(line, 1, s - 1) .. item .. string.sub(line, e + 1) .. string.sub(v, lf)
+end
+)lua";
+
 // Puts the records of consumer `id`'s processing list back at the head of the queue, in their
-// order — but only if its lease is gone or held by `ownerToken`. With mode "release" it also
-// forgets the consumer (registry entry, and the lease if ownerToken held it).
+// order — but only if its lease is gone or held by `ownerToken`. Each of them was delivered and
+// not acknowledged (its consumer died, lost its lease, or gave it back when it closed), so each
+// counts one more failed delivery (`counted`, poison messages in docs/RELIABILITY.md). With mode
+// "release" it also forgets the consumer (registry entry, and the lease if ownerToken held it).
 // KEYS: queue, processing, lease, registry. ARGV: id, ownerToken ("" = nobody), mode ("keep" or
 // "release"). Returns the number of records moved, or -1 when a live consumer holds the lease.
-inline constexpr const char* kRecoverScript = R"lua(
+inline const std::string kRecoverScript = std::string(kDeliveriesLua) + R"lua(
 local owner = redis.call('GET', KEYS[3])
 if owner and owner ~= ARGV[2] then return -1 end
 local n = 0
-while redis.call('LMOVE', KEYS[2], KEYS[1], 'RIGHT', 'LEFT') do n = n + 1 end
+while true do
+  local v = redis.call('RPOP', KEYS[2])
+  if not v then break end
+  redis.call('LPUSH', KEYS[1], counted(v))
+  n = n + 1
+end
 if ARGV[3] == 'release' then
   redis.call('SREM', KEYS[4], ARGV[1])
   if owner then redis.call('DEL', KEYS[3]) end
