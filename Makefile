@@ -4,7 +4,7 @@ BROKER ?= rabbitmq
 CMAKE_FLAGS ?= -DLOGSHIP_WERROR=ON
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build test demo bench clean
+.PHONY: all deps build test demo bench bench-search clean
 
 all: build
 
@@ -35,6 +35,12 @@ bench: build
 	@BENCH_COMMAND='make bench$(if $(BENCH_N), BENCH_N=$(BENCH_N))$(if $(BENCH_QUICK), BENCH_QUICK=$(BENCH_QUICK))$(if $(BENCH_ARGS), BENCH_ARGS="$(BENCH_ARGS)")' \
 	  /usr/bin/python3 bench/run.py --bin $(BUILD_DIR)/bin $(if $(BENCH_N),--n $(BENCH_N)) \
 	  $(if $(filter 1 yes true,$(BENCH_QUICK)),--quick) $(BENCH_ARGS)
+
+# Micro-benchmark of logctl search's scanner (bytes/s per format and condition, mapped plain and zstd
+# files; bench/micro/search_bench.cpp). `make bench` runs it first; `make bench-search` alone.
+bench: bench-search
+bench-search: build
+	$(BUILD_DIR)/bin/search_bench --benchmark_counters_tabular=true
 
 clean:
 	rm -rf $(BUILD_DIR)

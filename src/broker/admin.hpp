@@ -1,4 +1,5 @@
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -6,14 +7,40 @@
 
 namespace logship {
 
+// Redis: one consumer's processing list (the messages it took and has not acknowledged; a message
+// holds one record, or a batch of them).
+struct ProcessingListStats {
+  std::string consumerId;
+  uint64_t messages = 0;
+  bool alive = false;       // its lease is held: the aggregator is running
+  std::string ownerHost;    // from the lease ("" once it expired)
+  int64_t ownerPid = 0;     // from the lease (0 once it expired)
+  // Since the lease was last renewed (an aggregator renews it on every take and ack); known when
+  // the lease value carries its TTL, as aggregators write it since logctl status shows lease ages.
+  std::optional<std::chrono::milliseconds> leaseAge;
+  std::optional<std::chrono::milliseconds> leaseExpiresIn;
+};
+
+// Where the numbers of a QueueStats come from.
+enum class StatsSource {
+  PassiveDeclare,  // RabbitMQ, AMQP queue.declare(passive): ready and consumers, now
+  ManagementApi,   // RabbitMQ management API: also unacked and rates, as of its last sample (5 s)
+  Redis,           // LLEN, processing lists and leases, now
+};
+
 struct QueueStats {
   std::string name;
   bool exists = false;
   uint64_t messagesReady = 0;  // waiting for a consumer
   uint32_t consumers = 0;
-  // Taken by a consumer and not yet acknowledged, when the broker can tell cheaply (Redis:
-  // the records in processing lists).
+  // Taken by a consumer and not yet acknowledged, when the broker tells (Redis: the records in
+  // processing lists; RabbitMQ: the management API).
   std::optional<uint64_t> messagesUnacked;
+  // Messages per second published to / delivered from the queue (RabbitMQ management API only).
+  std::optional<double> publishRate;
+  std::optional<double> deliverRate;
+  std::vector<ProcessingListStats> processing;  // Redis
+  StatsSource source = StatsSource::PassiveDeclare;
 };
 
 // What `logctl recover` did for one consumer of a Redis queue.
@@ -29,7 +56,9 @@ class Admin {
   virtual ~Admin() = default;
   // Declares `queue` and its dead-letter queue, idempotently, compatibly with the tutorial's clients.
   virtual void declareTopology(const std::string& queue) = 0;
-  // Looks at a queue without creating it.
+  // Looks at a queue without creating it. Over RabbitMQ the management API is asked first (when
+  // BrokerOptions::management allows it); if it cannot be used, a warning says why (once) and a
+  // passive declare answers.
   virtual QueueStats queueStats(const std::string& queue) = 0;
   // Puts the unfinished records of dead consumers (lease expired) back in the queue. Returns
   // nullopt when the broker does this itself (RabbitMQ requeues unacked messages on disconnect).

@@ -19,6 +19,17 @@ struct TlsOptions {
   std::string keyFile;   // its unencrypted private key (--tls-key)
 };
 
+// RabbitMQ's management HTTP API (logctl status reads queue statistics there). Logged into with the
+// broker URL's user and password.
+struct ManagementOptions {
+  bool enabled = true;
+  // http[s]://HOST[:PORT][/PREFIX]. Empty: derived from the broker URL (http://HOST:15672 for
+  // amqp://, https://HOST:15671 for amqps://), and used only if that node listens on the URL's port.
+  std::string url;
+  // --require-tls: an http:// API is not used (the password would travel in clear text).
+  bool requireTls = false;
+};
+
 // How to reach a broker. Every blocking broker call is bounded by one of these durations.
 struct BrokerOptions {
   BrokerUrl url;                // the broker to use (for a list: the one being tried)
@@ -31,7 +42,8 @@ struct BrokerOptions {
   std::chrono::milliseconds rpcTimeout{15'000};         // each broker RPC (declare, qos, close, ...)
   std::chrono::seconds heartbeat{30};                   // 0 disables heartbeats
   const std::atomic<bool>* stopRequested = nullptr;     // abandons connect retries when set
-  TlsOptions tls;                                       // amqps:// only
+  TlsOptions tls;                                       // amqps:// only (and an https:// management API)
+  ManagementOptions management;                         // RabbitMQ only, logctl status only
 };
 
 struct ConsumerOptions {

@@ -13,6 +13,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "broker/amqp/management.hpp"
 #include "core/error.hpp"
 #include "core/escape.hpp"
 #include "core/secret.hpp"
@@ -163,6 +164,19 @@ BrokerOptions resolveBroker(const BrokerFlags& flags, const std::string& clientN
   options.connectTimeout = seconds(flags.connectTimeoutSeconds);
   options.stopRequested = &gStop;
   return options;
+}
+
+ManagementOptions resolveManagement(const std::string& url, const BrokerOptions& broker, bool requireTls) {
+  if (broker.url.scheme == BrokerUrl::Scheme::Redis) return {};  // RabbitMQ only (the variable may be set for both)
+  ManagementOptions m;
+  if (url == "off") {
+    m.enabled = false;
+    return m;
+  }
+  if (!url.empty()) amqp::parseManagementUrl(url);  // throws UsageError
+  m.url = url;
+  m.requireTls = requireTls;  // an http:// one is then skipped with a warning (it may come from the environment)
+  return m;
 }
 
 const std::atomic<bool>& stopRequested() { return gStop; }

@@ -1,6 +1,7 @@
 #include "core/escape.hpp"
 
 #include <array>
+#include <cstdint>
 
 namespace logship {
 namespace {
@@ -116,6 +117,84 @@ void appendJsonSafe(std::string& out, std::string_view json) {
       out.append(json.data() + i, len);
       i += len;
     }
+  }
+}
+
+namespace {
+int hexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Value of the `n` hex digits at the start of `in`, or -1.
+int64_t hexNumber(std::string_view in, size_t n) {
+  if (in.size() < n) return -1;
+  int64_t v = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const int h = hexValue(in[i]);
+    if (h < 0) return -1;
+    v = v * 16 + h;
+  }
+  return v;
+}
+
+void appendUtf8(std::string& out, char32_t cp) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xc0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3f));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xe0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
+    out += static_cast<char>(0x80 | (cp & 0x3f));
+  } else {
+    out += static_cast<char>(0xf0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3f));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
+    out += static_cast<char>(0x80 | (cp & 0x3f));
+  }
+}
+}  // namespace
+
+void appendUnescaped(std::string& out, std::string_view in) {
+  size_t i = 0;
+  while (i < in.size()) {
+    const size_t slash = in.find('\\', i);
+    if (slash == std::string_view::npos) {
+      out.append(in.data() + i, in.size() - i);
+      return;
+    }
+    out.append(in.data() + i, slash - i);
+    i = slash;
+    const std::string_view rest = in.substr(i + 1);
+    const char kind = rest.empty() ? '\0' : rest[0];
+    int64_t v = -1;
+    switch (kind) {
+      case '\\': out += '\\'; i += 2; continue;
+      case 'n': out += '\n'; i += 2; continue;
+      case 'r': out += '\r'; i += 2; continue;
+      case 't': out += '\t'; i += 2; continue;
+      case 'x':
+        if ((v = hexNumber(rest.substr(1), 2)) >= 0) {
+          out += static_cast<char>(v);
+          i += 4;
+          continue;
+        }
+        break;
+      case 'u':
+        if ((v = hexNumber(rest.substr(1), 4)) >= 0) {
+          appendUtf8(out, static_cast<char32_t>(v));
+          i += 6;
+          continue;
+        }
+        break;
+      default: break;
+    }
+    out += '\\';  // not an escape appendEscaped writes: keep it
+    ++i;
   }
 }
 

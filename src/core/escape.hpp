@@ -15,6 +15,11 @@ namespace logship {
 void appendEscaped(std::string& out, std::string_view in);
 std::string escaped(std::string_view in);
 
+// The inverse of appendEscaped: appends the original bytes of escaped text (\\ \n \r \t \xHH
+// \uXXXX). A backslash that starts no valid escape is copied as it is (text written by
+// appendEscaped never holds one).
+void appendUnescaped(std::string& out, std::string_view in);
+
 // Appends JSON text `json` (already valid UTF-8 with C0 controls escaped, as nlohmann::json dumps
 // it) with DEL, C1 controls, U+2028, U+2029 and bidi controls turned into \uXXXX escapes, so JSON
 // lines follow the same rules as the text formats. JSON structure is ASCII: only strings change.

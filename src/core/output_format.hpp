@@ -20,4 +20,41 @@ std::string_view outputFormatName(OutputFormat format);
 // appended text contains no other '\n' or '\r' and is valid UTF-8 (core/escape.hpp).
 void appendFormatted(std::string& out, OutputFormat format, const Record& record);
 
+// ---- Reading lines back (logctl search). The formats are defined here once: parseLine reads
+// exactly what appendFormatted writes.
+
+// The parts of one output line, as views into it: nothing is copied or unescaped, so a scanner can
+// look at millions of lines without allocating. The parts keep the format's encoding: text and
+// raw as appendEscaped writes them, json as the contents of JSON strings. To compare a part with a
+// value, encode the value with encodeForLine (same format) and compare the bytes.
+struct LineParts {
+  std::string_view timestamp;  // text, json: kTimestampWidth bytes of RFC 3339 UTC; raw: empty
+  Level level = Level::Info;   // raw: always Info (the format does not carry it)
+  std::string_view service;    // text, json; raw: empty
+  std::string_view host;       // text, json; raw: empty
+  // json: the message. raw: the whole line. text: the message AND the " | KEY=VALUE ..." fields
+  // after it (where one ends and the other starts is ambiguous in text; splitTextFields guesses).
+  std::string_view message;
+  std::string_view fields;     // json: the fields object "{...}" or empty; text, raw: empty
+};
+
+// Splits `line` (without its '\n') into its parts. Returns false if the line is not in `format`:
+//  - text: TIMESTAMP ' ' LABEL ' ' SERVICE '@' HOST ' ' MESSAGE..., where TIMESTAMP has the exact
+//    shape appendTimestamp writes and LABEL is one of the six level labels. SERVICE ends at the
+//    first '@' and HOST at the next ' ' (so in text a service with '@' or a host with ' ' is read
+//    wrongly: use json where names may hold them).
+//  - json: the keys ts, level, service, host, message (and fields) in appendFormatted's order,
+//    string values, the object ending the line. JSON strings are checked for their end only.
+//  - raw: any line.
+bool parseLine(OutputFormat format, std::string_view line, LineParts& parts);
+
+// How `value` (a service or host name) appears inside a line of `format`: escaped for text and raw,
+// JSON string contents (without the quotes) for json.
+std::string encodeForLine(OutputFormat format, std::string_view value);
+
+// The record a parsed line holds, decoded (unescaped). text: the fields are split off the message
+// at the last " | " followed by KEY=VALUE pairs whose keys hold only letters, digits, '_', '.' and
+// '-' (log_producer's rule); raw: only the message (timestamp 0, level info, service and host "-").
+Record recordFromLine(OutputFormat format, const LineParts& parts);
+
 }  // namespace logship

@@ -1,7 +1,6 @@
 #include "ctl/commands.hpp"
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "broker/factory.hpp"
 #include "core/escape.hpp"
@@ -19,31 +18,6 @@ int setup(const BrokerOptions& broker, const std::string& queue) {
                escaped(deadLetterQueueName(queue)), broker.url.redacted());
   }
   return 0;
-}
-
-int status(const BrokerOptions& broker, const std::string& queue, bool json) {
-  auto admin = makeAdmin(broker);
-  const QueueStats stats[] = {admin->queueStats(queue), admin->queueStats(deadLetterQueueName(queue))};
-  if (json) {
-    nlohmann::json out = nlohmann::json::array();
-    for (const auto& s : stats) {
-      nlohmann::json q = {{"queue", s.name}, {"exists", s.exists}, {"ready", s.messagesReady}, {"consumers", s.consumers}};
-      if (s.messagesUnacked) q["unacked"] = *s.messagesUnacked;
-      out.push_back(std::move(q));
-    }
-    fmt::print("{}\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
-  } else {
-    fmt::print("{:<40} {:>12} {:>12} {:>10}\n", "QUEUE", "READY", "UNACKED", "CONSUMERS");
-    for (const auto& s : stats) {
-      const std::string unacked = s.messagesUnacked ? std::to_string(*s.messagesUnacked) : "-";
-      if (s.exists) {
-        fmt::print("{:<40} {:>12} {:>12} {:>10}\n", escaped(s.name), s.messagesReady, unacked, s.consumers);
-      } else {
-        fmt::print("{:<40} {:>12} {:>12} {:>10}\n", escaped(s.name), "(missing)", "-", "-");
-      }
-    }
-  }
-  return stats[0].exists ? 0 : 1;
 }
 
 int recover(const BrokerOptions& broker, const std::string& queue) {

@@ -1,5 +1,6 @@
 #pragma once
 #include <string>
+#include <vector>
 
 #include "broker/options.hpp"
 
@@ -7,7 +8,25 @@ namespace logship::ctl {
 
 // Each returns the process exit code and prints its result on stdout.
 int setup(const BrokerOptions& broker, const std::string& queue);
+// The queue and its dead-letter queue: ready, unacked, consumers, rates, dead letters; over Redis
+// also every processing list with its owner and lease. Exit 1 if the queue does not exist.
 int status(const BrokerOptions& broker, const std::string& queue, bool json);
 int recover(const BrokerOptions& broker, const std::string& queue);
+
+// logctl search, as the command line gave it (validated by search()).
+struct SearchRequest {
+  std::vector<std::string> files;  // "-" = standard input
+  std::string since, until;        // RFC 3339 or a duration before now; "" = none
+  std::string level;               // minimum level; "" = any
+  std::vector<std::string> services;
+  std::string grep;                // POSIX ERE; "" = none
+  std::string format = "auto";     // auto, text, json, raw
+  bool json = false;               // print JSON objects instead of the lines
+};
+
+// Prints the matching lines (or JSON objects). Like grep: exit 0 if something matched, 1 if not,
+// 2 if a file could not be read (one error line each; the other files are still scanned). Bad
+// arguments throw UsageError before anything is read.
+int search(const SearchRequest& request);
 
 }  // namespace logship::ctl

@@ -174,7 +174,8 @@ def body(t):
 
     def logctl_status(pw):
         url = f"amqp://{USER}@127.0.0.1:{AMQP_PORT}/{VHOST}"
-        return t.run("logctl", ["status", "--broker", url, "--queue", QUEUE, "--retry-seconds", "0"],
+        return t.run("logctl", ["status", "--broker", url, "--queue", QUEUE, "--retry-seconds", "0",
+                                "--management-url", "off"],
                      env=t.child_env(LOGSHIP_BROKER=None, LOGSHIP_PASSWORD=pw))
 
     try:

@@ -378,8 +378,8 @@ def status_table(t, q):
     rows = {}
     for line in res.out_text.splitlines()[1:]:
         parts = line.split()
-        if len(parts) == 4:
-            rows[parts[0]] = parts[1:]
+        if len(parts) >= 4 and parts[0] in (q, q + ".dead"):
+            rows[parts[0]] = parts[1:4]  # READY UNACKED CONSUMERS (then the rates and dead letters)
     return rows
 
 

@@ -51,10 +51,24 @@ QueueStats RedisAdmin::queueStats(const std::string& queue) {
   stats.name = queue;
   stats.exists = true;  // an empty Redis list does not exist as a key, but it is a usable queue
   stats.messagesReady = static_cast<uint64_t>(conn_.command({"LLEN", queue}, "reading the queue length")->integer);
+  stats.source = StatsSource::Redis;
   uint64_t unacked = 0;
   for (const std::string& id : consumerIds(queue)) {
-    if (conn_.command({"EXISTS", keys.lease(id)}, "reading a consumer lease")->integer > 0) ++stats.consumers;
-    unacked += static_cast<uint64_t>(conn_.command({"LLEN", keys.processing(id)}, "reading a processing list")->integer);
+    ProcessingListStats& p = stats.processing.emplace_back();
+    p.consumerId = id;
+    p.messages = static_cast<uint64_t>(conn_.command({"LLEN", keys.processing(id)}, "reading a processing list")->integer);
+    unacked += p.messages;
+    Reply lease = conn_.command({"GET", keys.lease(id)}, "reading a consumer lease");
+    const int64_t pttl = conn_.command({"PTTL", keys.lease(id)}, "reading a consumer lease")->integer;
+    if (lease->type == REDIS_REPLY_STRING && pttl >= 0) {
+      p.alive = true;
+      ++stats.consumers;
+      const LeaseOwner owner = parseLeaseToken(replyText(*lease));
+      p.ownerHost = owner.host;
+      p.ownerPid = owner.pid;
+      p.leaseExpiresIn = std::chrono::milliseconds(pttl);
+      if (owner.ttlMs > 0) p.leaseAge = std::chrono::milliseconds(std::max<int64_t>(owner.ttlMs - pttl, 0));
+    }
   }
   stats.messagesUnacked = unacked;
   return stats;

@@ -126,8 +126,10 @@ RedisConsumer::RedisConsumer(const BrokerOptions& options, const ConsumerOptions
   if (id_.empty()) id_ = fmt::format("{}-{}", host_, getpid());
   processing_ = keys_.processing(id_);
   lease_ = keys_.lease(id_);
-  token_ = fmt::format("{} {} {:016x}", host_, getpid(), std::random_device{}() * 0x100000000ULL + std::random_device{}());
   ttlMs_ = std::to_string(std::max<int64_t>(leaseTtl_.count(), 1000));
+  // The TTL in the token lets `logctl status` tell how long ago the lease was renewed.
+  token_ = fmt::format("{} {} {:016x} {}", host_, getpid(),
+                       std::random_device{}() * 0x100000000ULL + std::random_device{}(), ttlMs_);
   acquireLease();
   putBackOwn("left by a previous run", false);
 }

@@ -12,4 +12,30 @@ std::string QueueKeys::processingPattern() const {
   return pattern + ".processing.*";
 }
 
+LeaseOwner parseLeaseToken(std::string_view token) {
+  LeaseOwner owner;
+  std::string_view parts[4];
+  size_t n = 0;
+  size_t start = 0;
+  while (n < 4 && start <= token.size()) {
+    const size_t space = token.find(' ', start);
+    parts[n++] = token.substr(start, space == std::string_view::npos ? std::string_view::npos : space - start);
+    if (space == std::string_view::npos) break;
+    start = space + 1;
+  }
+  auto number = [](std::string_view s) -> int64_t {
+    int64_t v = 0;
+    if (s.empty() || s.size() > 18) return 0;
+    for (char c : s) {
+      if (c < '0' || c > '9') return 0;
+      v = v * 10 + (c - '0');
+    }
+    return v;
+  };
+  owner.host = std::string(parts[0]);
+  if (n >= 2) owner.pid = number(parts[1]);
+  if (n >= 4) owner.ttlMs = number(parts[3]);
+  return owner;
+}
+
 }  // namespace logship::redis

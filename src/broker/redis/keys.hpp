@@ -1,5 +1,6 @@
 #pragma once
 // The Redis keys of one queue (docs/ARCHITECTURE.md, "Redis: the reliable list queue").
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -11,10 +12,19 @@ struct QueueKeys {
   explicit QueueKeys(std::string q) : queue(std::move(q)), registry(queue + ".consumers") {}
   // LIST  records a consumer took and has not finished yet, oldest at the head
   std::string processing(const std::string& id) const { return queue + ".processing." + id; }
-  // STRING "<host> <pid> <nonce>" with a TTL: the consumer is alive while it exists
+  // STRING "<host> <pid> <nonce> <ttl ms>" with that TTL: the consumer is alive while it exists
+  // (aggregators before logctl status wrote no "<ttl ms>")
   std::string lease(const std::string& id) const { return queue + ".lease." + id; }
   std::string processingPattern() const;  // for SCAN: every processing list of this queue
 };
+
+// The parts of a lease value "<host> <pid> <nonce> [<ttl ms>]".
+struct LeaseOwner {
+  std::string host;
+  int64_t pid = 0;
+  int64_t ttlMs = 0;  // 0: not given
+};
+LeaseOwner parseLeaseToken(std::string_view token);
 
 // Lua for the scripts that read or count failed deliveries in a value (docs/FORMATS.md, "Redis
 // envelope"): `failures(v)` returns the count of the first `deliveries` item of a version-1

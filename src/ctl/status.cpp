@@ -1,0 +1,122 @@
+// logctl status: what the broker knows about the queue, its dead letters and (Redis) consumers.
+#include <cmath>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "broker/factory.hpp"
+#include "ctl/commands.hpp"
+#include "core/escape.hpp"
+
+namespace logship::ctl {
+namespace {
+
+std::string count(const std::optional<uint64_t>& v) { return v ? std::to_string(*v) : "-"; }
+
+std::string rate(const std::optional<double>& v) { return v ? fmt::format("{:.1f}", *v) : "-"; }
+
+std::string seconds(std::chrono::milliseconds ms) {
+  return fmt::format("{:.1f} s", static_cast<double>(ms.count()) / 1000.0);
+}
+
+nlohmann::ordered_json optionalJson(const std::optional<uint64_t>& v) { return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(); }
+
+nlohmann::ordered_json optionalJson(const std::optional<double>& v) {
+  return v ? nlohmann::ordered_json(std::round(*v * 100) / 100) : nlohmann::ordered_json();
+}
+
+nlohmann::ordered_json optionalSeconds(const std::optional<std::chrono::milliseconds>& v) {
+  return v ? nlohmann::ordered_json(static_cast<double>(v->count()) / 1000.0) : nlohmann::ordered_json();
+}
+
+const char* sourceName(StatsSource s) {
+  switch (s) {
+    case StatsSource::PassiveDeclare: return "amqp";
+    case StatsSource::ManagementApi: return "management-api";
+    case StatsSource::Redis: return "redis";
+  }
+  return "?";
+}
+
+nlohmann::ordered_json toJson(const QueueStats& s, const std::optional<uint64_t>& deadLetters) {
+  nlohmann::ordered_json q = {{"queue", s.name},
+                      {"exists", s.exists},
+                      {"ready", s.messagesReady},
+                      {"unacked", optionalJson(s.messagesUnacked)},
+                      {"consumers", s.consumers},
+                      {"publish_rate", optionalJson(s.publishRate)},
+                      {"deliver_rate", optionalJson(s.deliverRate)},
+                      {"source", sourceName(s.source)}};
+  if (deadLetters) q["dead_letters"] = *deadLetters;
+  if (s.source == StatsSource::Redis) {
+    nlohmann::ordered_json lists = nlohmann::ordered_json::array();
+    for (const auto& p : s.processing) {
+      lists.push_back({{"consumer", p.consumerId},
+                       {"messages", p.messages},
+                       {"alive", p.alive},
+                       {"owner_host", p.alive ? nlohmann::ordered_json(p.ownerHost) : nlohmann::ordered_json()},
+                       {"owner_pid", p.alive ? nlohmann::ordered_json(p.ownerPid) : nlohmann::ordered_json()},
+                       {"lease_age_seconds", optionalSeconds(p.leaseAge)},
+                       {"lease_expires_in_seconds", optionalSeconds(p.leaseExpiresIn)}});
+    }
+    q["processing"] = std::move(lists);
+  }
+  return q;
+}
+
+void printTable(const QueueStats (&stats)[2]) {
+  constexpr const char* kRow = "{:<40} {:>10} {:>10} {:>10} {:>10} {:>10} {:>13}\n";
+  fmt::print(kRow, "QUEUE", "READY", "UNACKED", "CONSUMERS", "PUBLISH/S", "DELIVER/S", "DEAD-LETTERS");
+  for (size_t i = 0; i < 2; ++i) {
+    const QueueStats& s = stats[i];
+    const std::string dead = i == 0 && stats[1].exists ? std::to_string(stats[1].messagesReady) : "-";
+    if (s.exists) {
+      fmt::print(kRow, escaped(s.name), s.messagesReady, count(s.messagesUnacked), s.consumers, rate(s.publishRate),
+                 rate(s.deliverRate), dead);
+    } else {
+      fmt::print(kRow, escaped(s.name), "(missing)", "-", "-", "-", "-", "-");
+    }
+  }
+  const QueueStats& main = stats[0];
+  if (main.source == StatsSource::Redis) {
+    if (main.processing.empty()) {
+      fmt::print("\nno processing lists (no aggregator holds messages)\n");
+      return;
+    }
+    fmt::print("\n{:<56} {:>8}  {:<28} {}\n", "PROCESSING LIST (CONSUMER ID)", "MESSAGES", "OWNER", "LEASE");
+    for (const auto& p : main.processing) {
+      std::string owner = "-";
+      std::string lease = "expired: a live aggregator or `logctl recover` puts its messages back";
+      if (p.alive) {
+        owner = fmt::format("{} pid {}", escaped(p.ownerHost), p.ownerPid);
+        lease = p.leaseAge ? fmt::format("renewed {} ago, expires in {}", seconds(*p.leaseAge), seconds(*p.leaseExpiresIn))
+                           : fmt::format("expires in {}", seconds(*p.leaseExpiresIn));
+      }
+      fmt::print("{:<56} {:>8}  {:<28} {}\n", escaped(p.consumerId), p.messages, owner, lease);
+    }
+  } else if (main.source == StatsSource::ManagementApi) {
+    fmt::print("\n(RabbitMQ management API: the rates and counts are as of its last statistics sample, every 5 s by "
+               "default)\n");
+  } else {
+    fmt::print("\n(AMQP passive declare: ready and consumers only; the management API gives unacked counts and "
+               "rates)\n");
+  }
+}
+
+}  // namespace
+
+int status(const BrokerOptions& broker, const std::string& queue, bool json) {
+  auto admin = makeAdmin(broker);
+  const QueueStats stats[] = {admin->queueStats(queue), admin->queueStats(deadLetterQueueName(queue))};
+  if (json) {
+    // An array of the queue and its dead-letter queue (the first object also has "dead_letters").
+    const std::optional<uint64_t> dead = stats[1].exists ? std::optional(stats[1].messagesReady) : std::nullopt;
+    nlohmann::ordered_json out = nlohmann::ordered_json::array({toJson(stats[0], dead), toJson(stats[1], std::nullopt)});
+    fmt::print("{}\n", out.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
+  } else {
+    printTable(stats);
+  }
+  return stats[0].exists ? 0 : 1;
+}
+
+}  // namespace logship::ctl

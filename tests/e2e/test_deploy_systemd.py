@@ -1,0 +1,238 @@
+#!/usr/bin/python3
+"""deploy/systemd/: the unit files are valid and their command lines work (no systemd as PID 1 needed).
+
+(a) `systemd-analyze verify` accepts every unit and an instance of each template, with the
+    binaries' directory pointed at this build: no warning at all (unknown keys, bad values and
+    missing executables are all reported).
+(b) The settings the deployment guide promises: SIGTERM with a TimeoutStopSec, a restart policy
+    that does not restart usage errors (exit 2), the password only through LoadCredential= and
+    --password-file (never on the command line or in Environment=), the environment file.
+(c) Each ExecStart, expanded as systemd would (specifiers %i %f %d, $VAR and $$, the environment
+    file) and run against the test broker: the aggregator writes what was sent, the producer agent
+    ships the lines appended to its file; SIGTERM (to the main process, or to every process for
+    the producer, per KillMode) stops them within TimeoutStopSec with exit 0, every record written.
+"""
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from logship_testlib import Proc, count_lines, run_test, wait_for  # noqa: E402
+
+UNITS = ("logship-aggregator.service", "logship-aggregator@.service", "logship-producer@.service")
+
+
+def parse_unit(path):
+    """{(section, key): [values]} of a unit file."""
+    out, section = {}, None
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if not line or line.startswith(("#", ";")):
+                continue
+            if line.startswith("["):
+                section = line.strip("[]")
+                continue
+            key, _, value = line.partition("=")
+            out.setdefault((section, key.strip()), []).append(value.strip())
+    return out
+
+
+def one(unit, key, section="Service"):
+    values = unit.get((section, key), [])
+    return values[-1] if values else None
+
+
+def expand_exec(line, specifiers, env):
+    """ExecStart as systemd runs it: specifiers, then $VAR / ${VAR} (a lone $VAR splits into words), $$ -> $."""
+    line = re.sub(r"%([a-zA-Z%])", lambda m: "%" if m.group(1) == "%" else specifiers[m.group(1)], line)
+    words = []
+    for word in shlex.split(line):
+        if re.fullmatch(r"\$[A-Za-z_][A-Za-z0-9_]*", word):
+            words += env.get(word[1:], "").split()
+            continue
+        word = re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", lambda m: env.get(m.group(1), ""), word)
+        words.append(word.replace("$$", "$"))
+    return words
+
+
+def read_env_file(path):
+    env = {}
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line and not line.startswith("#"):
+                k, _, v = line.partition("=")
+                env[k] = v
+    return env
+
+
+def body(t):
+    src = os.path.join(t.env.source, "deploy", "systemd")
+    units = {u: parse_unit(os.path.join(src, u)) for u in UNITS}
+
+    t.section("(a) systemd-analyze verify")
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        t.note("systemd-analyze is not installed: (a) skipped; (b) and (c) still run")
+    else:
+        d = t.path("units")
+        os.makedirs(d)
+        for u in UNITS:
+            with open(os.path.join(src, u)) as f, open(os.path.join(d, u), "w") as g:
+                g.write(f.read().replace("/usr/local/bin/", t.env.bin + "/"))
+        for name in ("logship-aggregator.service", "logship-aggregator@.service", "logship-aggregator@2.service",
+                     "logship-producer@.service", "logship-producer@var-log-app.log.service"):
+            cp = subprocess.run([analyze, "verify", "--man=no", os.path.join(d, name)], capture_output=True,
+                                timeout=60, cwd=d)
+            complaints = [l for l in (cp.stdout + cp.stderr).decode(errors="replace").splitlines()
+                          if "logship" in l]
+            t.check(cp.returncode == 0 and not complaints, f"systemd-analyze verify {name}: no complaint",
+                    cp.stdout + cp.stderr)
+
+    t.section("(b) the promised settings")
+    for name, u in units.items():
+        t.check_equal(one(u, "KillSignal"), "SIGTERM", f"{name}: KillSignal=SIGTERM")
+        stop = one(u, "TimeoutStopSec")
+        t.check(stop is not None and 30 <= int(stop) <= 120, f"{name}: TimeoutStopSec={stop} covers the 15-30 s "
+                "a graceful stop may take")
+        t.check(one(u, "Restart") in ("on-failure", "always"), f"{name}: Restart={one(u, 'Restart')}")
+        t.check_equal(one(u, "RestartPreventExitStatus"), "2", f"{name}: usage errors (exit 2) are not restarted")
+        t.check_equal(u.get(("Service", "LoadCredential")), ["broker-password:/etc/logship/broker-password"],
+                      f"{name}: the password comes from a credential")
+        exec_start = one(u, "ExecStart")
+        t.check("--password-file" in exec_start and ("CREDENTIALS_DIRECTORY" in exec_start or "%d/" in exec_start),
+                f"{name}: ExecStart reads it with --password-file from the credentials directory")
+        t.check(not re.search(r"(?i)LOGSHIP_PASSWORD|--password[ =]|:[^@/ ]+@", exec_start)
+                and ("Service", "Environment") not in u,
+                f"{name}: no password on the command line or in Environment=")
+        t.check("/etc/logship/logship.env" in u.get(("Service", "EnvironmentFile"), []),
+                f"{name}: reads /etc/logship/logship.env")
+        t.check_equal(one(u, "User"), "logship", f"{name}: runs as user logship")
+
+    t.section("(c) the command lines, run as systemd would")
+    creds = t.path("credentials")
+    os.makedirs(creds)
+    with open(os.path.join(creds, "broker-password"), "w") as f:
+        f.write("guest\n")
+    os.chmod(os.path.join(creds, "broker-password"), 0o600)
+    env_file = read_env_file(os.path.join(src, "logship.env.example"))
+    logdir = t.path("var-log-logship")
+
+    def service_env():
+        e = t.child_env(LOGSHIP_PASSWORD=None)
+        e.update(env_file)
+        e["LOGSHIP_BROKER"] = t.env.broker_url(password="not-this-one")  # the credential must win
+        e["CREDENTIALS_DIRECTORY"] = creds
+        e["STATE_DIRECTORY"] = t.path("state")  # StateDirectory= (the producer's spool)
+        return e
+
+    def localize(words):
+        return [w.replace("/usr/local/bin/", t.env.bin + "/").replace("/var/log/logship", logdir) for w in words]
+
+    for name, instance in (("logship-aggregator.service", None), ("logship-aggregator@.service", "2")):
+        q = t.queue(f"unit{instance or ''}")
+        u = units[name]
+        env = service_env()
+        env["LOGSHIP_AGGREGATOR_OPTIONS"] += f" --queue {q}"
+        argv = localize(expand_exec(one(u, "ExecStart"), {"d": creds, "i": instance or ""}, env))
+        t.check(argv[:2] == [t.env.prog("log_aggregator"), "--output"] and "--format" in argv,
+                f"{name}: ExecStart expands to log_aggregator ... --format (from the environment file)", argv)
+        output = argv[argv.index("--output") + 1]
+        os.makedirs(os.path.dirname(output), exist_ok=True)  # LogsDirectory=
+        p = Proc(t, f"unit-agg{instance or ''}", argv, env=env)
+        t.wait_ready(p)
+        t.produce(q, b"".join(f"via unit {i}\n".encode() for i in range(50)))
+        t.check(wait_for(lambda: count_lines(output) == 50, 30), f"{name}: the 50 records are written",
+                count_lines(output))
+        start = time.monotonic()
+        p.send_signal(signal.SIGTERM)  # KillMode=mixed: the main process only
+        rc = p.wait(int(one(u, "TimeoutStopSec")))
+        took = time.monotonic() - start
+        if rc is None:
+            p.kill()
+        t.check(rc == 0, f"{name}: SIGTERM stops it with exit 0 in {took:.1f} s (TimeoutStopSec "
+                f"{one(u, 'TimeoutStopSec')})", p.result().describe())
+
+    u = units["logship-producer@.service"]
+    q = t.queue("agent")
+    watched = t.path("app.log")
+    with open(watched, "w") as f:
+        f.write("old line, written before the agent started: not shipped\n")
+    env = service_env()
+    env["LOGSHIP_PRODUCER_OPTIONS"] += f" --queue {q}"
+    argv = localize(expand_exec(one(u, "ExecStart"), {"d": creds, "f": watched}, env))
+    t.check(argv[:2] == ["/bin/sh", "-c"] and argv[-1] == watched, "the agent's ExecStart is sh -c '...' NAME FILE",
+            argv)
+    # KillMode=control-group: SIGTERM goes to every process of the unit (sh, tail, log_producer).
+    agent = Proc(t, "agent", argv, env=env)
+    time.sleep(1.5)  # tail -n 0 starts at the end: give it time to open the file
+    with open(watched, "a") as f:
+        for i in range(20):
+            f.write(f"agent line {i}\n")
+    out = t.path("agent-out.log")
+    drainer = t.start_aggregator("agent-drain", q, out)
+    t.check(wait_for(lambda: count_lines(out) == 20, 30), "the 20 appended lines are shipped", count_lines(out))
+    with open(out) as f:
+        got = f.read().splitlines()
+    t.check_equal(got, [f"agent line {i}" for i in range(20)], "exactly the appended lines, in order")
+    start = time.monotonic()
+    unit_pids = [agent.pid] + children(agent.pid)
+    for pid in unit_pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    # As systemd does: the stop is over when every process of the unit is gone.
+    limit = int(one(u, "TimeoutStopSec"))
+    rc = agent.wait(limit)
+    gone = wait_for(lambda: not any(os.path.exists(f"/proc/{p}") and not zombie(p) for p in unit_pids[1:]),
+                    max(limit - (time.monotonic() - start), 1))
+    took = time.monotonic() - start
+    if rc is None or not gone:
+        agent.kill()
+        for pid in unit_pids[1:]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    t.check(rc is not None and gone, f"every process of the agent is gone {took:.1f} s after SIGTERM (TimeoutStopSec "
+            f"{limit})", agent.result().describe())
+    t.check(b"sent 20 records" in agent.stderr() and b"all confirmed" in agent.stderr(),
+            "log_producer reports every record confirmed before it exits", agent.result().describe())
+    t.check(os.path.isdir(t.path("state")) and os.listdir(t.path("state")),
+            "the agent keeps its spool in the StateDirectory", os.listdir(t.path("state")) if os.path.isdir(
+                t.path("state")) else "missing")
+    drainer.send_signal(signal.SIGTERM)
+    t.finish_proc(drainer, 30)
+
+
+def zombie(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def children(pid):
+    """Every descendant of `pid` (from /proc), deepest last."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/task/{p}/children") as f:
+                kids = [int(k) for k in f.read().split()]
+        except OSError:
+            kids = []
+        out += kids
+        todo += kids
+    return out
+
+
+run_test("deploy_systemd", body)
