@@ -271,7 +271,24 @@ def process_cpu_s(pid: Optional[int]) -> Optional[float]:
         return None
 
 
-class Rabbit:
+class PrivateBroker:
+    """What both brokers share: the broker's CPU time, and stopping the private one we started."""
+    what = ""    # "RabbitMQ node", "Redis server"
+    script = ""  # scripts/NAME.sh start|stop DIR
+
+    def cpu_s(self) -> Optional[float]:
+        return process_cpu_s(self.pid)
+
+    def stop(self) -> None:
+        if self.started:
+            log(f"  stopping the private {self.what} ({self.dir.relative_to(ROOT)})")
+            subprocess.run(["bash", ROOT / "scripts" / self.script, "stop", self.dir],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self.started = False
+
+
+class Rabbit(PrivateBroker):
+    what, script = "RabbitMQ node", "rabbitmq-node.sh"
     def __init__(self):
         self.dir = ROOT / ".run" / "bench" / "rabbitmq"
         self.started = False
@@ -337,18 +354,10 @@ class Rabbit:
             if conn.is_open:
                 conn.close()
 
-    def cpu_s(self) -> Optional[float]:
-        return process_cpu_s(self.pid)
-
-    def stop(self) -> None:
-        if self.started:
-            log(f"  stopping the private RabbitMQ node ({self.dir.relative_to(ROOT)})")
-            subprocess.run(["bash", ROOT / "scripts/rabbitmq-node.sh", "stop", self.dir],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            self.started = False
 
 
-class Redis:
+class Redis(PrivateBroker):
+    what, script = "Redis server", "redis-server.sh"
     def __init__(self):
         self.dir = ROOT / ".run" / "bench" / "redis"
         self.started = False
@@ -401,15 +410,6 @@ class Redis:
     def llen(self) -> int:
         return self.client().llen(QUEUE)
 
-    def cpu_s(self) -> Optional[float]:
-        return process_cpu_s(self.pid)
-
-    def stop(self) -> None:
-        if self.started:
-            log(f"  stopping the private Redis server ({self.dir.relative_to(ROOT)})")
-            subprocess.run(["bash", ROOT / "scripts/redis-server.sh", "stop", self.dir],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            self.started = False
 
 
 # --- the bench -----------------------------------------------------------------------------------

@@ -10,13 +10,6 @@
 namespace logship {
 namespace {
 
-int hexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 std::string percentDecode(std::string_view in, std::string_view what) {
   std::string out;
   out.reserve(in.size());
@@ -28,8 +21,8 @@ std::string percentDecode(std::string_view in, std::string_view what) {
     if (i + 2 >= in.size()) {
       throw UsageError(fmt::format("bad broker URL: truncated percent-escape in the {}", what));
     }
-    const int hi = hexValue(in[i + 1]);
-    const int lo = hexValue(in[i + 2]);
+    const int hi = hexDigitValue(in[i + 1]);
+    const int lo = hexDigitValue(in[i + 2]);
     if (hi < 0 || lo < 0) throw UsageError(fmt::format("bad broker URL: invalid percent-escape in the {}", what));
     out += static_cast<char>(hi * 16 + lo);
     i += 2;

@@ -120,20 +120,21 @@ void appendJsonSafe(std::string& out, std::string_view json) {
   }
 }
 
-namespace {
-int hexValue(char c) {
+int hexDigitValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
 }
 
+namespace {
+
 // Value of the `n` hex digits at the start of `in`, or -1.
 int64_t hexNumber(std::string_view in, size_t n) {
   if (in.size() < n) return -1;
   int64_t v = 0;
   for (size_t i = 0; i < n; ++i) {
-    const int h = hexValue(in[i]);
+    const int h = hexDigitValue(in[i]);
     if (h < 0) return -1;
     v = v * 16 + h;
   }

@@ -15,6 +15,9 @@ namespace logship {
 void appendEscaped(std::string& out, std::string_view in);
 std::string escaped(std::string_view in);
 
+// The value of a hexadecimal digit (either case), -1 for any other character.
+int hexDigitValue(char c);
+
 // The inverse of appendEscaped: appends the original bytes of escaped text (\\ \n \r \t \xHH
 // \uXXXX). A backslash that starts no valid escape is copied as it is (text written by
 // appendEscaped never holds one).
