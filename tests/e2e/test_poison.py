@@ -14,7 +14,11 @@ queue with logship-deliveries; over Redis the restart puts P back with its count
 (b) --max-deliveries 0: no limit and no counting; after two kills, an aggregator without the
     size limit writes P.
 (c) RabbitMQ only: a quorum queue's x-delivery-count (here set by a pika publisher on a classic
-    queue, which passes it through) counts too; a record sent back keeps its timestamp property."""
+    queue, which passes it through) counts too; a record sent back keeps its timestamp property.
+(d) a batch (the producer's default) is one message, hence one delivery: it is counted and
+    dead-lettered whole. The records of the batch written before the poison line's write failed
+    stay in the file, once; the dead letter holds every record of the batch.
+(a) and (b) send one record per message (--batch-records 1), so P is a delivery of its own."""
 # transports: amqp redis
 import json
 import os
@@ -63,7 +67,7 @@ def part_a(t):
     q = t.queue("a")
     before = [f"before-{i:03d}" for i in range(50)]
     after = [f"after-{i:03d}" for i in range(50)]
-    t.produce(q, ("\n".join(before + [POISON] + after) + "\n").encode())
+    t.produce(q, ("\n".join(before + [POISON] + after) + "\n").encode(), ["--batch-records", "1"])
     out = t.path("a.log")
     for k in range(1, 6):
         p = kill_while_holding(t, f"agg-a{k}", q, out)
@@ -106,7 +110,7 @@ def part_b(t):
     t.section("(b) --max-deliveries 0: no limit, no counting")
     q = t.queue("b")
     others = [f"b-{i:03d}" for i in range(20)]
-    t.produce(q, ("\n".join([POISON] + others) + "\n").encode())
+    t.produce(q, ("\n".join([POISON] + others) + "\n").encode(), ["--batch-records", "1"])
     out = t.path("b.log")
     for k in range(1, 3):
         p = kill_while_holding(t, f"agg-b{k}", q, out, ["--max-deliveries", "0"])
@@ -162,11 +166,44 @@ def part_c(t):
         t.check("x-delivery-count" not in h, "the broker's count is not copied into the dead letter", repr(h))
 
 
+def part_d(t):
+    t.section("(d) a batch holding the poison record is counted and dead-lettered whole")
+    q = t.queue("d")
+    before = [f"d-before-{i:03d}" for i in range(20)]
+    after = [f"d-after-{i:03d}" for i in range(20)]
+    t.produce(q, ("\n".join(before + [POISON] + after) + "\n").encode())
+    t.check_equal(t.queue_ready(q), 1, "the producer sent the 41 records as one message (a batch)")
+    out = t.path("d.log")
+    for k in range(1, 6):
+        kill_while_holding(t, f"agg-d{k}", q, out)
+    last = start_limited(t, "agg-d6", q, out, ["--idle-exit", "3"])
+    t.finish_proc(last, 60, "agg-d6 dead-letters the batch and exits 0")
+    t.check(f"dead-lettered a message to '{q}.dead': {REASON5}".encode() in last.stderr(),
+            "it dead-letters the batch with the reason", last.result().describe())
+    lines, partial = read_lines(out)
+    t.check(partial == b"", "the file ends with a whole line", repr(partial[:60]))
+    missing, dups, unexpected, _ = tally(before, [l.decode() for l in lines])
+    t.check(not missing and dups == 0 and not unexpected,
+            f"the file holds the {len(before)} records written before the poison line, once each "
+            f"(missing {len(missing)}, duplicates {dups}, other {len(unexpected)})")
+    dead = t.get_all(q + ".dead", expect=1)
+    t.check_equal(len(dead), 1, "exactly one dead letter: the batch")
+    if dead:
+        props, body = dead[0]
+        got = body.split(b"\n")
+        t.check(got == [r.encode() for r in before + [POISON] + after],
+                "it holds every record of the batch, in order", f"{len(got)} lines")
+        t.check_equal(header(props.headers, "logship-batch"), "41", "logship-batch counts them")
+        t.check_equal(header(props.headers, "logship-dead-reason"), REASON5, "logship-dead-reason says why")
+    t.check_equal(t.queue_counts(q), (0, 0), "the queue is empty (ready, unacked)")
+
+
 def body(t):
     part_a(t)
     part_b(t)
     if t.env.transport == "amqp":
         part_c(t)
+    part_d(t)
 
 
 if __name__ == "__main__":
