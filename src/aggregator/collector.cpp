@@ -36,9 +36,10 @@ Collector::Collector(Consumer& consumer, FileSink& sink, PublisherFactory publis
 
 void Collector::run() {
   auto lastDelivery = Clock::now();
+  size_t want = 64;  // adapts after the first receive: small deliveries up to maxBatch, batches fewer
   while (!stop_.load(std::memory_order_relaxed)) {
     batch_.clear();
-    if (consumer_.receive(batch_, options_.maxBatch, options_.pollInterval) == 0) {
+    if (consumer_.receive(batch_, want, options_.pollInterval) == 0) {
       if (options_.idleExit.count() > 0 && Clock::now() - lastDelivery >= options_.idleExit) {
         spdlog::info("no delivery for {} ms: exiting (--idle-exit)", options_.idleExit.count());
         return;
@@ -46,6 +47,10 @@ void Collector::run() {
       continue;
     }
     lastDelivery = Clock::now();
+    // Bound the bytes taken at once (memory): big deliveries (batches) are taken fewer at a time.
+    size_t bytes = 0;
+    for (const Delivery& d : batch_) bytes += d.body.size();
+    want = std::clamp<size_t>(options_.maxBatchBytes / (bytes / batch_.size() + 1), 1, options_.maxBatch);
     // Usually one part; a delivery that failed before is taken and committed on its own
     // (aggregator/redelivery.hpp).
     takeNext_ = 0;
@@ -69,8 +74,8 @@ void Collector::takeAll() {
 }
 
 size_t Collector::take(size_t from) {
-  buffer_.clear();
-  const size_t base = sink_.pendingBytes();
+  // Lines are formatted straight into the sink's pending bytes (no copy).
+  std::string& pending = sink_.pendingBuffer();
   const int64_t now = nowMicros();
   const size_t end = segmentEnd(batch_, from, options_.maxDeliveries);
   for (size_t i = from; i < end; ++i) {
@@ -90,7 +95,7 @@ size_t Collector::take(size_t from) {
       }
     }
     if (!reason.empty()) {
-      held_.push_back({d.tag, base + buffer_.size(), 0});
+      held_.push_back({d.tag, pending.size(), 0});
       forwards_.push_back({std::move(d), Forward::Kind::DeadLetter, std::move(reason)});
       continue;
     }
@@ -102,16 +107,21 @@ size_t Collector::take(size_t from) {
                                                            [&](const Record& r) { return !written(r); }));
     if (fresh == 0) {
       stats_.duplicates += records_.size();  // written before: whatever its history, it is done
-      held_.push_back({d.tag, base + buffer_.size(), 0});
+      held_.push_back({d.tag, pending.size(), 0});
       continue;
     }
     // Poison messages: counted right after decoding, before the records are formatted or written.
     const DeliveryHistory history = historyOf(d);
-    if (const auto action = judgeRedelivery(history, options_.maxDeliveries); action != RedeliveryAction::Write) {
+    const auto action = judgeRedelivery(history, options_.maxDeliveries);
+    // A batch that failed before is split: its records go back to the queue one per message (with
+    // the count), so that a poison record is isolated and the others are written.
+    const bool split = options_.maxDeliveries > 0 && records_.size() > 1 && history.failures() > 0 &&
+                       action != RedeliveryAction::DeadLetter;
+    if (split || action != RedeliveryAction::Write) {
       const bool poison = action == RedeliveryAction::DeadLetter;
-      held_.push_back({d.tag, base + buffer_.size(), 0});
+      held_.push_back({d.tag, pending.size(), 0});
       forwards_.push_back({std::move(d), poison ? Forward::Kind::Poison : Forward::Kind::Recount,
-                           poison ? poisonReason(history.failures()) : std::string(), history.failures()});
+                           poison ? poisonReason(history.failures()) : std::string(), history.failures(), split});
       continue;
     }
     uint32_t lines = 0;
@@ -120,13 +130,12 @@ size_t Collector::take(size_t from) {
         ++stats_.duplicates;
         continue;
       }
-      appendFormatted(buffer_, options_.format, record);
+      appendFormatted(pending, options_.format, record);
       ++lines;
-      if (journal != nullptr && !record.id.empty()) journal->add(record.id, base + buffer_.size());
+      if (journal != nullptr && !record.id.empty()) journal->add(record.id, pending.size());
     }
-    held_.push_back({d.tag, base + buffer_.size(), lines, writtenAlone(history, options_.maxDeliveries)});
+    held_.push_back({d.tag, pending.size(), lines, writtenAlone(history, options_.maxDeliveries)});
   }
-  sink_.append(buffer_);
   return end;
 }
 
@@ -245,8 +254,21 @@ void Collector::sendForwards(size_t n) {
     m.headers = f.delivery.headers;
     m.timestampUs = f.delivery.brokerTimestampUs;
     if (f.kind == Forward::Kind::Recount) {
-      setRecordedDeliveries(m.headers, f.failures);
       if (!requeue_) requeue_ = makePublisher_(queue_);
+      if (f.split) {
+        std::vector<Record> records;
+        std::string error;
+        if (decodeRecords(f.delivery.body, f.delivery.headers, f.delivery.brokerTimestampUs, records, error)) {
+          for (const Record& r : records) {
+            encodeRecord(r, m);
+            m.timestampUs = f.delivery.brokerTimestampUs;
+            setRecordedDeliveries(m.headers, f.failures);
+            requeue_->publish(m);
+          }
+          return;
+        }
+      }
+      setRecordedDeliveries(m.headers, f.failures);
       requeue_->publish(m);
       return;
     }

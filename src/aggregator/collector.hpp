@@ -22,6 +22,7 @@ struct CollectorOptions {
   bool fsync = false;                      // fdatasync before every ack
   size_t maxMessageBytes = 1024 * 1024;    // larger deliveries are dead-lettered
   size_t maxBatch = 512;                   // deliveries written (and acked) together
+  size_t maxBatchBytes = 8 * 1024 * 1024;  // ... fewer when they are large (batches), about this many bytes
   std::chrono::milliseconds idleExit{0};   // 0: run until stopped
   std::chrono::milliseconds pollInterval{200};
   std::chrono::milliseconds deadLetterTimeout{15'000};  // the confirms of what one batch sends on
@@ -108,6 +109,7 @@ class Collector {
     Kind kind;
     std::string reason;     // dead letters
     uint32_t failures = 0;  // Poison, Recount: the failed deliveries counted
+    bool split = false;     // Recount of a batch: its records go back one per message
   };
 
   // Formats batch_[from, segmentEnd) into the sink's pending lines and the held list; returns the
@@ -138,7 +140,6 @@ class Collector {
   std::vector<Held> held_;
   std::vector<Forward> forwards_;  // the held ones to publish before their ack, in tag order
   std::vector<ConfirmRange> confirms_;
-  std::string buffer_;
   std::string lastWriteError_;
   std::vector<Record> records_;  // the records of the delivery being taken
   std::string error_;

@@ -52,6 +52,8 @@ class FileSink {
 
   // Adds whole lines (each ending in '\n') to the pending batch.
   void append(std::string_view lines);
+  // The pending bytes, to append complete lines to in place (same contract as append()).
+  std::string& pendingBuffer() { return pending_; }
 
   // Writes the rest of the pending batch (and fdatasyncs if `durable`); the batch is then done.
   // SinkError leaves it pending for the next flush. If fdatasync fails, whether the lines reached

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <iterator>
 #include <optional>
 
 #include <fmt/format.h>
@@ -232,11 +233,7 @@ void IdJournal::openForAppend() {
   fd_ = fd;
 }
 
-bool IdJournal::contains(std::string_view id) const {
-  // C++20 heterogeneous lookup needs a transparent hash; ids are short, a copy is cheap enough.
-  const std::string key(id);
-  return window_.contains(key) || pendingIds_.count(key) > 0;
-}
+bool IdJournal::contains(std::string_view id) const { return window_.contains(id) || pendingIds_.contains(id); }
 
 void IdJournal::add(std::string id, size_t end) {
   pendingIds_.insert(id);
@@ -271,8 +268,9 @@ void IdJournal::beforeWrite(dev_t dev, ino_t ino, off_t offset, size_t from, siz
   const auto start = static_cast<uint64_t>(offset);
   std::string entry = fmt::format("E {} {} {} {} {}\n", static_cast<uint64_t>(dev), static_cast<uint64_t>(ino),
                                   start, start + (batchEnd - from), count);
+  auto out = std::back_inserter(entry);
   for (size_t i = first; i < pending_.size(); ++i) {
-    entry += fmt::format("{} {} ", start + (pending_[i].end - from), pending_[i].id.size());
+    fmt::format_to(out, "{} {} ", start + (pending_[i].end - from), pending_[i].id.size());
     entry += pending_[i].id;
     entry += '\n';
   }

@@ -97,7 +97,7 @@ class IdJournal {
   IdJournalOptions options_;
   int fd_ = -1;
   IdWindow window_;  // the most recent ids written
-  std::unordered_set<std::string> pendingIds_;  // ids in the pending batch not yet journaled
+  IdWindow pendingIds_{SIZE_MAX};  // ids in the pending batch not yet journaled
   std::vector<Line> pending_;
   size_t journalIds_ = 0;  // ids in the journal file
   IdJournalRecovery recovery_;

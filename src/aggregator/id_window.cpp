@@ -64,7 +64,7 @@ bool IdWindow::contains(std::string_view id) const {
   std::string_view prefix;
   uint64_t n = 0;
   if (split(id, prefix, n)) {
-    const auto it = prefixes_.find(std::string(prefix));
+    const auto it = prefixes_.find(prefix);
     return it != prefixes_.end() && rangesContain(it->second.ranges, n);
   }
   return raw_.count(id) > 0;
@@ -75,7 +75,8 @@ void IdWindow::insert(std::string_view id) {
   std::string_view prefix;
   uint64_t n = 0;
   if (split(id, prefix, n)) {
-    auto it = prefixes_.try_emplace(std::string(prefix)).first;
+    auto it = prefixes_.find(prefix);
+    if (it == prefixes_.end()) it = prefixes_.try_emplace(std::string(prefix)).first;
     rangesInsert(it->second.ranges, n);
     if (!fifo_.empty() && fifo_.back().prefix == &it->first && fifo_.back().last + 1 == n) {
       fifo_.back().last = n;
@@ -116,11 +117,18 @@ void IdWindow::erase(std::string_view id) {
   std::string_view prefix;
   uint64_t n = 0;
   if (split(id, prefix, n)) {
-    const auto it = prefixes_.find(std::string(prefix));
+    const auto it = prefixes_.find(prefix);
     if (it != prefixes_.end() && rangesErase(it->second.ranges, n)) --size_;
     return;
   }
   if (raw_.erase(id) > 0) --size_;
+}
+
+void IdWindow::clear() {
+  fifo_.clear();
+  raw_.clear();
+  prefixes_.clear();
+  size_ = 0;
 }
 
 void IdWindow::forEach(const std::function<void(std::string_view)>& f) const {

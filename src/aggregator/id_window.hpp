@@ -29,6 +29,7 @@ class IdWindow {
   // Takes `id` out of the window (it was not written after all).
   void erase(std::string_view id);
   size_t size() const { return size_; }
+  void clear();
   // Calls f for every id in the window, oldest first.
   void forEach(const std::function<void(std::string_view)>& f) const;
 
@@ -54,7 +55,11 @@ class IdWindow {
     Ranges ranges;
     size_t runs = 0;  // runs in fifo_ that point at this prefix
   };
-  std::unordered_map<std::string, Prefix> prefixes_;
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, Prefix, Hash, std::equal_to<>> prefixes_;
   std::unordered_set<std::string_view> raw_;  // views of Run::raw in fifo_ (deque elements do not move)
   std::deque<Run> fifo_;
 };
