@@ -56,9 +56,9 @@ class Admin {
   virtual ~Admin() = default;
   // Declares `queue` and its dead-letter queue, idempotently, compatibly with the tutorial's clients.
   virtual void declareTopology(const std::string& queue) = 0;
-  // Looks at a queue without creating it. Over RabbitMQ the management API is asked first (when
-  // BrokerOptions::management allows it); if it cannot be used, a warning says why (once) and a
-  // passive declare answers.
+  // Looks at a queue without creating it. Over RabbitMQ the management API is asked too when
+  // BrokerOptions::management enables it (logctl status); if it cannot be used, a warning says why
+  // (once) and the passive declare answers.
   virtual QueueStats queueStats(const std::string& queue) = 0;
   // Puts the unfinished records of dead consumers (lease expired) back in the queue. Returns
   // nullopt when the broker does this itself (RabbitMQ requeues unacked messages on disconnect).

@@ -20,9 +20,10 @@ struct TlsOptions {
 };
 
 // RabbitMQ's management HTTP API (logctl status reads queue statistics there). Logged into with the
-// broker URL's user and password.
+// broker URL's user and password. Off unless asked for (cli::resolveManagement, logctl status only):
+// no other caller of Admin::queueStats makes HTTP requests.
 struct ManagementOptions {
-  bool enabled = true;
+  bool enabled = false;
   // http[s]://HOST[:PORT][/PREFIX]. Empty: derived from the broker URL (http://HOST:15672 for
   // amqp://, https://HOST:15671 for amqps://), and used only if that node listens on the URL's port.
   std::string url;

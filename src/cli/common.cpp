@@ -169,10 +169,8 @@ BrokerOptions resolveBroker(const BrokerFlags& flags, const std::string& clientN
 ManagementOptions resolveManagement(const std::string& url, const BrokerOptions& broker, bool requireTls) {
   if (broker.url.scheme == BrokerUrl::Scheme::Redis) return {};  // RabbitMQ only (the variable may be set for both)
   ManagementOptions m;
-  if (url == "off") {
-    m.enabled = false;
-    return m;
-  }
+  if (url == "off") return m;
+  m.enabled = true;
   if (!url.empty()) amqp::parseManagementUrl(url);  // throws UsageError
   m.url = url;
   m.requireTls = requireTls;  // an http:// one is then skipped with a warning (it may come from the environment)
