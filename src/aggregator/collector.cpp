@@ -36,7 +36,7 @@ Collector::Collector(Consumer& consumer, FileSink& sink, PublisherFactory publis
 
 void Collector::run() {
   auto lastDelivery = Clock::now();
-  size_t want = 64;  // adapts after the first receive: small deliveries up to maxBatch, batches fewer
+  size_t want = std::min<size_t>(64, options_.maxBatch);  // adapts: small deliveries up to maxBatch, batches fewer
   while (!stop_.load(std::memory_order_relaxed)) {
     batch_.clear();
     if (consumer_.receive(batch_, want, options_.pollInterval) == 0) {
