@@ -29,6 +29,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import traceback
 
@@ -663,6 +664,25 @@ def broker_up(t, how):
     else:
         cp = subprocess.run(["rabbitmqctl", "-q", "-n", t.env.node, "start_app"], capture_output=True, timeout=180)
     t.require(cp.returncode == 0, f"the broker is back ({how})", cp.stderr.decode(errors="replace")[-2000:])
+
+
+def feed_pipe(records, wfd, pace=0.0, chunk=250):
+    """Writes `records` as lines into the pipe end `wfd` (closed at the end) from a thread, `chunk`
+    lines at a time with `pace` seconds between chunks; a reader that died ends it quietly (the
+    checks say so). Returns the started thread."""
+    def run():
+        try:
+            with os.fdopen(wfd, "wb") as w:
+                for i in range(0, len(records), chunk):
+                    w.write(("\n".join(records[i:i + chunk]) + "\n").encode())
+                    w.flush()
+                    if pace:
+                        time.sleep(pace)
+        except BrokenPipeError:
+            pass
+    th = threading.Thread(target=run)
+    th.start()
+    return th
 
 
 def wait_for(pred, timeout, interval=0.05):

@@ -8,11 +8,9 @@ duplicates, because the restarted aggregator's id journal skips what the file al
 import os
 import signal
 import sys
-import threading
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from logship_testlib import count_lines, read_lines, run_test, sample, tally, wait_for  # noqa: E402
+from logship_testlib import count_lines, feed_pipe, read_lines, run_test, sample, tally, wait_for  # noqa: E402
 
 N = 100_000
 KILLS = 3
@@ -27,18 +25,7 @@ def body(t):
     producer = t.spawn("producer", "log_producer", ["--queue", q], stdin=rfd)  # default batching
     os.close(rfd)
 
-    def feed():  # about 10 s of input, so that the kills land while records still come
-        try:
-            with os.fdopen(wfd, "wb") as w:
-                for i in range(0, N, 1000):
-                    w.write(("\n".join(records[i:i + 1000]) + "\n").encode())
-                    w.flush()
-                    time.sleep(0.1)
-        except BrokenPipeError:
-            pass
-
-    feeder = threading.Thread(target=feed)
-    feeder.start()
+    feeder = feed_pipe(records, wfd, pace=0.1, chunk=1000)  # about 10 s: the kills land while records come
     out = t.path("out.log")
     # --fsync makes each batch slower, so the kills land between write and ack more often.
     args = ["--fsync"]

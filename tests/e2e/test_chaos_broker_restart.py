@@ -10,11 +10,10 @@ zero lost (duplicates are allowed by at-least-once and reported)."""
 import os
 import signal
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from logship_testlib import broker_down, broker_up, count_lines, read_lines, run_test, sample, tally, wait_for  # noqa: E402
+from logship_testlib import broker_down, broker_up, count_lines, feed_pipe, read_lines, run_test, sample, tally, wait_for  # noqa: E402
 
 N = 20000
 
@@ -32,18 +31,7 @@ def scenario(t, how):
                        stdin=rfd)
     os.close(rfd)
 
-    def feed():  # about 8 s of input, so the outage falls in the middle
-        try:
-            with os.fdopen(wfd, "wb") as w:
-                for i in range(0, N, 250):
-                    w.write(("\n".join(records[i:i + 250]) + "\n").encode())
-                    w.flush()
-                    time.sleep(0.1)
-        except BrokenPipeError:
-            pass  # the producer died: the checks say so
-
-    feeder = threading.Thread(target=feed)
-    feeder.start()
+    feeder = feed_pipe(records, wfd, pace=0.1)  # about 8 s of input, so the outage falls in the middle
     t.require(wait_for(lambda: sum(count_lines(o) for o in outs) > 2000, 60, 0.05), "records flow before the outage")
     broker_down(t, how)
     t.note(f"broker down after {sum(count_lines(o) for o in outs)} lines written")

@@ -17,11 +17,10 @@ import re
 import signal
 import struct
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from logship_testlib import broker_down, broker_up, count_lines, read_lines, run_test, sample, tally, wait_for  # noqa: E402
+from logship_testlib import broker_down, broker_up, count_lines, feed_pipe, read_lines, run_test, sample, tally, wait_for  # noqa: E402
 
 
 def spool_held(d):
@@ -66,22 +65,6 @@ def payload_records(p):
         if key == b"logship-batch":
             return int(value)
     return 1
-
-
-def feed_pipe(records, wfd, pace=0.0, chunk=250):
-    def run():
-        try:
-            with os.fdopen(wfd, "wb") as w:
-                for i in range(0, len(records), chunk):
-                    w.write(("\n".join(records[i:i + chunk]) + "\n").encode())
-                    w.flush()
-                    if pace:
-                        time.sleep(pace)
-        except BrokenPipeError:
-            pass
-    th = threading.Thread(target=run)
-    th.start()
-    return th
 
 
 def first_occurrence_order(lines, records):
