@@ -151,6 +151,7 @@ Spool::Appended Spool::append(const Message& message, uint64_t records) {
   for (;;) {
     if (shutdown_) return Appended::Closed;
     if (!fullLocked(size)) break;
+    full_ = true;
     if (limits_.dropWhenFull) {
       ++dropped_;
       return Appended::Dropped;
@@ -158,6 +159,7 @@ Spool::Appended Spool::append(const Message& message, uint64_t records) {
     spaceCv_.wait(lock);
   }
   bytes_ += storeLocked(message);
+  full_ = false;
   ++held_;
   heldRecords_ += records;
   dataCv_.notify_one();
@@ -237,6 +239,10 @@ bool Spool::inputClosed() const {
 size_t Spool::bytes() const {
   std::lock_guard lock(mu_);
   return bytes_;
+}
+bool Spool::full() const {
+  std::lock_guard lock(mu_);
+  return full_;
 }
 
 // ---- MemorySpool ------------------------------------------------------------------------------
