@@ -9,10 +9,12 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "aggregator/aggregator_metrics.hpp"
 #include "aggregator/collector.hpp"
 #include "aggregator/file_sink.hpp"
 #include "broker/factory.hpp"
 #include "cli/common.hpp"
+#include "cli/metrics.hpp"
 #include "core/error.hpp"
 #include "core/escape.hpp"
 
@@ -70,6 +72,7 @@ int main(int argc, char** argv) {
   double leaseSeconds = 30;
   double writeRetrySeconds = -1;
   IdJournalOptions dedup;
+  std::string metricsListen;
 
   cli::addBrokerFlags(app, brokerFlags);
   brokerFlags.reconnectSeconds = 31536000;  // a year: until stopped
@@ -111,6 +114,7 @@ int main(int argc, char** argv) {
                  "Dead-letter deliveries larger than this instead of writing them")
       ->check(CLI::Range(size_t{1}, size_t{512} * 1024 * 1024))
       ->capture_default_str();
+  cli::addMetricsFlag(app, metricsListen);
 
   return cli::run(app, argc, argv, [&]() -> int {
     options.format = *parseOutputFormat(format);
@@ -125,9 +129,19 @@ int main(int argc, char** argv) {
     } else {
       consumerOptions.consumerId = defaultConsumerId(output);
     }
+    cli::ProgramMetrics programMetrics("aggregator", metricsListen);
     BrokerOptions broker = cli::resolveBroker(brokerFlags, "log_aggregator");
+    // The consumer's connection is the one /healthz and the metrics report; the publishers of dead
+    // letters and recounted redeliveries connect when first needed and are not tracked.
+    ConnectionStatus connection;
+    BrokerOptions forwardBroker = broker;
+    broker.status = &connection;
+    metrics::Registry::Group connectionMetrics(programMetrics.registry());
+    registerConnectionMetrics(connectionMetrics, programMetrics.prefix(), connection);
+    connectionMetrics.health([&connection] { return connection.problem(); });
     cli::installStopSignals();
     std::signal(SIGXFSZ, SIG_IGN);  // over RLIMIT_FSIZE: EFBIG, which is held and retried, not death
+    programMetrics.serve();
 
     FileSink sink(output);
     dedup.fsync = options.fsync;
@@ -159,8 +173,10 @@ int main(int argc, char** argv) {
     }
     // Publishers to the dead-letter queue and (redeliveries sent on with their count) to the queue.
     Collector collector(
-        *consumer, sink, [&](const std::string& queue) { return makePublisher(broker, queue); }, brokerFlags.queue,
-        options, cli::stopRequested());
+        *consumer, sink, [&](const std::string& queue) { return makePublisher(forwardBroker, queue); },
+        brokerFlags.queue, options, cli::stopRequested());
+    metrics::Registry::Group collectorMetrics(programMetrics.registry());
+    registerAggregatorMetrics(collectorMetrics, collector, sink);
     fmt::print(" [*] Waiting for logs on '{}' at {}, writing to {}. To exit press CTRL+C\n", brokerFlags.queue,
                broker.url.redacted(), output);
     std::fflush(stdout);

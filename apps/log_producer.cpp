@@ -10,9 +10,11 @@
 
 #include "broker/factory.hpp"
 #include "cli/common.hpp"
+#include "cli/metrics.hpp"
 #include "core/error.hpp"
 #include "core/escape.hpp"
 #include "producer/line_reader.hpp"
+#include "producer/producer_metrics.hpp"
 #include "producer/shipper.hpp"
 
 using namespace logship;
@@ -65,6 +67,7 @@ int main(int argc, char** argv) {
   bool quiet = false;
   size_t spoolMaxBytes = size_t{1} << 30;
   std::string spoolFull = "block";
+  std::string metricsListen;
 
   app.add_option("message", words, "The record's message text (omit to read lines from stdin)");
   cli::addBrokerFlags(app, brokerFlags);
@@ -110,6 +113,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"block", "drop"}))
       ->capture_default_str();
   app.add_flag("-q,--quiet", quiet, "Print nothing on success");
+  cli::addMetricsFlag(app, metricsListen);
 
   return cli::run(app, argc, argv, [&]() -> int {
     Record recordTemplate;
@@ -142,8 +146,17 @@ int main(int argc, char** argv) {
       }
     }
 
+    cli::ProgramMetrics programMetrics("producer", metricsListen);
     BrokerOptions broker = cli::resolveBroker(brokerFlags, "log_producer");
+    ConnectionStatus connection;
+    broker.status = &connection;
+    metrics::Registry::Group connectionMetrics(programMetrics.registry());
+    registerConnectionMetrics(connectionMetrics, programMetrics.prefix(), connection);
+    // With a disk spool the producer is healthy while it can spool (producer_metrics.hpp); without,
+    // only while connected.
+    if (shipOptions.spoolDir.empty()) connectionMetrics.health([&connection] { return connection.problem(); });
     cli::installStopSignals();
+    programMetrics.serve();
     // With a spool the producer waits for the broker in the background for as long as input comes, and
     // after the end of input for --reconnect-seconds (at least --confirm-timeout) without progress.
     shipOptions.spoolGiveUpAfter = std::max(broker.reconnectFor, shipOptions.confirmTimeout);
@@ -157,6 +170,8 @@ int main(int argc, char** argv) {
       return makePublisher(b, queue);
     };
     Shipper shipper(connect, std::move(recordTemplate), shipOptions);
+    metrics::Registry::Group shipperMetrics(programMetrics.registry());
+    registerProducerMetrics(shipperMetrics, shipper);
     bool stopped = false;
 
     if (!words.empty()) {

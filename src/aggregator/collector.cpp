@@ -79,14 +79,21 @@ size_t Collector::take(size_t from) {
   std::string& pending = sink_.pendingBuffer();
   const int64_t now = nowMicros();
   const size_t end = segmentEnd(batch_, from, options_.maxDeliveries);
+  // Counted here, added to the metrics once per call.
+  uint64_t records = 0;
+  uint64_t bytes = 0;
+  uint64_t redelivered = 0;
+  uint64_t duplicates = 0;
   for (size_t i = from; i < end; ++i) {
     Delivery& d = batch_[i];
-    ++stats_.received;
-    if (d.redelivered) ++stats_.redelivered;
+    bytes += d.body.size();
+    if (d.redelivered) ++redelivered;
     std::string reason;
+    auto deadKind = Forward::Kind::Malformed;
     if (d.body.size() > options_.maxMessageBytes) {
       reason = fmt::format("message of {} bytes is over the limit of {} bytes (--max-message-bytes)", d.body.size(),
                            options_.maxMessageBytes);
+      deadKind = Forward::Kind::TooLarge;
     } else if (!d.transportError.empty()) {
       reason = d.transportError;
     } else {
@@ -95,10 +102,16 @@ size_t Collector::take(size_t from) {
       }
     }
     if (!reason.empty()) {
+      ++records;
       held_.push_back({d.tag, pending.size(), 0});
-      forwards_.push_back({std::move(d), Forward::Kind::DeadLetter, std::move(reason)});
+      forwards_.push_back({std::move(d), deadKind, std::move(reason)});
       continue;
     }
+    const auto n = static_cast<uint32_t>(decoded_.size());
+    records += n;
+    batchSizes_.observe(n);
+    // A record without a timestamp of its own got `now` (no broker timestamp either): no latency.
+    const bool unstamped = d.brokerTimestampUs == 0;
     // A batch is one delivery: its records are deduplicated one by one, its history (poison
     // counting) is the delivery's, and it is acked once all its lines are in the file.
     IdJournal* journal = sink_.journal();
@@ -109,8 +122,8 @@ size_t Collector::take(size_t from) {
       for (size_t r = 0; r < count; ++r) fresh -= journal->contains(decoded_.id(r)) ? 1 : 0;
     }
     if (fresh == 0) {
-      stats_.duplicates += count;  // written before: whatever its history, it is done
-      held_.push_back({d.tag, pending.size(), 0});
+      duplicates += n;  // written before: whatever its history, it is done
+      held_.push_back({d.tag, pending.size(), 0, false, n});
       continue;
     }
     // Poison messages: counted right after decoding, before the records are formatted or written.
@@ -122,7 +135,7 @@ size_t Collector::take(size_t from) {
                        action != RedeliveryAction::DeadLetter;
     if (split || action != RedeliveryAction::Write) {
       const bool poison = action == RedeliveryAction::DeadLetter;
-      held_.push_back({d.tag, pending.size(), 0});
+      held_.push_back({d.tag, pending.size(), 0, false, n});
       forwards_.push_back({std::move(d), poison ? Forward::Kind::Poison : Forward::Kind::Recount,
                            poison ? poisonReason(history.failures()) : std::string(), history.failures(), split});
       continue;
@@ -131,27 +144,76 @@ size_t Collector::take(size_t from) {
     formatter_.setMetadata(decoded_.metadata());
     for (size_t r = 0; r < count; ++r) {
       if (ids && fresh < count && journal->contains(decoded_.id(r))) {
-        ++stats_.duplicates;
+        ++duplicates;
         continue;
       }
-      formatter_.append(pending, decoded_.timestampUs(r), decoded_.message(r));
+      const int64_t ts = decoded_.timestampUs(r);
+      formatter_.append(pending, ts, decoded_.message(r));
+      pendingStamps_.push_back(unstamped && ts == now ? 0 : ts);
       ++lines;
       if (ids) journal->add(decoded_.id(r), pending.size());
     }
-    held_.push_back({d.tag, pending.size(), lines, writtenAlone(history, options_.maxDeliveries)});
+    held_.push_back({d.tag, pending.size(), lines, writtenAlone(history, options_.maxDeliveries), n});
   }
+  metrics_.messagesReceived.inc(end - from);
+  metrics_.recordsReceived.inc(records);
+  metrics_.bytesReceived.inc(bytes);
+  if (redelivered > 0) metrics_.messagesRedelivered.inc(redelivered);
+  if (duplicates > 0) metrics_.duplicates.inc(duplicates);
+  metrics_.batchRecords.merge(batchSizes_);
   return end;
 }
 
 size_t Collector::commit() {
   if (sink_.hasPending()) sink_.flush(options_.fsync);
+  const int64_t writtenAt = nowMicros();
   sendForwards(forwards_.size());
   size_t lines = 0;
   for (const Held& h : held_) lines += h.lines;
   if (!held_.empty()) consumer_.ackUpTo(held_.back().tag);
+  countAcked(held_.size(), lines, writtenAt);
   held_.clear();
-  stats_.written += lines;
   return lines;
+}
+
+void Collector::countAcked(size_t n, size_t lines, int64_t writtenAt) {
+  uint64_t records = 0;
+  for (size_t i = 0; i < n; ++i) records += held_[i].records;
+  metrics_.messagesAcked.inc(n);
+  metrics_.recordsAcked.inc(records);
+  metrics_.recordsWritten.inc(lines);
+  lines = std::min(lines, pendingStamps_.size());
+  for (size_t i = 0; i < lines; ++i) {
+    if (pendingStamps_[i] != 0) {
+      latencies_.observe(static_cast<double>(std::max<int64_t>(0, writtenAt - pendingStamps_[i])) / 1e6);
+    }
+  }
+  pendingStamps_.erase(pendingStamps_.begin(), pendingStamps_.begin() + static_cast<std::ptrdiff_t>(lines));
+  metrics_.latency.merge(latencies_);
+}
+
+CollectorStats Collector::stats() const {
+  CollectorStats s;
+  s.received = metrics_.messagesReceived.value();
+  s.written = metrics_.recordsWritten.value();
+  s.poison = metrics_.deadPoison.value();
+  s.deadLettered = metrics_.deadTooLarge.value() + metrics_.deadMalformed.value() + s.poison;
+  s.redelivered = metrics_.messagesRedelivered.value();
+  s.writeErrors = metrics_.writeErrors.value();
+  s.duplicates = metrics_.duplicates.value();
+  s.recounted = metrics_.recounted.value();
+  return s;
+}
+
+std::optional<std::string> Collector::writeProblem() const {
+  std::lock_guard lock(problemMu_);
+  if (writeProblem_.empty()) return std::nullopt;
+  return writeProblem_;
+}
+
+void Collector::setWriteProblem(std::string problem) {
+  std::lock_guard lock(problemMu_);
+  writeProblem_ = std::move(problem);
 }
 
 void Collector::ackWritten() {
@@ -165,17 +227,19 @@ void Collector::ackWritten() {
   const uint64_t tag = held_[n - 1].tag;
   size_t f = 0;
   while (f < forwards_.size() && forwards_[f].delivery.tag <= tag) ++f;
+  const int64_t writtenAt = nowMicros();
   sendForwards(f);
   consumer_.ackUpTo(tag);
+  countAcked(n, lines, writtenAt);
   held_.erase(held_.begin(), held_.begin() + static_cast<std::ptrdiff_t>(n));
-  stats_.written += lines;
 }
 
 void Collector::holdUntilWritten(const SinkError& first) {
   const auto since = Clock::now();
-  ++stats_.writeErrors;
+  metrics_.writeErrors.inc();
   lastWriteError_ = first.what();
   ackWritten();
+  setWriteProblem(fmt::format("{}; holding {} records", lastWriteError_, heldRecords()));
   auto delay = options_.writeRetryDelay;
   auto lastReport = since;
   spdlog::error("{}; holding {} records, retrying in {}; nothing is acknowledged until written", lastWriteError_,
@@ -213,12 +277,14 @@ void Collector::holdUntilWritten(const SinkError& first) {
       const size_t lines = commit();
       spdlog::info("output writable again after {}; wrote {} held records", seconds(Clock::now() - since), lines);
       lastWriteError_.clear();
+      setWriteProblem({});
       return;
     } catch (const SinkError& e) {
-      ++stats_.writeErrors;
+      metrics_.writeErrors.inc();
       ackWritten();
       const bool newReason = lastWriteError_ != e.what();
       lastWriteError_ = e.what();
+      setWriteProblem(fmt::format("{}; holding {} records", lastWriteError_, heldRecords()));
       if (stopping) giveUp("stopped");
       delay = std::min(delay * 2, options_.writeRetryDelayMax);
       if (newReason) {
@@ -245,6 +311,8 @@ void Collector::giveUp(const std::string& what) {
   sink_.discard();
   held_.clear();
   forwards_.clear();
+  pendingStamps_.clear();
+  setWriteProblem({});
   throw SinkError(fmt::format("{} with {} records not written ({}); they were not acknowledged and go back to the "
                               "queue",
                               what, held, lastWriteError_));
@@ -311,13 +379,16 @@ void Collector::sendForwards(size_t n) {
 
   for (size_t i = 0; i < n; ++i) {
     const Forward& f = forwards_[i];
-    if (f.kind == Forward::Kind::Recount) continue;
-    ++stats_.deadLettered;
-    if (f.kind == Forward::Kind::Poison) ++stats_.poison;
+    switch (f.kind) {
+      case Forward::Kind::Recount: continue;
+      case Forward::Kind::TooLarge: metrics_.deadTooLarge.inc(); break;
+      case Forward::Kind::Malformed: metrics_.deadMalformed.inc(); break;
+      case Forward::Kind::Poison: metrics_.deadPoison.inc(); break;
+    }
     spdlog::warn("dead-lettered a message to '{}': {}", deadLetterQueueName(queue_), escaped(f.reason));
   }
   if (recounts > 0) {
-    stats_.recounted += recounts;
+    metrics_.recounted.inc(recounts);
     spdlog::info("put {} redelivered record(s) back in '{}' with their failed deliveries counted (--max-deliveries {})",
                  recounts, escaped(queue_), options_.maxDeliveries);
   }

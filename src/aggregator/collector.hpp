@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "broker/publisher.hpp"
 #include "core/output_format.hpp"
 #include "core/record.hpp"
+#include "metrics/metric.hpp"
 
 namespace logship {
 
@@ -38,8 +40,32 @@ struct CollectorOptions {
   std::optional<std::chrono::milliseconds> writeRetryFor;
 };
 
+// What the collector did, counted as it goes: its statistics, readable from any thread while it
+// runs (the aggregator's metrics, aggregator/aggregator_metrics.hpp). The loop adds to them once
+// per batch where it can, not per record.
+struct CollectorMetrics {
+  metrics::Counter messagesReceived;     // deliveries taken from the broker
+  metrics::Counter recordsReceived;      // the records they held (an undecodable one counts as one)
+  metrics::Counter bytesReceived;        // their body bytes
+  metrics::Counter messagesRedelivered;  // deliveries the broker flagged as delivered before
+  metrics::Counter recordsWritten;       // lines written to the output
+  metrics::Counter messagesAcked;        // deliveries acknowledged
+  metrics::Counter recordsAcked;         // the records they held
+  metrics::Counter duplicates;           // records whose id was already written: acked, not written again
+  metrics::Counter deadTooLarge;         // dead-lettered: over maxMessageBytes
+  metrics::Counter deadMalformed;        // dead-lettered: could not be decoded
+  metrics::Counter deadPoison;           // dead-lettered: after maxDeliveries failed deliveries
+  metrics::Counter recounted;  // redeliveries sent on to the queue with their failure recorded, then acked
+  metrics::Counter writeErrors;          // failed attempts to write (or sync) the output
+  metrics::Histogram batchRecords{metrics::buckets::records()};  // records per decoded delivery
+  // From a record's timestamp (its producer's clock) to its line being written; records without a
+  // timestamp of their own (a plain client's message without one) are not observed.
+  metrics::Histogram latency{metrics::buckets::seconds()};
+};
+
+// A snapshot of the counts, for the exit line and the tests.
 struct CollectorStats {
-  uint64_t received = 0;
+  uint64_t received = 0;  // deliveries
   uint64_t written = 0;
   uint64_t deadLettered = 0;
   uint64_t redelivered = 0;
@@ -90,7 +116,12 @@ class Collector {
   // while holding deliveries it could not write, and when the output stayed unwritable longer than
   // writeRetryFor; everything not yet acked is then left to be redelivered.
   void run();
-  const CollectorStats& stats() const { return stats_; }
+  // Safe from any thread.
+  CollectorStats stats() const;
+  const CollectorMetrics& metrics() const { return metrics_; }
+  // While the output cannot be written (the collector holds what it took and retries): why, and
+  // what is held. nullopt when writing works. Safe from any thread.
+  std::optional<std::string> writeProblem() const;
 
  private:
   // A delivery taken and not yet acked: its lines (one per record; a batch has several) end at
@@ -101,10 +132,11 @@ class Collector {
     size_t end;
     uint32_t lines;  // 0: sent on, or only duplicates (acked only)
     bool alone = false;  // written alone: it failed before (aggregator/redelivery.hpp)
+    uint32_t records = 1;  // records the delivery held (1 if it could not be decoded)
   };
   // A held delivery to publish before it is acked.
   struct Forward {
-    enum class Kind { DeadLetter, Poison, Recount };
+    enum class Kind { TooLarge, Malformed, Poison, Recount };  // the first three are dead letters
     Delivery delivery;
     Kind kind;
     std::string reason;     // dead letters
@@ -125,6 +157,10 @@ class Collector {
   // for every confirm (throws unless all are confirmed) and drops them from forwards_.
   void sendForwards(size_t n);
   size_t heldRecords() const;  // lines to write and messages to send on, in held_
+  // Counts the first `n` held deliveries as acked with their `lines` lines, which reached the file
+  // at `writtenAt` (µs): their latencies are observed (pendingStamps_).
+  void countAcked(size_t n, size_t lines, int64_t writtenAt);
+  void setWriteProblem(std::string problem);
 
   Consumer& consumer_;
   FileSink& sink_;
@@ -134,7 +170,13 @@ class Collector {
   std::string queue_;
   CollectorOptions options_;
   const std::atomic<bool>& stop_;
-  CollectorStats stats_;
+  CollectorMetrics metrics_;
+  metrics::HistogramBatch batchSizes_{metrics_.batchRecords};
+  metrics::HistogramBatch latencies_{metrics_.latency};
+  // One per line in the sink's pending bytes: the record's timestamp (µs), 0 if it has none.
+  std::vector<int64_t> pendingStamps_;
+  mutable std::mutex problemMu_;
+  std::string writeProblem_;  // see writeProblem()
   std::vector<Delivery> batch_;
   size_t takeNext_ = 0;  // batch_[takeNext_...] are received and not yet taken
   std::vector<Held> held_;

@@ -82,6 +82,7 @@ void FileSink::flush(bool durable) {
     // A regular file never takes 0 bytes of a non-empty write; treat it as an I/O error, not a loop.
     if (n <= 0) fail(n < 0 ? errno : EIO, written_ > before);
     written_ += static_cast<size_t>(n);
+    bytesWritten_.inc(static_cast<uint64_t>(n));
   }
   if (durable && ::fdatasync(fd_.get()) != 0) {
     // After a failed fdatasync, Linux may have dropped the dirty pages and a second fdatasync can
@@ -160,6 +161,7 @@ bool FileSink::finishLine() {
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return false;
     written_ += static_cast<size_t>(n);
+    bytesWritten_.inc(static_cast<uint64_t>(n));
   }
   return true;
 }

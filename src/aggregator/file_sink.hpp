@@ -8,6 +8,7 @@
 #include "aggregator/id_journal.hpp"
 
 #include "core/error.hpp"
+#include "metrics/metric.hpp"
 
 namespace logship {
 
@@ -71,6 +72,9 @@ class FileSink {
   void discard() noexcept;
 
   const std::string& path() const { return path_; }
+  // Bytes written to the file (a batch written again after a failed fdatasync counts again).
+  // Readable from any thread.
+  const metrics::Counter& bytesWritten() const { return bytesWritten_; }
 
   // Duplicate suppression: opens "<path>.ids" (IdJournal), which first repairs the output after a
   // crash (cuts a torn last line). Call before anything is appended; a window of 0 does nothing.
@@ -108,6 +112,7 @@ class FileSink {
   int lastError_ = 0;    // errno of the failed flush, 0 after a successful one
   off_t tornEnd_ = -1;   // file offset just past a cut line's fragment, -1 if unknown or none
   std::unique_ptr<IdJournal> journal_;
+  metrics::Counter bytesWritten_;
 };
 
 }  // namespace logship

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "broker/connection_status.hpp"
 #include "core/broker_url.hpp"
 
 namespace logship {
@@ -45,6 +46,9 @@ struct BrokerOptions {
   const std::atomic<bool>* stopRequested = nullptr;     // abandons connect retries when set
   TlsOptions tls;                                       // amqps:// only (and an https:// management API)
   ManagementOptions management;                         // RabbitMQ only, logctl status only
+  // Kept up to date by the Reconnector and the reconnecting decorators when set (metrics,
+  // /healthz). Give it only to the program's main connection.
+  ConnectionStatus* status = nullptr;
 };
 
 struct ConsumerOptions {

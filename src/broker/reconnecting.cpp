@@ -36,13 +36,16 @@ std::unique_ptr<T> Reconnector::open(const Opener<T>& opener, std::chrono::milli
         auto conn = opener(one);
         if (warned || index != next_) spdlog::info("connected to {}", one.url.redacted());
         next_ = index;
+        if (options_.status != nullptr) options_.status->up();
         return conn;
-      } catch (const BrokerRefusedError&) {
+      } catch (const BrokerRefusedError& e) {
+        if (options_.status != nullptr) options_.status->down(e.what());
         throw;  // wrong credentials, wrong key type, ...: retrying cannot help
       } catch (const InterruptedError&) {
         throw;
       } catch (const ConnectionError& e) {
         lastError = e.what();
+        if (options_.status != nullptr) options_.status->down(lastError);
         if (n > 1) spdlog::warn("{}", lastError);
       }
     }
@@ -107,6 +110,7 @@ uint64_t ReconnectingPublisher::publish(const Message& message) {
 }
 
 void ReconnectingPublisher::reconnectAndResend(const std::string& why) {
+  if (ConnectionStatus* status = reconnector_.options().status) status->down(why);
   if (reconnector_.options().reconnectFor.count() == 0) throw ConnectionError(why);
   for (;;) {
     spdlog::warn("{}: reconnecting; {} unconfirmed record(s) will be sent again", why, unsettled_);
@@ -187,6 +191,7 @@ ReconnectingConsumer::ReconnectingConsumer(const BrokerOptions& options, Opener<
 }
 
 void ReconnectingConsumer::reconnect(const std::string& why) {
+  if (ConnectionStatus* status = reconnector_.options().status) status->down(why);
   if (reconnector_.options().reconnectFor.count() == 0) throw ConnectionError(why);
   spdlog::warn("{}: reconnecting; the broker delivers the {} record(s) taken and not yet acknowledged again", why,
                unacked_.size());

@@ -1,6 +1,7 @@
 #include "producer/shipper.hpp"
 
 #include <random>
+#include <utility>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -29,7 +30,7 @@ Shipper::Shipper(PublisherConnect connect, Record recordTemplate, ShipperOptions
   } else {
     auto disk = std::make_unique<DiskSpool>(options_.spoolDir, options_.spoolLimits);
     disk_ = disk.get();
-    report_.recovered = disk->recovered();
+    metrics_.recovered.inc(disk->recovered());
     spool_ = std::move(disk);
   }
   lastProgressNs_ = nowNs();
@@ -47,8 +48,10 @@ Shipper::~Shipper() {
 }
 
 bool Shipper::ship(std::string_view message) {
+  ++unflushedRead_;
   if (message.size() > options_.maxMessageBytes) {
-    ++report_.refused;
+    metrics_.read.inc(std::exchange(unflushedRead_, 0));
+    metrics_.refused.inc();
     return false;
   }
   const int64_t ts = nowMicros();
@@ -83,6 +86,7 @@ std::chrono::milliseconds Shipper::wakeIn() const {
 }
 
 bool Shipper::flushBatch() {
+  if (unflushedRead_ > 0) metrics_.read.inc(std::exchange(unflushedRead_, 0));
   const size_t n = batch_.records();
   if (n == 0) return true;
   batch_.finish(message_);
@@ -91,17 +95,18 @@ bool Shipper::flushBatch() {
 
 bool Shipper::store(size_t records) {
   switch (spool_->append(message_, records)) {
-    case Spool::Appended::Stored: report_.sent += records; return true;
+    case Spool::Appended::Stored: metrics_.accepted.inc(records); return true;
     case Spool::Appended::Dropped: {
-      report_.dropped += records;
-      if (report_.dropped == records || Clock::now() - lastDropWarning_ >= std::chrono::seconds(10)) {
+      metrics_.dropped.inc(records);
+      const uint64_t dropped = metrics_.dropped.value();
+      if (dropped == records || Clock::now() - lastDropWarning_ >= std::chrono::seconds(10)) {
         spdlog::warn("the spool is full (--spool-max-bytes {}): records are dropped (--spool-full drop); {} so far",
-                     options_.spoolLimits.maxBytes, report_.dropped);
+                     options_.spoolLimits.maxBytes, dropped);
         lastDropWarning_ = Clock::now();
       }
       return false;
     }
-    case Spool::Appended::Closed: report_.sent += records; return false;  // counted as not delivered
+    case Spool::Appended::Closed: metrics_.accepted.inc(records); return false;  // counted as not delivered
   }
   return false;
 }
@@ -119,13 +124,14 @@ void Shipper::finish(bool stopping) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   thread_.join();
-  if (disk_ != nullptr) report_.remaining = spool_->heldRecords();
+  if (disk_ != nullptr) remaining_ = spool_->heldRecords();
   if (senderError_ != nullptr) {
-    const uint64_t total = report_.sent + report_.recovered;
-    const uint64_t missing = total - std::min(total, report_.confirmed);
+    const ShipReport r = report();
+    const uint64_t total = r.sent + r.recovered;
+    const uint64_t missing = total - std::min(total, r.confirmed);
     const std::string counts =
         disk_ != nullptr
-            ? fmt::format("{} record(s) remain in the spool {}", report_.remaining, escaped(disk_->dir()))
+            ? fmt::format("{} record(s) remain in the spool {}", remaining_, escaped(disk_->dir()))
             : fmt::format("{} of {} records not delivered", missing, total);
     try {
       std::rethrow_exception(senderError_);
@@ -135,6 +141,19 @@ void Shipper::finish(bool stopping) {
       throw Error(fmt::format("{} ({})", e.what(), counts));
     }
   }
+}
+
+ShipReport Shipper::report() const {
+  ShipReport r;
+  r.sent = metrics_.accepted.value();
+  r.confirmed = metrics_.confirmed.value();
+  r.failed = metrics_.failed.value();
+  r.refused = metrics_.refused.value();
+  r.dropped = metrics_.dropped.value();
+  r.recovered = metrics_.recovered.value();
+  r.remaining = remaining_;
+  r.firstFailure = firstFailure_;
+  return r;
 }
 
 bool Shipper::giveUpNow() const {
@@ -162,6 +181,8 @@ void Shipper::run() {
         publisher_.reset();
         inFlight_.clear();
         inFlightBytes_ = 0;
+        metrics_.inFlightMessages.set(0);
+        metrics_.inFlightBytes.set(0);
         spool_->rewind();
       }
     }
@@ -179,6 +200,8 @@ bool Shipper::connectPublisher() {
       publisher_ = connect_(&abort_);
       inFlight_.clear();
       inFlightBytes_ = 0;
+      metrics_.inFlightMessages.set(0);
+      metrics_.inFlightBytes.set(0);
       lastProgressNs_ = nowNs();
       return true;
     } catch (const InterruptedError&) {
@@ -210,14 +233,26 @@ bool Shipper::pump() {
                    options_.maxInFlightBytes - inFlightBytes_);
     }
     if (unconfirmed == 0) waitingSince = Clock::now();
+    uint64_t publishedRecords = 0;
+    uint64_t publishedBytes = 0;
     for (auto& m : taken_) {
       const uint64_t seq = publisher_->publish(m);
       if (inFlight_.empty()) inFlightBase_ = seq;
       const size_t bytes = m.body.size();
       const uint64_t records = recordCount(m);
       inFlightBytes_ += bytes;
+      publishedRecords += records;
+      publishedBytes += bytes;
+      batchSizes_.observe(static_cast<double>(records));
       inFlight_.push_back(
           InFlight{disk_ != nullptr ? std::move(m) : Message{}, bytes, records, InFlight::State::Waiting, {}});
+    }
+    if (!taken_.empty()) {
+      metrics_.published.inc(publishedRecords);
+      metrics_.bytesPublished.inc(publishedBytes);
+      metrics_.batchRecords.merge(batchSizes_);
+      metrics_.inFlightMessages.set(static_cast<double>(inFlight_.size()));
+      metrics_.inFlightBytes.set(static_cast<double>(inFlightBytes_));
     }
     unconfirmed = publisher_->unconfirmed();
     const auto now = Clock::now();
@@ -252,10 +287,10 @@ void Shipper::settle(std::vector<ConfirmRange>& confirms) {
       records += f.records;
     }
     if (c.ok) {
-      report_.confirmed += records;
+      metrics_.confirmed.inc(records);
     } else {
-      report_.failed += records;
-      if (report_.firstFailure.empty()) report_.firstFailure = c.reason;
+      metrics_.failed.inc(records);
+      if (firstFailure_.empty()) firstFailure_ = c.reason;
       spdlog::error("{} record(s) not accepted by the broker: {}{}", records, c.reason,
                     disk_ != nullptr ? fmt::format(" (kept in {}/refused.log)", escaped(disk_->dir())) : "");
     }
@@ -273,6 +308,8 @@ void Shipper::settle(std::vector<ConfirmRange>& confirms) {
     ++done;
   }
   spool_->release(done, doneRecords);
+  metrics_.inFlightMessages.set(static_cast<double>(inFlight_.size()));
+  metrics_.inFlightBytes.set(static_cast<double>(inFlightBytes_));
 }
 
 }  // namespace logship

@@ -14,6 +14,7 @@
 #include "broker/publisher.hpp"
 #include "core/message.hpp"
 #include "core/record.hpp"
+#include "metrics/metric.hpp"
 #include "producer/spool.hpp"
 
 namespace logship {
@@ -43,6 +44,24 @@ struct ShipperOptions {
   std::chrono::milliseconds stopGrace{5'000};
 };
 
+// What the pipeline did, counted as it goes: its statistics, readable from any thread while it runs
+// (the producer's metrics, producer/producer_metrics.hpp). Added to once per batch where it can.
+struct ShipperMetrics {
+  metrics::Counter read;       // records given to ship() or refuse()
+  metrics::Counter accepted;   // stored in the spool: the producer is responsible for them
+  metrics::Counter published;  // records sent to the broker (again after the spool's reconnect)
+  metrics::Counter bytesPublished;  // their message body bytes
+  metrics::Counter confirmed;  // the broker confirmed them
+  metrics::Counter failed;     // the broker refused them, or never confirmed them
+  metrics::Counter refused;    // over the size limit: never sent
+  metrics::Counter dropped;    // the spool was full (--spool-full drop)
+  metrics::Counter recovered;  // found in the spool at start
+  metrics::Histogram batchRecords{metrics::buckets::records()};  // records per message published
+  metrics::Gauge inFlightMessages;  // published, not yet confirmed
+  metrics::Gauge inFlightBytes;
+};
+
+// The outcome of a run (a snapshot of the counts, taken after finish()).
 struct ShipReport {
   uint64_t sent = 0;       // accepted from the input (in the spool) and sent on
   uint64_t confirmed = 0;  // the broker confirmed it has them: these are safe
@@ -83,7 +102,10 @@ class Shipper {
   // How long the input may wait for more before flushDue() has something to do.
   std::chrono::milliseconds wakeIn() const;
   // Counts a message the caller could not even read whole (over the size limit).
-  void refuse() { ++report_.refused; }
+  void refuse() {
+    metrics_.read.inc();
+    metrics_.refused.inc();
+  }
   // True once the sender has failed: stop reading, call finish().
   bool failed() const { return senderDone_.load() && senderError_ != nullptr; }
   // Ends the input and waits for the sender: every record confirmed (or, with a spool, given up
@@ -91,12 +113,15 @@ class Shipper {
   // options.stopGrace for confirms). Rethrows the sender's error, if any, with the counts added.
   void finish(bool stopping);
 
-  const ShipReport& report() const { return report_; }
+  ShipReport report() const;
   bool allConfirmed() const {
-    return report_.refused == 0 && report_.failed == 0 && report_.dropped == 0 && report_.remaining == 0 &&
-           report_.confirmed == report_.sent + report_.recovered;
+    const ShipReport r = report();
+    return r.refused == 0 && r.failed == 0 && r.dropped == 0 && r.remaining == 0 && r.confirmed == r.sent + r.recovered;
   }
   DiskSpool* diskSpool() const { return disk_; }
+  // Safe from any thread.
+  const ShipperMetrics& metrics() const { return metrics_; }
+  const Spool& spool() const { return *spool_; }
 
  private:
   struct InFlight {
@@ -118,7 +143,10 @@ class Shipper {
   Record record_;
   Message message_;
   ShipperOptions options_;
-  ShipReport report_;
+  ShipperMetrics metrics_;
+  uint64_t unflushedRead_ = 0;  // records read since the last flushBatch (added to metrics_.read then)
+  uint64_t remaining_ = 0;      // in the spool after finish()
+  std::string firstFailure_;    // the sender thread's, read after finish()
   uint64_t nextId_ = 1;
   BatchBuilder batch_;
   Clock::time_point batchStarted_{};
@@ -133,6 +161,7 @@ class Shipper {
   Clock::time_point lastProgress_;  // last confirm, publish or connection
   std::vector<Message> taken_;
   std::vector<ConfirmRange> confirms_;
+  metrics::HistogramBatch batchSizes_{metrics_.batchRecords};
   std::thread thread_;
   std::atomic<bool> abort_{false};     // give up connecting (stop signal or give-up time)
   std::atomic<bool> stopping_{false};  // a stop signal: do not take more, settle what is in flight

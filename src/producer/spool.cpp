@@ -152,6 +152,7 @@ Spool::Appended Spool::append(const Message& message, uint64_t records) {
   for (;;) {
     if (shutdown_) return Appended::Closed;
     if (!fullLocked(size)) break;
+    full_ = true;
     if (limits_.dropWhenFull) {
       ++dropped_;
       return Appended::Dropped;
@@ -159,6 +160,7 @@ Spool::Appended Spool::append(const Message& message, uint64_t records) {
     spaceCv_.wait(lock);
   }
   bytes_ += storeLocked(message);
+  full_ = false;
   ++held_;
   heldRecords_ += records;
   dataCv_.notify_one();
@@ -238,6 +240,10 @@ bool Spool::inputClosed() const {
 size_t Spool::bytes() const {
   std::lock_guard lock(mu_);
   return bytes_;
+}
+bool Spool::full() const {
+  std::lock_guard lock(mu_);
+  return full_;
 }
 
 // ---- MemorySpool ------------------------------------------------------------------------------

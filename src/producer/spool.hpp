@@ -64,6 +64,10 @@ class Spool {
   uint64_t dropped() const;   // refused by append() because the spool was full (dropWhenFull)
   bool inputClosed() const;
   size_t bytes() const;
+  // The last append found the spool at its limit (it waits for space, or dropped the message), and
+  // no append has succeeded since.
+  bool full() const;
+  const SpoolLimits& limits() const { return limits_; }
 
  protected:
   // Hooks called with the lock held. storeLocked returns the bytes the entry occupies.
@@ -97,6 +101,7 @@ class Spool {
   uint64_t dropped_ = 0;
   bool closed_ = false;
   bool shutdown_ = false;
+  bool full_ = false;
 };
 
 // Records in memory only.

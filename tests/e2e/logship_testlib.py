@@ -737,3 +737,140 @@ def rabbitmqctl(node, args, timeout=60):
     if cp.returncode != 0:
         raise RuntimeError(f"rabbitmqctl {' '.join(args)} failed: {cp.stderr.decode(errors='replace')}")
     return [line.split("\t") for line in cp.stdout.decode("utf-8", "replace").splitlines() if line.strip()]
+
+
+# ---- --metrics-listen: the Prometheus endpoint and /healthz -------------------------------------
+def metrics_address(t, p, timeout=30):
+    """HOST:PORT that program `p` (started with --metrics-listen ...:0) logged it serves metrics on."""
+    import re
+    pattern = re.compile(rb"serving metrics on http://(\S+)/metrics")
+    found = []
+
+    def logged():
+        m = pattern.search(p.stderr())
+        if m:
+            found.append(m.group(1).decode())
+        return bool(found) or not p.alive()
+
+    wait_for(logged, timeout)
+    t.require(found, f"{p.label} logs the address it serves metrics on", p.result().describe())
+    return found[0]
+
+
+def http_get(address, path, timeout=10):
+    """(status, body text) of GET http://address/path (urllib: HTTPError statuses are returned too)."""
+    import urllib.error
+    import urllib.request
+    try:
+        with urllib.request.urlopen(f"http://{address}{path}", timeout=timeout) as r:
+            return r.status, r.read().decode("utf-8"), dict(r.headers)
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode("utf-8"), dict(e.headers)
+
+
+def healthz(address):
+    """(status, body) of /healthz."""
+    status, body, _ = http_get(address, "/healthz")
+    return status, body
+
+
+class Metrics:
+    """A parsed /metrics page (text exposition format 0.0.4). Parsing is strict: a line that is not
+    a HELP, TYPE or sample line, a sample of a family without HELP and TYPE, or a histogram whose
+    buckets are not cumulative or whose +Inf bucket differs from _count raises ValueError."""
+
+    def __init__(self, text):
+        import re
+        self.text = text
+        self.types, self.help, self.samples = {}, {}, {}
+        sample_re = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$")
+        for n, line in enumerate(text.split("\n"), 1):
+            if line == "":
+                continue
+            if line.startswith("# HELP "):
+                name, _, text_ = line[7:].partition(" ")
+                self.help[name] = text_
+            elif line.startswith("# TYPE "):
+                name, _, typ = line[7:].partition(" ")
+                if typ not in ("counter", "gauge", "histogram", "summary", "untyped"):
+                    raise ValueError(f"line {n}: unknown type {typ!r}")
+                if name not in self.help:
+                    raise ValueError(f"line {n}: TYPE of {name} before its HELP")
+                self.types[name] = typ
+            elif line.startswith("#"):
+                raise ValueError(f"line {n}: unexpected comment {line!r}")
+            else:
+                m = sample_re.match(line)
+                if not m:
+                    raise ValueError(f"line {n}: not a sample line: {line!r}")
+                name, labels, value = m.group(1), self._labels(m.group(2) or ""), m.group(3)
+                family = self._family(name)
+                if family is None:
+                    raise ValueError(f"line {n}: sample {name} of no declared family")
+                self.samples[(name, frozenset(labels.items()))] = float(value)
+        for name, typ in self.types.items():
+            if typ == "histogram":
+                self._check_histogram(name)
+
+    def _family(self, name):
+        if name in self.types:
+            return name
+        for suffix in ("_bucket", "_sum", "_count"):
+            base = name[:-len(suffix)]
+            if name.endswith(suffix) and self.types.get(base) == "histogram":
+                return base
+        return None
+
+    @staticmethod
+    def _labels(s):
+        labels, i = {}, 0
+        while i < len(s):
+            eq = s.index("=", i)
+            key = s[i:eq]
+            if s[eq + 1] != '"':
+                raise ValueError(f"label {key}: value not quoted in {s!r}")
+            j, value = eq + 2, []
+            while s[j] != '"':
+                if s[j] == "\\":
+                    value.append({"\\": "\\", '"': '"', "n": "\n"}[s[j + 1]])
+                    j += 2
+                else:
+                    value.append(s[j])
+                    j += 1
+            labels[key] = "".join(value)
+            i = j + 1
+            if i < len(s):
+                if s[i] != ",":
+                    raise ValueError(f"expected ',' in {s!r}")
+                i += 1
+        return labels
+
+    def _check_histogram(self, name):
+        groups = {}
+        for (sname, labels), value in self.samples.items():
+            if sname == name + "_bucket":
+                d = dict(labels)
+                le = d.pop("le")
+                groups.setdefault(frozenset(d.items()), []).append((float(le), value))
+        for labels, buckets in groups.items():
+            buckets.sort()
+            counts = [v for _, v in buckets]
+            if counts != sorted(counts) or buckets[-1][0] != float("inf"):
+                raise ValueError(f"{name}{dict(labels)}: buckets not cumulative or no +Inf bucket: {buckets}")
+            if self.samples.get((name + "_count", labels)) != counts[-1]:
+                raise ValueError(f"{name}{dict(labels)}: _count differs from the +Inf bucket")
+
+    def value(self, name, **labels):
+        """The sample's value, or None if there is none."""
+        return self.samples.get((name, frozenset(labels.items())))
+
+    def families(self):
+        return dict(self.types)
+
+
+def scrape(address):
+    """The parsed /metrics page of a program."""
+    status, body, headers = http_get(address, "/metrics")
+    if status != 200:
+        raise RuntimeError(f"GET http://{address}/metrics: status {status}")
+    return Metrics(body)
