@@ -159,7 +159,7 @@ int main(int argc, char** argv) {
     }
     // Publishers to the dead-letter queue and (redeliveries sent on with their count) to the queue.
     Collector collector(
-        *consumer, sink, [&](const std::string& queue) { return makePublisher(broker, queue); }, brokerFlags.queue,
+        *consumer, sink, [&](const std::string& queue, PublishRoute route) { return makePublisher(broker, queue, route); }, brokerFlags.queue,
         options, cli::stopRequested());
     fmt::print(" [*] Waiting for logs on '{}' at {}, writing to {}. To exit press CTRL+C\n", brokerFlags.queue,
                broker.url.redacted(), output);

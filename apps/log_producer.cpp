@@ -154,7 +154,7 @@ int main(int argc, char** argv) {
         b.stopRequested = abort;
         b.retryFor = std::chrono::hours(24 * 366);
       }
-      return makePublisher(b, queue);
+      return makePublisher(b, queue, PublishRoute::Live);
     };
     Shipper shipper(connect, std::move(recordTemplate), shipOptions);
     bool stopped = false;

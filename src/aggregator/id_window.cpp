@@ -4,17 +4,12 @@
 
 #include <fmt/format.h>
 
+#include "core/message.hpp"
+
 namespace logship {
 
 bool IdWindow::split(std::string_view id, std::string_view& prefix, uint64_t& n) {
-  const auto dash = id.rfind('-');
-  if (dash == std::string_view::npos || dash == 0 || dash + 1 == id.size()) return false;
-  const std::string_view digits = id.substr(dash + 1);
-  if (digits.size() > 19 || (digits.size() > 1 && digits[0] == '0')) return false;
-  auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
-  if (ec != std::errc{} || ptr != digits.data() + digits.size()) return false;
-  prefix = id.substr(0, dash);
-  return true;
+  return splitRecordId(id, prefix, n);
 }
 
 bool IdWindow::rangesContain(const Ranges& r, uint64_t n) {

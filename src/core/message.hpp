@@ -87,6 +87,10 @@ class BatchBuilder {
   size_t count_ = 0;
 };
 
+// Splits a record id "<instance>-<n>" (n decimal, no leading zero, fits 64 bits), as our producers
+// number their records; false for other ids.
+bool splitRecordId(std::string_view id, std::string_view& instance, uint64_t& n);
+
 // How many records a message holds: its logship-batch count, else 1.
 uint64_t recordCount(const Message& message);
 

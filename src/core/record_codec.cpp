@@ -136,6 +136,17 @@ bool parseU64(std::string_view s, uint64_t& v) {
 
 }  // namespace
 
+bool splitRecordId(std::string_view id, std::string_view& instance, uint64_t& n) {
+  const auto dash = id.rfind('-');
+  if (dash == std::string_view::npos || dash == 0 || dash + 1 == id.size()) return false;
+  const std::string_view digits = id.substr(dash + 1);
+  if (digits.size() > 19 || (digits.size() > 1 && digits[0] == '0')) return false;
+  auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+  if (ec != std::errc{} || ptr != digits.data() + digits.size()) return false;
+  instance = id.substr(0, dash);
+  return true;
+}
+
 uint64_t recordCount(const Message& message) {
   for (const auto& h : message.headers) {
     if (h.key == wire::kBatch) {
