@@ -44,6 +44,10 @@ class TailSubscription {
   // ConnectionError when the subscription is lost (the connection broke; Redis: also when the
   // server dropped a subscriber that fell too far behind), BrokerRefusedError when refused.
   virtual size_t receive(std::vector<Delivery>& out, std::chrono::milliseconds timeout) = 0;
+  // Completes, for at most `limit`, what must not be abandoned when the tail stops (RabbitMQ: putting
+  // back records after the log queue was deleted, see amqp/tail.hpp). What arrives meanwhile is not
+  // shown. Call before dropping the subscription.
+  virtual void finish(std::chrono::milliseconds /*limit*/) {}
   // One line saying what is subscribed where, e.g. "queue 'amq.gen-...' bound to exchange 'logs'
   // with '#.error', '#.fatal'".
   virtual std::string describe() const = 0;

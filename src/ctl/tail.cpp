@@ -180,18 +180,17 @@ int tail(const BrokerOptions& broker, const std::string& queue, const TailReques
         gaps.note(r.id);
         if (!filter.matches(r)) continue;
         appendFormatted(out.buffer(), *format, r);
-        if (request.count > 0 && ++printed >= request.count) {
-          out.flush();
-          reportMissed(true);
-          return 0;
-        }
+        if (request.count > 0 && ++printed >= request.count) break;
       }
+      if (request.count > 0 && printed >= request.count) break;
     }
-    if (!out.flush()) return 0;  // the reader is gone (`logctl tail | head`)
+    if (!out.flush()) break;  // the reader is gone (`logctl tail | head`)
+    if (request.count > 0 && printed >= request.count) break;
     reportMissed(false);
   }
   out.flush();
   reportMissed(true);
+  if (subscription) subscription->finish(std::chrono::seconds(10));
   return 0;
 }
 

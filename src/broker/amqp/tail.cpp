@@ -151,6 +151,19 @@ size_t AmqpTail::receive(std::vector<Delivery>& out, std::chrono::milliseconds t
   return out.size() - before;
 }
 
+void AmqpTail::finish(std::chrono::milliseconds limit) {
+  const auto deadline = Clock::now() + limit;
+  std::vector<Delivery> ignored;
+  while (awaitingMarker_ && Clock::now() < deadline) {
+    ignored.clear();
+    receive(ignored, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()));
+  }
+  if (awaitingMarker_) {
+    awaitingMarker_ = false;
+    putBack(beforeMarker_, false, "after it was declared again (stopped before the marker came back)");
+  }
+}
+
 void AmqpTail::keep(const Delivery& d) {
   const size_t bytes = d.body.size() + 64;
   if (awaitingMarker_) {

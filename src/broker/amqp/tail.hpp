@@ -32,6 +32,7 @@ class AmqpTail final : public TailSubscription {
   AmqpTail(const BrokerOptions& broker, const TailOptions& options);
 
   size_t receive(std::vector<Delivery>& out, std::chrono::milliseconds timeout) override;
+  void finish(std::chrono::milliseconds limit) override;  // waits for the marker of a put back in progress
   std::string describe() const override;
 
   // The header of the marker described above (never on a record).
