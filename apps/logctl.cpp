@@ -10,7 +10,7 @@ int main(int argc, char** argv) {
   CLI::App app{"Sets up, inspects and searches a Logship deployment.", "logctl"};
   app.footer(
       "Examples:\n"
-      "  logctl setup                       # declare logs_queue and logs_queue.dead (idempotent)\n"
+      "  logctl setup                       # declare logs_queue, its exchange logs and logs_queue.dead (idempotent)\n"
       "  logctl status                      # depth, consumers, rates and dead letters of logs_queue\n"
       "  logctl status --json --queue app   # the same for queue 'app', for scripts\n"
       "  logctl recover --broker redis://localhost   # put back records of dead Redis consumers\n"
@@ -23,7 +23,8 @@ int main(int argc, char** argv) {
   bool statusJson = false;
   std::string managementUrl;
 
-  auto* setup = app.add_subcommand("setup", "Declare the durable queue and its dead-letter queue (idempotent)");
+  auto* setup = app.add_subcommand(
+      "setup", "Declare the durable queue, its topic exchange and binding, and its dead-letter queue (idempotent)");
   cli::addBrokerFlags(*setup, setupFlags);
   auto* status = app.add_subcommand(
       "status", "Show ready and unacked messages, consumers, rates and dead letters of the queue (Redis: also the "
@@ -52,7 +53,7 @@ int main(int argc, char** argv) {
       ->type_name("NAME");
   tail->add_option("-n", tailRequest.count, "Exit after printing N records (default: until Ctrl-C)")
       ->type_name("N")
-      ->check(CLI::Range(uint64_t{1}, UINT64_MAX));
+      ->check(CLI::PositiveNumber);
   tail->add_option("--format", tailRequest.format, "Output format: text, json or raw (as log_aggregator --format)")
       ->capture_default_str();
   tail->add_option("--backlog", tailRequest.backlog,
