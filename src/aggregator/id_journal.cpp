@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <filesystem>
 #include <iterator>
@@ -95,6 +96,12 @@ class Parser {
   size_t pos_ = 0;
 };
 
+void appendNumber(std::string& out, uint64_t v) {
+  char digits[20];
+  const auto end = std::to_chars(digits, digits + sizeof digits, v).ptr;
+  out.append(digits, static_cast<size_t>(end - digits));
+}
+
 void sealEntry(std::string& entry, size_t begin) {
   entry += fmt::format(". {:016x}\n", fnv1a(std::string_view(entry).substr(begin)));
 }
@@ -152,7 +159,7 @@ IdJournal::IdJournal(std::string path, const std::string& outputPath, int output
       break;
     }
     if (last) {
-      for (auto& [end, id] : last->ids) remember(id);
+      for (auto& [end, id] : last->ids) remember(recordIdRef(id));
     }
     journalIds_ += e->ids.size();
     last = std::move(e);
@@ -160,7 +167,7 @@ IdJournal::IdJournal(std::string path, const std::string& outputPath, int output
 
   bool forgot = false;
   if (last) {
-    for (auto& [end, id] : last->ids) remember(id);
+    for (auto& [end, id] : last->ids) remember(recordIdRef(id));
     if (!last->snapshot) {
       struct stat st {};
       if (::fstat(outputFd, &st) != 0) fail("cannot stat the output beside", path_, errno);
@@ -206,9 +213,9 @@ IdJournal::IdJournal(std::string path, const std::string& outputPath, int output
         keepUpTo = cut;
       }
       if (keepUpTo) {
-        std::vector<std::string> gone;
+        std::vector<RecordIdRef> gone;
         for (auto& [end, id] : last->ids) {
-          if (end > *keepUpTo && window_.contains(id)) gone.push_back(id);
+          if (end > *keepUpTo && window_.contains(id)) gone.push_back(recordIdRef(id));
         }
         forget(gone);
         recovery_.forgotten = gone.size();
@@ -233,16 +240,34 @@ void IdJournal::openForAppend() {
   fd_ = fd;
 }
 
-bool IdJournal::contains(std::string_view id) const { return window_.contains(id) || pendingIds_.contains(id); }
-
-void IdJournal::add(std::string id, size_t end) {
+void IdJournal::add(const RecordIdRef& id, size_t end) {
+  const bool split = !id.prefix.empty();
+  const std::string_view text = split ? id.prefix : id.raw;
+  Line line{end, 0, static_cast<uint32_t>(text.size()), id.n, split, false};
+  if (split && !pending_.empty() && pending_.back().split &&
+      std::string_view(pendingText_).substr(pending_.back().offset, pending_.back().size) == text) {
+    line.offset = pending_.back().offset;  // the same producer as the line before: share its prefix
+  } else {
+    line.offset = static_cast<uint32_t>(pendingText_.size());
+    pendingText_ += text;
+  }
+  pending_.push_back(line);
   pendingIds_.insert(id);
-  pending_.push_back({end, std::move(id), false});
 }
 
-void IdJournal::remember(const std::string& id) { window_.insert(id); }
+RecordIdRef IdJournal::idOf(const Line& line) const {
+  RecordIdRef id;
+  const std::string_view text = std::string_view(pendingText_).substr(line.offset, line.size);
+  if (line.split) {
+    id.prefix = text;
+    id.n = line.n;
+  } else {
+    id.raw = text;
+  }
+  return id;
+}
 
-void IdJournal::forget(const std::vector<std::string>& ids) {
+void IdJournal::forget(const std::vector<RecordIdRef>& ids) {
   for (const auto& id : ids) window_.erase(id);
 }
 
@@ -252,9 +277,9 @@ void IdJournal::beforeWrite(dev_t dev, ino_t ino, off_t offset, size_t from, siz
   const size_t count = pending_.size() - first;
   if (journalIds_ + count > 2 * options_.window) {
     // Lines being (re)written are left out of the snapshot: the entry below names them.
-    std::vector<std::string> rewritten;
+    std::vector<RecordIdRef> rewritten;
     for (size_t i = first; i < pending_.size(); ++i) {
-      if (pending_[i].journaled) rewritten.push_back(pending_[i].id);
+      if (pending_[i].journaled) rewritten.push_back(idOf(pending_[i]));
     }
     forget(rewritten);
     try {
@@ -268,10 +293,15 @@ void IdJournal::beforeWrite(dev_t dev, ino_t ino, off_t offset, size_t from, siz
   const auto start = static_cast<uint64_t>(offset);
   std::string entry = fmt::format("E {} {} {} {} {}\n", static_cast<uint64_t>(dev), static_cast<uint64_t>(ino),
                                   start, start + (batchEnd - from), count);
-  auto out = std::back_inserter(entry);
+  std::string text;
   for (size_t i = first; i < pending_.size(); ++i) {
-    fmt::format_to(out, "{} {} ", start + (pending_[i].end - from), pending_[i].id.size());
-    entry += pending_[i].id;
+    text.clear();
+    appendRecordId(text, idOf(pending_[i]));
+    appendNumber(entry, start + (pending_[i].end - from));
+    entry += ' ';
+    appendNumber(entry, text.size());
+    entry += ' ';
+    entry += text;
     entry += '\n';
   }
   sealEntry(entry, 0);
@@ -279,8 +309,9 @@ void IdJournal::beforeWrite(dev_t dev, ino_t ino, off_t offset, size_t from, siz
   for (size_t i = first; i < pending_.size(); ++i) {
     if (pending_[i].journaled) continue;
     pending_[i].journaled = true;
-    pendingIds_.erase(pending_[i].id);
-    remember(pending_[i].id);
+    const RecordIdRef id = idOf(pending_[i]);
+    pendingIds_.erase(id);
+    remember(id);
   }
 }
 
@@ -339,16 +370,18 @@ void IdJournal::compact() {
 
 void IdJournal::batchWritten() {
   pending_.clear();
+  pendingText_.clear();
   pendingIds_.clear();
 }
 
 void IdJournal::batchDiscarded(size_t kept) {
-  std::vector<std::string> notWritten;
+  std::vector<RecordIdRef> notWritten;
   for (const Line& l : pending_) {
-    if (l.journaled && l.end > kept) notWritten.push_back(l.id);
+    if (l.journaled && l.end > kept) notWritten.push_back(idOf(l));
   }
   forget(notWritten);
   pending_.clear();
+  pendingText_.clear();
   pendingIds_.clear();
 }
 
