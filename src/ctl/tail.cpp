@@ -118,7 +118,12 @@ int tail(const BrokerOptions& broker, const std::string& queue, const TailReques
   const std::atomic<bool> notStopped{false};
   const std::atomic<bool>& stop = broker.stopRequested != nullptr ? *broker.stopRequested : notStopped;
 
-  std::unique_ptr<TailSubscription> subscription = makeTail(broker, options);
+  std::unique_ptr<TailSubscription> subscription;
+  try {
+    subscription = makeTail(broker, options);
+  } catch (const InterruptedError&) {
+    return 0;  // Ctrl-C while waiting for the broker: nothing was subscribed
+  }
   fmt::print(stderr, "logctl: tailing '{}' on {}: {}; press Ctrl-C to stop\n", escaped(queue), broker.url.redacted(),
              subscription->describe());
   std::fflush(stderr);

@@ -44,7 +44,7 @@ class AmqpTail final : public TailSubscription {
   void keep(const Delivery& d);            // for a later put back (bounded by kKeepBytes)
   void putBack(std::vector<Delivery>& messages, bool complete, const char* when);
 
-  static constexpr size_t kKeepBytes = 64 * 1024 * 1024;
+  static constexpr size_t kKeepBytes = 16 * 1024 * 1024;  // per interval (and for the wait for the marker)
 
   BrokerOptions broker_;
   TailOptions options_;
