@@ -173,7 +173,8 @@ int main(int argc, char** argv) {
     }
     // Publishers to the dead-letter queue and (redeliveries sent on with their count) to the queue.
     Collector collector(
-        *consumer, sink, [&](const std::string& queue) { return makePublisher(forwardBroker, queue); },
+        *consumer, sink,
+        [&](const std::string& queue, PublishRoute route) { return makePublisher(forwardBroker, queue, route); },
         brokerFlags.queue, options, cli::stopRequested());
     metrics::Registry::Group collectorMetrics(programMetrics.registry());
     registerAggregatorMetrics(collectorMetrics, collector, sink);

@@ -167,7 +167,7 @@ int main(int argc, char** argv) {
         b.stopRequested = abort;
         b.retryFor = std::chrono::hours(24 * 366);
       }
-      return makePublisher(b, queue);
+      return makePublisher(b, queue, PublishRoute::Live);
     };
     Shipper shipper(connect, std::move(recordTemplate), shipOptions);
     metrics::Registry::Group shipperMetrics(programMetrics.registry());

@@ -10,19 +10,21 @@ int main(int argc, char** argv) {
   CLI::App app{"Sets up, inspects and searches a Logship deployment.", "logctl"};
   app.footer(
       "Examples:\n"
-      "  logctl setup                       # declare logs_queue and logs_queue.dead (idempotent)\n"
+      "  logctl setup                       # declare logs_queue, its exchange logs and logs_queue.dead (idempotent)\n"
       "  logctl status                      # depth, consumers, rates and dead letters of logs_queue\n"
       "  logctl status --json --queue app   # the same for queue 'app', for scripts\n"
       "  logctl recover --broker redis://localhost   # put back records of dead Redis consumers\n"
+      "  logctl tail --level error --service api      # error and fatal records of api, live, until Ctrl-C\n"
       "  logctl search aggregated_logs.txt* --level warn --since 1h --grep 'timeout|refused'");
   app.require_subcommand(0, 1);  // "none" is reported below, after unknown words are
   // One set of flags per subcommand: CLI11 applies LOGSHIP_BROKER to every subcommand's options,
   // parsed or not, so shared variables would let an unused subcommand overwrite --broker.
-  cli::BrokerFlags setupFlags, statusFlags, recoverFlags;
+  cli::BrokerFlags setupFlags, statusFlags, recoverFlags, tailFlags;
   bool statusJson = false;
   std::string managementUrl;
 
-  auto* setup = app.add_subcommand("setup", "Declare the durable queue and its dead-letter queue (idempotent)");
+  auto* setup = app.add_subcommand(
+      "setup", "Declare the durable queue, its topic exchange and binding, and its dead-letter queue (idempotent)");
   cli::addBrokerFlags(*setup, setupFlags);
   auto* status = app.add_subcommand(
       "status", "Show ready and unacked messages, consumers, rates and dead letters of the queue (Redis: also the "
@@ -37,6 +39,28 @@ int main(int argc, char** argv) {
   auto* recover = app.add_subcommand(
       "recover", "Redis: put the unfinished records of dead aggregators (lease expired) back in the queue now");
   cli::addBrokerFlags(*recover, recoverFlags);
+
+  ctl::TailRequest tailRequest;
+  auto* tail = app.add_subcommand(
+      "tail", "Print the records sent to the queue from now on, live, in the aggregator's output formats, until "
+              "Ctrl-C; the aggregators still get every one of them");
+  cli::addBrokerFlags(*tail, tailFlags);
+  tailFlags.reconnectSeconds = 60;
+  cli::addReconnectFlag(*tail, tailFlags);
+  tail->add_option("--level", tailRequest.level, "This level or above: trace, debug, info, warn, error, fatal")
+      ->type_name("LEVEL");
+  tail->add_option("--service", tailRequest.services, "Records of this service (repeat for any of several)")
+      ->type_name("NAME");
+  tail->add_option("-n", tailRequest.count, "Exit after printing N records (default: until Ctrl-C)")
+      ->type_name("N")
+      ->check(CLI::PositiveNumber);
+  tail->add_option("--format", tailRequest.format, "Output format: text, json or raw (as log_aggregator --format)")
+      ->capture_default_str();
+  tail->add_option("--backlog", tailRequest.backlog,
+                   "RabbitMQ: messages the broker keeps for this tail when it falls behind (then it drops the "
+                   "oldest; at most 16 MB)")
+      ->check(CLI::Range(uint32_t{1}, uint32_t{1'000'000}))
+      ->capture_default_str();
 
   ctl::SearchRequest searchRequest;
   auto* search = app.add_subcommand(
@@ -61,10 +85,15 @@ int main(int argc, char** argv) {
   search->add_flag("--json", searchRequest.json, "Print one JSON object per matching record instead of the lines");
 
   return cli::run(app, argc, argv, [&]() -> int {
-    if (!setup->parsed() && !status->parsed() && !recover->parsed() && !search->parsed()) {
-      throw UsageError("a subcommand is required: setup, status, recover or search");
+    if (!setup->parsed() && !status->parsed() && !recover->parsed() && !search->parsed() && !tail->parsed()) {
+      throw UsageError("a subcommand is required: setup, status, recover, tail or search");
     }
     if (search->parsed()) return ctl::search(searchRequest);
+    if (tail->parsed()) {
+      BrokerOptions broker = cli::resolveBroker(tailFlags, "logctl");
+      cli::installStopSignals();
+      return ctl::tail(broker, tailFlags.queue, tailRequest);
+    }
     const cli::BrokerFlags& brokerFlags = setup->parsed() ? setupFlags : recover->parsed() ? recoverFlags : statusFlags;
     BrokerOptions broker = cli::resolveBroker(brokerFlags, "logctl");
     if (setup->parsed()) return ctl::setup(broker, brokerFlags.queue);

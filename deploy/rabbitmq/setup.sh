@@ -547,16 +547,21 @@ else
   changed "tagged user '$user' 'management'${tags:+ (kept: $tags)}"
 fi
 
-# 6. The durable queue (and its dead-letter queue), declared by logctl as the user itself.
+# 6. The durable queue (and its dead-letter queue, its topic exchange and the queue's binding to
+# it), declared by logctl as the user itself.
 queues=$(ctl list_queues -p "$vhost" name durable --no-table-headers)
-if grep -qxF "$queue"$'\t'true <<<"$queues" && grep -qxF "$queue.dead"$'\t'true <<<"$queues"; then
-  say "queue '$queue' (and '$queue.dead') already declared durable"
+exchange=$queue.logs
+[[ "$queue" == logs_queue ]] && exchange=logs
+bindings=$(ctl list_bindings -p "$vhost" source_name destination_name routing_key --no-table-headers)
+if grep -qxF "$queue"$'\t'true <<<"$queues" && grep -qxF "$queue.dead"$'\t'true <<<"$queues" &&
+   grep -qxF "$exchange"$'\t'"$queue"$'\t#' <<<"$bindings"; then
+  say "queue '$queue' (and '$queue.dead', bound to exchange '$exchange') already declared durable"
 else
   lc=$(find_logctl) || die "logctl not found: pass --logctl PATH, put it on PATH or build the project (build/bin/logctl)"
   url="amqp://$user@$(url_host "$(connect_host "$listen")"):$port/$(vhost_path)"
   LOGSHIP_PASSWORD=$password "$lc" setup --broker "$url" --queue "$queue" --retry-seconds 30 ||
     die "logctl setup failed (see above)"
-  changed "declared durable queue '$queue' on vhost '$vhost'"
+  changed "declared durable queue '$queue' (bound to topic exchange '$exchange') on vhost '$vhost'"
 fi
 
 # 7. The guest user.

@@ -326,7 +326,7 @@ void Collector::sendForwards(size_t n) {
     m.headers = f.delivery.headers;
     m.timestampUs = f.delivery.brokerTimestampUs;
     if (f.kind == Forward::Kind::Recount) {
-      if (!requeue_) requeue_ = makePublisher_(queue_);
+      if (!requeue_) requeue_ = makePublisher_(queue_, PublishRoute::Direct);
       if (f.split) {
         std::vector<Record> records;
         std::string error;
@@ -348,7 +348,7 @@ void Collector::sendForwards(size_t n) {
     std::erase_if(m.headers, [](const Header& h) { return h.key == wire::kDeliveries; });
     m.headers.push_back({std::string(wire::kDeadReason), f.reason});
     m.headers.push_back({std::string(wire::kDeadQueue), queue_});
-    if (!deadLetters_) deadLetters_ = makePublisher_(deadLetterQueueName(queue_));
+    if (!deadLetters_) deadLetters_ = makePublisher_(deadLetterQueueName(queue_), PublishRoute::DeadLetter);
     deadLetters_->publish(m);
   };
   // Redeliveries go back with the oldest one last: when an aggregator dies writing a record that

@@ -105,9 +105,10 @@ struct CollectorStats {
 // closing the consumer gives it back to the broker.
 class Collector {
  public:
-  // Opens a publisher to a queue: the dead-letter queue, or the queue itself (a redelivery sent on
-  // with its count). Called at most once per queue, when first needed.
-  using PublisherFactory = std::function<std::unique_ptr<Publisher>(const std::string& queue)>;
+  // Opens a publisher to a queue: the dead-letter queue (PublishRoute::DeadLetter), or the queue
+  // itself (PublishRoute::Direct: a redelivery sent on with its count, which tails do not show
+  // again). Called at most once per queue, when first needed.
+  using PublisherFactory = std::function<std::unique_ptr<Publisher>(const std::string& queue, PublishRoute route)>;
 
   Collector(Consumer& consumer, FileSink& sink, PublisherFactory publishers, std::string queue,
             CollectorOptions options, const std::atomic<bool>& stop);

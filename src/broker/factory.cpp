@@ -4,9 +4,11 @@
 #include "broker/amqp/admin.hpp"
 #include "broker/amqp/consumer.hpp"
 #include "broker/amqp/publisher.hpp"
+#include "broker/amqp/tail.hpp"
 #include "broker/redis/admin.hpp"
 #include "broker/redis/consumer.hpp"
 #include "broker/redis/publisher.hpp"
+#include "broker/redis/tail.hpp"
 #include "core/error.hpp"
 
 namespace logship {
@@ -23,9 +25,10 @@ bool isRedis(const BrokerOptions& broker) {
 
 }  // namespace
 
-std::unique_ptr<Publisher> makeAdapterPublisher(const BrokerOptions& broker, const std::string& queue) {
-  if (isRedis(broker)) return std::make_unique<redis::RedisPublisher>(broker, queue);
-  return std::make_unique<amqp::AmqpPublisher>(broker, queue);
+std::unique_ptr<Publisher> makeAdapterPublisher(const BrokerOptions& broker, const std::string& queue,
+                                                PublishRoute route) {
+  if (isRedis(broker)) return std::make_unique<redis::RedisPublisher>(broker, queue, route);
+  return std::make_unique<amqp::AmqpPublisher>(broker, queue, route);
 }
 
 std::unique_ptr<Consumer> makeAdapterConsumer(const BrokerOptions& broker, const ConsumerOptions& options) {
@@ -39,9 +42,9 @@ namespace {
 bool plain(const BrokerOptions& broker) { return broker.reconnectFor.count() == 0; }
 }  // namespace
 
-std::unique_ptr<Publisher> makePublisher(const BrokerOptions& broker, const std::string& queue) {
+std::unique_ptr<Publisher> makePublisher(const BrokerOptions& broker, const std::string& queue, PublishRoute route) {
   isRedis(broker);  // refuses unsupported schemes before anything else
-  Opener<Publisher> opener = [queue](const BrokerOptions& one) { return makeAdapterPublisher(one, queue); };
+  Opener<Publisher> opener = [queue, route](const BrokerOptions& one) { return makeAdapterPublisher(one, queue, route); };
   if (plain(broker)) return Reconnector(broker).connect(opener);
   return std::make_unique<ReconnectingPublisher>(broker, std::move(opener));
 }
@@ -59,6 +62,15 @@ std::unique_ptr<Admin> makeAdmin(const BrokerOptions& broker) {
     if (redis) return std::make_unique<redis::RedisAdmin>(one);
     return std::make_unique<amqp::AmqpAdmin>(one);
   }));
+}
+
+std::unique_ptr<TailSubscription> makeTail(const BrokerOptions& broker, const TailOptions& options) {
+  const bool redis = isRedis(broker);
+  return Reconnector(broker).connect(
+      Opener<TailSubscription>([redis, options](const BrokerOptions& one) -> std::unique_ptr<TailSubscription> {
+        if (redis) return std::make_unique<redis::RedisTail>(one, options);
+        return std::make_unique<amqp::AmqpTail>(one, options);
+      }));
 }
 
 }  // namespace logship

@@ -6,6 +6,7 @@
 #include "broker/consumer.hpp"
 #include "broker/options.hpp"
 #include "broker/publisher.hpp"
+#include "broker/tail.hpp"
 
 namespace logship {
 
@@ -13,10 +14,14 @@ namespace logship {
 // Each declares the queue it uses (durable, no arguments) before returning. With several URLs or
 // BrokerOptions::reconnectFor > 0 the adapter is wrapped in a reconnecting decorator
 // (broker/reconnecting.hpp); the make*Adapter* functions give the bare adapter.
-std::unique_ptr<Publisher> makePublisher(const BrokerOptions& broker, const std::string& queue);
+std::unique_ptr<Publisher> makePublisher(const BrokerOptions& broker, const std::string& queue,
+                                         PublishRoute route = PublishRoute::Direct);
 std::unique_ptr<Consumer> makeConsumer(const BrokerOptions& broker, const ConsumerOptions& options);
 std::unique_ptr<Admin> makeAdmin(const BrokerOptions& broker);
-std::unique_ptr<Publisher> makeAdapterPublisher(const BrokerOptions& broker, const std::string& queue);
+// logctl tail's subscription (broker/tail.hpp).
+std::unique_ptr<TailSubscription> makeTail(const BrokerOptions& broker, const TailOptions& options);
+std::unique_ptr<Publisher> makeAdapterPublisher(const BrokerOptions& broker, const std::string& queue,
+                                                PublishRoute route = PublishRoute::Direct);
 std::unique_ptr<Consumer> makeAdapterConsumer(const BrokerOptions& broker, const ConsumerOptions& options);
 
 }  // namespace logship

@@ -20,6 +20,20 @@ struct ConfirmRange {
   std::string reason;
 };
 
+// Where a publisher's messages go, and so what it declares before its first publish.
+enum class PublishRoute {
+  // New records (log_producer): `logctl tail` sees them too. RabbitMQ: through the queue's topic
+  // exchange with routing key <service>.<level> (broker/amqp/topology.hpp); Redis: RPUSH, plus a
+  // PUBLISH to the queue's tail channel while a tail subscribes. Declares the queue's topology.
+  Live,
+  // Records an aggregator sends back to their queue (a redelivery with its failures counted):
+  // straight into the queue (RabbitMQ: default exchange, routing key = queue), unseen by tails, which
+  // showed them when they were new. Declares the queue's topology.
+  Direct,
+  // Dead letters: straight into a dead-letter queue, declared alone (durable, no arguments, no exchange).
+  DeadLetter,
+};
+
 // Sends messages to one queue with publisher confirms. Not thread-safe.
 class Publisher {
  public:

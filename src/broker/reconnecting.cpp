@@ -81,6 +81,8 @@ template std::unique_ptr<Publisher> Reconnector::open(const Opener<Publisher>&, 
                                                       const char*);
 template std::unique_ptr<Consumer> Reconnector::open(const Opener<Consumer>&, std::chrono::milliseconds, const char*,
                                                      const char*);
+template std::unique_ptr<TailSubscription> Reconnector::open(const Opener<TailSubscription>&, std::chrono::milliseconds,
+                                                             const char*, const char*);
 template std::unique_ptr<Admin> Reconnector::open(const Opener<Admin>&, std::chrono::milliseconds, const char*,
                                                   const char*);
 

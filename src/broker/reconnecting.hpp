@@ -12,6 +12,7 @@
 #include "broker/consumer.hpp"
 #include "broker/options.hpp"
 #include "broker/publisher.hpp"
+#include "broker/tail.hpp"
 
 namespace logship {
 

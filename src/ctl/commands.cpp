@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "broker/amqp/topology.hpp"
 #include "broker/factory.hpp"
 #include "core/escape.hpp"
 
@@ -14,8 +15,9 @@ int setup(const BrokerOptions& broker, const std::string& queue) {
     fmt::print("'{}' and dead-letter list '{}' on {} are ready (Redis lists need no declaration)\n", escaped(queue),
                escaped(deadLetterQueueName(queue)), broker.url.redacted());
   } else {
-    fmt::print("declared durable queue '{}' and dead-letter queue '{}' on {}\n", escaped(queue),
-               escaped(deadLetterQueueName(queue)), broker.url.redacted());
+    fmt::print("declared durable queue '{}' (bound to topic exchange '{}' with '#') and dead-letter queue '{}' on {}\n",
+               escaped(queue), escaped(amqp::exchangeName(queue)), escaped(deadLetterQueueName(queue)),
+               broker.url.redacted());
   }
   return 0;
 }

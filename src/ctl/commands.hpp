@@ -29,4 +29,20 @@ struct SearchRequest {
 // arguments throw UsageError before anything is read.
 int search(const SearchRequest& request);
 
+// logctl tail, as the command line gave it (validated by tail()).
+struct TailRequest {
+  std::string level;                  // this level or above; "" = any
+  std::vector<std::string> services;  // any of these; empty = any
+  uint64_t count = 0;                 // -n: exit after printing this many records; 0 = until stopped
+  std::string format = "text";        // text, json, raw (the aggregator's output formats)
+  uint32_t backlog = 1000;            // RabbitMQ: messages kept for a tail that falls behind
+};
+
+// Prints the records sent to `queue` from now on that match, one line each as the aggregator would
+// write them, until `count` were printed or broker.stopRequested is set (exit 0). Takes nothing
+// from the queue. Warnings (records dropped for a tail that fell behind, a lost subscription) go to
+// stderr. Bad arguments throw UsageError before connecting; a connection lost is subscribed again
+// for broker.reconnectFor.
+int tail(const BrokerOptions& broker, const std::string& queue, const TailRequest& request);
+
 }  // namespace logship::ctl

@@ -420,11 +420,14 @@ class AmqpBroker:
                 pass
 
     def delete_queues(self, queues):
+        """Deletes the queues and the exchanges of those that are log queues (not NAME.dead)."""
         conn = self.pika()
         ch = conn.channel()
         for q in queues:
             try:
                 ch.queue_delete(queue=q)
+                if not q.endswith(".dead"):
+                    ch.exchange_delete(exchange=exchange_name(q))
             except pika.exceptions.ChannelClosedByBroker:
                 ch = conn.channel()
         conn.close()
@@ -507,6 +510,11 @@ class AmqpBroker:
             if name == queue and len(rest) == 2:
                 return int(rest[0]), int(rest[1])
         return None
+
+def exchange_name(queue):
+    """The topic exchange producers publish a queue's records through (docs/FORMATS.md)."""
+    return "logs" if queue == "logs_queue" else queue + ".logs"
+
 
 # ---- Redis ----------------------------------------------------------------------------------
 REDIS_MAGIC = b"\xffLS"

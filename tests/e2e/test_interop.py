@@ -5,15 +5,19 @@
 (b) log_producer -> a plain pika consumer sees exactly the message text as the body;
 (c) after our programs declared the queue, the tutorial's queue_declare(durable=True) still works;
 (d) the tutorial command `log_producer "Log Entry 1: This is a sample log."` prints the tutorial's line;
-(e) `rabbitmqctl list_queues` shows the queue with the right message count."""
+(e) `rabbitmqctl list_queues` shows the queue with the right message count;
+(f) log_producer publishes through the queue's topic exchange (`logs` for logs_queue): the queue is
+    bound to it with '#', and the tutorial's publish to the default exchange with routing key = the
+    queue still lands in the queue, next to log_producer's records, while a logctl tail runs."""
 import os
+import signal
 import sys
 import time
 
 import pika
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from logship_testlib import rabbitmqctl, read_lines, run_test, wait_for  # noqa: E402
+from logship_testlib import exchange_name, rabbitmqctl, read_lines, run_test, wait_for  # noqa: E402
 
 
 def tutorial_publish(t, queue, msg):
@@ -207,11 +211,40 @@ def part_de(t):
     t.check(ok, "rabbitmqctl list_queues shows 0 messages once consumed")
 
 
+def part_f(t):
+    t.section("(f) the exchange: the tutorial's default-exchange publish still reaches the queue")
+    q = t.queue("f")
+    t.check_equal(exchange_name("logs_queue"), "logs", "logs_queue's exchange is 'logs'")
+    r = t.run("log_producer", ["--queue", q, "--service", "billing", "--level", "error", "from log_producer"])
+    t.check(r.rc == 0, "log_producer exits 0", r.describe())
+    rows = rabbitmqctl(t.env.node, ["list_bindings", "source_name", "source_kind", "destination_name", "routing_key"])
+    t.check([exchange_name(q), "exchange", q, "#"] in rows,
+            f"'{q}' is bound to the topic exchange '{exchange_name(q)}' with '#'", repr([r for r in rows if q in r[2]]))
+    ex = [r for r in rabbitmqctl(t.env.node, ["list_exchanges", "name", "type", "durable"]) if r[0] == exchange_name(q)]
+    t.check_equal(ex, [[exchange_name(q), "topic", "true"]], "the exchange is a durable topic exchange")
+    tail = t.spawn("tail-f", "logctl", ["tail", "--queue", q, "--format", "raw"])
+    t.check(wait_for(lambda: b"logctl: tailing" in tail.stderr() or not tail.alive(), 30) and tail.alive(),
+            "a logctl tail is subscribed", tail.result().describe())
+    tutorial_publish(t, q, "from the tutorial's publisher")
+    r = t.run("log_producer", ["--queue", q, "--service", "billing", "--level", "error", "again from log_producer"])
+    t.check(r.rc == 0, "log_producer exits 0 while the tail runs", r.describe())
+    t.check(wait_for(lambda: tail.stdout().count(b"\n") >= 1, 15), "the tail shows log_producer's record")
+    time.sleep(0.5)
+    tail.send_signal(signal.SIGINT)
+    t.finish_proc(tail, 15, "the tail exits 0 on SIGINT")
+    t.check_equal(tail.stdout(), b"again from log_producer\n",
+                  "the tail shows only what went through the exchange (not the tutorial's direct publish)")
+    got = tutorial_consume(t, q, 3)
+    t.check_equal([b for _, b in got], [b"from log_producer", b"from the tutorial's publisher", b"again from log_producer"],
+                  "the queue got the three messages, in order: the tutorial's and log_producer's")
+
+
 def body(t):
     part_a(t)
     part_b(t)
     part_c(t)
     part_de(t)
+    part_f(t)
 
 
 if __name__ == "__main__":

@@ -5,8 +5,12 @@
 - a running log_producer must not lose the records published after the deletion: by default it
   sends the returned ones again on a fresh connection, which declares the queue again, so they are
   delivered (exit 0); with --reconnect-seconds 0 it does not claim their delivery: it exits 1 and
-  counts them as not delivered."""
+  counts them as not delivered;
+- with a logctl tail running, the records the tail's binding selects are not returned (they reach the
+  tail's own queue, and the broker confirms them): the tail notices that the queue is gone, declares
+  it again and puts back what it received, so those records are not lost either."""
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -73,7 +77,36 @@ def producer(t, reconnect):
             r.describe())
 
 
+def producer_with_tail(t):
+    t.section("producer: its queue is deleted while a logctl tail runs")
+    q = t.queue("prod_tailed")
+    r = t.run("logctl", ["setup", "--queue", q])
+    t.require(r.rc == 0, "logctl setup", r.describe())
+    tail = t.spawn("tail", "logctl", ["tail", "--queue", q, "--format", "raw"])
+    t.require(wait_for(lambda: b"logctl: tailing" in tail.stderr() or not tail.alive(), 30) and tail.alive(),
+              "a logctl tail is subscribed", tail.result().describe())
+    p = t.spawn("producer-tailed", "log_producer", ["--queue", q, "--batch-records", "1"], stdin=subprocess.PIPE)
+    p.p.stdin.write(b"".join(f"a{i}\n".encode() for i in range(10)))
+    p.p.stdin.flush()
+    t.check(wait_for(lambda: t.queue_ready(q) == 10, 15, 0.2), "10 records in the queue before the deletion")
+    delete_queue(t, q)
+    p.p.stdin.write(b"".join(f"b{i}\n".encode() for i in range(10)))
+    p.p.stdin.close()
+    t.finish_proc(p, 30, "the producer exits 0 (the broker confirmed the records: they reached the tail's queue)")
+    t.check(wait_for(lambda: tail.stdout().count(b"\n") == 20, 15), "the tail showed the 20 records")
+    t.check(wait_for(lambda: b"put back" in tail.stderr(), 15), "the tail says it put back what it received",
+            tail.stderr().decode(errors="replace"))
+    tail.send_signal(signal.SIGINT)
+    t.finish_proc(tail, 15, "the tail exits 0 on SIGINT")
+    got = [b.decode() for _, b in t.get_all(q)]
+    missing = [f"b{i}" for i in range(10) if f"b{i}" not in got]
+    t.check(not missing, f"every record sent after the deletion is in the declared-again queue ({len(got)} messages: "
+            f"the others are a* records the tail put back too, duplicates at worst)", f"missing {missing}; got {got}")
+    t.check(all(g in {f"a{i}" for i in range(10)} | {f"b{i}" for i in range(10)} for g in got), "nothing else is there")
+
+
 def body(t):
+    producer_with_tail(t)
     producer(t, reconnect=True)
     producer(t, reconnect=False)
     aggregator(t)

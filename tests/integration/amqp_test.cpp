@@ -63,6 +63,7 @@ TEST(Amqp, MessageToAMissingQueueIsReportedNotConfirmed) {
   EXPECT_EQ(countConfirmed(confirms, true), 0u);
   ASSERT_FALSE(confirms.empty());
   EXPECT_NE(confirms.front().reason.find("NO_ROUTE"), std::string::npos) << confirms.front().reason;
+  deleteExchange(amqp::exchangeName(queue));
 }
 
 TEST(Amqp, TheReconnectingPublisherDeclaresADeletedQueueAgainAndDelivers) {
@@ -74,7 +75,8 @@ TEST(Amqp, TheReconnectingPublisherDeclaresADeletedQueueAgainAndDelivers) {
   const auto confirms = publishAll(*publisher, recordMessages(3));
   EXPECT_EQ(countConfirmed(confirms, true), 3u);
   EXPECT_EQ(makeAdmin(broker)->queueStats(queue).messagesReady, 3u);
-  deleteQueue(queue);  // a publisher declares only its own queue
+  deleteQueue(queue);  // a publisher declares only its own queue (and exchange)
+  deleteExchange(amqp::exchangeName(queue));
 }
 
 TEST(Amqp, WrongPasswordIsRefusedAtOnce) {

@@ -92,7 +92,7 @@ TEST_P(EveryBroker, CollectorWritesGoodRecordsDeadLettersBadOnesAndAcksAll) {
     options.idleExit = 700ms;
     std::atomic<bool> stop{false};
     Collector collector(
-        *consumer, sink, [&](const std::string& q) { return makePublisher(broker, q); }, queue, options, stop);
+        *consumer, sink, [&](const std::string& q, PublishRoute route) { return makePublisher(broker, q, route); }, queue, options, stop);
     collector.run();
     consumer->close();
     EXPECT_EQ(collector.stats().received, 102u);
@@ -277,7 +277,7 @@ TEST_P(EveryBroker, CollectorHoldsWhatItCannotWriteAndResumesWhenItCan) {
   std::atomic<bool> stop{false};
   FileSink sink(output);
   Collector collector(
-      *consumer, sink, [&](const std::string& q) { return makePublisher(broker, q); }, queue, options, stop);
+      *consumer, sink, [&](const std::string& q, PublishRoute route) { return makePublisher(broker, q, route); }, queue, options, stop);
 
   constexpr off_t kLimit = 1000;  // "record N\n" lines of 9 to 11 bytes: cut in the middle of one
   FileSizeLimit limit(kLimit);
@@ -344,7 +344,7 @@ TEST_P(EveryBroker, CollectorStoppedWhileHoldingAcksNothingUnwrittenAndThrows) {
   {
     FileSink sink(output);
     Collector collector(
-        *consumer, sink, [&](const std::string& q) { return makePublisher(broker, q); }, queue, options, stop);
+        *consumer, sink, [&](const std::string& q, PublishRoute route) { return makePublisher(broker, q, route); }, queue, options, stop);
     FileSizeLimit limit(1000);
     std::thread stopper([&] {
       waitFor([&] { return fileSize(output) == 1000; }, 10s);
@@ -391,7 +391,7 @@ TEST_P(EveryBroker, CollectorGivesUpAfterWriteRetryFor) {
   {
     FileSink sink(output);
     Collector collector(
-        *consumer, sink, [&](const std::string& q) { return makePublisher(broker, q); }, queue, options, stop);
+        *consumer, sink, [&](const std::string& q, PublishRoute route) { return makePublisher(broker, q, route); }, queue, options, stop);
     FileSizeLimit limit(500);
     try {
       collector.run();
@@ -435,7 +435,7 @@ CollectorStats collectWithDedup(const BrokerOptions& broker, const std::string& 
   options.maxBatch = 40;
   std::atomic<bool> stop{false};
   Collector collector(
-      *consumer, sink, [&](const std::string& q) { return makePublisher(broker, q); }, queue, options, stop);
+      *consumer, sink, [&](const std::string& q, PublishRoute route) { return makePublisher(broker, q, route); }, queue, options, stop);
   collector.run();
   consumer->close();
   return collector.stats();
@@ -616,7 +616,7 @@ TEST_P(EveryBroker, CollectorDeadLettersARecordOnceItsDeliveriesFailedMaxDeliver
     ASSERT_EQ(options.maxDeliveries, 5u) << "the default";
     std::atomic<bool> stop{false};
     Collector collector(
-        *consumer, sink, [&](const std::string& q) { return makePublisher(broker, q); }, queue, options, stop);
+        *consumer, sink, [&](const std::string& q, PublishRoute route) { return makePublisher(broker, q, route); }, queue, options, stop);
     collector.run();
     consumer->close();
     stats = collector.stats();
@@ -705,7 +705,7 @@ TEST_P(EveryBroker, CollectorHoldingARecordThatFailedBeforeTakesNothingMore) {
   {
     FileSink sink(output);
     Collector collector(
-        *consumer, sink, [&](const std::string& q) { return makePublisher(broker, q); }, queue, options, stop);
+        *consumer, sink, [&](const std::string& q, PublishRoute route) { return makePublisher(broker, q, route); }, queue, options, stop);
     FileSizeLimit limit(1000);
     std::thread stopper([&] {
       waitFor([&] { return fileSize(output) == 1000; }, 10s);

@@ -12,6 +12,8 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "broker/amqp/connection.hpp"
+#include "broker/amqp/topology.hpp"
 #include "broker/options.hpp"
 #include "broker/publisher.hpp"
 #include "broker/redis/connection.hpp"
@@ -61,6 +63,13 @@ inline void deleteQueue(const std::string& queue) {
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
 }
 
+// Deletes an exchange (nothing if it does not exist).
+inline void deleteExchange(const std::string& exchange) {
+  auto conn = amqp::AmqpConnection::open(testBroker(Transport::Amqp));
+  amqp_exchange_delete(conn.get(), 1, amqp_cstring_bytes(exchange.c_str()), 0);
+  conn.check(amqp_get_rpc_reply(conn.get()), "deleting an exchange");
+}
+
 // Closes every client connection of the test broker from the server side (as a broker restart does).
 inline void closeAllConnections(Transport t) {
   if (t == Transport::Amqp) {
@@ -74,11 +83,19 @@ inline void closeAllConnections(Transport t) {
   conn.request({"CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"}, "killing clients");
 }
 
-// Deletes a queue, its dead-letter queue and (Redis) every key of its consumers.
+// Deletes a queue, its dead-letter queue and (RabbitMQ) its exchange, or (Redis) every key of its
+// consumers.
 inline void deleteTopology(Transport t, const std::string& queue) {
   if (t == Transport::Amqp) {
-    deleteQueue(queue);
-    deleteQueue(queue + ".dead");
+    // Over AMQP: deleting what does not exist is no error (rabbitmqctl delete_queue fails).
+    auto conn = amqp::AmqpConnection::open(testBroker(Transport::Amqp));
+    for (const std::string& q : {queue, queue + ".dead"}) {
+      amqp_queue_delete(conn.get(), 1, amqp_cstring_bytes(q.c_str()), 0, 0);
+      conn.check(amqp_get_rpc_reply(conn.get()), "deleting a queue");
+    }
+    const std::string exchange = amqp::exchangeName(queue);
+    amqp_exchange_delete(conn.get(), 1, amqp_cstring_bytes(exchange.c_str()), 0);
+    conn.check(amqp_get_rpc_reply(conn.get()), "deleting an exchange");
     return;
   }
   auto conn = redis::RedisConnection::open(testBroker(t));

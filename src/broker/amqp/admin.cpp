@@ -13,7 +13,7 @@ AmqpAdmin::AmqpAdmin(const BrokerOptions& options) : options_(options), conn_(Am
 AmqpAdmin::~AmqpAdmin() = default;
 
 void AmqpAdmin::declareTopology(const std::string& queue) {
-  conn_.declareQueue(channel_, queue, false);
+  conn_.declareLogQueue(channel_, queue);
   conn_.declareQueue(channel_, deadLetterQueueName(queue), false);
 }
 

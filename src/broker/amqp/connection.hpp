@@ -31,6 +31,13 @@ class AmqpConnection {
   // Declares a durable queue with no arguments (what pika's queue_declare(durable=True) does),
   // or only checks it (passive). Returns its stats. Throws on failure.
   QueueStats declareQueue(amqp_channel_t channel, const std::string& name, bool passive);
+  // Declares the whole topology of log queue `queue` (broker/amqp/topology.hpp), idempotently: its
+  // durable topic exchange, the queue (as declareQueue) and the binding of the queue to the exchange
+  // with '#'. Returns the queue's stats. Throws on failure (an exchange of that name and another
+  // type is a BrokerRefusedError that says so).
+  QueueStats declareLogQueue(amqp_channel_t channel, const std::string& queue);
+  void declareExchange(amqp_channel_t channel, const std::string& exchange);
+  void bindQueue(amqp_channel_t channel, const std::string& queue, const std::string& exchange, const std::string& key);
   void openChannel(amqp_channel_t channel);
 
   // Throws the typed error for a failed RPC reply; `what` names the operation. Answers a

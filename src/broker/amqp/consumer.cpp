@@ -10,9 +10,29 @@
 
 namespace logship::amqp {
 
+void toDelivery(const amqp_envelope_t& envelope, Delivery& d) {
+  d.tag = envelope.delivery_tag;
+  d.redelivered = envelope.redelivered != 0;
+  const amqp_bytes_t& body = envelope.message.body;
+  d.body.assign(static_cast<const char*>(body.bytes), body.len);
+  const amqp_basic_properties_t& props = envelope.message.properties;
+  uint64_t brokerCount = 0;  // a quorum queue counts earlier deliveries; a classic queue gives only the flag
+  if ((props._flags & AMQP_BASIC_HEADERS_FLAG) != 0) {
+    readHeaders(props.headers, d.headers);
+    brokerCount = integerEntry(props.headers, kDeliveryCountHeader).value_or(0);
+    // The broker's count of this delivery, now in unrecordedFailures: never sent on with a copy.
+    std::erase_if(d.headers, [](const Header& h) { return h.key == kDeliveryCountHeader; });
+  }
+  d.unrecordedFailures = static_cast<uint32_t>(
+      std::min<uint64_t>(std::max<uint64_t>(brokerCount, d.redelivered ? 1 : 0), wire::kMaxDeliveries));
+  if ((props._flags & AMQP_BASIC_TIMESTAMP_FLAG) != 0) {
+    d.brokerTimestampUs = static_cast<int64_t>(props.timestamp) * 1'000'000;
+  }
+}
+
 AmqpConsumer::AmqpConsumer(const BrokerOptions& options, const ConsumerOptions& consumerOptions)
     : conn_(AmqpConnection::open(options)), queue_(consumerOptions.queue) {
-  conn_.declareQueue(1, queue_, false);
+  conn_.declareLogQueue(1, queue_);
   conn_.declareQueue(1, deadLetterQueueName(queue_), false);  // ready before the first dead letter
   amqp_basic_qos(conn_.get(), 1, 0, consumerOptions.prefetch, 0);
   conn_.check(amqp_get_rpc_reply(conn_.get()), "setting the prefetch count");
@@ -25,26 +45,8 @@ bool AmqpConsumer::receiveOne(std::vector<Delivery>& out, timeval* timeout) {
   amqp_envelope_t envelope;
   const amqp_rpc_reply_t reply = amqp_consume_message(conn_.get(), &envelope, timeout, 0);
   if (reply.reply_type == AMQP_RESPONSE_NORMAL) {
-    Delivery d;
-    d.tag = envelope.delivery_tag;
-    d.redelivered = envelope.redelivered != 0;
-    const amqp_bytes_t& body = envelope.message.body;
-    d.body.assign(static_cast<const char*>(body.bytes), body.len);
-    const amqp_basic_properties_t& props = envelope.message.properties;
-    uint64_t brokerCount = 0;  // a quorum queue counts earlier deliveries; a classic queue gives only the flag
-    if ((props._flags & AMQP_BASIC_HEADERS_FLAG) != 0) {
-      readHeaders(props.headers, d.headers);
-      brokerCount = integerEntry(props.headers, kDeliveryCountHeader).value_or(0);
-      // The broker's count of this delivery, now in unrecordedFailures: never sent on with a copy.
-      std::erase_if(d.headers, [](const Header& h) { return h.key == kDeliveryCountHeader; });
-    }
-    d.unrecordedFailures = static_cast<uint32_t>(
-        std::min<uint64_t>(std::max<uint64_t>(brokerCount, d.redelivered ? 1 : 0), wire::kMaxDeliveries));
-    if ((props._flags & AMQP_BASIC_TIMESTAMP_FLAG) != 0) {
-      d.brokerTimestampUs = static_cast<int64_t>(props.timestamp) * 1'000'000;
-    }
+    toDelivery(envelope, out.emplace_back());
     amqp_destroy_envelope(&envelope);
-    out.push_back(std::move(d));
     return true;
   }
   if (reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && reply.library_error == AMQP_STATUS_TIMEOUT) {

@@ -7,6 +7,10 @@ namespace logship::amqp {
 // Set by quorum queues on a redelivery: how many times the message was returned before.
 inline constexpr std::string_view kDeliveryCountHeader = "x-delivery-count";
 
+// Moves a delivered message into `d`: tag, body, headers (x-delivery-count dropped and counted in
+// unrecordedFailures), redelivered, timestamp. Does not destroy the envelope.
+void toDelivery(const amqp_envelope_t& envelope, Delivery& d);
+
 // basic.consume with manual acks and basic.qos(prefetch) on channel 1.
 class AmqpConsumer final : public Consumer {
  public:

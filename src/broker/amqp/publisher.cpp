@@ -6,16 +6,28 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "broker/amqp/topology.hpp"
 #include "core/error.hpp"
+#include "core/escape.hpp"
 
 namespace logship::amqp {
 namespace {
 std::string bytesToString(amqp_bytes_t b) { return std::string(static_cast<const char*>(b.bytes), b.len); }
 }  // namespace
 
-AmqpPublisher::AmqpPublisher(const BrokerOptions& options, std::string queue)
-    : conn_(AmqpConnection::open(options)), queue_(std::move(queue)) {
-  conn_.declareQueue(1, queue_, false);
+AmqpPublisher::AmqpPublisher(const BrokerOptions& options, std::string queue, PublishRoute route)
+    : conn_(AmqpConnection::open(options)), queue_(std::move(queue)), live_(route == PublishRoute::Live) {
+  if (route == PublishRoute::DeadLetter) {
+    conn_.declareQueue(1, queue_, false);
+    routingKey_ = queue_;
+  } else {
+    conn_.declareLogQueue(1, queue_);
+    if (live_) {
+      exchange_ = exchangeName(queue_);
+    } else {
+      routingKey_ = queue_;
+    }
+  }
   amqp_confirm_select(conn_.get(), 1);
   conn_.check(amqp_get_rpc_reply(conn_.get()), "enabling publisher confirms");
   std::random_device rd;
@@ -40,13 +52,13 @@ uint64_t AmqpPublisher::publish(const Message& message) {
   }
 
   const amqp_bytes_t body{message.body.size(), const_cast<char*>(message.body.data())};
-  // mandatory=1: if the queue is gone the broker returns the message instead of dropping it.
-  conn_.guardedSend(
-      [&] {
-        return amqp_basic_publish(conn_.get(), 1, amqp_empty_bytes, amqp_cstring_bytes(queue_.c_str()), 1, 0, &props,
-                                  body);
-      },
-      "publishing");
+  if (live_) routingKey_ = routingKeyOf(message);
+  const amqp_bytes_t exchange{exchange_.size(), const_cast<char*>(exchange_.data())};
+  const amqp_bytes_t routingKey{routingKey_.size(), const_cast<char*>(routingKey_.data())};
+  // mandatory=1: if the queue is gone (and no tail's queue took it) the broker returns the message
+  // instead of dropping it. Through the exchange too: deleting the queue deletes its binding.
+  conn_.guardedSend([&] { return amqp_basic_publish(conn_.get(), 1, exchange, routingKey, 1, 0, &props, body); },
+                    "publishing");
   pending_.push_back(true);
   ++unconfirmed_;
   return seq;
@@ -111,6 +123,16 @@ void AmqpPublisher::handleFrame(const amqp_frame_t& frame, std::vector<ConfirmRa
       spdlog::info("the broker unblocked publishing");
       return;
     case AMQP_CHANNEL_CLOSE_METHOD:
+      if (static_cast<const amqp_channel_close_t*>(method.decoded)->reply_code == AMQP_NOT_FOUND && live_) {
+        // The exchange was deleted under us: a new connection declares it again (and the unconfirmed
+        // messages are sent again), as for a deleted queue.
+        try {
+          conn_.throwClosedByBroker(method, frame.channel);
+        } catch (const BrokerRefusedError& e) {
+          throw ConnectionError(fmt::format("{} (exchange '{}' deleted?)", e.what(), escaped(exchange_)));
+        }
+      }
+      conn_.throwClosedByBroker(method, frame.channel);
     case AMQP_CONNECTION_CLOSE_METHOD:
       conn_.throwClosedByBroker(method, frame.channel);
     default:

@@ -9,12 +9,14 @@
 
 namespace logship::amqp {
 
-// Publishes persistent, mandatory messages to the default exchange with routing key = queue
-// (exactly what the tutorial's pika producer does), in confirm mode. Each message gets the
-// message-id "<instance>-<seq>" so that a basic.return can be matched to its sequence number.
+// Publishes persistent, mandatory messages in confirm mode. PublishRoute::Live: to the queue's topic
+// exchange with routing key <service>.<level> of each message (broker/amqp/topology.hpp); Direct and
+// DeadLetter: to the default exchange with routing key = queue (exactly what the tutorial's pika
+// producer does). Each message gets the message-id "<instance>-<seq>" so that a basic.return can be
+// matched to its sequence number.
 class AmqpPublisher final : public Publisher {
  public:
-  AmqpPublisher(const BrokerOptions& options, std::string queue);
+  AmqpPublisher(const BrokerOptions& options, std::string queue, PublishRoute route = PublishRoute::Direct);
   ~AmqpPublisher() override = default;
 
   uint64_t publish(const Message& message) override;
@@ -27,6 +29,9 @@ class AmqpPublisher final : public Publisher {
 
   AmqpConnection conn_;
   std::string queue_;
+  std::string exchange_;  // "" (the default exchange) unless Live
+  bool live_ = false;
+  std::string routingKey_;
   std::string instanceId_;
   HeaderTable headerTable_;
   std::string messageId_;

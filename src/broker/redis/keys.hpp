@@ -16,6 +16,8 @@ struct QueueKeys {
   // (aggregators before logctl status wrote no "<ttl ms>")
   std::string lease(const std::string& id) const { return queue + ".lease." + id; }
   std::string processingPattern() const;  // for SCAN: every processing list of this queue
+  // Pub/sub channel: the producers PUBLISH every value they push while `logctl tail` subscribes
+  std::string tail() const { return queue + ".tail"; }
 };
 
 // The parts of a lease value "<host> <pid> <nonce> [<ttl ms>]".

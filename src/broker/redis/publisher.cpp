@@ -1,15 +1,18 @@
 #include "broker/redis/publisher.hpp"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "broker/redis/envelope.hpp"
+#include "broker/redis/keys.hpp"
 #include "core/error.hpp"
 #include "core/escape.hpp"
 
 namespace logship::redis {
 
-RedisPublisher::RedisPublisher(const BrokerOptions& options, std::string queue)
-    : conn_(RedisConnection::open(options)), queue_(std::move(queue)) {
+RedisPublisher::RedisPublisher(const BrokerOptions& options, std::string queue, PublishRoute route)
+    : conn_(RedisConnection::open(options)), queue_(std::move(queue)), live_(route == PublishRoute::Live),
+      tailChannel_(QueueKeys(queue_).tail()) {
   // Fail at once, not at the first confirm, when the key is something other than a list.
   Reply type = conn_.command({"TYPE", queue_}, fmt::format("checking '{}'", escaped(queue_)));
   const std::string_view t = replyText(*type);
@@ -17,6 +20,25 @@ RedisPublisher::RedisPublisher(const BrokerOptions& options, std::string queue)
     throw BrokerRefusedError(0, fmt::format("Redis key '{}' is a {}, not a list: cannot use it as a queue",
                                             escaped(queue_), escaped(t)));
   }
+  if (live_) {
+    // Asked at once, so that a tail already running sees the first records too.
+    readSubscriberCount(*conn_.request({"PUBSUB", "NUMSUB", tailChannel_}, "counting tail subscribers"));
+    nextSubscriberCheck_ = Clock::now() + kSubscriberCheckInterval;
+  }
+}
+
+void RedisPublisher::readSubscriberCount(const redisReply& reply) {
+  // [channel, count]. An error (e.g. an ACL without PUBSUB) counts as nobody: tails are a view.
+  if (reply.type == REDIS_REPLY_ARRAY && reply.elements == 2 && reply.element[1]->type == REDIS_REPLY_INTEGER) {
+    tailSubscribers_ = reply.element[1]->integer;
+    return;
+  }
+  if (!warnedMirror_ && reply.type == REDIS_REPLY_ERROR) {
+    spdlog::warn("logctl tail will not see these records: PUBSUB NUMSUB {} failed: {}", escaped(tailChannel_),
+                 escaped(replyText(reply)));
+    warnedMirror_ = true;
+  }
+  tailSubscribers_ = 0;
 }
 
 uint64_t RedisPublisher::publish(const Message& message) {
@@ -30,6 +52,12 @@ uint64_t RedisPublisher::publish(const Message& message) {
 
 void RedisPublisher::sendBuffered() {
   if (bufferedEnds_.empty()) return;
+  if (live_ && Clock::now() >= nextSubscriberCheck_) {
+    const std::string_view numsub[] = {"PUBSUB", "NUMSUB", tailChannel_};
+    conn_.append(numsub);
+    inFlight_.push_back({Sent::Kind::SubscriberCount});
+    nextSubscriberCheck_ = Clock::now() + kSubscriberCheckInterval;
+  }
   args_.clear();
   args_.emplace_back("RPUSH");
   args_.emplace_back(queue_);
@@ -39,16 +67,36 @@ void RedisPublisher::sendBuffered() {
     start = end;
   }
   conn_.append(args_);
-  conn_.flush(fmt::format("sending records to '{}'", escaped(queue_)));
   const uint64_t last = nextSeq_ - 1;
-  inFlight_.push_back({last - bufferedEnds_.size() + 1, last});
+  inFlight_.push_back({Sent::Kind::Push, last - bufferedEnds_.size() + 1, last});
+  if (live_ && tailSubscribers_ > 0) {
+    // After the RPUSH: a tail shows only what is in the queue (unless the RPUSH fails).
+    for (size_t i = 2; i < args_.size(); ++i) {
+      const std::string_view publish[] = {"PUBLISH", tailChannel_, args_[i]};
+      conn_.append(publish);
+      inFlight_.push_back({Sent::Kind::Mirror});
+    }
+  }
+  conn_.flush(fmt::format("sending records to '{}'", escaped(queue_)));
   buffered_.clear();
   bufferedEnds_.clear();
 }
 
 void RedisPublisher::settle(const redisReply& reply, std::vector<ConfirmRange>& out) {
-  const Push push = inFlight_.front();
+  const Sent push = inFlight_.front();
   inFlight_.pop_front();
+  if (push.kind == Sent::Kind::SubscriberCount) {
+    readSubscriberCount(reply);
+    return;
+  }
+  if (push.kind == Sent::Kind::Mirror) {
+    if (reply.type == REDIS_REPLY_ERROR && !warnedMirror_) {
+      spdlog::warn("logctl tail will not see these records: PUBLISH {} failed: {}", escaped(tailChannel_),
+                   escaped(replyText(reply)));
+      warnedMirror_ = true;
+    }
+    return;
+  }
   confirmedThrough_ = push.last;
   ConfirmRange range{push.first, push.last, true, {}};
   if (reply.type == REDIS_REPLY_ERROR) {

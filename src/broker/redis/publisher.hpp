@@ -11,9 +11,15 @@ namespace logship::redis {
 // Appends messages to the tail of a Redis list (RPUSH), many values per command and many commands
 // in flight (pipelining). A message counts as confirmed when Redis answered its RPUSH: it is then
 // in the server's memory and, with appendonly yes, in its AOF (fsynced per `appendfsync`).
+//
+// PublishRoute::Live also shows the messages to `logctl tail`: while the queue's tail channel
+// (QueueKeys::tail) has subscribers, each pushed value is PUBLISHed there too, in the same pipeline
+// right after its RPUSH. Whether it has any is asked (PUBSUB NUMSUB, also pipelined) at most once a
+// second while messages are sent, so a queue nobody tails costs one small command a second.
 class RedisPublisher final : public Publisher {
  public:
-  RedisPublisher(const BrokerOptions& options, std::string queue);
+  static constexpr std::chrono::milliseconds kSubscriberCheckInterval{1000};
+  RedisPublisher(const BrokerOptions& options, std::string queue, PublishRoute route = PublishRoute::Direct);
 
   uint64_t publish(const Message& message) override;
   size_t awaitConfirms(size_t maxUnconfirmed, Clock::time_point deadline, std::vector<ConfirmRange>& out) override;
@@ -24,19 +30,27 @@ class RedisPublisher final : public Publisher {
   static constexpr size_t kMaxBytesPerPush = 1 << 20;
   void sendBuffered();
   void settle(const redisReply& reply, std::vector<ConfirmRange>& out);
+  void readSubscriberCount(const redisReply& reply);
 
   RedisConnection conn_;
   std::string queue_;
+  bool live_ = false;
+  std::string tailChannel_;
+  long long tailSubscribers_ = 0;  // as of the last PUBSUB NUMSUB reply
+  Clock::time_point nextSubscriberCheck_{};
+  bool warnedMirror_ = false;
   // Encoded values not yet sent, back to back in one buffer (no allocation per record once warm).
   std::string buffered_;
   std::vector<size_t> bufferedEnds_;  // where each value ends in buffered_
   std::string scratch_;
   std::vector<std::string_view> args_;
-  struct Push {
-    uint64_t first;
-    uint64_t last;
+  // A pipelined command whose reply is still due.
+  struct Sent {
+    enum class Kind { Push, Mirror, SubscriberCount } kind;
+    uint64_t first = 0;  // Push: the sequence numbers of its values
+    uint64_t last = 0;
   };
-  std::deque<Push> inFlight_;  // RPUSH commands sent, oldest first
+  std::deque<Sent> inFlight_;  // oldest first
   uint64_t nextSeq_ = 1;
   uint64_t confirmedThrough_ = 0;
 };
