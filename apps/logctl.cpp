@@ -1,75 +1,29 @@
 // logctl: sets up, inspects and searches a Logship deployment. Flags and wiring only: see
-// ctl/commands.hpp.
+// ctl/commands.hpp (the flags are defined in programs.cpp).
 #include "cli/common.hpp"
 #include "core/error.hpp"
 #include "ctl/commands.hpp"
+#include "programs.hpp"
 
 using namespace logship;
 
 int main(int argc, char** argv) {
-  CLI::App app{"Sets up, inspects and searches a Logship deployment.", "logctl"};
-  app.footer(
-      "Examples:\n"
-      "  logctl setup                       # declare logs_queue and logs_queue.dead (idempotent)\n"
-      "  logctl status                      # depth, consumers, rates and dead letters of logs_queue\n"
-      "  logctl status --json --queue app   # the same for queue 'app', for scripts\n"
-      "  logctl recover --broker redis://localhost   # put back records of dead Redis consumers\n"
-      "  logctl search aggregated_logs.txt* --level warn --since 1h --grep 'timeout|refused'");
-  app.require_subcommand(0, 1);  // "none" is reported below, after unknown words are
-  // One set of flags per subcommand: CLI11 applies LOGSHIP_BROKER to every subcommand's options,
-  // parsed or not, so shared variables would let an unused subcommand overwrite --broker.
-  cli::BrokerFlags setupFlags, statusFlags, recoverFlags;
-  bool statusJson = false;
-  std::string managementUrl;
-
-  auto* setup = app.add_subcommand("setup", "Declare the durable queue and its dead-letter queue (idempotent)");
-  cli::addBrokerFlags(*setup, setupFlags);
-  auto* status = app.add_subcommand(
-      "status", "Show ready and unacked messages, consumers, rates and dead letters of the queue (Redis: also the "
-                "processing lists with their owners and leases)");
-  cli::addBrokerFlags(*status, statusFlags);
-  status->add_flag("--json", statusJson, "Print JSON instead of a table");
-  status
-      ->add_option("--management-url", managementUrl,
-                   "RabbitMQ management API, http[s]://HOST[:PORT][/PREFIX], or 'off' for AMQP only (env "
-                   "LOGSHIP_MANAGEMENT_URL; default: the broker's host, port 15672, or https and 15671 for amqps://)")
-      ->envname("LOGSHIP_MANAGEMENT_URL");
-  auto* recover = app.add_subcommand(
-      "recover", "Redis: put the unfinished records of dead aggregators (lease expired) back in the queue now");
-  cli::addBrokerFlags(*recover, recoverFlags);
-
-  ctl::SearchRequest searchRequest;
-  auto* search = app.add_subcommand(
-      "search", "Print the records of aggregated files (text, json or raw; plain or .zst) that match every condition "
-                "given. Exit 0 if some matched, 1 if none, 2 on errors");
-  search->add_option("FILE", searchRequest.files, "Files to scan (plain or zstd-compressed; - is standard input)")
-      ->required();
-  search->add_option("--since", searchRequest.since,
-                     "Records at or after T: RFC 3339 (2026-11-24T08:00:00Z, +01:00 offsets, a date alone) or a "
-                     "duration before now (90s, 15m, 2h, 7d, 1w)")
-      ->type_name("T");
-  search->add_option("--until", searchRequest.until, "Records before T (same forms as --since)")->type_name("T");
-  search->add_option("--level", searchRequest.level, "This level or above: trace, debug, info, warn, error, fatal")
-      ->type_name("LEVEL");
-  search->add_option("--service", searchRequest.services, "Records of this service (repeat for any of several)")
-      ->type_name("NAME");
-  search->add_option("--grep", searchRequest.grep,
-                     "Lines matching this POSIX extended regular expression (as grep -E), on the line as written")
-      ->type_name("REGEX");
-  search->add_option("--format", searchRequest.format, "Format of the files: auto (detected per file), text, json, raw")
-      ->capture_default_str();
-  search->add_flag("--json", searchRequest.json, "Print one JSON object per matching record instead of the lines");
+  CLI::App app;
+  apps::LogctlSettings s;
+  apps::defineLogctl(app, s);
 
   return cli::run(app, argc, argv, [&]() -> int {
-    if (!setup->parsed() && !status->parsed() && !recover->parsed() && !search->parsed()) {
+    if (!s.setup->parsed() && !s.status->parsed() && !s.recover->parsed() && !s.searchCommand->parsed()) {
       throw UsageError("a subcommand is required: setup, status, recover or search");
     }
-    if (search->parsed()) return ctl::search(searchRequest);
-    const cli::BrokerFlags& brokerFlags = setup->parsed() ? setupFlags : recover->parsed() ? recoverFlags : statusFlags;
+    if (s.searchCommand->parsed()) return ctl::search(s.search);
+    const cli::BrokerFlags& brokerFlags = s.setup->parsed()     ? s.setupFlags
+                                          : s.recover->parsed() ? s.recoverFlags
+                                                                : s.statusFlags;
     BrokerOptions broker = cli::resolveBroker(brokerFlags, "logctl");
-    if (setup->parsed()) return ctl::setup(broker, brokerFlags.queue);
-    if (recover->parsed()) return ctl::recover(broker, brokerFlags.queue);
-    broker.management = cli::resolveManagement(managementUrl, broker, statusFlags.requireTls);
-    return ctl::status(broker, brokerFlags.queue, statusJson);
-  });
+    if (s.setup->parsed()) return ctl::setup(broker, brokerFlags.queue);
+    if (s.recover->parsed()) return ctl::recover(broker, brokerFlags.queue);
+    broker.management = cli::resolveManagement(s.managementUrl, broker, s.statusFlags.requireTls);
+    return ctl::status(broker, brokerFlags.queue, s.statusJson);
+  }, apps::programCatalog);
 }

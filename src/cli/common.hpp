@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include "broker/options.hpp"
+#include "cli/config.hpp"
 
 namespace logship::cli {
 
@@ -53,8 +54,12 @@ void validateQueueName(const std::string& queue);
 const std::atomic<bool>& stopRequested();
 void installStopSignals();
 
-// Parses the command line and runs `body`, turning every error into one line on stderr
-// ("<program>: error: ...") and an exit code: 2 for usage errors, 1 for everything else.
-int run(CLI::App& app, int argc, char** argv, const std::function<int()>& body);
+// Parses the command line, then the options' environment variables, then the configuration file
+// (--config FILE or LOGSHIP_CONFIG, checked against `catalog()`: every program's settings; when
+// empty, this program's only), see cli/config.hpp. Handles --help, --version and --print-config,
+// then runs `body`, turning every error into one line on stderr ("<program>: error: ...") and an
+// exit code: 2 for usage errors (a bad configuration file too), 1 for everything else.
+int run(CLI::App& app, int argc, char** argv, const std::function<int()>& body,
+        const std::function<ProgramCatalog()>& catalog = {});
 
 }  // namespace logship::cli

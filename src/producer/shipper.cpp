@@ -253,6 +253,7 @@ void Shipper::settle(std::vector<ConfirmRange>& confirms) {
     }
     if (c.ok) {
       report_.confirmed += records;
+      confirmedSoFar_.store(report_.confirmed, std::memory_order_relaxed);
     } else {
       report_.failed += records;
       if (report_.firstFailure.empty()) report_.firstFailure = c.reason;

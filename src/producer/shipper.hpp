@@ -92,6 +92,8 @@ class Shipper {
   void finish(bool stopping);
 
   const ShipReport& report() const { return report_; }
+  // Records confirmed so far (report().confirmed once finished); may be read from any thread.
+  uint64_t confirmedSoFar() const { return confirmedSoFar_.load(std::memory_order_relaxed); }
   bool allConfirmed() const {
     return report_.refused == 0 && report_.failed == 0 && report_.dropped == 0 && report_.remaining == 0 &&
            report_.confirmed == report_.sent + report_.recovered;
@@ -139,6 +141,7 @@ class Shipper {
   std::atomic<bool> senderDone_{false};
   std::atomic<int64_t> inputClosedAt_{0};  // steady clock ns; 0 while input is open
   std::atomic<int64_t> lastProgressNs_{0};
+  std::atomic<uint64_t> confirmedSoFar_{0};
   std::exception_ptr senderError_;
   Clock::time_point lastDropWarning_{};
 };
