@@ -99,7 +99,7 @@ void addBrokerFlags(CLI::App& app, BrokerFlags& flags) {
       // configuration file. The URLs are split again by resolveBroker().
       ->delimiter(',')
       ->multi_option_policy(CLI::MultiOptionPolicy::Join);
-  app.add_option("--password-file", flags.passwordFile,
+  flags.passwordFileOption = app.add_option("--password-file", flags.passwordFile,
                  "Read the broker password from this file (or set env LOGSHIP_PASSWORD); overrides the URL's")
       ->check(CLI::ExistingFile);
   app.add_option("--queue", flags.queue, "Queue name")->capture_default_str();
@@ -159,10 +159,14 @@ BrokerOptions resolveBroker(const BrokerFlags& flags, const std::string& clientN
     if (comma == std::string::npos) break;
     start = comma + 1;
   }
+  // Command line > environment > configuration file, as for every setting.
   std::optional<std::string> password;
-  if (!flags.passwordFile.empty()) {
+  const char* env = std::getenv("LOGSHIP_PASSWORD");
+  const bool envPassword = env != nullptr && *env != '\0';
+  const bool fileFromConfig = flags.passwordFileOption != nullptr && fromConfigFile(*flags.passwordFileOption);
+  if (!flags.passwordFile.empty() && !(fileFromConfig && envPassword)) {
     password = readPasswordFile(flags.passwordFile);
-  } else if (const char* env = std::getenv("LOGSHIP_PASSWORD"); env != nullptr && *env != '\0') {
+  } else if (envPassword) {
     password = env;
   }
   for (BrokerUrl& url : options.urls) {

@@ -18,6 +18,7 @@ inline constexpr int kExitUsage = 2;    // bad flag, value or URL
 struct BrokerFlags {
   std::string url;           // --broker / LOGSHIP_BROKER
   std::string passwordFile;  // --password-file
+  const CLI::Option* passwordFileOption = nullptr;  // set by addBrokerFlags: was it set by a configuration file?
   std::string queue = "logs_queue";
   double retrySeconds = 10;
   double connectTimeoutSeconds = 5;
@@ -36,7 +37,8 @@ void addBrokerFlags(CLI::App& app, BrokerFlags& flags);
 void addReconnectFlag(CLI::App& app, BrokerFlags& flags);
 
 // Resolves URLs (flag, then LOGSHIP_BROKER, then the default; comma-separated), password (--password-file, then
-// LOGSHIP_PASSWORD, then the URL) and validates the queue name. Throws UsageError.
+// LOGSHIP_PASSWORD, then password-file from a configuration file, then the URL) and validates the
+// queue name. Throws UsageError.
 // TLS: --require-tls refuses amqp:// and redis:// URLs; the TLS files need an amqps:// URL,
 // --tls-cert and --tls-key go together, and each file must be readable.
 BrokerOptions resolveBroker(const BrokerFlags& flags, const std::string& clientName);

@@ -389,7 +389,8 @@ std::string scalarToml(ValueKind kind, const std::string& text, bool& redacted) 
       char* end = nullptr;
       const double d = std::strtod(text.c_str(), &end);
       if (!text.empty() && end == text.c_str() + text.size() && std::isfinite(d)) {
-        const std::string shortest = fmt::format("{}", d);
+        if (d == std::floor(d) && std::fabs(d) < 1e15) return fmt::format("{}", static_cast<int64_t>(d));
+        const std::string shortest = fmt::format("{}", d);  // "0.5", "1e-05"
         return shortest.find_first_of(".e") == std::string::npos ? shortest + ".0" : shortest;
       }
       break;
@@ -615,6 +616,7 @@ Configuration configure(CLI::App& app, int argc, const char* const* argv,
                         const std::function<ProgramCatalog()>& catalog) {
   Configuration config;
   config.app_ = &app;
+  optionsSetByFile().clear();  // one configuration per process (tests configure several apps in turn)
   {
     EnvNamesDeferred deferred(app);
     app.parse(argc, argv);

@@ -134,7 +134,7 @@ class Configuration {
   bool printRequested_ = false;
 };
 
-// True when configure() gave `option` its value from the configuration file.
+// True when the last configure() gave `option` its value from the configuration file.
 bool fromConfigFile(const CLI::Option& option);
 
 // Parses the command line into `app` (which has addConfigFlags), then gives each option that the

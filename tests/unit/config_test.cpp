@@ -194,6 +194,30 @@ TEST_F(ConfigTest, PrecedenceCommandLineThenEnvironmentThenFileThenDefault) {
   }
 }
 
+TEST_F(ConfigTest, PasswordPrecedenceCommandLineThenEnvironmentThenFile) {
+  const std::string inFile = writeFile("logship_pw_config", "fromconfigfile\n");
+  const std::string onCli = writeFile("logship_pw_cli", "fromcli\n");
+  const std::string path = writeFile("logship_pw.toml", "broker = \"amqp://u:fromurl@h/\"\npassword-file = \"" + inFile + "\"\n");
+  ::unsetenv("LOGSHIP_PASSWORD");
+  {
+    Prog p;
+    configure(p.app, {"--config", path});
+    EXPECT_EQ(cli::resolveBroker(p.broker, "t").url.password, "fromconfigfile");
+  }
+  ::setenv("LOGSHIP_PASSWORD", "fromenv", 1);
+  {
+    Prog p;
+    configure(p.app, {"--config", path});
+    EXPECT_EQ(cli::resolveBroker(p.broker, "t").url.password, "fromenv");
+  }
+  {
+    Prog p;
+    configure(p.app, {"--config", path, "--password-file", onCli});
+    EXPECT_EQ(cli::resolveBroker(p.broker, "t").url.password, "fromcli");
+  }
+  ::unsetenv("LOGSHIP_PASSWORD");
+}
+
 TEST_F(ConfigTest, LogshipConfigNamesTheFileAndConfigBeatsIt) {
   const std::string fromEnv = writeFile("logship_env.toml", "[prog]\nprefetch = 11\n");
   const std::string fromFlag = writeFile("logship_flag.toml", "[prog]\nprefetch = 12\n");
