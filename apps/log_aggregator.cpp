@@ -17,6 +17,7 @@
 #include "cli/metrics.hpp"
 #include "core/error.hpp"
 #include "core/escape.hpp"
+#include "programs.hpp"
 
 using namespace logship;
 
@@ -45,91 +46,29 @@ void validateConsumerId(const std::string& id) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Consumes log records from a message broker (RabbitMQ queue or Redis list logs_queue) and appends\n"
-               "them to a file, one line per record. A record is acknowledged only after its line is written; run several\n"
-               "aggregators on one queue to share the work.",
-               "log_aggregator"};
-  app.footer(
-      "Examples:\n"
-      "  log_aggregator                                   # logs_queue on localhost -> ./aggregated_logs.txt\n"
-      "  log_aggregator --output /var/log/all.log --format json --fsync\n"
-      "  log_aggregator --prefetch 1                      # the tutorial's strict fair dispatch\n"
-      "  log_aggregator --idle-exit 5                     # drain the queue, exit after 5 quiet seconds\n"
-      "  log_aggregator --broker redis://localhost --password-file /etc/logship/redis.pw\n"
-      "\n"
-      "SIGINT/SIGTERM: stops consuming, acks what was written, leaves the rest to the broker, exits 0\n"
-      "(1 if it was holding records it could not write: they go back to the queue).\n"
-      "Output write errors (disk full, file too large, I/O error): nothing unwritten is acknowledged; the\n"
-      "aggregator holds the records, retries with backoff (0.5 s doubling to 30 s) and resumes once it can write.\n"
-      "Poison messages: a record delivered --max-deliveries times without being written (its aggregator crashed\n"
-      "or lost its connection each time) goes to the dead-letter queue instead of being redelivered forever.");
-  cli::BrokerFlags brokerFlags;
-  std::string output = "aggregated_logs.txt";
-  std::string format = "text";
-  ConsumerOptions consumerOptions;
-  CollectorOptions options;
-  double idleExit = 0;
-  double leaseSeconds = 30;
-  double writeRetrySeconds = -1;
-  IdJournalOptions dedup;
-  std::string metricsListen;
-
-  cli::addBrokerFlags(app, brokerFlags);
-  brokerFlags.reconnectSeconds = 31536000;  // a year: until stopped
-  cli::addReconnectFlag(app, brokerFlags);
-  app.add_option("-o,--output", output, "File to append records to")->capture_default_str();
-  app.add_option("--format", format, "Output format: text, raw (message only) or json (JSON lines)")
-      ->check(CLI::IsMember({"text", "raw", "json"}))
-      ->capture_default_str();
-  app.add_option("--prefetch", consumerOptions.prefetch,
-                 "Unacknowledged deliveries the broker may send ahead (1 = strict fair dispatch)")
-      ->check(CLI::Range(1, 65535))
-      ->capture_default_str();
-  auto* consumerIdOption = app.add_option("--consumer-id", consumerOptions.consumerId,
-                 "Redis: this aggregator's stable name; its processing list is <queue>.processing.<ID> "
-                 "(default: <host>:<absolute output path>)");
-  app.add_option("--lease-seconds", leaseSeconds,
-                 "Redis: an aggregator silent this long counts as dead and its unfinished records are put back")
-      ->check(CLI::Range(1.0, 86400.0))
-      ->capture_default_str();
-  app.add_flag("--fsync", options.fsync, "fdatasync the output before acknowledging (survives power loss)");
-  app.add_option("--idle-exit", idleExit, "Exit 0 once no delivery arrived for this many seconds (0 = never)")
-      ->check(CLI::Range(0.0, 31536000.0))
-      ->capture_default_str();
-  auto* writeRetryOption = app.add_option(
-      "--write-retry-seconds", writeRetrySeconds,
-      "Keep retrying an unwritable output this long, then exit 1 (default: forever; 0: fail at the first error)");
-  writeRetryOption->check(CLI::Range(0.0, 31536000.0));
-  app.add_option("--dedup-window", dedup.window,
-                 "Remember the ids of this many recent records (journal <output>.ids) and do not write a record "
-                 "again whose id was written to this output (0 = no deduplication, no journal)")
-      ->check(CLI::Range(size_t{0}, size_t{100'000'000}))
-      ->capture_default_str();
-  app.add_option("--max-deliveries", options.maxDeliveries,
-                 "Dead-letter a record once this many of its deliveries ended without its being written (the "
-                 "aggregator holding it crashed or lost its connection); 0 = no limit")
-      ->check(CLI::Range(uint32_t{0}, uint32_t{1'000'000}))
-      ->capture_default_str();
-  app.add_option("--max-message-bytes", options.maxMessageBytes,
-                 "Dead-letter deliveries larger than this instead of writing them")
-      ->check(CLI::Range(size_t{1}, size_t{512} * 1024 * 1024))
-      ->capture_default_str();
-  cli::addMetricsFlag(app, metricsListen);
+  CLI::App app;
+  apps::AggregatorSettings settings;
+  apps::defineAggregator(app, settings);
+  const cli::BrokerFlags& brokerFlags = settings.broker;
+  const std::string& output = settings.output;
+  ConsumerOptions& consumerOptions = settings.consumer;
+  CollectorOptions& options = settings.collector;
+  IdJournalOptions& dedup = settings.dedup;
 
   return cli::run(app, argc, argv, [&]() -> int {
-    options.format = *parseOutputFormat(format);
-    options.idleExit = std::chrono::milliseconds(static_cast<int64_t>(idleExit * 1000));
-    if (writeRetryOption->count() > 0) {
-      options.writeRetryFor = std::chrono::milliseconds(static_cast<int64_t>(writeRetrySeconds * 1000));
+    options.format = *parseOutputFormat(settings.format);
+    options.idleExit = std::chrono::milliseconds(static_cast<int64_t>(settings.idleExit * 1000));
+    if (settings.writeRetryOption->count() > 0) {
+      options.writeRetryFor = std::chrono::milliseconds(static_cast<int64_t>(settings.writeRetrySeconds * 1000));
     }
     consumerOptions.queue = brokerFlags.queue;
-    consumerOptions.leaseTtl = std::chrono::milliseconds(static_cast<int64_t>(leaseSeconds * 1000));
-    if (consumerIdOption->count() > 0) {
+    consumerOptions.leaseTtl = std::chrono::milliseconds(static_cast<int64_t>(settings.leaseSeconds * 1000));
+    if (settings.consumerIdOption->count() > 0) {
       validateConsumerId(consumerOptions.consumerId);
     } else {
       consumerOptions.consumerId = defaultConsumerId(output);
     }
-    cli::ProgramMetrics programMetrics("aggregator", metricsListen);
+    cli::ProgramMetrics programMetrics("aggregator", settings.metricsListen);
     BrokerOptions broker = cli::resolveBroker(brokerFlags, "log_aggregator");
     // The consumer's connection is the one /healthz and the metrics report; the publishers of dead
     // letters and recounted redeliveries connect when first needed and are not tracked.
@@ -188,16 +127,16 @@ int main(int argc, char** argv) {
       // broker has it; everything acked was written.
       spdlog::info("stopped while reconnecting to the broker");
     } catch (...) {
-      const auto& s = collector.stats();
+      const CollectorStats s = collector.stats();
       spdlog::error("stopping after {} records written; deliveries not acknowledged go back to the queue", s.written);
       throw;
     }
     consumer->close();
-    const auto& s = collector.stats();
+    const CollectorStats s = collector.stats();
     spdlog::info("wrote {} records to {} ({} dead-lettered, {} of them as poison, {} redelivered, {} put back to count "
                  "a failed delivery, {} duplicates skipped{})",
                  s.written, output, s.deadLettered, s.poison, s.redelivered, s.recounted, s.duplicates,
                  s.writeErrors > 0 ? fmt::format(", {} failed write attempts", s.writeErrors) : "");
     return cli::kExitOk;
-  });
+  }, apps::programCatalog);
 }

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -10,22 +11,18 @@
 
 #include "broker/factory.hpp"
 #include "cli/common.hpp"
-#include "cli/metrics.hpp"
 #include "core/error.hpp"
 #include "core/escape.hpp"
+#include "producer/drain_progress.hpp"
+#include "cli/metrics.hpp"
 #include "producer/line_reader.hpp"
 #include "producer/producer_metrics.hpp"
 #include "producer/shipper.hpp"
+#include "programs.hpp"
 
 using namespace logship;
 
 namespace {
-
-std::string localHostName() {
-  char host[256] = {};
-  if (gethostname(host, sizeof host - 1) != 0) return "-";
-  return host;
-}
 
 Field parseField(const std::string& text) {
   const auto eq = text.find('=');
@@ -44,96 +41,39 @@ Field parseField(const std::string& text) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Ships log records to a message broker (RabbitMQ logs_queue) with publisher confirms.\n"
-               "With MESSAGE arguments it sends them, joined by spaces, as one record; without, it reads\n"
-               "records from standard input, one per line (empty lines are skipped), until end of input.",
-               "log_producer"};
-  app.footer(
-      "Examples:\n"
-      "  log_producer \"Log Entry 1: This is a sample log.\"\n"
-      "  tail -F /var/log/app.log | log_producer --service app --level info\n"
-      "  LOGSHIP_PASSWORD=secret log_producer --broker amqp://logship@mq.example:5672/ < batch.log\n"
-      "\n"
-      "Exit status: 0 when the broker confirmed every record read, 1 otherwise (the reason is printed),\n"
-      "2 for a bad flag, value or URL.");
-  std::vector<std::string> words;
-  cli::BrokerFlags brokerFlags;
-  std::string level = "info";
-  std::string service = "-";
-  std::string host = localHostName();
-  std::vector<std::string> fieldTexts;
-  ShipperOptions shipOptions;
-  double confirmTimeout = 30;
-  bool quiet = false;
-  size_t spoolMaxBytes = size_t{1} << 30;
-  std::string spoolFull = "block";
-  std::string metricsListen;
+  CLI::App app;
+  apps::ProducerSettings settings;
+  apps::defineProducer(app, settings);
+  const auto& words = settings.words;
+  const cli::BrokerFlags& brokerFlags = settings.broker;
+  ShipperOptions& shipOptions = settings.ship;
 
-  app.add_option("message", words, "The record's message text (omit to read lines from stdin)");
-  cli::addBrokerFlags(app, brokerFlags);
-  brokerFlags.reconnectSeconds = 300;
-  cli::addReconnectFlag(app, brokerFlags);
-  app.add_option("--level", level, "Record level: trace, debug, info, warn, error, fatal")->capture_default_str();
-  app.add_option("--service", service, "Service (application) name of the records")->capture_default_str();
-  app.add_option("--host", host, "Host name of the records (default: this machine's)");
-  app.add_option("--field", fieldTexts, "Extra KEY=VALUE field on every record (repeat the flag for more)")
-      ->allow_extra_args(false);
-  app.add_option("--max-message-bytes", shipOptions.maxMessageBytes, "Refuse messages larger than this")
-      ->check(CLI::Range(size_t{1}, size_t{64} * 1024 * 1024))
-      ->capture_default_str();
-  app.add_option("--confirm-window", shipOptions.confirmWindow, "Messages in flight awaiting broker confirms")
-      ->check(CLI::Range(size_t{1}, size_t{1} << 20))
-      ->capture_default_str();
-  app.add_option("--confirm-timeout", confirmTimeout, "Seconds to wait for the broker's last confirms")
-      ->check(CLI::Range(0.1, 3600.0))
-      ->capture_default_str();
-  app.add_option("--batch-records", shipOptions.batchRecords,
-                 "Records per broker message at most (1: one record per message, the tutorial's format)")
-      ->check(CLI::Range(size_t{1}, size_t{1'000'000}))
-      ->capture_default_str();
-  app.add_option("--batch-bytes", shipOptions.batchBytes, "Text bytes per broker message at most (suffixes K, M)")
-      ->transform(CLI::AsSizeValue(false))
-      ->check(CLI::Range(size_t{1}, size_t{64} * 1024 * 1024))
-      ->default_str("256K");
-  int lingerMs = 5;
-  app.add_option("--linger-ms", lingerMs, "How long a batch waits for more records before it is sent")
-      ->check(CLI::Range(0, 60'000))
-      ->capture_default_str();
-  app.add_option("--spool-dir", shipOptions.spoolDir,
-                 "Keep every record on disk in DIR until the broker confirmed it: records are accepted while the "
-                 "broker is down, and a restarted producer sends what an earlier run left (docs/RELIABILITY.md)")
-      ->envname("LOGSHIP_SPOOL_DIR");
-  app.add_option("--spool-max-bytes", spoolMaxBytes, "Size cap of the spool on disk (suffixes K, M, G: 1024-based)")
-      ->transform(CLI::AsSizeValue(false))
-      ->check(CLI::Range(size_t{1} << 20, size_t{1} << 50))
-      ->default_str("1G");
-  app.add_option("--spool-full", spoolFull,
-                 "At the spool's cap: 'block' stops reading input until the broker catches up; 'drop' drops "
-                 "records, counting them and warning")
-      ->check(CLI::IsMember({"block", "drop"}))
-      ->capture_default_str();
-  app.add_flag("-q,--quiet", quiet, "Print nothing on success");
-  cli::addMetricsFlag(app, metricsListen);
+  // A spool setting without --spool-dir is an error on the command line, but not in a host's
+  // configuration file, whose [log_producer] table also serves producers run without a spool.
+  auto givenHere = [&app](const char* name) {
+    const CLI::Option* option = app.get_option(name);
+    return option->count() > 0 && !cli::fromConfigFile(*option);
+  };
 
   return cli::run(app, argc, argv, [&]() -> int {
     Record recordTemplate;
-    auto parsedLevel = parseLevel(level);
-    if (!parsedLevel) throw UsageError(fmt::format("--level '{}': use trace, debug, info, warn, error or fatal", escaped(level)));
+    auto parsedLevel = parseLevel(settings.level);
+    if (!parsedLevel) throw UsageError(fmt::format("--level '{}': use trace, debug, info, warn, error or fatal", escaped(settings.level)));
     recordTemplate.level = *parsedLevel;
-    recordTemplate.service = service;
-    recordTemplate.host = host;
-    for (const auto& t : fieldTexts) recordTemplate.fields.push_back(parseField(t));
-    shipOptions.confirmTimeout = std::chrono::milliseconds(static_cast<int64_t>(confirmTimeout * 1000));
-    shipOptions.linger = std::chrono::milliseconds(lingerMs);
+    recordTemplate.service = settings.service;
+    recordTemplate.host = settings.host;
+    for (const auto& t : settings.fields) recordTemplate.fields.push_back(parseField(t));
+    shipOptions.confirmTimeout = std::chrono::milliseconds(static_cast<int64_t>(settings.confirmTimeout * 1000));
+    shipOptions.linger = std::chrono::milliseconds(settings.lingerMs);
     if (!shipOptions.spoolDir.empty()) {
-      if (spoolMaxBytes < 4 * shipOptions.maxMessageBytes) {
+      if (settings.spoolMaxBytes < 4 * shipOptions.maxMessageBytes) {
         throw UsageError(fmt::format("--spool-max-bytes {} is too small for --max-message-bytes {}: give it at least "
                                      "4 times as much",
-                                     spoolMaxBytes, shipOptions.maxMessageBytes));
+                                     settings.spoolMaxBytes, shipOptions.maxMessageBytes));
       }
-      shipOptions.spoolLimits.maxBytes = spoolMaxBytes;
-      shipOptions.spoolLimits.dropWhenFull = spoolFull == "drop";
-    } else if (app.count("--spool-max-bytes") > 0 || app.count("--spool-full") > 0) {
+      shipOptions.spoolLimits.maxBytes = settings.spoolMaxBytes;
+      shipOptions.spoolLimits.dropWhenFull = settings.spoolFull == "drop";
+    } else if (givenHere("--spool-max-bytes") || givenHere("--spool-full")) {
       throw UsageError("--spool-max-bytes and --spool-full need --spool-dir");
     }
 
@@ -146,7 +86,7 @@ int main(int argc, char** argv) {
       }
     }
 
-    cli::ProgramMetrics programMetrics("producer", metricsListen);
+    cli::ProgramMetrics programMetrics("producer", settings.metricsListen);
     BrokerOptions broker = cli::resolveBroker(brokerFlags, "log_producer");
     ConnectionStatus connection;
     broker.status = &connection;
@@ -172,6 +112,7 @@ int main(int argc, char** argv) {
     Shipper shipper(connect, std::move(recordTemplate), shipOptions);
     metrics::Registry::Group shipperMetrics(programMetrics.registry());
     registerProducerMetrics(shipperMetrics, shipper);
+    DrainProgress drainProgress(shipper);  // on a terminal, while an earlier run's records are sent
     bool stopped = false;
 
     if (!words.empty()) {
@@ -208,8 +149,9 @@ int main(int argc, char** argv) {
       if (emptyLines > 0) spdlog::info("skipped {} empty line(s)", emptyLines);
     }
     shipper.finish(stopped);
+    drainProgress.stop();
 
-    const ShipReport& r = shipper.report();
+    const ShipReport r = shipper.report();
     const std::string spoolDir = escaped(shipOptions.spoolDir);
     if (stopped && r.remaining > 0 && r.failed == 0 && r.refused == 0 && r.dropped == 0) {
       spdlog::info("{} record(s) stay in the spool {} for the next run", r.remaining, spoolDir);
@@ -233,7 +175,7 @@ int main(int argc, char** argv) {
                  fmt::join(parts, ", "));
       return cli::kExitFailure;
     }
-    if (!quiet) {
+    if (!settings.quiet) {
       if (!words.empty()) {
         fmt::print(" [x] Sent '{}'\n", escaped(single));
       } else {
@@ -243,5 +185,5 @@ int main(int argc, char** argv) {
       }
     }
     return cli::kExitOk;
-  });
+  }, apps::programCatalog);
 }

@@ -10,12 +10,14 @@
 #include <cstring>
 
 #include <fmt/format.h>
+#include <spdlog/sinks/ansicolor_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "broker/amqp/management.hpp"
 #include "core/error.hpp"
 #include "core/escape.hpp"
+#include "core/progress_line.hpp"
 #include "core/secret.hpp"
 
 namespace logship::cli {
@@ -76,6 +78,15 @@ TlsOptions resolveTls(const BrokerFlags& flags, const BrokerUrl& url) {
   return TlsOptions{flags.tlsCa, flags.tlsCert, flags.tlsKey};
 }
 
+// stderr (colored on a terminal), clearing a progress line first (core/progress_line.hpp).
+using StderrSink = spdlog::sinks::ansicolor_stderr_sink_mt;
+class LogSink final : public StderrSink {
+ public:
+  void log(const spdlog::details::log_msg& msg) override {
+    ProgressLine::writeOver([&] { StderrSink::log(msg); });
+  }
+};
+
 }  // namespace
 
 void addBrokerFlags(CLI::App& app, BrokerFlags& flags) {
@@ -83,8 +94,12 @@ void addBrokerFlags(CLI::App& app, BrokerFlags& flags) {
                  "Broker URL: amqp://USER:PASSWORD@HOST:PORT/VHOST or redis://:PASSWORD@HOST:PORT/DB; several "
                  "URLs separated by commas are tried in turn (env LOGSHIP_BROKER; "
                  "default amqp://guest:guest@localhost:5672/)")
-      ->envname("LOGSHIP_BROKER");
-  app.add_option("--password-file", flags.passwordFile,
+      ->envname("LOGSHIP_BROKER")
+      // A list: --broker A,B and --broker A --broker B are the same, and so is broker = [A, B] in a
+      // configuration file. The URLs are split again by resolveBroker().
+      ->delimiter(',')
+      ->multi_option_policy(CLI::MultiOptionPolicy::Join);
+  flags.passwordFileOption = app.add_option("--password-file", flags.passwordFile,
                  "Read the broker password from this file (or set env LOGSHIP_PASSWORD); overrides the URL's")
       ->check(CLI::ExistingFile);
   app.add_option("--queue", flags.queue, "Queue name")->capture_default_str();
@@ -135,20 +150,28 @@ BrokerOptions resolveBroker(const BrokerFlags& flags, const std::string& clientN
   for (size_t start = 0;;) {
     const size_t comma = text.find(',', start);
     const std::string one = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    if (one.empty()) throw UsageError("bad broker URL: empty URL in the comma-separated list");
-    options.urls.push_back(parseBrokerUrl(one));
+    if (one.empty()) throw UsageError("--broker: bad broker URL: empty URL in the comma-separated list");
+    try {
+      options.urls.push_back(parseBrokerUrl(one));
+    } catch (const UsageError& e) {
+      throw UsageError(fmt::format("--broker: {}", e.what()));
+    }
     if (comma == std::string::npos) break;
     start = comma + 1;
   }
+  // Command line > environment > configuration file, as for every setting.
   std::optional<std::string> password;
-  if (!flags.passwordFile.empty()) {
+  const char* env = std::getenv("LOGSHIP_PASSWORD");
+  const bool envPassword = env != nullptr && *env != '\0';
+  const bool fileFromConfig = flags.passwordFileOption != nullptr && fromConfigFile(*flags.passwordFileOption);
+  if (!flags.passwordFile.empty() && !(fileFromConfig && envPassword)) {
     password = readPasswordFile(flags.passwordFile);
-  } else if (const char* env = std::getenv("LOGSHIP_PASSWORD"); env != nullptr && *env != '\0') {
+  } else if (envPassword) {
     password = env;
   }
   for (BrokerUrl& url : options.urls) {
     if (url.scheme != options.urls.front().scheme) {
-      throw UsageError("bad broker URL: every URL of a list must use the same scheme (amqp:// or redis://)");
+      throw UsageError("--broker: bad broker URL: every URL of a list must use the same scheme (amqp:// or redis://)");
     }
     if (password) {
       url.password = *password;
@@ -189,14 +212,18 @@ void installStopSignals() {
   std::signal(SIGPIPE, SIG_IGN);
 }
 
-int run(CLI::App& app, int argc, char** argv, const std::function<int()>& body) {
+int run(CLI::App& app, int argc, char** argv, const std::function<int()>& body,
+        const std::function<ProgramCatalog()>& catalog) {
   const std::string program = app.get_name();
-  auto logger = spdlog::stderr_color_mt(program);
+  auto logger = std::make_shared<spdlog::logger>(program, std::make_shared<LogSink>());
+  spdlog::register_logger(logger);
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ " + program + ": %v");
   spdlog::set_default_logger(logger);
   app.set_version_flag("--version", fmt::format("{} (logship) {}", program, LOGSHIP_VERSION));
+  addConfigFlags(app);
+  Configuration config;
   try {
-    app.parse(argc, argv);
+    config = configure(app, argc, argv, catalog);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
@@ -206,11 +233,25 @@ int run(CLI::App& app, int argc, char** argv, const std::function<int()>& body) 
   } catch (const CLI::ParseError& e) {
     fmt::print(stderr, "{}: error: {} (see --help)\n", program, e.what());
     return kExitUsage;
+  } catch (const ConfigError& e) {  // names the file, the line and the key: --help would not help
+    fmt::print(stderr, "{}: error: {}\n", program, e.what());
+    return kExitUsage;
+  } catch (const UsageError& e) {
+    fmt::print(stderr, "{}: error: {} (see --help)\n", program, e.what());
+    return kExitUsage;
+  }
+  if (config.printRequested()) {
+    fmt::print("{}", config.toToml());
+    return kExitOk;
   }
   try {
     return body();
   } catch (const UsageError& e) {
-    fmt::print(stderr, "{}: error: {} (see --help)\n", program, e.what());
+    if (const auto fileError = config.asFileError(e.what())) {
+      fmt::print(stderr, "{}: error: {}\n", program, *fileError);
+    } else {
+      fmt::print(stderr, "{}: error: {} (see --help)\n", program, e.what());
+    }
     return kExitUsage;
   } catch (const std::exception& e) {
     fmt::print(stderr, "{}: error: {}\n", program, e.what());

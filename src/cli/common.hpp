@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include "broker/options.hpp"
+#include "cli/config.hpp"
 
 namespace logship::cli {
 
@@ -17,6 +18,7 @@ inline constexpr int kExitUsage = 2;    // bad flag, value or URL
 struct BrokerFlags {
   std::string url;           // --broker / LOGSHIP_BROKER
   std::string passwordFile;  // --password-file
+  const CLI::Option* passwordFileOption = nullptr;  // set by addBrokerFlags: was it set by a configuration file?
   std::string queue = "logs_queue";
   double retrySeconds = 10;
   double connectTimeoutSeconds = 5;
@@ -35,7 +37,8 @@ void addBrokerFlags(CLI::App& app, BrokerFlags& flags);
 void addReconnectFlag(CLI::App& app, BrokerFlags& flags);
 
 // Resolves URLs (flag, then LOGSHIP_BROKER, then the default; comma-separated), password (--password-file, then
-// LOGSHIP_PASSWORD, then the URL) and validates the queue name. Throws UsageError.
+// LOGSHIP_PASSWORD, then password-file from a configuration file, then the URL) and validates the
+// queue name. Throws UsageError.
 // TLS: --require-tls refuses amqp:// and redis:// URLs; the TLS files need an amqps:// URL,
 // --tls-cert and --tls-key go together, and each file must be readable.
 BrokerOptions resolveBroker(const BrokerFlags& flags, const std::string& clientName);
@@ -53,8 +56,12 @@ void validateQueueName(const std::string& queue);
 const std::atomic<bool>& stopRequested();
 void installStopSignals();
 
-// Parses the command line and runs `body`, turning every error into one line on stderr
-// ("<program>: error: ...") and an exit code: 2 for usage errors, 1 for everything else.
-int run(CLI::App& app, int argc, char** argv, const std::function<int()>& body);
+// Parses the command line, then the options' environment variables, then the configuration file
+// (--config FILE or LOGSHIP_CONFIG, checked against `catalog()`: every program's settings; when
+// empty, this program's only), see cli/config.hpp. Handles --help, --version and --print-config,
+// then runs `body`, turning every error into one line on stderr ("<program>: error: ...") and an
+// exit code: 2 for usage errors (a bad configuration file too), 1 for everything else.
+int run(CLI::App& app, int argc, char** argv, const std::function<int()>& body,
+        const std::function<ProgramCatalog()>& catalog = {});
 
 }  // namespace logship::cli

@@ -13,6 +13,7 @@
 
 #include "core/error.hpp"
 #include "core/escape.hpp"
+#include "core/progress_line.hpp"
 #include "core/timestamp.hpp"
 #include "ctl/commands.hpp"
 #include "search/file_scan.hpp"
@@ -26,52 +27,36 @@ std::string displayName(const std::string& path) { return path == "-" ? "(standa
 
 std::string megabytes(uint64_t bytes) { return fmt::format("{:.1f} MB", static_cast<double>(bytes) / 1e6); }
 
-// One status line on stderr while files are scanned, redrawn in place (only on a terminal).
+// The status line on stderr while files are scanned (only on a terminal), and the summary.
 class Progress {
  public:
-  Progress(bool enabled, size_t files) : enabled_(enabled), files_(files), started_(SteadyClock::now()) {}
+  Progress(bool enabled, size_t files) : line_(enabled), files_(files), started_(SteadyClock::now()) {}
 
-  bool enabled() const { return enabled_; }
+  bool enabled() const { return line_.enabled(); }
 
   void update(size_t index, const search::FileReport& r, uint64_t matchesBefore, bool force = false) {
-    if (!enabled_) return;
-    const auto now = SteadyClock::now();
-    if (!force && now - lastDraw_ < std::chrono::milliseconds(100)) return;
-    lastDraw_ = now;
+    if (!force && !line_.due()) return;
+    if (!line_.enabled()) return;
     std::string of = r.fileBytes > 0 ? fmt::format(" of {}", megabytes(r.fileBytes)) : "";
-    std::string text = fmt::format("logctl search: file {}/{} {}: {}{}, {} matches", index + 1, files_,
-                                   displayName(r.path), megabytes(r.bytesRead), of, matchesBefore + r.counts.matches);
-    if (text.size() > 150) text = text.substr(0, 147) + "...";
-    draw(text);
+    line_.draw(fmt::format("logctl search: file {}/{} {}: {}{}, {} matches", index + 1, files_, displayName(r.path),
+                           megabytes(r.bytesRead), of, matchesBefore + r.counts.matches),
+               force);
   }
 
-  void clear() {
-    if (!shown_) return;
-    fmt::print(stderr, "\r\x1b[K");
-    std::fflush(stderr);
-    shown_ = false;
-  }
+  void clear() { line_.clear(); }
 
   void summary(size_t files, uint64_t bytes, uint64_t matches) {
-    if (!enabled_) return;
-    clear();
+    if (!line_.enabled()) return;
+    line_.clear();
     const double secs = std::chrono::duration<double>(SteadyClock::now() - started_).count();
     fmt::print(stderr, "logctl search: {} files, {} in {:.2f} s ({:.0f} MB/s), {} matches\n", files, megabytes(bytes),
                secs, secs > 0 ? static_cast<double>(bytes) / 1e6 / secs : 0.0, matches);
   }
 
  private:
-  void draw(const std::string& text) {
-    fmt::print(stderr, "\r\x1b[K{}", text);
-    std::fflush(stderr);
-    shown_ = true;
-  }
-
-  bool enabled_;
+  ProgressLine line_;
   size_t files_;
-  bool shown_ = false;
   SteadyClock::time_point started_;
-  SteadyClock::time_point lastDraw_{};
 };
 
 // stdout in large writes; on a terminal after every line, so matches show as they are found.
@@ -194,7 +179,7 @@ int search(const SearchRequest& request) {
     if (f != "-" && ::stat(f.c_str(), &st) == 0 && S_ISREG(st.st_mode)) totalBytes += static_cast<uint64_t>(st.st_size);
   }
   constexpr uint64_t kLargeInput = 64ull << 20;
-  Progress progress(::isatty(STDERR_FILENO) == 1 && (request.files.size() > 1 || totalBytes >= kLargeInput),
+  Progress progress(request.files.size() > 1 || totalBytes >= kLargeInput,  // and stderr a terminal
                     request.files.size());
   Output out(progress);
   PrintSink sink(out, request.json);

@@ -114,6 +114,8 @@ class Shipper {
   void finish(bool stopping);
 
   ShipReport report() const;
+  // Records confirmed so far (report().confirmed once finished); may be read from any thread.
+  uint64_t confirmedSoFar() const { return metrics_.confirmed.value(); }
   bool allConfirmed() const {
     const ShipReport r = report();
     return r.refused == 0 && r.failed == 0 && r.dropped == 0 && r.remaining == 0 && r.confirmed == r.sent + r.recovered;

@@ -6,9 +6,11 @@
     missing executables are all reported).
 (b) The settings the deployment guide promises: SIGTERM with a TimeoutStopSec, a restart policy
     that does not restart usage errors (exit 2), the password only through LoadCredential= and
-    --password-file (never on the command line or in Environment=), the environment file.
-(c) Each ExecStart, expanded as systemd would (specifiers %i %f %d, $VAR and $$, the environment
-    file) and run against the test broker: the aggregator writes what was sent, the producer agent
+    --password-file (never on the command line or in Environment=), the settings from
+    /etc/logship/logship.toml (--config), the optional environment file.
+(c) deploy/systemd/logship.toml.example loads in every program. Each ExecStart, expanded as systemd
+    would (specifiers %i %f %d, $VAR and $$, the environment file, the configuration file) and run
+    against the test broker: the aggregator writes what was sent, the producer agent
     ships the lines appended to its file; SIGTERM (to the main process, or to every process for
     the producer, per KillMode) stops them within TimeoutStopSec with exit 0, every record written.
 """
@@ -111,8 +113,10 @@ def body(t):
         t.check(not re.search(r"(?i)LOGSHIP_PASSWORD|--password[ =]|:[^@/ ]+@", exec_start)
                 and ("Service", "Environment") not in u,
                 f"{name}: no password on the command line or in Environment=")
-        t.check("/etc/logship/logship.env" in u.get(("Service", "EnvironmentFile"), []),
-                f"{name}: reads /etc/logship/logship.env")
+        t.check("--config /etc/logship/logship.toml" in exec_start,
+                f"{name}: reads its settings from /etc/logship/logship.toml (--config)")
+        t.check("-/etc/logship/logship.env" in u.get(("Service", "EnvironmentFile"), []),
+                f"{name}: reads the optional /etc/logship/logship.env")
         t.check_equal(one(u, "User"), "logship", f"{name}: runs as user logship")
 
     t.section("(c) the command lines, run as systemd would")
@@ -122,6 +126,8 @@ def body(t):
         f.write("guest\n")
     os.chmod(os.path.join(creds, "broker-password"), 0o600)
     env_file = read_env_file(os.path.join(src, "logship.env.example"))
+    config = t.path("logship.toml")  # /etc/logship/logship.toml
+    shutil.copyfile(os.path.join(src, "logship.toml.example"), config)
     logdir = t.path("var-log-logship")
 
     def service_env():
@@ -133,16 +139,31 @@ def body(t):
         return e
 
     def localize(words):
-        return [w.replace("/usr/local/bin/", t.env.bin + "/").replace("/var/log/logship", logdir) for w in words]
+        return [w.replace("/usr/local/bin/", t.env.bin + "/").replace("/var/log/logship", logdir)
+                .replace("/etc/logship/logship.toml", config) for w in words]
+
+    # logctl's password file (/etc/logship/broker-password) is replaced by one on the command line.
+    for prog, args in (("log_aggregator", []), ("log_producer", []),
+                       ("logctl", ["status", "--password-file", os.path.join(creds, "broker-password")])):
+        r = t.run(prog, args + ["--config", config, "--print-config"], env=t.child_env(LOGSHIP_BROKER=None))
+        t.check(r.rc == 0 and 'broker = "amqp://logship@mq.example:5672/"' in r.out_text,
+                f"{prog} loads logship.toml.example (the broker from the file)", r.describe())
 
     for name, instance in (("logship-aggregator.service", None), ("logship-aggregator@.service", "2")):
         q = t.queue(f"unit{instance or ''}")
         u = units[name]
         env = service_env()
-        env["LOGSHIP_AGGREGATOR_OPTIONS"] += f" --queue {q}"
+        env["LOGSHIP_AGGREGATOR_OPTIONS"] = env.get("LOGSHIP_AGGREGATOR_OPTIONS", "") + f" --queue {q}"
         argv = localize(expand_exec(one(u, "ExecStart"), {"d": creds, "i": instance or ""}, env))
-        t.check(argv[:2] == [t.env.prog("log_aggregator"), "--output"] and "--format" in argv,
-                f"{name}: ExecStart expands to log_aggregator ... --format (from the environment file)", argv)
+        t.check(argv[:3] == [t.env.prog("log_aggregator"), "--config", config] and argv[-2:] == ["--queue", q],
+                f"{name}: ExecStart expands to log_aggregator --config FILE ... --queue (extra flags from the "
+                "environment)", argv)
+        r = t.run("log_aggregator", argv[1:] + ["--print-config"], env=env)
+        t.check(r.rc == 0 and f'format = "text"  # {config}:' in r.out_text and
+                f'queue = "{q}"  # command line' in r.out_text and "--password-file" not in r.out_text
+                and "environment LOGSHIP_BROKER" in r.out_text,
+                f"{name}: the format comes from the file, the queue from the extra flags, the broker from the "
+                "environment", r.describe())
         output = argv[argv.index("--output") + 1]
         os.makedirs(os.path.dirname(output), exist_ok=True)  # LogsDirectory=
         p = Proc(t, f"unit-agg{instance or ''}", argv, env=env)
@@ -165,7 +186,7 @@ def body(t):
     with open(watched, "w") as f:
         f.write("old line, written before the agent started: not shipped\n")
     env = service_env()
-    env["LOGSHIP_PRODUCER_OPTIONS"] += f" --queue {q}"
+    env["LOGSHIP_PRODUCER_OPTIONS"] = env.get("LOGSHIP_PRODUCER_OPTIONS", "") + f" --queue {q}"
     argv = localize(expand_exec(one(u, "ExecStart"), {"d": creds, "f": watched}, env))
     t.check(argv[:2] == ["/bin/sh", "-c"] and argv[-1] == watched, "the agent's ExecStart is sh -c '...' NAME FILE",
             argv)

@@ -1,0 +1,245 @@
+#include "programs.hpp"
+
+#include "cli/metrics.hpp"
+
+#include <unistd.h>
+
+namespace logship::apps {
+namespace {
+
+std::string localHostName() {
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0) return "-";
+  return host;
+}
+
+}  // namespace
+
+void defineProducer(CLI::App& app, ProducerSettings& s) {
+  app.name("log_producer");
+  app.description(
+      "Ships log records to a message broker (RabbitMQ logs_queue) with publisher confirms.\n"
+      "With MESSAGE arguments it sends them, joined by spaces, as one record; without, it reads\n"
+      "records from standard input, one per line (empty lines are skipped), until end of input.");
+  app.footer(
+      "Examples:\n"
+      "  log_producer \"Log Entry 1: This is a sample log.\"\n"
+      "  tail -F /var/log/app.log | log_producer --service app --level info\n"
+      "  LOGSHIP_PASSWORD=secret log_producer --broker amqp://logship@mq.example:5672/ < batch.log\n"
+      "  log_producer --config /etc/logship/logship.toml < batch.log\n"
+      "\n"
+      "Exit status: 0 when the broker confirmed every record read, 1 otherwise (the reason is printed),\n"
+      "2 for a bad flag, value, URL or configuration file.");
+  s.host = localHostName();
+
+  app.add_option("message", s.words, "The record's message text (omit to read lines from stdin)");
+  cli::addBrokerFlags(app, s.broker);
+  s.broker.reconnectSeconds = 300;
+  cli::addReconnectFlag(app, s.broker);
+  app.add_option("--level", s.level, "Record level: trace, debug, info, warn, error, fatal")->capture_default_str();
+  app.add_option("--service", s.service, "Service (application) name of the records")->capture_default_str();
+  app.add_option("--host", s.host, "Host name of the records (default: this machine's)")->capture_default_str();
+  app.add_option("--field", s.fields, "Extra KEY=VALUE field on every record (repeat the flag for more)")
+      ->allow_extra_args(false);
+  app.add_option("--max-message-bytes", s.ship.maxMessageBytes, "Refuse messages larger than this")
+      ->check(CLI::Range(size_t{1}, size_t{64} * 1024 * 1024))
+      ->capture_default_str();
+  app.add_option("--confirm-window", s.ship.confirmWindow, "Messages in flight awaiting broker confirms")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 20))
+      ->capture_default_str();
+  app.add_option("--confirm-timeout", s.confirmTimeout, "Seconds to wait for the broker's last confirms")
+      ->check(CLI::Range(0.1, 3600.0))
+      ->capture_default_str();
+  app.add_option("--batch-records", s.ship.batchRecords,
+                 "Records per broker message at most (1: one record per message, the tutorial's format)")
+      ->check(CLI::Range(size_t{1}, size_t{1'000'000}))
+      ->capture_default_str();
+  app.add_option("--batch-bytes", s.ship.batchBytes, "Text bytes per broker message at most (suffixes K, M)")
+      ->transform(CLI::AsSizeValue(false))
+      ->check(CLI::Range(size_t{1}, size_t{64} * 1024 * 1024))
+      ->default_str("256K");
+  app.add_option("--linger-ms", s.lingerMs, "How long a batch waits for more records before it is sent")
+      ->check(CLI::Range(0, 60'000))
+      ->capture_default_str();
+  app.add_option("--spool-dir", s.ship.spoolDir,
+                 "Keep every record on disk in DIR until the broker confirmed it: records are accepted while the "
+                 "broker is down, and a restarted producer sends what an earlier run left (docs/RELIABILITY.md)")
+      ->envname("LOGSHIP_SPOOL_DIR");
+  app.add_option("--spool-max-bytes", s.spoolMaxBytes, "Size cap of the spool on disk (suffixes K, M, G: 1024-based)")
+      ->transform(CLI::AsSizeValue(false))
+      ->check(CLI::Range(size_t{1} << 20, size_t{1} << 50))
+      ->default_str("1G");
+  app.add_option("--spool-full", s.spoolFull,
+                 "At the spool's cap: 'block' stops reading input until the broker catches up; 'drop' drops "
+                 "records, counting them and warning")
+      ->check(CLI::IsMember({"block", "drop"}))
+      ->capture_default_str();
+  app.add_flag("-q,--quiet", s.quiet, "Print nothing on success");
+  cli::addMetricsFlag(app, s.metricsListen);
+}
+
+void defineAggregator(CLI::App& app, AggregatorSettings& s) {
+  app.name("log_aggregator");
+  app.description(
+      "Consumes log records from a message broker (RabbitMQ queue or Redis list logs_queue) and appends\n"
+      "them to a file, one line per record. A record is acknowledged only after its line is written; run several\n"
+      "aggregators on one queue to share the work.");
+  app.footer(
+      "Examples:\n"
+      "  log_aggregator                                   # logs_queue on localhost -> ./aggregated_logs.txt\n"
+      "  log_aggregator --output /var/log/all.log --format json --fsync\n"
+      "  log_aggregator --prefetch 1                      # the tutorial's strict fair dispatch\n"
+      "  log_aggregator --idle-exit 5                     # drain the queue, exit after 5 quiet seconds\n"
+      "  log_aggregator --broker redis://localhost --password-file /etc/logship/redis.pw\n"
+      "  log_aggregator --config /etc/logship/logship.toml\n"
+      "\n"
+      "SIGINT/SIGTERM: stops consuming, acks what was written, leaves the rest to the broker, exits 0\n"
+      "(1 if it was holding records it could not write: they go back to the queue).\n"
+      "Output write errors (disk full, file too large, I/O error): nothing unwritten is acknowledged; the\n"
+      "aggregator holds the records, retries with backoff (0.5 s doubling to 30 s) and resumes once it can write.\n"
+      "Poison messages: a record delivered --max-deliveries times without being written (its aggregator crashed\n"
+      "or lost its connection each time) goes to the dead-letter queue instead of being redelivered forever.");
+
+  cli::addBrokerFlags(app, s.broker);
+  s.broker.reconnectSeconds = 31536000;  // a year: until stopped
+  cli::addReconnectFlag(app, s.broker);
+  app.add_option("-o,--output", s.output, "File to append records to")->capture_default_str();
+  app.add_option("--format", s.format, "Output format: text, raw (message only) or json (JSON lines)")
+      ->check(CLI::IsMember({"text", "raw", "json"}))
+      ->capture_default_str();
+  app.add_option("--prefetch", s.consumer.prefetch,
+                 "Unacknowledged deliveries the broker may send ahead (1 = strict fair dispatch)")
+      ->check(CLI::Range(1, 65535))
+      ->capture_default_str();
+  s.consumerIdOption = app.add_option("--consumer-id", s.consumer.consumerId,
+                                      "Redis: this aggregator's stable name; its processing list is "
+                                      "<queue>.processing.<ID> (default: <host>:<absolute output path>)");
+  app.add_option("--lease-seconds", s.leaseSeconds,
+                 "Redis: an aggregator silent this long counts as dead and its unfinished records are put back")
+      ->check(CLI::Range(1.0, 86400.0))
+      ->capture_default_str();
+  app.add_flag("--fsync", s.collector.fsync, "fdatasync the output before acknowledging (survives power loss)");
+  app.add_option("--idle-exit", s.idleExit, "Exit 0 once no delivery arrived for this many seconds (0 = never)")
+      ->check(CLI::Range(0.0, 31536000.0))
+      ->capture_default_str();
+  s.writeRetryOption = app.add_option(
+      "--write-retry-seconds", s.writeRetrySeconds,
+      "Keep retrying an unwritable output this long, then exit 1 (default: forever; 0: fail at the first error)");
+  s.writeRetryOption->check(CLI::Range(0.0, 31536000.0));
+  app.add_option("--dedup-window", s.dedup.window,
+                 "Remember the ids of this many recent records (journal <output>.ids) and do not write a record "
+                 "again whose id was written to this output (0 = no deduplication, no journal)")
+      ->check(CLI::Range(size_t{0}, size_t{100'000'000}))
+      ->capture_default_str();
+  app.add_option("--max-deliveries", s.collector.maxDeliveries,
+                 "Dead-letter a record once this many of its deliveries ended without its being written (the "
+                 "aggregator holding it crashed or lost its connection); 0 = no limit")
+      ->check(CLI::Range(uint32_t{0}, uint32_t{1'000'000}))
+      ->capture_default_str();
+  app.add_option("--max-message-bytes", s.collector.maxMessageBytes,
+                 "Dead-letter deliveries larger than this instead of writing them")
+      ->check(CLI::Range(size_t{1}, size_t{512} * 1024 * 1024))
+      ->capture_default_str();
+  cli::addMetricsFlag(app, s.metricsListen);
+}
+
+void defineLogctl(CLI::App& app, LogctlSettings& s) {
+  app.name("logctl");
+  app.description("Sets up, inspects and searches a Logship deployment.");
+  app.footer(
+      "Examples:\n"
+      "  logctl setup                       # declare logs_queue, its exchange logs and logs_queue.dead (idempotent)\n"
+      "  logctl tail --level error --service api      # error and fatal records of api, live, until Ctrl-C\n"
+      "  logctl status                      # depth, consumers, rates and dead letters of logs_queue\n"
+      "  logctl status --json --queue app   # the same for queue 'app', for scripts\n"
+      "  logctl recover --broker redis://localhost   # put back records of dead Redis consumers\n"
+      "  logctl search aggregated_logs.txt* --level warn --since 1h --grep 'timeout|refused'\n"
+      "  logctl status --config /etc/logship/logship.toml --print-config");
+  app.require_subcommand(0, 1);  // "none" is reported by the program, after unknown words are
+
+  s.setup = app.add_subcommand(
+      "setup", "Declare the durable queue, its topic exchange and binding, and its dead-letter queue (idempotent)");
+  cli::addBrokerFlags(*s.setup, s.setupFlags);
+  s.status = app.add_subcommand(
+      "status", "Show ready and unacked messages, consumers, rates and dead letters of the queue (Redis: also the "
+                "processing lists with their owners and leases)");
+  cli::addBrokerFlags(*s.status, s.statusFlags);
+  s.status->add_flag("--json", s.statusJson, "Print JSON instead of a table");
+  s.status
+      ->add_option("--management-url", s.managementUrl,
+                   "RabbitMQ management API, http[s]://HOST[:PORT][/PREFIX], or 'off' for AMQP only (env "
+                   "LOGSHIP_MANAGEMENT_URL; default: the broker's host, port 15672, or https and 15671 for amqps://)")
+      ->envname("LOGSHIP_MANAGEMENT_URL");
+  s.recover = app.add_subcommand(
+      "recover", "Redis: put the unfinished records of dead aggregators (lease expired) back in the queue now");
+  cli::addBrokerFlags(*s.recover, s.recoverFlags);
+
+  auto* tail = app.add_subcommand(
+      "tail", "Print the records sent to the queue from now on, live, in the aggregator's output formats, until "
+              "Ctrl-C; the aggregators still get every one of them");
+  s.tailCommand = tail;
+  cli::addBrokerFlags(*tail, s.tailFlags);
+  s.tailFlags.reconnectSeconds = 60;
+  cli::addReconnectFlag(*tail, s.tailFlags);
+  tail->add_option("--level", s.tail.level, "This level or above: trace, debug, info, warn, error, fatal")
+      ->type_name("LEVEL");
+  tail->add_option("--service", s.tail.services, "Records of this service (repeat for any of several)")
+      ->type_name("NAME");
+  tail->add_option("-n", s.tail.count, "Exit after printing N records (default: until Ctrl-C)")
+      ->type_name("N")
+      ->check(CLI::PositiveNumber);
+  tail->add_option("--format", s.tail.format, "Output format: text, json or raw (as log_aggregator --format)")
+      ->capture_default_str();
+  tail->add_option("--backlog", s.tail.backlog,
+                   "RabbitMQ: messages the broker keeps for this tail when it falls behind (then it drops the "
+                   "oldest; at most 16 MB)")
+      ->check(CLI::Range(uint32_t{1}, uint32_t{1'000'000}))
+      ->capture_default_str();
+
+  auto* search = app.add_subcommand(
+      "search", "Print the records of aggregated files (text, json or raw; plain or .zst) that match every condition "
+                "given. Exit 0 if some matched, 1 if none, 2 on errors");
+  s.searchCommand = search;
+  // FILE is checked by ctl::search (not ->required(), so that `logctl search --print-config` works).
+  search->add_option("FILE", s.search.files, "Files to scan (plain or zstd-compressed; - is standard input)");
+  search->add_option("--since", s.search.since,
+                     "Records at or after T: RFC 3339 (2026-11-24T08:00:00Z, +01:00 offsets, a date alone) or a "
+                     "duration before now (90s, 15m, 2h, 7d, 1w)")
+      ->type_name("T");
+  search->add_option("--until", s.search.until, "Records before T (same forms as --since)")->type_name("T");
+  search->add_option("--level", s.search.level, "This level or above: trace, debug, info, warn, error, fatal")
+      ->type_name("LEVEL");
+  search->add_option("--service", s.search.services, "Records of this service (repeat for any of several)")
+      ->type_name("NAME");
+  search->add_option("--grep", s.search.grep,
+                     "Lines matching this POSIX extended regular expression (as grep -E), on the line as written")
+      ->type_name("REGEX");
+  search->add_option("--format", s.search.format, "Format of the files: auto (detected per file), text, json, raw")
+      ->capture_default_str();
+  search->add_flag("--json", s.search.json, "Print one JSON object per matching record instead of the lines");
+}
+
+cli::ProgramCatalog programCatalog() {
+  cli::ProgramCatalog catalog;
+  {
+    CLI::App app;
+    ProducerSettings s;
+    defineProducer(app, s);
+    catalog.add(app);
+  }
+  {
+    CLI::App app;
+    AggregatorSettings s;
+    defineAggregator(app, s);
+    catalog.add(app);
+  }
+  {
+    CLI::App app;
+    LogctlSettings s;
+    defineLogctl(app, s);
+    catalog.add(app);
+  }
+  return catalog;
+}
+
+}  // namespace logship::apps

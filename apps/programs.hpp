@@ -1,0 +1,73 @@
+#pragma once
+// The command lines of the three programs, defined once here so that every program knows every
+// program's settings: a host-wide configuration file (--config) holds keys for all of them, and
+// each program checks the whole file against this catalog (src/cli/config.hpp).
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "aggregator/collector.hpp"
+#include "aggregator/id_journal.hpp"
+#include "broker/options.hpp"
+#include "cli/common.hpp"
+#include "cli/config.hpp"
+#include "ctl/commands.hpp"
+#include "producer/shipper.hpp"
+
+namespace logship::apps {
+
+struct ProducerSettings {
+  std::vector<std::string> words;  // MESSAGE...
+  cli::BrokerFlags broker;
+  std::string level = "info";
+  std::string service = "-";
+  std::string host;  // this machine's host name unless --host
+  std::vector<std::string> fields;
+  ShipperOptions ship;
+  double confirmTimeout = 30;
+  bool quiet = false;
+  size_t spoolMaxBytes = size_t{1} << 30;
+  std::string spoolFull = "block";
+  int lingerMs = 5;
+  std::string metricsListen;
+};
+void defineProducer(CLI::App& app, ProducerSettings& s);
+
+struct AggregatorSettings {
+  cli::BrokerFlags broker;
+  std::string output = "aggregated_logs.txt";
+  std::string format = "text";
+  ConsumerOptions consumer;
+  CollectorOptions collector;
+  double idleExit = 0;
+  double leaseSeconds = 30;
+  double writeRetrySeconds = -1;
+  IdJournalOptions dedup;
+  CLI::Option* consumerIdOption = nullptr;
+  CLI::Option* writeRetryOption = nullptr;
+  std::string metricsListen;
+};
+void defineAggregator(CLI::App& app, AggregatorSettings& s);
+
+struct LogctlSettings {
+  // One set of flags per subcommand: CLI11 applies LOGSHIP_BROKER to every subcommand's options,
+  // parsed or not, so shared variables would let an unused subcommand overwrite --broker.
+  cli::BrokerFlags setupFlags, statusFlags, recoverFlags, tailFlags;
+  bool statusJson = false;
+  std::string managementUrl;
+  ctl::SearchRequest search;
+  ctl::TailRequest tail;
+  CLI::App* setup = nullptr;
+  CLI::App* status = nullptr;
+  CLI::App* recover = nullptr;
+  CLI::App* searchCommand = nullptr;
+  CLI::App* tailCommand = nullptr;
+};
+void defineLogctl(CLI::App& app, LogctlSettings& s);
+
+// Every program's settings, for checking a configuration file (built when one is loaded).
+cli::ProgramCatalog programCatalog();
+
+}  // namespace logship::apps

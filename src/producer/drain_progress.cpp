@@ -1,0 +1,50 @@
+#include "producer/drain_progress.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "core/escape.hpp"
+
+namespace logship {
+
+DrainProgress::DrainProgress(const Shipper& shipper, std::chrono::milliseconds interval)
+    : shipper_(shipper),
+      interval_(interval),
+      line_(shipper.diskSpool() != nullptr && shipper.report().recovered > 0, interval) {
+  if (line_.enabled()) thread_ = std::thread([this] { run(); });
+}
+
+DrainProgress::~DrainProgress() { stop(); }
+
+void DrainProgress::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  line_.clear();
+}
+
+void DrainProgress::run() {
+  const uint64_t recovered = shipper_.report().recovered;
+  const std::string dir = escaped(shipper_.diskSpool()->dir());
+  const auto started = std::chrono::steady_clock::now();
+  std::unique_lock lock(mu_);
+  for (;;) {
+    // The spool sends in order: the first `recovered` confirmations are the earlier run's records.
+    const uint64_t sent = std::min(shipper_.confirmedSoFar(), recovered);
+    if (sent >= recovered) break;
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    const double rate = secs > 0 ? static_cast<double>(sent) / secs : 0.0;
+    line_.draw(fmt::format("log_producer: spool {}: {} of {} records from an earlier run left, {} sent ({:.0f} "
+                           "records/s)",
+                           dir, recovered - sent, recovered, sent, rate),
+               true);
+    if (cv_.wait_for(lock, interval_, [this] { return stop_; })) break;
+  }
+  line_.clear();
+}
+
+}  // namespace logship
