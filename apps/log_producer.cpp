@@ -89,8 +89,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(size_t{1}, size_t{1'000'000}))
       ->capture_default_str();
   app.add_option("--batch-bytes", shipOptions.batchBytes, "Text bytes per broker message at most (suffixes K, M)")
-      ->transform(CLI::AsSizeValue(false))
-      ->check(CLI::Range(size_t{1}, size_t{64} * 1024 * 1024))
+      ->transform(cli::byteSize(1, uint64_t{64} << 20))
       ->default_str("256K");
   int lingerMs = 5;
   app.add_option("--linger-ms", lingerMs, "How long a batch waits for more records before it is sent")
@@ -101,8 +100,7 @@ int main(int argc, char** argv) {
                  "broker is down, and a restarted producer sends what an earlier run left (docs/RELIABILITY.md)")
       ->envname("LOGSHIP_SPOOL_DIR");
   app.add_option("--spool-max-bytes", spoolMaxBytes, "Size cap of the spool on disk (suffixes K, M, G: 1024-based)")
-      ->transform(CLI::AsSizeValue(false))
-      ->check(CLI::Range(size_t{1} << 20, size_t{1} << 50))
+      ->transform(cli::byteSize(uint64_t{1} << 20, uint64_t{1} << 50))
       ->default_str("1G");
   app.add_option("--spool-full", spoolFull,
                  "At the spool's cap: 'block' stops reading input until the broker catches up; 'drop' drops "

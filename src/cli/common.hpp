@@ -1,6 +1,8 @@
 #pragma once
 // What the three executables share: broker flags, exit codes, error reporting, signals.
 #include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <functional>
 #include <string>
 
@@ -52,6 +54,18 @@ void validateQueueName(const std::string& queue);
 // Set by SIGINT / SIGTERM once installStopSignals() ran.
 const std::atomic<bool>& stopRequested();
 void installStopSignals();
+
+// Set by SIGHUP once installReopenSignal() ran (log_aggregator: reopen the output). Whoever acts on
+// it clears it (exchange(false)); the handler does nothing else.
+std::atomic<bool>& reopenRequested();
+void installReopenSignal();
+
+// CLI11 transforms for sizes and durations (parsed by core/units.hpp, the one parser of every
+// program): the option's text is replaced by the number (bytes; seconds), so the option binds to an
+// integer. A value that does not parse or lies outside [min, max] is one error naming the flag
+// ("--rotate-bytes: '0' is too small: at least 1 KiB"), exit 2.
+CLI::Validator byteSize(uint64_t min, uint64_t max);
+CLI::Validator duration(std::chrono::seconds min, std::chrono::seconds max);
 
 // Parses the command line and runs `body`, turning every error into one line on stderr
 // ("<program>: error: ...") and an exit code: 2 for usage errors, 1 for everything else.
