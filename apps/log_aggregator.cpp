@@ -11,10 +11,12 @@
 
 #include "aggregator/collector.hpp"
 #include "aggregator/file_sink.hpp"
+#include "aggregator/rotation.hpp"
 #include "broker/factory.hpp"
 #include "cli/common.hpp"
 #include "core/error.hpp"
 #include "core/escape.hpp"
+#include "core/units.hpp"
 
 using namespace logship;
 
@@ -54,7 +56,9 @@ int main(int argc, char** argv) {
       "  log_aggregator --prefetch 1                      # the tutorial's strict fair dispatch\n"
       "  log_aggregator --idle-exit 5                     # drain the queue, exit after 5 quiet seconds\n"
       "  log_aggregator --broker redis://localhost --password-file /etc/logship/redis.pw\n"
+      "  log_aggregator --rotate-bytes 100M --rotate-interval 1d --keep 30   # zstd-compressed rotated files\n"
       "\n"
+      "SIGHUP: reopens the output path (after logrotate renamed the file; no copytruncate needed).\n"
       "SIGINT/SIGTERM: stops consuming, acks what was written, leaves the rest to the broker, exits 0\n"
       "(1 if it was holding records it could not write: they go back to the queue).\n"
       "Output write errors (disk full, file too large, I/O error): nothing unwritten is acknowledged; the\n"
@@ -70,6 +74,12 @@ int main(int argc, char** argv) {
   double leaseSeconds = 30;
   double writeRetrySeconds = -1;
   IdJournalOptions dedup;
+  RotationOptions rotation;
+  std::string compress = "zstd";
+  uint64_t rotateBytes = 0;
+  int64_t rotateIntervalSeconds = 0;
+  int64_t keep = 0;
+  int64_t maxAgeSeconds = 0;
 
   cli::addBrokerFlags(app, brokerFlags);
   brokerFlags.reconnectSeconds = 31536000;  // a year: until stopped
@@ -112,6 +122,23 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(size_t{1}, size_t{512} * 1024 * 1024))
       ->capture_default_str();
 
+  constexpr int64_t kYear = 366 * 86'400;
+  app.add_option("--rotate-bytes", rotateBytes,
+                 "Rotate the output before a write would take it past SIZE (suffixes K, M, G: 1024-based)")
+      ->transform(cli::byteSize(uint64_t{1} << 10, uint64_t{1} << 50));
+  app.add_option("--rotate-interval", rotateIntervalSeconds,
+                 "Rotate the output at every multiple of DURATION since the epoch, in UTC (1h: on the hour; 1d: at "
+                 "midnight UTC)")
+      ->transform(cli::duration(std::chrono::seconds(1), std::chrono::seconds(kYear)));
+  auto* compressOption = app.add_option("--compress", compress, "Compress rotated files: zstd or none")
+                             ->check(CLI::IsMember({"zstd", "none"}))
+                             ->capture_default_str();
+  auto* keepOption = app.add_option("--keep", keep, "Keep the N newest rotated files, delete older ones")
+                         ->check(CLI::Range(int64_t{1}, int64_t{1'000'000}));
+  auto* maxAgeOption =
+      app.add_option("--max-age", maxAgeSeconds, "Delete rotated files once DURATION has passed since their rotation")
+          ->transform(cli::duration(std::chrono::seconds(1), std::chrono::seconds(100 * kYear)));
+
   return cli::run(app, argc, argv, [&]() -> int {
     options.format = *parseOutputFormat(format);
     options.idleExit = std::chrono::milliseconds(static_cast<int64_t>(idleExit * 1000));
@@ -125,8 +152,22 @@ int main(int argc, char** argv) {
     } else {
       consumerOptions.consumerId = defaultConsumerId(output);
     }
+    rotation.maxBytes = rotateBytes;
+    rotation.interval = std::chrono::seconds(rotateIntervalSeconds);
+    rotation.compress = compress == "zstd";
+    rotation.keep = static_cast<size_t>(keep);
+    rotation.maxAge = std::chrono::seconds(maxAgeSeconds);
+    if (!rotation.rotates()) {
+      for (const auto* o : {compressOption, keepOption, maxAgeOption}) {
+        if (o->count() > 0) {
+          throw UsageError(fmt::format("{} applies to rotated files: give --rotate-bytes or --rotate-interval too",
+                                       o->get_name()));
+        }
+      }
+    }
     BrokerOptions broker = cli::resolveBroker(brokerFlags, "log_aggregator");
     cli::installStopSignals();
+    cli::installReopenSignal();
     std::signal(SIGXFSZ, SIG_IGN);  // over RLIMIT_FSIZE: EFBIG, which is held and retried, not death
 
     FileSink sink(output);
@@ -139,6 +180,10 @@ int main(int argc, char** argv) {
         spdlog::warn("cut an incomplete last line ({} bytes) off {} (left by a crash); its record will be written "
                      "again when redelivered", r.cutBytes, escaped(output));
       }
+      if (!r.checkedIn.empty()) {
+        spdlog::info("{} was rotated after the last write of the previous run: checked that write in {}",
+                     escaped(output), escaped(r.checkedIn));
+      }
       if (r.outputChanged) {
         spdlog::warn("{} is not the file {} last wrote to (rotated or truncated?): the ids of that last write "
                      "({}) are not used for deduplication", escaped(output), escaped(journal->path()), r.forgotten);
@@ -150,6 +195,8 @@ int main(int argc, char** argv) {
                      "redelivered", r.forgotten, escaped(output));
       }
     }
+    // Rotation, compression and retention; reopening on SIGHUP.
+    OutputRotator rotator(sink, rotation, &cli::reopenRequested());
     std::unique_ptr<Consumer> consumer;
     try {
       consumer = makeConsumer(broker, consumerOptions);
@@ -161,6 +208,7 @@ int main(int argc, char** argv) {
     Collector collector(
         *consumer, sink, [&](const std::string& queue) { return makePublisher(broker, queue); }, brokerFlags.queue,
         options, cli::stopRequested());
+    collector.setMaintenance(&rotator);
     fmt::print(" [*] Waiting for logs on '{}' at {}, writing to {}. To exit press CTRL+C\n", brokerFlags.queue,
                broker.url.redacted(), output);
     std::fflush(stdout);
@@ -181,6 +229,12 @@ int main(int argc, char** argv) {
                  "a failed delivery, {} duplicates skipped{})",
                  s.written, output, s.deadLettered, s.poison, s.redelivered, s.recounted, s.duplicates,
                  s.writeErrors > 0 ? fmt::format(", {} failed write attempts", s.writeErrors) : "");
+    rotator.finish();
+    const RotatorStats r = rotator.stats();
+    if (r.rotations > 0 || r.reopens > 0 || r.compressed > 0 || r.deleted > 0) {
+      spdlog::info("rotated {} {} times, reopened it {} times; {} rotated files compressed, {} deleted by retention",
+                   escaped(output), r.rotations, r.reopens, r.compressed, r.deleted);
+    }
     return cli::kExitOk;
   });
 }

@@ -49,6 +49,17 @@ struct CollectorStats {
   uint64_t recounted = 0;    // redeliveries sent on to the queue with their failure recorded, then acked
 };
 
+// Work on the output file that must not split a line or lose an acknowledged record: switching the
+// output to another file (rotation, reopening after logrotate). The collector calls it at safe
+// points: before writing a batch (its lines formatted, `upcomingBytes` of them, none written yet)
+// and when a receive came back empty, never while a failed write is held. Everything written
+// before is acknowledged then. OutputRotator (aggregator/rotation.hpp) implements it.
+class OutputMaintenance {
+ public:
+  virtual ~OutputMaintenance() = default;
+  virtual void betweenCommits(size_t upcomingBytes) noexcept = 0;
+};
+
 // The aggregator's loop, written once for every broker:
 //   receive a batch -> decode -> format into one buffer -> write (and fsync) -> dead-letter what
 //   could not be decoded, and send redeliveries on with their failure recorded (and wait for the
@@ -91,6 +102,8 @@ class Collector {
   // writeRetryFor; everything not yet acked is then left to be redelivered.
   void run();
   const CollectorStats& stats() const { return stats_; }
+  // Output maintenance at safe points (nullptr: none). Set before run().
+  void setMaintenance(OutputMaintenance* maintenance) { maintenance_ = maintenance; }
 
  private:
   // A delivery taken and not yet acked: its lines (one per record; a batch has several) end at
@@ -125,6 +138,7 @@ class Collector {
   // for every confirm (throws unless all are confirmed) and drops them from forwards_.
   void sendForwards(size_t n);
   size_t heldRecords() const;  // lines to write and messages to send on, in held_
+  void maintain();  // OutputMaintenance::betweenCommits, if it is a safe point
 
   Consumer& consumer_;
   FileSink& sink_;
@@ -143,6 +157,7 @@ class Collector {
   std::string lastWriteError_;
   std::vector<Record> records_;  // the records of the delivery being taken
   std::string error_;
+  OutputMaintenance* maintenance_ = nullptr;
 };
 
 }  // namespace logship
