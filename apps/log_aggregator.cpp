@@ -125,19 +125,23 @@ int main(int argc, char** argv) {
   constexpr int64_t kYear = 366 * 86'400;
   app.add_option("--rotate-bytes", rotateBytes,
                  "Rotate the output before a write would take it past SIZE (suffixes K, M, G: 1024-based)")
-      ->transform(cli::byteSize(uint64_t{1} << 10, uint64_t{1} << 50));
+      ->transform(cli::byteSize(uint64_t{1} << 10, uint64_t{1} << 50))
+      ->type_name("SIZE");
   app.add_option("--rotate-interval", rotateIntervalSeconds,
                  "Rotate the output at every multiple of DURATION since the epoch, in UTC (1h: on the hour; 1d: at "
                  "midnight UTC)")
-      ->transform(cli::duration(std::chrono::seconds(1), std::chrono::seconds(kYear)));
+      ->transform(cli::duration(std::chrono::seconds(1), std::chrono::seconds(kYear)))
+      ->type_name("DURATION");
   auto* compressOption = app.add_option("--compress", compress, "Compress rotated files: zstd or none")
                              ->check(CLI::IsMember({"zstd", "none"}))
                              ->capture_default_str();
   auto* keepOption = app.add_option("--keep", keep, "Keep the N newest rotated files, delete older ones")
-                         ->check(CLI::Range(int64_t{1}, int64_t{1'000'000}));
+                         ->check(CLI::Range(int64_t{1}, int64_t{1'000'000}))
+                         ->type_name("N");
   auto* maxAgeOption =
       app.add_option("--max-age", maxAgeSeconds, "Delete rotated files once DURATION has passed since their rotation")
-          ->transform(cli::duration(std::chrono::seconds(1), std::chrono::seconds(100 * kYear)));
+          ->transform(cli::duration(std::chrono::seconds(1), std::chrono::seconds(100 * kYear)))
+          ->type_name("DURATION");
 
   return cli::run(app, argc, argv, [&]() -> int {
     options.format = *parseOutputFormat(format);

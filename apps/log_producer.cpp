@@ -90,6 +90,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--batch-bytes", shipOptions.batchBytes, "Text bytes per broker message at most (suffixes K, M)")
       ->transform(cli::byteSize(1, uint64_t{64} << 20))
+      ->type_name("SIZE")
       ->default_str("256K");
   int lingerMs = 5;
   app.add_option("--linger-ms", lingerMs, "How long a batch waits for more records before it is sent")
@@ -101,6 +102,7 @@ int main(int argc, char** argv) {
       ->envname("LOGSHIP_SPOOL_DIR");
   app.add_option("--spool-max-bytes", spoolMaxBytes, "Size cap of the spool on disk (suffixes K, M, G: 1024-based)")
       ->transform(cli::byteSize(uint64_t{1} << 20, uint64_t{1} << 50))
+      ->type_name("SIZE")
       ->default_str("1G");
   app.add_option("--spool-full", spoolFull,
                  "At the spool's cap: 'block' stops reading input until the broker catches up; 'drop' drops "

@@ -215,7 +215,7 @@ CLI::Validator byteSize(uint64_t min, uint64_t max) {
         value = std::to_string(*bytes);
         return {};
       },
-      "SIZE", "SIZE");
+      "", "SIZE");
 }
 
 CLI::Validator duration(std::chrono::seconds min, std::chrono::seconds max) {
@@ -228,7 +228,7 @@ CLI::Validator duration(std::chrono::seconds min, std::chrono::seconds max) {
         value = std::to_string(d->count());
         return {};
       },
-      "DURATION", "DURATION");
+      "", "DURATION");
 }
 
 int run(CLI::App& app, int argc, char** argv, const std::function<int()>& body) {

@@ -63,7 +63,8 @@ void installReopenSignal();
 // CLI11 transforms for sizes and durations (parsed by core/units.hpp, the one parser of every
 // program): the option's text is replaced by the number (bytes; seconds), so the option binds to an
 // integer. A value that does not parse or lies outside [min, max] is one error naming the flag
-// ("--rotate-bytes: '0' is too small: at least 1 KiB"), exit 2.
+// ("--rotate-bytes: '0' is too small: at least 1 KiB"), exit 2. Give the option ->type_name("SIZE")
+// or ("DURATION") for its help line.
 CLI::Validator byteSize(uint64_t min, uint64_t max);
 CLI::Validator duration(std::chrono::seconds min, std::chrono::seconds max);
 

@@ -17,12 +17,17 @@ Every record is counted in every file, decompressed with the zstd command line.
     file ends in a whole line, and a restart on the output warns of no foreign file.
 (e) SIGKILL after logrotate's rename, before the SIGHUP, then a restart on the output: the
     journal finds the renamed file; every record once.
-(f) SIGKILL while a rotated file is being compressed (when its temporary appears), three times,
+(f) The shipped deploy/logrotate/logship, run by the real logrotate (forced, three times) during
+    load, its postrotate sending SIGHUP: every record once across the live file, the uncompressed
+    .1 (delaycompress) and the zstd-compressed older ones; the duplicate journal is left alone.
+(g) SIGKILL while a rotated file is being compressed (when its temporary appears), three times,
     restarted each time: nothing lost, nothing twice, no temporary or uncompressed file left.
 """
 # transports: amqp redis
 import glob
+import grp
 import os
+import pwd
 import random
 import re
 import shutil
@@ -37,6 +42,7 @@ from logship_testlib import count_lines, feed_pipe, run_test, sample, tally, wai
 LINE = re.compile(rb"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z) (TRACE|DEBUG|INFO |WARN |ERROR|FATAL) ([^ ]+) (.*)$")
 ROTATED = re.compile(r"^out\.log\.\d{8}T\d{6}Z(_\d{4,})?(\.zst)?$")
 ZSTD = shutil.which("zstd") or "/usr/bin/zstd"
+LOGROTATE = shutil.which("logrotate") or "/usr/sbin/logrotate"
 PAD = "x" * 40
 
 
@@ -289,12 +295,69 @@ def sighup(t):
     stop(t, agg, "agg-hk-2")
     err = agg.stderr().decode(errors="replace")
     t.check("not the file" not in err, "no 'not the file it last wrote to' warning after the restart", err[-1500:])
+    t.check("checked that write in " + out + ".1" in err, "the restart checked the last write in the renamed file",
+            err[-1500:])
     check_once(t, recs, all_messages(t, d, "(e)", ["out.log.1"]), "(e) the renamed file and the new output")
 
 
 # ---- (f) -----------------------------------------------------------------------------------------
+def logrotate(t):
+    t.section("(f) the shipped logrotate configuration, run by logrotate during load")
+    q = t.queue("logrotate")
+    d = t.path("logrotate")
+    os.makedirs(d)
+    out = os.path.join(d, "aggregated_logs.txt")
+    recs = records("lr", 40_000)
+    agg = t.start_aggregator("agg-lr", q, out, "text", ["--prefetch", "20"])
+    # deploy/logrotate/logship, aimed at this directory, this user, and this aggregator's pid.
+    with open(os.path.join(t.env.source, "deploy", "logrotate", "logship")) as f:
+        conf = f.read()
+    user, group = pwd.getpwuid(os.getuid()).pw_name, grp.getgrgid(os.getgid()).gr_name
+    for old, new in (("/var/log/logship", d), ("create 0640 logship logship", f"create 0640 {user} {group}"),
+                     ("systemctl reload 'logship-aggregator*.service' >/dev/null 2>&1 || true",
+                      f"kill -HUP {agg.pid}")):
+        t.require(old in conf, f"deploy/logrotate/logship holds {old!r}")
+        conf = conf.replace(old, new)
+    conf_path = t.path("logrotate.conf")
+    with open(conf_path, "w") as f:
+        f.write(conf)
+    rfd, wfd = os.pipe()
+    producer = t.spawn("producer-lr", "log_producer", ["--queue", q, "--batch-records", "100"], stdin=rfd)
+    os.close(rfd)
+    feeder = feed_pipe(recs, wfd, pace=0.1, chunk=1000)  # about 4 s
+    for n in range(3):
+        t.require(wait_for(lambda: count_lines(out) >= 3000 or not agg.alive(), 120, 0.01),
+                  f"records reach the output before logrotate run {n + 1}", agg.result().describe())
+        cp = subprocess.run([LOGROTATE, "-f", "-s", t.path("logrotate.state"), conf_path], capture_output=True,
+                            timeout=120)
+        t.check(cp.returncode == 0, f"logrotate -f run {n + 1} exits 0", cp.stdout + cp.stderr)
+        t.require(wait_for(lambda: count_lines(out) > 0 or not agg.alive(), 60, 0.01),
+                  f"after logrotate run {n + 1} records go to the new file", agg.result().describe())
+    feeder.join()
+    t.finish_proc(producer, 300, "the producer exits 0")
+    wait_drained(t, q)
+    stop(t, agg, "agg-lr")
+    names = sorted(os.listdir(d))
+    t.note(f"files: {names}")
+    for name in ("aggregated_logs.txt", "aggregated_logs.txt.1", "aggregated_logs.txt.2.zst",
+                 "aggregated_logs.txt.3.zst", "aggregated_logs.txt.ids"):
+        t.check(name in names, f"{name} is there", names)
+    err = agg.stderr().decode(errors="replace")
+    t.check(err.count("(SIGHUP): the path names a new file") == 3, "each postrotate's SIGHUP reopened the output",
+            err[-1500:])
+    got = []
+    for name in names:
+        if name.startswith("aggregated_logs.txt") and not name.endswith(".ids"):
+            got += file_lines(t, os.path.join(d, name), "(f)")[0]
+    check_once(t, recs, got, "(f) the files logrotate left")
+    shell = subprocess.run(["bash", "-c", f'"$0" search {d}/aggregated_logs.txt* --grep "^" | wc -l',
+                            t.env.prog("logctl")], capture_output=True, text=True, timeout=300, env=t.child_env())
+    t.check_equal(shell.stdout.strip(), "40000", "logctl search aggregated_logs.txt* reads logrotate's files too")
+
+
+# ---- (g) -----------------------------------------------------------------------------------------
 def kills_during_compression(t):
-    t.section("(f) SIGKILL while rotated files are compressed, three times")
+    t.section("(g) SIGKILL while rotated files are compressed, three times")
     q = t.queue("kill")
     d = t.path("kill")
     os.makedirs(d)
@@ -328,8 +391,8 @@ def kills_during_compression(t):
     t.finish_proc(producer, 300, "the producer exits 0")
     wait_drained(t, q)
     stop(t, agg, "agg-kill-final")
-    no_leftovers(t, d, "(f)")
-    check_once(t, recs, all_messages(t, d, "(f)"), "(f) after three SIGKILLs")
+    no_leftovers(t, d, "(g)")
+    check_once(t, recs, all_messages(t, d, "(g)"), "(g) after three SIGKILLs")
 
 
 def body(t):
@@ -337,6 +400,8 @@ def body(t):
     size_rotation_under_load(t)
     retention(t)
     sighup(t)
+    t.require(os.access(LOGROTATE, os.X_OK), "logrotate is installed (scripts/install-deps.sh)")
+    logrotate(t)
     kills_during_compression(t)
 
 
