@@ -11,7 +11,6 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <map>
 #include <memory>
 
 #include <fmt/format.h>
@@ -98,14 +97,12 @@ int64_t nextIntervalBoundary(int64_t unixSeconds, std::chrono::seconds interval)
 std::vector<RotatedName> selectExpired(const std::vector<RotatedFile>& files, size_t keep, std::chrono::seconds maxAge,
                                        int64_t nowSeconds) {
   std::vector<RotatedName> rotations;
-  for (const RotatedFile& f : files) {
-    RotatedName n = f.name;
-    n.compressed = false;
-    if (std::none_of(rotations.begin(), rotations.end(), [&](const RotatedName& r) { return r.sameRotation(n); })) {
-      rotations.push_back(n);
-    }
-  }
+  rotations.reserve(files.size());
+  for (const RotatedFile& f : files) rotations.push_back({f.name.unixSeconds, f.name.counter, false});
   std::sort(rotations.begin(), rotations.end());
+  rotations.erase(std::unique(rotations.begin(), rotations.end(),
+                              [](const RotatedName& a, const RotatedName& b) { return a.sameRotation(b); }),
+                  rotations.end());
   std::vector<RotatedName> expired;
   for (size_t i = 0; i < rotations.size(); ++i) {
     const bool tooMany = keep > 0 && rotations.size() - i > keep;
@@ -225,10 +222,10 @@ OutputRotator::OutputRotator(FileSink& sink, RotationOptions options, std::atomi
   }
   if (options_.compress) {
     for (const RotatedFile& f : rotated) {
+      if (f.name.compressed) continue;
       const bool hasZst = std::any_of(rotated.begin(), rotated.end(), [&](const RotatedFile& o) {
         return o.name.compressed && o.name.sameRotation(f.name);
       });
-      if (f.name.compressed) continue;
       // A crash left it uncompressed (with a finished .zst beside it if it came after the rename:
       // compressing again replaces that one, as good).
       spdlog::info("{} was left uncompressed{}: compressing it", escaped(f.fileName),
@@ -275,12 +272,13 @@ void OutputRotator::betweenCommits(size_t upcomingBytes) noexcept {
   }
 }
 
-bool OutputRotator::failedRecently(std::chrono::steady_clock::time_point& last) {
-  return last != std::chrono::steady_clock::time_point{} && std::chrono::steady_clock::now() - last < kRotateRetry;
+bool OutputRotator::rotationFailedRecently() const {
+  return lastRotateFailure_ != std::chrono::steady_clock::time_point{} &&
+         std::chrono::steady_clock::now() - lastRotateFailure_ < kRotateRetry;
 }
 
 void OutputRotator::rotate(int64_t now, const char* why) {
-  if (failedRecently(lastRotateFailure_)) return;
+  if (rotationFailedRecently()) return;
   // Names never go back in time, even when retention deleted the newest names of this second or
   // the clock was set back: they must keep sorting in the order the files were written.
   RotatedName name{now, 0, false};
@@ -435,21 +433,20 @@ void OutputRotator::compressOne(const RotatedName& name) {
 void OutputRotator::applyRetention() {
   if (options_.keep == 0 && options_.maxAge.count() == 0) return;
   const std::vector<RotatedFile> files = listRotatedFiles(sink_.path());
-  const std::vector<RotatedName> expired = selectExpired(files, options_.keep, options_.maxAge, unixNow());
-  for (const RotatedName& e : expired) {
-    const bool tooOld = options_.maxAge.count() > 0 && unixNow() - e.unixSeconds >= options_.maxAge.count();
-    for (const RotatedFile& f : files) {
-      if (!f.name.sameRotation(e)) continue;
-      const std::string path = inDirectoryOf(sink_.path(), f.fileName);
-      if (::unlink(path.c_str()) == 0) {
-        spdlog::info("deleted {} ({})", escaped(path),
-                     tooOld ? fmt::format("--max-age {}", formatDuration(options_.maxAge))
-                            : fmt::format("--keep {}", options_.keep));
-        std::lock_guard lock(mu_);
-        ++stats_.deleted;
-      } else if (errno != ENOENT) {
-        spdlog::warn("cannot delete {} (retention): {}", escaped(path), std::strerror(errno));
-      }
+  const int64_t now = unixNow();
+  const std::vector<RotatedName> expired = selectExpired(files, options_.keep, options_.maxAge, now);  // sorted
+  for (const RotatedFile& f : files) {
+    if (!std::binary_search(expired.begin(), expired.end(), f.name)) continue;
+    const bool tooOld = options_.maxAge.count() > 0 && now - f.name.unixSeconds >= options_.maxAge.count();
+    const std::string path = inDirectoryOf(sink_.path(), f.fileName);
+    if (::unlink(path.c_str()) == 0) {
+      spdlog::info("deleted {} ({})", escaped(path),
+                   tooOld ? fmt::format("--max-age {}", formatDuration(options_.maxAge))
+                          : fmt::format("--keep {}", options_.keep));
+      std::lock_guard lock(mu_);
+      ++stats_.deleted;
+    } else if (errno != ENOENT) {
+      spdlog::warn("cannot delete {} (retention): {}", escaped(path), std::strerror(errno));
     }
   }
 }

@@ -101,7 +101,7 @@ class OutputRotator final : public OutputMaintenance {
   void work();
   void compressOne(const RotatedName& name);
   void applyRetention();
-  bool failedRecently(std::chrono::steady_clock::time_point& last);
+  bool rotationFailedRecently() const;
 
   FileSink& sink_;
   RotationOptions options_;
