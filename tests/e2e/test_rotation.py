@@ -12,6 +12,8 @@ Every record is counted in every file, decompressed with the zstd command line.
 (c) Retention: --keep 3 leaves exactly the 3 newest rotated files, which with the live file hold an
     unbroken tail of the records; --max-age deletes this output's old rotated files at start and
     never a file it did not name.
+    --rotate-interval 1s during a paced load of 4 s: rotations at second boundaries (one file per
+    second, no counter), every record once.
 (d) SIGHUP during load, logrotate style: the file is renamed (once with a new empty file created
     in its place, once not), then SIGHUP: the union of the files holds every record once, each
     file ends in a whole line, and a restart on the output warns of no foreign file.
@@ -206,6 +208,28 @@ def retention(t):
     t.check(got == recs[k:], f"the kept files and the output hold the newest {len(got)} records, in order, once",
             f"kept {rot}; first difference at {first}: {got[first:first + 3] if first is not None else None} "
             f"instead of {recs[k + first:k + first + 3] if first is not None else None}")
+
+    t.section("(c) --rotate-interval 1s during a paced load")
+    q = t.queue("interval")
+    d = t.path("interval")
+    os.makedirs(d)
+    out = os.path.join(d, "out.log")
+    recs = records("iv", 8000)
+    agg = t.start_aggregator("agg-iv", q, out, "text", ["--rotate-interval", "1s"])
+    rfd, wfd = os.pipe()
+    producer = t.spawn("producer-iv", "log_producer", ["--queue", q, "--batch-records", "100"], stdin=rfd)
+    os.close(rfd)
+    feed_pipe(recs, wfd, pace=0.25, chunk=500).join()  # at least 4 s of records
+    t.finish_proc(producer, 300, "the producer exits 0")
+    wait_drained(t, q)
+    stop(t, agg, "agg-iv")
+    rot = rotated_files(d)
+    t.note(f"rotated: {rot}")
+    t.check(len(rot) >= 2, f"a file per second of load: {len(rot)} rotated files")
+    t.check(all("_" not in r for r in rot), "one rotation per second at most: no counter in the names", rot)
+    err = agg.stderr().decode(errors="replace")
+    t.check(err.count("--rotate-interval") >= len(rot), "each rotation says it was the interval", err[-1500:])
+    check_once(t, recs, all_messages(t, d, "(c)"), "(c) interval-rotated files and the output")
 
     t.section("(c) --max-age: old rotated files of this output go at start; nothing else is touched")
     d = t.path("age")
