@@ -32,7 +32,8 @@ Collector::Collector(Consumer& consumer, FileSink& sink, PublisherFactory publis
       makePublisher_(std::move(publishers)),
       queue_(std::move(queue)),
       options_(options),
-      stop_(stop) {}
+      stop_(stop),
+      formatter_(options.format) {}
 
 void Collector::run() {
   auto lastDelivery = Clock::now();
@@ -90,8 +91,7 @@ size_t Collector::take(size_t from) {
     } else if (!d.transportError.empty()) {
       reason = d.transportError;
     } else {
-      records_.clear();
-      if (!decodeRecords(d.body, d.headers, d.brokerTimestampUs != 0 ? d.brokerTimestampUs : now, records_, error_)) {
+      if (!decoded_.decode(d.body, d.headers, d.brokerTimestampUs != 0 ? d.brokerTimestampUs : now, error_)) {
         reason = error_;
       }
     }
@@ -103,11 +103,14 @@ size_t Collector::take(size_t from) {
     // A batch is one delivery: its records are deduplicated one by one, its history (poison
     // counting) is the delivery's, and it is acked once all its lines are in the file.
     IdJournal* journal = sink_.journal();
-    auto written = [&](const Record& r) { return journal != nullptr && !r.id.empty() && journal->contains(r.id); };
-    const size_t fresh = static_cast<size_t>(std::count_if(records_.begin(), records_.end(),
-                                                           [&](const Record& r) { return !written(r); }));
+    const size_t count = decoded_.size();
+    const bool ids = journal != nullptr && !decoded_.id(0).empty();
+    size_t fresh = count;
+    if (ids) {
+      for (size_t r = 0; r < count; ++r) fresh -= journal->contains(decoded_.id(r)) ? 1 : 0;
+    }
     if (fresh == 0) {
-      stats_.duplicates += records_.size();  // written before: whatever its history, it is done
+      stats_.duplicates += count;  // written before: whatever its history, it is done
       held_.push_back({d.tag, pending.size(), 0});
       continue;
     }
@@ -116,7 +119,7 @@ size_t Collector::take(size_t from) {
     const auto action = judgeRedelivery(history, options_.maxDeliveries);
     // A batch that failed before is split: its records go back to the queue one per message (with
     // the count), so that a poison record is isolated and the others are written.
-    const bool split = options_.maxDeliveries > 0 && records_.size() > 1 && history.failures() > 0 &&
+    const bool split = options_.maxDeliveries > 0 && count > 1 && history.failures() > 0 &&
                        action != RedeliveryAction::DeadLetter;
     if (split || action != RedeliveryAction::Write) {
       const bool poison = action == RedeliveryAction::DeadLetter;
@@ -126,14 +129,15 @@ size_t Collector::take(size_t from) {
       continue;
     }
     uint32_t lines = 0;
-    for (const Record& record : records_) {
-      if (written(record)) {
+    formatter_.setMetadata(decoded_.metadata());
+    for (size_t r = 0; r < count; ++r) {
+      if (ids && fresh < count && journal->contains(decoded_.id(r))) {
         ++stats_.duplicates;
         continue;
       }
-      appendFormatted(pending, options_.format, record);
+      formatter_.append(pending, decoded_.timestampUs(r), decoded_.message(r));
       ++lines;
-      if (journal != nullptr && !record.id.empty()) journal->add(record.id, pending.size());
+      if (ids) journal->add(decoded_.id(r), pending.size());
     }
     held_.push_back({d.tag, pending.size(), lines, writtenAlone(history, options_.maxDeliveries)});
   }

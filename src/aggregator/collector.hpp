@@ -155,7 +155,8 @@ class Collector {
   std::vector<Forward> forwards_;  // the held ones to publish before their ack, in tag order
   std::vector<ConfirmRange> confirms_;
   std::string lastWriteError_;
-  std::vector<Record> records_;  // the records of the delivery being taken
+  DecodedMessage decoded_;  // the delivery being taken
+  LineFormatter formatter_;
   std::string error_;
   OutputMaintenance* maintenance_ = nullptr;
 };

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <filesystem>
 #include <iterator>
@@ -103,6 +104,12 @@ class Parser {
   size_t pos_ = 0;
 };
 
+void appendNumber(std::string& out, uint64_t v) {
+  char digits[20];
+  const auto end = std::to_chars(digits, digits + sizeof digits, v).ptr;
+  out.append(digits, static_cast<size_t>(end - digits));
+}
+
 void sealEntry(std::string& entry, size_t begin) {
   entry += fmt::format(". {:016x}\n", fnv1a(std::string_view(entry).substr(begin)));
 }
@@ -183,7 +190,7 @@ IdJournal::IdJournal(std::string path, const std::string& outputPath, int output
       break;
     }
     if (last) {
-      for (auto& [end, id] : last->ids) remember(id);
+      for (auto& [end, id] : last->ids) remember(recordIdRef(id));
     }
     journalIds_ += e->ids.size();
     last = std::move(e);
@@ -192,7 +199,7 @@ IdJournal::IdJournal(std::string path, const std::string& outputPath, int output
   bool forgot = false;
   bool nameOutput = false;  // the last entry names another file than the output: add one naming it
   if (last) {
-    for (auto& [end, id] : last->ids) remember(id);
+    for (auto& [end, id] : last->ids) remember(recordIdRef(id));
     struct stat st {};
     if (last->kind != Entry::Kind::Snapshot && ::fstat(outputFd, &st) != 0) {
       fail("cannot stat the output beside", path_, errno);
@@ -225,9 +232,9 @@ IdJournal::IdJournal(std::string path, const std::string& outputPath, int output
         recovery_.outputChanged = true;
         keepUpTo = last->start;  // none of the entry's lines can be checked
       }
-      std::vector<std::string> gone;
+      std::vector<RecordIdRef> gone;
       for (auto& [end, id] : last->ids) {
-        if (end > *keepUpTo && window_.contains(id)) gone.push_back(id);
+        if (end > *keepUpTo && window_.contains(id)) gone.push_back(recordIdRef(id));
       }
       forget(gone);
       recovery_.forgotten = gone.size();
@@ -303,16 +310,34 @@ void IdJournal::openForAppend() {
   fd_ = fd;
 }
 
-bool IdJournal::contains(std::string_view id) const { return window_.contains(id) || pendingIds_.contains(id); }
-
-void IdJournal::add(std::string id, size_t end) {
+void IdJournal::add(const RecordIdRef& id, size_t end) {
+  const bool split = !id.prefix.empty();
+  const std::string_view text = split ? id.prefix : id.raw;
+  Line line{end, 0, static_cast<uint32_t>(text.size()), id.n, split, false};
+  if (split && !pending_.empty() && pending_.back().split &&
+      std::string_view(pendingText_).substr(pending_.back().offset, pending_.back().size) == text) {
+    line.offset = pending_.back().offset;  // the same producer as the line before: share its prefix
+  } else {
+    line.offset = static_cast<uint32_t>(pendingText_.size());
+    pendingText_ += text;
+  }
+  pending_.push_back(line);
   pendingIds_.insert(id);
-  pending_.push_back({end, std::move(id), false});
 }
 
-void IdJournal::remember(const std::string& id) { window_.insert(id); }
+RecordIdRef IdJournal::idOf(const Line& line) const {
+  RecordIdRef id;
+  const std::string_view text = std::string_view(pendingText_).substr(line.offset, line.size);
+  if (line.split) {
+    id.prefix = text;
+    id.n = line.n;
+  } else {
+    id.raw = text;
+  }
+  return id;
+}
 
-void IdJournal::forget(const std::vector<std::string>& ids) {
+void IdJournal::forget(const std::vector<RecordIdRef>& ids) {
   for (const auto& id : ids) window_.erase(id);
 }
 
@@ -322,9 +347,9 @@ void IdJournal::beforeWrite(dev_t dev, ino_t ino, off_t offset, size_t from, siz
   const size_t count = pending_.size() - first;
   if (journalIds_ + count > 2 * options_.window) {
     // Lines being (re)written are left out of the snapshot: the entry below names them.
-    std::vector<std::string> rewritten;
+    std::vector<RecordIdRef> rewritten;
     for (size_t i = first; i < pending_.size(); ++i) {
-      if (pending_[i].journaled) rewritten.push_back(pending_[i].id);
+      if (pending_[i].journaled) rewritten.push_back(idOf(pending_[i]));
     }
     forget(rewritten);
     try {
@@ -338,10 +363,15 @@ void IdJournal::beforeWrite(dev_t dev, ino_t ino, off_t offset, size_t from, siz
   const auto start = static_cast<uint64_t>(offset);
   std::string entry = fmt::format("E {} {} {} {} {}\n", static_cast<uint64_t>(dev), static_cast<uint64_t>(ino),
                                   start, start + (batchEnd - from), count);
-  auto out = std::back_inserter(entry);
+  std::string text;
   for (size_t i = first; i < pending_.size(); ++i) {
-    fmt::format_to(out, "{} {} ", start + (pending_[i].end - from), pending_[i].id.size());
-    entry += pending_[i].id;
+    text.clear();
+    appendRecordId(text, idOf(pending_[i]));
+    appendNumber(entry, start + (pending_[i].end - from));
+    entry += ' ';
+    appendNumber(entry, text.size());
+    entry += ' ';
+    entry += text;
     entry += '\n';
   }
   sealEntry(entry, 0);
@@ -350,8 +380,9 @@ void IdJournal::beforeWrite(dev_t dev, ino_t ino, off_t offset, size_t from, siz
   for (size_t i = first; i < pending_.size(); ++i) {
     if (pending_[i].journaled) continue;
     pending_[i].journaled = true;
-    pendingIds_.erase(pending_[i].id);
-    remember(pending_[i].id);
+    const RecordIdRef id = idOf(pending_[i]);
+    pendingIds_.erase(id);
+    remember(id);
   }
 }
 
@@ -410,16 +441,18 @@ void IdJournal::compact() {
 
 void IdJournal::batchWritten() {
   pending_.clear();
+  pendingText_.clear();
   pendingIds_.clear();
 }
 
 void IdJournal::batchDiscarded(size_t kept) {
-  std::vector<std::string> notWritten;
+  std::vector<RecordIdRef> notWritten;
   for (const Line& l : pending_) {
-    if (l.journaled && l.end > kept) notWritten.push_back(l.id);
+    if (l.journaled && l.end > kept) notWritten.push_back(idOf(l));
   }
   forget(notWritten);
   pending_.clear();
+  pendingText_.clear();
   pendingIds_.clear();
 }
 

@@ -71,10 +71,12 @@ class IdJournal {
   ~IdJournal();
 
   // True if the id was written (or is pending in the current batch).
-  bool contains(std::string_view id) const;
+  bool contains(std::string_view id) const { return contains(recordIdRef(id)); }
+  bool contains(const RecordIdRef& id) const { return window_.contains(id) || pendingIds_.contains(id); }
 
-  // A line with this id ends at `end` in the sink's pending batch.
-  void add(std::string id, size_t end);
+  // A line with this id (not empty) ends at `end` in the sink's pending batch.
+  void add(std::string_view id, size_t end) { add(recordIdRef(id), end); }
+  void add(const RecordIdRef& id, size_t end);
 
   // The pending bytes from `from` (a line start) to `batchEnd` are about to be written at output
   // offset `offset` of file (dev, ino): journal them (every pending line ending after `from`).
@@ -99,17 +101,21 @@ class IdJournal {
 
  private:
   struct Line {
-    size_t end;  // in the pending batch
-    std::string id;
+    size_t end;       // in the pending batch
+    uint32_t offset;  // the id's prefix (or raw id) in pendingText_
+    uint32_t size;
+    uint64_t n;
+    bool split;  // prefix and n, else a raw id
     bool journaled;
   };
+  RecordIdRef idOf(const Line& line) const;
 
   // Checks the last write entry, bytes [start, end), against the file it went to (open for writing
   // as `fd`, `size` bytes, size >= start): cuts a torn last line off; returns the offset up to which
   // the entry's lines are whole.
   uint64_t checkLastWrite(uint64_t start, uint64_t end, int fd, const std::string& filePath, uint64_t size);
-  void remember(const std::string& id);
-  void forget(const std::vector<std::string>& ids);  // out of the window (and the FIFO)
+  void remember(const RecordIdRef& id) { window_.insert(id); }
+  void forget(const std::vector<RecordIdRef>& ids);  // out of the window (and the FIFO)
   void compact();  // rewrites the journal as one snapshot of the window
   void appendEntry(const std::string& entry, size_t ids);
   void openForAppend();
@@ -120,6 +126,7 @@ class IdJournal {
   IdWindow window_;  // the most recent ids written
   IdWindow pendingIds_{SIZE_MAX};  // ids in the pending batch not yet journaled
   std::vector<Line> pending_;
+  std::string pendingText_;  // the pending lines' id prefixes (one copy per run of equal ones) and raw ids
   size_t journalIds_ = 0;  // ids in the journal file
   IdJournalRecovery recovery_;
   bool namesOutput_ = true;

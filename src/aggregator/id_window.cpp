@@ -6,15 +6,13 @@
 
 namespace logship {
 
-bool IdWindow::split(std::string_view id, std::string_view& prefix, uint64_t& n) {
-  const auto dash = id.rfind('-');
-  if (dash == std::string_view::npos || dash == 0 || dash + 1 == id.size()) return false;
-  const std::string_view digits = id.substr(dash + 1);
-  if (digits.size() > 19 || (digits.size() > 1 && digits[0] == '0')) return false;
-  auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
-  if (ec != std::errc{} || ptr != digits.data() + digits.size()) return false;
-  prefix = id.substr(0, dash);
-  return true;
+IdWindow::Prefix* IdWindow::findPrefix(std::string_view prefix) const {
+  if (lastKey_ != nullptr && *lastKey_ == prefix) return last_;
+  const auto it = prefixes_.find(prefix);
+  if (it == prefixes_.end()) return nullptr;
+  lastKey_ = &it->first;
+  last_ = const_cast<Prefix*>(&it->second);
+  return last_;
 }
 
 bool IdWindow::rangesContain(const Ranges& r, uint64_t n) {
@@ -54,38 +52,50 @@ bool IdWindow::rangesErase(Ranges& r, uint64_t n) {
   if (n > it->second) return false;
   const uint64_t first = it->first;
   const uint64_t last = it->second;
+  if (first == n && n < last) {
+    // The oldest id of a run leaves (eviction, the common case): move the node's key up by one
+    // instead of allocating a new node.
+    auto node = r.extract(it);
+    node.key() = n + 1;
+    r.insert(std::move(node));
+    return true;
+  }
+  if (n == last && first < n) {
+    it->second = n - 1;
+    return true;
+  }
   r.erase(it);
   if (first < n) r.emplace(first, n - 1);
   if (n < last) r.emplace(n + 1, last);
   return true;
 }
 
-bool IdWindow::contains(std::string_view id) const {
-  std::string_view prefix;
-  uint64_t n = 0;
-  if (split(id, prefix, n)) {
-    const auto it = prefixes_.find(prefix);
-    return it != prefixes_.end() && rangesContain(it->second.ranges, n);
+bool IdWindow::contains(const RecordIdRef& id) const {
+  if (!id.prefix.empty()) {
+    const Prefix* p = findPrefix(id.prefix);
+    return p != nullptr && rangesContain(p->ranges, id.n);
   }
-  return raw_.count(id) > 0;
+  return !id.raw.empty() && raw_.count(id.raw) > 0;
 }
 
-void IdWindow::insert(std::string_view id) {
-  if (capacity_ == 0 || contains(id)) return;
-  std::string_view prefix;
-  uint64_t n = 0;
-  if (split(id, prefix, n)) {
-    auto it = prefixes_.find(prefix);
-    if (it == prefixes_.end()) it = prefixes_.try_emplace(std::string(prefix)).first;
-    rangesInsert(it->second.ranges, n);
-    if (!fifo_.empty() && fifo_.back().prefix == &it->first && fifo_.back().last + 1 == n) {
-      fifo_.back().last = n;
+void IdWindow::insert(const RecordIdRef& id) {
+  if (capacity_ == 0 || id.empty() || contains(id)) return;
+  if (!id.prefix.empty()) {
+    Prefix* p = findPrefix(id.prefix);
+    if (p == nullptr) {
+      const auto it = prefixes_.try_emplace(std::string(id.prefix)).first;
+      lastKey_ = &it->first;
+      last_ = p = &it->second;
+    }
+    rangesInsert(p->ranges, id.n);
+    if (!fifo_.empty() && fifo_.back().prefix == lastKey_ && fifo_.back().last + 1 == id.n) {
+      fifo_.back().last = id.n;
     } else {
-      fifo_.push_back(Run{&it->first, n, n, {}});
-      ++it->second.runs;
+      fifo_.push_back(Run{lastKey_, id.n, id.n, {}});
+      ++p->runs;
     }
   } else {
-    fifo_.push_back(Run{nullptr, 0, 0, std::string(id)});
+    fifo_.push_back(Run{nullptr, 0, 0, std::string(id.raw)});
     raw_.insert(fifo_.back().raw);
   }
   ++size_;
@@ -107,27 +117,30 @@ void IdWindow::evictOne() {
   if (rangesErase(p->second.ranges, run.first)) --size_;
   if (run.first == run.last) {
     fifo_.pop_front();
-    if (--p->second.runs == 0) prefixes_.erase(p);  // no run left: its ranges are empty too
+    if (--p->second.runs == 0) {  // no run left: its ranges are empty too
+      if (lastKey_ == &p->first) lastKey_ = nullptr, last_ = nullptr;
+      prefixes_.erase(p);
+    }
   } else {
     ++run.first;
   }
 }
 
-void IdWindow::erase(std::string_view id) {
-  std::string_view prefix;
-  uint64_t n = 0;
-  if (split(id, prefix, n)) {
-    const auto it = prefixes_.find(prefix);
-    if (it != prefixes_.end() && rangesErase(it->second.ranges, n)) --size_;
+void IdWindow::erase(const RecordIdRef& id) {
+  if (!id.prefix.empty()) {
+    Prefix* p = findPrefix(id.prefix);
+    if (p != nullptr && rangesErase(p->ranges, id.n)) --size_;
     return;
   }
-  if (raw_.erase(id) > 0) --size_;
+  if (!id.raw.empty() && raw_.erase(id.raw) > 0) --size_;
 }
 
 void IdWindow::clear() {
   fifo_.clear();
   raw_.clear();
   prefixes_.clear();
+  lastKey_ = nullptr;
+  last_ = nullptr;
   size_ = 0;
 }
 

@@ -8,6 +8,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "core/message.hpp"
+
 namespace logship {
 
 // The most recent `capacity` record ids written to an output, for duplicate suppression.
@@ -23,18 +25,23 @@ class IdWindow {
   IdWindow(const IdWindow&) = delete;
   IdWindow& operator=(const IdWindow&) = delete;
 
-  bool contains(std::string_view id) const;
+  bool contains(std::string_view id) const { return contains(recordIdRef(id)); }
+  bool contains(const RecordIdRef& id) const;
   // Adds `id` as the newest (nothing if it is in the window already); the oldest leave past capacity.
-  void insert(std::string_view id);
+  void insert(std::string_view id) { insert(recordIdRef(id)); }
+  void insert(const RecordIdRef& id);
   // Takes `id` out of the window (it was not written after all).
-  void erase(std::string_view id);
+  void erase(std::string_view id) { erase(recordIdRef(id)); }
+  void erase(const RecordIdRef& id);
   size_t size() const { return size_; }
   void clear();
   // Calls f for every id in the window, oldest first.
   void forEach(const std::function<void(std::string_view)>& f) const;
 
   // Splits "<prefix>-<n>" (n decimal, no leading zero, fits 64 bits); false for other ids.
-  static bool split(std::string_view id, std::string_view& prefix, uint64_t& n);
+  static bool split(std::string_view id, std::string_view& prefix, uint64_t& n) {
+    return splitRecordId(id, prefix, n);
+  }
 
  private:
   using Ranges = std::map<uint64_t, uint64_t>;  // first -> last (inclusive), disjoint, not adjacent
@@ -48,6 +55,10 @@ class IdWindow {
   static bool rangesErase(Ranges& r, uint64_t n);  // false if n was not there
   static void rangesInsert(Ranges& r, uint64_t n);
   void evictOne();
+  struct Prefix;
+  // The entry of `prefix` (nullptr if none): consecutive ids mostly share it, so the last one
+  // found is remembered and compared before hashing.
+  Prefix* findPrefix(std::string_view prefix) const;
 
   size_t capacity_;
   size_t size_ = 0;
@@ -60,6 +71,8 @@ class IdWindow {
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
   std::unordered_map<std::string, Prefix, Hash, std::equal_to<>> prefixes_;
+  mutable const std::string* lastKey_ = nullptr;  // findPrefix's memory (a key in prefixes_)
+  mutable Prefix* last_ = nullptr;
   std::unordered_set<std::string_view> raw_;  // views of Run::raw in fifo_ (deque elements do not move)
   std::deque<Run> fifo_;
 };

@@ -90,6 +90,63 @@ class BatchBuilder {
 // How many records a message holds: its logship-batch count, else 1.
 uint64_t recordCount(const Message& message);
 
+// A record id taken apart. Our producers' ids are "<prefix>-<n>" (n decimal, no leading zero, fits
+// 64 bits): then `prefix` and `n` are set and `raw` is empty. Any other non-empty id is `raw`.
+// The views point into the id's storage (or a DecodedMessage).
+struct RecordIdRef {
+  std::string_view prefix;
+  uint64_t n = 0;
+  std::string_view raw;
+  bool empty() const { return prefix.empty() && raw.empty(); }
+};
+
+// Splits "<prefix>-<n>" as described above; false (and nothing set) for other ids.
+bool splitRecordId(std::string_view id, std::string_view& prefix, uint64_t& n);
+// The id as a RecordIdRef (prefix and n when it splits, else raw; empty for "").
+RecordIdRef recordIdRef(std::string_view id);
+// Appends the id's text ("<prefix>-<n>", or raw).
+void appendRecordId(std::string& out, const RecordIdRef& id);
+
+// A received message decoded without copying its records (the aggregator's hot path): the metadata
+// its records share, decoded once, and each record's message, timestamp and id as views into the
+// message. Same rules and reasons as decodeRecords. Reuse one object for many messages: its
+// buffers keep their capacity, so decoding allocates nothing per record.
+class DecodedMessage {
+ public:
+  DecodedMessage() = default;
+  DecodedMessage(const DecodedMessage&) = delete;  // the id views point into meta_
+  DecodedMessage& operator=(const DecodedMessage&) = delete;
+
+  // False with a one-line reason in `error` (and size() == 0) when the message cannot be decoded.
+  // The views stay valid while `body` is alive and unchanged and this object is not decoded again.
+  bool decode(std::string_view body, std::span<const Header> headers, int64_t fallbackTimestampUs,
+              std::string& error);
+
+  size_t size() const { return count_; }
+  // Level, service, host and fields of every record (message and id: the first record's).
+  const Record& metadata() const { return meta_; }
+  std::string_view message(size_t i) const {
+    return batch_ ? body_.substr(starts_[i], starts_[i + 1] - starts_[i] - 1) : std::string_view(meta_.message);
+  }
+  int64_t timestampUs(size_t i) const { return batch_ ? timestamps_[i] : meta_.timestampUs; }
+  RecordIdRef id(size_t i) const {
+    RecordIdRef r = firstId_;
+    if (!r.prefix.empty()) r.n += i;
+    return r;
+  }
+  // Record i as a whole (copies).
+  Record record(size_t i) const;
+
+ private:
+  Record meta_;
+  bool batch_ = false;
+  size_t count_ = 0;
+  std::string_view body_;
+  std::vector<size_t> starts_;       // batch: start of line i in body_, then body_.size() + 1
+  std::vector<int64_t> timestamps_;  // batch
+  RecordIdRef firstId_;              // views into meta_.id
+};
+
 // Turns a received message into its records (appended to `out`): a batch gives each of its
 // records, any other message one. Returns false with a one-line reason (and appends nothing)
 // when the message cannot be decoded (decodeMessage's reasons, or a malformed batch).

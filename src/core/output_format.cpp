@@ -47,11 +47,15 @@ bool hasTimestampShape(std::string_view t) {
   return true;
 }
 
-std::string jsonString(std::string_view value) {
-  // The same calls appendFormatted makes, so the bytes are those in the line.
-  std::string out;
-  appendJsonSafe(out, nlohmann::json(std::string(value)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-  return out;
+std::string jsonDump(const nlohmann::ordered_json& j) {
+  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+// Appends `value` as the contents of a JSON string (without the quotes), as the json format writes
+// it: nlohmann's escaping (invalid UTF-8 becomes U+FFFD), then appendJsonSafe.
+void appendJsonStringContents(std::string& out, std::string_view value) {
+  const std::string quoted = jsonDump(nlohmann::ordered_json(value));
+  appendJsonSafe(out, std::string_view(quoted).substr(1, quoted.size() - 2));
 }
 
 // ---- text ----
@@ -243,45 +247,110 @@ std::string_view outputFormatName(OutputFormat format) {
 }
 
 void appendFormatted(std::string& out, OutputFormat format, const Record& record) {
-  switch (format) {
+  LineFormatter formatter(format);
+  formatter.setMetadata(record);
+  formatter.append(out, record.timestampUs, record.message);
+}
+
+void LineFormatter::setMetadata(const Record& record) {
+  // Messages in a row mostly come from the same producer: reuse what was made for the last one.
+  if (haveMetadata_ && record.level == level_ && record.service == service_ && record.host == host_ &&
+      record.fields == fields_) {
+    return;
+  }
+  haveMetadata_ = true;
+  level_ = record.level;
+  service_ = record.service;
+  host_ = record.host;
+  fields_ = record.fields;
+  middle_.clear();
+  suffix_.clear();
+  switch (format_) {
     case OutputFormat::Raw:
-      appendEscaped(out, record.message);
       break;
     case OutputFormat::Text:
-      appendTimestamp(out, record.timestampUs);
-      out += ' ';
-      out += levelLabel(record.level);
-      out += ' ';
-      appendEscaped(out, record.service);
-      out += '@';
-      appendEscaped(out, record.host);
-      out += ' ';
-      appendEscaped(out, record.message);
+      middle_ += ' ';
+      middle_ += levelLabel(record.level);
+      middle_ += ' ';
+      appendEscaped(middle_, record.service);
+      middle_ += '@';
+      appendEscaped(middle_, record.host);
+      middle_ += ' ';
       if (!record.fields.empty()) {
-        out += kFieldsSeparator;
+        suffix_ += kFieldsSeparator;
         for (const auto& f : record.fields) {
-          out += ' ';
-          appendEscaped(out, f.key);
-          out += '=';
-          appendEscaped(out, f.value);
+          suffix_ += ' ';
+          appendEscaped(suffix_, f.key);
+          suffix_ += '=';
+          appendEscaped(suffix_, f.value);
         }
       }
       break;
     case OutputFormat::Json: {
-      nlohmann::ordered_json j;
-      j[std::string(kKeyTs)] = formatTimestamp(record.timestampUs);
-      j[std::string(kKeyLevel)] = levelName(record.level);
-      j[std::string(kKeyService)] = record.service;
-      j[std::string(kKeyHost)] = record.host;
-      j[std::string(kKeyMessage)] = record.message;
+      // One object per line, compact: {"ts":"..","level":"..","service":"..","host":"..","message":".."
+      // [,"fields":{..}]}, every string as nlohmann dumps it and then made safe by appendJsonSafe
+      // (which works code point by code point, so it may be applied part by part).
+      middle_ += kJsonBeforeLevel;
+      middle_ += levelName(record.level);
+      middle_ += kJsonBeforeService;
+      appendJsonStringContents(middle_, record.service);
+      middle_ += kJsonBeforeHost;
+      appendJsonStringContents(middle_, record.host);
+      middle_ += kJsonBeforeMessage;
+      suffix_ += '"';
       if (!record.fields.empty()) {
-        auto& fields = j[std::string(kKeyFields)] = nlohmann::ordered_json::object();
+        nlohmann::ordered_json fields = nlohmann::ordered_json::object();
         for (const auto& f : record.fields) fields[f.key] = f.value;
+        suffix_ += kJsonBeforeFields.substr(0, kJsonBeforeFields.size() - 1);
+        appendJsonSafe(suffix_, jsonDump(fields));
       }
-      // Invalid UTF-8 becomes U+FFFD; JSON escaping already covers every control character.
-      appendJsonSafe(out, j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
+      suffix_ += '}';
       break;
     }
+  }
+}
+
+void LineFormatter::appendTimestamp(std::string& out, int64_t timestampUs) {
+  int64_t secs = timestampUs / 1'000'000;
+  int64_t frac = timestampUs % 1'000'000;
+  if (frac < 0) {
+    frac += 1'000'000;
+    --secs;
+  }
+  if (secs != second_) {
+    secondText_.clear();
+    logship::appendTimestamp(secondText_, secs * 1'000'000);
+    secondText_.resize(kTimestampWidth - 7);  // "YYYY-MM-DDTHH:MM:SS."
+    second_ = secs;
+  }
+  char tail[7];
+  for (int i = 5; i >= 0; --i) {
+    tail[i] = static_cast<char>('0' + frac % 10);
+    frac /= 10;
+  }
+  tail[6] = 'Z';
+  out += secondText_;
+  out.append(tail, sizeof tail);
+}
+
+void LineFormatter::append(std::string& out, int64_t timestampUs, std::string_view message) {
+  switch (format_) {
+    case OutputFormat::Raw:
+      appendEscaped(out, message);
+      break;
+    case OutputFormat::Text:
+      appendTimestamp(out, timestampUs);
+      out += middle_;
+      appendEscaped(out, message);
+      out += suffix_;
+      break;
+    case OutputFormat::Json:
+      out += kJsonOpen;
+      appendTimestamp(out, timestampUs);
+      out += middle_;
+      appendJsonStringContents(out, message);
+      out += suffix_;
+      break;
   }
   out += '\n';
 }
@@ -300,8 +369,9 @@ bool parseLine(OutputFormat format, std::string_view line, LineParts& parts) {
 
 std::string encodeForLine(OutputFormat format, std::string_view value) {
   if (format == OutputFormat::Json) {
-    const std::string quoted = jsonString(value);
-    return quoted.substr(1, quoted.size() - 2);
+    std::string out;
+    appendJsonStringContents(out, value);
+    return out;
   }
   return escaped(value);
 }

@@ -1,4 +1,5 @@
 #pragma once
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,6 +20,30 @@ std::string_view outputFormatName(OutputFormat format);
 // Appends exactly one line (ending in '\n') for `record`. Whatever bytes the record holds, the
 // appended text contains no other '\n' or '\r' and is valid UTF-8 (core/escape.hpp).
 void appendFormatted(std::string& out, OutputFormat format, const Record& record);
+
+// appendFormatted for many records that share level, service, host and fields (a batch): what they
+// share is formatted once by setMetadata, then append() adds one record's line from its timestamp
+// and message. The bytes are exactly appendFormatted's (which is written with it).
+class LineFormatter {
+ public:
+  explicit LineFormatter(OutputFormat format) : format_(format) {}
+  void setMetadata(const Record& record);  // uses level, service, host and fields
+  void append(std::string& out, int64_t timestampUs, std::string_view message);
+
+ private:
+  void appendTimestamp(std::string& out, int64_t timestampUs);
+
+  OutputFormat format_;
+  bool haveMetadata_ = false;
+  Level level_ = Level::Info;  // the metadata middle_ and suffix_ were made from
+  std::string service_;
+  std::string host_;
+  std::vector<Field> fields_;
+  std::string middle_;  // text: " LABEL service@host "; json: the keys and values from level to message
+  std::string suffix_;  // text: " | k=v ..."; json: the closing quote, fields and brace
+  int64_t second_ = INT64_MIN;  // the second whose "YYYY-MM-DDTHH:MM:SS." is in secondText_
+  std::string secondText_;
+};
 
 // ---- Reading lines back (logctl search). The formats are defined here once: parseLine reads
 // exactly what appendFormatted writes.

@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <iterator>
 
 #include <fmt/format.h>
@@ -146,8 +147,43 @@ uint64_t recordCount(const Message& message) {
   return 1;
 }
 
-bool decodeRecords(std::string_view body, std::span<const Header> headers, int64_t fallbackTimestampUs,
-                   std::vector<Record>& out, std::string& error) {
+bool splitRecordId(std::string_view id, std::string_view& prefix, uint64_t& n) {
+  const auto dash = id.rfind('-');
+  if (dash == std::string_view::npos || dash == 0 || dash + 1 == id.size()) return false;
+  const std::string_view digits = id.substr(dash + 1);
+  if (digits.size() > 19 || (digits.size() > 1 && digits[0] == '0')) return false;
+  uint64_t v = 0;
+  auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
+  if (ec != std::errc{} || ptr != digits.data() + digits.size()) return false;
+  prefix = id.substr(0, dash);
+  n = v;
+  return true;
+}
+
+RecordIdRef recordIdRef(std::string_view id) {
+  RecordIdRef r;
+  if (!splitRecordId(id, r.prefix, r.n)) r.raw = id;
+  return r;
+}
+
+void appendRecordId(std::string& out, const RecordIdRef& id) {
+  if (id.prefix.empty()) {
+    out += id.raw;
+    return;
+  }
+  out += id.prefix;
+  out += '-';
+  char digits[20];
+  const auto end = std::to_chars(digits, digits + sizeof digits, id.n).ptr;
+  out.append(digits, static_cast<size_t>(end - digits));
+}
+
+bool DecodedMessage::decode(std::string_view body, std::span<const Header> headers, int64_t fallbackTimestampUs,
+                            std::string& error) {
+  count_ = 0;
+  batch_ = false;
+  body_ = body;
+  firstId_ = {};
   const Header* batch = nullptr;
   const Header* deltas = nullptr;
   bool enveloped = false;
@@ -156,65 +192,83 @@ bool decodeRecords(std::string_view body, std::span<const Header> headers, int64
     if (h.key == wire::kTsDeltas) deltas = &h;
     if (h.key == wire::kVersion) enveloped = true;
   }
-  Record first;
   if (batch == nullptr || !enveloped) {
-    if (!decodeMessage(body, headers, fallbackTimestampUs, first, error)) return false;
-    out.push_back(std::move(first));
+    if (!decodeMessage(body, headers, fallbackTimestampUs, meta_, error)) return false;
+    firstId_ = recordIdRef(meta_.id);
+    count_ = 1;
     return true;
   }
-  if (!decodeMessage({}, headers, fallbackTimestampUs, first, error)) return false;
+  if (!decodeMessage({}, headers, fallbackTimestampUs, meta_, error)) return false;
   uint64_t n = 0;
   if (!batch->isString || !parseU64(batch->value, n) || n < 1 || n > wire::kMaxBatchRecords) {
     error = fmt::format("header {} must be a record count from 1 to {}, got '{}'", wire::kBatch,
                         wire::kMaxBatchRecords, escaped(batch->value));
     return false;
   }
-  const size_t lines = static_cast<size_t>(std::count(body.begin(), body.end(), '\n')) + 1;
-  if (lines != n) {
-    error = fmt::format("batch of {} records holds {} lines", n, lines);
+  starts_.clear();
+  starts_.push_back(0);
+  for (const char* p = body.data(); (p = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(
+                                         body.data() + body.size() - p)))) != nullptr;
+       ++p) {
+    starts_.push_back(static_cast<size_t>(p - body.data()) + 1);
+    if (starts_.size() > n) break;
+  }
+  if (starts_.size() != n) {
+    error = fmt::format("batch of {} records holds {} lines", n,
+                        static_cast<size_t>(std::count(body.begin(), body.end(), '\n')) + 1);
     return false;
   }
-  std::string_view prefix;
-  uint64_t firstSeq = 0;
-  if (!first.id.empty() && n > 1) {
-    const auto dash = first.id.rfind('-');
-    if (dash == std::string::npos || !parseU64(std::string_view(first.id).substr(dash + 1), firstSeq) ||
-        firstSeq > UINT64_MAX - n) {
-      error = fmt::format("header {} of a batch must end in -<number>, got '{}'", wire::kId, escaped(first.id));
+  starts_.push_back(body.size() + 1);
+  if (!meta_.id.empty()) {
+    firstId_ = recordIdRef(meta_.id);
+    if (n > 1 && (firstId_.prefix.empty() || firstId_.n > UINT64_MAX - n)) {
+      error = fmt::format("header {} of a batch must end in -<number>, got '{}'", wire::kId, escaped(meta_.id));
       return false;
     }
-    prefix = std::string_view(first.id).substr(0, dash + 1);
   }
   std::string_view rest = deltas != nullptr ? std::string_view(deltas->value) : std::string_view();
   if (deltas != nullptr && (!deltas->isString || static_cast<size_t>(std::count(rest.begin(), rest.end(), ',')) + 1 != n - 1)) {
     error = fmt::format("header {} must hold {} comma-separated numbers", wire::kTsDeltas, n - 1);
     return false;
   }
-  const size_t before = out.size();
-  int64_t ts = first.timestampUs;
-  size_t pos = 0;
-  for (uint64_t i = 0; i < n; ++i) {
-    if (i > 0 && deltas != nullptr) {
+  timestamps_.resize(n);
+  int64_t ts = meta_.timestampUs;
+  timestamps_[0] = ts;
+  for (uint64_t i = 1; i < n; ++i) {
+    if (deltas != nullptr) {
       const auto comma = rest.find(',');
       uint64_t d = 0;
       if (!parseU64(rest.substr(0, comma), d) || d > (uint64_t{1} << 62)) {
-        out.resize(before);
         error = fmt::format("header {} holds a bad number '{}'", wire::kTsDeltas, escaped(rest.substr(0, comma)));
         return false;
       }
       ts += static_cast<int64_t>(d);
       rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
     }
-    const auto end = std::min(body.find('\n', pos), body.size());
-    Record& r = out.emplace_back(first);
-    r.message.assign(body.substr(pos, end - pos));
-    r.timestampUs = ts;
-    if (!prefix.empty()) {
-      r.id.assign(prefix);
-      fmt::format_to(std::back_inserter(r.id), "{}", firstSeq + i);
-    }
-    pos = end + 1;
+    timestamps_[i] = ts;
   }
+  batch_ = true;
+  count_ = n;
+  return true;
+}
+
+Record DecodedMessage::record(size_t i) const {
+  Record r = meta_;
+  r.message.assign(message(i));
+  r.timestampUs = timestampUs(i);
+  if (count_ > 1 && !firstId_.empty()) {
+    r.id.clear();
+    appendRecordId(r.id, id(i));
+  }
+  return r;
+}
+
+bool decodeRecords(std::string_view body, std::span<const Header> headers, int64_t fallbackTimestampUs,
+                   std::vector<Record>& out, std::string& error) {
+  DecodedMessage decoded;
+  if (!decoded.decode(body, headers, fallbackTimestampUs, error)) return false;
+  out.reserve(out.size() + decoded.size());
+  for (size_t i = 0; i < decoded.size(); ++i) out.push_back(decoded.record(i));
   return true;
 }
 

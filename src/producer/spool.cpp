@@ -11,6 +11,7 @@
 #include <charconv>
 #include <cstring>
 #include <filesystem>
+#include <stdexcept>
 #include <iterator>
 
 #include <fmt/format.h>
@@ -147,7 +148,7 @@ bool decodeSpoolPayload(std::string_view p, Message& out) {
 
 Spool::Appended Spool::append(const Message& message, uint64_t records) {
   std::unique_lock lock(mu_);
-  const size_t size = entryBytes(message);
+  const size_t size = sizeOf(message);
   for (;;) {
     if (shutdown_) return Appended::Closed;
     if (!fullLocked(size)) break;
@@ -202,8 +203,8 @@ void Spool::release(size_t count, uint64_t records) {
 
 void Spool::rewind() {
   std::lock_guard lock(mu_);
-  taken_ = 0;
   rewindLocked();
+  taken_ = 0;
   dataCv_.notify_all();
 }
 
@@ -241,14 +242,28 @@ size_t Spool::bytes() const {
 
 // ---- MemorySpool ------------------------------------------------------------------------------
 
+size_t Spool::sizeOf(const Message& message) const { return entryBytes(message); }
+
+size_t MemorySpool::sizeOf(const Message& message) const {
+  // A string longer than the small-string buffer owns a heap block (capacity + NUL + malloc's 16).
+  const auto heap = [](const std::string& s) { return s.size() < 16 ? size_t{0} : s.size() + 1 + 16; };
+  size_t size = sizeof(std::pair<Message, size_t>) + heap(message.body) + message.headers.size() * sizeof(Header);
+  for (const auto& h : message.headers) size += heap(h.key) + heap(h.value);
+  return size;
+}
+
 size_t MemorySpool::storeLocked(const Message& message) {
-  const size_t size = entryBytes(message);
+  const size_t size = sizeOf(message);
   entries_.emplace_back(message, size);
   return size;
 }
 
 void MemorySpool::loadLocked(size_t count, std::vector<Message>& out) {
-  for (size_t i = 0; i < count; ++i) out.push_back(entries_[next_++].first);
+  for (size_t i = 0; i < count; ++i) out.push_back(std::move(entries_[next_++].first));
+}
+
+void MemorySpool::rewindLocked() {
+  throw std::logic_error("a memory spool cannot rewind: its taken entries belong to the sender");
 }
 
 size_t MemorySpool::releaseLocked(size_t count) {

@@ -52,6 +52,8 @@ class Spool {
   // `records`: how many records those entries held.
   void release(size_t count, uint64_t records);
   // Every taken and unreleased entry becomes untaken again (a new connection sends them again).
+  // DiskSpool only: a MemorySpool hands its entries over to the sender (who keeps them until they
+  // are confirmed) and throws std::logic_error here.
   void rewind();
   // Wakes and refuses a blocked or later append() (the sender failed, or the program stops).
   void shutdown();
@@ -66,6 +68,8 @@ class Spool {
  protected:
   // Hooks called with the lock held. storeLocked returns the bytes the entry occupies.
   virtual size_t storeLocked(const Message& message) = 0;
+  // The bytes storeLocked will count for `message` (the limit is checked with it).
+  virtual size_t sizeOf(const Message& message) const;
   // Appends the next `count` untaken entries (after `taken` entries since the last release point).
   virtual void loadLocked(size_t count, std::vector<Message>& out) = 0;
   // Frees the oldest `count` held entries; returns the bytes freed.
@@ -102,11 +106,16 @@ class MemorySpool final : public Spool {
 
  private:
   size_t storeLocked(const Message& message) override;
+  // The memory the message takes (strings' heap blocks and the objects), not its encoded size: a
+  // record of 100 bytes in 7 headers takes about 600, and the limit is about memory.
+  size_t sizeOf(const Message& message) const override;
   void loadLocked(size_t count, std::vector<Message>& out) override;
   size_t releaseLocked(size_t count) override;
-  void rewindLocked() override { next_ = 0; }
+  void rewindLocked() override;
 
-  std::deque<std::pair<Message, size_t>> entries_;  // held entries with their sizes
+  // Held entries with their sizes; a taken entry's message is moved out to the sender (no second
+  // copy of what is in flight), only its size stays until it is released.
+  std::deque<std::pair<Message, size_t>> entries_;
   size_t next_ = 0;                                  // index of the next untaken entry
 };
 

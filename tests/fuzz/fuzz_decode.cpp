@@ -45,6 +45,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   if (records.empty()) std::abort();
+  // The aggregator's path (views, metadata formatted once) writes exactly the same lines.
+  logship::DecodedMessage decoded;
+  std::string error2;
+  if (!decoded.decode(parts[0], headers, 0, error2) || decoded.size() != records.size()) std::abort();
+  for (auto format : {logship::OutputFormat::Text, logship::OutputFormat::Raw, logship::OutputFormat::Json}) {
+    logship::LineFormatter formatter(format);
+    formatter.setMetadata(decoded.metadata());
+    std::string viaViews;
+    std::string viaRecords;
+    for (size_t i = 0; i < decoded.size(); ++i) {
+      formatter.append(viaViews, decoded.timestampUs(i), decoded.message(i));
+      logship::appendFormatted(viaRecords, format, records[i]);
+    }
+    if (viaViews != viaRecords) std::abort();
+  }
   for (const auto& record : records) {
     for (auto format : {logship::OutputFormat::Text, logship::OutputFormat::Raw, logship::OutputFormat::Json}) {
       std::string line;

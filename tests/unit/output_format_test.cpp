@@ -95,3 +95,45 @@ TEST(OutputFormat, JsonEscapesTheSameControlsAsText) {
   EXPECT_NE(line.find("emoji\xF0\x9F\x98\x80 caf\xc3\xa9"), std::string::npos) << line;  // kept as is
   EXPECT_EQ(nlohmann::json::parse(line)["message"], r.message);  // still decodes to the original
 }
+
+TEST(OutputFormat, ALineFormatterReusedForManyRecordsWritesWhatAppendFormattedWrites) {
+  std::vector<Record> records;
+  Record r = sample();
+  records.push_back(r);
+  r.timestampUs += 999'999;  // the next second
+  records.push_back(r);
+  r.timestampUs = -1;  // before the epoch
+  records.push_back(r);
+  r.service = "api\x01";
+  r.fields = {{"k", "v\n"}, {"k", "w"}};
+  records.push_back(r);
+  r.level = Level::Fatal;
+  records.push_back(r);
+  r.host = "h\xff";
+  r.message = "caf\xc3\xa9 \xe2\x80\xa8";
+  records.push_back(r);
+  records.push_back(sample());
+  for (auto f : {OutputFormat::Text, OutputFormat::Raw, OutputFormat::Json}) {
+    LineFormatter formatter(f);
+    std::string batched;
+    std::string single;
+    for (const Record& rec : records) {
+      formatter.setMetadata(rec);
+      formatter.append(batched, rec.timestampUs, rec.message);
+      single += format(f, rec);
+    }
+    EXPECT_EQ(batched, single) << outputFormatName(f);
+  }
+  // The json format is exactly the compact dump of the object.
+  nlohmann::ordered_json j;
+  j["ts"] = "2025-11-24T16:00:00.123456Z";
+  j["level"] = "warn";
+  j["service"] = "web";
+  j["host"] = "host1";
+  j["message"] = "disk almost full";
+  j["fields"] = nlohmann::ordered_json::object();
+  j["fields"]["env"] = "prod";
+  Record withFields = sample();
+  withFields.fields = {{"env", "prod"}};
+  EXPECT_EQ(format(OutputFormat::Json, withFields), j.dump() + "\n");
+}

@@ -183,3 +183,57 @@ TEST(RecordCodec, MalformedBatchesAreRefusedWithAReason) {
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].message, "a\nb\nc");
 }
+
+TEST(RecordCodec, DecodedMessageViewsAreTheRecordsOfDecodeRecords) {
+  DecodedMessage decoded;
+  std::string error;
+  for (const Message& m : {batchOf({"alpha", "", "gamma \xff"}, {1000, 1000, 1250}, "abc-def-41"),
+                           batchOf({"one"}, {5}, "x-1"), batchOf({"a", "b"}, {1, 2}, "")}) {
+    std::vector<Record> records;
+    ASSERT_TRUE(decodeRecords(m.body, m.headers, 0, records, error)) << error;
+    ASSERT_TRUE(decoded.decode(m.body, m.headers, 0, error)) << error;
+    ASSERT_EQ(decoded.size(), records.size());
+    for (size_t i = 0; i < records.size(); ++i) {
+      EXPECT_EQ(decoded.message(i), records[i].message);
+      EXPECT_EQ(decoded.timestampUs(i), records[i].timestampUs);
+      std::string id;
+      appendRecordId(id, decoded.id(i));
+      EXPECT_EQ(id, records[i].id);
+      EXPECT_EQ(decoded.record(i), records[i]);
+    }
+  }
+  // A plain message: its id (any text) is kept whole.
+  Message plain;
+  plain.body = "hello";
+  EXPECT_TRUE(decoded.decode(plain.body, plain.headers, 9, error));
+  EXPECT_EQ(decoded.size(), 1u);
+  EXPECT_TRUE(decoded.id(0).empty());
+  EXPECT_EQ(decoded.timestampUs(0), 9);
+  // A failed decode leaves nothing behind.
+  Message bad = batchOf({"a", "b"}, {1, 2}, "p-1");
+  bad.body += "\nc";
+  EXPECT_FALSE(decoded.decode(bad.body, bad.headers, 0, error));
+  EXPECT_EQ(decoded.size(), 0u);
+}
+
+TEST(RecordCodec, RecordIdsSplitIntoPrefixAndNumber) {
+  RecordIdRef id = recordIdRef("0123abcd0123abcd-42");
+  EXPECT_EQ(id.prefix, "0123abcd0123abcd");
+  EXPECT_EQ(id.n, 42u);
+  EXPECT_TRUE(id.raw.empty());
+  for (std::string_view raw : {"plain", "x-", "-5", "x-05", "x-1a", "x-99999999999999999999"}) {
+    id = recordIdRef(raw);
+    EXPECT_TRUE(id.prefix.empty()) << raw;
+    EXPECT_EQ(id.raw, raw);
+    std::string text;
+    appendRecordId(text, id);
+    EXPECT_EQ(text, raw);
+  }
+  EXPECT_TRUE(recordIdRef("").empty());
+  // A batch's first id must split: "-05" would make the next ids ambiguous.
+  Message m = batchOf({"a", "b"}, {1, 2}, "p-05");
+  std::vector<Record> out;
+  std::string error;
+  EXPECT_FALSE(decodeRecords(m.body, m.headers, 0, out, error));
+  EXPECT_EQ(error, "header logship-id of a batch must end in -<number>, got 'p-05'");
+}

@@ -70,24 +70,43 @@ TEST(SpoolPayload, RoundTripsHeadersAndBinaryBody) {
   }
 }
 
-TEST(MemorySpoolTest, TakesInOrderAndRewindsWhatIsNotReleased) {
+TEST(MemorySpoolTest, TakesInOrderAndCountsTakenEntriesUntilReleased) {
   MemorySpool s(SpoolLimits{});
   for (int i = 0; i < 5; ++i) ASSERT_EQ(s.append(msg(i)), Spool::Appended::Stored);
+  const size_t full = s.bytes();
   std::vector<Message> got;
   EXPECT_EQ(s.take(got, 3, 0ms), 3u);
+  EXPECT_EQ(bodies(got), (std::vector<std::string>{"record 0", "record 1", "record 2"}));
   EXPECT_EQ(s.untaken(), 2u);
+  EXPECT_EQ(s.bytes(), full);  // taken entries still count against the limit until released
   s.release(2, 2);
   EXPECT_EQ(s.held(), 3u);
-  s.rewind();
+  EXPECT_LT(s.bytes(), full);
+  // The taken messages were handed over to the sender: a memory spool has nothing to rewind.
+  EXPECT_THROW(s.rewind(), std::logic_error);
   got.clear();
-  EXPECT_EQ(s.take(got, 10, 0ms), 3u);
-  EXPECT_EQ(bodies(got), (std::vector<std::string>{"record 2", "record 3", "record 4"}));
+  EXPECT_EQ(s.take(got, 10, 0ms), 2u);
+  EXPECT_EQ(bodies(got), (std::vector<std::string>{"record 3", "record 4"}));
+}
+
+// The bytes a MemorySpool counts for msg(i, bodyBytes) (its memory, more than the body).
+size_t memoryEntryBytes(size_t bodyBytes) {
+  MemorySpool probe(SpoolLimits{});
+  probe.append(msg(0, bodyBytes));
+  return probe.bytes();
+}
+
+TEST(MemorySpoolTest, CountsMemoryNotJustTheBody) {
+  const size_t e = memoryEntryBytes(100);
+  EXPECT_GT(e, 100u + sizeof(Message));
+  EXPECT_LT(e, 1000u);
 }
 
 TEST(MemorySpoolTest, BlocksWhenFullUntilReleased) {
-  MemorySpool s(SpoolLimits{1000, false});
+  const size_t e = memoryEntryBytes(100);
+  MemorySpool s(SpoolLimits{5 * e, false});
   int stored = 0;
-  while (stored < 100 && s.bytes() + 200 <= 1000) {
+  while (stored < 100 && s.bytes() + e <= 5 * e) {
     ASSERT_EQ(s.append(msg(stored, 100)), Spool::Appended::Stored);
     ++stored;
   }
@@ -106,7 +125,7 @@ TEST(MemorySpoolTest, BlocksWhenFullUntilReleased) {
 }
 
 TEST(MemorySpoolTest, DropsAndCountsWhenFullInDropMode) {
-  MemorySpool s(SpoolLimits{1000, true});
+  MemorySpool s(SpoolLimits{5 * memoryEntryBytes(100), true});
   int stored = 0, dropped = 0;
   for (int i = 0; i < 50; ++i) {
     (s.append(msg(i, 100)) == Spool::Appended::Stored ? stored : dropped)++;
@@ -118,7 +137,7 @@ TEST(MemorySpoolTest, DropsAndCountsWhenFullInDropMode) {
 }
 
 TEST(MemorySpoolTest, ShutdownWakesABlockedAppend) {
-  MemorySpool s(SpoolLimits{300, false});
+  MemorySpool s(SpoolLimits{memoryEntryBytes(200) + 100, false});
   ASSERT_EQ(s.append(msg(0, 200)), Spool::Appended::Stored);
   std::thread t([&] { EXPECT_EQ(s.append(msg(1, 200)), Spool::Appended::Closed); });
   std::this_thread::sleep_for(100ms);

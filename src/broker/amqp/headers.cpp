@@ -1,5 +1,7 @@
 #include "broker/amqp/headers.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 namespace logship::amqp {
@@ -41,6 +43,7 @@ void HeaderTable::assign(std::span<const Header> headers) {
 }
 
 void readHeaders(const amqp_table_t& table, std::vector<Header>& out) {
+  out.reserve(out.size() + static_cast<size_t>(std::max(table.num_entries, 0)));
   for (int i = 0; i < table.num_entries; ++i) {
     const amqp_table_entry_t& e = table.entries[i];
     Header h;
