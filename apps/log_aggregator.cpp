@@ -12,6 +12,7 @@
 #include "aggregator/aggregator_metrics.hpp"
 #include "aggregator/collector.hpp"
 #include "aggregator/file_sink.hpp"
+#include "aggregator/rotation.hpp"
 #include "broker/factory.hpp"
 #include "cli/common.hpp"
 #include "cli/metrics.hpp"
@@ -68,6 +69,20 @@ int main(int argc, char** argv) {
     } else {
       consumerOptions.consumerId = defaultConsumerId(output);
     }
+    RotationOptions rotation;
+    rotation.maxBytes = settings.rotateBytes;
+    rotation.interval = std::chrono::seconds(settings.rotateIntervalSeconds);
+    rotation.compress = settings.compress == "zstd";
+    rotation.keep = static_cast<size_t>(settings.keep);
+    rotation.maxAge = std::chrono::seconds(settings.maxAgeSeconds);
+    if (!rotation.rotates()) {
+      for (const auto* o : {settings.compressOption, settings.keepOption, settings.maxAgeOption}) {
+        if (o->count() > 0) {
+          throw UsageError(fmt::format("{} applies to rotated files: give --rotate-bytes or --rotate-interval too",
+                                       o->get_name()));
+        }
+      }
+    }
     cli::ProgramMetrics programMetrics("aggregator", settings.metricsListen);
     BrokerOptions broker = cli::resolveBroker(brokerFlags, "log_aggregator");
     // The consumer's connection is the one /healthz and the metrics report; the publishers of dead
@@ -79,6 +94,7 @@ int main(int argc, char** argv) {
     registerConnectionMetrics(connectionMetrics, programMetrics.prefix(), connection);
     connectionMetrics.health([&connection] { return connection.problem(); });
     cli::installStopSignals();
+    cli::installReopenSignal();
     std::signal(SIGXFSZ, SIG_IGN);  // over RLIMIT_FSIZE: EFBIG, which is held and retried, not death
     programMetrics.serve();
 
@@ -103,6 +119,8 @@ int main(int argc, char** argv) {
                      "redelivered", r.forgotten, escaped(output));
       }
     }
+    // Rotation, compression and retention; reopening on SIGHUP.
+    OutputRotator rotator(sink, rotation, &cli::reopenRequested());
     std::unique_ptr<Consumer> consumer;
     try {
       consumer = makeConsumer(broker, consumerOptions);
@@ -117,6 +135,7 @@ int main(int argc, char** argv) {
         brokerFlags.queue, options, cli::stopRequested());
     metrics::Registry::Group collectorMetrics(programMetrics.registry());
     registerAggregatorMetrics(collectorMetrics, collector, sink);
+    collector.setMaintenance(&rotator);
     fmt::print(" [*] Waiting for logs on '{}' at {}, writing to {}. To exit press CTRL+C\n", brokerFlags.queue,
                broker.url.redacted(), output);
     std::fflush(stdout);
@@ -137,6 +156,12 @@ int main(int argc, char** argv) {
                  "a failed delivery, {} duplicates skipped{})",
                  s.written, output, s.deadLettered, s.poison, s.redelivered, s.recounted, s.duplicates,
                  s.writeErrors > 0 ? fmt::format(", {} failed write attempts", s.writeErrors) : "");
+    rotator.finish();
+    const RotatorStats r = rotator.stats();
+    if (r.rotations > 0 || r.reopens > 0 || r.compressed > 0 || r.deleted > 0) {
+      spdlog::info("rotated {} {} times, reopened it {} times; {} rotated files compressed, {} deleted by retention",
+                   escaped(output), r.rotations, r.reopens, r.compressed, r.deleted);
+    }
     return cli::kExitOk;
   }, apps::programCatalog);
 }

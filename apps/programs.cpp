@@ -55,8 +55,8 @@ void defineProducer(CLI::App& app, ProducerSettings& s) {
       ->check(CLI::Range(size_t{1}, size_t{1'000'000}))
       ->capture_default_str();
   app.add_option("--batch-bytes", s.ship.batchBytes, "Text bytes per broker message at most (suffixes K, M)")
-      ->transform(CLI::AsSizeValue(false))
-      ->check(CLI::Range(size_t{1}, size_t{64} * 1024 * 1024))
+      ->transform(cli::byteSize(1, uint64_t{64} << 20))
+      ->type_name("SIZE")
       ->default_str("256K");
   app.add_option("--linger-ms", s.lingerMs, "How long a batch waits for more records before it is sent")
       ->check(CLI::Range(0, 60'000))
@@ -66,8 +66,8 @@ void defineProducer(CLI::App& app, ProducerSettings& s) {
                  "broker is down, and a restarted producer sends what an earlier run left (docs/RELIABILITY.md)")
       ->envname("LOGSHIP_SPOOL_DIR");
   app.add_option("--spool-max-bytes", s.spoolMaxBytes, "Size cap of the spool on disk (suffixes K, M, G: 1024-based)")
-      ->transform(CLI::AsSizeValue(false))
-      ->check(CLI::Range(size_t{1} << 20, size_t{1} << 50))
+      ->transform(cli::byteSize(uint64_t{1} << 20, uint64_t{1} << 50))
+      ->type_name("SIZE")
       ->default_str("1G");
   app.add_option("--spool-full", s.spoolFull,
                  "At the spool's cap: 'block' stops reading input until the broker catches up; 'drop' drops "
@@ -91,8 +91,10 @@ void defineAggregator(CLI::App& app, AggregatorSettings& s) {
       "  log_aggregator --prefetch 1                      # the tutorial's strict fair dispatch\n"
       "  log_aggregator --idle-exit 5                     # drain the queue, exit after 5 quiet seconds\n"
       "  log_aggregator --broker redis://localhost --password-file /etc/logship/redis.pw\n"
+      "  log_aggregator --rotate-bytes 100M --rotate-interval 1d --keep 30   # zstd-compressed rotated files\n"
       "  log_aggregator --config /etc/logship/logship.toml\n"
       "\n"
+      "SIGHUP: reopens the output path (after logrotate renamed the file; no copytruncate needed).\n"
       "SIGINT/SIGTERM: stops consuming, acks what was written, leaves the rest to the broker, exits 0\n"
       "(1 if it was holding records it could not write: they go back to the queue).\n"
       "Output write errors (disk full, file too large, I/O error): nothing unwritten is acknowledged; the\n"
@@ -141,6 +143,27 @@ void defineAggregator(CLI::App& app, AggregatorSettings& s) {
       ->check(CLI::Range(size_t{1}, size_t{512} * 1024 * 1024))
       ->capture_default_str();
   cli::addMetricsFlag(app, s.metricsListen);
+
+  constexpr int64_t kYear = 366 * 86'400;
+  app.add_option("--rotate-bytes", s.rotateBytes,
+                 "Rotate the output before a write would take it past SIZE (suffixes K, M, G: 1024-based)")
+      ->transform(cli::byteSize(uint64_t{1} << 10, uint64_t{1} << 50))
+      ->type_name("SIZE");
+  app.add_option("--rotate-interval", s.rotateIntervalSeconds,
+                 "Rotate the output at every multiple of DURATION since the epoch, in UTC (1h: on the hour; 1d: at "
+                 "midnight UTC)")
+      ->transform(cli::duration(std::chrono::seconds(1), std::chrono::seconds(kYear)))
+      ->type_name("DURATION");
+  s.compressOption = app.add_option("--compress", s.compress, "Compress rotated files: zstd or none")
+                         ->check(CLI::IsMember({"zstd", "none"}))
+                         ->capture_default_str();
+  s.keepOption = app.add_option("--keep", s.keep, "Keep the N newest rotated files, delete older ones")
+                     ->check(CLI::Range(int64_t{1}, int64_t{1'000'000}))
+                     ->type_name("N");
+  s.maxAgeOption =
+      app.add_option("--max-age", s.maxAgeSeconds, "Delete rotated files once DURATION has passed since their rotation")
+          ->transform(cli::duration(std::chrono::seconds(1), std::chrono::seconds(100 * kYear)))
+          ->type_name("DURATION");
 }
 
 void defineLogctl(CLI::App& app, LogctlSettings& s) {

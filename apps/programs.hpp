@@ -48,6 +48,15 @@ struct AggregatorSettings {
   CLI::Option* consumerIdOption = nullptr;
   CLI::Option* writeRetryOption = nullptr;
   std::string metricsListen;
+  // Rotation (aggregator/rotation.hpp).
+  std::string compress = "zstd";
+  uint64_t rotateBytes = 0;
+  int64_t rotateIntervalSeconds = 0;
+  int64_t keep = 0;
+  int64_t maxAgeSeconds = 0;
+  CLI::Option* compressOption = nullptr;
+  CLI::Option* keepOption = nullptr;
+  CLI::Option* maxAgeOption = nullptr;
 };
 void defineAggregator(CLI::App& app, AggregatorSettings& s);
 

@@ -41,6 +41,7 @@ void Collector::run() {
   while (!stop_.load(std::memory_order_relaxed)) {
     batch_.clear();
     if (consumer_.receive(batch_, want, options_.pollInterval) == 0) {
+      maintain();
       if (options_.idleExit.count() > 0 && Clock::now() - lastDelivery >= options_.idleExit) {
         spdlog::info("no delivery for {} ms: exiting (--idle-exit)", options_.idleExit.count());
         return;
@@ -164,7 +165,14 @@ size_t Collector::take(size_t from) {
   return end;
 }
 
+void Collector::maintain() {
+  // Not while a failed write is held (the held lines may be cut in the file), nor with deliveries
+  // whose lines are written but not yet acknowledged.
+  if (maintenance_ != nullptr && sink_.atLineBoundary()) maintenance_->betweenCommits(sink_.pendingBytes());
+}
+
 size_t Collector::commit() {
+  maintain();
   if (sink_.hasPending()) sink_.flush(options_.fsync);
   const int64_t writtenAt = nowMicros();
   sendForwards(forwards_.size());

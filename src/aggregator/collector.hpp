@@ -75,6 +75,17 @@ struct CollectorStats {
   uint64_t recounted = 0;    // redeliveries sent on to the queue with their failure recorded, then acked
 };
 
+// Work on the output file that must not split a line or lose an acknowledged record: switching the
+// output to another file (rotation, reopening after logrotate). The collector calls it at safe
+// points: before writing a batch (its lines formatted, `upcomingBytes` of them, none written yet)
+// and when a receive came back empty, never while a failed write is held. Everything written
+// before is acknowledged then. OutputRotator (aggregator/rotation.hpp) implements it.
+class OutputMaintenance {
+ public:
+  virtual ~OutputMaintenance() = default;
+  virtual void betweenCommits(size_t upcomingBytes) noexcept = 0;
+};
+
 // The aggregator's loop, written once for every broker:
 //   receive a batch -> decode -> format into one buffer -> write (and fsync) -> dead-letter what
 //   could not be decoded, and send redeliveries on with their failure recorded (and wait for the
@@ -123,6 +134,8 @@ class Collector {
   // While the output cannot be written (the collector holds what it took and retries): why, and
   // what is held. nullopt when writing works. Safe from any thread.
   std::optional<std::string> writeProblem() const;
+  // Output maintenance at safe points (nullptr: none). Set before run().
+  void setMaintenance(OutputMaintenance* maintenance) { maintenance_ = maintenance; }
 
  private:
   // A delivery taken and not yet acked: its lines (one per record; a batch has several) end at
@@ -162,6 +175,7 @@ class Collector {
   // at `writtenAt` (µs): their latencies are observed (pendingStamps_).
   void countAcked(size_t n, size_t lines, int64_t writtenAt);
   void setWriteProblem(std::string problem);
+  void maintain();  // OutputMaintenance::betweenCommits, if it is a safe point
 
   Consumer& consumer_;
   FileSink& sink_;
@@ -187,6 +201,7 @@ class Collector {
   DecodedMessage decoded_;  // the delivery being taken
   LineFormatter formatter_;
   std::string error_;
+  OutputMaintenance* maintenance_ = nullptr;
 };
 
 }  // namespace logship

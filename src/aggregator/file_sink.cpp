@@ -1,11 +1,13 @@
 #include "aggregator/file_sink.hpp"
 
 #include <fcntl.h>
+#include <stdio.h>  // renameat2, RENAME_NOREPLACE
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -187,6 +189,95 @@ void FileSink::discard() noexcept {
   written_ = 0;
   lastError_ = 0;
   tornEnd_ = -1;
+}
+
+}  // namespace logship
+
+namespace logship {
+
+off_t FileSink::fileSize() const {
+  struct stat st {};
+  return ::fstat(fd_.get(), &st) == 0 ? st.st_size : -1;
+}
+
+int64_t FileSink::fileModifiedSeconds() const {
+  struct stat st {};
+  return ::fstat(fd_.get(), &st) == 0 ? static_cast<int64_t>(st.st_mtim.tv_sec) : 0;
+}
+
+bool FileSink::pathNamesOurFile() const {
+  struct stat byFd {};
+  struct stat byPath {};
+  return ::fstat(fd_.get(), &byFd) == 0 && ::stat(path_.c_str(), &byPath) == 0 && byFd.st_dev == byPath.st_dev &&
+         byFd.st_ino == byPath.st_ino;
+}
+
+void FileSink::syncDirectoryOf(const std::string& path) noexcept {
+  const auto dir = std::filesystem::path(path).parent_path();
+  const int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+}
+
+bool FileSink::journalNamesOutput() const { return !journal_ || journal_->namesOutput(); }
+
+void FileSink::journalNewFile() noexcept {
+  if (!journal_) return;
+  struct stat st {};
+  if (::fstat(fd_.get(), &st) != 0) return;  // the next journaled write names it
+  try {
+    journal_->outputReplaced(st.st_dev, st.st_ino);
+  } catch (const std::exception& e) {
+    spdlog::warn("{}; the next write will name the new output in it", e.what());
+  }
+}
+
+FileSink::Switch FileSink::rotateTo(const std::string& rotatedPath) {
+  if (!pathNamesOurFile()) return Switch::NotOurFile;
+  // Never replace a file: the name must be new (another rotation in the same second takes the next).
+  if (::renameat2(AT_FDCWD, path_.c_str(), AT_FDCWD, rotatedPath.c_str(), RENAME_NOREPLACE) != 0) {
+    int code = errno;
+    if (code == EEXIST) return Switch::NameTaken;
+    if (code == EINVAL || code == ENOSYS) {  // a file system without RENAME_NOREPLACE
+      struct stat st {};
+      if (::lstat(rotatedPath.c_str(), &st) == 0) return Switch::NameTaken;
+      code = ::rename(path_.c_str(), rotatedPath.c_str()) == 0 ? 0 : errno;
+    }
+    if (code != 0) {
+      throw SinkError(fmt::format("cannot rotate {}: renaming it to {}: {}", escaped(path_), escaped(rotatedPath),
+                                  std::strerror(code)),
+                      code);
+    }
+  }
+  Fd fresh = openPath(path_);
+  if (fresh.get() < 0) {
+    const int code = errno;
+    // Go on writing to the old file under its old name.
+    if (::renameat2(AT_FDCWD, rotatedPath.c_str(), AT_FDCWD, path_.c_str(), RENAME_NOREPLACE) != 0) {
+      spdlog::error("cannot rename {} back to {}: {}; writing on to it under its new name", escaped(rotatedPath),
+                    escaped(path_), std::strerror(errno));
+    }
+    throw SinkError(fmt::format("cannot rotate {}: creating a new output: {}", escaped(path_), std::strerror(code)),
+                    code);
+  }
+  fd_ = std::move(fresh);
+  syncDirectoryOf(path_);
+  journalNewFile();
+  return Switch::Done;
+}
+
+bool FileSink::reopen() {
+  if (pathNamesOurFile()) return false;
+  Fd fresh = openPath(path_);
+  if (fresh.get() < 0) {
+    const int code = errno;
+    throw SinkError(fmt::format("cannot reopen {}: {}", escaped(path_), std::strerror(code)), code);
+  }
+  fd_ = std::move(fresh);
+  journalNewFile();
+  return true;
 }
 
 }  // namespace logship

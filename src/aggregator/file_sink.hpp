@@ -44,6 +44,11 @@ class SinkError : public Error {
 //
 // With enableDedup, every write (and retry) is preceded by an IdJournal entry naming the lines about
 // to be written and the file offsets they will end at; those offsets assume the single writer too.
+//
+// Switching files (rotateTo, reopen) is allowed only at a line boundary (atLineBoundary: no write
+// of the pending batch has started and the last one did not fail), so a line is never split
+// between two files. The journal is told about the new file (IdJournal::outputReplaced), so that
+// the next start checks the right file and does not mistake the switch for a foreign change.
 class FileSink {
  public:
   explicit FileSink(std::string path);  // opens or creates (mode 0644); SinkError if it cannot
@@ -76,6 +81,33 @@ class FileSink {
   // Readable from any thread.
   const metrics::Counter& bytesWritten() const { return bytesWritten_; }
 
+  // True when no byte of the pending batch has been written and the last flush did not fail: the
+  // output may be switched to another file now without splitting a line.
+  bool atLineBoundary() const { return written_ == 0 && lastError_ == 0; }
+  // Size of the file we write to (fstat), -1 if it cannot be known. Its modification time (UTC
+  // seconds) likewise.
+  off_t fileSize() const;
+  int64_t fileModifiedSeconds() const;
+
+  enum class Switch { Done, NameTaken, NotOurFile };
+  // Rotation (at a line boundary): renames the output to `rotatedPath` (never replacing an
+  // existing file: NameTaken), creates a fresh output at path(), syncs the directory and journals
+  // the new file. NotOurFile: path() no longer names the file we write to (renamed by someone
+  // else): nothing was done (reopen() is what fits then). SinkError if the rename or the creation
+  // fails; the old file is then still the output (renamed back if the creation failed).
+  Switch rotateTo(const std::string& rotatedPath);
+  // Reopen (SIGHUP, at a line boundary): if path() no longer names the file we write to (logrotate
+  // renamed it, or it was deleted), opens (creates) the file now at path() and journals it; true
+  // if it did. SinkError if it cannot be opened: the old file stays the output.
+  bool reopen();
+  // False while the journal does not yet name the current output (its entry failed to be written
+  // after a switch); the next journaled write names it.
+  bool journalNamesOutput() const;
+
+  // fsync of the directory holding `path`, so that a rename or a creation in it survives a power
+  // loss. Errors are ignored (some file systems refuse to sync a directory).
+  static void syncDirectoryOf(const std::string& path) noexcept;
+
   // Duplicate suppression: opens "<path>.ids" (IdJournal), which first repairs the output after a
   // crash (cuts a torn last line). Call before anything is appended; a window of 0 does nothing.
   // From then on every flush journals the lines it is about to write, before writing them.
@@ -103,6 +135,8 @@ class FileSink {
   [[noreturn]] void fail(int code, bool progressed);
   void prepareRetry();
   void journalAhead();  // IdJournal::beforeWrite for the rest of the pending batch
+  bool pathNamesOurFile() const;
+  void journalNewFile() noexcept;  // IdJournal::outputReplaced for fd_, logged if it fails
   bool finishLine();  // writes the rest of the cut line through fd_; false on error
 
   std::string path_;

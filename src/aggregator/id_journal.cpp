@@ -23,6 +23,8 @@ namespace {
 // Journal format (text with length-prefixed ids, so an id may hold any byte):
 //   E <dev> <ino> <start> <end> <count>\n     an output write: file, offsets [start, end)
 //   S 0 0 0 0 <count>\n                       a snapshot (compaction): ids all written
+//   R <dev> <ino> 0 0 0\n                     the output is now file (dev, ino) (rotation, reopen):
+//                                             every line journaled before is whole in the old file
 // then <count> lines "<line end offset> <id length> <id bytes>\n" (line end 0 in a snapshot), then
 // ". <FNV-1a 64 of the entry's bytes before this line, hex>\n". An entry that does not parse or
 // whose checksum is wrong ends the journal (a write torn by a crash; nothing after it counts).
@@ -37,7 +39,8 @@ uint64_t fnv1a(std::string_view s) {
 }
 
 struct Entry {
-  bool snapshot = false;
+  enum class Kind { Write, Snapshot, Replaced };
+  Kind kind = Kind::Write;
   uint64_t dev = 0, ino = 0, start = 0, end = 0;
   std::vector<std::pair<uint64_t, std::string>> ids;  // line end offset, id
 };
@@ -52,8 +55,13 @@ class Parser {
   std::optional<Entry> entry() {
     const size_t begin = pos_;
     Entry e;
-    if (pos_ + 2 > s_.size() || (s_[pos_] != 'E' && s_[pos_] != 'S') || s_[pos_ + 1] != ' ') return std::nullopt;
-    e.snapshot = s_[pos_] == 'S';
+    if (pos_ + 2 > s_.size() || s_[pos_ + 1] != ' ') return std::nullopt;
+    switch (s_[pos_]) {
+      case 'E': e.kind = Entry::Kind::Write; break;
+      case 'S': e.kind = Entry::Kind::Snapshot; break;
+      case 'R': e.kind = Entry::Kind::Replaced; break;
+      default: return std::nullopt;
+    }
     pos_ += 2;
     uint64_t count = 0;
     if (!number(e.dev, ' ') || !number(e.ino, ' ') || !number(e.start, ' ') || !number(e.end, ' ') ||
@@ -135,6 +143,29 @@ bool writeAll(int fd, std::string_view data) {
   return true;
 }
 
+// A file of the output's directory, other than the output itself and its journal, whose name
+// starts with the output's name and which is the file (dev, ino): where a rotation renamed it.
+std::optional<std::string> findRenamedOutput(const std::string& outputPath, uint64_t dev, uint64_t ino) {
+  namespace fs = std::filesystem;
+  const fs::path output(outputPath);
+  const std::string base = output.filename().string();
+  const fs::path dir = output.parent_path().empty() ? fs::path(".") : output.parent_path();
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() <= base.size() || name.compare(0, base.size(), base) != 0 || name.ends_with(".ids") ||
+        name.ends_with(".ids.tmp")) {
+      continue;
+    }
+    struct stat st {};
+    if (::lstat(it->path().c_str(), &st) == 0 && S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_dev) == dev &&
+        static_cast<uint64_t>(st.st_ino) == ino) {
+      return it->path().string();
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 IdJournal::IdJournal(std::string path, const std::string& outputPath, int outputFd, IdJournalOptions options)
@@ -166,67 +197,106 @@ IdJournal::IdJournal(std::string path, const std::string& outputPath, int output
   }
 
   bool forgot = false;
+  bool nameOutput = false;  // the last entry names another file than the output: add one naming it
   if (last) {
     for (auto& [end, id] : last->ids) remember(recordIdRef(id));
-    if (!last->snapshot) {
-      struct stat st {};
-      if (::fstat(outputFd, &st) != 0) fail("cannot stat the output beside", path_, errno);
-      const auto size = static_cast<uint64_t>(st.st_size);
+    struct stat st {};
+    if (last->kind != Entry::Kind::Snapshot && ::fstat(outputFd, &st) != 0) {
+      fail("cannot stat the output beside", path_, errno);
+    }
+    const bool sameFile = static_cast<uint64_t>(st.st_dev) == last->dev && static_cast<uint64_t>(st.st_ino) == last->ino;
+    if (last->kind == Entry::Kind::Write) {
       std::optional<uint64_t> keepUpTo;  // ids of lines ending after this are forgotten
-      if (static_cast<uint64_t>(st.st_dev) != last->dev || static_cast<uint64_t>(st.st_ino) != last->ino ||
-          size < last->start) {
+      if (sameFile && static_cast<uint64_t>(st.st_size) >= last->start) {
+        keepUpTo = checkLastWrite(last->start, last->end, outputFd, outputPath, static_cast<uint64_t>(st.st_size));
+      } else if (!sameFile) {
+        // Rotated (by us, in the moment before the entry naming the new file; or renamed by
+        // logrotate while we were down): check the write in the file where it went.
+        if (auto renamed = findRenamedOutput(outputPath, last->dev, last->ino)) {
+          const int fd = ::open(renamed->c_str(), O_WRONLY | O_CLOEXEC);
+          struct stat rst {};
+          if (fd >= 0 && ::fstat(fd, &rst) == 0 && static_cast<uint64_t>(rst.st_ino) == last->ino &&
+              static_cast<uint64_t>(rst.st_size) >= last->start) {
+            try {
+              keepUpTo = checkLastWrite(last->start, last->end, fd, *renamed, static_cast<uint64_t>(rst.st_size));
+            } catch (...) {
+              ::close(fd);
+              throw;
+            }
+            recovery_.checkedIn = *renamed;
+          }
+          if (fd >= 0) ::close(fd);
+        }
+      }
+      if (!keepUpTo) {
         recovery_.outputChanged = true;
         keepUpTo = last->start;  // none of the entry's lines can be checked
-      } else if (size > last->end) {
-        recovery_.outputGrew = true;  // nothing to cut: its lines are whole
-      } else if (size < last->end) {
-        // The last write was cut short: keep its complete lines, cut the fragment of the next one.
-        // The sink's descriptor is write-only: read through the path (the same file: checked).
-        std::string tail(static_cast<size_t>(size - last->start), '\0');
-        const int outFd = ::open(outputPath.c_str(), O_RDONLY | O_CLOEXEC);
-        struct stat byPath {};
-        if (outFd < 0 || ::fstat(outFd, &byPath) != 0 || byPath.st_ino != st.st_ino || byPath.st_dev != st.st_dev) {
-          const int code = outFd < 0 ? errno : ESTALE;
-          if (outFd >= 0) ::close(outFd);
-          fail("cannot read the end of the output", outputPath, code);
-        }
-        size_t got = 0;
-        while (got < tail.size()) {
-          const ssize_t n = ::pread(outFd, tail.data() + got, tail.size() - got, static_cast<off_t>(last->start + got));
-          if (n < 0 && errno == EINTR) continue;
-          if (n <= 0) {
-            const int code = n < 0 ? errno : EIO;
-            ::close(outFd);
-            fail("cannot read the end of the output", outputPath, code);
-          }
-          got += static_cast<size_t>(n);
-        }
-        ::close(outFd);
-        const size_t nl = tail.rfind('\n');
-        const uint64_t cut = last->start + (nl == std::string::npos ? 0 : nl + 1);
-        if (cut < size) {
-          if (::ftruncate(outputFd, static_cast<off_t>(cut)) != 0) {
-            fail("cannot cut an incomplete last line off the output beside", path_, errno);
-          }
-          recovery_.cutBytes = static_cast<off_t>(size - cut);
-        }
-        keepUpTo = cut;
       }
-      if (keepUpTo) {
-        std::vector<RecordIdRef> gone;
-        for (auto& [end, id] : last->ids) {
-          if (end > *keepUpTo && window_.contains(id)) gone.push_back(recordIdRef(id));
-        }
-        forget(gone);
-        recovery_.forgotten = gone.size();
-        forgot = !gone.empty();
+      std::vector<RecordIdRef> gone;
+      for (auto& [end, id] : last->ids) {
+        if (end > *keepUpTo && window_.contains(id)) gone.push_back(recordIdRef(id));
       }
+      forget(gone);
+      recovery_.forgotten = gone.size();
+      forgot = !gone.empty();
     }
+    nameOutput = last->kind != Entry::Kind::Snapshot && !sameFile;
+    if (nameOutput) outputIdentity_ = {st.st_dev, st.st_ino};
   }
   recovery_.ids = window_.size();
 
   openForAppend();
   if (forgot || recovery_.journalDamaged || journalIds_ > 2 * options_.window) compact();
+  if (nameOutput) outputReplaced(outputIdentity_->first, outputIdentity_->second);
+}
+
+uint64_t IdJournal::checkLastWrite(uint64_t start, uint64_t end, int fd, const std::string& filePath, uint64_t size) {
+  if (size > end) {
+    recovery_.outputGrew = true;  // nothing to cut: its lines are whole
+    return size;
+  }
+  if (size == end) return size;
+  // The last write was cut short: keep its complete lines, cut the fragment of the next one.
+  // The sink's descriptor is write-only: read through the path (the same file: checked).
+  std::string tail(static_cast<size_t>(size - start), '\0');
+  const int outFd = ::open(filePath.c_str(), O_RDONLY | O_CLOEXEC);
+  struct stat byFd {};
+  struct stat byPath {};
+  if (outFd < 0 || ::fstat(fd, &byFd) != 0 || ::fstat(outFd, &byPath) != 0 || byPath.st_ino != byFd.st_ino ||
+      byPath.st_dev != byFd.st_dev) {
+    const int code = outFd < 0 ? errno : ESTALE;
+    if (outFd >= 0) ::close(outFd);
+    fail("cannot read the end of the output", filePath, code);
+  }
+  size_t got = 0;
+  while (got < tail.size()) {
+    const ssize_t n = ::pread(outFd, tail.data() + got, tail.size() - got, static_cast<off_t>(start + got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int code = n < 0 ? errno : EIO;
+      ::close(outFd);
+      fail("cannot read the end of the output", filePath, code);
+    }
+    got += static_cast<size_t>(n);
+  }
+  ::close(outFd);
+  const size_t nl = tail.rfind('\n');
+  const uint64_t cut = start + (nl == std::string::npos ? 0 : nl + 1);
+  if (cut < size) {
+    if (::ftruncate(fd, static_cast<off_t>(cut)) != 0) {
+      fail("cannot cut an incomplete last line off the output beside", path_, errno);
+    }
+    recovery_.cutBytes = static_cast<off_t>(size - cut);
+  }
+  return cut;
+}
+
+void IdJournal::outputReplaced(dev_t dev, ino_t ino) {
+  namesOutput_ = false;
+  std::string entry = fmt::format("R {} {} 0 0 0\n", static_cast<uint64_t>(dev), static_cast<uint64_t>(ino));
+  sealEntry(entry, 0);
+  appendEntry(entry, 0);
+  namesOutput_ = true;
 }
 
 IdJournal::~IdJournal() {
@@ -306,6 +376,7 @@ void IdJournal::beforeWrite(dev_t dev, ino_t ino, off_t offset, size_t from, siz
   }
   sealEntry(entry, 0);
   appendEntry(entry, count);
+  namesOutput_ = true;  // this entry names the file being written
   for (size_t i = first; i < pending_.size(); ++i) {
     if (pending_[i].journaled) continue;
     pending_[i].journaled = true;

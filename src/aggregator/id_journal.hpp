@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -23,8 +24,9 @@ struct IdJournalRecovery {
   size_t forgotten = 0;      // ids of lines the output does not hold complete (they will be written again)
   off_t cutBytes = 0;        // bytes of an incomplete last line cut off the output
   bool journalDamaged = false;  // the journal ended in a torn or corrupt entry (ignored)
-  bool outputChanged = false;   // the output is not the file the last entry describes (rotated?)
+  bool outputChanged = false;   // the output is not the file the last entry describes, which is not found
   bool outputGrew = false;      // the output is longer than the last entry says (another writer?)
+  std::string checkedIn;        // the last write was checked in this renamed file (a rotation), or ""
 };
 
 // The duplicate-suppression journal of one output file, "<output>.ids" beside it.
@@ -42,6 +44,15 @@ struct IdJournalRecovery {
 // before the entry and no complete line is ever cut). If the output is another file (it was rotated
 // or replaced), the last entry cannot be checked and its ids are forgotten: forgetting an id costs a
 // possible duplicate, remembering one that is not in the file would lose a record.
+//
+// Rotation: when the sink switches to a new file (its own rotation, or a reopen after logrotate
+// renamed the output) it appends an entry naming the new file (outputReplaced), so a start after a
+// normal rotation finds the output it expects. If the process died between the rename and that
+// entry, or logrotate renamed the output while the aggregator was down, the last write entry names
+// a file that is no longer at the output path: it is looked for among the files of the output's
+// directory whose name starts with the output's name (aggregated_logs.txt.20261127T140000Z,
+// aggregated_logs.txt.1, ...), and checked there. Only if that file is gone (compressed, deleted)
+// are the entry's ids forgotten.
 //
 // Single writer: the offsets assume only this process appends to the output (one aggregator owns
 // one output; over Redis its consumer id says so).
@@ -72,6 +83,12 @@ class IdJournal {
   // SinkError if the journal cannot be written (the output is then not written either).
   void beforeWrite(dev_t dev, ino_t ino, off_t offset, size_t from, size_t batchEnd);
 
+  // The sink now writes to the file (dev, ino), empty or not, at a line boundary: every line journaled
+  // before is whole in the previous file. SinkError if the entry cannot be written (namesOutput()
+  // is false until the next write entry, which names the new file too).
+  void outputReplaced(dev_t dev, ino_t ino);
+  bool namesOutput() const { return namesOutput_; }
+
   // The whole pending batch is in the output.
   void batchWritten();
   // The pending batch is given up; the lines ending at or before `kept` are in the output, the
@@ -93,6 +110,10 @@ class IdJournal {
   };
   RecordIdRef idOf(const Line& line) const;
 
+  // Checks the last write entry, bytes [start, end), against the file it went to (open for writing
+  // as `fd`, `size` bytes, size >= start): cuts a torn last line off; returns the offset up to which
+  // the entry's lines are whole.
+  uint64_t checkLastWrite(uint64_t start, uint64_t end, int fd, const std::string& filePath, uint64_t size);
   void remember(const RecordIdRef& id) { window_.insert(id); }
   void forget(const std::vector<RecordIdRef>& ids);  // out of the window (and the FIFO)
   void compact();  // rewrites the journal as one snapshot of the window
@@ -108,6 +129,8 @@ class IdJournal {
   std::string pendingText_;  // the pending lines' id prefixes (one copy per run of equal ones) and raw ids
   size_t journalIds_ = 0;  // ids in the journal file
   IdJournalRecovery recovery_;
+  bool namesOutput_ = true;
+  std::optional<std::pair<dev_t, ino_t>> outputIdentity_;  // to name at open (the output is not the last entry's)
 };
 
 }  // namespace logship

@@ -19,13 +19,17 @@
 #include "core/escape.hpp"
 #include "core/progress_line.hpp"
 #include "core/secret.hpp"
+#include "core/units.hpp"
 
 namespace logship::cli {
 namespace {
 
 std::atomic<bool> gStop{false};
+std::atomic<bool> gReopen{false};
+static_assert(std::atomic<bool>::is_always_lock_free, "set from signal handlers");
 
 extern "C" void onStopSignal(int) { gStop.store(true); }
+extern "C" void onReopenSignal(int) { gReopen.store(true); }
 
 std::chrono::milliseconds seconds(double s) {
   return std::chrono::milliseconds(static_cast<int64_t>(s * 1000.0));
@@ -210,6 +214,44 @@ void installStopSignals() {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
+}
+
+std::atomic<bool>& reopenRequested() { return gReopen; }
+
+void installReopenSignal() {
+  struct sigaction sa {};
+  sa.sa_handler = onReopenSignal;
+  sigemptyset(&sa.sa_mask);
+  // Unlike a stop, a reopen is not urgent: the collector looks at the flag between commits, at least
+  // every poll interval, so no blocking call needs to be cut short by EINTR.
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGHUP, &sa, nullptr);
+}
+
+CLI::Validator byteSize(uint64_t min, uint64_t max) {
+  return CLI::Validator(
+      [min, max](std::string& value) -> std::string {
+        const auto bytes = parseByteSize(value);
+        if (!bytes) return fmt::format("'{}' is not a size: give {}", escaped(value), kByteSizeSyntax);
+        if (*bytes < min) return fmt::format("'{}' is too small: at least {}", escaped(value), formatByteSize(min));
+        if (*bytes > max) return fmt::format("'{}' is too large: at most {}", escaped(value), formatByteSize(max));
+        value = std::to_string(*bytes);
+        return {};
+      },
+      "", "SIZE");
+}
+
+CLI::Validator duration(std::chrono::seconds min, std::chrono::seconds max) {
+  return CLI::Validator(
+      [min, max](std::string& value) -> std::string {
+        const auto d = parseDuration(value);
+        if (!d) return fmt::format("'{}' is not a duration: give {}", escaped(value), kDurationSyntax);
+        if (*d < min) return fmt::format("'{}' is too short: at least {}", escaped(value), formatDuration(min));
+        if (*d > max) return fmt::format("'{}' is too long: at most {}", escaped(value), formatDuration(max));
+        value = std::to_string(d->count());
+        return {};
+      },
+      "", "DURATION");
 }
 
 int run(CLI::App& app, int argc, char** argv, const std::function<int()>& body,

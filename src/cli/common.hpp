@@ -1,6 +1,8 @@
 #pragma once
 // What the three executables share: broker flags, exit codes, error reporting, signals.
 #include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <functional>
 #include <string>
 
@@ -55,6 +57,19 @@ void validateQueueName(const std::string& queue);
 // Set by SIGINT / SIGTERM once installStopSignals() ran.
 const std::atomic<bool>& stopRequested();
 void installStopSignals();
+
+// Set by SIGHUP once installReopenSignal() ran (log_aggregator: reopen the output). Whoever acts on
+// it clears it (exchange(false)); the handler does nothing else.
+std::atomic<bool>& reopenRequested();
+void installReopenSignal();
+
+// CLI11 transforms for sizes and durations (parsed by core/units.hpp, the one parser of every
+// program): the option's text is replaced by the number (bytes; seconds), so the option binds to an
+// integer. A value that does not parse or lies outside [min, max] is one error naming the flag
+// ("--rotate-bytes: '0' is too small: at least 1 KiB"), exit 2. Give the option ->type_name("SIZE")
+// or ("DURATION") for its help line.
+CLI::Validator byteSize(uint64_t min, uint64_t max);
+CLI::Validator duration(std::chrono::seconds min, std::chrono::seconds max);
 
 // Parses the command line, then the options' environment variables, then the configuration file
 // (--config FILE or LOGSHIP_CONFIG, checked against `catalog()`: every program's settings; when

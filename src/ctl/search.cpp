@@ -16,6 +16,8 @@
 #include "core/progress_line.hpp"
 #include "core/timestamp.hpp"
 #include "ctl/commands.hpp"
+#include "core/rotated_name.hpp"
+#include "search/file_order.hpp"
 #include "search/file_scan.hpp"
 
 namespace logship::ctl {
@@ -153,6 +155,18 @@ search::Query buildQuery(const SearchRequest& r) {
   return q;
 }
 
+// An uncompressed rotated file that is gone while its .zst is there was compressed by its aggregator
+// since the shell listed it: read the .zst.
+std::string compressedMeanwhile(const std::string& path) {
+  struct stat st {};
+  if (path == "-" || ::stat(path.c_str(), &st) == 0 || errno != ENOENT) return path;
+  const size_t slash = path.rfind('/');
+  const auto split = splitRotatedName(slash == std::string::npos ? path : path.substr(slash + 1));
+  if (!split || split->second.compressed) return path;
+  const std::string zst = path + ".zst";
+  return ::stat(zst.c_str(), &st) == 0 ? zst : path;
+}
+
 void warn(Progress& progress, const std::string& text) {
   progress.clear();
   fmt::print(stderr, "logctl: warning: {}\n", text);
@@ -172,29 +186,33 @@ int search(const SearchRequest& request) {
     }
   }
   if (request.files.empty()) throw UsageError("give at least one FILE (- for standard input)");
+  // The files of one output (rotated ones and the output) in time order; journals of a given
+  // output skipped.
+  const std::vector<std::string> files = search::orderFiles(request.files, options.format.has_value()).files;
 
   uint64_t totalBytes = 0;
-  for (const auto& f : request.files) {
+  for (const auto& f : files) {
     struct stat st {};
     if (f != "-" && ::stat(f.c_str(), &st) == 0 && S_ISREG(st.st_mode)) totalBytes += static_cast<uint64_t>(st.st_size);
   }
   constexpr uint64_t kLargeInput = 64ull << 20;
-  Progress progress(request.files.size() > 1 || totalBytes >= kLargeInput,  // and stderr a terminal
-                    request.files.size());
+  Progress progress(files.size() > 1 || totalBytes >= kLargeInput,  // and stderr a terminal
+                    files.size());
   Output out(progress);
   PrintSink sink(out, request.json);
 
   uint64_t matches = 0, scannedBytes = 0;
   size_t scannedFiles = 0;
   bool failed = false;
-  for (size_t i = 0; i < request.files.size(); ++i) {
-    const std::string& path = request.files[i];
-    if (!options.format && path.size() > 4 && path.ends_with(".ids")) {
+  for (size_t i = 0; i < files.size(); ++i) {
+    std::string path = files[i];
+    if (!options.format && path.size() > 4 && (path.ends_with(".ids") || path.ends_with(".ids.tmp"))) {
       warn(progress, fmt::format("{}: skipped: the name says it is an aggregator's duplicate journal (OUTPUT.ids), "
                                  "not a log (give --format to scan it anyway)",
                                  displayName(path)));
       continue;
     }
+    path = compressedMeanwhile(path);
     options.progress = [&](const search::FileReport& r) { progress.update(i, r, matches); };
     try {
       const search::FileReport r = search::scanFile(path, query, pattern.get(), options, sink);

@@ -77,6 +77,21 @@ def usage_errors(t, q):
     for value in ("-1", "often", "1000001", "2.5"):
         expect_usage_error(t, "log_aggregator", agg + ["--max-deliveries", value], ["--max-deliveries"],
                            f"--max-deliveries {value}")
+    # Rotation: sizes and durations are parsed by the producer's parser (core/units).
+    for flag, value in (("--rotate-bytes", "0"), ("--rotate-bytes", "5x"), ("--rotate-bytes", "-1M"),
+                        ("--rotate-bytes", "1.5G"), ("--rotate-interval", "5x"), ("--rotate-interval", "0s"),
+                        ("--rotate-interval", "3600"), ("--max-age", "soon"), ("--keep", "-1"), ("--keep", "0"),
+                        ("--keep", "many")):
+        expect_usage_error(t, "log_aggregator", agg + ["--rotate-bytes", "100M", flag, value], [flag],
+                           f"{flag} {value}")
+    expect_usage_error(t, "log_aggregator", agg + ["--rotate-bytes", "100M", "--compress", "gzip"], ["--compress"],
+                       "--compress gzip")
+    for flag, value in (("--keep", "3"), ("--max-age", "7d"), ("--compress", "none")):
+        expect_usage_error(t, "log_aggregator", agg + [flag, value], [flag, "--rotate-bytes"],
+                           f"{flag} without --rotate-bytes or --rotate-interval")
+    for value in ("5x", "0"):
+        expect_usage_error(t, "log_producer", ["--queue", q, "--batch-bytes", value, "hello"], ["--batch-bytes"],
+                           f"--batch-bytes {value}")
     expect_usage_error(t, "logctl", ["recover", "--bogus"], ["--bogus"], "unknown flag of recover")
     expect_usage_error(t, "log_aggregator", agg + ["--max-message-bytes", "0"], ["--max-message-bytes"],
                        "--max-message-bytes 0")

@@ -11,8 +11,10 @@
 (c) deploy/systemd/logship.toml.example loads in every program. Each ExecStart, expanded as systemd
     would (specifiers %i %f %d, $VAR and $$, the environment file, the configuration file) and run
     against the test broker: the aggregator writes what was sent, the producer agent
-    ships the lines appended to its file; SIGTERM (to the main process, or to every process for
-    the producer, per KillMode) stops them within TimeoutStopSec with exit 0, every record written.
+    ships the lines appended to its file; the aggregator's ExecReload (systemctl reload, what
+    logrotate's postrotate runs) after its output was renamed sends the next records to a new file
+    at the path; SIGTERM (to the main process, or to every process for the producer, per KillMode)
+    stops them within TimeoutStopSec with exit 0, every record written.
 """
 import os
 import re
@@ -118,6 +120,9 @@ def body(t):
         t.check("-/etc/logship/logship.env" in u.get(("Service", "EnvironmentFile"), []),
                 f"{name}: reads the optional /etc/logship/logship.env")
         t.check_equal(one(u, "User"), "logship", f"{name}: runs as user logship")
+        if name.startswith("logship-aggregator"):
+            t.check_equal(one(u, "ExecReload"), "/bin/kill -HUP $MAINPID",
+                          f"{name}: systemctl reload sends SIGHUP (reopen the output after logrotate)")
 
     t.section("(c) the command lines, run as systemd would")
     creds = t.path("credentials")
@@ -171,6 +176,16 @@ def body(t):
         t.produce(q, b"".join(f"via unit {i}\n".encode() for i in range(50)))
         t.check(wait_for(lambda: count_lines(output) == 50, 30), f"{name}: the 50 records are written",
                 count_lines(output))
+        # logrotate: rename (and create), then postrotate's `systemctl reload` runs ExecReload.
+        os.rename(output, output + ".1")
+        open(output, "w").close()
+        reload = expand_exec(one(u, "ExecReload").replace("$MAINPID", str(p.pid)), {}, env)
+        cp = subprocess.run(reload, capture_output=True, timeout=30)
+        t.check(cp.returncode == 0, f"{name}: ExecReload runs ({' '.join(reload)})", cp.stderr)
+        t.produce(q, b"".join(f"after reload {i}\n".encode() for i in range(30)))
+        t.check(wait_for(lambda: count_lines(output) == 30, 30) and count_lines(output + ".1") == 50,
+                f"{name}: after the reload the next records go to the new file at the path, none lost",
+                (count_lines(output + ".1"), count_lines(output)))
         start = time.monotonic()
         p.send_signal(signal.SIGTERM)  # KillMode=mixed: the main process only
         rc = p.wait(int(one(u, "TimeoutStopSec")))
