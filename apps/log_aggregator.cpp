@@ -108,6 +108,10 @@ int main(int argc, char** argv) {
         spdlog::warn("cut an incomplete last line ({} bytes) off {} (left by a crash); its record will be written "
                      "again when redelivered", r.cutBytes, escaped(output));
       }
+      if (!r.checkedIn.empty()) {
+        spdlog::info("{} was rotated after the last write of the previous run: checked that write in {}",
+                     escaped(output), escaped(r.checkedIn));
+      }
       if (r.outputChanged) {
         spdlog::warn("{} is not the file {} last wrote to (rotated or truncated?): the ids of that last write "
                      "({}) are not used for deduplication", escaped(output), escaped(journal->path()), r.forgotten);
