@@ -61,6 +61,12 @@ def log(msg: str = "") -> None:
     print(msg, flush=True)
 
 
+def progress(msg: str) -> None:
+    """A progress line while a row runs: on a terminal only (quiet when stdout is a file or a pipe)."""
+    if sys.stdout.isatty():
+        print(msg, flush=True)
+
+
 # --- child processes -----------------------------------------------------------------------------
 
 class Proc:
@@ -235,7 +241,7 @@ def wait_count(what: str, count: Callable[[], int], target: int, watch: list[Pro
             raise RowFailed(f"only {c:,}/{target:,} {what} after {timeout:.0f} s")
         if now >= next_print and now > start + 1:
             el = now - start
-            log(f"      {c:>10,}/{target:,} {what}  {el:5.1f} s  {c / el:,.0f}/s")
+            progress(f"      {c:>10,}/{target:,} {what}  {el:5.1f} s  {c / el:,.0f}/s")
             next_print = now + 2
         time.sleep(poll)
 
@@ -679,7 +685,7 @@ log {{ source(s_in); destination(d_mq); flags(flow-control); }};
             else:
                 time.sleep(min(0.001, max(0.0, i / rate - (now - t0))))
             if now >= next_print:
-                log(f"      {i:>10,}/{total:,} records fed  {now - t0:5.1f} s  {i / (now - t0):,.0f}/s")
+                progress(f"      {i:>10,}/{total:,} records fed  {now - t0:5.1f} s  {i / (now - t0):,.0f}/s")
                 next_print = now + 2
         fed_s = time.monotonic() - t0
         prod.popen.stdin.close()
