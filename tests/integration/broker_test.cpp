@@ -133,12 +133,13 @@ TEST_P(EveryBroker, CollectorWritesGoodRecordsDeadLettersBadOnesAndAcksAll) {
 TEST_P(EveryBroker, ReconnectingPublisherAndConsumerSurviveClosedConnections) {
   auto broker = testBroker(GetParam());
   broker.reconnectFor = 20s;
+  broker.clientName = fmt::format("it-closing-{}", ::getpid());  // only these connections are closed
   const auto queue = uniqueQueue("reconnect_" + transportName(GetParam()));
   auto publisher = makePublisher(broker, queue);
   const std::vector<Message> messages = recordMessages(200);
   std::vector<ConfirmRange> confirms;
   for (size_t i = 0; i < 100; ++i) publisher->publish(messages[i]);
-  closeAllConnections(GetParam());  // some of the first 100 may be unconfirmed now
+  closeConnectionsOf(GetParam(), broker.clientName);  // some of the first 100 may be unconfirmed now
   for (size_t i = 100; i < 200; ++i) publisher->publish(messages[i]);
   publisher->awaitConfirms(0, Clock::now() + 20s, confirms);
   EXPECT_EQ(countConfirmed(confirms, true), 200u);
@@ -157,7 +158,7 @@ TEST_P(EveryBroker, ReconnectingPublisherAndConsumerSurviveClosedConnections) {
     if (consumer->receive(got, 50, 500ms) == 0) continue;
     for (const auto& d : got) seen.insert(d.body);
     if (!closed) {
-      closeAllConnections(GetParam());  // this batch's ack is lost: it comes again
+      closeConnectionsOf(GetParam(), broker.clientName);  // this batch's ack is lost: it comes again
       closed = true;
     }
     consumer->ackUpTo(got.back().tag);

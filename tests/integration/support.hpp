@@ -1,4 +1,5 @@
 #pragma once
+#include <cstdio>
 // Helpers shared by the adapter integration tests (amqp_test.cpp, redis_test.cpp).
 #include <unistd.h>
 
@@ -70,17 +71,52 @@ inline void deleteExchange(const std::string& exchange) {
   conn.check(amqp_get_rpc_reply(conn.get()), "deleting an exchange");
 }
 
-// Closes every client connection of the test broker from the server side (as a broker restart does).
-inline void closeAllConnections(Transport t) {
+// Closes, from the server side (as a broker restart does), the test broker's connections whose
+// client name is `clientName` (BrokerOptions::clientName): only this test's, so that tests running
+// in parallel on the same broker keep theirs. At least one must be open.
+inline void closeConnectionsOf(Transport t, const std::string& clientName) {
+  const std::string marker = clientName + "@";
+  size_t closed = 0;
+  std::string listing;
   if (t == Transport::Amqp) {
     const std::string node = fmt::format("logship-{}@localhost", testBroker(Transport::Amqp).url.port);
-    const std::string cmd =
-        fmt::format("rabbitmqctl -q -n '{}' close_all_connections 'test: closing' >/dev/null 2>&1", node);
-    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
-    return;
+    const std::string list =
+        fmt::format("rabbitmqctl -q -n '{}' list_connections --no-table-headers pid client_properties 2>/dev/null", node);
+    std::vector<std::string> names;
+    if (FILE* p = ::popen(list.c_str(), "r")) {
+      char line[8192];
+      while (std::fgets(line, sizeof line, p) != nullptr) {
+        const std::string_view l(line);
+        listing += l;
+        const auto tab = l.find('\t');
+        if (tab != std::string_view::npos && l.find(marker, tab) != std::string_view::npos) {
+          names.emplace_back(l.substr(0, tab));
+        }
+      }
+      ::pclose(p);
+    }
+    for (const auto& name : names) {
+      const std::string cmd = fmt::format("rabbitmqctl -q -n '{}' close_connection '{}' 'test: closing' >/dev/null 2>&1",
+                                          node, name);
+      if (std::system(cmd.c_str()) == 0) ++closed;
+    }
+  } else {
+    auto conn = redis::RedisConnection::open(testBroker(t));
+    auto reply = conn.request({"CLIENT", "LIST", "TYPE", "normal"}, "listing clients");
+    const std::string list(reply->str, reply->len);
+    size_t pos = 0;
+    while (pos < list.size()) {
+      const size_t end = std::min(list.find('\n', pos), list.size());
+      const std::string_view l = std::string_view(list).substr(pos, end - pos);
+      pos = end + 1;
+      const auto name = l.find(" name=");
+      if (name == std::string_view::npos || l.substr(name + 6, marker.size()) != marker || !l.starts_with("id=")) continue;
+      const std::string id(l.substr(3, l.find(' ') - 3));
+      conn.request({"CLIENT", "KILL", "ID", id}, "killing a client");
+      ++closed;
+    }
   }
-  auto conn = redis::RedisConnection::open(testBroker(t));
-  conn.request({"CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"}, "killing clients");
+  ASSERT_GT(closed, 0u) << "no open connection named " << clientName << " in:\n" << listing;
 }
 
 // Deletes a queue, its dead-letter queue and (RabbitMQ) its exchange, or (Redis) every key of its
