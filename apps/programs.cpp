@@ -1,8 +1,8 @@
 #include "programs.hpp"
 
-#include "cli/metrics.hpp"
-
 #include <unistd.h>
+
+#include "cli/metrics.hpp"
 
 namespace logship::apps {
 namespace {
