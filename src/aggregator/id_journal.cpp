@@ -16,6 +16,7 @@
 
 #include "aggregator/file_sink.hpp"
 #include "core/escape.hpp"
+#include "core/io.hpp"
 
 namespace logship {
 namespace {
@@ -128,19 +129,6 @@ std::string readAll(int fd, const std::string& path) {
     if (n == 0) return data;
     data.append(buf, static_cast<size_t>(n));
   }
-}
-
-bool writeAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    const ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      if (n == 0) errno = EIO;
-      return false;
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
 }
 
 // A file of the output's directory, other than the output itself and its journal, whose name

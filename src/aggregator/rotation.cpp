@@ -17,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/escape.hpp"
+#include "core/io.hpp"
 #include "core/units.hpp"
 
 namespace logship {
@@ -66,16 +67,6 @@ struct CctxDeleter {
 
 [[noreturn]] void fail(const std::string& what, const std::string& path, int code) {
   throw Error(fmt::format("{} {}: {}", what, escaped(path), std::strerror(code)));
-}
-
-void writeAll(int fd, const char* data, size_t n, const std::string& path) {
-  while (n > 0) {
-    const ssize_t w = ::write(fd, data, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) fail("cannot write", path, w < 0 ? errno : EIO);
-    data += w;
-    n -= static_cast<size_t>(w);
-  }
 }
 
 void checkZstd(size_t rc, const std::string& path) {
@@ -164,7 +155,7 @@ uint64_t compressRotatedFile(const std::string& outputPath, const RotatedName& n
         ZSTD_outBuffer output{outBuf.data(), outBuf.size(), 0};
         const size_t left = ZSTD_compressStream2(cctx.get(), &output, &input, mode);
         checkZstd(left, src);
-        writeAll(out.get(), outBuf.data(), output.pos, tmp);
+        if (!writeAll(out.get(), std::string_view(outBuf.data(), output.pos))) fail("cannot write", tmp, errno);
         written += output.pos;
         if (mode == ZSTD_e_end ? left == 0 : input.pos == input.size) return;
       }

@@ -13,6 +13,7 @@
 
 #include "core/error.hpp"
 #include "core/escape.hpp"
+#include "core/io.hpp"
 #include "core/progress_line.hpp"
 #include "core/timestamp.hpp"
 #include "ctl/commands.hpp"
@@ -83,18 +84,10 @@ class Output {
   void flush() {
     if (buf_.empty()) return;
     progress_.clear();
-    size_t done = 0;
-    while (done < buf_.size()) {
-      const ssize_t n = ::write(STDOUT_FILENO, buf_.data() + done, buf_.size() - done);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        const int code = errno;
-        buf_.clear();
-        throw Error(fmt::format("cannot write to standard output: {}", std::strerror(code)));
-      }
-      done += static_cast<size_t>(n);
-    }
+    const bool ok = writeAll(STDOUT_FILENO, buf_);
+    const int code = errno;
     buf_.clear();
+    if (!ok) throw Error(fmt::format("cannot write to standard output: {}", std::strerror(code)));
   }
 
  private:

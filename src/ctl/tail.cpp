@@ -14,6 +14,7 @@
 #include "broker/factory.hpp"
 #include "core/error.hpp"
 #include "core/escape.hpp"
+#include "core/io.hpp"
 #include "core/message.hpp"
 #include "core/output_format.hpp"
 #include "core/timestamp.hpp"
@@ -62,20 +63,12 @@ class Output {
   std::string& buffer() { return buf_; }
   // False when the reader went away.
   bool flush() {
-    size_t done = 0;
-    while (done < buf_.size()) {
-      const ssize_t n = ::write(STDOUT_FILENO, buf_.data() + done, buf_.size() - done);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        const int code = errno;
-        buf_.clear();
-        if (code == EPIPE) return false;
-        throw Error(fmt::format("cannot write to standard output: {}", std::strerror(code)));
-      }
-      done += static_cast<size_t>(n);
-    }
+    const bool ok = writeAll(STDOUT_FILENO, buf_);
+    const int code = errno;
     buf_.clear();
-    return true;
+    if (ok) return true;
+    if (code == EPIPE) return false;
+    throw Error(fmt::format("cannot write to standard output: {}", std::strerror(code)));
   }
 
  private:

@@ -19,6 +19,7 @@
 
 #include "core/error.hpp"
 #include "core/escape.hpp"
+#include "core/io.hpp"
 
 namespace logship {
 namespace {
@@ -55,18 +56,6 @@ constexpr uint32_t kCursorMagic = 0x3143534c;  // "LSC1"
 
 std::string sysError(const std::string& what, const std::string& path) {
   return fmt::format("{} {}: {}", what, escaped(path), std::strerror(errno));
-}
-
-void writeAll(int fd, const char* data, size_t size) {
-  while (size > 0) {
-    const ssize_t n = ::write(fd, data, size);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw Error(std::strerror(errno));
-    }
-    data += n;
-    size -= static_cast<size_t>(n);
-  }
 }
 
 bool preadAll(int fd, char* data, size_t size, size_t offset) {
@@ -457,7 +446,7 @@ size_t DiskSpool::storeLocked(const Message& message) {
   if (writeFd_ < 0 || segments_.empty() || segments_.back().bytes >= segmentBytes_) openWriteSegment(seq);
   Segment& seg = segments_.back();
   try {
-    writeAll(writeFd_, entryBuf_.data(), entryBuf_.size());
+    if (!writeAll(writeFd_, entryBuf_)) throw Error(std::strerror(errno));
   } catch (const Error& e) {
     // Leave no torn entry behind: the record is not accepted.
     [[maybe_unused]] int rc = ::ftruncate(writeFd_, static_cast<off_t>(seg.bytes));
@@ -588,7 +577,7 @@ void DiskSpool::keepRefused(const Message& message, const std::string& reason) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   try {
     if (fd < 0) throw Error(std::strerror(errno));
-    writeAll(fd, lines.data(), lines.size());
+    if (!writeAll(fd, lines)) throw Error(std::strerror(errno));
     ::close(fd);
   } catch (const Error& e) {
     if (fd >= 0) ::close(fd);
