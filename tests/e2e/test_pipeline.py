@@ -23,7 +23,9 @@ def body(t):
     t.require(r.rc == 0, "logctl setup declares the queue", r.describe())
 
     outputs = [t.path(f"agg{a}.log") for a in range(AGGREGATORS)]
-    aggs = [t.start_aggregator(f"agg{a}", q, outputs[a], "raw") for a in range(AGGREGATORS)]
+    # Small batches and a small prefetch: with the default batching each producer's 5,000 records
+    # fit in one message, four messages in all, and one aggregator may well get none of them.
+    aggs = [t.start_aggregator(f"agg{a}", q, outputs[a], "raw", ["--prefetch", "10"]) for a in range(AGGREGATORS)]
 
     expected = []
     producers = []
@@ -34,7 +36,8 @@ def body(t):
         with open(path, "w") as f:
             f.write("\n".join(records) + "\n")
         with open(path, "rb") as stdin:
-            producers.append(t.spawn(f"producer{i}", "log_producer", ["--queue", q, "--service", f"p{i}"], stdin=stdin))
+            producers.append(t.spawn(f"producer{i}", "log_producer", ["--queue", q, "--service", f"p{i}",
+                                                                  "--batch-records", "10"], stdin=stdin))
 
     t.section("producers")
     for p in producers:
