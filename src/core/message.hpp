@@ -75,6 +75,10 @@ class BatchBuilder {
   void add(std::string_view message, int64_t timestampUs);
   size_t records() const { return count_; }
   size_t bodyBytes() const { return body_.size(); }
+  // The batch's first record (its metadata is every record's) and the last record's timestamp: a
+  // record with other metadata or an earlier timestamp needs a new batch.
+  const Record& first() const { return first_; }
+  int64_t lastTimestampUs() const { return lastTs_; }
   // Fills `out` (replacing its content) and empties the builder.
   void finish(Message& out);
 

@@ -47,32 +47,68 @@ Shipper::~Shipper() {
   }
 }
 
-bool Shipper::ship(std::string_view message) {
+bool Shipper::ship(std::string_view message) { return add(nullptr, message, nowMicros()); }
+
+bool Shipper::ship(const Record& record) {
+  return add(&record, record.message, record.timestampUs != 0 ? record.timestampUs : nowMicros());
+}
+
+namespace {
+
+bool sameMetadata(const Record& a, const Record& b) {
+  return a.level == b.level && a.service == b.service && a.host == b.host && a.fields == b.fields;
+}
+
+}  // namespace
+
+bool Shipper::add(const Record* meta, std::string_view message, int64_t ts) {
   ++unflushedRead_;
   if (message.size() > options_.maxMessageBytes) {
     metrics_.read.inc(std::exchange(unflushedRead_, 0));
     metrics_.refused.inc();
+    ++inputSeq_;
     return false;
   }
-  const int64_t ts = nowMicros();
   const bool alone = options_.batchRecords <= 1 || message.find('\n') != std::string_view::npos;
-  if (batch_.records() > 0 && (alone || batch_.bodyBytes() + 1 + message.size() > options_.batchBytes)) {
+  if (batch_.records() > 0 &&
+      (alone || batch_.bodyBytes() + 1 + message.size() > options_.batchBytes || ts < batch_.lastTimestampUs() ||
+       (meta == nullptr ? !batchFromTemplate_ : batchFromTemplate_ || !sameMetadata(batch_.first(), *meta)))) {
     flushBatch();
   }
   if (batch_.records() == 0) {
-    record_.timestampUs = ts;
-    record_.message.assign(message);
-    record_.id = fmt::format("{}-{}", options_.idPrefix, nextId_++);
-    batch_.start(record_);
+    Record& first = meta == nullptr ? record_ : scratch_;
+    if (meta != nullptr) {
+      scratch_.level = meta->level;
+      scratch_.service = meta->service;
+      scratch_.host = meta->host;
+      scratch_.fields = meta->fields;
+    }
+    first.timestampUs = ts;
+    first.message.assign(message);
+    first.id = fmt::format("{}-{}", options_.idPrefix, nextId_++);
+    batch_.start(first);
+    batchFromTemplate_ = meta == nullptr;
+    batchInputStart_ = inputSeq_;
     batchStarted_ = Clock::now();
   } else {
     batch_.add(message, ts);
     ++nextId_;
   }
+  ++inputSeq_;
   if (alone || batch_.records() >= options_.batchRecords || Clock::now() - batchStarted_ >= options_.linger) {
     return flushBatch();
   }
   return true;
+}
+
+uint64_t Shipper::settledInput() {
+  const uint64_t safe = disk_ != nullptr ? storedByRun_ : confirmedInOrder_.load();
+  while (!marks_.empty() && marks_.front().storedEnd <= safe) {
+    settled_ = marks_.front().inputEnd;
+    marks_.pop_front();
+  }
+  if (marks_.empty()) settled_ = batch_.records() > 0 ? batchInputStart_ : inputSeq_;
+  return settled_;
 }
 
 void Shipper::flushDue() {
@@ -95,8 +131,13 @@ bool Shipper::flushBatch() {
 
 bool Shipper::store(size_t records) {
   switch (spool_->append(message_, records)) {
-    case Spool::Appended::Stored: metrics_.accepted.inc(records); return true;
+    case Spool::Appended::Stored:
+      metrics_.accepted.inc(records);
+      storedByRun_ += records;
+      marks_.push_back({storedByRun_, inputSeq_});
+      return true;
     case Spool::Appended::Dropped: {
+      marks_.push_back({storedByRun_, inputSeq_});
       metrics_.dropped.inc(records);
       const uint64_t dropped = metrics_.dropped.value();
       if (dropped == records || Clock::now() - lastDropWarning_ >= std::chrono::seconds(10)) {
@@ -106,7 +147,10 @@ bool Shipper::store(size_t records) {
       }
       return false;
     }
-    case Spool::Appended::Closed: metrics_.accepted.inc(records); return false;  // counted as not delivered
+    case Spool::Appended::Closed:  // the sender failed: counted as not delivered, never settled
+      metrics_.accepted.inc(records);
+      marks_.push_back({UINT64_MAX, inputSeq_});
+      return false;
   }
   return false;
 }
@@ -298,9 +342,12 @@ void Shipper::settle(std::vector<ConfirmRange>& confirms) {
   confirms.clear();
   size_t done = 0;
   uint64_t doneRecords = 0;
+  uint64_t confirmedInOrder = 0;
   while (!inFlight_.empty() && inFlight_.front().state != InFlight::State::Waiting) {
     InFlight& f = inFlight_.front();
     if (f.state == InFlight::State::Failed && disk_ != nullptr) disk_->keepRefused(f.message, f.reason);
+    orderBroken_ = orderBroken_ || f.state == InFlight::State::Failed;
+    if (!orderBroken_) confirmedInOrder += f.records;
     inFlightBytes_ -= f.bytes;
     doneRecords += f.records;
     inFlight_.pop_front();
@@ -308,6 +355,7 @@ void Shipper::settle(std::vector<ConfirmRange>& confirms) {
     ++done;
   }
   spool_->release(done, doneRecords);
+  if (confirmedInOrder > 0) confirmedInOrder_.fetch_add(confirmedInOrder);
   metrics_.inFlightMessages.set(static_cast<double>(inFlight_.size()));
   metrics_.inFlightBytes.set(static_cast<double>(inFlightBytes_));
 }

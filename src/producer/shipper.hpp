@@ -93,10 +93,25 @@ class Shipper {
   Shipper(const Shipper&) = delete;
   Shipper& operator=(const Shipper&) = delete;
 
-  // Ships one record with `message` as its text and the current time. Returns false when it was not
-  // taken: over the size limit (counted as refused), dropped by a full spool (counted), or the
-  // sender has failed (finish() reports why). Blocks while the spool is full (backpressure).
+  // Ships one record with `message` as its text, the template's metadata and the current time.
+  // Returns false when it was not taken: over the size limit (counted as refused), dropped by a full
+  // spool (counted), or the sender has failed (finish() reports why). Blocks while the spool is
+  // full (backpressure).
   bool ship(std::string_view message);
+  // Ships `record` with its own metadata (inputs that parse it: syslog, JSON, the client library;
+  // start from recordTemplate() for what the input does not say). A timestamp of 0 means now; the
+  // id is ignored (the shipper numbers every record). Records are batched while level, service, host
+  // and fields stay the same and timestamps do not go back. Returns as ship(message) does.
+  bool ship(const Record& record);
+  // The metadata given on the command line (--service, --host, --level, --field).
+  const Record& recordTemplate() const { return record_; }
+  // The input's checkpoint (file offsets, docs/RELIABILITY.md): how many of the records given to
+  // ship() and refuse() in this run, counted from the first, are settled: all of them, and every
+  // one before them, are safe — confirmed by the broker (in memory), stored in the spool (with
+  // --spool-dir), or never to be sent (refused as too large, dropped by a full spool). A record the
+  // broker refused without a disk spool is not settled, nor any after it. Call from the thread
+  // that calls ship().
+  uint64_t settledInput();
   // Sends the batch being built when its linger time has passed (call when the input is idle).
   void flushDue();
   // How long the input may wait for more before flushDue() has something to do.
@@ -105,6 +120,7 @@ class Shipper {
   void refuse() {
     metrics_.read.inc();
     metrics_.refused.inc();
+    ++inputSeq_;
   }
   // True once the sender has failed: stop reading, call finish().
   bool failed() const { return senderDone_.load() && senderError_ != nullptr; }
@@ -133,6 +149,8 @@ class Shipper {
     enum class State { Waiting, Confirmed, Failed } state = State::Waiting;
     std::string reason;
   };
+  // Adds one record (metadata from `meta`, or the template when `meta` is null) to the batch.
+  bool add(const Record* meta, std::string_view message, int64_t timestampUs);
   bool flushBatch();         // appends the batch being built to the spool
   bool store(size_t records);  // appends message_ (holding `records` records) to the spool
   void run();                // the sender thread
@@ -151,7 +169,23 @@ class Shipper {
   std::string firstFailure_;    // the sender thread's, read after finish()
   uint64_t nextId_ = 1;
   BatchBuilder batch_;
+  bool batchFromTemplate_ = false;  // the batch's metadata is record_'s
+  Record scratch_;                  // the first record of a batch with its own metadata
   Clock::time_point batchStarted_{};
+  // settledInput(): input records counted so far; spool records stored by this run; for each message
+  // stored (or dropped) since the last check, the stored count and input count at its end.
+  struct InputMark {
+    uint64_t storedEnd = 0;
+    uint64_t inputEnd = 0;
+  };
+  uint64_t inputSeq_ = 0;
+  uint64_t batchInputStart_ = 0;  // inputSeq_ before the batch's first record
+  uint64_t storedByRun_ = 0;
+  uint64_t settled_ = 0;
+  std::deque<InputMark> marks_;
+  // Sender: records of this run confirmed in order without a refusal in between (memory spool).
+  std::atomic<uint64_t> confirmedInOrder_{0};
+  bool orderBroken_ = false;
   std::unique_ptr<Spool> spool_;
   DiskSpool* disk_ = nullptr;
 
