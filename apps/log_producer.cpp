@@ -15,7 +15,8 @@
 #include "core/escape.hpp"
 #include "producer/drain_progress.hpp"
 #include "cli/metrics.hpp"
-#include "producer/line_reader.hpp"
+#include "producer/input/input_loop.hpp"
+#include "producer/input/stdin_input.hpp"
 #include "producer/producer_metrics.hpp"
 #include "producer/shipper.hpp"
 #include "programs.hpp"
@@ -117,38 +118,18 @@ int main(int argc, char** argv) {
 
     if (!words.empty()) {
       shipper.ship(single);
+      shipper.finish(false);
     } else {
-      LineReader reader(STDIN_FILENO, shipOptions.maxMessageBytes);
-      std::string_view line;
-      size_t skipped = 0;
-      bool done = false;
-      uint64_t emptyLines = 0;  // carry no information: skipped, and counted in the summary
-      while (!done && !cli::stopRequested().load() && !shipper.failed()) {
-        switch (reader.next(line, skipped, shipper.wakeIn())) {
-          case LineReader::Result::Line:
-            if (line.empty()) {
-              ++emptyLines;
-            } else {
-              shipper.ship(line);
-            }
-            break;
-          case LineReader::Result::TooLong:
-            shipper.refuse();
-            spdlog::error("line {} refused: {} bytes is over the limit of {} bytes (--max-message-bytes)",
-                          reader.lineNumber(), skipped, shipOptions.maxMessageBytes);
-            break;
-          case LineReader::Result::Idle: shipper.flushDue(); break;  // the sender thread services the connection
-          case LineReader::Result::Eof: done = true; break;
-        }
-      }
-      stopped = !done && !shipper.failed();
+      std::vector<std::unique_ptr<Input>> inputs;
+      inputs.push_back(std::make_unique<StdinInput>(STDIN_FILENO, shipOptions.maxMessageBytes));
+      stopped = runInputs(inputs, shipper, cli::stopRequested()) && !shipper.failed();
       if (stopped) {
         spdlog::warn(shipOptions.spoolDir.empty() ? "stopped by a signal: finishing what was already read"
                                                   : "stopped by a signal: what is not confirmed stays in the spool");
       }
-      if (emptyLines > 0) spdlog::info("skipped {} empty line(s)", emptyLines);
+      shipper.finish(stopped);
+      for (auto& input : inputs) input->afterFinish(shipper);
     }
-    shipper.finish(stopped);
     drainProgress.stop();
 
     const ShipReport r = shipper.report();
