@@ -16,6 +16,7 @@
 #include "producer/drain_progress.hpp"
 #include "cli/metrics.hpp"
 #include "producer/input/input_loop.hpp"
+#include "producer/input/line_format.hpp"
 #include "producer/input/stdin_input.hpp"
 #include "producer/producer_metrics.hpp"
 #include "producer/shipper.hpp"
@@ -120,8 +121,9 @@ int main(int argc, char** argv) {
       shipper.ship(single);
       shipper.finish(false);
     } else {
+      TextFormat format;
       std::vector<std::unique_ptr<Input>> inputs;
-      inputs.push_back(std::make_unique<StdinInput>(STDIN_FILENO, shipOptions.maxMessageBytes));
+      inputs.push_back(std::make_unique<StdinInput>(STDIN_FILENO, shipOptions.maxMessageBytes, format));
       stopped = runInputs(inputs, shipper, cli::stopRequested()) && !shipper.failed();
       if (stopped) {
         spdlog::warn(shipOptions.spoolDir.empty() ? "stopped by a signal: finishing what was already read"

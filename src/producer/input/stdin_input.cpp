@@ -6,7 +6,8 @@
 
 namespace logship {
 
-StdinInput::StdinInput(int fd, size_t maxLineBytes) : fd_(fd), maxLineBytes_(maxLineBytes), reader_(fd, maxLineBytes) {}
+StdinInput::StdinInput(int fd, size_t maxLineBytes, LineFormat& format)
+    : fd_(fd), maxLineBytes_(maxLineBytes), reader_(fd, maxLineBytes), format_(format) {}
 
 bool StdinInput::read(Shipper& shipper) {
   std::string_view line;
@@ -18,7 +19,7 @@ bool StdinInput::read(Shipper& shipper) {
         if (line.empty()) {
           ++emptyLines_;
         } else {
-          shipper.ship(line);
+          format_.ship(shipper, line, shipper.recordTemplate());
         }
         break;
       case LineReader::Result::TooLong:

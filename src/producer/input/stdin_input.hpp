@@ -3,15 +3,17 @@
 #include <string>
 
 #include "producer/input/input.hpp"
+#include "producer/input/line_format.hpp"
 #include "producer/line_reader.hpp"
 
 namespace logship {
 
-// Lines from a descriptor (log_producer's stdin), one record per line. An empty line carries no
-// information: skipped and counted. A line over the size limit is refused and reported.
+// Lines from a descriptor (log_producer's stdin), one record per line, made by `format`. An empty
+// line carries no information: skipped and counted. A line over the size limit is refused and
+// reported.
 class StdinInput : public Input {
  public:
-  StdinInput(int fd, size_t maxLineBytes);
+  StdinInput(int fd, size_t maxLineBytes, LineFormat& format);
   std::string_view name() const override { return "stdin"; }
   void addPollFds(std::vector<pollfd>& fds) override { fds.push_back({fd_, POLLIN, 0}); }
   bool read(Shipper& shipper) override;
@@ -21,6 +23,7 @@ class StdinInput : public Input {
   int fd_;
   size_t maxLineBytes_;
   LineReader reader_;
+  LineFormat& format_;
   uint64_t emptyLines_ = 0;
 };
 
