@@ -1,13 +1,7 @@
 #include "cli/common.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <csignal>
 #include <cstdlib>
-#include <optional>
-#include <cstring>
 
 #include <fmt/format.h>
 #include <spdlog/sinks/ansicolor_sink.h>
@@ -15,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "broker/amqp/management.hpp"
+#include "broker/resolve.hpp"
 #include "core/error.hpp"
 #include "core/escape.hpp"
 #include "core/progress_line.hpp"
@@ -33,53 +28,6 @@ extern "C" void onReopenSignal(int) { gReopen.store(true); }
 
 std::chrono::milliseconds seconds(double s) {
   return std::chrono::milliseconds(static_cast<int64_t>(s * 1000.0));
-}
-
-const char* schemeName(BrokerUrl::Scheme scheme) {
-  switch (scheme) {
-    case BrokerUrl::Scheme::Amqp: return "amqp";
-    case BrokerUrl::Scheme::Amqps: return "amqps";
-    case BrokerUrl::Scheme::Redis: return "redis";
-  }
-  return "?";
-}
-
-// A TLS file must hold something we can read now, or the error would only come at connect time.
-void checkReadable(const char* flag, const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  char byte = 0;
-  const ssize_t n = fd < 0 ? -1 : ::read(fd, &byte, 1);
-  const int error = errno;
-  if (fd >= 0) ::close(fd);
-  if (n < 0) throw UsageError(fmt::format("{}: cannot read '{}': {}", flag, escaped(path), std::strerror(error)));
-  if (n == 0) throw UsageError(fmt::format("{}: '{}' is empty", flag, escaped(path)));
-}
-
-TlsOptions resolveTls(const BrokerFlags& flags, const BrokerUrl& url) {
-  if (url.scheme != BrokerUrl::Scheme::Amqps) {
-    const char* scheme = schemeName(url.scheme);
-    const char* why = url.scheme == BrokerUrl::Scheme::Redis
-                          ? " (Redis over TLS is not supported: Debian 12's hiredis 0.14 has no TLS)"
-                          : "";
-    if (flags.requireTls) {
-      throw UsageError(fmt::format("--require-tls refuses the unencrypted {}:// broker URL; use amqps://{}", scheme, why));
-    }
-    for (const auto& [flag, value] : {std::pair{"--tls-ca", &flags.tlsCa}, std::pair{"--tls-cert", &flags.tlsCert},
-                                      std::pair{"--tls-key", &flags.tlsKey}}) {
-      if (!value->empty()) {
-        throw UsageError(fmt::format("{} needs an amqps:// broker URL, not {}://{}", flag, scheme, why));
-      }
-    }
-    return {};
-  }
-  if (flags.tlsCert.empty() != flags.tlsKey.empty()) {
-    throw UsageError(flags.tlsCert.empty() ? "--tls-key needs --tls-cert (give both or neither)"
-                                           : "--tls-cert needs --tls-key (give both or neither)");
-  }
-  if (!flags.tlsCa.empty()) checkReadable("--tls-ca", flags.tlsCa);
-  if (!flags.tlsCert.empty()) checkReadable("--tls-cert", flags.tlsCert);
-  if (!flags.tlsKey.empty()) checkReadable("--tls-key", flags.tlsKey);
-  return TlsOptions{flags.tlsCa, flags.tlsCert, flags.tlsKey};
 }
 
 // stderr (colored on a terminal), clearing a progress line first (core/progress_line.hpp).
@@ -128,15 +76,7 @@ void addBrokerFlags(CLI::App& app, BrokerFlags& flags) {
       ->envname("LOGSHIP_REQUIRE_TLS");
 }
 
-void validateQueueName(const std::string& queue) {
-  if (queue.empty() || queue.size() > 250) {
-    throw UsageError("--queue: a queue name must be 1 to 250 bytes long");
-  }
-  for (unsigned char c : queue) {
-    if (c < 0x20 || c == 0x7f) throw UsageError(fmt::format("--queue: '{}' contains a control character", escaped(queue)));
-  }
-  if (queue.starts_with("amq.")) throw UsageError("--queue: names starting with 'amq.' are reserved by the broker");
-}
+void validateQueueName(const std::string& queue) { logship::validateQueueName(queue); }
 
 void addReconnectFlag(CLI::App& app, BrokerFlags& flags) {
   app.add_option("--reconnect-seconds", flags.reconnectSeconds,
@@ -147,45 +87,22 @@ void addReconnectFlag(CLI::App& app, BrokerFlags& flags) {
 }
 
 BrokerOptions resolveBroker(const BrokerFlags& flags, const std::string& clientName) {
-  BrokerOptions options;
-  const std::string text = flags.url.empty() ? std::string(kDefaultBrokerUrl) : flags.url;
-  // A comma never appears in a URL we accept unencoded except as this separator (write one in a
-  // password as %2C, or better give the password in LOGSHIP_PASSWORD / --password-file).
-  for (size_t start = 0;;) {
-    const size_t comma = text.find(',', start);
-    const std::string one = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    if (one.empty()) throw UsageError("--broker: bad broker URL: empty URL in the comma-separated list");
-    try {
-      options.urls.push_back(parseBrokerUrl(one));
-    } catch (const UsageError& e) {
-      throw UsageError(fmt::format("--broker: {}", e.what()));
-    }
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
+  BrokerSettings settings;
+  settings.urls = flags.url;
   // Command line > environment > configuration file, as for every setting.
-  std::optional<std::string> password;
   const char* env = std::getenv("LOGSHIP_PASSWORD");
   const bool envPassword = env != nullptr && *env != '\0';
   const bool fileFromConfig = flags.passwordFileOption != nullptr && fromConfigFile(*flags.passwordFileOption);
   if (!flags.passwordFile.empty() && !(fileFromConfig && envPassword)) {
-    password = readPasswordFile(flags.passwordFile);
+    settings.password = readPasswordFile(flags.passwordFile);
   } else if (envPassword) {
-    password = env;
+    settings.password = env;
   }
-  for (BrokerUrl& url : options.urls) {
-    if (url.scheme != options.urls.front().scheme) {
-      throw UsageError("--broker: bad broker URL: every URL of a list must use the same scheme (amqp:// or redis://)");
-    }
-    if (password) {
-      url.password = *password;
-      url.hasPassword = true;
-    }
-  }
-  options.url = options.urls.front();
-  options.tls = resolveTls(flags, options.url);
+  settings.queue = flags.queue;
+  settings.tls = TlsOptions{flags.tlsCa, flags.tlsCert, flags.tlsKey};
+  settings.requireTls = flags.requireTls;
+  BrokerOptions options = resolveBrokerSettings(settings);
   options.reconnectFor = seconds(flags.reconnectSeconds);
-  validateQueueName(flags.queue);
   options.clientName = clientName;
   options.retryFor = seconds(flags.retrySeconds);
   options.connectTimeout = seconds(flags.connectTimeoutSeconds);

@@ -40,7 +40,8 @@ void addReconnectFlag(CLI::App& app, BrokerFlags& flags);
 
 // Resolves URLs (flag, then LOGSHIP_BROKER, then the default; comma-separated), password (--password-file, then
 // LOGSHIP_PASSWORD, then password-file from a configuration file, then the URL) and validates the
-// queue name. Throws UsageError.
+// queue name and TLS flags (broker/resolve.hpp, shared with the client library), then applies the
+// deadlines and the stop flag. Throws UsageError.
 // TLS: --require-tls refuses amqp:// and redis:// URLs; the TLS files need an amqps:// URL,
 // --tls-cert and --tls-key go together, and each file must be readable.
 BrokerOptions resolveBroker(const BrokerFlags& flags, const std::string& clientName);
@@ -51,7 +52,8 @@ BrokerOptions resolveBroker(const BrokerFlags& flags, const std::string& clientN
 // Ignored for a Redis broker (LOGSHIP_MANAGEMENT_URL may be set for a host that uses both).
 ManagementOptions resolveManagement(const std::string& url, const BrokerOptions& broker, bool requireTls);
 
-// Validates a queue name (1-250 bytes, no control characters, not amq.*). Throws UsageError naming it.
+// Validates a queue name (1-250 bytes, no control characters, not amq.*): logship::validateQueueName
+// (broker/resolve.hpp). Throws UsageError naming it.
 void validateQueueName(const std::string& queue);
 
 // Set by SIGINT / SIGTERM once installStopSignals() ran.

@@ -2,9 +2,9 @@
 #include <optional>
 #include <string_view>
 
-namespace logship {
+#include <logship/level.hpp>  // enum class Level: one definition, shared with the client library's API
 
-enum class Level { Trace, Debug, Info, Warn, Error, Fatal };
+namespace logship {
 
 // Accepts the usual spellings case-insensitively: trace, debug, info, warn/warning, error/err,
 // fatal/critical/crit.

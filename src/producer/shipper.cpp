@@ -39,12 +39,16 @@ Shipper::Shipper(PublisherConnect connect, Record recordTemplate, ShipperOptions
 
 Shipper::~Shipper() {
   if (thread_.joinable()) {
-    stopping_ = true;
-    abort_ = true;
-    spool_->shutdown();
+    abort();
     spool_->closeInput();
     thread_.join();
   }
+}
+
+void Shipper::abort() {
+  stopping_ = true;
+  abort_ = true;
+  spool_->shutdown();
 }
 
 bool Shipper::ship(std::string_view message) { return add(nullptr, message, nowMicros()); }
@@ -210,6 +214,7 @@ bool Shipper::giveUpNow() const {
 // ---- the sender thread ------------------------------------------------------------------------
 
 void Shipper::run() {
+  if (options_.onSenderThread) options_.onSenderThread();
   try {
     for (;;) {
       if (!publisher_ && !connectPublisher()) break;

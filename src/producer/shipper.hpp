@@ -40,8 +40,11 @@ struct ShipperOptions {
   // With a spool, after the input ended: give up (records stay in the spool) when the broker could
   // not be reached, or confirmed nothing, for this long (--reconnect-seconds).
   std::chrono::milliseconds spoolGiveUpAfter{300'000};
-  // With a spool, after a stop signal: how long the last confirms are waited for.
+  // With a spool, after a stop signal: how long the last confirms are waited for (abort() too).
   std::chrono::milliseconds stopGrace{5'000};
+  // Called first thing on the sender thread (the client library marks its threads with it, so that
+  // what they log is never fed back into the library: src/client/).
+  std::function<void()> onSenderThread;
 };
 
 // What the pipeline did, counted as it goes: its statistics, readable from any thread while it runs
@@ -122,6 +125,12 @@ class Shipper {
     metrics_.refused.inc();
     ++inputSeq_;
   }
+  // Gives up, from any thread: a ship() blocked on a full spool returns false (its records count as
+  // not delivered), the sender collects the confirms due for options.stopGrace and stops, a
+  // connection attempt in progress is abandoned (with a spool, the records stay there). Then call
+  // finish(true) from the shipping thread. Used by the client library at close when its flush
+  // timed out.
+  void abort();
   // True once the sender has failed: stop reading, call finish().
   bool failed() const { return senderDone_.load() && senderError_ != nullptr; }
   // Ends the input and waits for the sender: every record confirmed (or, with a spool, given up

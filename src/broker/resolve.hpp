@@ -1,0 +1,42 @@
+#pragma once
+// From what a user wrote about the broker (a program's flags, the client library's options) to
+// checked BrokerOptions: the URL list, the password applied to it, the TLS files, the queue name.
+// Shared by the programs (cli::resolveBroker adds the password's precedence over a configuration
+// file) and the client library (src/client/), so both accept and refuse exactly the same things.
+#include <optional>
+#include <string>
+
+#include "broker/options.hpp"
+
+namespace logship {
+
+struct BrokerSettings {
+  std::string urls;                     // one URL or several separated by commas; empty: kDefaultBrokerUrl
+  std::optional<std::string> password;  // already read (file, environment): replaces every URL's password
+  std::string queue = "logs_queue";
+  TlsOptions tls;                       // amqps:// only
+  bool requireTls = false;              // refuse amqp:// and redis:// URLs
+};
+
+// The names the error messages give the settings: the programs' flags by default; the client
+// library passes its option names.
+struct BrokerSettingNames {
+  const char* broker = "--broker";
+  const char* queue = "--queue";
+  const char* tlsCa = "--tls-ca";
+  const char* tlsCert = "--tls-cert";
+  const char* tlsKey = "--tls-key";
+  const char* requireTls = "--require-tls";
+};
+
+// Parses the URLs (all of one scheme), applies the password, checks the TLS settings (files
+// readable and not empty, only with amqps://, certificate and key together; requireTls refuses
+// plain URLs) and the queue name. Sets url, urls and tls; the deadlines and the client name keep
+// their defaults. Throws UsageError naming the setting, never echoing a password.
+BrokerOptions resolveBrokerSettings(const BrokerSettings& settings, const BrokerSettingNames& names = {});
+
+// A queue name is 1 to 250 bytes, without control characters, not starting with "amq.". Throws
+// UsageError naming the setting.
+void validateQueueName(const std::string& queue, const char* name = "--queue");
+
+}  // namespace logship
