@@ -150,7 +150,7 @@ TEST(JsonFormat, InvalidJsonIsKeptRawWithAParseError) {
                         Case{R"({"a":1} trailing)", "invalid JSON at byte 11"},
                         Case{"[1,2]", "not a JSON object but an array"}, Case{"42", "not a JSON object but a number"},
                         Case{R"("text")", "not a JSON object but a string"},
-                        Case{"{\"a\":\"\xff\"}", "invalid JSON at byte"}, Case{"   ", "invalid JSON at byte"}}) {
+                        Case{"{\"a\":\"\xff\"}", "invalid JSON at byte"}, Case{R"({"x":2.5e3115})", "invalid JSON: number overflow parsing '2.5e3115'"}, Case{"   ", "invalid JSON at byte"}}) {
     const auto c = convert(k.line, source);
     EXPECT_FALSE(c.ok) << k.line;
     EXPECT_EQ(c.record.message, k.line);

@@ -210,6 +210,10 @@ bool jsonLineToRecord(std::string_view line, const Record& source, Record& out) 
     object = Json::parse(line.begin(), line.end());
   } catch (const nlohmann::json::parse_error& e) {
     return raw(shortReason(e));
+  } catch (const nlohmann::json::exception& e) {  // a number too large for a double (out_of_range 406)
+    std::string_view what = e.what();
+    if (const size_t end = what.find("] "); end != std::string_view::npos) what.remove_prefix(end + 2);
+    return raw(fmt::format("invalid JSON: {}", what.substr(0, 160)));
   }
   if (!object.is_object()) return raw(fmt::format("not a JSON object but {} {}", object.is_array() ? "an" : "a",
                                                   object.type_name()));
