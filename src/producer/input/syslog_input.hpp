@@ -63,6 +63,7 @@ class SyslogUdpInput : public Input {
   std::string_view name() const override { return name_; }
   void addPollFds(std::vector<pollfd>& fds) override { fds.push_back({socket_.get(), POLLIN, 0}); }
   bool read(Shipper& shipper) override;
+  // Reads what the socket still holds, then logs the counts.
   void endOfInput(Shipper& shipper) override;
   const SyslogCounts& counts() const { return counts_; }
 
@@ -86,7 +87,7 @@ class SyslogTcpInput : public Input {
   void addPollFds(std::vector<pollfd>& fds) override { fds.push_back({epoll_.get(), POLLIN, 0}); }
   bool read(Shipper& shipper) override;
   std::chrono::milliseconds wakeIn() const override;
-  // Ships what every connection holds of an incomplete frame, then closes them.
+  // Reads what every connection still holds, ships what is left of an incomplete frame, closes them.
   void endOfInput(Shipper& shipper) override;
   const SyslogCounts& counts() const { return counts_; }
   size_t openConnections() const { return connections_.size(); }

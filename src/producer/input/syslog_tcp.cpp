@@ -208,6 +208,9 @@ void SyslogTcpInput::close(int fd) {
 
 void SyslogTcpInput::endOfInput(Shipper& shipper) {
   for (auto& [fd, c] : connections_) {
+    // What the connection already holds in the kernel is read once more (bounded), then what is left
+    // of a last frame is shipped.
+    if (!shipper.failed() && !readConnection(*c, shipper)) continue;  // closed meanwhile: done
     std::string_view frame;
     bool cut = false;
     if (c->framer.rest(frame, cut)) {

@@ -113,7 +113,10 @@ bool SyslogUdpInput::read(Shipper& shipper) {
   return true;
 }
 
-void SyslogUdpInput::endOfInput(Shipper&) {
+void SyslogUdpInput::endOfInput(Shipper& shipper) {
+  // What the kernel already holds is read once more: only datagrams that arrive after this are lost
+  // with the socket.
+  if (!shipper.failed()) read(shipper);
   spdlog::info("{}: {} message(s) received ({} without a syslog header), {} refused as too large, {} lost in the "
                "kernel",
                name_, counts_.messages, counts_.unparsed, counts_.refused, counts_.lost);
