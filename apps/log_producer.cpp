@@ -48,8 +48,9 @@ std::unique_ptr<LineFormat> makeLineFormat(const std::string& name) {
   return std::make_unique<TextFormat>();
 }
 
-// The inputs that replace standard input (docs/ARCHITECTURE.md, "Inputs"), bound or opened here, before
-// the broker is contacted, so that a port in use ends the run at once. None: standard input is read.
+// The inputs that replace standard input (docs/ARCHITECTURE.md, "Data flow", producer step 3), bound
+// here, before the broker is contacted, so that a port in use ends the run at once. None: standard
+// input is read.
 std::vector<std::unique_ptr<Input>> makeListeningInputs(const apps::ProducerSettings& settings, bool haveWords) {
   SyslogOptions syslog = settings.syslog;
   syslog.maxMessageBytes = settings.ship.maxMessageBytes;

@@ -1,6 +1,6 @@
 #pragma once
-// The syslog receivers (docs/ARCHITECTURE.md, "Inputs"; docs/RELIABILITY.md, "Syslog"): inputs that
-// never end (until a stop signal), each one socket bound at construction.
+// The syslog receivers (docs/ARCHITECTURE.md, "Data flow"; docs/RELIABILITY.md, "Syslog and network
+// inputs"): inputs that never end (until a stop signal), each one socket bound at construction.
 //
 // UDP (--syslog-udp): one datagram = one message. Lossy by nature: what the kernel's receive buffer
 // cannot hold while the producer is busy is dropped before it is read. The socket asks for an 8 MiB
