@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <memory>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -16,8 +17,10 @@
 #include "producer/drain_progress.hpp"
 #include "cli/metrics.hpp"
 #include "producer/input/input_loop.hpp"
+#include "producer/input/json_format.hpp"
 #include "producer/input/line_format.hpp"
 #include "producer/input/stdin_input.hpp"
+#include "producer/input/syslog_input.hpp"
 #include "producer/producer_metrics.hpp"
 #include "producer/shipper.hpp"
 #include "programs.hpp"
@@ -38,6 +41,23 @@ Field parseField(const std::string& text) {
     }
   }
   return f;
+}
+
+std::unique_ptr<LineFormat> makeLineFormat(const std::string& name) {
+  if (name == "json") return std::make_unique<JsonFormat>();
+  return std::make_unique<TextFormat>();
+}
+
+// The inputs that replace standard input (docs/ARCHITECTURE.md, "Data flow", producer step 3), bound
+// here, before the broker is contacted, so that a port in use ends the run at once. None: standard
+// input is read.
+std::vector<std::unique_ptr<Input>> makeListeningInputs(const apps::ProducerSettings& settings, bool haveWords) {
+  SyslogOptions syslog = settings.syslog;
+  syslog.maxMessageBytes = settings.ship.maxMessageBytes;
+  if (haveWords && (!syslog.udp.empty() || !syslog.tcp.empty())) {
+    throw UsageError("MESSAGE arguments cannot be combined with --syslog-udp or --syslog-tcp");
+  }
+  return makeSyslogInputs(syslog);
 }
 
 }  // namespace
@@ -88,6 +108,10 @@ int main(int argc, char** argv) {
       }
     }
 
+    std::unique_ptr<LineFormat> format = makeLineFormat(settings.inputFormat);
+    std::vector<std::unique_ptr<Input>> inputs = makeListeningInputs(settings, !words.empty());
+    const bool listening = !inputs.empty();  // runs until a stop signal
+
     cli::ProgramMetrics programMetrics("producer", settings.metricsListen);
     BrokerOptions broker = cli::resolveBroker(brokerFlags, "log_producer");
     ConnectionStatus connection;
@@ -118,16 +142,18 @@ int main(int argc, char** argv) {
     bool stopped = false;
 
     if (!words.empty()) {
-      shipper.ship(single);
+      format->ship(shipper, single, shipper.recordTemplate());
       shipper.finish(false);
     } else {
-      TextFormat format;
-      std::vector<std::unique_ptr<Input>> inputs;
-      inputs.push_back(std::make_unique<StdinInput>(STDIN_FILENO, shipOptions.maxMessageBytes, format));
+      if (inputs.empty()) {
+        inputs.push_back(std::make_unique<StdinInput>(STDIN_FILENO, shipOptions.maxMessageBytes, *format));
+      }
       stopped = runInputs(inputs, shipper, cli::stopRequested()) && !shipper.failed();
       if (stopped) {
-        spdlog::warn(shipOptions.spoolDir.empty() ? "stopped by a signal: finishing what was already read"
-                                                  : "stopped by a signal: what is not confirmed stays in the spool");
+        // A listening producer ends this way in the normal course; reading standard input, it was cut short.
+        spdlog::log(listening ? spdlog::level::info : spdlog::level::warn,
+                    shipOptions.spoolDir.empty() ? "stopped by a signal: finishing what was already read"
+                                                 : "stopped by a signal: what is not confirmed stays in the spool");
       }
       shipper.finish(stopped);
       for (auto& input : inputs) input->afterFinish(shipper);

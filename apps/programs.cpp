@@ -20,13 +20,16 @@ void defineProducer(CLI::App& app, ProducerSettings& s) {
   app.description(
       "Ships log records to a message broker (RabbitMQ logs_queue) with publisher confirms.\n"
       "With MESSAGE arguments it sends them, joined by spaces, as one record; without, it reads\n"
-      "records from standard input, one per line (empty lines are skipped), until end of input.");
+      "records from standard input, one per line (empty lines are skipped), until end of input.\n"
+      "With --syslog-udp or --syslog-tcp it receives syslog messages instead, until SIGTERM or SIGINT.");
   app.footer(
       "Examples:\n"
       "  log_producer \"Log Entry 1: This is a sample log.\"\n"
       "  tail -F /var/log/app.log | log_producer --service app --level info\n"
       "  LOGSHIP_PASSWORD=secret log_producer --broker amqp://logship@mq.example:5672/ < batch.log\n"
       "  log_producer --config /etc/logship/logship.toml < batch.log\n"
+      "  my_service | log_producer --input-format json --service my_service\n"
+      "  log_producer --syslog-udp 0.0.0.0:514 --syslog-tcp 0.0.0.0:514 --spool-dir /var/lib/logship/syslog\n"
       "\n"
       "Exit status: 0 when the broker confirmed every record read, 1 otherwise (the reason is printed),\n"
       "2 for a bad flag, value, URL or configuration file.");
@@ -73,6 +76,26 @@ void defineProducer(CLI::App& app, ProducerSettings& s) {
                  "At the spool's cap: 'block' stops reading input until the broker catches up; 'drop' drops "
                  "records, counting them and warning")
       ->check(CLI::IsMember({"block", "drop"}))
+      ->capture_default_str();
+  app.add_option("--input-format", s.inputFormat,
+                 "How a line of input (or the MESSAGE) becomes a record: text (the line is the message) or json (one "
+                 "JSON object per line; message, level, time, service, host mapped, other keys kept as fields)")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  app.add_option("--syslog-udp", s.syslog.udp,
+                 "Receive syslog messages (RFC 5424, RFC 3164) as UDP datagrams on HOST:PORT (0.0.0.0:514, [::]:514; "
+                 "port 0 picks a free one and logs it); repeatable. Standard input is then not read: the producer runs "
+                 "until SIGTERM or SIGINT")
+      ->allow_extra_args(false)
+      ->type_name("ADDR");
+  app.add_option("--syslog-tcp", s.syslog.tcp,
+                 "Receive syslog messages over TCP on HOST:PORT, octet-counted or one per line (RFC 6587); repeatable. "
+                 "Standard input is then not read")
+      ->allow_extra_args(false)
+      ->type_name("ADDR");
+  app.add_option("--syslog-max-connections", s.syslog.maxConnections,
+                 "Open connections per --syslog-tcp address at most; more wait in the backlog until one closes")
+      ->check(CLI::Range(size_t{1}, size_t{100'000}))
       ->capture_default_str();
   app.add_flag("-q,--quiet", s.quiet, "Print nothing on success");
   cli::addMetricsFlag(app, s.metricsListen);

@@ -14,6 +14,7 @@
 #include "cli/common.hpp"
 #include "cli/config.hpp"
 #include "ctl/commands.hpp"
+#include "producer/input/syslog_input.hpp"
 #include "producer/shipper.hpp"
 
 namespace logship::apps {
@@ -32,6 +33,8 @@ struct ProducerSettings {
   std::string spoolFull = "block";
   int lingerMs = 5;
   std::string metricsListen;
+  std::string inputFormat = "text";  // --input-format
+  SyslogOptions syslog;              // --syslog-udp, --syslog-tcp, --syslog-max-connections
 };
 void defineProducer(CLI::App& app, ProducerSettings& s);
 

@@ -14,10 +14,12 @@ command -v clang++ >/dev/null || { echo "fuzz: clang++ is not installed (run scr
 if [ "$mode" != run ]; then
 cmake -S . -B "$dir" -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
   -DLOGSHIP_FUZZ=ON -DBUILD_TESTING=OFF -DLOGSHIP_WERROR=ON >/dev/null
-cmake --build "$dir" --target fuzz_escape fuzz_decode fuzz_broker_url fuzz_redis_envelope fuzz_id_journal fuzz_spool >/dev/null
+cmake --build "$dir" --target fuzz_escape fuzz_decode fuzz_broker_url fuzz_redis_envelope fuzz_id_journal fuzz_spool \
+  fuzz_syslog fuzz_json_input >/dev/null
 fi
 [ "$mode" = build ] && { echo "fuzz: targets built in $dir"; exit 0; }
-for target in fuzz_escape fuzz_decode fuzz_broker_url fuzz_redis_envelope fuzz_id_journal fuzz_spool; do
+for target in fuzz_escape fuzz_decode fuzz_broker_url fuzz_redis_envelope fuzz_id_journal fuzz_spool fuzz_syslog \
+  fuzz_json_input; do
   mkdir -p "$dir/corpus/$target" "$dir/artifacts"
   echo "fuzz: $target for ${seconds}s"
   "$dir/bin/$target" -max_total_time="$seconds" -timeout=60 -max_len=4096 -print_final_stats=0 \
