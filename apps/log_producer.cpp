@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <functional>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -15,8 +16,10 @@
 #include "core/escape.hpp"
 #include "producer/drain_progress.hpp"
 #include "cli/metrics.hpp"
+#include "producer/input/file_input.hpp"
 #include "producer/input/input_loop.hpp"
 #include "producer/input/line_format.hpp"
+#include "producer/input/multiline.hpp"
 #include "producer/input/stdin_input.hpp"
 #include "producer/producer_metrics.hpp"
 #include "producer/shipper.hpp"
@@ -38,6 +41,53 @@ Field parseField(const std::string& text) {
     }
   }
   return f;
+}
+
+using GivenHere = std::function<bool(const char*)>;
+
+// Multiline records, for stdin and --follow alike.
+MultilineOptions multilineOptions(const apps::ProducerSettings& s, const GivenHere& givenHere) {
+  MultilineOptions m;
+  if (!s.multilineStart.empty() && s.multilineIndented) {
+    throw UsageError("--multiline-start and --multiline-indented exclude each other: give one of them");
+  }
+  if (!s.multilineStart.empty()) {
+    m.rule = MultilineRule::startingWith(s.multilineStart, "--multiline-start");
+  } else if (s.multilineIndented) {
+    m.rule = MultilineRule::indented();
+  } else if (givenHere("--multiline-max-lines") || givenHere("--multiline-timeout")) {
+    throw UsageError("--multiline-max-lines and --multiline-timeout need --multiline-start or --multiline-indented");
+  }
+  m.maxLines = s.multilineMaxLines;
+  m.timeout = std::chrono::milliseconds(static_cast<int64_t>(s.multilineTimeout * 1000));
+  return m;
+}
+
+// --follow: adds the file input to `inputs` (before the broker is contacted: a damaged or locked
+// state file is an error at once). Without --follow, its settings are refused on the command line.
+void addFollowInput(std::vector<std::unique_ptr<Input>>& inputs, const apps::ProducerSettings& s,
+                    const ShipperOptions& ship, const GivenHere& givenHere, LineFormat& format,
+                    const Record& recordTemplate, const MultilineOptions& multiline, FollowMetrics& metrics) {
+  if (s.follow.empty()) {
+    for (const char* flag : {"--state-file", "--from-beginning", "--poll-interval", "--close-rotated-after"}) {
+      if (givenHere(flag)) throw UsageError(fmt::format("{} needs --follow", flag));
+    }
+    return;
+  }
+  if (!s.words.empty()) throw UsageError("--follow reads files: give no MESSAGE with it");
+  FileInputOptions o;
+  o.patterns = s.follow;
+  o.stateFile = !s.stateFile.empty() ? s.stateFile : ship.spoolDir.empty() ? "" : ship.spoolDir + "/follow.state";
+  if (o.stateFile.empty()) {
+    throw UsageError("--follow needs --state-file PATH (or --spool-dir DIR, which keeps it in DIR/follow.state): the "
+                     "offsets read must survive a restart");
+  }
+  o.fromBeginning = s.fromBeginning;
+  o.pollInterval = std::chrono::milliseconds(static_cast<int64_t>(s.pollInterval * 1000));
+  o.closeRotatedAfter = std::chrono::milliseconds(static_cast<int64_t>(s.closeRotatedAfter * 1000));
+  o.maxLineBytes = ship.maxMessageBytes;
+  o.multiline = multiline;
+  inputs.push_back(std::make_unique<FileInput>(std::move(o), format, recordTemplate, metrics));
 }
 
 }  // namespace
@@ -88,6 +138,18 @@ int main(int argc, char** argv) {
       }
     }
 
+    // The inputs (none with MESSAGE arguments): --follow, else stdin.
+    TextFormat format;
+    FollowMetrics followMetrics;
+    const MultilineOptions multiline = multilineOptions(settings, givenHere);
+    std::vector<std::unique_ptr<Input>> inputs;
+    if (words.empty()) {
+      addFollowInput(inputs, settings, shipOptions, givenHere, format, recordTemplate, multiline, followMetrics);
+      if (inputs.empty()) {
+        inputs.push_back(std::make_unique<StdinInput>(STDIN_FILENO, shipOptions.maxMessageBytes, format, multiline));
+      }
+    }
+
     cli::ProgramMetrics programMetrics("producer", settings.metricsListen);
     BrokerOptions broker = cli::resolveBroker(brokerFlags, "log_producer");
     ConnectionStatus connection;
@@ -114,6 +176,7 @@ int main(int argc, char** argv) {
     Shipper shipper(connect, std::move(recordTemplate), shipOptions);
     metrics::Registry::Group shipperMetrics(programMetrics.registry());
     registerProducerMetrics(shipperMetrics, shipper);
+    registerFollowMetrics(shipperMetrics, followMetrics);
     DrainProgress drainProgress(shipper);  // on a terminal, while an earlier run's records are sent
     bool stopped = false;
 
@@ -121,15 +184,17 @@ int main(int argc, char** argv) {
       shipper.ship(single);
       shipper.finish(false);
     } else {
-      TextFormat format;
-      std::vector<std::unique_ptr<Input>> inputs;
-      inputs.push_back(std::make_unique<StdinInput>(STDIN_FILENO, shipOptions.maxMessageBytes, format));
       stopped = runInputs(inputs, shipper, cli::stopRequested()) && !shipper.failed();
       if (stopped) {
         spdlog::warn(shipOptions.spoolDir.empty() ? "stopped by a signal: finishing what was already read"
                                                   : "stopped by a signal: what is not confirmed stays in the spool");
       }
-      shipper.finish(stopped);
+      try {
+        shipper.finish(stopped);
+      } catch (const Error&) {
+        for (auto& input : inputs) input->afterFinish(shipper);  // the checkpoint: what was settled
+        throw;
+      }
       for (auto& input : inputs) input->afterFinish(shipper);
     }
     drainProgress.stop();

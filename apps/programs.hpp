@@ -32,6 +32,16 @@ struct ProducerSettings {
   std::string spoolFull = "block";
   int lingerMs = 5;
   std::string metricsListen;
+  // Following files (--follow, producer/input/file_input.hpp) and multiline records (stdin and files).
+  std::vector<std::string> follow;
+  std::string stateFile;
+  bool fromBeginning = false;
+  double pollInterval = 0.25;
+  double closeRotatedAfter = 5;
+  std::string multilineStart;
+  bool multilineIndented = false;
+  size_t multilineMaxLines = 500;
+  double multilineTimeout = 1;
 };
 void defineProducer(CLI::App& app, ProducerSettings& s);
 
