@@ -143,11 +143,9 @@ int main(int argc, char** argv) {
     FollowMetrics followMetrics;
     const MultilineOptions multiline = multilineOptions(settings, givenHere);
     std::vector<std::unique_ptr<Input>> inputs;
-    if (words.empty()) {
-      addFollowInput(inputs, settings, shipOptions, givenHere, format, recordTemplate, multiline, followMetrics);
-      if (inputs.empty()) {
-        inputs.push_back(std::make_unique<StdinInput>(STDIN_FILENO, shipOptions.maxMessageBytes, format, multiline));
-      }
+    addFollowInput(inputs, settings, shipOptions, givenHere, format, recordTemplate, multiline, followMetrics);
+    if (inputs.empty() && words.empty()) {
+      inputs.push_back(std::make_unique<StdinInput>(STDIN_FILENO, shipOptions.maxMessageBytes, format, multiline));
     }
 
     cli::ProgramMetrics programMetrics("producer", settings.metricsListen);

@@ -354,6 +354,7 @@ def errors(t):
         (["--multiline-start", "^a", "--multiline-indented"], 2, "exclude each other"),
         (["--multiline-timeout", "2"], 2, "need --multiline-start or --multiline-indented"),
         (["--poll-interval", "0", "--follow", log, "--state-file", t.path("s")], 2, "--poll-interval"),
+        (["--state-file", t.path("s"), "a message", "--follow", log], 2, "--follow reads files: give no MESSAGE"),
     ]
     for args, rc, text in cases:
         r = t.run("log_producer", ["--queue", q] + args, input=b"")

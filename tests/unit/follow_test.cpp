@@ -525,6 +525,25 @@ TEST(FileInput, AGlobPicksUpNewFilesFromTheirBeginningAndSkipsCompressedOnes) {
   EXPECT_EQ(f.metrics.filesOpen.value(), 2.0);
 }
 
+TEST(FileInput, ALineOverTheLimitIsRefusedAndTheOffsetsStayExact) {
+  TempDir dir;
+  const std::string log = dir / "app.log";
+  append(log, "");
+  auto o = options(dir, {log});
+  o.maxLineBytes = 100;
+  {
+    Follower f(o);
+    append(log, "short 1\n" + std::string(5000, 'z') + "\nshort 2\n");
+    f.run(50ms);
+    EXPECT_EQ(f.stop(), (std::vector<std::string>{"short 1", "short 2"}));
+    EXPECT_EQ(f.shipper->report().refused, 1u);  // counted: the producer exits 1, as for stdin
+  }
+  Follower again(o);
+  append(log, "short 3\n");
+  again.run(50ms);
+  EXPECT_EQ(again.stop(), (std::vector<std::string>{"short 3"}));  // resumed exactly after the refused line
+}
+
 TEST(FileInput, MultilineRecordsOfEachFileAreJoinedAndTheStateKeepsAPendingOne) {
   TempDir dir;
   const std::string log = dir / "app.log";
