@@ -9,8 +9,8 @@ dir=${2:-build-fuzz}
 command -v clang++ >/dev/null || { echo "fuzz: clang++ is not installed (run scripts/install-deps.sh)" >&2; exit 1; }
 cmake -S . -B "$dir" -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
   -DLOGSHIP_FUZZ=ON -DBUILD_TESTING=OFF -DLOGSHIP_WERROR=ON >/dev/null
-cmake --build "$dir" --target fuzz_escape fuzz_decode fuzz_broker_url fuzz_redis_envelope fuzz_id_journal fuzz_spool >/dev/null
-for target in fuzz_escape fuzz_decode fuzz_broker_url fuzz_redis_envelope fuzz_id_journal fuzz_spool; do
+cmake --build "$dir" --target fuzz_escape fuzz_decode fuzz_broker_url fuzz_redis_envelope fuzz_id_journal fuzz_spool fuzz_follow_state >/dev/null
+for target in fuzz_escape fuzz_decode fuzz_broker_url fuzz_redis_envelope fuzz_id_journal fuzz_spool fuzz_follow_state; do
   mkdir -p "$dir/corpus/$target" "$dir/artifacts"
   echo "fuzz: $target for ${seconds}s"
   "$dir/bin/$target" -max_total_time="$seconds" -max_len=4096 -print_final_stats=0 \
