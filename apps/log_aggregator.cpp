@@ -13,6 +13,8 @@
 #include "aggregator/collector.hpp"
 #include "aggregator/file_sink.hpp"
 #include "aggregator/rotation.hpp"
+#include "aggregator/route.hpp"
+#include "aggregator/router.hpp"
 #include "broker/factory.hpp"
 #include "cli/common.hpp"
 #include "cli/metrics.hpp"
@@ -42,6 +44,36 @@ void validateConsumerId(const std::string& id) {
       throw UsageError(fmt::format("--consumer-id: '{}' contains a space or control character", escaped(id)));
     }
   }
+}
+
+// Opens an output (the default one or a route's) with its duplicate journal, which first repairs
+// what a crash left, and says what it found.
+std::unique_ptr<FileSink> openOutput(const std::string& output, const IdJournalOptions& dedup) {
+  auto sink = std::make_unique<FileSink>(output);
+  sink->enableDedup(dedup);
+  if (const IdJournal* journal = sink->journal()) {
+    const auto& r = journal->recovery();
+    if (r.journalDamaged) spdlog::warn("{} ended in a torn entry (a crash while writing it): ignored", escaped(journal->path()));
+    if (r.cutBytes > 0) {
+      spdlog::warn("cut an incomplete last line ({} bytes) off {} (left by a crash); its record will be written "
+                   "again when redelivered", r.cutBytes, escaped(output));
+    }
+    if (!r.checkedIn.empty()) {
+      spdlog::info("{} was rotated after the last write of the previous run: checked that write in {}",
+                   escaped(output), escaped(r.checkedIn));
+    }
+    if (r.outputChanged) {
+      spdlog::warn("{} is not the file {} last wrote to (rotated or truncated?): the ids of that last write "
+                   "({}) are not used for deduplication", escaped(output), escaped(journal->path()), r.forgotten);
+    } else if (r.outputGrew) {
+      spdlog::warn("{} is longer than {} says: was something else appending to it? Only one aggregator may write "
+                   "to an output", escaped(output), escaped(journal->path()));
+    } else if (r.forgotten > 0) {
+      spdlog::info("{} records of the last write before a crash are not complete in {}; they will be written when "
+                   "redelivered", r.forgotten, escaped(output));
+    }
+  }
+  return sink;
 }
 
 }  // namespace
@@ -83,6 +115,11 @@ int main(int argc, char** argv) {
         }
       }
     }
+    // Routes: checked whole (syntax, one file each, not the default output) before anything starts.
+    const std::vector<RouteRule> routes = parseRoutes(settings.routes, output);
+    if (settings.unroutedOnly && routes.empty()) {
+      throw UsageError("--unrouted-only: there is no --route, so every record would go to --output anyway");
+    }
     cli::ProgramMetrics programMetrics("aggregator", settings.metricsListen);
     BrokerOptions broker = cli::resolveBroker(brokerFlags, "log_aggregator");
     // The consumer's connection is the one /healthz and the metrics report; the publishers of dead
@@ -98,33 +135,20 @@ int main(int argc, char** argv) {
     std::signal(SIGXFSZ, SIG_IGN);  // over RLIMIT_FSIZE: EFBIG, which is held and retried, not death
     programMetrics.serve();
 
-    FileSink sink(output);
+    // The outputs: the default one, then one per route, each with its own duplicate journal and
+    // its own rotation (the router passes SIGHUP on to each of them).
     dedup.fsync = options.fsync;
-    sink.enableDedup(dedup);
-    if (const IdJournal* journal = sink.journal()) {
-      const auto& r = journal->recovery();
-      if (r.journalDamaged) spdlog::warn("{} ended in a torn entry (a crash while writing it): ignored", escaped(journal->path()));
-      if (r.cutBytes > 0) {
-        spdlog::warn("cut an incomplete last line ({} bytes) off {} (left by a crash); its record will be written "
-                     "again when redelivered", r.cutBytes, escaped(output));
-      }
-      if (!r.checkedIn.empty()) {
-        spdlog::info("{} was rotated after the last write of the previous run: checked that write in {}",
-                     escaped(output), escaped(r.checkedIn));
-      }
-      if (r.outputChanged) {
-        spdlog::warn("{} is not the file {} last wrote to (rotated or truncated?): the ids of that last write "
-                     "({}) are not used for deduplication", escaped(output), escaped(journal->path()), r.forgotten);
-      } else if (r.outputGrew) {
-        spdlog::warn("{} is longer than {} says: was something else appending to it? Only one aggregator may write "
-                     "to an output", escaped(output), escaped(journal->path()));
-      } else if (r.forgotten > 0) {
-        spdlog::info("{} records of the last write before a crash are not complete in {}; they will be written when "
-                     "redelivered", r.forgotten, escaped(output));
-      }
+    std::vector<std::unique_ptr<FileSink>> sinks;
+    sinks.push_back(openOutput(output, dedup));
+    for (const RouteRule& route : routes) sinks.push_back(openOutput(route.file, dedup));
+    Router router(*sinks[0], settings.unroutedOnly);
+    for (size_t i = 0; i < routes.size(); ++i) router.addRoute(routes[i], *sinks[i + 1]);
+    router.setReopenRequest(&cli::reopenRequested());
+    std::vector<std::unique_ptr<OutputRotator>> rotators;
+    for (size_t i = 0; i < router.size(); ++i) {
+      rotators.push_back(std::make_unique<OutputRotator>(router.sink(i), rotation));
+      router.setMaintenance(i, rotators.back().get());
     }
-    // Rotation, compression and retention; reopening on SIGHUP.
-    OutputRotator rotator(sink, rotation, &cli::reopenRequested());
     std::unique_ptr<Consumer> consumer;
     try {
       consumer = makeConsumer(broker, consumerOptions);
@@ -134,14 +158,16 @@ int main(int argc, char** argv) {
     }
     // Publishers to the dead-letter queue and (redeliveries sent on with their count) to the queue.
     Collector collector(
-        *consumer, sink,
+        *consumer, router,
         [&](const std::string& queue, PublishRoute route) { return makePublisher(forwardBroker, queue, route); },
         brokerFlags.queue, options, cli::stopRequested());
     metrics::Registry::Group collectorMetrics(programMetrics.registry());
-    registerAggregatorMetrics(collectorMetrics, collector, sink);
-    collector.setMaintenance(&rotator);
-    fmt::print(" [*] Waiting for logs on '{}' at {}, writing to {}. To exit press CTRL+C\n", brokerFlags.queue,
-               broker.url.redacted(), output);
+    registerAggregatorMetrics(collectorMetrics, collector, router);
+    std::string routed;
+    for (const RouteRule& route : routes) routed += fmt::format("{}{}", routed.empty() ? "" : ", ", route.file);
+    if (!routed.empty()) routed = fmt::format(", routes to {}{}", routed, settings.unroutedOnly ? " (--unrouted-only)" : "");
+    fmt::print(" [*] Waiting for logs on '{}' at {}, writing to {}{}. To exit press CTRL+C\n", brokerFlags.queue,
+               broker.url.redacted(), output, routed);
     std::fflush(stdout);
     try {
       collector.run();
@@ -156,15 +182,26 @@ int main(int argc, char** argv) {
     }
     consumer->close();
     const CollectorStats s = collector.stats();
-    spdlog::info("wrote {} records to {} ({} dead-lettered, {} of them as poison, {} redelivered, {} put back to count "
-                 "a failed delivery, {} duplicates skipped{})",
-                 s.written, output, s.deadLettered, s.poison, s.redelivered, s.recounted, s.duplicates,
+    spdlog::info("wrote {} records to {}{} ({} dead-lettered, {} of them as poison, {} redelivered, {} put back to "
+                 "count a failed delivery, {} duplicates skipped{})",
+                 s.written, output, routes.empty() ? "" : fmt::format(" and {} route files", routes.size()),
+                 s.deadLettered, s.poison, s.redelivered, s.recounted, s.duplicates,
                  s.writeErrors > 0 ? fmt::format(", {} failed write attempts", s.writeErrors) : "");
-    rotator.finish();
-    const RotatorStats r = rotator.stats();
-    if (r.rotations > 0 || r.reopens > 0 || r.compressed > 0 || r.deleted > 0) {
-      spdlog::info("rotated {} {} times, reopened it {} times; {} rotated files compressed, {} deleted by retention",
-                   escaped(output), r.rotations, r.reopens, r.compressed, r.deleted);
+    if (!routes.empty()) {
+      std::string perFile;
+      for (size_t i = 0; i < router.size(); ++i) {
+        perFile += fmt::format("{}{} {} ({})", i == 0 ? "" : ", ", escaped(router.sink(i).path()),
+                               router.output(i).linesWritten.value(), router.routeLabel(i));
+      }
+      spdlog::info("lines written per file: {}", perFile);
+    }
+    for (size_t i = 0; i < router.size(); ++i) {
+      rotators[i]->finish();
+      const RotatorStats r = rotators[i]->stats();
+      if (r.rotations > 0 || r.reopens > 0 || r.compressed > 0 || r.deleted > 0) {
+        spdlog::info("rotated {} {} times, reopened it {} times; {} rotated files compressed, {} deleted by retention",
+                     escaped(router.sink(i).path()), r.rotations, r.reopens, r.compressed, r.deleted);
+      }
     }
     return cli::kExitOk;
   }, apps::programCatalog);

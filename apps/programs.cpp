@@ -133,9 +133,13 @@ void defineAggregator(CLI::App& app, AggregatorSettings& s) {
       "  log_aggregator --idle-exit 5                     # drain the queue, exit after 5 quiet seconds\n"
       "  log_aggregator --broker redis://localhost --password-file /etc/logship/redis.pw\n"
       "  log_aggregator --rotate-bytes 100M --rotate-interval 1d --keep 30   # zstd-compressed rotated files\n"
+      "  log_aggregator --route 'level>=error:errors.log' --route 'service=api-*:api.log'   # copies by level, service\n"
       "  log_aggregator --config /etc/logship/logship.toml\n"
       "\n"
-      "SIGHUP: reopens the output path (after logrotate renamed the file; no copytruncate needed).\n"
+      "Routes: a record goes to the file of every --route whose conditions it matches, and to --output (with\n"
+      "--unrouted-only: to --output only when no route matched). Each file has its own duplicate journal and\n"
+      "rotation; a delivery is acknowledged once its records are in every file they go to.\n"
+      "SIGHUP: reopens the output paths (after logrotate renamed the files; no copytruncate needed).\n"
       "SIGINT/SIGTERM: stops consuming, acks what was written, leaves the rest to the broker, exits 0\n"
       "(1 if it was holding records it could not write: they go back to the queue).\n"
       "Output write errors (disk full, file too large, I/O error): nothing unwritten is acknowledged; the\n"
@@ -147,9 +151,17 @@ void defineAggregator(CLI::App& app, AggregatorSettings& s) {
   s.broker.reconnectSeconds = 31536000;  // a year: until stopped
   cli::addReconnectFlag(app, s.broker);
   app.add_option("-o,--output", s.output, "File to append records to")->capture_default_str();
-  app.add_option("--format", s.format, "Output format: text, raw (message only) or json (JSON lines)")
+  app.add_option("--format", s.format, "Output format: text, raw (message only) or json (JSON lines), for every file")
       ->check(CLI::IsMember({"text", "raw", "json"}))
       ->capture_default_str();
+  app.add_option("--route", s.routes,
+                 "Also write the records matching CONDITIONS to FILE: CONDITIONS:FILE, the conditions comma-separated, "
+                 "all must hold: level OP LEVEL (OP: = != >= > <= <), service=NAME, service!=NAME, host=NAME, "
+                 "host!=NAME (NAME may be a glob: api-*). Repeat for more routes, one file each")
+      ->type_name("RULE")
+      ->allow_extra_args(false);
+  app.add_flag("--unrouted-only", s.unroutedOnly,
+               "The --output file gets only the records no --route matched (a split instead of copies)");
   app.add_option("--prefetch", s.consumer.prefetch,
                  "Unacknowledged deliveries the broker may send ahead (1 = strict fair dispatch)")
       ->check(CLI::Range(1, 65535))
@@ -161,7 +173,7 @@ void defineAggregator(CLI::App& app, AggregatorSettings& s) {
                  "Redis: an aggregator silent this long counts as dead and its unfinished records are put back")
       ->check(CLI::Range(1.0, 86400.0))
       ->capture_default_str();
-  app.add_flag("--fsync", s.collector.fsync, "fdatasync the output before acknowledging (survives power loss)");
+  app.add_flag("--fsync", s.collector.fsync, "fdatasync the output files before acknowledging (survives power loss)");
   app.add_option("--idle-exit", s.idleExit, "Exit 0 once no delivery arrived for this many seconds (0 = never)")
       ->check(CLI::Range(0.0, 31536000.0))
       ->capture_default_str();
@@ -170,8 +182,8 @@ void defineAggregator(CLI::App& app, AggregatorSettings& s) {
       "Keep retrying an unwritable output this long, then exit 1 (default: forever; 0: fail at the first error)");
   s.writeRetryOption->check(CLI::Range(0.0, 31536000.0));
   app.add_option("--dedup-window", s.dedup.window,
-                 "Remember the ids of this many recent records (journal <output>.ids) and do not write a record "
-                 "again whose id was written to this output (0 = no deduplication, no journal)")
+                 "Remember the ids of this many recent records per output file (journal FILE.ids beside each) and do "
+                 "not write a record again to a file it was written to (0 = no deduplication, no journal)")
       ->check(CLI::Range(size_t{0}, size_t{100'000'000}))
       ->capture_default_str();
   app.add_option("--max-deliveries", s.collector.maxDeliveries,
@@ -187,12 +199,12 @@ void defineAggregator(CLI::App& app, AggregatorSettings& s) {
 
   constexpr int64_t kYear = 366 * 86'400;
   app.add_option("--rotate-bytes", s.rotateBytes,
-                 "Rotate the output before a write would take it past SIZE (suffixes K, M, G: 1024-based)")
+                 "Rotate each output file before a write would take it past SIZE (suffixes K, M, G: 1024-based)")
       ->transform(cli::byteSize(uint64_t{1} << 10, uint64_t{1} << 50))
       ->type_name("SIZE");
   app.add_option("--rotate-interval", s.rotateIntervalSeconds,
-                 "Rotate the output at every multiple of DURATION since the epoch, in UTC (1h: on the hour; 1d: at "
-                 "midnight UTC)")
+                 "Rotate each output file at every multiple of DURATION since the epoch, in UTC (1h: on the hour; 1d: "
+                 "at midnight UTC)")
       ->transform(cli::duration(std::chrono::seconds(1), std::chrono::seconds(kYear)))
       ->type_name("DURATION");
   s.compressOption = app.add_option("--compress", s.compress, "Compress rotated files: zstd or none")

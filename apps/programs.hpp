@@ -49,6 +49,8 @@ struct AggregatorSettings {
   cli::BrokerFlags broker;
   std::string output = "aggregated_logs.txt";
   std::string format = "text";
+  std::vector<std::string> routes;  // --route CONDITIONS:FILE (aggregator/route.hpp)
+  bool unroutedOnly = false;
   ConsumerOptions consumer;
   CollectorOptions collector;
   double idleExit = 0;

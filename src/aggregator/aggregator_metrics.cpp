@@ -6,7 +6,7 @@
 
 namespace logship {
 
-void registerAggregatorMetrics(metrics::Registry::Group& group, const Collector& collector, const FileSink& sink) {
+void registerAggregatorMetrics(metrics::Registry::Group& group, const Collector& collector, const Router& router) {
   const CollectorMetrics& m = collector.metrics();
   const std::string p = "logship_aggregator";
   group
@@ -17,14 +17,32 @@ void registerAggregatorMetrics(metrics::Registry::Group& group, const Collector&
       .counter(p + "_messages_redelivered_total",
                "Messages the broker delivered again (flagged redelivered: an earlier delivery was not acknowledged)",
                m.messagesRedelivered)
-      .counter(p + "_records_written_total", "Records written to the output, one line each", m.recordsWritten)
-      .counter(p + "_bytes_written_total", "Bytes written to the output", sink.bytesWritten())
+      .counter(p + "_records_written_total",
+               "Records written, one line each in every output file it goes to (counted once however many)",
+               m.recordsWritten)
+      .counter(p + "_bytes_written_total", "Bytes written to the output files (all of them)",
+               [&router] {
+                 uint64_t bytes = 0;
+                 for (size_t i = 0; i < router.size(); ++i) bytes += router.sink(i).bytesWritten().value();
+                 return bytes;
+               })
       .counter(p + "_messages_acked_total", "Messages acknowledged to the broker (written, skipped as duplicates, "
                "dead-lettered or put back with their failed delivery counted)", m.messagesAcked)
       .counter(p + "_records_acked_total", "Records in the messages acknowledged", m.recordsAcked)
       .counter(p + "_records_deduplicated_total",
-               "Records not written again because their id was already written to this output (--dedup-window)",
+               "Records not written again because their id was already written to every output file they go to "
+               "(--dedup-window)",
                m.duplicates);
+  for (size_t i = 0; i < router.size(); ++i) {
+    const metrics::Labels labels{{"output", router.sink(i).path()}, {"route", router.routeLabel(i)}};
+    group
+        .counter(p + "_output_records_written_total",
+                 "Lines written to each output file: the default output (route=\"default\") and each --route's file "
+                 "(route = its conditions)",
+                 router.output(i).linesWritten, labels)
+        .counter(p + "_output_bytes_written_total", "Bytes written to each output file (labels as for "
+                 "output_records_written_total)", router.sink(i).bytesWritten(), labels);
+  }
   const char* deadHelp =
       "Messages published to the dead-letter queue, by reason: too_large (over --max-message-bytes), malformed "
       "(cannot be decoded), poison (--max-deliveries failed deliveries)";

@@ -1,6 +1,7 @@
 #include "aggregator/collector.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <thread>
 
 #include <fmt/format.h>
@@ -25,14 +26,17 @@ constexpr milliseconds kWriteErrorReminder{60'000};
 
 }  // namespace
 
-Collector::Collector(Consumer& consumer, FileSink& sink, PublisherFactory publishers, std::string queue,
+Collector::Collector(Consumer& consumer, Router& router, PublisherFactory publishers, std::string queue,
                      CollectorOptions options, const std::atomic<bool>& stop)
     : consumer_(consumer),
-      sink_(sink),
+      router_(router),
       makePublisher_(std::move(publishers)),
       queue_(std::move(queue)),
       options_(options),
       stop_(stop),
+      flushed_(router.size(), 0),
+      pendingLines_(router.size(), 0),
+      done_(router.size(), 0),
       formatter_(options.format) {}
 
 void Collector::run() {
@@ -41,7 +45,7 @@ void Collector::run() {
   while (!stop_.load(std::memory_order_relaxed)) {
     batch_.clear();
     if (consumer_.receive(batch_, want, options_.pollInterval) == 0) {
-      maintain();
+      router_.maintain();
       if (options_.idleExit.count() > 0 && Clock::now() - lastDelivery >= options_.idleExit) {
         spdlog::info("no delivery for {} ms: exiting (--idle-exit)", options_.idleExit.count());
         return;
@@ -75,9 +79,20 @@ void Collector::takeAll() {
   while (takeNext_ < batch_.size()) takeNext_ = take(takeNext_);
 }
 
+void Collector::hold(uint64_t tag, uint32_t lines, bool alone, uint32_t records) {
+  held_.push_back({tag, lines, alone, records});
+  for (size_t i = 0; i < router_.size(); ++i) heldEnds_.push_back(flushed_[i] + router_.sink(i).pendingBytes());
+}
+
+bool Collector::writtenToAll(Router::OutputSet targets, const RecordIdRef& id) const {
+  for (; targets != 0; targets &= targets - 1) {
+    const IdJournal* journal = router_.sink(static_cast<size_t>(std::countr_zero(targets))).journal();
+    if (journal == nullptr || !journal->contains(id)) return false;
+  }
+  return true;
+}
+
 size_t Collector::take(size_t from) {
-  // Lines are formatted straight into the sink's pending bytes (no copy).
-  std::string& pending = sink_.pendingBuffer();
   const int64_t now = nowMicros();
   const size_t end = segmentEnd(batch_, from, options_.maxDeliveries);
   // Counted here, added to the metrics once per call.
@@ -104,7 +119,7 @@ size_t Collector::take(size_t from) {
     }
     if (!reason.empty()) {
       ++records;
-      held_.push_back({d.tag, pending.size(), 0});
+      hold(d.tag, 0, false, 1);
       forwards_.push_back({std::move(d), deadKind, std::move(reason)});
       continue;
     }
@@ -113,18 +128,30 @@ size_t Collector::take(size_t from) {
     batchSizes_.observe(n);
     // A record without a timestamp of its own got `now` (no broker timestamp either): no latency.
     const bool unstamped = d.brokerTimestampUs == 0;
-    // A batch is one delivery: its records are deduplicated one by one, its history (poison
-    // counting) is the delivery's, and it is acked once all its lines are in the file.
-    IdJournal* journal = sink_.journal();
+    // The outputs this message's records go to: its records share level, service and host.
+    const Router::OutputSet targets = router_.select(decoded_.metadata());
+    // A batch is one delivery: its records are deduplicated one by one (per output), its history
+    // (poison counting) is the delivery's, and it is acked once all its lines are in the files.
     const size_t count = decoded_.size();
-    const bool ids = journal != nullptr && !decoded_.id(0).empty();
-    size_t fresh = count;
+    const bool ids = router_.sink(0).journal() != nullptr && !decoded_.id(0).empty();
+    size_t fresh = count;  // records that some output of `targets` lacks
+    bool known = false;    // some record is in some output of `targets` already
     if (ids) {
-      for (size_t r = 0; r < count; ++r) fresh -= journal->contains(decoded_.id(r)) ? 1 : 0;
+      for (size_t r = 0; r < count; ++r) {
+        const RecordIdRef id = decoded_.id(r);
+        bool inSome = false;
+        for (Router::OutputSet t = targets; t != 0 && !inSome; t &= t - 1) {
+          const IdJournal* journal = router_.sink(static_cast<size_t>(std::countr_zero(t))).journal();
+          inSome = journal != nullptr && journal->contains(id);
+        }
+        if (!inSome) continue;
+        known = true;
+        if (writtenToAll(targets, id)) --fresh;
+      }
     }
     if (fresh == 0) {
       duplicates += n;  // written before: whatever its history, it is done
-      held_.push_back({d.tag, pending.size(), 0, false, n});
+      hold(d.tag, 0, false, n);
       continue;
     }
     // Poison messages: counted right after decoding, before the records are formatted or written.
@@ -136,7 +163,7 @@ size_t Collector::take(size_t from) {
                        action != RedeliveryAction::DeadLetter;
     if (split || action != RedeliveryAction::Write) {
       const bool poison = action == RedeliveryAction::DeadLetter;
-      held_.push_back({d.tag, pending.size(), 0, false, n});
+      hold(d.tag, 0, false, n);
       forwards_.push_back({std::move(d), poison ? Forward::Kind::Poison : Forward::Kind::Recount,
                            poison ? poisonReason(history.failures()) : std::string(), history.failures(), split});
       continue;
@@ -144,17 +171,37 @@ size_t Collector::take(size_t from) {
     uint32_t lines = 0;
     formatter_.setMetadata(decoded_.metadata());
     for (size_t r = 0; r < count; ++r) {
-      if (ids && fresh < count && journal->contains(decoded_.id(r))) {
-        ++duplicates;
+      const int64_t ts = decoded_.timestampUs(r);
+      const RecordIdRef id = ids ? decoded_.id(r) : RecordIdRef{};
+      // Formatted once, into the first output that lacks it, and copied into the others.
+      const std::string* line = nullptr;
+      size_t lineStart = 0;
+      size_t lineSize = 0;
+      for (Router::OutputSet t = targets; t != 0; t &= t - 1) {
+        const auto o = static_cast<size_t>(std::countr_zero(t));
+        FileSink& sink = router_.sink(o);
+        IdJournal* journal = ids ? sink.journal() : nullptr;
+        if (known && journal != nullptr && journal->contains(id)) continue;  // this output has it
+        std::string& pending = sink.pendingBuffer();  // lines go straight into the sink's pending bytes
+        if (line == nullptr) {
+          lineStart = pending.size();
+          formatter_.append(pending, ts, decoded_.message(r));
+          lineSize = pending.size() - lineStart;
+          line = &pending;
+        } else {
+          pending.append(*line, lineStart, lineSize);
+        }
+        if (journal != nullptr) journal->add(id, pending.size());
+        ++pendingLines_[o];
+      }
+      if (line == nullptr) {
+        ++duplicates;  // every output it goes to has it
         continue;
       }
-      const int64_t ts = decoded_.timestampUs(r);
-      formatter_.append(pending, ts, decoded_.message(r));
       pendingStamps_.push_back(unstamped && ts == now ? 0 : ts);
       ++lines;
-      if (ids) journal->add(decoded_.id(r), pending.size());
     }
-    held_.push_back({d.tag, pending.size(), lines, writtenAlone(history, options_.maxDeliveries), n});
+    hold(d.tag, lines, writtenAlone(history, options_.maxDeliveries), n);
   }
   metrics_.messagesReceived.inc(end - from);
   metrics_.recordsReceived.inc(records);
@@ -165,15 +212,9 @@ size_t Collector::take(size_t from) {
   return end;
 }
 
-void Collector::maintain() {
-  // Not while a failed write is held (the held lines may be cut in the file), nor with deliveries
-  // whose lines are written but not yet acknowledged.
-  if (maintenance_ != nullptr && sink_.atLineBoundary()) maintenance_->betweenCommits(sink_.pendingBytes());
-}
-
 size_t Collector::commit() {
-  maintain();
-  if (sink_.hasPending()) sink_.flush(options_.fsync);
+  router_.maintain();
+  writeOutputs();
   const int64_t writtenAt = nowMicros();
   sendForwards(forwards_.size());
   size_t lines = 0;
@@ -181,7 +222,32 @@ size_t Collector::commit() {
   if (!held_.empty()) consumer_.ackUpTo(held_.back().tag);
   countAcked(held_.size(), lines, writtenAt);
   held_.clear();
+  heldEnds_.clear();
   return lines;
+}
+
+void Collector::writeOutputs() {
+  std::string failed;
+  int code = 0;
+  for (size_t i = 0; i < router_.size(); ++i) {
+    FileSink& sink = router_.sink(i);
+    if (!sink.hasPending()) continue;
+    const size_t bytes = sink.pendingBytes();
+    try {
+      sink.flush(options_.fsync);
+    } catch (const SinkError& e) {
+      // The others are written all the same: their lines are then done, and what is held waits for
+      // this one only.
+      if (failed.empty()) code = e.code();
+      failed += failed.empty() ? "" : "; ";
+      failed += e.what();
+      continue;
+    }
+    flushed_[i] += bytes;
+    router_.output(i).linesWritten.inc(pendingLines_[i]);
+    pendingLines_[i] = 0;
+  }
+  if (!failed.empty()) throw SinkError(failed, code);
 }
 
 void Collector::countAcked(size_t n, size_t lines, int64_t writtenAt) {
@@ -227,10 +293,17 @@ void Collector::setWriteProblem(std::string problem) {
 void Collector::ackWritten() {
   // With --fsync a line is not done before fdatasync, which comes after the whole batch.
   if (options_.fsync) return;
-  const size_t done = sink_.completeBytes();
+  const size_t outputs = router_.size();
+  for (size_t i = 0; i < outputs; ++i) done_[i] = flushed_[i] + router_.sink(i).completeBytes();
+  auto whole = [&](size_t h) {
+    for (size_t i = 0; i < outputs; ++i) {
+      if (heldEnds_[h * outputs + i] > done_[i]) return false;
+    }
+    return true;
+  };
   size_t n = 0;
   size_t lines = 0;
-  while (n < held_.size() && held_[n].end <= done) lines += held_[n++].lines;
+  while (n < held_.size() && whole(n)) lines += held_[n++].lines;
   if (n == 0) return;
   const uint64_t tag = held_[n - 1].tag;
   size_t f = 0;
@@ -240,6 +313,7 @@ void Collector::ackWritten() {
   consumer_.ackUpTo(tag);
   countAcked(n, lines, writtenAt);
   held_.erase(held_.begin(), held_.begin() + static_cast<std::ptrdiff_t>(n));
+  heldEnds_.erase(heldEnds_.begin(), heldEnds_.begin() + static_cast<std::ptrdiff_t>(n * outputs));
 }
 
 void Collector::holdUntilWritten(const SinkError& first) {
@@ -316,8 +390,12 @@ size_t Collector::heldRecords() const {
 
 void Collector::giveUp(const std::string& what) {
   const size_t held = heldRecords();
-  sink_.discard();
+  for (size_t i = 0; i < router_.size(); ++i) {
+    router_.sink(i).discard();
+    pendingLines_[i] = 0;
+  }
   held_.clear();
+  heldEnds_.clear();
   forwards_.clear();
   pendingStamps_.clear();
   setWriteProblem({});

@@ -11,6 +11,7 @@
 
 #include "aggregator/file_sink.hpp"
 #include "aggregator/redelivery.hpp"
+#include "aggregator/router.hpp"
 #include "broker/consumer.hpp"
 #include "broker/publisher.hpp"
 #include "core/output_format.hpp"
@@ -48,15 +49,15 @@ struct CollectorMetrics {
   metrics::Counter recordsReceived;      // the records they held (an undecodable one counts as one)
   metrics::Counter bytesReceived;        // their body bytes
   metrics::Counter messagesRedelivered;  // deliveries the broker flagged as delivered before
-  metrics::Counter recordsWritten;       // lines written to the output
+  metrics::Counter recordsWritten;       // records written (to every output they go to; counted once each)
   metrics::Counter messagesAcked;        // deliveries acknowledged
   metrics::Counter recordsAcked;         // the records they held
-  metrics::Counter duplicates;           // records whose id was already written: acked, not written again
+  metrics::Counter duplicates;           // records already written to every output they go to: acked, not written again
   metrics::Counter deadTooLarge;         // dead-lettered: over maxMessageBytes
   metrics::Counter deadMalformed;        // dead-lettered: could not be decoded
   metrics::Counter deadPoison;           // dead-lettered: after maxDeliveries failed deliveries
   metrics::Counter recounted;  // redeliveries sent on to the queue with their failure recorded, then acked
-  metrics::Counter writeErrors;          // failed attempts to write (or sync) the output
+  metrics::Counter writeErrors;          // failed attempts to write (or sync) the outputs
   metrics::Histogram batchRecords{metrics::buckets::records()};  // records per decoded delivery
   // From a record's timestamp (its producer's clock) to its line being written; records without a
   // timestamp of their own (a plain client's message without one) are not observed.
@@ -75,24 +76,19 @@ struct CollectorStats {
   uint64_t recounted = 0;    // redeliveries sent on to the queue with their failure recorded, then acked
 };
 
-// Work on the output file that must not split a line or lose an acknowledged record: switching the
-// output to another file (rotation, reopening after logrotate). The collector calls it at safe
-// points: before writing a batch (its lines formatted, `upcomingBytes` of them, none written yet)
-// and when a receive came back empty, never while a failed write is held. Everything written
-// before is acknowledged then. OutputRotator (aggregator/rotation.hpp) implements it.
-class OutputMaintenance {
- public:
-  virtual ~OutputMaintenance() = default;
-  virtual void betweenCommits(size_t upcomingBytes) noexcept = 0;
-};
-
 // The aggregator's loop, written once for every broker:
-//   receive a batch -> decode -> format into one buffer -> write (and fsync) -> dead-letter what
-//   could not be decoded, and send redeliveries on with their failure recorded (and wait for the
-//   broker's confirms) -> ack the whole batch with one multiple-ack.
-// A delivery is acked only after its line is in the output file or its message is confirmed in
-// the dead-letter queue (or, for a redelivery being counted, back in the queue): at-least-once,
-// whatever crashes.
+//   receive a batch -> decode -> route (aggregator/router.hpp: which outputs get each message's
+//   records) -> format into one buffer per output -> write (and fsync) every output that got
+//   lines -> dead-letter what could not be decoded, and send redeliveries on with their failure
+//   recorded (and wait for the broker's confirms) -> ack the whole batch with one multiple-ack.
+// A delivery is acked only after its lines are in EVERY output file they go to, or its message is
+// confirmed in the dead-letter queue (or, for a redelivery being counted, back in the queue):
+// at-least-once, whatever crashes.
+//
+// Outputs: the default one and the routed ones are alike (a FileSink each, with its own duplicate
+// journal, rotation and write-error handling). A message's records share their level, service and
+// host, so the routing rules are evaluated once per message. A record's line is formatted once and
+// copied into the other outputs' buffers.
 //
 // Poison messages (aggregator/redelivery.hpp): right after decoding, before anything else is done
 // with it, a delivery's failed deliveries are counted (its logship-deliveries header plus what the
@@ -100,15 +96,18 @@ class OutputMaintenance {
 // being written ..."); a redelivery whose failure the message does not record yet (RabbitMQ) is
 // published again to the queue with the count recorded, and acked once that is confirmed.
 //
-// Duplicate suppression (when the sink has an IdJournal, FileSink::enableDedup): a record whose id
-// was already written to this output (or is in the batch being written) is not written again; it
-// is acked together with the deliveries around it, so only once the lines before it are in the
-// file. The journal entry for a batch is written by FileSink::flush just before the bytes, for
-// every (re)try, so a held batch is journaled with the offsets it really gets.
+// Duplicate suppression (when the sinks have an IdJournal, FileSink::enableDedup), per output: a
+// record whose id was already written to an output (or is in the batch being written to it) is not
+// written to that output again. A record already in every output it goes to is not written at all;
+// it is acked together with the deliveries around it, so only once the lines before it are in the
+// files. The journal entry for a batch is written by FileSink::flush just before the bytes, for
+// every (re)try, so a held batch is journaled with the offsets it really gets. So after a crash
+// between the writes of two outputs, the redelivered records go to the output that lacks them only.
 //
-// When the output cannot be written (disk full, file too large, I/O error, permission), the
-// collector holds what it took: it acks the deliveries whose lines did reach the file and nothing
-// else, logs one error line, and retries with exponential backoff. While it waits it keeps calling
+// When an output cannot be written (disk full, file too large, I/O error, permission), the
+// collector holds what it took: it writes on to the other outputs, acks the deliveries whose lines
+// reached every file they go to and nothing else, logs one error line, and retries with
+// exponential backoff. While it waits it keeps calling
 // Consumer::receive, which keeps the connection alive (AMQP heartbeats, the Redis lease); a
 // consumer never holds more than its prefetch unacked, so what arrives meanwhile (at most that
 // many) joins the held deliveries. A stop request while holding makes one last attempt, then
@@ -121,7 +120,8 @@ class Collector {
   // again). Called at most once per queue, when first needed.
   using PublisherFactory = std::function<std::unique_ptr<Publisher>(const std::string& queue, PublishRoute route)>;
 
-  Collector(Consumer& consumer, FileSink& sink, PublisherFactory publishers, std::string queue,
+  // The router's outputs are fixed: every route is added before.
+  Collector(Consumer& consumer, Router& router, PublisherFactory publishers, std::string queue,
             CollectorOptions options, const std::atomic<bool>& stop);
 
   // Runs until `stop` is set or the idle timeout passes. Throws on broker failures, when stopped
@@ -131,20 +131,16 @@ class Collector {
   // Safe from any thread.
   CollectorStats stats() const;
   const CollectorMetrics& metrics() const { return metrics_; }
-  // While the output cannot be written (the collector holds what it took and retries): why, and
+  // While an output cannot be written (the collector holds what it took and retries): why, and
   // what is held. nullopt when writing works. Safe from any thread.
   std::optional<std::string> writeProblem() const;
-  // Output maintenance at safe points (nullptr: none). Set before run().
-  void setMaintenance(OutputMaintenance* maintenance) { maintenance_ = maintenance; }
 
  private:
-  // A delivery taken and not yet acked: its lines (one per record; a batch has several) end at
-  // `end` in the sink's pending batch (one sent on, to the dead-letter queue or back to the queue,
-  // takes no bytes).
+  // A delivery taken and not yet acked. Where its lines end in each output's stream is in
+  // heldEnds_ (one sent on, to the dead-letter queue or back to the queue, takes no bytes).
   struct Held {
     uint64_t tag;
-    size_t end;
-    uint32_t lines;  // 0: sent on, or only duplicates (acked only)
+    uint32_t lines;  // its records written (to one output or more); 0: sent on, or only duplicates
     bool alone = false;  // written alone: it failed before (aggregator/redelivery.hpp)
     uint32_t records = 1;  // records the delivery held (1 if it could not be decoded)
   };
@@ -158,13 +154,19 @@ class Collector {
     bool split = false;     // Recount of a batch: its records go back one per message
   };
 
-  // Formats batch_[from, segmentEnd) into the sink's pending lines and the held list; returns the
-  // index after the last delivery taken.
+  // Formats batch_[from, segmentEnd) into the outputs' pending lines and the held list; returns
+  // the index after the last delivery taken.
   size_t take(size_t from);
   void takeAll();  // takes the rest of batch_, from takeNext_ on
-  size_t commit();  // writes the held lines, sends on the forwards, acks all held; returns the lines
-                    // written. SinkError if the output failed (nothing more is acked then)
-  void ackWritten();  // after a failed write: acks the held deliveries whose lines are in the file
+  void hold(uint64_t tag, uint32_t lines, bool alone, uint32_t records);  // held_ and heldEnds_
+  // True if every output in `targets` has the record with this id (written, or pending).
+  bool writtenToAll(Router::OutputSet targets, const RecordIdRef& id) const;
+  size_t commit();  // writes the held lines, sends on the forwards, acks all held; returns the records
+                    // written. SinkError if an output failed (nothing more is acked then)
+  // Writes (and syncs) every output with pending lines, all of them even when one fails; then
+  // SinkError naming every output that failed.
+  void writeOutputs();
+  void ackWritten();  // after a failed write: acks the held deliveries whose lines are in every file
   void holdUntilWritten(const SinkError& first);
   [[noreturn]] void giveUp(const std::string& what);  // "stopped", "gave up after ...": throws SinkError
   // Publishes the first `n` forwards (dead letters to queue.dead, recounts to the queue), waits
@@ -175,10 +177,9 @@ class Collector {
   // at `writtenAt` (µs): their latencies are observed (pendingStamps_).
   void countAcked(size_t n, size_t lines, int64_t writtenAt);
   void setWriteProblem(std::string problem);
-  void maintain();  // OutputMaintenance::betweenCommits, if it is a safe point
 
   Consumer& consumer_;
-  FileSink& sink_;
+  Router& router_;
   PublisherFactory makePublisher_;
   std::unique_ptr<Publisher> deadLetters_;  // to queue.dead
   std::unique_ptr<Publisher> requeue_;      // to the queue itself
@@ -188,7 +189,14 @@ class Collector {
   CollectorMetrics metrics_;
   metrics::HistogramBatch batchSizes_{metrics_.batchRecords};
   metrics::HistogramBatch latencies_{metrics_.latency};
-  // One per line in the sink's pending bytes: the record's timestamp (µs), 0 if it has none.
+  // Per output: the bytes of its batches written before the current pending one, so that a
+  // position in its stream (flushed_ + a position in the pending bytes) survives the flush.
+  std::vector<uint64_t> flushed_;
+  std::vector<uint32_t> pendingLines_;  // per output: lines in its pending bytes
+  std::vector<uint64_t> done_;          // per output: scratch of ackWritten
+  // held_[h] ends at heldEnds_[h * router_.size() + i] in output i's stream.
+  std::vector<uint64_t> heldEnds_;
+  // One per record written in held_ (in order): the record's timestamp (µs), 0 if it has none.
   std::vector<int64_t> pendingStamps_;
   mutable std::mutex problemMu_;
   std::string writeProblem_;  // see writeProblem()
@@ -201,7 +209,6 @@ class Collector {
   DecodedMessage decoded_;  // the delivery being taken
   LineFormatter formatter_;
   std::string error_;
-  OutputMaintenance* maintenance_ = nullptr;
 };
 
 }  // namespace logship

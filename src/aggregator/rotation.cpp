@@ -189,10 +189,9 @@ uint64_t compressRotatedFile(const std::string& outputPath, const RotatedName& n
 
 // ---- The rotator -----------------------------------------------------------------------------------
 
-OutputRotator::OutputRotator(FileSink& sink, RotationOptions options, std::atomic<bool>* reopenRequested)
+OutputRotator::OutputRotator(FileSink& sink, RotationOptions options)
     : sink_(sink),
       options_(options),
-      reopenRequested_(reopenRequested),
       outputName_(fs::path(sink.path()).filename().string()) {
   // Whatever the options: a compression temporary of this output is a crash's leftover (its
   // uncompressed file, or its finished .zst, is still there).
@@ -239,9 +238,9 @@ RotatorStats OutputRotator::stats() const {
   return stats_;
 }
 
-void OutputRotator::betweenCommits(size_t upcomingBytes) noexcept {
+void OutputRotator::betweenCommits(size_t upcomingBytes, bool reopenRequested) noexcept {
   try {
-    if (reopenRequested_ != nullptr && reopenRequested_->exchange(false)) reopen();
+    if (reopenRequested) reopen();
     if (!awaitingJournal_.empty() && sink_.journalNamesOutput()) {
       for (const RotatedName& n : awaitingJournal_) enqueue(n);
       awaitingJournal_.clear();

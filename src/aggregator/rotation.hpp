@@ -15,8 +15,8 @@
 #include <thread>
 #include <vector>
 
-#include "aggregator/collector.hpp"
 #include "aggregator/file_sink.hpp"
+#include "aggregator/router.hpp"
 #include "core/rotated_name.hpp"
 
 namespace logship {
@@ -71,9 +71,10 @@ struct RotatorStats {
   uint64_t failures = 0;       // rotations, reopens, compressions that failed (logged; retried)
 };
 
-// Keeps the output file in shape, at the collector's safe points (betweenCommits: every line
-// written is acknowledged, no write is in progress):
-// - reopens the output when `reopenRequested` is set (SIGHUP): for logrotate's rename + create;
+// Keeps one output file in shape, at the collector's safe points (betweenCommits: the output is at
+// a line boundary, no write of it is in progress); the aggregator has one per output (the default
+// one and every route's):
+// - reopens the output when asked to (SIGHUP, passed on by the Router): for logrotate's rename + create;
 // - rotates it by size (before a write that would take it past maxBytes) and at interval
 //   boundaries (when it is not empty), naming the rotated file after the time of the rotation;
 // - hands rotated files to a background thread that compresses them (the write path never waits
@@ -83,12 +84,12 @@ struct RotatorStats {
 // destructor) waits for the compressions queued, then stops the thread.
 class OutputRotator final : public OutputMaintenance {
  public:
-  OutputRotator(FileSink& sink, RotationOptions options, std::atomic<bool>* reopenRequested);
+  OutputRotator(FileSink& sink, RotationOptions options);
   OutputRotator(const OutputRotator&) = delete;
   OutputRotator& operator=(const OutputRotator&) = delete;
   ~OutputRotator() override;
 
-  void betweenCommits(size_t upcomingBytes) noexcept override;
+  void betweenCommits(size_t upcomingBytes, bool reopenRequested) noexcept override;
   void finish();  // compresses what is queued, applies retention, stops the background thread
 
   // A copy: the background thread updates some of the counts.
@@ -105,7 +106,6 @@ class OutputRotator final : public OutputMaintenance {
 
   FileSink& sink_;
   RotationOptions options_;
-  std::atomic<bool>* reopenRequested_;
   std::string outputName_;  // file name of the output, without directory
   int64_t nextBoundary_ = 0;
   std::optional<RotatedName> lastRotation_;  // the newest rotated file's name

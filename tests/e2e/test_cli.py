@@ -14,7 +14,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from logship_testlib import run_test  # noqa: E402
+from logship_testlib import run_test, wait_for  # noqa: E402
 
 PROGS = ("log_producer", "log_aggregator", "logctl")
 
@@ -258,22 +258,37 @@ def logctl(t):
     t.check(r.rc == 0, "log_producer sends 7 records", r.describe())
     r = t.run("logctl", ["setup", "--queue", q])
     t.check(r.rc == 0, "logctl setup after use still exits 0", r.describe())
-    r = t.run("logctl", ["status", "--json", "--queue", q])
+    # The management API counts as of its last statistics sample (every 5 s): ask until it shows them.
+    state = {}
+
+    def status_shows_7():
+        state["json"] = t.run("logctl", ["status", "--json", "--queue", q])
+        state["table"] = t.run("logctl", ["status", "--queue", q])
+        try:
+            doc = json.loads(state["json"].out)
+        except ValueError:
+            return False
+        entries = {e.get("queue"): e for e in doc} if isinstance(doc, list) else {}
+        state["entries"] = entries
+        return entries.get(q, {}).get("ready") == 7 and " 7 " in state["table"].out_text
+
+    wait_for(status_shows_7, 30, 0.5)
+    r = state["json"]
     t.check(r.rc == 0, "logctl status --json exits 0", r.describe())
     try:
         doc = json.loads(r.out)
     except ValueError as e:
         t.check(False, "logctl status --json prints JSON", f"{e}: {r.out!r}")
         return
-    entries = {e.get("queue"): e for e in doc} if isinstance(doc, list) else {}
+    entries = state.get("entries", {})
     main = entries.get(q, {})
-    t.check(main.get("exists") is True and main.get("ready") == 7, "status --json: the queue exists with ready 7",
-            repr(doc))
+    t.check(main.get("exists") is True and main.get("ready") == 7,
+            "status --json: the queue exists with ready 7 (within 30 s: the API's statistics sample)", repr(doc))
     dead = entries.get(q + ".dead", {})
     t.check(dead.get("exists") is True and dead.get("ready") == 0, "status --json: the dead-letter queue, ready 0",
             repr(doc))
     t.check_equal(t.queue_ready(q), 7, "the broker agrees: 7 ready")
-    r = t.run("logctl", ["status", "--queue", q])
+    r = state["table"]
     t.check(r.rc == 0 and q in r.out_text and " 7 " in r.out_text, "logctl status (table) shows the count",
             r.describe())
     missing = f"e2e_cli_never_declared_{os.getpid()}"

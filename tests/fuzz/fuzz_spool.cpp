@@ -17,14 +17,24 @@
 
 namespace {
 
+std::string& dirName() {
+  static std::string d;
+  return d;
+}
+
 std::string dir() {
-  static const std::string d = [] {
+  std::string& d = dirName();
+  if (d.empty()) {
     char tmpl[] = "/tmp/fuzz-spool-XXXXXX";
     const char* made = mkdtemp(tmpl);
     if (made == nullptr) std::abort();
     spdlog::set_level(spdlog::level::off);
-    return std::string(made);
-  }();
+    d = made;
+    std::atexit([] {
+      std::error_code ec;
+      std::filesystem::remove_all(dirName(), ec);
+    });
+  }
   return d;
 }
 

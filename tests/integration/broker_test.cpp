@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -20,6 +21,8 @@
 #include "aggregator/collector.hpp"
 #include "aggregator/id_journal.hpp"
 #include "aggregator/redelivery.hpp"
+#include "aggregator/route.hpp"
+#include "aggregator/router.hpp"
 #include "broker/factory.hpp"
 #include "core/error.hpp"
 #include "core/message.hpp"
@@ -83,6 +86,7 @@ TEST_P(EveryBroker, CollectorWritesGoodRecordsDeadLettersBadOnesAndAcksAll) {
   std::remove(output.c_str());
   {
     FileSink sink(output);
+    Router router(sink);
     ConsumerOptions co;
     co.queue = queue;
     auto consumer = makeConsumer(broker, co);
@@ -92,7 +96,7 @@ TEST_P(EveryBroker, CollectorWritesGoodRecordsDeadLettersBadOnesAndAcksAll) {
     options.idleExit = 700ms;
     std::atomic<bool> stop{false};
     Collector collector(
-        *consumer, sink, [&](const std::string& q, PublishRoute route) { return makePublisher(broker, q, route); }, queue, options, stop);
+        *consumer, router, [&](const std::string& q, PublishRoute route) { return makePublisher(broker, q, route); }, queue, options, stop);
     collector.run();
     consumer->close();
     EXPECT_EQ(collector.stats().received, 102u);
@@ -277,8 +281,9 @@ TEST_P(EveryBroker, CollectorHoldsWhatItCannotWriteAndResumesWhenItCan) {
   options.writeRetryDelayMax = 400ms;
   std::atomic<bool> stop{false};
   FileSink sink(output);
+  Router router(sink);
   Collector collector(
-      *consumer, sink, [&](const std::string& q, PublishRoute route) { return makePublisher(broker, q, route); }, queue, options, stop);
+      *consumer, router, [&](const std::string& q, PublishRoute route) { return makePublisher(broker, q, route); }, queue, options, stop);
 
   constexpr off_t kLimit = 1000;  // "record N\n" lines of 9 to 11 bytes: cut in the middle of one
   FileSizeLimit limit(kLimit);
@@ -344,8 +349,9 @@ TEST_P(EveryBroker, CollectorStoppedWhileHoldingAcksNothingUnwrittenAndThrows) {
   std::string error;
   {
     FileSink sink(output);
+    Router router(sink);
     Collector collector(
-        *consumer, sink, [&](const std::string& q, PublishRoute route) { return makePublisher(broker, q, route); }, queue, options, stop);
+        *consumer, router, [&](const std::string& q, PublishRoute route) { return makePublisher(broker, q, route); }, queue, options, stop);
     FileSizeLimit limit(1000);
     std::thread stopper([&] {
       waitFor([&] { return fileSize(output) == 1000; }, 10s);
@@ -391,8 +397,9 @@ TEST_P(EveryBroker, CollectorGivesUpAfterWriteRetryFor) {
   const auto start = Clock::now();
   {
     FileSink sink(output);
+    Router router(sink);
     Collector collector(
-        *consumer, sink, [&](const std::string& q, PublishRoute route) { return makePublisher(broker, q, route); }, queue, options, stop);
+        *consumer, router, [&](const std::string& q, PublishRoute route) { return makePublisher(broker, q, route); }, queue, options, stop);
     FileSizeLimit limit(500);
     try {
       collector.run();
@@ -425,6 +432,7 @@ std::vector<Message> idMessages(const std::vector<int>& numbers) {
 
 CollectorStats collectWithDedup(const BrokerOptions& broker, const std::string& queue, const std::string& output) {
   FileSink sink(output);
+  Router router(sink);
   sink.enableDedup(IdJournalOptions{});
   ConsumerOptions co;
   co.queue = queue;
@@ -436,7 +444,7 @@ CollectorStats collectWithDedup(const BrokerOptions& broker, const std::string& 
   options.maxBatch = 40;
   std::atomic<bool> stop{false};
   Collector collector(
-      *consumer, sink, [&](const std::string& q, PublishRoute route) { return makePublisher(broker, q, route); }, queue, options, stop);
+      *consumer, router, [&](const std::string& q, PublishRoute route) { return makePublisher(broker, q, route); }, queue, options, stop);
   collector.run();
   consumer->close();
   return collector.stats();
@@ -482,6 +490,152 @@ TEST_P(EveryBroker, CollectorWritesEachRecordIdOnce) {
   EXPECT_EQ(lines[201], "record 0");
   auto admin = makeAdmin(broker);
   EXPECT_EQ(admin->queueStats(queue).messagesReady, 0u);
+  deleteTopology(GetParam(), queue);
+}
+
+// Routing (aggregator/router.hpp): records 0-199 one per message, 200-299 in batches of 10; odd
+// ones (odd batches) are errors, and every other pair (pair of batches) is service "web". Routes:
+// level>=error (150 records) and service=web (140). Before the run, a previous aggregator had
+// written the errors 1-39 to the errors file (and journaled them) and then died before the
+// default output and the ack: the run writes them to the default output and to web, not again to
+// errors. Every file then holds each of its records exactly once; a second delivery of everything
+// writes nothing. With unrouted-only the default output gets only what no route matched.
+namespace {
+
+Record routedRecord(int i) {
+  const int group = i < 200 ? i : 200 + (i - 200) / 10 * 10;  // a batch shares its first record's metadata
+  const int k = i < 200 ? group : (group - 200) / 10;
+  Record r = recordNumber(i);
+  r.level = k % 2 == 1 ? Level::Error : Level::Info;
+  r.service = (k / 2) % 2 == 1 ? "web" : "api";
+  r.id = fmt::format("route-{}", i);
+  return r;
+}
+
+std::vector<Message> routedMessages() {
+  std::vector<Message> messages;
+  for (int i = 0; i < 200; ++i) encodeRecord(routedRecord(i), messages.emplace_back());
+  BatchBuilder batch;
+  for (int b = 0; b < 10; ++b) {
+    batch.start(routedRecord(200 + b * 10));
+    for (int i = 1; i < 10; ++i) batch.add(fmt::format("record {}", 200 + b * 10 + i), 1'700'000'000'000'000 + i);
+    batch.finish(messages.emplace_back());
+  }
+  return messages;
+}
+
+struct RouteRun {
+  CollectorStats stats;
+  std::vector<uint64_t> lines;  // per output
+};
+
+RouteRun collectRouted(const BrokerOptions& broker, const std::string& queue, const std::string& dir, bool unroutedOnly) {
+  std::vector<std::unique_ptr<FileSink>> sinks;
+  for (const char* name : {"all.log", "errors.log", "web.log"}) {
+    sinks.push_back(std::make_unique<FileSink>(dir + "/" + name));
+    sinks.back()->enableDedup(IdJournalOptions{});
+  }
+  Router router(*sinks[0], unroutedOnly);
+  router.addRoute(parseRouteRule("level>=error:errors.log"), *sinks[1]);
+  router.addRoute(parseRouteRule("service=web:web.log"), *sinks[2]);
+  ConsumerOptions co;
+  co.queue = queue;
+  co.prefetch = 50;
+  auto consumer = makeConsumer(broker, co);
+  CollectorOptions options;
+  options.format = OutputFormat::Raw;
+  options.idleExit = 700ms;
+  options.maxBatch = 40;
+  std::atomic<bool> stop{false};
+  Collector collector(
+      *consumer, router, [&](const std::string& q, PublishRoute route) { return makePublisher(broker, q, route); }, queue,
+      options, stop);
+  collector.run();
+  consumer->close();
+  RouteRun run{collector.stats(), {}};
+  for (size_t i = 0; i < router.size(); ++i) run.lines.push_back(router.output(i).linesWritten.value());
+  return run;
+}
+
+std::vector<std::string> expectedLines(const std::function<bool(const Record&)>& keep, int firstError = 0) {
+  std::vector<std::string> lines;
+  for (int i = 0; i < 300; ++i) {
+    if (i < firstError) continue;
+    if (keep(routedRecord(i))) lines.push_back(fmt::format("record {}", i));
+  }
+  return lines;
+}
+
+}  // namespace
+
+TEST_P(EveryBroker, CollectorRoutesEveryRecordToEachMatchingFileOnce) {
+  const auto broker = testBroker(GetParam());
+  const auto queue = uniqueQueue("route_" + transportName(GetParam()));
+  const std::string dir = ::testing::TempDir() + "/" + queue;
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  auto isError = [](const Record& r) { return r.level >= Level::Error; };
+  auto isWeb = [](const Record& r) { return r.service == "web"; };
+  const size_t errors = expectedLines(isError).size();
+  const size_t web = expectedLines(isWeb).size();
+  const size_t neither = expectedLines([&](const Record& r) { return !isError(r) && !isWeb(r); }).size();
+  ASSERT_EQ(errors, 150u);
+  ASSERT_EQ(web, 140u);
+  ASSERT_EQ(neither, 80u);
+  {
+    // The previous run's write to the errors file: the errors 1, 3, ..., 39.
+    FileSink errorsFile(dir + "/errors.log");
+    errorsFile.enableDedup(IdJournalOptions{});
+    for (int i = 1; i < 40; i += 2) {
+      errorsFile.append(fmt::format("record {}\n", i));
+      errorsFile.journal()->add(fmt::format("route-{}", i), errorsFile.pendingBytes());
+    }
+    errorsFile.flush(false);
+  }
+  auto publisher = makePublisher(broker, queue);
+  const std::vector<Message> messages = routedMessages();
+  ASSERT_EQ(countConfirmed(publishAll(*publisher, messages), true), messages.size());
+
+  RouteRun run = collectRouted(broker, queue, dir, false);
+  EXPECT_EQ(run.stats.received, messages.size());
+  EXPECT_EQ(run.stats.written, 300u) << "each record counted once, however many files it went to";
+  EXPECT_EQ(run.stats.duplicates, 0u);
+  EXPECT_EQ(run.lines, (std::vector<uint64_t>{300, errors - 20, web})) << "errors 1-39 were in errors.log already";
+  std::string partial;
+  EXPECT_EQ(fileLines(dir + "/all.log", &partial), expectedLines([](const Record&) { return true; }));
+  EXPECT_EQ(partial, "");
+  std::vector<std::string> errorsBefore;
+  for (int i = 1; i < 40; i += 2) errorsBefore.push_back(fmt::format("record {}", i));
+  std::vector<std::string> errorsAfter = expectedLines(isError, 40);
+  errorsBefore.insert(errorsBefore.end(), errorsAfter.begin(), errorsAfter.end());
+  EXPECT_EQ(fileLines(dir + "/errors.log", &partial), errorsBefore);
+  EXPECT_EQ(partial, "");
+  EXPECT_EQ(fileLines(dir + "/web.log", &partial), expectedLines(isWeb));
+  EXPECT_EQ(partial, "");
+
+  // Everything again (a redelivery of all of it): every file has every record; nothing is written.
+  ASSERT_EQ(countConfirmed(publishAll(*publisher, messages), true), messages.size());
+  run = collectRouted(broker, queue, dir, false);
+  EXPECT_EQ(run.stats.written, 0u);
+  EXPECT_EQ(run.stats.duplicates, 300u);
+  EXPECT_EQ(run.lines, (std::vector<uint64_t>{0, 0, 0}));
+  EXPECT_EQ(fileLines(dir + "/all.log").size(), 300u);
+  EXPECT_EQ(fileLines(dir + "/errors.log").size(), errors);
+  EXPECT_EQ(fileLines(dir + "/web.log").size(), web);
+
+  // --unrouted-only, on fresh files: the default output gets only the info records of api.
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  ASSERT_EQ(countConfirmed(publishAll(*publisher, messages), true), messages.size());
+  run = collectRouted(broker, queue, dir, true);
+  EXPECT_EQ(run.stats.written, 300u);
+  EXPECT_EQ(run.lines, (std::vector<uint64_t>{neither, errors, web}));
+  EXPECT_EQ(fileLines(dir + "/all.log"), expectedLines([&](const Record& r) { return !isError(r) && !isWeb(r); }));
+  EXPECT_EQ(fileLines(dir + "/errors.log"), expectedLines(isError));
+  EXPECT_EQ(fileLines(dir + "/web.log"), expectedLines(isWeb));
+  auto admin = makeAdmin(broker);
+  EXPECT_EQ(admin->queueStats(queue).messagesReady, 0u);
+  std::filesystem::remove_all(dir);
   deleteTopology(GetParam(), queue);
 }
 
@@ -607,6 +761,7 @@ TEST_P(EveryBroker, CollectorDeadLettersARecordOnceItsDeliveriesFailedMaxDeliver
   CollectorStats stats;
   {
     FileSink sink(output);
+    Router router(sink);
     sink.enableDedup(IdJournalOptions{});
     ConsumerOptions co;
     co.queue = queue;
@@ -617,7 +772,7 @@ TEST_P(EveryBroker, CollectorDeadLettersARecordOnceItsDeliveriesFailedMaxDeliver
     ASSERT_EQ(options.maxDeliveries, 5u) << "the default";
     std::atomic<bool> stop{false};
     Collector collector(
-        *consumer, sink, [&](const std::string& q, PublishRoute route) { return makePublisher(broker, q, route); }, queue, options, stop);
+        *consumer, router, [&](const std::string& q, PublishRoute route) { return makePublisher(broker, q, route); }, queue, options, stop);
     collector.run();
     consumer->close();
     stats = collector.stats();
@@ -705,8 +860,9 @@ TEST_P(EveryBroker, CollectorHoldingARecordThatFailedBeforeTakesNothingMore) {
   uint64_t unackedWhileHeld = 0;
   {
     FileSink sink(output);
+    Router router(sink);
     Collector collector(
-        *consumer, sink, [&](const std::string& q, PublishRoute route) { return makePublisher(broker, q, route); }, queue, options, stop);
+        *consumer, router, [&](const std::string& q, PublishRoute route) { return makePublisher(broker, q, route); }, queue, options, stop);
     FileSizeLimit limit(1000);
     std::thread stopper([&] {
       waitFor([&] { return fileSize(output) == 1000; }, 10s);

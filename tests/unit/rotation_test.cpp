@@ -331,7 +331,7 @@ TEST_F(RotationFiles, AtStartACrashedCompressionIsFinishedAndItsTemporaryRemoved
   RotationOptions options;
   options.maxBytes = 1 << 20;
   {
-    OutputRotator rotator(sink, options, nullptr);
+    OutputRotator rotator(sink, options);
     rotator.finish();
     EXPECT_EQ(rotator.stats().compressed, 3u);
   }
@@ -373,7 +373,7 @@ TEST_F(RotationFiles, ACrashInTheMiddleOfACompressionLosesNothing) {
   RotationOptions options;
   options.maxBytes = 1 << 20;
   {
-    OutputRotator rotator(sink, options, nullptr);
+    OutputRotator rotator(sink, options);
     rotator.finish();
   }
   EXPECT_EQ(namesIn(dir), (std::vector<std::string>{"out.log", "out.log.20261127T140000Z.zst"}));
@@ -385,13 +385,13 @@ TEST_F(RotationFiles, RotatesBySizeBeforeAWriteWouldPassItAndKeepsTheNewest) {
   RotationOptions options;
   options.maxBytes = 1000;
   options.keep = 2;
-  OutputRotator rotator(*sink, options, nullptr);
+  OutputRotator rotator(*sink, options);
   std::string all;
   for (int batch = 0; batch < 10; ++batch) {
     std::string text = lines(batch * 5, batch * 5 + 5);  // 5 lines, ~300 bytes
     sink->append(text);
     all += text;
-    rotator.betweenCommits(sink->pendingBytes());  // what the collector does before each write
+    rotator.betweenCommits(sink->pendingBytes(), false);  // what the collector does before each write
     sink->flush(false);
   }
   rotator.finish();
@@ -421,10 +421,10 @@ TEST_F(RotationFiles, TwoRotationsInOneSecondGetACounter) {
   RotationOptions options;
   options.maxBytes = 1024;
   options.compress = false;
-  OutputRotator rotator(*sink, options, nullptr);
+  OutputRotator rotator(*sink, options);
   for (int i = 0; i < 3; ++i) {
     sink->append(std::string(1000, 'x') + "\n");
-    rotator.betweenCommits(sink->pendingBytes());
+    rotator.betweenCommits(sink->pendingBytes(), false);
     sink->flush(false);
   }
   rotator.finish();
@@ -447,11 +447,11 @@ TEST_F(RotationFiles, NamesNeverGoBackEvenWhenTheNewestWereDeleted) {
   RotationOptions options;
   options.maxBytes = 1024;
   options.compress = false;
-  OutputRotator rotator(*sink, options, nullptr);
+  OutputRotator rotator(*sink, options);
   std::vector<RotatedName> names;
   for (int i = 0; i < 4; ++i) {
     sink->append(std::string(1000, static_cast<char>('a' + i)) + "\n");
-    rotator.betweenCommits(sink->pendingBytes());
+    rotator.betweenCommits(sink->pendingBytes(), false);
     sink->flush(false);
     // Retention deleting every rotated file in between: their names are not taken again.
     for (const auto& f : listRotatedFiles(output)) {
@@ -478,9 +478,9 @@ TEST_F(RotationFiles, AnIntervalRotatesANonEmptyOutputLastWrittenInAnEarlierInte
   RotationOptions options;
   options.interval = seconds(3600);
   options.compress = false;
-  OutputRotator rotator(*sink, options, nullptr);
-  rotator.betweenCommits(0);  // idle: rotated all the same
-  rotator.betweenCommits(0);  // empty now: nothing more
+  OutputRotator rotator(*sink, options);
+  rotator.betweenCommits(0, false);  // idle: rotated all the same
+  rotator.betweenCommits(0, false);  // empty now: nothing more
   rotator.finish();
   EXPECT_EQ(rotator.stats().rotations, 1u);
   const auto files = listRotatedFiles(output);
