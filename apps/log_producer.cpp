@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <memory>
+#include <functional>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -16,9 +17,11 @@
 #include "core/escape.hpp"
 #include "producer/drain_progress.hpp"
 #include "cli/metrics.hpp"
+#include "producer/input/file_input.hpp"
 #include "producer/input/input_loop.hpp"
 #include "producer/input/json_format.hpp"
 #include "producer/input/line_format.hpp"
+#include "producer/input/multiline.hpp"
 #include "producer/input/stdin_input.hpp"
 #include "producer/input/syslog_input.hpp"
 #include "producer/producer_metrics.hpp"
@@ -58,6 +61,53 @@ std::vector<std::unique_ptr<Input>> makeListeningInputs(const apps::ProducerSett
     throw UsageError("MESSAGE arguments cannot be combined with --syslog-udp or --syslog-tcp");
   }
   return makeSyslogInputs(syslog);
+}
+
+using GivenHere = std::function<bool(const char*)>;
+
+// Multiline records, for stdin and --follow alike.
+MultilineOptions multilineOptions(const apps::ProducerSettings& s, const GivenHere& givenHere) {
+  MultilineOptions m;
+  if (!s.multilineStart.empty() && s.multilineIndented) {
+    throw UsageError("--multiline-start and --multiline-indented exclude each other: give one of them");
+  }
+  if (!s.multilineStart.empty()) {
+    m.rule = MultilineRule::startingWith(s.multilineStart, "--multiline-start");
+  } else if (s.multilineIndented) {
+    m.rule = MultilineRule::indented();
+  } else if (givenHere("--multiline-max-lines") || givenHere("--multiline-timeout")) {
+    throw UsageError("--multiline-max-lines and --multiline-timeout need --multiline-start or --multiline-indented");
+  }
+  m.maxLines = s.multilineMaxLines;
+  m.timeout = std::chrono::milliseconds(static_cast<int64_t>(s.multilineTimeout * 1000));
+  return m;
+}
+
+// --follow: adds the file input to `inputs` (before the broker is contacted: a damaged or locked
+// state file is an error at once). Without --follow, its settings are refused on the command line.
+void addFollowInput(std::vector<std::unique_ptr<Input>>& inputs, const apps::ProducerSettings& s,
+                    const ShipperOptions& ship, const GivenHere& givenHere, LineFormat& format,
+                    const Record& recordTemplate, const MultilineOptions& multiline, FollowMetrics& metrics) {
+  if (s.follow.empty()) {
+    for (const char* flag : {"--state-file", "--from-beginning", "--poll-interval", "--close-rotated-after"}) {
+      if (givenHere(flag)) throw UsageError(fmt::format("{} needs --follow", flag));
+    }
+    return;
+  }
+  if (!s.words.empty()) throw UsageError("--follow reads files: give no MESSAGE with it");
+  FileInputOptions o;
+  o.patterns = s.follow;
+  o.stateFile = !s.stateFile.empty() ? s.stateFile : ship.spoolDir.empty() ? "" : ship.spoolDir + "/follow.state";
+  if (o.stateFile.empty()) {
+    throw UsageError("--follow needs --state-file PATH (or --spool-dir DIR, which keeps it in DIR/follow.state): the "
+                     "offsets read must survive a restart");
+  }
+  o.fromBeginning = s.fromBeginning;
+  o.pollInterval = std::chrono::milliseconds(static_cast<int64_t>(s.pollInterval * 1000));
+  o.closeRotatedAfter = std::chrono::milliseconds(static_cast<int64_t>(s.closeRotatedAfter * 1000));
+  o.maxLineBytes = ship.maxMessageBytes;
+  o.multiline = multiline;
+  inputs.push_back(std::make_unique<FileInput>(std::move(o), format, recordTemplate, metrics));
 }
 
 }  // namespace
@@ -108,9 +158,16 @@ int main(int argc, char** argv) {
       }
     }
 
+    // The inputs (none with MESSAGE arguments): syslog listeners and --follow, else stdin.
     std::unique_ptr<LineFormat> format = makeLineFormat(settings.inputFormat);
+    FollowMetrics followMetrics;
+    const MultilineOptions multiline = multilineOptions(settings, givenHere);
     std::vector<std::unique_ptr<Input>> inputs = makeListeningInputs(settings, !words.empty());
+    addFollowInput(inputs, settings, shipOptions, givenHere, *format, recordTemplate, multiline, followMetrics);
     const bool listening = !inputs.empty();  // runs until a stop signal
+    if (inputs.empty() && words.empty()) {
+      inputs.push_back(std::make_unique<StdinInput>(STDIN_FILENO, shipOptions.maxMessageBytes, *format, multiline));
+    }
 
     cli::ProgramMetrics programMetrics("producer", settings.metricsListen);
     BrokerOptions broker = cli::resolveBroker(brokerFlags, "log_producer");
@@ -138,6 +195,7 @@ int main(int argc, char** argv) {
     Shipper shipper(connect, std::move(recordTemplate), shipOptions);
     metrics::Registry::Group shipperMetrics(programMetrics.registry());
     registerProducerMetrics(shipperMetrics, shipper);
+    registerFollowMetrics(shipperMetrics, followMetrics);
     DrainProgress drainProgress(shipper);  // on a terminal, while an earlier run's records are sent
     bool stopped = false;
 
@@ -145,9 +203,6 @@ int main(int argc, char** argv) {
       format->ship(shipper, single, shipper.recordTemplate());
       shipper.finish(false);
     } else {
-      if (inputs.empty()) {
-        inputs.push_back(std::make_unique<StdinInput>(STDIN_FILENO, shipOptions.maxMessageBytes, *format));
-      }
       stopped = runInputs(inputs, shipper, cli::stopRequested()) && !shipper.failed();
       if (stopped) {
         // A listening producer ends this way in the normal course; reading standard input, it was cut short.
@@ -155,7 +210,12 @@ int main(int argc, char** argv) {
                     shipOptions.spoolDir.empty() ? "stopped by a signal: finishing what was already read"
                                                  : "stopped by a signal: what is not confirmed stays in the spool");
       }
-      shipper.finish(stopped);
+      try {
+        shipper.finish(stopped);
+      } catch (const Error&) {
+        for (auto& input : inputs) input->afterFinish(shipper);  // the checkpoint: what was settled
+        throw;
+      }
       for (auto& input : inputs) input->afterFinish(shipper);
     }
     drainProgress.stop();

@@ -21,7 +21,9 @@ void defineProducer(CLI::App& app, ProducerSettings& s) {
       "Ships log records to a message broker (RabbitMQ logs_queue) with publisher confirms.\n"
       "With MESSAGE arguments it sends them, joined by spaces, as one record; without, it reads\n"
       "records from standard input, one per line (empty lines are skipped), until end of input.\n"
-      "With --syslog-udp or --syslog-tcp it receives syslog messages instead, until SIGTERM or SIGINT.");
+      "With --follow it follows files instead (like tail -F, across rotations, resuming after a restart\n"
+      "where the state file says), and with --syslog-udp or --syslog-tcp it receives syslog messages,\n"
+      "until SIGINT/SIGTERM.");
   app.footer(
       "Examples:\n"
       "  log_producer \"Log Entry 1: This is a sample log.\"\n"
@@ -30,6 +32,8 @@ void defineProducer(CLI::App& app, ProducerSettings& s) {
       "  log_producer --config /etc/logship/logship.toml < batch.log\n"
       "  my_service | log_producer --input-format json --service my_service\n"
       "  log_producer --syslog-udp 0.0.0.0:514 --syslog-tcp 0.0.0.0:514 --spool-dir /var/lib/logship/syslog\n"
+      "  log_producer --follow '/var/log/app/*.log' --state-file /var/lib/logship/app.state --service app\n"
+      "  log_producer --follow /var/log/app.log --state-file app.state --multiline-start '^[0-9]{4}-[0-9]{2}-[0-9]{2}'\n"
       "\n"
       "Exit status: 0 when the broker confirmed every record read, 1 otherwise (the reason is printed),\n"
       "2 for a bad flag, value, URL or configuration file.");
@@ -99,6 +103,43 @@ void defineProducer(CLI::App& app, ProducerSettings& s) {
       ->capture_default_str();
   app.add_flag("-q,--quiet", s.quiet, "Print nothing on success");
   cli::addMetricsFlag(app, s.metricsListen);
+
+  app.add_option("--follow", s.follow,
+                 "Follow these files (paths, or glob patterns in quotes, matched again as files appear) like tail -F "
+                 "instead of reading stdin, until SIGINT/SIGTERM: across rotations (rename, copytruncate), resuming "
+                 "after a restart where --state-file says")
+      ->type_name("FILE_OR_GLOB");
+  app.add_option("--state-file", s.stateFile,
+                 "--follow: where the files' offsets are kept across runs (default with --spool-dir: "
+                 "SPOOL_DIR/follow.state); one producer per state file")
+      ->type_name("PATH");
+  app.add_flag("--from-beginning", s.fromBeginning,
+               "--follow: at the first start (no state file yet), read the files that exist from their beginning "
+               "(default: from their end, as tail -F; files that appear later are always read whole)");
+  app.add_option("--poll-interval", s.pollInterval,
+                 "--follow: seconds between two looks at the files (new data, rotation, truncation, new files)")
+      ->check(CLI::Range(0.01, 60.0))
+      ->capture_default_str();
+  app.add_option("--close-rotated-after", s.closeRotatedAfter,
+                 "--follow: a file renamed away or deleted is read until it has not grown for this many seconds, "
+                 "then its last unfinished line is shipped and it is closed")
+      ->check(CLI::Range(0.1, 86400.0))
+      ->capture_default_str();
+  app.add_option("--multiline-start", s.multilineStart,
+                 "Multiline records (stdin and files): a line matching this POSIX extended regular expression starts "
+                 "a record, the lines up to the next one are appended to it")
+      ->type_name("REGEX");
+  app.add_flag("--multiline-indented", s.multilineIndented,
+               "Multiline records: a line starting with a space or a tab (or with 'Caused by:') continues the "
+               "record before it (Java and similar stack traces)");
+  app.add_option("--multiline-max-lines", s.multilineMaxLines,
+                 "Multiline records: at most this many lines per record; the next line starts a new record")
+      ->check(CLI::Range(size_t{1}, size_t{1'000'000}))
+      ->capture_default_str();
+  app.add_option("--multiline-timeout", s.multilineTimeout,
+                 "Multiline records: ship a record once no line came for this many seconds")
+      ->check(CLI::Range(0.01, 3600.0))
+      ->capture_default_str();
 }
 
 void defineAggregator(CLI::App& app, AggregatorSettings& s) {

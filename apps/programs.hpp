@@ -35,6 +35,16 @@ struct ProducerSettings {
   std::string metricsListen;
   std::string inputFormat = "text";  // --input-format
   SyslogOptions syslog;              // --syslog-udp, --syslog-tcp, --syslog-max-connections
+  // Following files (--follow, producer/input/file_input.hpp) and multiline records (stdin and files).
+  std::vector<std::string> follow;
+  std::string stateFile;
+  bool fromBeginning = false;
+  double pollInterval = 0.25;
+  double closeRotatedAfter = 5;
+  std::string multilineStart;
+  bool multilineIndented = false;
+  size_t multilineMaxLines = 500;
+  double multilineTimeout = 1;
 };
 void defineProducer(CLI::App& app, ProducerSettings& s);
 

@@ -51,4 +51,13 @@ void registerProducerMetrics(metrics::Registry::Group& group, const Shipper& shi
   });
 }
 
+void registerFollowMetrics(metrics::Registry::Group& group, const FollowMetrics& follow) {
+  group
+      .gauge("logship_producer_files_followed",
+             "Files open under --follow: followed, or renamed away or deleted and being read to their end",
+             follow.filesOpen)
+      .counter("logship_producer_file_rotations_total",
+               "Followed files seen renamed away, deleted or truncated (copytruncate) under --follow", follow.rotations);
+}
+
 }  // namespace logship

@@ -2,6 +2,7 @@
 // The producer's metrics (names and meanings in docs/OPERATIONS.md) and its spool health check,
 // read from the shipper's and the spool's own statistics.
 #include "metrics/registry.hpp"
+#include "producer/input/file_input.hpp"
 #include "producer/shipper.hpp"
 
 namespace logship {
@@ -10,5 +11,8 @@ namespace logship {
 // spool's size) and, with a disk spool, a health check that fails while the spool is full.
 // `shipper` must outlive the group.
 void registerProducerMetrics(metrics::Registry::Group& group, const Shipper& shipper);
+
+// Registers the followed files' metrics (--follow; zero without it). `follow` must outlive the group.
+void registerFollowMetrics(metrics::Registry::Group& group, const FollowMetrics& follow);
 
 }  // namespace logship

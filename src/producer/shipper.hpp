@@ -115,6 +115,9 @@ class Shipper {
   // broker refused without a disk spool is not settled, nor any after it. Call from the thread
   // that calls ship().
   uint64_t settledInput();
+  // How many records were given to ship() and refuse() in this run so far: an input notes it after
+  // handing over records, to know when settledInput() covers them.
+  uint64_t handedOver() const { return inputSeq_; }
   // Sends the batch being built when its linger time has passed (call when the input is idle).
   void flushDue();
   // How long the input may wait for more before flushDue() has something to do.

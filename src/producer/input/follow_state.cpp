@@ -1,0 +1,241 @@
+#include "producer/input/follow_state.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "core/error.hpp"
+#include "core/escape.hpp"
+#include "core/io.hpp"
+
+namespace logship {
+namespace {
+
+constexpr std::string_view kMagic = "logship-follow-state";
+constexpr int kVersion = 1;
+
+std::string sysError(std::string_view what, const std::string& path) {
+  return fmt::format("{} {}: {}", what, escaped(path), std::strerror(errno));
+}
+
+template <class T>
+bool parseNumber(std::string_view text, T& out, int base = 10) {
+  if (text.empty()) return false;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out, base);
+  return ec == std::errc() && end == text.data() + text.size();
+}
+
+// The next space-separated word of `rest` (which then starts after the space).
+std::string_view word(std::string_view& rest) {
+  const size_t sp = rest.find(' ');
+  const std::string_view w = rest.substr(0, sp);
+  rest = sp == std::string_view::npos ? std::string_view() : rest.substr(sp + 1);
+  return w;
+}
+
+}  // namespace
+
+uint64_t fnv1a(std::string_view data) {
+  uint64_t h = Fingerprint{}.hash;
+  for (unsigned char c : data) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
+
+Fingerprint fingerprintOf(std::string_view head) {
+  head = head.substr(0, Fingerprint::kBytes);
+  return Fingerprint{head.size(), fnv1a(head)};
+}
+
+std::optional<std::string> readHead(int fd, uint64_t size) {
+  std::string head(std::min<uint64_t>(size, Fingerprint::kBytes), '\0');
+  size_t got = 0;
+  while (got < head.size()) {
+    const ssize_t n = ::pread(fd, head.data() + got, head.size() - got, static_cast<off_t>(got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return std::nullopt;
+    if (n == 0) break;  // shorter than its size said: truncated meanwhile
+    got += static_cast<size_t>(n);
+  }
+  head.resize(got);
+  return head;
+}
+
+bool sameContent(const Fingerprint& known, std::string_view head) {
+  if (head.size() < known.bytes) return false;
+  return fnv1a(head.substr(0, known.bytes)) == known.hash;
+}
+
+StartDecision decideStart(const FollowEntry* entry, std::string_view head, uint64_t size, uint64_t endOfLastLine,
+                          bool stateExisted, bool fromBeginning, bool firstScan) {
+  using Why = StartDecision::Why;
+  if (entry != nullptr) {
+    if (!sameContent(entry->fingerprint, head)) {
+      // Shorter than the bytes we hashed: cut (copytruncate); as long: other content on the inode.
+      return {size < entry->fingerprint.bytes ? Why::Truncated : Why::InodeReused, 0};
+    }
+    if (size < entry->offset) return {Why::Truncated, 0};
+    return {Why::Resumed, entry->offset};
+  }
+  if (firstScan && !stateExisted && !fromBeginning) return {Why::AtEnd, endOfLastLine};
+  return {Why::New, 0};
+}
+
+// ---- the state file's text -----------------------------------------------------------------------
+
+std::string formatFollowState(const std::vector<FollowEntry>& entries) {
+  std::string out = fmt::format(
+      "{} {}\n# Written by log_producer --follow; read again at its start. One file per line:\n"
+      "# DEVICE INODE FINGERPRINT-BYTES FINGERPRINT OFFSET PATH (docs/FORMATS.md)\n",
+      kMagic, kVersion);
+  for (const auto& e : entries) {
+    fmt::format_to(std::back_inserter(out), "{} {} {} {:016x} {} ", e.key.dev, e.key.ino, e.fingerprint.bytes,
+                   e.fingerprint.hash, e.offset);
+    appendEscaped(out, e.path);
+    out += '\n';
+  }
+  return out;
+}
+
+std::vector<FollowEntry> parseFollowState(std::string_view text, const std::string& path) {
+  std::vector<FollowEntry> entries;
+  size_t lineNo = 0;
+  auto fail = [&](const std::string& why) {
+    return Error(fmt::format("state file {}:{}: {}", escaped(path), lineNo, why));
+  };
+  bool sawHeader = false;
+  while (!text.empty()) {
+    ++lineNo;
+    const size_t nl = text.find('\n');
+    if (nl == std::string_view::npos) throw fail("the last line is incomplete (the file was cut)");
+    std::string_view line = text.substr(0, nl);
+    text.remove_prefix(nl + 1);
+    if (!sawHeader) {
+      std::string_view rest = line;
+      if (word(rest) != kMagic) {
+        throw fail(fmt::format("not a log_producer state file (it does not start with '{} {}')", kMagic, kVersion));
+      }
+      int version = 0;
+      if (!parseNumber(rest, version)) throw fail(fmt::format("'{}' is not a version number", escaped(rest)));
+      if (version != kVersion) {
+        throw fail(fmt::format("version {} is not supported (this log_producer reads version {})", version, kVersion));
+      }
+      sawHeader = true;
+      continue;
+    }
+    if (line.empty() || line.front() == '#') continue;
+    std::string_view rest = line;
+    FollowEntry e;
+    const std::string_view dev = word(rest), ino = word(rest), fpBytes = word(rest), fp = word(rest),
+                           offset = word(rest);
+    if (!parseNumber(dev, e.key.dev) || !parseNumber(ino, e.key.ino) || !parseNumber(fpBytes, e.fingerprint.bytes) ||
+        fp.size() != 16 || !parseNumber(fp, e.fingerprint.hash, 16) || !parseNumber(offset, e.offset) ||
+        rest.empty()) {
+      throw fail(fmt::format("expected 'DEVICE INODE FINGERPRINT-BYTES FINGERPRINT OFFSET PATH', not '{}'",
+                             escaped(line.substr(0, 200))));
+    }
+    if (e.fingerprint.bytes > Fingerprint::kBytes) {
+      throw fail(fmt::format("fingerprint of {} bytes: at most {}", e.fingerprint.bytes, Fingerprint::kBytes));
+    }
+    appendUnescaped(e.path, rest);
+    entries.push_back(std::move(e));
+  }
+  if (!sawHeader) {
+    lineNo = 1;
+    throw fail("the file is empty (a state file starts with its version line)");
+  }
+  return entries;
+}
+
+// ---- the file on disk -------------------------------------------------------------------------------
+
+FollowStateFile::FollowStateFile(std::string path) : path_(std::move(path)) {
+  const std::filesystem::path parent = std::filesystem::path(path_).parent_path();
+  if (!parent.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(parent, ec);
+    if (ec) throw Error(fmt::format("cannot create the directory of the state file {}: {}", escaped(path_), ec.message()));
+  }
+  const std::string lockPath = path_ + ".lock";
+  lockFd_ = ::open(lockPath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lockFd_ < 0) throw Error(sysError("cannot open the state file's lock", lockPath));
+  if (::flock(lockFd_, LOCK_EX | LOCK_NB) != 0) {
+    const bool busy = errno == EWOULDBLOCK;
+    const std::string why = busy ? fmt::format("the state file {} is in use by another log_producer (lock {})",
+                                               escaped(path_), escaped(lockPath))
+                                 : sysError("cannot lock the state file", lockPath);
+    ::close(lockFd_);
+    lockFd_ = -1;
+    throw Error(why);
+  }
+  try {
+    const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      if (errno == ENOENT) return;  // the first run
+      throw Error(sysError("cannot read the state file", path_));
+    }
+    std::string text;
+    char buf[65536];
+    for (;;) {
+      const ssize_t n = ::read(fd, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        const std::string why = sysError("cannot read the state file", path_);
+        ::close(fd);
+        throw Error(why);
+      }
+      if (n == 0) break;
+      text.append(buf, static_cast<size_t>(n));
+    }
+    ::close(fd);
+    try {
+      loaded_ = parseFollowState(text, path_);
+    } catch (const Error& e) {
+      throw Error(fmt::format("{} (repair or remove it; without it the followed files are read again from their end, "
+                              "or with --from-beginning from their beginning)",
+                              e.what()));
+    }
+    existed_ = true;
+  } catch (...) {
+    ::close(lockFd_);
+    lockFd_ = -1;
+    throw;
+  }
+}
+
+FollowStateFile::~FollowStateFile() {
+  if (lockFd_ >= 0) ::close(lockFd_);
+}
+
+void FollowStateFile::save(const std::vector<FollowEntry>& entries) {
+  const std::string text = formatFollowState(entries);
+  const std::string tmp = path_ + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) throw Error(sysError("cannot write the state file", tmp));
+  if (!writeAll(fd, text) || ::fsync(fd) != 0) {
+    const std::string why = sysError("cannot write the state file", tmp);
+    ::close(fd);
+    throw Error(why);
+  }
+  if (::close(fd) != 0) throw Error(sysError("cannot write the state file", tmp));
+  if (::rename(tmp.c_str(), path_.c_str()) != 0) throw Error(sysError("cannot replace the state file", path_));
+  const std::filesystem::path parent = std::filesystem::path(path_).parent_path();
+  const std::string dir = parent.empty() ? std::string(".") : parent.string();
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);  // the rename itself on disk; a failure here leaves a valid file either way
+    ::close(dfd);
+  }
+  existed_ = true;
+}
+
+}  // namespace logship
