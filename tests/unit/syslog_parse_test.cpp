@@ -192,7 +192,7 @@ TEST(SyslogParse, Rfc3164LocalTimeZone) {
             at("2026-01-15T11:00:00Z"));
 }
 
-TEST(SyslogParse, Rfc3164YearNearestToNow) {
+TEST(SyslogParse, Rfc3164YearIsTheLatestNotAWeekAhead) {
   ZoneGuard utc("UTC");
   // Read just after New Year: last year's December.
   EXPECT_EQ(parse("<13>Dec 31 23:59:50 h a: m", at("2027-01-01T00:00:30Z")).record.timestampUs,
@@ -202,9 +202,12 @@ TEST(SyslogParse, Rfc3164YearNearestToNow) {
             at("2027-01-01T00:00:10Z"));
   EXPECT_EQ(parse("<13>Sep  3 10:00:00 h a: m", at("2026-11-27T12:00:00Z")).record.timestampUs,
             at("2026-09-03T10:00:00Z"));
-  // The nearest, even ahead: March 2027 is 3 months away, March 2026 nearly 9.
+  // Never more than a week ahead: March 3rd read in November is this year's, although next year's
+  // would be nearer.
   EXPECT_EQ(parse("<13>Mar  3 10:00:00 h a: m", at("2026-11-27T12:00:00Z")).record.timestampUs,
-            at("2027-03-03T10:00:00Z"));
+            at("2026-03-03T10:00:00Z"));
+  EXPECT_EQ(parse("<13>Dec  1 10:00:00 h a: m", at("2026-11-27T12:00:00Z")).record.timestampUs,
+            at("2026-12-01T10:00:00Z"));  // 4 days ahead: a sender's clock off, still this year
 }
 
 TEST(SyslogParse, Rfc3164Variants) {

@@ -342,14 +342,17 @@ int64_t SyslogParser::time3164(unsigned month, unsigned day, unsigned hour, unsi
     t.tm_isdst = -1;  // the zone's rules decide
     return static_cast<int64_t>(std::mktime(&t));
   };
-  // The year that puts the time nearest to now: this year, unless that is more than about half a
-  // year away (December's messages read in January, a sender's clock ahead at New Year).
-  constexpr int64_t kHalfYear = 183 * 86'400;
-  int64_t best = at(local.tm_year);
-  if (std::llabs(best - now) > kHalfYear) {
-    for (int year : {local.tm_year - 1, local.tm_year + 1}) {
-      const int64_t t = at(year);
-      if (std::llabs(t - now) < std::llabs(best - now)) best = t;
+  // The latest year that does not put the time more than a week ahead of the producer's clock: a
+  // syslog message reports what happened, so "Mar 3" read in November is this year's, not next
+  // year's; "Dec 31" read on January 1st is last year's; "Jan 1 00:00:10" read on December 31st
+  // at 23:59:50 (a sender's clock a little ahead) is next year's.
+  constexpr int64_t kAhead = 7 * 86'400;
+  int64_t best = at(local.tm_year - 1);
+  for (int year : {local.tm_year + 1, local.tm_year}) {
+    const int64_t t = at(year);
+    if (t - now <= kAhead) {
+      best = t;
+      break;
     }
   }
   return best * 1'000'000;
