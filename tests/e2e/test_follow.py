@@ -397,8 +397,32 @@ def errors(t):
     t.check_equal(drained(t, q, "conf"), ["from the config\\n\\tindented"], "the configured file is followed, multiline")
 
 
+def json_lines(t):
+    t.section("(h) --input-format json on a followed file: keys mapped, file=PATH added, invalid JSON kept")
+    q = t.queue("json")
+    log = t.path("json.log")
+    lines = [json.dumps({"msg": f"json {i}", "level": "error" if i % 2 else "info", "service": "api", "user": i})
+             for i in range(50)] + ["{not json"]
+    with open(log, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    p = follower(t, "producer-h", q, [log], t.path("h.state"), ["--input-format", "json", "--from-beginning"])
+    wait_following(t, p, log)
+    wait_queue(t, q, 51)
+    stop(t, p)
+    recs = [json.loads(l) for l in drained(t, q, "json", "json")]
+    t.check_equal(len(recs), 51, "51 records: 50 objects and the invalid line")
+    mapped = sorted((r["message"], r["level"], r["service"], r.get("fields", {}).get("user"),
+                     r.get("fields", {}).get("file")) for r in recs if r["message"].startswith("json "))
+    want = sorted((f"json {i}", "error" if i % 2 else "info", "api", str(i), log) for i in range(50))
+    t.check_equal(mapped, want, "each object's message, level, service and other keys mapped, with file=PATH")
+    bad = [r for r in recs if r["message"] == "{not json"]
+    t.check(len(bad) == 1 and "parse_error" in bad[0].get("fields", {}) and bad[0]["fields"].get("file") == log,
+            "the invalid line is one record with its raw text, parse_error and file=PATH", repr(bad))
+
+
 def body(t):
     errors(t)
+    json_lines(t)
     multiline(t)
     glob_new_file(t)
     rename_rotation(t)
