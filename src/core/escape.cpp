@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 
 namespace logship {
 namespace {
@@ -10,6 +11,32 @@ constexpr std::array<char, 16> kHex{'0', '1', '2', '3', '4', '5', '6', '7',
                                     '8', '9', 'a', 'b', 'c', 'd', 'e', 'f'};
 
 bool isPlain(unsigned char c) { return c >= 0x20 && c < 0x7f && c != '\\'; }
+
+// Whether the 8 bytes of `w` may hold a byte that is not plain: a control (< 0x20), DEL or
+// above (>= 0x7f), or a backslash. Never false when one does; it may be true when none does
+// (the byte after a 0xff), which only sends the caller to the byte-by-byte check.
+bool mayHoldSpecial(uint64_t w) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr uint64_t kHigh = 0x8080808080808080ULL;
+  const uint64_t control = (w - kOnes * 0x20) & ~w;            // high bit of bytes < 0x20
+  const uint64_t high = w | (w + kOnes);                        // high bit of bytes >= 0x7f
+  const uint64_t bs = w ^ (kOnes * static_cast<unsigned char>('\\'));
+  const uint64_t backslash = (bs - kOnes) & ~bs;                // high bit of zero bytes
+  return ((control | high | backslash) & kHigh) != 0;
+}
+
+// The end of the run of plain bytes of `in` that starts at `i`.
+size_t plainRunEnd(std::string_view in, size_t i) {
+  const size_t n = in.size();
+  while (i + 8 <= n) {
+    uint64_t w;
+    std::memcpy(&w, in.data() + i, 8);
+    if (mayHoldSpecial(w)) break;
+    i += 8;
+  }
+  while (i < n && isPlain(static_cast<unsigned char>(in[i]))) ++i;
+  return i;
+}
 
 void appendHexByte(std::string& out, unsigned char c) {
   const char buf[4] = {'\\', 'x', kHex[c >> 4], kHex[c & 0xf]};
@@ -63,8 +90,7 @@ void appendEscaped(std::string& out, std::string_view in) {
   const size_t n = in.size();
   while (i < n) {
     // Copy the longest run of printable ASCII in one append: the common case.
-    size_t run = i;
-    while (run < n && isPlain(static_cast<unsigned char>(in[run]))) ++run;
+    const size_t run = plainRunEnd(in, i);
     if (run > i) {
       out.append(in.data() + i, run - i);
       i = run;

@@ -109,3 +109,30 @@ TEST(Escape, EveryByteValueGivesASafeLine) {
     }
   }
 }
+
+// The plain runs are found 8 bytes at a time: every byte value at every offset of a word, and
+// next to a 0xff (whose carry could hide a neighbour), must still be escaped exactly.
+TEST(Escape, EverySpecialByteIsFoundAtEveryOffsetOfAWord) {
+  const auto expected = [](unsigned char c) -> std::string {
+    if (c == '\\') return "\\\\";
+    if (c == '\n') return "\\n";
+    if (c == '\r') return "\\r";
+    if (c == '\t') return "\\t";
+    if (c >= 0x20 && c < 0x7f) return std::string(1, static_cast<char>(c));
+    return fmt::format("\\x{:02x}", c);  // controls, DEL, and a lone byte >= 0x80 (not UTF-8)
+  };
+  for (int c = 0; c < 256; ++c) {
+    for (size_t pos = 0; pos < 21; ++pos) {
+      std::string in(21, 'a');
+      in[pos] = static_cast<char>(c);
+      const std::string want = in.substr(0, pos) + expected(static_cast<unsigned char>(c)) + in.substr(pos + 1);
+      ASSERT_EQ(escaped(in), want) << "byte " << c << " at " << pos;
+      if (pos > 0 && c != 0xff) {  // a 0xff just before it, in the same word or the word before
+        in[pos - 1] = static_cast<char>(0xff);
+        const std::string want2 =
+            in.substr(0, pos - 1) + "\\xff" + expected(static_cast<unsigned char>(c)) + in.substr(pos + 1);
+        ASSERT_EQ(escaped(in), want2) << "byte " << c << " at " << pos << " after 0xff";
+      }
+    }
+  }
+}
