@@ -4,7 +4,7 @@ BROKER ?= rabbitmq
 CMAKE_FLAGS ?= -DLOGSHIP_WERROR=ON
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build test demo bench bench-search clean
+.PHONY: all deps build test demo bench bench-search bench-broker-cost clean
 
 all: build
 
@@ -41,6 +41,11 @@ bench: build
 bench: bench-search
 bench-search: build
 	$(BUILD_DIR)/bin/search_bench --benchmark_counters_tabular=true
+
+# What one message costs RabbitMQ by what it carries (headers, topic exchange, mandatory):
+# bench/broker_cost/run.py, quoted in docs/PERFORMANCE.md. Not part of `make bench`.
+bench-broker-cost: build
+	/usr/bin/python3 bench/broker_cost/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD_DIR)
