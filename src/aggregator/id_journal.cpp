@@ -351,15 +351,25 @@ void IdJournal::beforeWrite(dev_t dev, ino_t ino, off_t offset, size_t from, siz
   const auto start = static_cast<uint64_t>(offset);
   std::string entry = fmt::format("E {} {} {} {} {}\n", static_cast<uint64_t>(dev), static_cast<uint64_t>(ino),
                                   start, start + (batchEnd - from), count);
-  std::string text;
+  entry.reserve(entry.size() + count * 48 + 20);
   for (size_t i = first; i < pending_.size(); ++i) {
-    text.clear();
-    appendRecordId(text, idOf(pending_[i]));
-    appendNumber(entry, start + (pending_[i].end - from));
+    // "<line end> <id length> <id>\n" (the hot path of a batch: one line per record).
+    const Line& line = pending_[i];
+    const std::string_view text = std::string_view(pendingText_).substr(line.offset, line.size);
+    char digits[20];
+    size_t digitCount = 0;
+    if (line.split) {
+      digitCount = static_cast<size_t>(std::to_chars(digits, digits + sizeof digits, line.n).ptr - digits);
+    }
+    appendNumber(entry, start + (line.end - from));
     entry += ' ';
-    appendNumber(entry, text.size());
+    appendNumber(entry, text.size() + (line.split ? 1 + digitCount : 0));
     entry += ' ';
     entry += text;
+    if (line.split) {
+      entry += '-';
+      entry.append(digits, digitCount);
+    }
     entry += '\n';
   }
   sealEntry(entry, 0);
