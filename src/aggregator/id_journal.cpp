@@ -21,14 +21,24 @@
 namespace logship {
 namespace {
 
-// Journal format (text with length-prefixed ids, so an id may hold any byte):
-//   E <dev> <ino> <start> <end> <count>\n     an output write: file, offsets [start, end)
-//   S 0 0 0 0 <count>\n                       a snapshot (compaction): ids all written
+// Journal format (text with length-prefixed ids, so an id may hold any byte). Each entry is a head
+// line, its ids, and a checksum line:
+//   W <dev> <ino> <start> <end> <count>\n     an output write: file, offsets [start, end)
+//   N 0 0 0 0 <count>\n                       a snapshot (compaction): ids all written
 //   R <dev> <ino> 0 0 0\n                     the output is now file (dev, ino) (rotation, reopen):
 //                                             every line journaled before is whole in the old file
-// then <count> lines "<line end offset> <id length> <id bytes>\n" (line end 0 in a snapshot), then
-// ". <FNV-1a 64 of the entry's bytes before this line, hex>\n". An entry that does not parse or
-// whose checksum is wrong ends the journal (a write torn by a crash; nothing after it counts).
+// then the entry's <count> ids as runs, oldest first, one line each:
+//   P <k> <prefix length> <prefix> <first>[ <delta>]*k\n   k ids <prefix>-<first> ... <prefix>-<first+k-1>
+//   I <id length> <id>[ <delta>]\n                          one id of another shape
+// where, in a write entry only, each id's <delta> is where its line ends in the output, counted from
+// where the id before it in the entry ends (from <start> for the first); then
+// ". <FNV-1a 64 of the entry's bytes before this line, hex>\n". An entry that does not parse or whose
+// checksum is wrong ends the journal (a write torn by a crash; nothing after it counts).
+//
+// A batch of our producer's records is one run: a few bytes per id (its line's length) instead of
+// the id itself. Journals of earlier versions, whose entries list one id per line, are still read:
+//   E (a write) or S (a snapshot), then <count> lines "<line end offset> <id length> <id bytes>\n"
+// (line end 0 in a snapshot); the first compaction rewrites them in the format above.
 
 uint64_t fnv1a(std::string_view s) {
   uint64_t h = 0xcbf29ce484222325ULL;
@@ -39,11 +49,43 @@ uint64_t fnv1a(std::string_view s) {
   return h;
 }
 
+// The largest n of an id "<prefix>-<n>" (19 digits at most: splitRecordId).
+constexpr uint64_t kMaxIdNumber = 9'999'999'999'999'999'999ULL;
+
+// `count` ids in a row: <text>-<first> ... (split), or the one id <text>.
+struct IdRun {
+  std::string text;
+  bool split = false;
+  uint64_t first = 0;
+  uint64_t count = 1;
+  RecordIdRef id(uint64_t i) const {
+    if (!split) return recordIdRef(text);
+    RecordIdRef r;
+    r.prefix = text;
+    r.n = first + i;
+    return r;
+  }
+};
+
 struct Entry {
   enum class Kind { Write, Snapshot, Replaced };
   Kind kind = Kind::Write;
   uint64_t dev = 0, ino = 0, start = 0, end = 0;
-  std::vector<std::pair<uint64_t, std::string>> ids;  // line end offset, id
+  uint64_t ids = 0;
+  std::vector<IdRun> runs;
+  std::vector<uint64_t> ends;  // a write entry's line end offset of each id, in order
+
+  // Calls f(id, line end) for the ids of the entry (line end 0 in a snapshot), oldest first; of a
+  // run longer than `limit`, only its last `limit` ids (older ones would leave the window anyway).
+  template <class F>
+  void forEachId(uint64_t limit, F&& f) const {
+    size_t at = 0;  // index into ends
+    for (const IdRun& run : runs) {
+      const uint64_t skip = run.count > limit ? run.count - limit : 0;
+      for (uint64_t i = skip; i < run.count; ++i) f(run.id(i), ends.empty() ? 0 : ends[at + i]);
+      at += static_cast<size_t>(run.count);
+    }
+  }
 };
 
 class Parser {
@@ -57,29 +99,22 @@ class Parser {
     const size_t begin = pos_;
     Entry e;
     if (pos_ + 2 > s_.size() || s_[pos_ + 1] != ' ') return std::nullopt;
+    bool runs = true;
     switch (s_[pos_]) {
-      case 'E': e.kind = Entry::Kind::Write; break;
-      case 'S': e.kind = Entry::Kind::Snapshot; break;
+      case 'W': e.kind = Entry::Kind::Write; break;
+      case 'N': e.kind = Entry::Kind::Snapshot; break;
       case 'R': e.kind = Entry::Kind::Replaced; break;
+      case 'E': e.kind = Entry::Kind::Write, runs = false; break;
+      case 'S': e.kind = Entry::Kind::Snapshot, runs = false; break;
       default: return std::nullopt;
     }
     pos_ += 2;
-    uint64_t count = 0;
     if (!number(e.dev, ' ') || !number(e.ino, ' ') || !number(e.start, ' ') || !number(e.end, ' ') ||
-        !number(count, '\n')) {
+        !number(e.ids, '\n')) {
       return std::nullopt;
     }
-    if (count > s_.size()) return std::nullopt;
-    e.ids.reserve(count);
-    for (uint64_t i = 0; i < count; ++i) {
-      uint64_t end = 0, len = 0;
-      if (!number(end, ' ') || !number(len, ' ') || len > s_.size() - pos_ || pos_ + len >= s_.size() ||
-          s_[pos_ + len] != '\n') {
-        return std::nullopt;
-      }
-      e.ids.emplace_back(end, std::string(s_.substr(pos_, len)));
-      pos_ += len + 1;
-    }
+    const bool ok = runs ? runLines(e) : idLines(e);
+    if (!ok) return std::nullopt;
     const uint64_t sum = fnv1a(s_.substr(begin, pos_ - begin));
     const std::string trailer = fmt::format(". {:016x}\n", sum);
     if (s_.substr(pos_, trailer.size()) != trailer) return std::nullopt;
@@ -88,6 +123,69 @@ class Parser {
   }
 
  private:
+  // The earlier format: one "<line end> <length> <id>" line per id.
+  bool idLines(Entry& e) {
+    if (e.ids > s_.size()) return false;
+    e.runs.reserve(e.ids);
+    if (e.kind == Entry::Kind::Write) e.ends.reserve(e.ids);
+    for (uint64_t i = 0; i < e.ids; ++i) {
+      uint64_t end = 0;
+      std::string_view id;
+      if (!number(end, ' ') || !bytes(id, '\n')) return false;
+      e.runs.push_back(IdRun{std::string(id), false, 0, 1});
+      if (e.kind == Entry::Kind::Write) e.ends.push_back(end);
+    }
+    return true;
+  }
+
+  bool runLines(Entry& e) {
+    const bool write = e.kind == Entry::Kind::Write;
+    uint64_t left = e.ids;
+    uint64_t lineEnd = e.start;
+    while (left > 0) {
+      if (pos_ + 2 > s_.size() || s_[pos_ + 1] != ' ') return false;
+      const char kind = s_[pos_];
+      pos_ += 2;
+      IdRun run;
+      std::string_view text;
+      if (kind == 'P') {
+        if (!number(run.count, ' ') || run.count == 0 || run.count > left || !bytes(text, ' ') || text.empty() ||
+            !number(run.first, write ? ' ' : '\n') || run.first > kMaxIdNumber - (run.count - 1)) {
+          return false;
+        }
+        run.split = true;
+      } else if (kind == 'I') {
+        if (!bytes(text, write ? ' ' : '\n')) return false;
+      } else {
+        return false;
+      }
+      if (write) {
+        if (run.count > s_.size() - pos_) return false;  // a delta takes two bytes at least
+        for (uint64_t i = 0; i < run.count; ++i) {
+          uint64_t delta = 0;
+          if (!number(delta, i + 1 == run.count ? '\n' : ' ') || delta > UINT64_MAX - lineEnd) return false;
+          lineEnd += delta;
+          e.ends.push_back(lineEnd);
+        }
+      }
+      run.text = std::string(text);
+      left -= run.count;
+      e.runs.push_back(std::move(run));
+    }
+    return true;
+  }
+
+  // "<length> <bytes>" followed by `term`.
+  bool bytes(std::string_view& out, char term) {
+    uint64_t len = 0;
+    if (!number(len, ' ') || len > s_.size() - pos_ || pos_ + len >= s_.size() || s_[pos_ + len] != term) {
+      return false;
+    }
+    out = s_.substr(pos_, len);
+    pos_ += len + 1;
+    return true;
+  }
+
   bool number(uint64_t& out, char term) {
     out = 0;
     size_t digits = 0;
@@ -171,23 +269,24 @@ IdJournal::IdJournal(std::string path, const std::string& outputPath, int output
 
   Parser parser(data);
   std::optional<Entry> last;
+  const auto rememberAll = [this](const Entry& e) {
+    e.forEachId(options_.window, [this](const RecordIdRef& id, uint64_t) { remember(id); });
+  };
   while (!parser.done()) {
     auto e = parser.entry();
     if (!e) {
       recovery_.journalDamaged = true;
       break;
     }
-    if (last) {
-      for (auto& [end, id] : last->ids) remember(recordIdRef(id));
-    }
-    journalIds_ += e->ids.size();
+    if (last) rememberAll(*last);
+    journalIds_ += e->ids;
     last = std::move(e);
   }
 
   bool forgot = false;
   bool nameOutput = false;  // the last entry names another file than the output: add one naming it
   if (last) {
-    for (auto& [end, id] : last->ids) remember(recordIdRef(id));
+    rememberAll(*last);
     struct stat st {};
     if (last->kind != Entry::Kind::Snapshot && ::fstat(outputFd, &st) != 0) {
       fail("cannot stat the output beside", path_, errno);
@@ -221,9 +320,9 @@ IdJournal::IdJournal(std::string path, const std::string& outputPath, int output
         keepUpTo = last->start;  // none of the entry's lines can be checked
       }
       std::vector<RecordIdRef> gone;
-      for (auto& [end, id] : last->ids) {
-        if (end > *keepUpTo && window_.contains(id)) gone.push_back(recordIdRef(id));
-      }
+      last->forEachId(options_.window, [&](const RecordIdRef& id, uint64_t end) {
+        if (end > *keepUpTo && window_.contains(id)) gone.push_back(id);
+      });
       forget(gone);
       recovery_.forgotten = gone.size();
       forgot = !gone.empty();
@@ -349,26 +448,40 @@ void IdJournal::beforeWrite(dev_t dev, ino_t ino, off_t offset, size_t from, siz
     for (const auto& id : rewritten) remember(id);
   }
   const auto start = static_cast<uint64_t>(offset);
-  std::string entry = fmt::format("E {} {} {} {} {}\n", static_cast<uint64_t>(dev), static_cast<uint64_t>(ino),
+  std::string entry = fmt::format("W {} {} {} {} {}\n", static_cast<uint64_t>(dev), static_cast<uint64_t>(ino),
                                   start, start + (batchEnd - from), count);
-  entry.reserve(entry.size() + count * 48 + 20);
-  for (size_t i = first; i < pending_.size(); ++i) {
-    // "<line end> <id length> <id>\n" (the hot path of a batch: one line per record).
-    const Line& line = pending_[i];
-    const std::string_view text = std::string_view(pendingText_).substr(line.offset, line.size);
-    char digits[20];
-    size_t digitCount = 0;
-    if (line.split) {
-      digitCount = static_cast<size_t>(std::to_chars(digits, digits + sizeof digits, line.n).ptr - digits);
+  entry.reserve(entry.size() + count * 5 + 64);
+  uint64_t lineEnd = start;  // where the id before ends: the deltas count from it
+  for (size_t i = first; i < pending_.size();) {
+    // One line per run: ids with the same prefix and consecutive numbers (a batch of our producer's
+    // records is one), each id's line end as a delta (the line's length when the lines follow one
+    // another).
+    const Line& head = pending_[i];
+    size_t j = i + 1;
+    if (head.split) {
+      while (j < pending_.size() && pending_[j].split && pending_[j].offset == head.offset &&
+             pending_[j].size == head.size && pending_[j].n == pending_[j - 1].n + 1) {
+        ++j;
+      }
     }
-    appendNumber(entry, start + (line.end - from));
-    entry += ' ';
-    appendNumber(entry, text.size() + (line.split ? 1 + digitCount : 0));
+    const std::string_view text = std::string_view(pendingText_).substr(head.offset, head.size);
+    entry += head.split ? "P " : "I ";
+    if (head.split) {
+      appendNumber(entry, j - i);
+      entry += ' ';
+    }
+    appendNumber(entry, text.size());
     entry += ' ';
     entry += text;
-    if (line.split) {
-      entry += '-';
-      entry.append(digits, digitCount);
+    if (head.split) {
+      entry += ' ';
+      appendNumber(entry, head.n);
+    }
+    for (; i < j; ++i) {
+      const uint64_t end = start + (pending_[i].end - from);
+      entry += ' ';
+      appendNumber(entry, end - lineEnd);
+      lineEnd = end;
     }
     entry += '\n';
   }
@@ -378,9 +491,9 @@ void IdJournal::beforeWrite(dev_t dev, ino_t ino, off_t offset, size_t from, siz
   for (size_t i = first; i < pending_.size(); ++i) {
     if (pending_[i].journaled) continue;
     pending_[i].journaled = true;
-    const RecordIdRef id = idOf(pending_[i]);
-    pendingIds_.erase(id);
-    remember(id);
+    // It stays among the pending ids too (contains() asks both) until the batch is written or
+    // discarded, which clears them: one lookup less per record.
+    remember(idOf(pending_[i]));
   }
 }
 
@@ -402,13 +515,26 @@ void IdJournal::compact() {
   const std::string tmp = path_ + ".tmp";
   std::string ids;
   size_t count = 0;
-  window_.forEach([&](std::string_view id) {
-    fmt::format_to(std::back_inserter(ids), "0 {} ", id.size());
-    ids += id;
+  window_.forEachRun([&](const RecordIdRef& first, uint64_t n) {
+    if (first.prefix.empty()) {
+      ids += "I ";
+      appendNumber(ids, first.raw.size());
+      ids += ' ';
+      ids += first.raw;
+    } else {
+      ids += "P ";
+      appendNumber(ids, n);
+      ids += ' ';
+      appendNumber(ids, first.prefix.size());
+      ids += ' ';
+      ids += first.prefix;
+      ids += ' ';
+      appendNumber(ids, first.n);
+    }
     ids += '\n';
-    ++count;
+    count += n;
   });
-  std::string data = fmt::format("S 0 0 0 0 {}\n", count);
+  std::string data = fmt::format("N 0 0 0 0 {}\n", count);
   data += ids;
   sealEntry(data, 0);
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

@@ -124,7 +124,7 @@ class IdJournal {
   IdJournalOptions options_;
   int fd_ = -1;
   IdWindow window_;  // the most recent ids written
-  IdWindow pendingIds_{SIZE_MAX};  // ids in the pending batch not yet journaled
+  IdWindow pendingIds_{SIZE_MAX};  // ids in the pending batch (journaled or not): cleared with it
   std::vector<Line> pending_;
   std::string pendingText_;  // the pending lines' id prefixes (one copy per run of equal ones) and raw ids
   size_t journalIds_ = 0;  // ids in the journal file

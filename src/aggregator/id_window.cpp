@@ -1,5 +1,6 @@
 #include "aggregator/id_window.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 #include <fmt/format.h>
@@ -79,9 +80,10 @@ bool IdWindow::contains(const RecordIdRef& id) const {
 }
 
 void IdWindow::insert(const RecordIdRef& id) {
-  if (capacity_ == 0 || id.empty() || contains(id)) return;
+  if (capacity_ == 0 || id.empty()) return;
   if (!id.prefix.empty()) {
-    Prefix* p = findPrefix(id.prefix);
+    Prefix* p = findPrefix(id.prefix);  // looked up once: the hot path of every record written
+    if (p != nullptr && rangesContain(p->ranges, id.n)) return;
     if (p == nullptr) {
       const auto it = prefixes_.try_emplace(std::string(id.prefix)).first;
       lastKey_ = &it->first;
@@ -95,6 +97,7 @@ void IdWindow::insert(const RecordIdRef& id) {
       ++p->runs;
     }
   } else {
+    if (raw_.count(id.raw) > 0) return;
     fifo_.push_back(Run{nullptr, 0, 0, std::string(id.raw)});
     raw_.insert(fifo_.back().raw);
   }
@@ -146,22 +149,40 @@ void IdWindow::clear() {
 
 void IdWindow::forEach(const std::function<void(std::string_view)>& f) const {
   std::string id;
-  std::unordered_set<std::string_view> rawSeen;
+  forEachRun([&](const RecordIdRef& first, uint64_t count) {
+    for (uint64_t i = 0; i < count; ++i) {
+      id.clear();
+      RecordIdRef one = first;
+      one.n = first.n + i;
+      appendRecordId(id, one);
+      f(id);
+    }
+  });
+}
+
+void IdWindow::forEachRun(const std::function<void(const RecordIdRef&, uint64_t)>& f) const {
   for (const Run& run : fifo_) {
     if (run.prefix == nullptr) {
       const auto it = raw_.find(run.raw);
-      if (it != raw_.end() && it->data() == run.raw.data()) f(run.raw);
+      if (it != raw_.end() && it->data() == run.raw.data()) {
+        RecordIdRef id;
+        id.raw = run.raw;
+        f(id, 1);
+      }
       continue;
     }
-    const auto p = prefixes_.find(*run.prefix);
-    for (uint64_t n = run.first;; ++n) {
-      if (rangesContain(p->second.ranges, n)) {
-        id.assign(*run.prefix);
-        id += '-';
-        fmt::format_to(std::back_inserter(id), "{}", n);
-        f(id);
-      }
-      if (n == run.last) break;
+    // The parts of [first, last] still in the window: the ranges that overlap it.
+    const Ranges& ranges = prefixes_.find(*run.prefix)->second.ranges;
+    auto r = ranges.upper_bound(run.first);
+    if (r != ranges.begin()) --r;
+    for (; r != ranges.end() && r->first <= run.last; ++r) {
+      const uint64_t from = std::max(r->first, run.first);
+      const uint64_t to = std::min(r->second, run.last);
+      if (from > to) continue;
+      RecordIdRef id;
+      id.prefix = *run.prefix;
+      id.n = from;
+      f(id, to - from + 1);
     }
   }
 }

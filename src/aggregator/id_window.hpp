@@ -37,6 +37,9 @@ class IdWindow {
   void clear();
   // Calls f for every id in the window, oldest first.
   void forEach(const std::function<void(std::string_view)>& f) const;
+  // The same as runs: f(first id, count) for `count` ids with first's prefix and consecutive
+  // numbers from first.n (count 1 for a raw id), oldest first.
+  void forEachRun(const std::function<void(const RecordIdRef&, uint64_t)>& f) const;
 
   // Splits "<prefix>-<n>" (n decimal, no leading zero, fits 64 bits); false for other ids.
   static bool split(std::string_view id, std::string_view& prefix, uint64_t& n) {

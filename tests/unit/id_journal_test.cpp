@@ -10,6 +10,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -267,7 +269,7 @@ TEST_F(IdJournalTest, TheWindowKeepsTheMostRecentIdsAndTheJournalStaysSmall) {
   // Compacted whenever it held more than 2 x 10 ids: a snapshot of at most 10 and a few entries.
   const std::string journal = readFile(path + ".ids");
   EXPECT_LT(journal.size(), 30u * 40u) << journal;
-  EXPECT_EQ(journal.rfind("S 0 0 0 0 ", 0), 0u) << journal;
+  EXPECT_EQ(journal.rfind("N 0 0 0 0 10\nP 10 1 p ", 0), 0u) << journal;
   auto sink = open(10);
   EXPECT_EQ(sink->journal()->recovery().ids, 10u);
   EXPECT_TRUE(sink->journal()->contains("p-199"));
@@ -289,7 +291,7 @@ TEST_F(IdJournalTest, ACompactionDuringARetryKeepsTheRewrittenLinesOutOfTheSnaps
     underFileSizeLimit(1000 + 18 + 15, [&] { sink->flush(false); });
     ::_exit(0);
   });
-  EXPECT_EQ(readFile(path + ".ids").rfind("S 0 0 0 0 1\n", 0), 0u) << readFile(path + ".ids");
+  EXPECT_EQ(readFile(path + ".ids").rfind("N 0 0 0 0 1\nP 1 1 p ", 0), 0u) << readFile(path + ".ids");
   auto sink = open(2);
   EXPECT_EQ(sink->journal()->recovery().cutBytes, 6);
   EXPECT_EQ(sink->journal()->recovery().forgotten, 1u);
@@ -319,3 +321,74 @@ TEST_F(IdJournalTest, ADiscardedBatchIsForgotten) {
 }
 
 }  // namespace
+
+// A batch's consecutive ids are one run line with each line's length; other ids one line each.
+TEST_F(IdJournalTest, ConsecutiveIdsAreJournaledAsOneRunOfLineLengths) {
+  {
+    auto sink = open();
+    appendLines(*sink, {"a-5", "a-6", "a-7"});  // "line a-5\n": 9 bytes each
+    sink->append("no id here\n");               // 11 bytes: the next id's delta counts it
+    appendLines(*sink, {"x", "a-8", "b-1", "b-3"});
+    sink->flush(false);
+  }
+  const std::string journal = readFile(path + ".ids");
+  EXPECT_EQ(journal.rfind("W ", 0), 0u) << journal;
+  EXPECT_NE(journal.find(" 0 72 7\nP 3 1 a 5 9 9 9\nI 1 x 18\nP 1 1 a 8 9\nP 1 1 b 1 9\nP 1 1 b 3 9\n. "),
+            std::string::npos)
+      << journal;
+  auto sink = open();
+  EXPECT_EQ(sink->journal()->recovery().ids, 7u);
+  for (const char* id : {"a-5", "a-6", "a-7", "x", "a-8", "b-1", "b-3"}) EXPECT_TRUE(sink->journal()->contains(id)) << id;
+  EXPECT_FALSE(sink->journal()->contains("b-2"));
+  EXPECT_FALSE(sink->journal()->contains("a-4"));
+}
+
+// A crash in the middle of a run's write: the ids of the run's whole lines are kept, the rest forgotten.
+TEST_F(IdJournalTest, ATornWriteKeepsThePartOfARunWhoseLinesAreWhole) {
+  appendToFile(path, std::string(999, 'x') + "\n");  // so that the limit lets the journal entry through
+  crashAfter([&] {
+    auto sink = open();
+    appendLines(*sink, {"a-1", "a-2", "a-3", "a-4"});
+    underFileSizeLimit(1000 + 9 * 2 + 4, [&] { sink->flush(false); });  // a-1, a-2 whole, a-3 cut
+    ::_exit(0);
+  });
+  auto sink = open();
+  EXPECT_EQ(sink->journal()->recovery().cutBytes, 4);
+  EXPECT_EQ(sink->journal()->recovery().forgotten, 2u);
+  EXPECT_EQ(readFile(path).substr(1000), "line a-1\nline a-2\n");
+  EXPECT_TRUE(sink->journal()->contains("a-1"));
+  EXPECT_TRUE(sink->journal()->contains("a-2"));
+  EXPECT_FALSE(sink->journal()->contains("a-3"));
+  EXPECT_FALSE(sink->journal()->contains("a-4"));
+}
+
+// Journals written by earlier versions (one id per line: E and S entries) are still read.
+TEST_F(IdJournalTest, AJournalOfTheEarlierFormatIsRead) {
+  const auto fnv = [](std::string_view s) {
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ULL;
+    return fmt::format(". {:016x}\n", h);
+  };
+  appendToFile(path, "line p-2\nline p-3\nli");  // the last write was torn after p-3's line
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  std::string snapshot = "S 0 0 0 0 2\n0 3 p-1\n0 5 other\n";
+  snapshot += fnv(snapshot);
+  std::string write = fmt::format("E {} {} 0 27 3\n9 3 p-2\n18 3 p-3\n27 3 p-4\n", static_cast<uint64_t>(st.st_dev),
+                                  static_cast<uint64_t>(st.st_ino));
+  write += fnv(write);
+  appendToFile(path + ".ids", snapshot + write);
+  auto sink = open();
+  const auto& r = sink->journal()->recovery();
+  EXPECT_FALSE(r.journalDamaged);
+  EXPECT_EQ(r.forgotten, 1u);
+  EXPECT_EQ(r.cutBytes, 2);
+  EXPECT_EQ(r.ids, 4u);
+  for (const char* id : {"p-1", "other", "p-2", "p-3"}) EXPECT_TRUE(sink->journal()->contains(id)) << id;
+  EXPECT_FALSE(sink->journal()->contains("p-4"));
+  EXPECT_EQ(readFile(path + ".ids").rfind("N 0 0 0 0 4\n", 0), 0u);  // rewritten in the run format
+  sink.reset();
+  sink = open();
+  EXPECT_EQ(sink->journal()->recovery().ids, 4u);
+  EXPECT_FALSE(sink->journal()->recovery().journalDamaged);
+}

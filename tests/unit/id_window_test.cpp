@@ -98,3 +98,24 @@ TEST(IdWindow, ZeroCapacityRemembersNothing) {
 
 }  // namespace
 }  // namespace logship
+
+namespace logship {
+namespace {
+
+TEST(IdWindow, RunsAreTheConsecutiveIdsStillInTheWindowOldestFirst) {
+  IdWindow w(100);
+  for (int i = 1; i <= 5; ++i) w.insert("a-" + std::to_string(i));
+  w.insert("raw id");
+  w.insert("b-7");
+  w.erase("a-3");
+  std::vector<std::string> runs;
+  w.forEachRun([&](const RecordIdRef& first, uint64_t count) {
+    std::string id;
+    appendRecordId(id, first);
+    runs.push_back(id + " x" + std::to_string(count));
+  });
+  EXPECT_EQ(runs, (std::vector<std::string>{"a-1 x2", "a-4 x2", "raw id x1", "b-7 x1"}));
+}
+
+}  // namespace
+}  // namespace logship
