@@ -14,7 +14,9 @@
     ships the lines appended to its file; the aggregator's ExecReload (systemctl reload, what
     logrotate's postrotate runs) after its output was renamed sends the next records to a new file
     at the path; SIGTERM (to the main process, or to every process for the producer, per KillMode)
-    stops them within TimeoutStopSec with exit 0, every record written.
+    stops them within TimeoutStopSec with exit 0, every record written. The producer agent
+    (log_producer --follow) starts at the end of its file the first time, and after a stop sends
+    the lines written while it was stopped, exactly once, from its state in the StateDirectory.
 """
 import os
 import re
@@ -134,13 +136,17 @@ def body(t):
     config = t.path("logship.toml")  # /etc/logship/logship.toml
     shutil.copyfile(os.path.join(src, "logship.toml.example"), config)
     logdir = t.path("var-log-logship")
+    state_root = t.path("var-lib")  # %S
+    agent_instance = "var-log-app.log"  # %i: systemd-escape --path /var/log/app.log
+    state_dir = os.path.join(state_root, "logship-producer", agent_instance)
+    os.makedirs(state_dir, mode=0o700)  # systemd creates the StateDirectory= before ExecStart
 
     def service_env():
         e = t.child_env(LOGSHIP_PASSWORD=None)
         e.update(env_file)
         e["LOGSHIP_BROKER"] = t.env.broker_url(password="not-this-one")  # the credential must win
         e["CREDENTIALS_DIRECTORY"] = creds
-        e["STATE_DIRECTORY"] = t.path("state")  # StateDirectory= (the producer's spool)
+        e["STATE_DIRECTORY"] = state_dir  # StateDirectory= (the producer's spool and follow state)
         return e
 
     def localize(words):
@@ -202,48 +208,78 @@ def body(t):
         f.write("old line, written before the agent started: not shipped\n")
     env = service_env()
     env["LOGSHIP_PRODUCER_OPTIONS"] = env.get("LOGSHIP_PRODUCER_OPTIONS", "") + f" --queue {q}"
-    argv = localize(expand_exec(one(u, "ExecStart"), {"d": creds, "f": watched}, env))
-    t.check(argv[:2] == ["/bin/sh", "-c"] and argv[-1] == watched, "the agent's ExecStart is sh -c '...' NAME FILE",
-            argv)
-    # KillMode=control-group: SIGTERM goes to every process of the unit (sh, tail, log_producer).
-    agent = Proc(t, "agent", argv, env=env)
-    time.sleep(1.5)  # tail -n 0 starts at the end: give it time to open the file
+    specifiers = {"d": creds, "f": watched, "S": state_root, "i": agent_instance}
+    argv = localize(expand_exec(one(u, "ExecStart"), specifiers, env))
+    t.check(os.path.basename(argv[0]) == "log_producer" and argv[argv.index("--follow") + 1] == watched
+            and argv[argv.index("--spool-dir") + 1] == state_dir,
+            "the agent's ExecStart is log_producer --follow FILE with its spool in the StateDirectory", argv)
+    out = t.path("agent-out.log")
+    drainer = t.start_aggregator("agent-drain", q, out)
+
+    def start_agent(name):
+        agent = Proc(t, name, argv, env=env)
+        # The first start reads from the end: the state file says when the file is open.
+        t.check(wait_for(lambda: os.path.exists(os.path.join(state_dir, "follow.state")), 30),
+                f"{name}: follow.state is in the StateDirectory", os.listdir(state_dir))
+        return agent
+
+    def stop_agent(agent, name, sent):
+        # KillMode=control-group: SIGTERM goes to every process of the unit.
+        start = time.monotonic()
+        unit_pids = [agent.pid] + children(agent.pid)
+        for pid in unit_pids:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        # As systemd does: the stop is over when every process of the unit is gone.
+        limit = int(one(u, "TimeoutStopSec"))
+        rc = agent.wait(limit)
+        gone = wait_for(lambda: not any(os.path.exists(f"/proc/{p}") and not zombie(p) for p in unit_pids[1:]),
+                        max(limit - (time.monotonic() - start), 1))
+        took = time.monotonic() - start
+        if rc is None or not gone:
+            agent.kill()
+            for pid in unit_pids[1:]:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        t.check(rc == 0 and gone, f"{name}: every process of the agent is gone {took:.1f} s after SIGTERM, exit 0 "
+                f"(TimeoutStopSec {limit})", agent.result().describe())
+        t.check(f"sent {sent} records".encode() in agent.stderr() and b"all confirmed" in agent.stderr(),
+                f"{name}: log_producer reports its {sent} records confirmed before it exits",
+                agent.result().describe())
+
+    agent = start_agent("agent")
     with open(watched, "a") as f:
         for i in range(20):
             f.write(f"agent line {i}\n")
-    out = t.path("agent-out.log")
-    drainer = t.start_aggregator("agent-drain", q, out)
     t.check(wait_for(lambda: count_lines(out) == 20, 30), "the 20 appended lines are shipped", count_lines(out))
     with open(out) as f:
         got = f.read().splitlines()
     t.check_equal(got, [f"agent line {i}" for i in range(20)], "exactly the appended lines, in order")
-    start = time.monotonic()
-    unit_pids = [agent.pid] + children(agent.pid)
-    for pid in unit_pids:
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-    # As systemd does: the stop is over when every process of the unit is gone.
-    limit = int(one(u, "TimeoutStopSec"))
-    rc = agent.wait(limit)
-    gone = wait_for(lambda: not any(os.path.exists(f"/proc/{p}") and not zombie(p) for p in unit_pids[1:]),
-                    max(limit - (time.monotonic() - start), 1))
-    took = time.monotonic() - start
-    if rc is None or not gone:
-        agent.kill()
-        for pid in unit_pids[1:]:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-    t.check(rc is not None and gone, f"every process of the agent is gone {took:.1f} s after SIGTERM (TimeoutStopSec "
-            f"{limit})", agent.result().describe())
-    t.check(b"sent 20 records" in agent.stderr() and b"all confirmed" in agent.stderr(),
-            "log_producer reports every record confirmed before it exits", agent.result().describe())
-    t.check(os.path.isdir(t.path("state")) and os.listdir(t.path("state")),
-            "the agent keeps its spool in the StateDirectory", os.listdir(t.path("state")) if os.path.isdir(
-                t.path("state")) else "missing")
+    stop_agent(agent, "agent", 20)
+    t.check(any(n != "follow.state" and not n.endswith(".lock") for n in os.listdir(state_dir)),
+            "the agent keeps its spool in the StateDirectory", os.listdir(state_dir))
+
+    # Stopped (an upgrade, a reboot): what is written meanwhile is sent at the next start, once.
+    with open(watched, "a") as f:
+        for i in range(20, 35):
+            f.write(f"agent line {i}\n")
+    agent = start_agent("agent restarted")
+    with open(watched, "a") as f:
+        for i in range(35, 40):
+            f.write(f"agent line {i}\n")
+    t.check(wait_for(lambda: count_lines(out) == 40, 30),
+            "after the restart the 15 lines written while it was stopped and 5 new ones are shipped",
+            count_lines(out))
+    time.sleep(1)
+    with open(out) as f:
+        got = f.read().splitlines()
+    t.check_equal(got, [f"agent line {i}" for i in range(40)], "every line once, in order, none from before the "
+                  "first start")
+    stop_agent(agent, "agent restarted", 20)
     drainer.send_signal(signal.SIGTERM)
     t.finish_proc(drainer, 30)
 
