@@ -5,9 +5,10 @@
 //   client_app [--count N] [--spdlog-count M] [--service NAME] [--broker URL] [--password-file FILE]
 //              [--queue NAME] [--spool-dir DIR] [--queue-records N] [--overflow drop|block]
 //              [--flush-timeout SECONDS] [--batch-records N] [--end return|exit|global] [--progress]
+//              [--big-field BYTES]
 //
 // It logs N records with Client::log (message "direct record I", levels trace to fatal in turn,
-// fields n=I and via=client), then M through spdlog (message "spdlog record I", spdlog's levels
+// fields n=I and via=client, and with --big-field a field big of BYTES 'x's), then M through spdlog (message "spdlog record I", spdlog's levels
 // trace to critical in turn, from the logger "example"), prints what log() accepted and dropped,
 // and ends as --end says:
 //   return  the client is owned by main, which returns: its destructor flushes (the default);
@@ -61,6 +62,7 @@ int main(int argc, char** argv) {
   long spdlogCount = 10;
   std::string end = "return";
   bool progress = false;
+  std::size_t bigField = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
     if (flag == "--progress") {
@@ -78,6 +80,7 @@ int main(int argc, char** argv) {
     else if (flag == "--spool-dir") options.spoolDir = value;
     else if (flag == "--queue-records") options.queueRecords = std::stoul(value);
     else if (flag == "--batch-records") options.batchRecords = std::stoul(value);
+    else if (flag == "--big-field") bigField = std::stoul(value);
     else if (flag == "--flush-timeout") options.flushTimeout = std::chrono::milliseconds(std::lround(std::stod(value) * 1000));
     else if (flag == "--overflow" && (value == "drop" || value == "block")) {
       options.overflow = value == "drop" ? logship::OverflowPolicy::Drop : logship::OverflowPolicy::Block;
@@ -102,7 +105,12 @@ int main(int argc, char** argv) {
                                    logship::Level::Warn,  logship::Level::Error, logship::Level::Fatal};
   for (long i = 0; i < count; ++i) {
     const std::string n = std::to_string(i);
-    client->log(levels[i % 6], "direct record " + n, {{"n", n}, {"via", "client"}});
+    if (bigField == 0) {
+      client->log(levels[i % 6], "direct record " + n, {{"n", n}, {"via", "client"}});
+    } else {
+      const std::string big(bigField, 'x');
+      client->log(levels[i % 6], "direct record " + n, {{"n", n}, {"via", "client"}, {"big", big}});
+    }
     if (progress) {
       std::printf("logged %ld\n", i + 1);
       std::fflush(stdout);

@@ -74,9 +74,10 @@ struct ClientOptions {
   bool requireTls = false;
 
   // ---- the records --------------------------------------------------------------------------
-  std::string service;  // the records' service; empty: the program's name
-  std::string host;     // empty: this machine's host name
-  // Fields on every record (KEY=VALUE; keys of letters, digits, '_', '.', '-'), before a record's own.
+  std::string service;  // the records' service (at most 255 bytes); empty: the program's name
+  std::string host;     // at most 255 bytes; empty: this machine's host name
+  // Fields on every record (KEY=VALUE; keys of letters, digits, '_', '.', '-', at most 128 bytes;
+  // 64 KiB of keys and values at most), before a record's own.
   std::vector<std::pair<std::string, std::string>> fields;
   // Longer messages are refused by log() (counted as dropped).
   std::size_t maxMessageBytes = 1024 * 1024;
@@ -107,7 +108,11 @@ struct ClientOptions {
   std::string clientName = "logship-client";  // shown by rabbitmqctl list_connections
 };
 
-// A field of one record. The views must stay valid only during the log() call.
+// A field of one record. The views must stay valid only during the log() call. As log_producer
+// does with its inputs' fields: bytes of a key other than letters, digits, '_', '.' and '-' become
+// '_' (an empty key "_", at most 128 bytes), a key given twice gets "_2", "_3", ... and a record's
+// fields past 64 KiB (keys and values, with ClientOptions::fields) are left out and counted in a
+// last field fields_dropped=N: the metadata always fits a broker message.
 struct FieldView {
   std::string_view key;
   std::string_view value;
@@ -118,7 +123,7 @@ struct LogEntry {
   Level level = Level::Info;
   std::string_view message;
   std::span<const FieldView> fields;  // after ClientOptions::fields
-  std::string_view service;           // empty: ClientOptions::service
+  std::string_view service;           // empty: ClientOptions::service; cut to 255 bytes
   std::chrono::system_clock::time_point time{};  // the epoch (default): now
 };
 

@@ -38,6 +38,7 @@
 #include "core/escape.hpp"
 #include "core/secret.hpp"
 #include "core/timestamp.hpp"
+#include "producer/input/record_fields.hpp"
 #include "producer/shipper.hpp"
 
 namespace logship {
@@ -73,16 +74,6 @@ std::string defaultService() {
 }
 
 bool keyChar(unsigned char c) { return std::isalnum(c) || c == '_' || c == '.' || c == '-'; }
-
-// A record's own field key: characters log_producer --field would refuse become '_', so that the
-// aggregators' text lines stay unambiguous; an empty key becomes "_".
-std::string fieldKey(std::string_view key) {
-  std::string k(key.empty() ? std::string_view("_") : key);
-  for (char& c : k) {
-    if (!keyChar(static_cast<unsigned char>(c))) c = '_';
-  }
-  return k;
-}
 
 int64_t micros(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
@@ -253,14 +244,30 @@ Client::Impl::Impl(ClientOptions options)
   broker_.stopRequested = &stopBroker_;
   broker_.status = &connection_;
 
+  // The metadata travels in the message's headers: bounded as log_producer bounds what its inputs
+  // give (a header table over RabbitMQ's frame size would never be accepted).
+  for (const auto& [what, name] : {std::pair{"service", &options_.service}, std::pair{"host", &options_.host}}) {
+    if (name->size() > kMaxServiceHostBytes) {
+      refuse(fmt::format("ClientOptions::{}: {} bytes, at most {}", what, name->size(), kMaxServiceHostBytes));
+    }
+  }
   template_.service = options_.service.empty() ? defaultService() : options_.service;
   template_.host = options_.host.empty() ? defaultHost() : options_.host;
+  assignName(template_.service, std::string(template_.service));  // a very long program or host name is cut
+  assignName(template_.host, std::string(template_.host));
+  size_t fieldBytes = 0;
   for (const auto& [key, value] : options_.fields) {
-    if (key.empty() || !std::all_of(key.begin(), key.end(), [](char c) { return keyChar(static_cast<unsigned char>(c)); })) {
-      refuse(fmt::format("ClientOptions::fields: key '{}': keys may hold only letters, digits, '_', '.' and '-'",
-                         escaped(key)));
+    if (key.empty() || key.size() > kMaxFieldKeyBytes ||
+        !std::all_of(key.begin(), key.end(), [](char c) { return keyChar(static_cast<unsigned char>(c)); })) {
+      refuse(fmt::format("ClientOptions::fields: key '{}': keys may hold only letters, digits, '_', '.' and '-', "
+                         "at most {} bytes",
+                         escaped(key), kMaxFieldKeyBytes));
     }
+    fieldBytes += key.size() + value.size();
     template_.fields.push_back(Field{key, value});
+  }
+  if (fieldBytes > kMaxFieldBytes) {
+    refuse(fmt::format("ClientOptions::fields: {} bytes of keys and values, at most {}", fieldBytes, kMaxFieldBytes));
   }
 
   shipOptions_.maxMessageBytes = options_.maxMessageBytes;
@@ -318,7 +325,7 @@ bool Client::Impl::log(const LogEntry& entry) {
   if (!entry.fields.empty()) {
     r.fields.reserve(entry.fields.size());
     for (const FieldView& f : entry.fields) {
-      r.fields.push_back(Field{fieldKey(f.key), std::string(f.value)});
+      r.fields.push_back(Field{std::string(f.key), std::string(f.value)});  // checked when handed on
       r.bytes += r.fields.back().key.size() + r.fields.back().value.size();
     }
   }
@@ -406,18 +413,19 @@ void Client::Impl::handOn(std::vector<QueuedRecord>& batch, size_t& next) {
     QueuedRecord& q = batch[next];
     record.timestampUs = q.timestampUs;
     record.level = q.level;
-    record.service = q.service.empty() ? template_.service : std::move(q.service);
+    if (q.service.empty()) {
+      record.service = template_.service;
+    } else {
+      assignName(record.service, q.service);  // cut to 255 bytes
+    }
     record.host = template_.host;
     record.message = std::move(q.message);
-    record.fields = template_.fields;
-    for (Field& f : q.fields) {
-      auto same = std::find_if(record.fields.begin(), record.fields.end(), [&](const Field& d) { return d.key == f.key; });
-      if (same != record.fields.end()) {
-        same->value = std::move(f.value);  // a record's own value wins over the client's
-      } else {
-        record.fields.push_back(std::move(f));
-      }
-    }
+    // The client's fields, then the record's own (a key of the client's gets the record's value;
+    // keys cleaned as log_producer's inputs' are; past 64 KiB of fields the rest are counted in
+    // fields_dropped), so that the headers always fit a broker message.
+    FieldBuilder fields(record, template_);
+    for (const Field& f : q.fields) fields.add(f.key, f.value);
+    fields.finish();
     try {
       shipper_->ship(record);
     } catch (const std::exception& e) {  // the spool on disk could not be written

@@ -16,7 +16,10 @@ json output.
     closed while the broker is still away leaves its records in the spool, and the next client on
     that directory sends them;
 (e) without a spool, closed while the broker is away: the records count as failed, one error line
-    says so, and the example exits 1."""
+    says so, and the example exits 1;
+(f) a record's fields over 64 KiB (a 200,000-byte field): every record is confirmed and arrives with
+    its other fields and fields_dropped=1 (the headers fit a broker message); a 10,000-byte field
+    arrives whole."""
 # transports: amqp redis
 import json
 import os
@@ -295,12 +298,35 @@ def lost(t):
             "one error line says 5 records were not delivered", p.result().describe())
 
 
+def big_fields(t):
+    for size, kept in ((200_000, False), (10_000, True)):
+        t.section(f"(f) a field of {size:,} bytes on every record")
+        n = 6
+        q = t.queue(f"big{size}")
+        p = client_app(t, f"app-big-{size}", q, ["--count", str(n), "--spdlog-count", "0", "--big-field", str(size)])
+        t.finish_proc(p, 120, "client_app exits 0: every record confirmed")
+        closed = stats_line(p, "closed")
+        t.check(closed is not None and closed["confirmed"] == n and closed["failed"] == 0,
+                f"its stats after close(): {n} confirmed, none failed", p.result().describe())
+        recs = records(t, q, f"big-{size}", n)
+        check_messages(t, recs, [f"direct record {i}" for i in range(n)], f"--big-field {size}")
+        if kept:
+            want = lambda i: {"n": str(i), "via": "client", "big": "x" * size}  # noqa: E731
+            what = "every record has its fields, the big one whole"
+        else:
+            want = lambda i: {"n": str(i), "via": "client", "fields_dropped": "1"}  # noqa: E731
+            what = "every record has n and via, and fields_dropped=1 for the field over 64 KiB"
+        bad = [r["message"] for r in recs if r.get("fields") != want(int(r["message"].rsplit(" ", 1)[1]))]
+        t.check(not bad, what, f"{len(bad)} wrong: {sample(bad)}")
+
+
 def body(t):
     direct_and_sink(t)
     exit_without_flush(t)
     overflow(t)
     spool(t)
     lost(t)
+    big_fields(t)
 
 
 if __name__ == "__main__":

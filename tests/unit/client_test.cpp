@@ -79,6 +79,24 @@ TEST(ClientOptions, BadOptionsAreRefusedAtConstructionNamingTheOption) {
   o.fields = {{"region", "eu"}, {"bad key", "x"}};
   EXPECT_NE(refusal(o).find("ClientOptions::fields: key 'bad key'"), std::string::npos) << refusal(o);
 
+  // The metadata must fit a broker message's headers.
+  o = nowhere();
+  o.service = std::string(256, 's');
+  EXPECT_EQ(refusal(o), "ClientOptions::service: 256 bytes, at most 255");
+  o = nowhere();
+  o.host = std::string(300, 'h');
+  EXPECT_EQ(refusal(o), "ClientOptions::host: 300 bytes, at most 255");
+  o = nowhere();
+  o.fields = {{std::string(129, 'k'), "x"}};
+  EXPECT_NE(refusal(o).find("at most 128 bytes"), std::string::npos) << refusal(o);
+  o = nowhere();
+  o.fields = {{"a", std::string(40000, 'x')}, {"b", std::string(40000, 'x')}};
+  EXPECT_EQ(refusal(o), "ClientOptions::fields: 80002 bytes of keys and values, at most 65536");
+  o = nowhere();
+  o.service = std::string(255, 's');
+  o.fields = {{"a", std::string(60000, 'x')}};
+  EXPECT_EQ(refusal(o), "") << "at the limits";
+
   o = nowhere();
   o.queueRecords = 0;
   EXPECT_NE(refusal(o).find("ClientOptions::queueRecords"), std::string::npos);
