@@ -54,13 +54,14 @@ std::unique_ptr<LineFormat> makeLineFormat(const std::string& name) {
 // The inputs that replace standard input (docs/ARCHITECTURE.md, "Data flow", producer step 3), bound
 // here, before the broker is contacted, so that a port in use ends the run at once. None: standard
 // input is read.
-std::vector<std::unique_ptr<Input>> makeListeningInputs(const apps::ProducerSettings& settings, bool haveWords) {
+std::vector<std::unique_ptr<Input>> makeListeningInputs(const apps::ProducerSettings& settings, bool haveWords,
+                                                        SyslogMetrics& metrics) {
   SyslogOptions syslog = settings.syslog;
   syslog.maxMessageBytes = settings.ship.maxMessageBytes;
   if (haveWords && (!syslog.udp.empty() || !syslog.tcp.empty())) {
     throw UsageError("MESSAGE arguments cannot be combined with --syslog-udp or --syslog-tcp");
   }
-  return makeSyslogInputs(syslog);
+  return makeSyslogInputs(syslog, &metrics);
 }
 
 using GivenHere = std::function<bool(const char*)>;
@@ -161,8 +162,9 @@ int main(int argc, char** argv) {
     // The inputs (none with MESSAGE arguments): syslog listeners and --follow, else stdin.
     std::unique_ptr<LineFormat> format = makeLineFormat(settings.inputFormat);
     FollowMetrics followMetrics;
+    SyslogMetrics syslogMetrics;
     const MultilineOptions multiline = multilineOptions(settings, givenHere);
-    std::vector<std::unique_ptr<Input>> inputs = makeListeningInputs(settings, !words.empty());
+    std::vector<std::unique_ptr<Input>> inputs = makeListeningInputs(settings, !words.empty(), syslogMetrics);
     addFollowInput(inputs, settings, shipOptions, givenHere, *format, recordTemplate, multiline, followMetrics);
     const bool listening = !inputs.empty();  // runs until a stop signal
     if (inputs.empty() && words.empty()) {
@@ -196,6 +198,7 @@ int main(int argc, char** argv) {
     metrics::Registry::Group shipperMetrics(programMetrics.registry());
     registerProducerMetrics(shipperMetrics, shipper);
     registerFollowMetrics(shipperMetrics, followMetrics);
+    registerSyslogMetrics(shipperMetrics, syslogMetrics);
     DrainProgress drainProgress(shipper);  // on a terminal, while an earlier run's records are sent
     bool stopped = false;
 

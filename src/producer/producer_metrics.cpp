@@ -60,4 +60,18 @@ void registerFollowMetrics(metrics::Registry::Group& group, const FollowMetrics&
                "Followed files seen renamed away, deleted or truncated (copytruncate) under --follow", follow.rotations);
 }
 
+void registerSyslogMetrics(metrics::Registry::Group& group, const SyslogMetrics& syslog) {
+  const std::string p = "logship_producer_syslog";
+  group
+      .counter(p + "_messages_total",
+               "Syslog messages (--syslog-udp datagrams, --syslog-tcp frames) made into records", syslog.messages)
+      .counter(p + "_unparsed_total",
+               "Of them, without a syslog header (kept raw with the field parse_error) or cut short", syslog.unparsed)
+      .counter(p + "_refused_total", "Syslog messages over --max-message-bytes: refused, never sent", syslog.refused)
+      .counter(p + "_udp_lost_total",
+               "UDP datagrams the kernel dropped before they were read (its receive buffer was full)", syslog.lost)
+      .counter(p + "_connections_total", "TCP connections accepted", syslog.connections)
+      .gauge(p + "_connections", "TCP connections open now", syslog.open);
+}
+
 }  // namespace logship

@@ -3,6 +3,7 @@
 // read from the shipper's and the spool's own statistics.
 #include "metrics/registry.hpp"
 #include "producer/input/file_input.hpp"
+#include "producer/input/syslog_input.hpp"
 #include "producer/shipper.hpp"
 
 namespace logship {
@@ -14,5 +15,9 @@ void registerProducerMetrics(metrics::Registry::Group& group, const Shipper& shi
 
 // Registers the followed files' metrics (--follow; zero without it). `follow` must outlive the group.
 void registerFollowMetrics(metrics::Registry::Group& group, const FollowMetrics& follow);
+
+// Registers the syslog inputs' metrics (--syslog-udp, --syslog-tcp; zero without them). `syslog`
+// must outlive the group.
+void registerSyslogMetrics(metrics::Registry::Group& group, const SyslogMetrics& syslog);
 
 }  // namespace logship

@@ -21,7 +21,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from logship_testlib import read_lines, run_test, wait_for  # noqa: E402
+from logship_testlib import metrics_address, read_lines, run_test, scrape, wait_for  # noqa: E402
 
 N = 40
 HOST = socket.gethostname()
@@ -62,8 +62,12 @@ def syslog(t):
     q = t.queue("syslog")
     p = t.spawn("producer-syslog", "log_producer",
                 ["--queue", q, "--batch-records", "1", "--syslog-udp", "127.0.0.1:0", "--syslog-tcp", "127.0.0.1:0",
-                 "--field", "env=e2e", "--service", "not-used"])
+                 "--field", "env=e2e", "--service", "not-used", "--metrics-listen", "127.0.0.1:0"])
     udp, tcp = listening(p, "udp"), listening(p, "tcp")
+    address = metrics_address(t, p)
+    m = scrape(address)
+    t.check(m.value("logship_producer_syslog_messages_total") == 0 and m.value("logship_producer_syslog_connections") == 0,
+            "metrics before any message: 0 syslog messages, 0 connections open")
     t.require(udp and tcp, f"the producer logs the UDP and TCP ports it bound ({udp}, {tcp})", p.result().describe())
     expected = {}
     for kind, (opts, tag, prio, _, _) in KINDS.items():
@@ -87,6 +91,15 @@ def syslog(t):
     total = N * len(KINDS)
     ok = wait_for(lambda: t.queue_ready(q) == total, 30, 0.2)
     t.check(ok, f"{total} records in the queue (ready: {t.queue_ready(q)})", p.result().describe())
+    # logger closed its connections: the gauge goes back to 0 once the producer saw them close.
+    wait_for(lambda: scrape(address).value("logship_producer_syslog_connections") == 0, 10)
+    m = scrape(address)
+    want = {"logship_producer_syslog_messages_total": total, "logship_producer_syslog_unparsed_total": 0,
+            "logship_producer_syslog_refused_total": 0, "logship_producer_syslog_udp_lost_total": 0,
+            "logship_producer_syslog_connections_total": 4, "logship_producer_syslog_connections": 0}
+    got = {name: m.value(name) for name in want}
+    t.check_equal(got, want, f"metrics: {total} syslog messages, none unparsed, refused or lost, 4 TCP connections "
+                  "accepted and closed")
     p.send_signal(signal.SIGTERM)
     t.finish_proc(p, 30, "the producer exits 0 after SIGTERM")
     err = p.stderr().decode(errors="replace")

@@ -134,7 +134,8 @@ std::string field(const Record& r, std::string_view key) {
 
 TEST(SyslogUdpInput, DatagramsBecomeRecordsAndTooLongOnesAreRefused) {
   Pipeline p;
-  SyslogUdpInput input("127.0.0.1:0", 100);
+  SyslogMetrics metrics;
+  SyslogUdpInput input("127.0.0.1:0", 100, &metrics);
   const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
   const sockaddr_in to = loopback(portOf(input));
   for (std::string_view d : {std::string_view("<11>1 - web-1 api 7 - - first"), std::string_view(""),
@@ -166,14 +167,21 @@ TEST(SyslogUdpInput, DatagramsBecomeRecordsAndTooLongOnesAreRefused) {
   EXPECT_EQ(records[2].host, "127.0.0.1");  // the sender's address
   EXPECT_EQ(field(records[2], "parse_error"), "no <PRI> at the start: not a syslog message");
   EXPECT_EQ(p.shipper->report().refused, 1u);
+  // The metrics count alike.
+  EXPECT_EQ(metrics.messages.value(), 4u);
+  EXPECT_EQ(metrics.unparsed.value(), 1u);
+  EXPECT_EQ(metrics.refused.value(), 1u);
+  EXPECT_EQ(metrics.lost.value(), 0u);
 }
 
 TEST(SyslogTcpInput, FramesFromSeveralConnectionsAndTheConnectionCap) {
   Pipeline p;
-  SyslogTcpInput input("127.0.0.1:0", 100, 2);
+  SyslogMetrics metrics;
+  SyslogTcpInput input("127.0.0.1:0", 100, 2, &metrics);
   const uint16_t port = portOf(input);
   Client a(port), b(port);
   ASSERT_TRUE(pump(input, *p.shipper, [&] { return input.openConnections() == 2; }));
+  EXPECT_EQ(metrics.open.value(), 2.0);
   Client c(port);  // over the cap: waits in the backlog
   c.send("<13>1 - c app - - - from c\n");
   a.send("25 <13>1 - a app - - - he");  // 23 of its 25 bytes
@@ -189,8 +197,14 @@ TEST(SyslogTcpInput, FramesFromSeveralConnectionsAndTheConnectionCap) {
   b.close();  // the last frame without its LF is shipped at the close
   ASSERT_TRUE(pump(input, *p.shipper, [&] { return input.counts().messages == 5; }));
   c.send("42 <13>1 - c app - - - cut");  // still open, not read yet, when the producer stops
+  EXPECT_EQ(metrics.open.value(), 1.0);     // c only
   input.endOfInput(*p.shipper);             // reads what is there, ships the incomplete frame
   EXPECT_EQ(input.counts().messages, 6u);
+  EXPECT_EQ(metrics.messages.value(), 6u);
+  EXPECT_EQ(metrics.unparsed.value(), 1u);  // "cut"
+  EXPECT_EQ(metrics.refused.value(), 1u);
+  EXPECT_EQ(metrics.connections.value(), 3u);
+  EXPECT_EQ(metrics.open.value(), 0.0);
   const auto records = p.finish();
   EXPECT_EQ(messages(records), (std::vector<std::string>{"from b", "after", "hello", "from c", "no LF yet", "cut"}));
   for (const auto& r : records) {

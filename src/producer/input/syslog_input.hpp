@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "core/record.hpp"
+#include "metrics/metric.hpp"
 #include "producer/input/input.hpp"
 #include "producer/input/listen_socket.hpp"
 #include "producer/input/syslog_framer.hpp"
@@ -36,13 +37,50 @@ struct SyslogOptions {
   size_t maxMessageBytes = 1024 * 1024;
 };
 
-// What a receiver counted (logged at the end).
+// The syslog inputs' metrics (logship_producer_syslog_*, docs/OPERATIONS.md), shared by every
+// receiver of the producer; updated by the input thread, read by the metrics endpoint.
+struct SyslogMetrics {
+  metrics::Counter messages;     // datagrams or frames made into records
+  metrics::Counter unparsed;     // of them, without a syslog header (kept raw with parse_error) or cut short
+  metrics::Counter refused;      // over the size limit
+  metrics::Counter lost;         // UDP: dropped by the kernel before they were read
+  metrics::Counter connections;  // TCP: accepted
+  metrics::Gauge open;           // TCP: connections open now
+};
+
+// What a receiver counted (logged at the end), and the shared metrics (if any) counted alike.
 struct SyslogCounts {
   uint64_t messages = 0;   // datagrams or frames made into records
   uint64_t unparsed = 0;   // of them, with parse_error
   uint64_t refused = 0;    // over the size limit
   uint64_t lost = 0;       // UDP: dropped by the kernel before they were read (its receive buffer was full)
   uint64_t connections = 0;  // TCP: accepted
+  SyslogMetrics* shared = nullptr;
+
+  void message(bool parsed) {
+    ++messages;
+    if (!parsed) ++unparsed;
+    if (shared == nullptr) return;
+    shared->messages.inc();
+    if (!parsed) shared->unparsed.inc();
+  }
+  void refusedOne() {
+    ++refused;
+    if (shared != nullptr) shared->refused.inc();
+  }
+  void lostSome(uint64_t n) {
+    lost += n;
+    if (shared != nullptr) shared->lost.inc(n);
+  }
+  void opened() {
+    ++connections;
+    if (shared == nullptr) return;
+    shared->connections.inc();
+    shared->open.add(1);
+  }
+  void closed(size_t n = 1) {
+    if (shared != nullptr) shared->open.add(-static_cast<double>(n));
+  }
 };
 
 // At most one log line per interval for a repeating problem; the others are counted and said with the next.
@@ -59,7 +97,7 @@ class LogThrottle {
 class SyslogUdpInput : public Input {
  public:
   // Binds `address` (throws UsageError / Error, see bindSocket) and logs where it listens.
-  SyslogUdpInput(const std::string& address, size_t maxMessageBytes);
+  SyslogUdpInput(const std::string& address, size_t maxMessageBytes, SyslogMetrics* metrics = nullptr);
   std::string_view name() const override { return name_; }
   void addPollFds(std::vector<pollfd>& fds) override { fds.push_back({socket_.get(), POLLIN, 0}); }
   bool read(Shipper& shipper) override;
@@ -81,7 +119,8 @@ class SyslogUdpInput : public Input {
 
 class SyslogTcpInput : public Input {
  public:
-  SyslogTcpInput(const std::string& address, size_t maxMessageBytes, size_t maxConnections);
+  SyslogTcpInput(const std::string& address, size_t maxMessageBytes, size_t maxConnections,
+                 SyslogMetrics* metrics = nullptr);
   ~SyslogTcpInput() override;
   std::string_view name() const override { return name_; }
   void addPollFds(std::vector<pollfd>& fds) override { fds.push_back({epoll_.get(), POLLIN, 0}); }
@@ -122,7 +161,8 @@ class SyslogTcpInput : public Input {
   LogThrottle refusedLog_, capLog_, acceptLog_;
 };
 
-// The inputs of --syslog-udp and --syslog-tcp, bound in the order given.
-std::vector<std::unique_ptr<Input>> makeSyslogInputs(const SyslogOptions& options);
+// The inputs of --syslog-udp and --syslog-tcp, bound in the order given, counting in `metrics` (if
+// not null; it must outlive them).
+std::vector<std::unique_ptr<Input>> makeSyslogInputs(const SyslogOptions& options, SyslogMetrics* metrics = nullptr);
 
 }  // namespace logship

@@ -33,11 +33,13 @@ void keepAlive(int fd) {
 
 }  // namespace
 
-SyslogTcpInput::SyslogTcpInput(const std::string& address, size_t maxMessageBytes, size_t maxConnections)
+SyslogTcpInput::SyslogTcpInput(const std::string& address, size_t maxMessageBytes, size_t maxConnections,
+                               SyslogMetrics* metrics)
     : listener_(bindSocket(address, SOCK_STREAM, "--syslog-tcp")),
       epoll_(::epoll_create1(EPOLL_CLOEXEC)),
       maxMessageBytes_(maxMessageBytes),
       maxConnections_(maxConnections) {
+  counts_.shared = metrics;
   if (!epoll_) throw Error(fmt::format("--syslog-tcp {}: epoll_create1: {}", address, std::strerror(errno)));
   watchListener(true);
   const std::string bound = boundAddressText(listener_.get());
@@ -45,7 +47,7 @@ SyslogTcpInput::SyslogTcpInput(const std::string& address, size_t maxMessageByte
   spdlog::info("listening for syslog on tcp {} (at most {} connections)", bound, maxConnections_);
 }
 
-SyslogTcpInput::~SyslogTcpInput() = default;
+SyslogTcpInput::~SyslogTcpInput() { counts_.closed(connections_.size()); }
 
 void SyslogTcpInput::watchListener(bool on) {
   if (on == listening_) return;
@@ -129,7 +131,7 @@ void SyslogTcpInput::accept() {
                                           maxMessageBytes_);
     spdlog::debug("{}: connection from {}", name_, c->peer);
     connections_.emplace(fd, std::move(c));
-    ++counts_.connections;
+    counts_.opened();
   }
 }
 
@@ -142,7 +144,7 @@ bool SyslogTcpInput::readConnection(Connection& c, Shipper& shipper) {
         case SyslogFramer::Result::Frame: shipFrame(c, frame, shipper); break;
         case SyslogFramer::Result::TooLong: {
           shipper.refuse();
-          ++counts_.refused;
+          counts_.refusedOne();
           uint64_t suppressed = 0;
           if (refusedLog_.ready(suppressed)) {
             spdlog::error("{}: a frame of {}{} bytes from {} refused: over the limit of {} bytes "
@@ -194,13 +196,12 @@ void SyslogTcpInput::shipFrame(Connection& c, std::string_view frame, Shipper& s
     fields.add(kParseErrorField, cutReason);
     parsed = false;
   }
-  if (!parsed) ++counts_.unparsed;
-  ++counts_.messages;
+  counts_.message(parsed);
   shipper.ship(record_);
 }
 
 void SyslogTcpInput::close(int fd) {
-  connections_.erase(fd);  // closing the socket takes it out of the epoll set
+  counts_.closed(connections_.erase(fd));  // closing the socket takes it out of the epoll set
   if (!listening_ && connections_.size() < maxConnections_ && std::chrono::steady_clock::now() >= acceptAgainAt_) {
     watchListener(true);
   }
@@ -218,6 +219,7 @@ void SyslogTcpInput::endOfInput(Shipper& shipper) {
                 cut ? "the producer stopped inside an octet-counted frame: its end is missing" : "");
     }
   }
+  counts_.closed(connections_.size());
   connections_.clear();
   spdlog::info("{}: {} message(s) received ({} without a syslog header or cut short) over {} connection(s), {} "
                "refused as too large",

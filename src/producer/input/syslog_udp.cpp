@@ -32,10 +32,11 @@ bool LogThrottle::ready(uint64_t& suppressed) {
   return true;
 }
 
-SyslogUdpInput::SyslogUdpInput(const std::string& address, size_t maxMessageBytes)
+SyslogUdpInput::SyslogUdpInput(const std::string& address, size_t maxMessageBytes, SyslogMetrics* metrics)
     : socket_(bindSocket(address, SOCK_DGRAM, "--syslog-udp")),
       maxMessageBytes_(maxMessageBytes),
       buf_(std::min<size_t>(std::max<size_t>(maxMessageBytes, 1), 65536)) {
+  counts_.shared = metrics;
   const int fd = socket_.get();
   // A large receive buffer rides out bursts while the input thread is busy (or waits for the
   // spool). SO_RCVBUFFORCE passes net.core.rmem_max for a privileged process; else SO_RCVBUF up to it.
@@ -81,7 +82,7 @@ bool SyslogUdpInput::read(Shipper& shipper) {
       if (drops != kernelDrops_) {
         const uint32_t lost = drops - kernelDrops_;
         kernelDrops_ = drops;
-        counts_.lost += lost;
+        counts_.lostSome(lost);
         uint64_t suppressed = 0;
         if (lostLog_.ready(suppressed)) {
           spdlog::warn("{}: {} datagram(s) lost so far: the kernel dropped them before they were read (receive "
@@ -94,7 +95,7 @@ bool SyslogUdpInput::read(Shipper& shipper) {
     const size_t size = static_cast<size_t>(n);
     if (size > maxMessageBytes_) {
       shipper.refuse();
-      ++counts_.refused;
+      counts_.refusedOne();
       uint64_t suppressed = 0;
       if (refusedLog_.ready(suppressed)) {
         spdlog::error("{}: a datagram of {} bytes from {} refused: over the limit of {} bytes (--max-message-bytes){}",
@@ -103,11 +104,8 @@ bool SyslogUdpInput::read(Shipper& shipper) {
       }
       continue;
     }
-    if (!parser_.parse(std::string_view(buf_.data(), size), shipper.recordTemplate(), socketAddressText(from, false),
-                       nowMicros(), record_)) {
-      ++counts_.unparsed;
-    }
-    ++counts_.messages;
+    counts_.message(parser_.parse(std::string_view(buf_.data(), size), shipper.recordTemplate(),
+                                  socketAddressText(from, false), nowMicros(), record_));
     shipper.ship(record_);
   }
   return true;
@@ -122,13 +120,14 @@ void SyslogUdpInput::endOfInput(Shipper& shipper) {
                name_, counts_.messages, counts_.unparsed, counts_.refused, counts_.lost);
 }
 
-std::vector<std::unique_ptr<Input>> makeSyslogInputs(const SyslogOptions& options) {
+std::vector<std::unique_ptr<Input>> makeSyslogInputs(const SyslogOptions& options, SyslogMetrics* metrics) {
   std::vector<std::unique_ptr<Input>> inputs;
   for (const auto& address : options.udp) {
-    inputs.push_back(std::make_unique<SyslogUdpInput>(address, options.maxMessageBytes));
+    inputs.push_back(std::make_unique<SyslogUdpInput>(address, options.maxMessageBytes, metrics));
   }
   for (const auto& address : options.tcp) {
-    inputs.push_back(std::make_unique<SyslogTcpInput>(address, options.maxMessageBytes, options.maxConnections));
+    inputs.push_back(
+        std::make_unique<SyslogTcpInput>(address, options.maxMessageBytes, options.maxConnections, metrics));
   }
   return inputs;
 }
