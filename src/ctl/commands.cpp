@@ -35,12 +35,12 @@ int recover(const BrokerOptions& broker, const std::string& queue) {
     if (c.alive) {
       fmt::print("consumer '{}' is alive (lease held): left alone\n", escaped(c.consumerId));
     } else {
-      fmt::print("consumer '{}' is gone: put {} record(s) back in '{}'\n", escaped(c.consumerId), c.recovered,
+      fmt::print("consumer '{}' is gone: put {} message(s) back in '{}'\n", escaped(c.consumerId), c.recovered,
                  escaped(queue));
       total += c.recovered;
     }
   }
-  fmt::print("recovered {} record(s) in all\n", total);
+  fmt::print("recovered {} message(s) in all\n", total);
   return 0;
 }
 

@@ -95,7 +95,7 @@ def part_a(t):
     t.check(not r.sismember(registry, "ghost"), "the ghost is no longer in the registry",
             repr(r.smembers(registry)))
     err = agg.stderr()
-    t.check(b"consumer 'ghost' stopped renewing its lease: put its 300 unfinished record(s) back" in err,
+    t.check(b"consumer 'ghost' stopped renewing its lease: put its 300 unfinished message(s) back" in err,
             "the aggregator logs the recovery of the ghost's 300 records", err.decode(errors="replace"))
     agg.send_signal(signal.SIGTERM)
     t.finish_proc(agg, 15, "agg-a exits 0 on SIGTERM")
@@ -149,7 +149,7 @@ def part_b(t):
     t.check(got == queued + ghost, "the ghost's records were written in their order")
     t.check_equal(r.exists(processing), 0, "the ghost's processing list is gone")
     t.check(not r.sismember(registry, "ghost"), "the ghost is no longer in the registry")
-    t.check(b"consumer 'ghost' stopped renewing its lease: put its 100 unfinished record(s) back" in agg.stderr(),
+    t.check(b"consumer 'ghost' stopped renewing its lease: put its 100 unfinished message(s) back" in agg.stderr(),
             "the aggregator logs the recovery", agg.stderr().decode(errors="replace"))
     agg.send_signal(signal.SIGTERM)
     t.finish_proc(agg, 15, "agg-b exits 0 on SIGTERM")
@@ -187,7 +187,7 @@ def part_c(t):
     # the union is complete before the lease expires. Wait for the recovery itself.
     wait_for(lambda: r.llen(proc_a) == 0, 15, 0.1)
     t.check_equal(r.llen(proc_a), 0, "the stopped aggregator's processing list was emptied by the rescuer")
-    t.check(f"consumer '{id_a}' stopped renewing its lease: put its {held} unfinished record(s) back".encode()
+    t.check(f"consumer '{id_a}' stopped renewing its lease: put its {held} unfinished message(s) back".encode()
             in b.stderr(), f"the rescuer logs that it put the {held} records back", b.stderr().decode(errors="replace"))
     missing, dups, unexpected = union_report(t, expected, [out_a, out_b])
     t.check(not missing, f"no record missing while agg-c-stopped is stopped ({len(missing)})", sample(missing))
@@ -250,12 +250,12 @@ def part_d(t):
     res = t.run("logctl", ["recover", "--queue", q])
     t.check(res.rc == 0, "logctl recover exits 0", res.describe())
     out = res.out_text
-    t.check(f"consumer 'ghost' is gone: put 5 record(s) back in '{q}'" in out,
+    t.check(f"consumer 'ghost' is gone: put 5 message(s) back in '{q}'" in out,
             "it names the dead consumer 'ghost' and its 5 records", out)
-    t.check(f"consumer 'unregistered' is gone: put 3 record(s) back in '{q}'" in out,
+    t.check(f"consumer 'unregistered' is gone: put 3 message(s) back in '{q}'" in out,
             "it finds the processing list missing from the registry (3 records)", out)
     t.check("consumer 'leased' is alive" in out, "it says the consumer with a live lease is alive", out)
-    t.check("recovered 8 record(s) in all" in out, "it reports 8 records in all", out)
+    t.check("recovered 8 message(s) in all" in out, "it reports 8 records in all", out)
     t.check(res.err == b"", "nothing on stderr", res.describe())
     raw = r.lrange(q, 0, -1)
     t.check_equal(len(raw), 3 + 5 + 3, "LLEN of the queue is 11 (3 waiting + 5 + 3 recovered)")
@@ -274,7 +274,7 @@ def part_d(t):
     t.check_equal(r.exists(proc_g, proc_u), 0, "the recovered processing lists are gone")
     t.check(r.pttl(lease_l) > 0, "the live lease is left alone")
     res = t.run("logctl", ["recover", "--queue", q])
-    t.check(res.rc == 0 and "recovered 0 record(s) in all" in res.out_text and "'leased' is alive" in res.out_text,
+    t.check(res.rc == 0 and "recovered 0 message(s) in all" in res.out_text and "'leased' is alive" in res.out_text,
             "a second logctl recover finds nothing more and still leaves the leased consumer alone", res.describe())
     t.check_equal(r.llen(q), 11, "the queue still holds 11 records")
 
@@ -287,8 +287,8 @@ def part_d(t):
     r.rpush(f"{qstar}.processing.mine", "mine-1")
     res = t.run("logctl", ["recover", "--queue", qstar])
     t.check(res.rc == 0, "logctl recover --queue '..._g*' exits 0", res.describe())
-    t.check("consumer 'mine' is gone: put 1 record(s) back" in res.out_text, "it recovers its own list", res.describe())
-    t.check("bystander" not in res.out_text and "recovered 1 record(s) in all" in res.out_text,
+    t.check("consumer 'mine' is gone: put 1 message(s) back" in res.out_text, "it recovers its own list", res.describe())
+    t.check("bystander" not in res.out_text and "recovered 1 message(s) in all" in res.out_text,
             "it does not touch the other queue's list", res.describe())
     t.check_equal(r.lrange(qstar, 0, -1), [COUNTED + b"mine-1"], "its record is back in its queue (counted)")
     t.check_equal(r.llen(f"{qother}.processing.bystander"), 2, "the other queue's processing list keeps its records")
@@ -326,7 +326,7 @@ def part_e(t):
     err = b.stderr().decode(errors="replace")
     t.check(f"consumer id '{cid}' was held by pid {a.pid} on this host, which is gone" in err,
             "the restart says the id was held by the dead pid and takes it over", err)
-    t.check(f"put {held} unfinished record(s) left by a previous run back at the head of '{q}'" in err,
+    t.check(f"put {held} unfinished message(s) left by a previous run back at the head of '{q}'" in err,
             f"the restart says it put the {held} records back", err)
 
     t.section("(e) a second aggregator with the id in use")
@@ -412,7 +412,7 @@ def part_f(t):
     t.require(ok, "the stopped aggregator's 1 s lease expires", f"PTTL {r.pttl(lease)}")
     b = t.start_aggregator("agg-f-new", q, out_b, "raw", ["--consumer-id", cid, "--lease-seconds", "5"])
     err = b.stderr().decode(errors="replace")
-    t.check(f"put {held} unfinished record(s) left by a previous run back at the head of '{q}'" in err,
+    t.check(f"put {held} unfinished message(s) left by a previous run back at the head of '{q}'" in err,
             f"the new aggregator puts the {held} records of the stopped one back", err)
     ok = wait_for(lambda: len(set(lines_of(out_a)) | set(lines_of(out_b))) >= backlog, 20, 0.1)
     t.check(ok, "every record is in the union of the outputs while the old one is stopped", b.result().describe())

@@ -194,7 +194,7 @@ def body(t):
         t.check("expired" in r.out_text and "logctl recover" in r.out_text, "the table says the lease expired",
                 r.describe())
         r = t.run("logctl", ["recover", "--queue", q])
-        t.check(r.rc == 0 and "put 5 record(s) back" in r.out_text, "logctl recover puts the 5 back", r.describe())
+        t.check(r.rc == 0 and "put 5 message(s) back" in r.out_text, "logctl recover puts the 5 back", r.describe())
         r, doc = status(t, q)
         want = {"ready": 12, "unacked": 0, "consumers": 0}
         t.check_equal({k: main_row(doc).get(k) for k in want}, want, "then: ready 12, unacked 0, consumers 0")

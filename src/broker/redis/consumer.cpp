@@ -179,7 +179,7 @@ void RedisConsumer::putBackOwn(const char* why, bool release) {
                            release ? "release" : "keep"},
                           "putting unfinished records back in the queue");
   if (r->type == REDIS_REPLY_INTEGER && r->integer > 0) {
-    spdlog::warn("put {} unfinished record(s) {} back at the head of '{}'", r->integer, why, escaped(keys_.queue));
+    spdlog::warn("put {} unfinished message(s) {} back at the head of '{}'", r->integer, why, escaped(keys_.queue));
   }
 }
 
@@ -195,7 +195,7 @@ void RedisConsumer::recoverOthers() {
         {"EVAL", kRecoverScript, "4", keys_.queue, keys_.processing(id), keys_.lease(id), keys_.registry, id, "", "release"},
         "recovering records of a dead consumer");
     if (r->type == REDIS_REPLY_INTEGER && r->integer > 0) {
-      spdlog::warn("consumer '{}' stopped renewing its lease: put its {} unfinished record(s) back in '{}'",
+      spdlog::warn("consumer '{}' stopped renewing its lease: put its {} unfinished message(s) back in '{}'",
                    escaped(id), r->integer, escaped(keys_.queue));
     }
   }
