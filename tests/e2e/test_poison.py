@@ -53,7 +53,7 @@ def counted_again(t, p):
     """What the stderr of an aggregator says when it counted a failed delivery of P."""
     err = p.stderr()
     if t.env.transport == "redis":
-        return b"put 1 unfinished record(s) left by a previous run back" in err
+        return b"put 1 unfinished message(s) left by a previous run back" in err
     return b"put 1 redelivered record(s) back" in err and b"with their failed deliveries counted" in err
 
 
