@@ -217,18 +217,6 @@ void sealEntry(std::string& entry, size_t begin) {
   throw SinkError(fmt::format("{} {}: {}", what, escaped(path), std::strerror(code)), code);
 }
 
-std::string readAll(int fd, const std::string& path) {
-  std::string data;
-  char buf[1 << 16];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) fail("cannot read the duplicate journal", path, errno);
-    if (n == 0) return data;
-    data.append(buf, static_cast<size_t>(n));
-  }
-}
-
 // A file of the output's directory, other than the output itself and its journal, whose name
 // starts with the output's name and which is the file (dev, ino): where a rotation renamed it.
 std::optional<std::string> findRenamedOutput(const std::string& outputPath, uint64_t dev, uint64_t ino) {
@@ -259,13 +247,10 @@ IdJournal::IdJournal(std::string path, const std::string& outputPath, int output
   const int rfd = ::open(path_.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
   if (rfd < 0) fail("cannot open the duplicate journal", path_, errno);
   std::string data;
-  try {
-    data = readAll(rfd, path_);
-  } catch (...) {
-    ::close(rfd);
-    throw;
-  }
+  const bool read = readAll(rfd, data);
+  const int code = errno;
   ::close(rfd);
+  if (!read) fail("cannot read the duplicate journal", path_, code);
 
   Parser parser(data);
   std::optional<Entry> last;

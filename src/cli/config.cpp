@@ -17,6 +17,7 @@
 
 #include "core/broker_url.hpp"
 #include "core/escape.hpp"
+#include "core/io.hpp"
 
 namespace logship::cli {
 namespace {
@@ -136,19 +137,12 @@ std::string readWholeFile(const std::string& path) {
     throw ConfigError(fmt::format("cannot read the configuration file {}: {}", escaped(path), std::strerror(errno)));
   }
   std::string text;
-  char buf[65536];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int code = errno;
-      ::close(fd);
-      throw ConfigError(fmt::format("cannot read the configuration file {}: {}", escaped(path), std::strerror(code)));
-    }
-    if (n == 0) break;
-    text.append(buf, static_cast<size_t>(n));
-  }
+  const bool read = readAll(fd, text);
+  const int code = errno;
   ::close(fd);
+  if (!read) {
+    throw ConfigError(fmt::format("cannot read the configuration file {}: {}", escaped(path), std::strerror(code)));
+  }
   return text;
 }
 

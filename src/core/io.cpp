@@ -19,4 +19,15 @@ bool writeAll(int fd, std::string_view data) {
   return true;
 }
 
+bool readAll(int fd, std::string& out) {
+  char buf[65536];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return false;
+    if (n == 0) return true;
+    out.append(buf, static_cast<size_t>(n));
+  }
+}
+
 }  // namespace logship

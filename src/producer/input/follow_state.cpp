@@ -184,17 +184,10 @@ FollowStateFile::FollowStateFile(std::string path) : path_(std::move(path)) {
       throw Error(sysError("cannot read the state file", path_));
     }
     std::string text;
-    char buf[65536];
-    for (;;) {
-      const ssize_t n = ::read(fd, buf, sizeof buf);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        const std::string why = sysError("cannot read the state file", path_);
-        ::close(fd);
-        throw Error(why);
-      }
-      if (n == 0) break;
-      text.append(buf, static_cast<size_t>(n));
+    if (!readAll(fd, text)) {
+      const std::string why = sysError("cannot read the state file", path_);
+      ::close(fd);
+      throw Error(why);
     }
     ::close(fd);
     try {
