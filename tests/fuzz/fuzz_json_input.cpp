@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "fuzz_support.hpp"
 #include "producer/input/json_format.hpp"
 #include "producer/input/record_fields.hpp"
 
@@ -16,19 +17,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   source.fields.push_back({"env", "fuzz"});
   Record out;
   const bool ok = jsonLineToRecord(line, source, out);
-  if (out.host.empty() || out.host.size() > kMaxServiceHostBytes) std::abort();
-  if (out.service.empty() || out.service.size() > kMaxServiceHostBytes) std::abort();
-  size_t bytes = 0;
-  bool parseError = false;
-  for (const auto& f : out.fields) {
-    if (f.key.empty() || f.key.size() > kMaxFieldKeyBytes) std::abort();
-    for (unsigned char c : f.key) {
-      if (!(std::isalnum(c) || c == '_' || c == '.' || c == '-')) std::abort();
-    }
-    bytes += f.key.size() + f.value.size();
-    parseError = parseError || f.key == kParseErrorField;
-  }
-  if (bytes > kMaxFieldBytes + 200) std::abort();
+  const bool parseError = fuzz::requireBoundedMetadata(out);
   if (!ok && (out.message != line || !parseError || out.timestampUs != 0)) std::abort();
   return 0;
 }

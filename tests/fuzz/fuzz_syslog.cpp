@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "fuzz_support.hpp"
 #include "producer/input/record_fields.hpp"
 #include "producer/input/syslog_framer.hpp"
 #include "producer/input/syslog_parse.hpp"
@@ -52,20 +53,7 @@ std::vector<std::string> frames(std::string_view in, size_t step) {
 }
 
 void checkRecord(const Record& r, bool parsed) {
-  if (r.host.empty() || r.host.size() > kMaxServiceHostBytes) std::abort();
-  if (r.service.empty() || r.service.size() > kMaxServiceHostBytes) std::abort();
-  size_t bytes = 0;
-  bool parseError = false;
-  for (const auto& f : r.fields) {
-    if (f.key.empty() || f.key.size() > kMaxFieldKeyBytes) std::abort();
-    for (unsigned char c : f.key) {
-      if (!(std::isalnum(c) || c == '_' || c == '.' || c == '-')) std::abort();
-    }
-    bytes += f.key.size() + f.value.size();
-    parseError = parseError || f.key == kParseErrorField;
-  }
-  if (bytes > kMaxFieldBytes + 200) std::abort();
-  if (parseError == parsed) std::abort();
+  if (fuzz::requireBoundedMetadata(r) == parsed) std::abort();  // parse_error exactly when not parsed
 }
 
 }  // namespace
