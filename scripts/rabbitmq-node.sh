@@ -16,6 +16,10 @@ dir=${2:?missing DIR}
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 
+# epmd (the Erlang port mapper, 4369) listens on loopback only when this script's rabbitmqctl or
+# node is the one that starts it; an epmd already running keeps the addresses it was started with.
+export ERL_EPMD_ADDRESS=127.0.0.1
+
 node_of() { cat "$dir/nodename" 2>/dev/null || true; }
 
 case "$cmd" in
@@ -72,6 +76,8 @@ case "$cmd" in
     # The rabbitmq user must be able to reach DIR through every parent directory.
     chown -R rabbitmq:rabbitmq "$dir"
     (
+      # Every port on loopback: the Erlang distribution listener too (inet_dist_use_interface).
+      export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
       export RABBITMQ_NODENAME="$node" RABBITMQ_DIST_PORT=$((port + 20000)) \
         RABBITMQ_MNESIA_BASE="$dir/mnesia" RABBITMQ_LOG_BASE="$dir/log" \
         RABBITMQ_ENABLED_PLUGINS_FILE="$dir/plugins" RABBITMQ_CONFIG_FILE="$dir/rabbitmq"
