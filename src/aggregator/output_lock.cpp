@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -41,9 +42,13 @@ std::string OutputLock::pathFor(const std::string& outputPath) {
 OutputLock::OutputLock(const std::string& outputPath, mode_t mode) {
   const std::string lockPath = pathFor(outputPath);
   fd_ = openFile(lockPath, O_RDWR | O_CREAT, mode);
-  if (!fd_.valid()) throw Error(systemMessage("cannot open the output's lock", lockPath, errno));
+  const auto fail = [&](const char* what) {
+    return Error(fmt::format("cannot open output {}: {} its lock {}: {}", escaped(outputPath), what,
+                             escaped(lockPath), std::strerror(errno)));
+  };
+  if (!fd_.valid()) throw fail("cannot create");
   if (::flock(fd_.get(), LOCK_EX | LOCK_NB) != 0) {
-    if (errno != EWOULDBLOCK) throw Error(systemMessage("cannot lock", lockPath, errno));
+    if (errno != EWOULDBLOCK) throw fail("cannot take");
     throw Error(fmt::format("{} is being written by another log_aggregator ({}; lock {}): only one aggregator may "
                             "write to an output file; give this one its own --output (several aggregators share a "
                             "queue's work, each writing its own file)",
@@ -51,7 +56,7 @@ OutputLock::OutputLock(const std::string& outputPath, mode_t mode) {
   }
   const std::string owner = fmt::format("{} {}\n", ::getpid(), hostName());
   if (::ftruncate(fd_.get(), 0) != 0 || !writeAll(fd_.get(), owner)) {
-    throw Error(systemMessage("cannot write", lockPath, errno));
+    throw fail("cannot write");
   }
 }
 

@@ -5,7 +5,8 @@
     Over Redis too (exit 1, as README's exit table says; it was 2).
 (b) A symbolic link at --output is refused (exit 1, one line naming --allow-symlink-output) and its
     target is not touched; with --allow-symlink-output the records go to the target.
-(c) Under umask 022 the output and its duplicate journal are created 0640; --file-mode 0600 gives 0600.
+(c) Under umask 022 the output and its duplicate journal are created 0640; --file-mode 0600 (or
+    file-mode = "0600" in the configuration file) gives 0600; a bad mode is exit 2.
 (d) `rm out.txt` while the aggregator runs: it warns, creates the file again, and every record sent
     after the deletion is in the new file exactly once (none only in the unlinked one)."""
 # transports: amqp redis
@@ -94,6 +95,18 @@ def part_c(t):
         t.drain("agg-private", q2, out2, extra=["--file-mode", "0600"])
         mode = stat.S_IMODE(os.stat(out2).st_mode) if os.path.exists(out2) else None
         t.check(mode == 0o600, f"--file-mode 0600 gives 0600 ({mode and oct(mode)})")
+        conf = t.path("modes.toml")
+        with open(conf, "w") as f:
+            f.write('[log_aggregator]\nfile-mode = "0600"\n')
+        q3 = t.queue("modes3")
+        out3 = t.path("configured.log")
+        send(t, q3, records("c3", 10))
+        t.drain("agg-configured", q3, out3, extra=["--config", conf])
+        mode = stat.S_IMODE(os.stat(out3).st_mode) if os.path.exists(out3) else None
+        t.check(mode == 0o600, f"file-mode = \"0600\" in the configuration file gives 0600 ({mode and oct(mode)})")
+        bad = t.run("log_aggregator", ["--queue", q3, "--output", out3, "--file-mode", "0989"], timeout=30)
+        t.check(bad.rc == 2 and len(bad.err_lines) == 1 and "--file-mode" in bad.err_text,
+                "a bad --file-mode is a usage error (exit 2, one line naming it)", bad.describe())
     finally:
         os.umask(old)
 
