@@ -82,6 +82,7 @@ void FileSink::flush(bool durable) {
                  "records written to it before were deleted with it",
                  escaped(path_), bytes);
     writePending(durable);
+    if (durable) syncDirectoryOf(path_);  // the new file's name survives a power loss too
   }
   pending_.clear();
   written_ = 0;
@@ -286,7 +287,7 @@ FileSink::Switch FileSink::rotateTo(const std::string& rotatedPath) {
                     code);
   }
   fd_ = std::move(fresh);
-  logship::syncDirectoryOf(path_);
+  syncDirectoryOf(path_);
   journalNewFile();
   return Switch::Done;
 }
