@@ -13,6 +13,7 @@
 #include <string>
 
 #include "aggregator/file_sink.hpp"
+#include "aggregator/output_lock.hpp"
 #include "producer/input/follow_state.hpp"
 #include "producer/spool.hpp"
 #include "sink_test_support.hpp"
@@ -166,6 +167,24 @@ TEST_F(FileLayerTest, ADeletedOutputIsReopenedAndTheBatchWrittenAgainBeforeFlush
   sink.append("fourth\n");
   sink.flush(false);
   EXPECT_EQ(readFile(out), "second\nthird\nfourth\n");
+}
+
+TEST_F(FileLayerTest, ASecondWriterOfAnOutputIsRefusedNamingTheFirstUntilItIsGone) {
+  const std::string out = dir + "/out.txt";
+  {
+    const logship::OutputLock first(out, logship::kDefaultFileMode);
+    try {
+      const logship::OutputLock second(out, logship::kDefaultFileMode);
+      FAIL() << "two locks on one output";
+    } catch (const logship::Error& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find("pid " + std::to_string(::getpid())), std::string::npos) << what;
+      EXPECT_NE(what.find("--output"), std::string::npos) << what;
+    }
+    EXPECT_EQ(logship::OutputLock::pathFor(out), dir + "/.out.txt.lock");
+    EXPECT_EQ(modeOf(dir + "/.out.txt.lock"), 0640u);
+  }
+  EXPECT_NO_THROW(logship::OutputLock(out, logship::kDefaultFileMode));  // released with its owner
 }
 
 }  // namespace
