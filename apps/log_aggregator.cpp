@@ -12,6 +12,7 @@
 #include "aggregator/aggregator_metrics.hpp"
 #include "aggregator/collector.hpp"
 #include "aggregator/file_sink.hpp"
+#include "aggregator/output_lock.hpp"
 #include "aggregator/rotation.hpp"
 #include "aggregator/route.hpp"
 #include "aggregator/router.hpp"
@@ -48,8 +49,9 @@ void validateConsumerId(const std::string& id) {
 
 // Opens an output (the default one or a route's) with its duplicate journal, which first repairs
 // what a crash left, and says what it found.
-std::unique_ptr<FileSink> openOutput(const std::string& output, const IdJournalOptions& dedup) {
-  auto sink = std::make_unique<FileSink>(output);
+std::unique_ptr<FileSink> openOutput(const std::string& output, const OutputFileOptions& file,
+                                     const IdJournalOptions& dedup) {
+  auto sink = std::make_unique<FileSink>(output, file);
   sink->enableDedup(dedup);
   if (const IdJournal* journal = sink->journal()) {
     const auto& r = journal->recovery();
@@ -139,8 +141,14 @@ int main(int argc, char** argv) {
     // its own rotation (the router passes SIGHUP on to each of them).
     dedup.fsync = options.fsync;
     std::vector<std::unique_ptr<FileSink>> sinks;
-    sinks.push_back(openOutput(output, dedup));
-    for (const RouteRule& route : routes) sinks.push_back(openOutput(route.file, dedup));
+    const OutputFileOptions fileOptions{static_cast<mode_t>(std::stoul(settings.fileMode, nullptr, 8)),
+                                        settings.allowSymlinkOutput};
+    // One aggregator per file, checked before any file is touched (a second one exits 1 naming the first).
+    std::vector<OutputLock> locks;
+    locks.emplace_back(output, fileOptions.mode);
+    for (const RouteRule& route : routes) locks.emplace_back(route.file, fileOptions.mode);
+    sinks.push_back(openOutput(output, fileOptions, dedup));
+    for (const RouteRule& route : routes) sinks.push_back(openOutput(route.file, fileOptions, dedup));
     Router router(*sinks[0], settings.unroutedOnly);
     for (size_t i = 0; i < routes.size(); ++i) router.addRoute(routes[i], *sinks[i + 1]);
     router.setReopenRequest(&cli::reopenRequested());

@@ -219,6 +219,18 @@ void defineAggregator(CLI::App& app, AggregatorSettings& s) {
       ->check(CLI::Range(size_t{1}, size_t{512} * 1024 * 1024))
       ->capture_default_str();
   cli::addMetricsFlag(app, s.metricsListen);
+  app.add_option("--file-mode", s.fileMode,
+                 "Permissions (octal) of the output, route and journal files the aggregator creates (the umask "
+                 "still applies; existing files keep theirs; rotated files keep their file's)")
+      ->check([](const std::string& v) {
+        const bool ok = (v.size() == 3 || (v.size() == 4 && v[0] == '0')) &&
+                        v.find_first_not_of("01234567") == std::string::npos;
+        return ok ? std::string() : std::string("an octal mode such as 0640 or 600 (no setuid, setgid or sticky bit)");
+      })
+      ->type_name("MODE")
+      ->capture_default_str();
+  app.add_flag("--allow-symlink-output", s.allowSymlinkOutput,
+               "Write to the file a symbolic link at --output or a --route file points to (refused by default)");
 
   constexpr int64_t kYear = 366 * 86'400;
   app.add_option("--rotate-bytes", s.rotateBytes,

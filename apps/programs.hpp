@@ -63,6 +63,9 @@ struct AggregatorSettings {
   CLI::Option* consumerIdOption = nullptr;
   CLI::Option* writeRetryOption = nullptr;
   std::string metricsListen;
+  // Files created (outputs, route files, journals; rotated files keep their file's mode).
+  std::string fileMode = "0640";  // octal
+  bool allowSymlinkOutput = false;
   // Rotation (aggregator/rotation.hpp).
   std::string compress = "zstd";
   uint64_t rotateBytes = 0;

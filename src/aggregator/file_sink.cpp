@@ -16,28 +16,23 @@
 
 namespace logship {
 
-FileSink::Fd& FileSink::Fd::operator=(Fd&& o) noexcept {
-  if (this != &o) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = o.fd_;
-    o.fd_ = -1;
+UniqueFd FileSink::openPath() const {
+  return openFile(path_, O_WRONLY | O_APPEND | O_CREAT, options_.mode, options_.allowSymlink);
+}
+
+void FileSink::failOpen(const char* what, int code) const {
+  if (code == ELOOP && !options_.allowSymlink) {
+    throw SinkError(fmt::format("{} {}: it is a symbolic link, and writing through it is refused (give "
+                                "--allow-symlink-output to write to the file it points to)",
+                                what, escaped(path_)),
+                    code);
   }
-  return *this;
+  throw SinkError(fmt::format("{} {}: {}", what, escaped(path_), std::strerror(code)), code);
 }
 
-FileSink::Fd::~Fd() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
-FileSink::Fd FileSink::openPath(const std::string& path) {
-  return Fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
-}
-
-FileSink::FileSink(std::string path) : path_(std::move(path)), fd_(openPath(path_)) {
-  if (fd_.get() < 0) {
-    const int code = errno;
-    throw SinkError(fmt::format("cannot open output {}: {}", escaped(path_), std::strerror(code)), code);
-  }
+FileSink::FileSink(std::string path, OutputFileOptions options)
+    : path_(std::move(path)), options_(options), fd_(openPath()) {
+  if (!fd_.valid()) failOpen("cannot open output", errno);
 }
 
 FileSink::~FileSink() {
@@ -56,6 +51,7 @@ size_t FileSink::lineStart() const {
 
 void FileSink::enableDedup(IdJournalOptions options) {
   if (options.window == 0) return;
+  options.fileMode = options_.mode;
   journal_ = std::make_unique<IdJournal>(path_ + ".ids", path_, fd_.get(), options);
 }
 
@@ -75,6 +71,27 @@ void FileSink::journalAhead() {
 }
 
 void FileSink::flush(bool durable) {
+  writePending(durable);
+  if (outputDeleted()) {
+    // `rm out.txt` mid-stream: what we just wrote is only in an unlinked file, and flush()
+    // returning lets the caller acknowledge it. Write the batch again to a new file at the path
+    // first (its copy in the deleted file is harmless; a lost record is not).
+    const size_t bytes = pending_.size();
+    reopenDeleted();
+    spdlog::warn("{} was deleted while being written: created it again and wrote the last batch ({} bytes) to it; "
+                 "records written to it before were deleted with it",
+                 escaped(path_), bytes);
+    writePending(durable);
+    if (durable) syncDirectoryOf(path_);  // the new file's name survives a power loss too
+  }
+  pending_.clear();
+  written_ = 0;
+  lastError_ = 0;
+  tornEnd_ = -1;
+  if (journal_) journal_->batchWritten();
+}
+
+void FileSink::writePending(bool durable) {
   if (lastError_ != 0) prepareRetry();
   if (journal_ && written_ < pending_.size()) journalAhead();
   const size_t before = written_;
@@ -95,11 +112,27 @@ void FileSink::flush(bool durable) {
     tornEnd_ = -1;
     throw SinkError(fmt::format("cannot sync {} (fdatasync): {}", escaped(path_), std::strerror(code)), code);
   }
-  pending_.clear();
+}
+
+bool FileSink::outputDeleted() const {
+  struct stat st {};
+  return ::fstat(fd_.get(), &st) == 0 && st.st_nlink == 0;
+}
+
+void FileSink::reopenDeleted() {
+  UniqueFd fresh = openPath();
+  if (!fresh.valid()) {
+    // The batch stays pending and counts as not written: the next flush (a retry) opens the path.
+    const int code = errno;
+    lastError_ = code;
+    written_ = 0;
+    tornEnd_ = -1;
+    failOpen("cannot create the deleted output", code);
+  }
+  fd_ = std::move(fresh);
   written_ = 0;
-  lastError_ = 0;
   tornEnd_ = -1;
-  if (journal_) journal_->batchWritten();
+  journalNewFile();
 }
 
 void FileSink::fail(int code, bool progressed) {
@@ -141,11 +174,11 @@ void FileSink::prepareRetry() {
   }
 
   if (replaced || deadFd) {
-    Fd fresh = openPath(path_);
-    if (fresh.get() < 0) {
+    UniqueFd fresh = openPath();
+    if (!fresh.valid()) {
       const int code = errno;
       lastError_ = code;
-      throw SinkError(fmt::format("cannot reopen {}: {}", escaped(path_), std::strerror(code)), code);
+      failOpen("cannot reopen", code);
     }
     fd_ = std::move(fresh);
     tornEnd_ = torn() ? tornEnd_ : -1;
@@ -212,15 +245,6 @@ bool FileSink::pathNamesOurFile() const {
          byFd.st_ino == byPath.st_ino;
 }
 
-void FileSink::syncDirectoryOf(const std::string& path) noexcept {
-  const auto dir = std::filesystem::path(path).parent_path();
-  const int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
-  }
-}
-
 bool FileSink::journalNamesOutput() const { return !journal_ || journal_->namesOutput(); }
 
 void FileSink::journalNewFile() noexcept {
@@ -251,8 +275,8 @@ FileSink::Switch FileSink::rotateTo(const std::string& rotatedPath) {
                       code);
     }
   }
-  Fd fresh = openPath(path_);
-  if (fresh.get() < 0) {
+  UniqueFd fresh = openPath();
+  if (!fresh.valid()) {
     const int code = errno;
     // Go on writing to the old file under its old name.
     if (::renameat2(AT_FDCWD, rotatedPath.c_str(), AT_FDCWD, path_.c_str(), RENAME_NOREPLACE) != 0) {
@@ -270,11 +294,8 @@ FileSink::Switch FileSink::rotateTo(const std::string& rotatedPath) {
 
 bool FileSink::reopen() {
   if (pathNamesOurFile()) return false;
-  Fd fresh = openPath(path_);
-  if (fresh.get() < 0) {
-    const int code = errno;
-    throw SinkError(fmt::format("cannot reopen {}: {}", escaped(path_), std::strerror(code)), code);
-  }
+  UniqueFd fresh = openPath();
+  if (!fresh.valid()) failOpen("cannot reopen", errno);
   fd_ = std::move(fresh);
   journalNewFile();
   return true;

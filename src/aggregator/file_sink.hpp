@@ -8,6 +8,7 @@
 #include "aggregator/id_journal.hpp"
 
 #include "core/error.hpp"
+#include "core/file.hpp"
 #include "metrics/metric.hpp"
 
 namespace logship {
@@ -21,6 +22,13 @@ class SinkError : public Error {
 
  private:
   int code_;
+};
+
+// How an output file is opened (--file-mode, --allow-symlink-output).
+struct OutputFileOptions {
+  mode_t mode = kDefaultFileMode;  // of a file created (the umask applies); an existing file keeps its own
+  // Write to the file a symbolic link at the path points to; else such a path is refused (ELOOP).
+  bool allowSymlink = false;
 };
 
 // Appends whole lines to one output file through an owned descriptor opened with O_APPEND.
@@ -51,7 +59,9 @@ class SinkError : public Error {
 // the next start checks the right file and does not mistake the switch for a foreign change.
 class FileSink {
  public:
-  explicit FileSink(std::string path);  // opens or creates (mode 0644); SinkError if it cannot
+  // Opens or creates the output; SinkError if it cannot (or if it is a symbolic link and
+  // options.allowSymlink is false).
+  explicit FileSink(std::string path, OutputFileOptions options = {});
   FileSink(const FileSink&) = delete;
   FileSink& operator=(const FileSink&) = delete;
   ~FileSink();  // discard()s what is still pending
@@ -64,6 +74,9 @@ class FileSink {
   // Writes the rest of the pending batch (and fdatasyncs if `durable`); the batch is then done.
   // SinkError leaves it pending for the next flush. If fdatasync fails, whether the lines reached
   // the disk is unknown: the next flush writes the whole batch again (they may then appear twice).
+  // If the file was deleted (st_nlink 0) by the time the batch is written, it is created again at
+  // the path and the whole batch written to it too (with a warning) before flush returns, so a
+  // batch acknowledged after flush never lives only in an unlinked file.
   void flush(bool durable);
 
   bool hasPending() const { return !pending_.empty(); }
@@ -104,10 +117,6 @@ class FileSink {
   // after a switch); the next journaled write names it.
   bool journalNamesOutput() const;
 
-  // fsync of the directory holding `path`, so that a rename or a creation in it survives a power
-  // loss. Errors are ignored (some file systems refuse to sync a directory).
-  static void syncDirectoryOf(const std::string& path) noexcept;
-
   // Duplicate suppression: opens "<path>.ids" (IdJournal), which first repairs the output after a
   // crash (cuts a torn last line). Call before anything is appended; a window of 0 does nothing.
   // From then on every flush journals the lines it is about to write, before writing them.
@@ -115,32 +124,23 @@ class FileSink {
   IdJournal* journal() { return journal_.get(); }
 
  private:
-  class Fd {
-   public:
-    explicit Fd(int fd = -1) : fd_(fd) {}
-    Fd(Fd&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
-    Fd& operator=(Fd&& o) noexcept;
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    ~Fd();
-    int get() const { return fd_; }
-
-   private:
-    int fd_;
-  };
-
-  static Fd openPath(const std::string& path);  // -1 with errno set on failure
+  UniqueFd openPath() const;  // invalid with errno set on failure
+  [[noreturn]] void failOpen(const char* what, int code) const;
   bool torn() const { return written_ > 0 && pending_[written_ - 1] != '\n'; }
   size_t lineStart() const;  // start in pending_ of the line written_ is in
   [[noreturn]] void fail(int code, bool progressed);
   void prepareRetry();
   void journalAhead();  // IdJournal::beforeWrite for the rest of the pending batch
+  void writePending(bool durable);  // the rest of the pending batch into fd_ (flush without the end)
+  bool outputDeleted() const;       // the file we have open has no name any more (st_nlink 0)
+  void reopenDeleted();             // a new file at the path; the whole batch to be written again
   bool pathNamesOurFile() const;
   void journalNewFile() noexcept;  // IdJournal::outputReplaced for fd_, logged if it fails
   bool finishLine();  // writes the rest of the cut line through fd_; false on error
 
   std::string path_;
-  Fd fd_;
+  OutputFileOptions options_;
+  UniqueFd fd_;
   std::string pending_;  // whole lines not yet known to be written
   size_t written_ = 0;   // bytes of pending_ in the file
   int lastError_ = 0;    // errno of the failed flush, 0 after a successful one

@@ -244,13 +244,13 @@ std::optional<std::string> findRenamedOutput(const std::string& outputPath, uint
 
 IdJournal::IdJournal(std::string path, const std::string& outputPath, int outputFd, IdJournalOptions options)
     : path_(std::move(path)), options_(options), window_(options.window) {
-  const int rfd = ::open(path_.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
-  if (rfd < 0) fail("cannot open the duplicate journal", path_, errno);
+  removeLeftoverTemps(path_);  // of a compaction a crash interrupted
   std::string data;
-  const bool read = readAll(rfd, data);
-  const int code = errno;
-  ::close(rfd);
-  if (!read) fail("cannot read the duplicate journal", path_, code);
+  {
+    const UniqueFd rfd = openFile(path_, O_RDONLY | O_CREAT, options_.fileMode);
+    if (!rfd.valid()) fail("cannot open the duplicate journal", path_, errno);
+    if (!readAll(rfd.get(), data)) fail("cannot read the duplicate journal", path_, errno);
+  }
 
   Parser parser(data);
   std::optional<Entry> last;
@@ -285,19 +285,13 @@ IdJournal::IdJournal(std::string path, const std::string& outputPath, int output
         // Rotated (by us, in the moment before the entry naming the new file; or renamed by
         // logrotate while we were down): check the write in the file where it went.
         if (auto renamed = findRenamedOutput(outputPath, last->dev, last->ino)) {
-          const int fd = ::open(renamed->c_str(), O_WRONLY | O_CLOEXEC);
+          const UniqueFd fd = openFile(*renamed, O_WRONLY);
           struct stat rst {};
-          if (fd >= 0 && ::fstat(fd, &rst) == 0 && static_cast<uint64_t>(rst.st_ino) == last->ino &&
+          if (fd.valid() && ::fstat(fd.get(), &rst) == 0 && static_cast<uint64_t>(rst.st_ino) == last->ino &&
               static_cast<uint64_t>(rst.st_size) >= last->start) {
-            try {
-              keepUpTo = checkLastWrite(last->start, last->end, fd, *renamed, static_cast<uint64_t>(rst.st_size));
-            } catch (...) {
-              ::close(fd);
-              throw;
-            }
+            keepUpTo = checkLastWrite(last->start, last->end, fd.get(), *renamed, static_cast<uint64_t>(rst.st_size));
             recovery_.checkedIn = *renamed;
           }
-          if (fd >= 0) ::close(fd);
         }
       }
       if (!keepUpTo) {
@@ -331,27 +325,21 @@ uint64_t IdJournal::checkLastWrite(uint64_t start, uint64_t end, int fd, const s
   // The last write was cut short: keep its complete lines, cut the fragment of the next one.
   // The sink's descriptor is write-only: read through the path (the same file: checked).
   std::string tail(static_cast<size_t>(size - start), '\0');
-  const int outFd = ::open(filePath.c_str(), O_RDONLY | O_CLOEXEC);
+  // The same file as `fd` (checked), so a link at the path does not matter here.
+  const UniqueFd outFd = openFile(filePath, O_RDONLY, 0, true);
   struct stat byFd {};
   struct stat byPath {};
-  if (outFd < 0 || ::fstat(fd, &byFd) != 0 || ::fstat(outFd, &byPath) != 0 || byPath.st_ino != byFd.st_ino ||
-      byPath.st_dev != byFd.st_dev) {
-    const int code = outFd < 0 ? errno : ESTALE;
-    if (outFd >= 0) ::close(outFd);
-    fail("cannot read the end of the output", filePath, code);
+  if (!outFd.valid() || ::fstat(fd, &byFd) != 0 || ::fstat(outFd.get(), &byPath) != 0 ||
+      byPath.st_ino != byFd.st_ino || byPath.st_dev != byFd.st_dev) {
+    fail("cannot read the end of the output", filePath, !outFd.valid() ? errno : ESTALE);
   }
   size_t got = 0;
   while (got < tail.size()) {
-    const ssize_t n = ::pread(outFd, tail.data() + got, tail.size() - got, static_cast<off_t>(start + got));
+    const ssize_t n = ::pread(outFd.get(), tail.data() + got, tail.size() - got, static_cast<off_t>(start + got));
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const int code = n < 0 ? errno : EIO;
-      ::close(outFd);
-      fail("cannot read the end of the output", filePath, code);
-    }
+    if (n <= 0) fail("cannot read the end of the output", filePath, n < 0 ? errno : EIO);
     got += static_cast<size_t>(n);
   }
-  ::close(outFd);
   const size_t nl = tail.rfind('\n');
   const uint64_t cut = start + (nl == std::string::npos ? 0 : nl + 1);
   if (cut < size) {
@@ -371,15 +359,12 @@ void IdJournal::outputReplaced(dev_t dev, ino_t ino) {
   namesOutput_ = true;
 }
 
-IdJournal::~IdJournal() {
-  if (fd_ >= 0) ::close(fd_);
-}
+IdJournal::~IdJournal() = default;
 
 void IdJournal::openForAppend() {
-  const int fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) fail("cannot open the duplicate journal", path_, errno);
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = fd;
+  UniqueFd fd = openFile(path_, O_WRONLY | O_APPEND | O_CREAT, options_.fileMode);
+  if (!fd.valid()) fail("cannot open the duplicate journal", path_, errno);
+  fd_ = std::move(fd);
 }
 
 void IdJournal::add(const RecordIdRef& id, size_t end) {
@@ -484,11 +469,11 @@ void IdJournal::beforeWrite(dev_t dev, ino_t ino, off_t offset, size_t from, siz
 
 void IdJournal::appendEntry(const std::string& entry, size_t ids) {
   struct stat st {};
-  const bool sized = ::fstat(fd_, &st) == 0;
-  if (!writeAll(fd_, entry) || (options_.fsync && ::fdatasync(fd_) != 0)) {
+  const bool sized = ::fstat(fd_.get(), &st) == 0;
+  if (!writeAll(fd_.get(), entry) || (options_.fsync && ::fdatasync(fd_.get()) != 0)) {
     const int code = errno;
     // Cut the torn entry off, so that later entries are not hidden behind it.
-    if (sized && ::ftruncate(fd_, st.st_size) != 0) {
+    if (sized && ::ftruncate(fd_.get(), st.st_size) != 0) {
       spdlog::warn("cannot cut a torn entry off {}: {}", escaped(path_), std::strerror(errno));
     }
     fail("cannot write the duplicate journal", path_, code);
@@ -497,7 +482,6 @@ void IdJournal::appendEntry(const std::string& entry, size_t ids) {
 }
 
 void IdJournal::compact() {
-  const std::string tmp = path_ + ".tmp";
   std::string ids;
   size_t count = 0;
   window_.forEachRun([&](const RecordIdRef& first, uint64_t n) {
@@ -522,27 +506,10 @@ void IdJournal::compact() {
   std::string data = fmt::format("N 0 0 0 0 {}\n", count);
   data += ids;
   sealEntry(data, 0);
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) fail("cannot write the duplicate journal", tmp, errno);
-  if (!writeAll(fd, data) || (options_.fsync && ::fdatasync(fd) != 0)) {
-    const int code = errno;
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    fail("cannot write the duplicate journal", tmp, code);
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path_.c_str()) != 0) {
-    const int code = errno;
-    ::unlink(tmp.c_str());
-    fail("cannot replace the duplicate journal", path_, code);
-  }
-  if (options_.fsync) {
-    const auto dir = std::filesystem::path(path_).parent_path();
-    const int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-      ::fsync(dfd);
-      ::close(dfd);
-    }
+  try {
+    replaceFile(path_, data, options_.fileMode, options_.fsync);
+  } catch (const SystemError& e) {
+    throw SinkError(fmt::format("cannot rewrite the duplicate journal: {}", e.what()), e.code());
   }
   journalIds_ = count;
   openForAppend();

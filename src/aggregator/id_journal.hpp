@@ -10,12 +10,14 @@
 #include <vector>
 
 #include "aggregator/id_window.hpp"
+#include "core/file.hpp"
 
 namespace logship {
 
 struct IdJournalOptions {
   size_t window = 1'000'000;  // ids remembered (the most recent ones); 0: no deduplication
   bool fsync = false;         // fdatasync the journal before the output is written (--fsync)
+  mode_t fileMode = kDefaultFileMode;  // of the journal when created (the output's --file-mode)
 };
 
 // What IdJournal found when it opened (for the start-up log line and the tests).
@@ -122,7 +124,7 @@ class IdJournal {
 
   std::string path_;
   IdJournalOptions options_;
-  int fd_ = -1;
+  UniqueFd fd_;
   IdWindow window_;  // the most recent ids written
   IdWindow pendingIds_{SIZE_MAX};  // ids in the pending batch (journaled or not): cleared with it
   std::vector<Line> pending_;

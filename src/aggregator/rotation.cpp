@@ -17,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/escape.hpp"
+#include "core/file.hpp"
 #include "core/io.hpp"
 #include "core/units.hpp"
 
@@ -41,25 +42,6 @@ std::string inDirectoryOf(const std::string& outputPath, const std::string& file
   const fs::path dir = fs::path(outputPath).parent_path();
   return dir.empty() ? fileName : (dir / fileName).string();
 }
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-  int release() {
-    const int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-
- private:
-  int fd_;
-};
 
 struct CctxDeleter {
   void operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
@@ -134,13 +116,13 @@ uint64_t compressRotatedFile(const std::string& outputPath, const RotatedName& n
   const std::string dst = inDirectoryOf(outputPath, rotatedFileName(outputName, zstName));
   const std::string tmp = inDirectoryOf(outputPath, compressionTempName(outputName, name));
 
-  Fd in(::open(src.c_str(), O_RDONLY | O_CLOEXEC));
-  if (in.get() < 0) fail("cannot open", src, errno);
+  const UniqueFd in = openFile(src, O_RDONLY);
+  if (!in.valid()) fail("cannot open", src, errno);
   struct stat st {};
   if (::fstat(in.get(), &st) != 0) fail("cannot stat", src, errno);
   ::unlink(tmp.c_str());  // a crash's leftover
-  Fd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st.st_mode & 07777));
-  if (out.get() < 0) fail("cannot create", tmp, errno);
+  UniqueFd out = openFile(tmp, O_WRONLY | O_CREAT | O_EXCL, st.st_mode & 07777);
+  if (!out.valid()) fail("cannot create", tmp, errno);
   try {
     std::unique_ptr<ZSTD_CCtx, CctxDeleter> cctx(ZSTD_createCCtx());
     if (!cctx) throw Error("cannot create a zstd compression context");
@@ -176,9 +158,9 @@ uint64_t compressRotatedFile(const std::string& outputPath, const RotatedName& n
     const struct timespec times[2] = {st.st_atim, st.st_mtim};
     ::futimens(out.get(), times);
     if (::fsync(out.get()) != 0) fail("cannot sync", tmp, errno);
-    if (::close(out.release()) != 0) fail("cannot close", tmp, errno);
+    if (!out.close()) fail("cannot close", tmp, errno);
     if (::rename(tmp.c_str(), dst.c_str()) != 0) fail("cannot rename to " + escaped(dst) + ":", tmp, errno);
-    FileSink::syncDirectoryOf(dst);
+    syncDirectoryOf(dst);
     if (::unlink(src.c_str()) != 0 && errno != ENOENT) fail("cannot remove", src, errno);
     return written;
   } catch (...) {

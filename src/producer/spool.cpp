@@ -274,16 +274,14 @@ size_t MemorySpool::releaseLocked(size_t count) {
 // ---- DiskSpool --------------------------------------------------------------------------------
 
 DiskSpool::DiskSpool(const std::string& dir, SpoolLimits limits) : Spool(limits), dir_(dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir_, ec);
-  if (ec) throw Error(fmt::format("cannot create the spool directory {}: {}", escaped(dir_), ec.message()));
+  // The spool holds records not yet sent: private to its user.
+  createDirectories(dir_, kPrivateDirectoryMode);
   const std::string lockPath = dir_ + "/lock";
-  lockFd_ = ::open(lockPath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (lockFd_ < 0) throw Error(sysError("cannot open the spool lock", lockPath));
-  if (::flock(lockFd_, LOCK_EX | LOCK_NB) != 0) {
+  lockFd_ = openFile(lockPath, O_RDWR | O_CREAT, 0600);
+  if (!lockFd_.valid()) throw Error(sysError("cannot open the spool lock", lockPath));
+  if (::flock(lockFd_.get(), LOCK_EX | LOCK_NB) != 0) {
     const bool busy = errno == EWOULDBLOCK;
-    ::close(lockFd_);
-    lockFd_ = -1;
+    lockFd_.reset();
     if (busy) throw Error(fmt::format("the spool directory {} is in use by another log_producer", escaped(dir_)));
     throw Error(sysError("cannot lock the spool directory", dir_));
   }
@@ -300,10 +298,7 @@ DiskSpool::DiskSpool(const std::string& dir, SpoolLimits limits) : Spool(limits)
 DiskSpool::~DiskSpool() { closeAll(); }
 
 void DiskSpool::closeAll() noexcept {
-  for (int* fd : {&writeFd_, &cursorFd_, &readFd_, &lockFd_}) {
-    if (*fd >= 0) ::close(*fd);
-    *fd = -1;
-  }
+  for (UniqueFd* fd : {&writeFd_, &cursorFd_, &readFd_, &lockFd_}) fd->reset();
 }
 
 std::string DiskSpool::segmentPath(uint64_t firstSeq) const { return fmt::format("{}/{:020}.seg", dir_, firstSeq); }
@@ -322,12 +317,12 @@ void DiskSpool::recover() {
 
   // The cursor: the first sequence number the broker has not confirmed.
   const std::string cursorPath = dir_ + "/cursor";
-  cursorFd_ = ::open(cursorPath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (cursorFd_ < 0) throw Error(sysError("cannot open the spool cursor", cursorPath));
+  cursorFd_ = openFile(cursorPath, O_RDWR | O_CREAT, 0600);
+  if (!cursorFd_.valid()) throw Error(sysError("cannot open the spool cursor", cursorPath));
   char cur[16];
   bool haveCursor = false;
   uint64_t cursor = 0;
-  if (preadAll(cursorFd_, cur, 16, 0) && getU32(cur + 12) == kCursorMagic &&
+  if (preadAll(cursorFd_.get(), cur, 16, 0) && getU32(cur + 12) == kCursorMagic &&
       getU32(cur + 8) == static_cast<uint32_t>(crc32(0L, reinterpret_cast<const Bytef*>(cur), 8))) {
     cursor = getU64(cur);
     haveCursor = true;
@@ -338,13 +333,12 @@ void DiskSpool::recover() {
   uint64_t heldEntries = 0;
   for (size_t i = 0; i < firsts.size(); ++i) {
     const std::string path = segmentPath(firsts[i]);
-    const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
-    if (fd < 0) throw Error(sysError("cannot open the spool segment", path));
+    const UniqueFd fd = openFile(path, O_RDWR);
+    if (!fd.valid()) throw Error(sysError("cannot open the spool segment", path));
     struct stat st {};
-    ::fstat(fd, &st);
+    ::fstat(fd.get(), &st);
     data.resize(static_cast<size_t>(st.st_size));
-    if (!data.empty() && !preadAll(fd, data.data(), data.size(), 0)) {
-      ::close(fd);
+    if (!data.empty() && !preadAll(fd.get(), data.data(), data.size(), 0)) {
       throw Error(sysError("cannot read the spool segment", path));
     }
     Segment seg{firsts[i], 0, 0};
@@ -375,12 +369,10 @@ void DiskSpool::recover() {
         spdlog::error("spool: segment {} is damaged at offset {}: {} record(s) after it cannot be read and are lost",
                       escaped(path), pos, lost);
       }
-      if (::ftruncate(fd, static_cast<off_t>(pos)) != 0) {
-        ::close(fd);
+      if (::ftruncate(fd.get(), static_cast<off_t>(pos)) != 0) {
         throw Error(sysError("cannot repair the spool segment", path));
       }
     }
-    ::close(fd);
     seg.bytes = pos;
     if (seg.entries == 0 || (!segments_.empty() && seg.firstSeq < segments_.back().firstSeq + segments_.back().entries)) {
       ::unlink(path.c_str());  // empty (or overlapping: impossible unless edited by hand)
@@ -419,16 +411,16 @@ void DiskSpool::writeCursor() {
   std::memcpy(cur + 12, &kCursorMagic, 4);
   // One 16-byte write at offset 0: a process crash cannot tear it. A torn cursor (power loss) is
   // detected by its checksum, and then everything in the spool is sent again (duplicates, not loss).
-  if (::pwrite(cursorFd_, cur, 16, 0) != 16) {
+  if (::pwrite(cursorFd_.get(), cur, 16, 0) != 16) {
     spdlog::warn("{}", sysError("cannot update the spool cursor in", dir_));
   }
 }
 
 void DiskSpool::openWriteSegment(uint64_t firstSeq) {
-  if (writeFd_ >= 0) ::close(writeFd_);
+  writeFd_.reset();
   const std::string path = segmentPath(firstSeq);
-  writeFd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (writeFd_ < 0) throw Error(sysError("cannot create the spool segment", path));
+  writeFd_ = openFile(path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+  if (!writeFd_.valid()) throw Error(sysError("cannot create the spool segment", path));
   if (segments_.empty() || segments_.back().firstSeq != firstSeq) segments_.push_back(Segment{firstSeq, 0, 0});
 }
 
@@ -443,13 +435,13 @@ size_t DiskSpool::storeLocked(const Message& message) {
   std::memcpy(entryBuf_.data() + 8, &seq, 8);
   std::memcpy(entryBuf_.data() + 16, &crc, 4);
 
-  if (writeFd_ < 0 || segments_.empty() || segments_.back().bytes >= segmentBytes_) openWriteSegment(seq);
+  if (!writeFd_.valid() || segments_.empty() || segments_.back().bytes >= segmentBytes_) openWriteSegment(seq);
   Segment& seg = segments_.back();
   try {
-    if (!writeAll(writeFd_, entryBuf_)) throw Error(std::strerror(errno));
+    if (!writeAll(writeFd_.get(), entryBuf_)) throw Error(std::strerror(errno));
   } catch (const Error& e) {
     // Leave no torn entry behind: the record is not accepted.
-    [[maybe_unused]] int rc = ::ftruncate(writeFd_, static_cast<off_t>(seg.bytes));
+    [[maybe_unused]] int rc = ::ftruncate(writeFd_.get(), static_cast<off_t>(seg.bytes));
     throw Error(fmt::format("cannot write to the spool {}: {}", escaped(dir_), e.what()));
   }
   seg.bytes += entryBuf_.size();
@@ -473,10 +465,9 @@ size_t DiskSpool::segmentIndexOf(uint64_t seq) const {
 void DiskSpool::readNextLocked(Message& out) {
   const Segment& seg = segments_[segmentIndexOf(nextTake_)];
   if (readSegment_ != seg.firstSeq) {
-    if (readFd_ >= 0) ::close(readFd_);
     const std::string path = segmentPath(seg.firstSeq);
-    readFd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (readFd_ < 0) throw Error(sysError("cannot open the spool segment", path));
+    readFd_ = openFile(path, O_RDONLY);
+    if (!readFd_.valid()) throw Error(sysError("cannot open the spool segment", path));
     readSegment_ = seg.firstSeq;
     readOffset_ = 0;
     readSeq_ = seg.firstSeq;
@@ -484,7 +475,7 @@ void DiskSpool::readNextLocked(Message& out) {
   char h[kEntryHeaderBytes];
   // Skip forward to nextTake_ (after a rewind, or when the cache served the entries before).
   for (;;) {
-    if (!preadAll(readFd_, h, kEntryHeaderBytes, readOffset_) || getU32(h) != kEntryMagic || getU64(h + 8) != readSeq_) {
+    if (!preadAll(readFd_.get(), h, kEntryHeaderBytes, readOffset_) || getU32(h) != kEntryMagic || getU64(h + 8) != readSeq_) {
       throw Error(fmt::format("the spool segment {} changed under us at offset {}", escaped(segmentPath(seg.firstSeq)),
                               readOffset_));
     }
@@ -494,7 +485,7 @@ void DiskSpool::readNextLocked(Message& out) {
   }
   const uint32_t len = getU32(h + 4);
   readBuf_.resize(len);
-  if (!preadAll(readFd_, readBuf_.data(), len, readOffset_ + kEntryHeaderBytes) ||
+  if (!preadAll(readFd_.get(), readBuf_.data(), len, readOffset_ + kEntryHeaderBytes) ||
       getU32(h + 16) != entryChecksum(nextTake_, readBuf_) || !decodeSpoolPayload(readBuf_, out)) {
     throw Error(fmt::format("the spool entry {} in {} is damaged", nextTake_, escaped(segmentPath(seg.firstSeq))));
   }
@@ -527,14 +518,10 @@ size_t DiskSpool::releaseLocked(size_t count) {
     const Segment seg = segments_.front();
     segments_.pop_front();
     if (readSegment_ == seg.firstSeq) {
-      ::close(readFd_);
-      readFd_ = -1;
+      readFd_.reset();
       readSegment_ = UINT64_MAX;
     }
-    if (segments_.empty() && writeFd_ >= 0) {
-      ::close(writeFd_);
-      writeFd_ = -1;
-    }
+    if (segments_.empty()) writeFd_.reset();
     ::unlink(segmentPath(seg.firstSeq).c_str());
     freed += seg.bytes;
   }
@@ -543,8 +530,7 @@ size_t DiskSpool::releaseLocked(size_t count) {
 
 void DiskSpool::rewindLocked() {
   nextTake_ = firstHeld_;
-  if (readFd_ >= 0) ::close(readFd_);
-  readFd_ = -1;
+  readFd_.reset();
   readSegment_ = UINT64_MAX;
 }
 
@@ -555,8 +541,7 @@ bool DiskSpool::fullLocked(size_t entryBytes) {
   rewindLocked();
   for (const auto& s : segments_) ::unlink(segmentPath(s.firstSeq).c_str());
   segments_.clear();
-  if (writeFd_ >= 0) ::close(writeFd_);
-  writeFd_ = -1;
+  writeFd_.reset();
   bytes_ = 0;
   return false;
 }
@@ -574,14 +559,9 @@ void DiskSpool::keepRefused(const Message& message, const std::string& reason) {
     fmt::format_to(std::back_inserter(lines), "-\t{}\t{}\n", escaped(reason), escaped(message.body));
   }
   const std::string path = dir_ + "/refused.log";
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  try {
-    if (fd < 0) throw Error(std::strerror(errno));
-    if (!writeAll(fd, lines)) throw Error(std::strerror(errno));
-    ::close(fd);
-  } catch (const Error& e) {
-    if (fd >= 0) ::close(fd);
-    spdlog::error("cannot keep {} refused record(s) in {}: {}", records.size(), escaped(path), e.what());
+  const UniqueFd fd = openFile(path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+  if (!fd.valid() || !writeAll(fd.get(), lines)) {
+    spdlog::error("cannot keep {} refused record(s) in {}: {}", records.size(), escaped(path), std::strerror(errno));
   }
 }
 

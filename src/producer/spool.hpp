@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "core/file.hpp"
 #include "core/message.hpp"
 
 namespace logship {
@@ -174,10 +175,10 @@ class DiskSpool final : public Spool {
   size_t segmentIndexOf(uint64_t seq) const;
 
   std::string dir_;
-  int lockFd_ = -1;
-  int writeFd_ = -1;
-  int cursorFd_ = -1;
-  int readFd_ = -1;
+  UniqueFd lockFd_;
+  UniqueFd writeFd_;
+  UniqueFd cursorFd_;
+  UniqueFd readFd_;
   uint64_t readSegment_ = UINT64_MAX;  // firstSeq of the segment readFd_ has open
   size_t readOffset_ = 0;
   uint64_t readSeq_ = 0;  // seq of the entry at readOffset_

@@ -15,6 +15,7 @@
 #include <zstd.h>
 
 #include "core/escape.hpp"
+#include "core/file.hpp"
 
 namespace logship::search {
 namespace {
@@ -29,20 +30,6 @@ std::string displayName(const std::string& path) { return path == "-" ? "(standa
 }
 
 // ---- file descriptors and mappings (RAII) ----
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ > 0) ::close(fd_);  // never fd 0: standard input stays open
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 class Mapping {
  public:
@@ -340,30 +327,32 @@ FileReport scanFile(const std::string& path, const Query& query, const Pattern* 
   FileScan scan(path, query, pattern, options, sink);
   FileReport& report = scan.report();
   const bool stdinInput = path == "-";
-  const int raw = stdinInput ? STDIN_FILENO : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (raw < 0) throwErrno(path, "cannot open", errno);
-  Fd fd(raw);
+  // Standard input is read, never closed; a file is opened (a symbolic link named on the command
+  // line is followed: the user chose it).
+  UniqueFd opened = stdinInput ? UniqueFd() : openFile(path, O_RDONLY, 0, true);
+  if (!stdinInput && !opened.valid()) throwErrno(path, "cannot open", errno);
+  const int fd = stdinInput ? STDIN_FILENO : opened.get();
   struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) throwErrno(path, "cannot stat", errno);
+  if (::fstat(fd, &st) != 0) throwErrno(path, "cannot stat", errno);
   if (S_ISDIR(st.st_mode)) throw FileError(fmt::format("{}: is a directory", displayName(path)));
   const size_t chunk = std::max<size_t>(options.chunkBytes, 1);
   if (S_ISREG(st.st_mode)) {
     report.fileBytes = static_cast<uint64_t>(st.st_size);
     char magic[6] = {};
-    const ssize_t n = ::pread(fd.get(), magic, sizeof magic, 0);
+    const ssize_t n = ::pread(fd, magic, sizeof magic, 0);
     if (n < 0) throwErrno(path, "read error", errno);
     const std::string_view head(magic, static_cast<size_t>(n));
     refuseOtherCompression(head, path);
     if (!isZstd(head)) {
-      scanMapped(scan, fd.get(), static_cast<size_t>(st.st_size), chunk);
+      scanMapped(scan, fd, static_cast<size_t>(st.st_size), chunk);
       return report;
     }
   }
   // A pipe, or zstd data: streamed.
-  std::string head = readHead(fd.get(), 6, path, report.bytesRead);
+  std::string head = readHead(fd, 6, path, report.bytesRead);
   refuseOtherCompression(head, path);
   const bool zstd = isZstd(head);
-  FdSource file(fd.get(), std::move(head), path, report.bytesRead);
+  FdSource file(fd, std::move(head), path, report.bytesRead);
   if (zstd) {
     report.compression = Compression::Zstd;
     ZstdSource decompressed(file, path);

@@ -153,12 +153,12 @@ void RedisConsumer::acquireLease() {
         conn_.command({"EVAL", kDeleteIfScript, "1", lease_, holder}, "releasing a stale consumer lease");
         continue;
       }
-      throw UsageError(fmt::format("consumer id '{}' is in use by a running aggregator ({}): give each aggregator "
+      throw Error(fmt::format("consumer id '{}' is in use by a running aggregator ({}): give each aggregator "
                                    "its own --output or --consumer-id",
                                    escaped(id_), leaseOwnerText(holder)));
     }
     if (Clock::now() >= giveUpAt) {
-      throw UsageError(fmt::format("consumer id '{}' is in use by a live aggregator ({}) that keeps its lease: give "
+      throw Error(fmt::format("consumer id '{}' is in use by a live aggregator ({}) that keeps its lease: give "
                                    "each aggregator its own --consumer-id",
                                    escaped(id_), leaseOwnerText(holder)));
     }

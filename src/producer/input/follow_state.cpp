@@ -13,6 +13,7 @@
 
 #include "core/error.hpp"
 #include "core/escape.hpp"
+#include "core/file.hpp"
 #include "core/io.hpp"
 
 namespace logship {
@@ -161,9 +162,11 @@ std::vector<FollowEntry> parseFollowState(std::string_view text, const std::stri
 FollowStateFile::FollowStateFile(std::string path) : path_(std::move(path)) {
   const std::filesystem::path parent = std::filesystem::path(path_).parent_path();
   if (!parent.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(parent, ec);
-    if (ec) throw Error(fmt::format("cannot create the directory of the state file {}: {}", escaped(path_), ec.message()));
+    try {
+      createDirectories(parent.string(), kDefaultDirectoryMode);
+    } catch (const SystemError& e) {
+      throw Error(fmt::format("cannot create the directory of the state file {}: {}", escaped(path_), e.what()));
+    }
   }
   const std::string lockPath = path_ + ".lock";
   lockFd_ = ::open(lockPath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -210,23 +213,12 @@ FollowStateFile::~FollowStateFile() {
 }
 
 void FollowStateFile::save(const std::vector<FollowEntry>& entries) {
-  const std::string text = formatFollowState(entries);
-  const std::string tmp = path_ + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) throw Error(sysError("cannot write the state file", tmp));
-  if (!writeAll(fd, text) || ::fsync(fd) != 0) {
-    const std::string why = sysError("cannot write the state file", tmp);
-    ::close(fd);
-    throw Error(why);
-  }
-  if (::close(fd) != 0) throw Error(sysError("cannot write the state file", tmp));
-  if (::rename(tmp.c_str(), path_.c_str()) != 0) throw Error(sysError("cannot replace the state file", path_));
-  const std::filesystem::path parent = std::filesystem::path(path_).parent_path();
-  const std::string dir = parent.empty() ? std::string(".") : parent.string();
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);  // the rename itself on disk; a failure here leaves a valid file either way
-    ::close(dfd);
+  // A fresh temporary beside it (O_EXCL, random name), fsynced, renamed over it, the directory
+  // synced: a link planted anywhere near is never written through.
+  try {
+    replaceFile(path_, formatFollowState(entries), 0600, true);
+  } catch (const SystemError& e) {
+    throw Error(fmt::format("cannot write the state file: {}", e.what()));
   }
   existed_ = true;
 }
