@@ -12,7 +12,11 @@ restarts the producer; an aggregator then drains the queue and every record is c
     exactly once; (b2) the writer does not pause (the copy and truncation happen between two of its
     lines): no duplicates, every line written after a truncation arrives, and the lines that do not
     arrive (written after the producer's last read, before the truncation) are all in the copy — the
-    loss copytruncate itself causes, which the test counts and prints.
+    loss copytruncate itself causes, which the test counts and prints. (b3) real logrotate -f with
+    copytruncate, compress and delaycompress, 3 times while the writer writes: the rest of each old
+    content is read from its copy (app.log.1), so every line logrotate kept (in the copies or the
+    file) arrives exactly once; the only lines lost are those written between logrotate's copy and
+    its truncation (in no file), counted and printed; a warning names each copy.
 (c) SIGTERM in the middle (exit 0), the file rotated by rename while the producer is stopped, restart
     on the same state file: the rest of the renamed file is read, then the new one: every line
     exactly once.
@@ -35,7 +39,9 @@ restarts the producer; an aggregator then drains the queue and every record is c
 import json
 import os
 import shutil
+import gzip
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -189,6 +195,46 @@ def copytruncate(t):
     t.check(set(missing) <= copies, f"the {len(missing)} lines lost are all in the copies (lost by copytruncate "
             "between the producer's last read and the truncation)", sample(set(missing) - copies))
     t.note(f"copytruncate under load lost {len(missing)} of {w.total} lines (3 truncations)")
+
+
+def lines_of(path):
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as f:
+        return [l.decode() for l in f.read().split(b"\n") if l]
+
+
+def logrotate_copytruncate(t):
+    t.section("(b3) logrotate -f with copytruncate, 3 times while the writer writes")
+    q = t.queue("lr")
+    d = t.path("lr")
+    os.makedirs(d)
+    log, state, conf = os.path.join(d, "app.log"), t.path("lr.state"), t.path("logrotate.conf")
+    with open(conf, "w") as f:
+        f.write(f"{log} {{\n  copytruncate\n  rotate 5\n  compress\n  delaycompress\n  missingok\n}}\n")
+    open(log, "w").close()
+    p = follower(t, "producer-lr", q, [log], state)
+    wait_following(t, p, log)
+    w = Writer(log, "r", 6000, pace=0.001)
+    w.start()
+    for k in range(1, 4):
+        time.sleep(1.0)
+        r = subprocess.run(["logrotate", "-f", "-s", t.path("logrotate.status"), conf], capture_output=True)
+        t.require(r.returncode == 0, f"logrotate {k} rotates {log}", r.stderr.decode())
+    w.join()
+    wait_read(t, state, log)
+    stop(t, p)
+    t.check(p.stderr().count(b"is read from its copy") == 3, "each truncation is a warning naming the copy read",
+            p.result().describe())
+    got = drained(t, q, "lr")
+    kept = set()
+    for name in sorted(os.listdir(d)):
+        kept.update(lines_of(os.path.join(d, name)))
+    missing, dups, unexpected, _ = tally(w.lines, got)
+    t.check(dups == 0 and not unexpected, f"logrotate copytruncate: no duplicates ({dups}), nothing unexpected")
+    t.check(set(got) == kept, f"every one of the {len(kept)} lines logrotate kept (in {sorted(os.listdir(d))}) arrived",
+            sample(kept - set(got)))
+    t.note(f"lost: {len(missing)} of {w.total} lines, all written between logrotate's copy and its truncation "
+           "(in no file)")
 
 
 def term_restart(t):
@@ -439,7 +485,8 @@ def json_lines(t):
 
 
 def body(t):
-    parts = [errors, json_lines, multiline, glob_new_file, rename_rotation, copytruncate, term_restart, kill_restart]
+    parts = [errors, json_lines, multiline, glob_new_file, rename_rotation, copytruncate, logrotate_copytruncate,
+             term_restart, kill_restart]
     only = os.environ.get("LOGSHIP_FOLLOW_PARTS")  # a comma-separated subset, while developing one part
     for part in parts:
         if not only or part.__name__ in only.split(","):

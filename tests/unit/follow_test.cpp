@@ -381,6 +381,7 @@ TEST(CheckpointMarks, MemoryStaysBoundedByMergingMarksOfOneFile) {
 struct Script {
   std::mutex mu;
   std::vector<std::string> bodies;
+  std::vector<std::string> ids;  // logship-id
 };
 
 class ConfirmingPublisher : public Publisher {
@@ -389,6 +390,9 @@ class ConfirmingPublisher : public Publisher {
   uint64_t publish(const Message& m) override {
     std::lock_guard lock(s_.mu);
     s_.bodies.push_back(m.body);
+    for (const auto& h : m.headers) {
+      if (h.key == "logship-id") s_.ids.push_back(h.value);
+    }
     return ++published_;
   }
   size_t awaitConfirms(size_t, Clock::time_point, std::vector<ConfirmRange>& out) override {
@@ -499,6 +503,55 @@ TEST(FileInput, ARestartResumesExactlyAndFindsAFileRotatedMeanwhile) {
     f.run(50ms);
     EXPECT_EQ(f.stop(), (std::vector<std::string>{"new 2"}));
   }
+}
+
+TEST(FileInput, ALineReadAgainAfterACrashHasTheIdItHad) {
+  TempDir dir;
+  const std::string log = dir / "app.log";
+  append(log, "a1\n");
+  auto o = options(dir, {log});
+  o.fromBeginning = true;
+  std::vector<std::string> firstIds;
+  {
+    Follower f(o);
+    f.run(50ms);
+    std::filesystem::copy_file(dir / "state", dir / "state.after-a1");  // the last save before the crash
+    append(log, "a2\n\na3\n");
+    f.run(50ms);
+    std::lock_guard lock(f.script.mu);
+    firstIds = f.script.ids;
+  }  // killed: never stopped
+  std::filesystem::copy_file(dir / "state.after-a1", dir / "state", std::filesystem::copy_options::overwrite_existing);
+  Follower again(o);
+  again.run(50ms);
+  const auto bodies = again.stop();
+  EXPECT_EQ(bodies, (std::vector<std::string>{"a2", "a3"}));
+  ASSERT_EQ(firstIds.size(), 3u);
+  const std::string stream = firstIds[0].substr(0, 16);
+  EXPECT_EQ(firstIds, (std::vector<std::string>{stream + "-1", stream + "-2", stream + "-4"}));  // line 3 is empty
+  EXPECT_EQ(again.script.ids, (std::vector<std::string>{stream + "-2", stream + "-4"}));  // the ids they had
+}
+
+TEST(FileInput, CopytruncateReadsTheRestFromTheCopyFirst) {
+  TempDir dir;
+  const std::string log = dir / "app.log";
+  append(log, "");
+  auto o = options(dir, {log});
+  o.fromBeginning = true;
+  Follower f(o);
+  append(log, "before 1\n");
+  f.run(50ms);
+  append(log, "before 2\nbefore 3\n");  // not read yet when logrotate copies and truncates
+  std::filesystem::copy_file(log, log + ".1");
+  ::truncate(log.c_str(), 0);
+  append(log, "after 1\n");
+  f.run(50ms);
+  EXPECT_EQ(f.stop(), (std::vector<std::string>{"before 1", "before 2", "before 3", "after 1"}));
+  EXPECT_EQ(f.metrics.rotations.value(), 1u);
+  const auto& ids = f.script.ids;
+  ASSERT_EQ(ids.size(), 4u);
+  EXPECT_EQ(ids[2], ids[0].substr(0, 16) + "-3");  // the copy's lines: the same stream
+  EXPECT_NE(ids[3].substr(0, 16), ids[0].substr(0, 16));  // the new content: a new one
 }
 
 TEST(FileInput, CopytruncateStartsAgainFromTheBeginningOfTheSameFile) {
