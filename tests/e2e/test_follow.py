@@ -16,7 +16,8 @@ restarts the producer; an aggregator then drains the queue and every record is c
     copytruncate, compress and delaycompress, 3 times while the writer writes: the rest of each old
     content is read from its copy (app.log.1), so every line logrotate kept (in the copies or the
     file) arrives exactly once; the only lines lost are those written between logrotate's copy and
-    its truncation (in no file), counted and printed; a warning names each copy.
+    its truncation (in no file), counted and printed; a warning names each copy. The same with the
+    writer paused while logrotate runs (the producer not waited for): every line exactly once.
 (c) SIGTERM in the middle (exit 0), the file rotated by rename while the producer is stopped, restart
     on the same state file: the rest of the renamed file is read, then the new one: every line
     exactly once.
@@ -39,6 +40,7 @@ restarts the producer; an aggregator then drains the queue and every record is c
 import json
 import os
 import shutil
+import contextlib
 import gzip
 import signal
 import subprocess
@@ -204,31 +206,44 @@ def lines_of(path):
 
 
 def logrotate_copytruncate(t):
-    t.section("(b3) logrotate -f with copytruncate, 3 times while the writer writes")
-    q = t.queue("lr")
-    d = t.path("lr")
+    for paused in (True, False):
+        logrotate_run(t, paused)
+
+
+def logrotate_run(t, paused):
+    """Real logrotate -f (copytruncate, compress, delaycompress) 3 times while a writer writes; with
+    `paused`, the writer waits while logrotate runs (nothing is written between its copy and its
+    truncation), but the producer is not waited for: what it has not read yet is only in the copy."""
+    name = "lrp" if paused else "lr"
+    t.section(f"(b3) logrotate -f with copytruncate, 3 times while the writer writes{', paused around it' if paused else ''}")
+    q = t.queue(name)
+    d = t.path(name)
     os.makedirs(d)
-    log, state, conf = os.path.join(d, "app.log"), t.path("lr.state"), t.path("logrotate.conf")
+    log, state, conf = os.path.join(d, "app.log"), t.path(f"{name}.state"), t.path(f"{name}.conf")
     with open(conf, "w") as f:
         f.write(f"{log} {{\n  copytruncate\n  rotate 5\n  compress\n  delaycompress\n  missingok\n}}\n")
     open(log, "w").close()
-    p = follower(t, "producer-lr", q, [log], state)
+    p = follower(t, f"producer-{name}", q, [log], state)
     wait_following(t, p, log)
     w = Writer(log, "r", 6000, pace=0.001)
     w.start()
     for k in range(1, 4):
         time.sleep(1.0)
-        r = subprocess.run(["logrotate", "-f", "-s", t.path("logrotate.status"), conf], capture_output=True)
+        with (w.lock if paused else contextlib.nullcontext()):
+            r = subprocess.run(["logrotate", "-f", "-s", t.path(f"{name}.status"), conf], capture_output=True)
         t.require(r.returncode == 0, f"logrotate {k} rotates {log}", r.stderr.decode())
     w.join()
     wait_read(t, state, log)
     stop(t, p)
-    t.check(p.stderr().count(b"is read from its copy") == 3, "each truncation is a warning naming the copy read",
+    t.check(p.stderr().count(b"read from its copy") == 3, "each truncation is a warning naming the copy read",
             p.result().describe())
-    got = drained(t, q, "lr")
+    got = drained(t, q, name)
+    if paused:
+        exactly_once(t, w.lines, got, "logrotate copytruncate with the writer paused around it")
+        return
     kept = set()
-    for name in sorted(os.listdir(d)):
-        kept.update(lines_of(os.path.join(d, name)))
+    for file in sorted(os.listdir(d)):
+        kept.update(lines_of(os.path.join(d, file)))
     missing, dups, unexpected, _ = tally(w.lines, got)
     t.check(dups == 0 and not unexpected, f"logrotate copytruncate: no duplicates ({dups}), nothing unexpected")
     t.check(set(got) == kept, f"every one of the {len(kept)} lines logrotate kept (in {sorted(os.listdir(d))}) arrived",
