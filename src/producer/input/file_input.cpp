@@ -475,6 +475,8 @@ bool FileInput::readRotatedCopy(Shipper& shipper, File& f, Clock::time_point now
   const auto copySize = static_cast<uint64_t>(s->st.st_size);
   attach(*c, s->fd, s->path, copySize, {f.lineStart, f.nextLine}, now);
   if (!c->open()) return false;
+  // Kept under the followed path, as a renamed file is: a restart looks for it beside that path.
+  c->path = f.path;
   c->joiner = std::move(f.joiner);  // a pending multiline record goes on in the copy
   c->rotated = true;
   // Bytes seen in the file at the last look that neither the reads nor the copy hold: written after
