@@ -98,7 +98,7 @@ uint64_t newStreamId() {
   return id;
 }
 
-std::string streamPrefix(uint64_t stream) { return fmt::format("{:016x}", stream); }
+std::string streamPrefix(uint64_t stream) { return fmt::format("file-{:016x}", stream); }
 
 // ---- the state file's text -----------------------------------------------------------------------
 

@@ -42,7 +42,7 @@ bool sameContent(const Fingerprint& known, std::string_view head);
 // broker has them, or the spool) — where a restart resumes.
 //
 // Record ids (docs/FORMATS.md, "Record ids of followed lines"): the records of a file's content get
-// ids "<stream>-<line>", `stream` as 16 hex digits (random, chosen when the content is first
+// ids "file-<stream>-<line>", `stream` as 16 hex digits (random, chosen when the content is first
 // followed: a new file, or a file truncated), `line` the number of the record's first line, counted
 // from where the stream began. `line` here is the number of the line at `offset`, so a line read
 // again after a crash gets the id it had.
@@ -75,7 +75,7 @@ StartDecision decideStart(const FollowEntry* entry, std::string_view head, uint6
 
 // A new random stream id (never 0).
 uint64_t newStreamId();
-// "<16 hex digits>": the record id prefix of a stream.
+// "file-<16 hex digits>": the record id prefix of a stream.
 std::string streamPrefix(uint64_t stream);
 
 // The state file's text (version 2; version 1, without STREAM and LINE, is still read).
