@@ -41,6 +41,9 @@ uint64_t RecordGaps::note(std::string_view id) {
   std::string_view instance;
   uint64_t n = 0;
   if (!splitRecordId(id, instance, n)) return 0;
+  // A followed file's ids number its lines: an empty line or a multiline record's continuation
+  // lines are gaps that drop nothing.
+  if (instance.starts_with("file-")) return 0;
   auto it = next_.find(std::string(instance));
   if (it == next_.end()) {
     if (next_.size() >= kMaxInstances) next_.clear();

@@ -25,8 +25,9 @@ void validateServiceName(const std::string& name);
 // counting up by one, and a tail gets a producer's records in order (a producer's records are all
 // selected or none: one service and level per producer), so a jump from n to n + k means k - 1
 // records were dropped for the tail (RabbitMQ: by its capped queue; Redis: while the server had
-// disconnected it). Ids that go back (a producer sending again after a reconnect) and ids of other
-// forms count nothing.
+// disconnected it). Ids that go back (a producer sending again after a reconnect), ids of other
+// forms and a followed file's ids ("file-<stream>-<line>": line numbers, docs/FORMATS.md) count
+// nothing.
 class RecordGaps {
  public:
   // Notes the id of a record the tail received; returns the records it skipped.

@@ -67,6 +67,9 @@ bool sameMetadata(const Record& a, const Record& b) {
 
 bool Shipper::add(const Record* meta, std::string_view message, int64_t ts) {
   ++unflushedRead_;
+  const bool given = std::exchange(idGiven_, false);
+  const std::string_view idPrefix = given ? givenPrefix_ : std::string_view(options_.idPrefix);
+  const uint64_t idN = given ? givenN_ : nextId_;
   if (message.size() > options_.maxMessageBytes) {
     metrics_.read.inc(std::exchange(unflushedRead_, 0));
     metrics_.refused.inc();
@@ -76,6 +79,7 @@ bool Shipper::add(const Record* meta, std::string_view message, int64_t ts) {
   const bool alone = options_.batchRecords <= 1 || message.find('\n') != std::string_view::npos;
   if (batch_.records() > 0 &&
       (alone || batch_.bodyBytes() + 1 + message.size() > options_.batchBytes || ts < batch_.lastTimestampUs() ||
+       idN != batchNextN_ || idPrefix != batchIdPrefix_ ||
        (meta == nullptr ? !batchFromTemplate_ : batchFromTemplate_ || !sameMetadata(batch_.first(), *meta)))) {
     flushBatch();
   }
@@ -89,15 +93,17 @@ bool Shipper::add(const Record* meta, std::string_view message, int64_t ts) {
     }
     first.timestampUs = ts;
     first.message.assign(message);
-    first.id = fmt::format("{}-{}", options_.idPrefix, nextId_++);
+    first.id = fmt::format("{}-{}", idPrefix, idN);
+    batchIdPrefix_.assign(idPrefix);
     batch_.start(first);
     batchFromTemplate_ = meta == nullptr;
     batchInputStart_ = inputSeq_;
     batchStarted_ = Clock::now();
   } else {
     batch_.add(message, ts);
-    ++nextId_;
   }
+  batchNextN_ = idN + 1;
+  if (!given) ++nextId_;
   ++inputSeq_;
   if (alone || batch_.records() >= options_.batchRecords || Clock::now() - batchStarted_ >= options_.linger) {
     return flushBatch();

@@ -106,6 +106,15 @@ class Shipper {
   // id is ignored (the shipper numbers every record). Records are batched while level, service, host
   // and fields stay the same and timestamps do not go back. Returns as ship(message) does.
   bool ship(const Record& record);
+  // The next record given to ship() gets the id "<prefix>-<n>" instead of the next one of this
+  // instance (an input whose records have an identity of their own: a followed file's lines,
+  // docs/FORMATS.md "Record ids of followed lines"). A batch holds consecutive ids of one prefix:
+  // another prefix, or a gap, starts a new batch. `prefix` must stay valid until that ship().
+  void nextRecordId(std::string_view prefix, uint64_t n) {
+    givenPrefix_ = prefix;
+    givenN_ = n;
+    idGiven_ = true;
+  }
   // The metadata given on the command line (--service, --host, --level, --field).
   const Record& recordTemplate() const { return record_; }
   // The input's checkpoint (file offsets, docs/RELIABILITY.md): how many of the records given to
@@ -180,6 +189,11 @@ class Shipper {
   uint64_t remaining_ = 0;      // in the spool after finish()
   std::string firstFailure_;    // the sender thread's, read after finish()
   uint64_t nextId_ = 1;
+  bool idGiven_ = false;  // nextRecordId(): the next record's id
+  std::string_view givenPrefix_;
+  uint64_t givenN_ = 0;
+  std::string batchIdPrefix_;  // the batch's: its next record must have <batchIdPrefix_>-<batchNextN_>
+  uint64_t batchNextN_ = 0;
   BatchBuilder batch_;
   bool batchFromTemplate_ = false;  // the batch's metadata is record_'s
   Record scratch_;                  // the first record of a batch with its own metadata

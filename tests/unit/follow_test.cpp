@@ -117,7 +117,7 @@ TEST(Multiline, OffShipsEveryLineAndSkipsEmptyOnes) {
   LineJoiner j(o);
   Joined out;
   const auto now = Clock::now();
-  for (std::string_view l : {"a", "", "  b"}) out.take(j.push(l, 0, now));
+  for (std::string_view l : {"a", "", "  b"}) out.take(j.push(l, {}, now));
   EXPECT_EQ(out.records, (std::vector<std::string>{"a", "  b"}));
   EXPECT_FALSE(j.pending());
   EXPECT_EQ(j.emptyLines(), 1u);
@@ -138,14 +138,14 @@ TEST(Multiline, IndentedJoinsAJavaStackTraceWithCausedBy) {
       "\t... 2 more",
       "2026-11-27 10:00:01 INFO next",
   };
-  for (size_t i = 0; i < lines.size(); ++i) out.take(j.push(lines[i], i, now));
+  for (size_t i = 0; i < lines.size(); ++i) out.take(j.push(lines[i], {i, i}, now));
   ASSERT_EQ(out.records.size(), 2u);
   EXPECT_EQ(out.records[0], "2026-11-27 10:00:00 ERROR request failed");
   EXPECT_EQ(out.records[1],
             "java.lang.IllegalStateException: boom\n\tat com.example.Foo.bar(Foo.java:10)\n"
             "\tat com.example.Main.main(Main.java:5)\nCaused by: java.io.IOException: disk\n\t... 2 more");
   EXPECT_TRUE(j.pending());
-  EXPECT_EQ(j.pendingTag(), 6u);  // where the pending record starts
+  EXPECT_EQ(j.pendingTag().offset, 6u);  // where the pending record starts
   out.take(j.flush());
   EXPECT_EQ(out.records.back(), "2026-11-27 10:00:01 INFO next");
   EXPECT_FALSE(j.pending());
@@ -160,7 +160,7 @@ TEST(Multiline, StartPatternJoinsAPythonTracebackAndKeepsInnerBlankLines) {
   for (std::string_view l : {"continuation before any start", "2026-11-27 10:00:00 ERROR failed",
                              "Traceback (most recent call last):", "  File \"a.py\", line 1, in <module>", "",
                              "ZeroDivisionError: division by zero", "", "", "2026-11-27 10:00:01 INFO ok"}) {
-    out.take(j.push(l, 0, now));
+    out.take(j.push(l, {}, now));
   }
   out.take(j.flush());
   ASSERT_EQ(out.records.size(), 3u);
@@ -179,10 +179,10 @@ TEST(Multiline, ARecordAtTheLineOrByteLimitIsShippedAndTheNextLineStartsANewOne)
   LineJoiner j(o);
   Joined out;
   const auto now = Clock::now();
-  for (std::string_view l : {"head", " 1", " 2", " 3", " 4"}) out.take(j.push(l, 0, now));
+  for (std::string_view l : {"head", " 1", " 2", " 3", " 4"}) out.take(j.push(l, {}, now));
   EXPECT_EQ(out.records, (std::vector<std::string>{"head\n 1\n 2"}));  // 3 lines
   EXPECT_EQ(j.splits(), 1u);
-  out.take(j.push(" 0123456789abcdef", 0, now));  // " 3\n 4\n" + 17 bytes > 20
+  out.take(j.push(" 0123456789abcdef", {}, now));  // " 3\n 4\n" + 17 bytes > 20
   EXPECT_EQ(out.records.back(), " 3\n 4");
   EXPECT_EQ(j.takeSplits(), 2u);
   EXPECT_EQ(j.splits(), 0u);
@@ -196,8 +196,8 @@ TEST(Multiline, APendingRecordIsDueAfterTheTimeoutSinceItsLastLine) {
   o.timeout = 1000ms;
   LineJoiner j(o);
   const auto t0 = Clock::now();
-  EXPECT_FALSE(j.push("head", 0, t0));
-  EXPECT_FALSE(j.push(" more", 0, t0 + 800ms));
+  EXPECT_FALSE(j.push("head", {}, t0));
+  EXPECT_FALSE(j.push(" more", {}, t0 + 800ms));
   EXPECT_EQ(j.due(), t0 + 1800ms);
   EXPECT_FALSE(j.flushIfDue(t0 + 1700ms));
   const auto r = j.flushIfDue(t0 + 1800ms);
@@ -265,13 +265,22 @@ TEST(FollowIdentity, WhereAFileStarts) {
 
 TEST(FollowState, TextRoundTripsPathsWithSpacesAndControlCharacters) {
   const std::vector<FollowEntry> entries = {
-      {{64769, 1835011}, fingerprintOf("abc"), 52314, "/var/log/app.log"},
-      {{1, 2}, Fingerprint{}, 0, "/tmp/with space/and\nnewline\\x.log"},
+      {{64769, 1835011}, fingerprintOf("abc"), 52314, "/var/log/app.log", 0x9e32e4cedc55ecc0ULL, 1200},
+      {{1, 2}, Fingerprint{}, 0, "/tmp/with space/and\nnewline\\x.log", 1, 1},
   };
   const std::string text = formatFollowState(entries);
-  EXPECT_TRUE(text.starts_with("logship-follow-state 1\n")) << text;
+  EXPECT_TRUE(text.starts_with("logship-follow-state 2\n")) << text;
   EXPECT_NE(text.find("64769 1835011 3 "), std::string::npos) << text;
+  EXPECT_NE(text.find(" 52314 9e32e4cedc55ecc0 1200 /var/log/app.log\n"), std::string::npos) << text;
   EXPECT_EQ(parseFollowState(text, "s"), entries);
+}
+
+TEST(FollowState, VersionOneIsStillReadWithoutStreams) {
+  const auto entries = parseFollowState("logship-follow-state 1\n64769 1835011 3 00000000000000ff 10 /a b\n", "s");
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0].offset, 10u);
+  EXPECT_EQ(entries[0].path, "/a b");
+  EXPECT_EQ(entries[0].stream, 0u);  // a new stream is chosen for it
 }
 
 TEST(FollowState, DamageIsOneErrorNamingTheFileAndLine) {
@@ -286,9 +295,12 @@ TEST(FollowState, DamageIsOneErrorNamingTheFileAndLine) {
   EXPECT_EQ(errorOf(""), "state file /var/lib/logship/app.state:1: the file is empty (a state file starts with its "
                          "version line)");
   EXPECT_EQ(errorOf("{\"json\": 1}\n"), "state file /var/lib/logship/app.state:1: not a log_producer state file (it "
-                                        "does not start with 'logship-follow-state 1')");
-  EXPECT_EQ(errorOf("logship-follow-state 2\n"),
-            "state file /var/lib/logship/app.state:1: version 2 is not supported (this log_producer reads version 1)");
+                                        "does not start with 'logship-follow-state 2')");
+  EXPECT_EQ(errorOf("logship-follow-state 3\n"), "state file /var/lib/logship/app.state:1: version 3 is not supported "
+                                                "(this log_producer reads versions 1 and 2)");
+  EXPECT_EQ(errorOf("logship-follow-state 2\n1 2 3 00000000000000ff 10 /a\n"),
+            "state file /var/lib/logship/app.state:2: expected 'DEVICE INODE FINGERPRINT-BYTES FINGERPRINT OFFSET "
+            "STREAM LINE PATH', not '1 2 3 00000000000000ff 10 /a'");
   EXPECT_EQ(errorOf("logship-follow-state 1\n# c\n1 2 3 00000000000000ff 10 /a\n1 2 x 00000000000000ff 10 /b\n"),
             "state file /var/lib/logship/app.state:4: expected 'DEVICE INODE FINGERPRINT-BYTES FINGERPRINT OFFSET "
             "PATH', not '1 2 x 00000000000000ff 10 /b'");
@@ -339,10 +351,10 @@ TEST(FollowState, ADamagedFileStopsTheStartAndSaysWhatToDo) {
 
 TEST(CheckpointMarks, OffsetsApplyOnceTheRecordsBeforeThemAreSettled) {
   CheckpointMarks marks;
-  marks.add(2, 1, 0, 100);  // file 1: two records up to offset 100
-  marks.add(2, 1, 0, 120);  // an empty line more, no record: replaces the last mark
-  marks.add(5, 2, 0, 40);   // file 2
-  marks.add(6, 1, 0, 150);
+  marks.add(2, 1, 0, 100, 3);  // file 1: two records up to offset 100
+  marks.add(2, 1, 0, 120, 4);  // an empty line more, no record: replaces the last mark
+  marks.add(5, 2, 0, 40, 5);  // file 2
+  marks.add(6, 1, 0, 150, 6);
   EXPECT_EQ(marks.size(), 3u);
   std::vector<std::pair<uint64_t, uint64_t>> applied;
   auto apply = [&](const CheckpointMarks::Mark& m) { applied.emplace_back(m.file, m.offset); };
@@ -357,7 +369,7 @@ TEST(CheckpointMarks, OffsetsApplyOnceTheRecordsBeforeThemAreSettled) {
 
 TEST(CheckpointMarks, MemoryStaysBoundedByMergingMarksOfOneFile) {
   CheckpointMarks marks;
-  for (uint64_t i = 1; i <= 100'000; ++i) marks.add(i, 7, 0, i * 10);
+  for (uint64_t i = 1; i <= 100'000; ++i) marks.add(i, 7, 0, i * 10, i);
   EXPECT_LE(marks.size(), CheckpointMarks::kCoalesceAbove);
   uint64_t last = 0;
   marks.settle(UINT64_MAX, [&](const CheckpointMarks::Mark& m) { last = m.offset; });
@@ -369,6 +381,7 @@ TEST(CheckpointMarks, MemoryStaysBoundedByMergingMarksOfOneFile) {
 struct Script {
   std::mutex mu;
   std::vector<std::string> bodies;
+  std::vector<std::string> ids;  // logship-id
 };
 
 class ConfirmingPublisher : public Publisher {
@@ -377,6 +390,9 @@ class ConfirmingPublisher : public Publisher {
   uint64_t publish(const Message& m) override {
     std::lock_guard lock(s_.mu);
     s_.bodies.push_back(m.body);
+    for (const auto& h : m.headers) {
+      if (h.key == "logship-id") s_.ids.push_back(h.value);
+    }
     return ++published_;
   }
   size_t awaitConfirms(size_t, Clock::time_point, std::vector<ConfirmRange>& out) override {
@@ -487,6 +503,57 @@ TEST(FileInput, ARestartResumesExactlyAndFindsAFileRotatedMeanwhile) {
     f.run(50ms);
     EXPECT_EQ(f.stop(), (std::vector<std::string>{"new 2"}));
   }
+}
+
+TEST(FileInput, ALineReadAgainAfterACrashHasTheIdItHad) {
+  TempDir dir;
+  const std::string log = dir / "app.log";
+  append(log, "a1\n");
+  auto o = options(dir, {log});
+  o.fromBeginning = true;
+  std::vector<std::string> firstIds;
+  {
+    Follower f(o);
+    f.run(50ms);
+    std::filesystem::copy_file(dir / "state", dir / "state.after-a1");  // the last save before the crash
+    append(log, "a2\n\na3\n");
+    f.run(50ms);
+    std::lock_guard lock(f.script.mu);
+    firstIds = f.script.ids;
+  }  // killed: never stopped
+  std::filesystem::copy_file(dir / "state.after-a1", dir / "state", std::filesystem::copy_options::overwrite_existing);
+  Follower again(o);
+  again.run(50ms);
+  const auto bodies = again.stop();
+  EXPECT_EQ(bodies, (std::vector<std::string>{"a2", "a3"}));
+  ASSERT_EQ(firstIds.size(), 3u);
+  const std::string stream = firstIds[0].substr(0, firstIds[0].rfind('-'));
+  EXPECT_TRUE(stream.starts_with("file-")) << stream;
+  EXPECT_EQ(firstIds, (std::vector<std::string>{stream + "-1", stream + "-2", stream + "-4"}));  // line 3 is empty
+  EXPECT_EQ(again.script.ids, (std::vector<std::string>{stream + "-2", stream + "-4"}));  // the ids they had
+}
+
+TEST(FileInput, CopytruncateReadsTheRestFromTheCopyFirst) {
+  TempDir dir;
+  const std::string log = dir / "app.log";
+  append(log, "");
+  auto o = options(dir, {log});
+  o.fromBeginning = true;
+  Follower f(o);
+  append(log, "before 1\n");
+  f.run(50ms);
+  append(log, "before 2\nbefore 3\n");  // not read yet when logrotate copies and truncates
+  std::filesystem::copy_file(log, log + ".1");
+  ::truncate(log.c_str(), 0);
+  append(log, "after 1\n");
+  f.run(50ms);
+  EXPECT_EQ(f.stop(), (std::vector<std::string>{"before 1", "before 2", "before 3", "after 1"}));
+  EXPECT_EQ(f.metrics.rotations.value(), 1u);
+  const auto& ids = f.script.ids;
+  ASSERT_EQ(ids.size(), 4u);
+  auto stream = [](const std::string& id) { return id.substr(0, id.rfind('-')); };
+  EXPECT_EQ(ids[2], stream(ids[0]) + "-3");     // the copy's lines: the same stream
+  EXPECT_NE(stream(ids[3]), stream(ids[0]));  // the new content: a new one
 }
 
 TEST(FileInput, CopytruncateStartsAgainFromTheBeginningOfTheSameFile) {

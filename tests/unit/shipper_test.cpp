@@ -137,6 +137,30 @@ TEST(Shipper, BatchesRecordsWhileTheirMetadataStaysTheSame) {
   EXPECT_TRUE(shipper.allConfirmed());
 }
 
+TEST(Shipper, GivenIdsAreBatchedOnlyWhileConsecutiveInOnePrefix) {
+  Script s;
+  s.released = UINT64_MAX;
+  ShipperOptions o;
+  o.linger = 1h;
+  Shipper shipper(scripted(s), Record{}, o);
+  const std::string a = "00000000000000aa", b = "00000000000000bb";
+  for (auto [prefix, n, text] : {std::tuple{&a, 7, "a7"}, {&a, 8, "a8"}, {&a, 10, "a10"},  // a gap
+                                 {&b, 11, "b11"}}) {                                        // another prefix
+    shipper.nextRecordId(*prefix, n);
+    EXPECT_TRUE(shipper.ship(std::string_view(text)));
+  }
+  EXPECT_TRUE(shipper.ship(std::string_view("own")));  // no id given: the instance's
+  shipper.finish(false);
+  std::vector<std::pair<std::string, std::string>> got;
+  for (const auto& m : s.published) got.emplace_back(m.body, header(m, wire::kId));
+  ASSERT_EQ(got.size(), 4u);
+  EXPECT_EQ(got[0], (std::pair<std::string, std::string>{"a7\na8", a + "-7"}));
+  EXPECT_EQ(got[1], (std::pair<std::string, std::string>{"a10", a + "-10"}));
+  EXPECT_EQ(got[2], (std::pair<std::string, std::string>{"b11", b + "-11"}));
+  EXPECT_EQ(got[3].first, "own");
+  EXPECT_TRUE(got[3].second.ends_with("-1")) << got[3].second;  // the instance's first id
+}
+
 TEST(Shipper, ARecordWithoutATimestampGetsTheCurrentTime) {
   Script s;
   s.released = UINT64_MAX;

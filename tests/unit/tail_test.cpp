@@ -164,6 +164,8 @@ TEST(RecordGaps, CountsSkippedNumbersPerInstance) {
   EXPECT_EQ(g.note("bbbb-3"), 1u);
   EXPECT_EQ(g.note(""), 0u);         // a plain client's record has no id
   EXPECT_EQ(g.note("no-number-x"), 0u);
+  EXPECT_EQ(g.note("file-5d0c9a7e31b2f480-1"), 0u);  // a followed file's line numbers: gaps are
+  EXPECT_EQ(g.note("file-5d0c9a7e31b2f480-7"), 0u);  // continuation and empty lines
   EXPECT_EQ(g.missed(), 4u);
 }
 

@@ -15,23 +15,25 @@ class CheckpointMarks {
     uint64_t file = 0;        // the input's number for the file
     uint64_t generation = 0;  // the file's content generation (bumped when it is truncated)
     uint64_t offset = 0;      // everything before it was handed over, or carries no record
+    uint64_t line = 0;        // the number of the line at `offset` (record ids, follow_state.hpp)
   };
 
   // Notes that `file` may resume at `offset` once the first `inputEnd` records are settled.
   // `inputEnd` never decreases from one call to the next. A mark of the same file (and generation)
   // as the last one replaces it when no record was handed over in between, or when many marks are
   // waiting (memory stays bounded; the checkpoint then advances a little later, never wrongly).
-  void add(uint64_t inputEnd, uint64_t file, uint64_t generation, uint64_t offset) {
+  void add(uint64_t inputEnd, uint64_t file, uint64_t generation, uint64_t offset, uint64_t line) {
     if (!marks_.empty()) {
       Mark& last = marks_.back();
       if (last.file == file && last.generation == generation &&
           (last.inputEnd == inputEnd || marks_.size() >= kCoalesceAbove)) {
         last.inputEnd = inputEnd;
         last.offset = offset;
+        last.line = line;
         return;
       }
     }
-    marks_.push_back({inputEnd, file, generation, offset});
+    marks_.push_back({inputEnd, file, generation, offset, line});
   }
 
   // Removes the marks that `settled` covers, oldest first, calling apply(const Mark&) for each.

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <set>
 
 #include <fmt/format.h>
@@ -26,6 +27,9 @@ namespace {
 constexpr size_t kLinesPerRead = 65536;        // per read() call, over all files: the loop stays responsive
 constexpr size_t kInitialBuffer = 64 * 1024;  // per file; grows for longer lines
 constexpr uint64_t kTailLook = 64 * 1024;     // how far back the start at a file's end looks for a '\n'
+// A long read (a burst, or a slow broker) marks its progress every so many lines, and saves the
+// checkpoint when it is due, instead of only once it has read everything.
+constexpr size_t kMarkEveryLines = 1024;
 
 bool hasGlobChars(const std::string& pattern) { return pattern.find_first_of("*?[") != std::string::npos; }
 
@@ -73,26 +77,36 @@ struct FileInput::File {
   Record source;     // the template with file=<the path it was first followed under>
   uint64_t generation = 0;  // bumped when it is truncated: older marks no longer apply
   uint64_t checkpoint = 0;  // everything before it is settled: a restart resumes here
+  uint64_t checkpointLine = 1;  // the number of the line at `checkpoint`
+  uint64_t stream = 0;          // the record id prefix of its content (follow_state.hpp)
+  std::string idPrefix;         // streamPrefix(stream)
   int fd = -1;
   bool rotated = false;  // its path no longer leads to it: read to its end, then close
   bool more = false;     // it had more to read than the last read's budget
   uint64_t readPos = 0;    // offset of the next byte read() returns
   uint64_t lineStart = 0;  // offset where the next line starts (before a partial line)
+  uint64_t nextLine = 1;   // the number of the line at lineStart
   uint64_t size = 0;       // at the last look
   Clock::time_point lastGrowth{};
   std::unique_ptr<LineBuffer> buffer;
   std::unique_ptr<LineJoiner> joiner;
   uint64_t closedAt = 0;  // once closed: the offset it was read up to
+  uint64_t closedLine = 1;  // and the number of the line there
 
   ~File() {
     if (fd >= 0) ::close(fd);
   }
   bool open() const { return fd >= 0; }
   // Where a restart must resume for nothing handed over so far to be read again: the start of the
-  // record still pending (multiline), else the start of the partial line.
-  uint64_t safeOffset() const {
-    if (!open()) return closedAt;
-    return joiner->pending() ? joiner->pendingTag() : lineStart;
+  // record still pending (multiline), else the start of the partial line; with its line number.
+  LineTag safePosition() const {
+    if (!open()) return {closedAt, closedLine};
+    return joiner->pending() ? joiner->pendingTag() : LineTag{lineStart, nextLine};
+  }
+  void startStream(uint64_t id, uint64_t line) {
+    stream = id != 0 ? id : newStreamId();
+    idPrefix = streamPrefix(stream);
+    checkpointLine = nextLine = line;
   }
 };
 
@@ -110,6 +124,7 @@ FileInput::FileInput(FileInputOptions options, LineFormat& format, const Record&
   // (at the first start, files are followed from their end: a restart must not jump to a later end).
   saved_ = entries();
   state_.save(saved_);
+  newStreams_ = false;
   nextSave_ = now + options_.saveInterval;
 }
 
@@ -286,7 +301,7 @@ void FileInput::openFile(const Seen& s, bool firstScan, Clock::time_point now) {
   // it goes on where it was closed.
   for (auto& [number, f] : files_) {
     if (!f->open() && f->key == key && sameContent(f->fingerprint, *head) && size >= f->closedAt) {
-      attach(*f, fd, s.path, size, f->closedAt, now);
+      attach(*f, fd, s.path, size, {f->closedAt, f->closedLine}, now);
       spdlog::info("following {} again from offset {}", escaped(s.path), f->closedAt);
       return;
     }
@@ -298,7 +313,9 @@ void FileInput::openFile(const Seen& s, bool firstScan, Clock::time_point now) {
   const StartDecision start = decideStart(entry, *head, size, atEnd ? endOfLastLine(fd, size) : 0, state_.existed(),
                                           options_.fromBeginning, firstScan);
   const uint64_t saved = entry != nullptr ? entry->offset : 0;
+  const std::optional<FollowEntry> kept = entry != nullptr ? std::optional(*entry) : std::nullopt;
   if (entry != nullptr) unmatched_.erase(entryAt);
+  entry = kept ? &*kept : nullptr;
 
   auto f = std::make_unique<File>();
   f->number = nextNumber_++;
@@ -306,7 +323,10 @@ void FileInput::openFile(const Seen& s, bool firstScan, Clock::time_point now) {
   f->key = key;
   f->source = sourceFor(s.path);
   f->checkpoint = start.offset;
-  attach(*f, fd, s.path, size, start.offset, now);
+  const bool resumed = start.why == StartDecision::Why::Resumed;
+  f->startStream(resumed ? entry->stream : 0, resumed ? entry->line : 1);
+  newStreams_ = newStreams_ || f->stream != (resumed ? entry->stream : 0);
+  attach(*f, fd, s.path, size, {start.offset, f->nextLine}, now);
   const std::string path = escaped(s.path);
   switch (start.why) {
     case StartDecision::Why::Resumed: spdlog::info("following {} from offset {} (state file)", path, start.offset); break;
@@ -327,8 +347,10 @@ void FileInput::openFile(const Seen& s, bool firstScan, Clock::time_point now) {
   files_.emplace(f->number, std::move(f));
 }
 
-void FileInput::attach(File& f, int fd, const std::string& path, uint64_t size, uint64_t offset,
+void FileInput::attach(File& f, int fd, const std::string& path, uint64_t size, LineTag at,
                        Clock::time_point now) {
+  const uint64_t offset = at.offset;
+  f.nextLine = at.line;
   f.fd = fd;
   f.path = path;
   f.rotated = false;
@@ -354,60 +376,129 @@ Record FileInput::sourceFor(const std::string& path) const {
   return source;
 }
 
-void FileInput::resumeRotatedFromState(const FollowEntry& entry, Clock::time_point now) {
-  // The file the last run followed is no longer at any path the patterns match: renamed by a
-  // rotation while the producer was stopped. Looked for beside its old path, by inode and content
-  // (app.log -> app.log.1, app.log-20261127), and read from the saved offset to its end.
-  const std::filesystem::path old(entry.path);
+namespace {
+
+// A file beside a followed one (same directory, a name starting with its name: app.log.1,
+// app.log-20261127), open for reading, holding the followed file's first bytes and at least
+// `minSize` bytes.
+struct Sibling {
+  std::string path;
+  int fd = -1;
+  struct stat st{};
+};
+
+// The first sibling of `path` (itself excluded) for which want(stat) is true and whose content
+// starts as `fingerprint` says, with at least `minSize` bytes. `itself`: set when `path`'s own name
+// passed want() (the file was not rotated).
+std::optional<Sibling> findSibling(const std::string& path, const Fingerprint& fingerprint, uint64_t minSize,
+                                   const std::function<bool(const struct stat&)>& want, bool* itself = nullptr) {
+  const std::filesystem::path old(path);
   const std::string dir = old.parent_path().empty() ? std::string(".") : old.parent_path().string();
   const std::string base = old.filename().string();
   DIR* d = ::opendir(dir.c_str());
-  if (d != nullptr) {
-    while (const dirent* e = ::readdir(d)) {
-      const std::string name = e->d_name;
-      if (!name.starts_with(base)) continue;
-      const std::string path = dir + "/" + name;
-      struct stat st{};
-      if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || keyOf(st) != entry.key) continue;
-      if (name == base) {
-        spdlog::info("{} is no longer matched by --follow: forgotten", escaped(entry.path));
-        ::closedir(d);
-        return;
-      }
-      const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-      if (fd < 0) continue;
-      struct stat fst{};
-      const auto head = ::fstat(fd, &fst) == 0 && keyOf(fst) == entry.key
-                            ? readHead(fd, static_cast<uint64_t>(fst.st_size))
-                            : std::nullopt;
-      if (!head || !sameContent(entry.fingerprint, *head) || static_cast<uint64_t>(fst.st_size) < entry.offset) {
-        ::close(fd);
-        continue;
-      }
-      auto f = std::make_unique<File>();
-      f->number = nextNumber_++;
-      f->key = entry.key;
-      f->fingerprint = fingerprintOf(*head);
-      f->source = sourceFor(entry.path);
-      f->checkpoint = entry.offset;
-      attach(*f, fd, path, static_cast<uint64_t>(fst.st_size), entry.offset, now);
-      f->rotated = true;
-      spdlog::info("{} was renamed to {} while log_producer was stopped: reading it from offset {} to its end",
-                   escaped(entry.path), escaped(path), entry.offset);
-      files_.emplace(f->number, std::move(f));
-      ::closedir(d);
-      return;
+  if (d == nullptr) return std::nullopt;
+  std::optional<Sibling> found;
+  while (const dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    if (!name.starts_with(base) || compressedName(name)) continue;
+    Sibling s{dir + "/" + name, -1, {}};
+    if (::stat(s.path.c_str(), &s.st) != 0 || !S_ISREG(s.st.st_mode) || !want(s.st)) continue;
+    if (name == base) {
+      if (itself == nullptr) continue;
+      *itself = true;
+      break;
     }
-    ::closedir(d);
+    s.fd = ::open(s.path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (s.fd < 0) continue;
+    const auto head = ::fstat(s.fd, &s.st) == 0 && want(s.st) ? readHead(s.fd, static_cast<uint64_t>(s.st.st_size))
+                                                                : std::nullopt;
+    if (head && sameContent(fingerprint, *head) && static_cast<uint64_t>(s.st.st_size) >= minSize) {
+      found = std::move(s);
+      break;
+    }
+    ::close(s.fd);
   }
-  spdlog::warn("{} (inode {}), read up to offset {} by the last run, is gone and is not beside it under another name: "
-               "whatever was written to it after that offset was not shipped",
-               escaped(entry.path), entry.key.ino, entry.offset);
+  ::closedir(d);
+  return found;
+}
+
+}  // namespace
+
+void FileInput::resumeRotatedFromState(const FollowEntry& entry, Clock::time_point now) {
+  // The file the last run followed is no longer at any path the patterns match: renamed by a
+  // rotation while the producer was stopped. Looked for beside its old path, by inode and content,
+  // and read from the saved offset to its end.
+  bool itself = false;
+  const auto s = findSibling(entry.path, entry.fingerprint, entry.offset,
+                             [&](const struct stat& st) { return keyOf(st) == entry.key; }, &itself);
+  if (itself) {
+    spdlog::info("{} is no longer matched by --follow: forgotten", escaped(entry.path));
+    return;
+  }
+  if (!s) {
+    spdlog::warn("{} (inode {}), read up to offset {} by the last run, is gone and is not beside it under another "
+                 "name: whatever was written to it after that offset was not shipped",
+                 escaped(entry.path), entry.key.ino, entry.offset);
+    return;
+  }
+  auto f = std::make_unique<File>();
+  f->number = nextNumber_++;
+  f->key = entry.key;
+  f->fingerprint = entry.fingerprint;
+  f->source = sourceFor(entry.path);
+  f->checkpoint = entry.offset;
+  f->startStream(entry.stream, entry.line);
+  newStreams_ = newStreams_ || entry.stream == 0;
+  attach(*f, s->fd, s->path, static_cast<uint64_t>(s->st.st_size), {entry.offset, entry.line}, now);
+  f->rotated = true;
+  spdlog::info("{} was renamed to {} while log_producer was stopped: reading it from offset {} to its end",
+               escaped(entry.path), escaped(s->path), entry.offset);
+  files_.emplace(f->number, std::move(f));
+}
+
+bool FileInput::readRotatedCopy(Shipper& shipper, File& f, Clock::time_point now) {
+  // logrotate's copytruncate copied the file (a new inode beside it with the same first bytes:
+  // app.log.1, app.log-20261127) before it truncated it: what was not read yet is read there, from
+  // where reading stopped, as the same stream (same record ids), then the copy is closed.
+  auto s = findSibling(f.path, f.fingerprint, f.lineStart, [&](const struct stat& st) { return keyOf(st) != f.key; });
+  if (!s) return false;
+  auto c = std::make_unique<File>();
+  c->number = nextNumber_++;
+  c->key = keyOf(s->st);
+  c->fingerprint = f.fingerprint;
+  c->source = f.source;
+  c->stream = f.stream;
+  c->idPrefix = f.idPrefix;
+  const LineTag safe = f.safePosition();
+  c->checkpoint = safe.offset;
+  c->checkpointLine = safe.line;
+  const auto copySize = static_cast<uint64_t>(s->st.st_size);
+  attach(*c, s->fd, s->path, copySize, {f.lineStart, f.nextLine}, now);
+  if (!c->open()) return false;
+  // Kept under the followed path, as a renamed file is: a restart looks for it beside that path.
+  c->path = f.path;
+  c->joiner = std::move(f.joiner);  // a pending multiline record goes on in the copy
+  c->rotated = true;
+  // Bytes seen in the file at the last look that neither the reads nor the copy hold: written after
+  // logrotate's copy, before its truncation.
+  const uint64_t lost = f.size > std::max(copySize, f.readPos) ? f.size - std::max(copySize, f.readPos) : 0;
+  spdlog::warn("{} was truncated (copytruncate): its last {} unread bytes are read from its copy {}; what was written "
+               "between logrotate's copy and its truncation is lost ({} bytes seen{})",
+               escaped(f.path), copySize - std::min(copySize, f.lineStart), escaped(s->path), lost,
+               lost == 0 ? "; more may have been written since the last look" : "");
+  File& copy = *c;
+  files_.emplace(c->number, std::move(c));
+  size_t unlimited = SIZE_MAX;
+  readFile(shipper, copy, unlimited, now);
+  if (copy.open()) closeFile(shipper, copy);
+  return true;
 }
 
 // ---- reading ------------------------------------------------------------------------------------
 
 void FileInput::shipRecord(Shipper& shipper, File& f, std::string_view text) {
+  // Its id is where it was read: the file's stream and the number of its first line.
+  shipper.nextRecordId(f.idPrefix, f.joiner->doneTag().line);
   format_.ship(shipper, text, f.source);
   if (f.joiner && f.joiner->splits() > 0) {
     // A record cut at --multiline-max-lines or --max-message-bytes: said every 10 s at most.
@@ -423,7 +514,8 @@ void FileInput::shipRecord(Shipper& shipper, File& f, std::string_view text) {
 }
 
 void FileInput::mark(Shipper& shipper, File& f) {
-  marks_.add(shipper.handedOver(), f.number, f.generation, f.safeOffset());
+  const LineTag at = f.safePosition();
+  marks_.add(shipper.handedOver(), f.number, f.generation, at.offset, at.line);
 }
 
 bool FileInput::readFile(Shipper& shipper, File& f, size_t& budget, Clock::time_point now) {
@@ -436,17 +528,19 @@ bool FileInput::readFile(Shipper& shipper, File& f, size_t& budget, Clock::time_
       mark(shipper, f);
       return false;
     }
-    const uint64_t lineOffset = f.lineStart;
+    const LineTag at{f.lineStart, f.nextLine};
+    const uint64_t lineOffset = at.offset;
     const LineBuffer::Result r = f.buffer->next(line, skipped);
+    if (r != LineBuffer::Result::NeedMore && --budget % kMarkEveryLines == 0) markAndSaveIfDue(shipper, f);
     if (r == LineBuffer::Result::Line) {
       f.lineStart += f.buffer->lastBytes();
-      --budget;
-      if (auto record = f.joiner->push(line, lineOffset, now)) shipRecord(shipper, f, *record);
+      ++f.nextLine;
+      if (auto record = f.joiner->push(line, at, now)) shipRecord(shipper, f, *record);
       continue;
     }
     if (r == LineBuffer::Result::TooLong) {
       f.lineStart += f.buffer->lastBytes();
-      --budget;
+      ++f.nextLine;
       if (auto record = f.joiner->flush()) shipRecord(shipper, f, *record);
       shipper.refuse();
       spdlog::error("{}: the line at offset {} refused: {} bytes is over the limit of {} bytes (--max-message-bytes)",
@@ -469,14 +563,17 @@ bool FileInput::readFile(Shipper& shipper, File& f, size_t& budget, Clock::time_
 void FileInput::truncated(Shipper* shipper, File& f, Clock::time_point now) {
   metrics_.rotations.inc();
   spdlog::info("{} was truncated (copytruncate): following it from its beginning", escaped(f.path));
-  if (shipper != nullptr) {
+  if (shipper != nullptr && !readRotatedCopy(*shipper, f, now)) {
+    spdlog::warn("{} was truncated and no copy of it (beside it, with its first bytes and at least {} bytes) was "
+                 "found: whatever was written to it after offset {} is lost ({} bytes seen)",
+                 escaped(f.path), f.lineStart, f.readPos, f.size > f.readPos ? f.size - f.readPos : 0);
     // What we hold of the old content is shipped: a last line the writer had not finished (the rest
     // of it went to the copy), and a pending multiline record.
     std::string_view line;
     size_t skipped = 0;
     const LineBuffer::Result r = f.buffer->rest(line, skipped);
     if (r == LineBuffer::Result::Line) {
-      if (auto record = f.joiner->push(line, f.lineStart, now)) shipRecord(*shipper, f, *record);
+      if (auto record = f.joiner->push(line, {f.lineStart, f.nextLine}, now)) shipRecord(*shipper, f, *record);
     } else if (r == LineBuffer::Result::TooLong) {
       if (auto record = f.joiner->flush()) shipRecord(*shipper, f, *record);
       shipper->refuse();
@@ -487,6 +584,8 @@ void FileInput::truncated(Shipper* shipper, File& f, Clock::time_point now) {
   f.joiner = std::make_unique<LineJoiner>(options_.multiline);
   ++f.generation;  // marks of the old content no longer apply
   f.checkpoint = f.readPos = f.lineStart = 0;
+  f.startStream(0, 1);  // new content: new record ids, saved before any of its records is shipped
+  newStreams_ = true;
   f.lastGrowth = now;
   if (::lseek(f.fd, 0, SEEK_SET) < 0) {
     failFile(shipper, f, fmt::format("cannot seek: {}", sysReason()));
@@ -502,13 +601,16 @@ void FileInput::closeFile(Shipper& shipper, File& f) {
   // The writer moved on long ago: a last line without '\n' is complete as it is.
   std::string_view line;
   size_t skipped = 0;
-  const uint64_t lineOffset = f.lineStart;
+  const LineTag at{f.lineStart, f.nextLine};
+  const uint64_t lineOffset = at.offset;
   const LineBuffer::Result r = f.buffer->rest(line, skipped);
   if (r == LineBuffer::Result::Line) {
     f.lineStart += f.buffer->lastBytes();
-    if (auto record = f.joiner->push(line, lineOffset, Clock::now())) shipRecord(shipper, f, *record);
+    ++f.nextLine;
+    if (auto record = f.joiner->push(line, at, Clock::now())) shipRecord(shipper, f, *record);
   } else if (r == LineBuffer::Result::TooLong) {
     f.lineStart += f.buffer->lastBytes();
+    ++f.nextLine;
     if (auto record = f.joiner->flush()) shipRecord(shipper, f, *record);
     shipper.refuse();
     spdlog::error("{}: the line at offset {} refused: {} bytes is over the limit of {} bytes (--max-message-bytes)",
@@ -516,6 +618,7 @@ void FileInput::closeFile(Shipper& shipper, File& f) {
   }
   if (auto record = f.joiner->flush()) shipRecord(shipper, f, *record);
   f.closedAt = f.lineStart;
+  f.closedLine = f.nextLine;
   mark(shipper, f);
   spdlog::info("{} (renamed or deleted) read to its end, {} bytes: closed", escaped(f.path), f.closedAt);
   ::close(f.fd);
@@ -531,7 +634,9 @@ void FileInput::failFile(Shipper* shipper, File& f, const std::string& why) {
   }
   struct stat st{};
   failed_[{f.key.dev, f.key.ino}] = ::fstat(f.fd, &st) == 0 ? static_cast<int64_t>(st.st_ctime) : 0;
-  f.closedAt = f.safeOffset();
+  const LineTag at = f.safePosition();
+  f.closedAt = at.offset;
+  f.closedLine = at.line;
   if (shipper != nullptr) mark(*shipper, f);
   ::close(f.fd);
   f.fd = -1;
@@ -545,6 +650,9 @@ bool FileInput::read(Shipper& shipper) {
   if (scanned) {
     scan(&shipper, now, false);
     nextScan_ = now + options_.pollInterval;
+    // A file's new stream (a new file, a truncated one) is saved before any of its records is
+    // shipped: a crash then cannot give its lines other ids on the restart.
+    if (std::exchange(newStreams_, false)) checkpoint(shipper, false);
   }
   more_ = false;
   size_t budget = kLinesPerRead;
@@ -603,17 +711,29 @@ void FileInput::afterFinish(Shipper& shipper) { checkpoint(shipper, true); }
 std::vector<FollowEntry> FileInput::entries() const {
   std::vector<FollowEntry> out;
   out.reserve(files_.size());
-  for (const auto& [number, f] : files_) out.push_back({f->key, f->fingerprint, f->checkpoint, f->path});
+  for (const auto& [number, f] : files_) {
+    out.push_back({f->key, f->fingerprint, f->checkpoint, f->path, f->stream, f->checkpointLine});
+  }
   return out;
 }
 
-void FileInput::checkpoint(Shipper& shipper, bool final) {
+void FileInput::markAndSaveIfDue(Shipper& shipper, File& f) {
+  mark(shipper, f);
+  if (Clock::now() >= nextSave_) checkpoint(shipper, false, false);
+}
+
+void FileInput::checkpoint(Shipper& shipper, bool final, bool forget) {
   marks_.settle(shipper.settledInput(), [this](const CheckpointMarks::Mark& m) {
     const auto it = files_.find(m.file);
-    if (it != files_.end() && it->second->generation == m.generation) it->second->checkpoint = m.offset;
+    if (it != files_.end() && it->second->generation == m.generation) {
+      it->second->checkpoint = m.offset;
+      it->second->checkpointLine = m.line;
+    }
   });
-  // A closed file whose records are all safe needs no entry any more.
-  std::erase_if(files_, [](const auto& e) { return !e.second->open() && e.second->checkpoint >= e.second->closedAt; });
+  // A closed file whose records are all safe needs no entry any more (not while files_ is walked).
+  if (forget) {
+    std::erase_if(files_, [](const auto& e) { return !e.second->open() && e.second->checkpoint >= e.second->closedAt; });
+  }
   nextSave_ = Clock::now() + options_.saveInterval;
   std::vector<FollowEntry> now = entries();
   if (now == saved_) return;

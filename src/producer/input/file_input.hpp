@@ -65,8 +65,10 @@ class FileInput : public Input {
   void openFile(const Seen& s, bool firstScan, Clock::time_point now);
   void resumeRotatedFromState(const FollowEntry& entry, Clock::time_point now);
   void truncated(Shipper* shipper, File& f, Clock::time_point now);
+  // copytruncate: reads the rest of `f`'s old content from its copy, if one is beside it.
+  bool readRotatedCopy(Shipper& shipper, File& f, Clock::time_point now);
   // `f` is open at `offset` (a new file, or one of this run's closed files opened again).
-  void attach(File& f, int fd, const std::string& path, uint64_t size, uint64_t offset, Clock::time_point now);
+  void attach(File& f, int fd, const std::string& path, uint64_t size, LineTag at, Clock::time_point now);
   // Reads and ships what `f` holds; false when it has more than `budget` allowed.
   bool readFile(Shipper& shipper, File& f, size_t& budget, Clock::time_point now);
   void closeFile(Shipper& shipper, File& f);  // a rotated file finished: its last partial line too
@@ -74,7 +76,10 @@ class FileInput : public Input {
   void mark(Shipper& shipper, File& f);
   void failFile(Shipper* shipper, File& f, const std::string& why);
   Record sourceFor(const std::string& path) const;
-  void checkpoint(Shipper& shipper, bool final);
+  // Settles the marks, forgets the closed files whose records are all safe (`forget`: not while
+  // files_ is being walked) and saves the state file if it changed.
+  void checkpoint(Shipper& shipper, bool final, bool forget = true);
+  void markAndSaveIfDue(Shipper& shipper, File& f);  // during a long read
   std::vector<FollowEntry> entries() const;
 
   FileInputOptions options_;
@@ -95,6 +100,7 @@ class FileInput : public Input {
   uint64_t splits_ = 0;  // multiline records cut at a limit, over all files
   Clock::time_point lastSplitWarning_{};
   bool more_ = false;  // some file has more to read now
+  bool newStreams_ = false;  // a file got a new stream: save the state before reading it
 };
 
 }  // namespace logship

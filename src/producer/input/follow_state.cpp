@@ -8,6 +8,7 @@
 #include <charconv>
 #include <cstring>
 #include <filesystem>
+#include <random>
 
 #include <fmt/format.h>
 
@@ -20,7 +21,7 @@ namespace logship {
 namespace {
 
 constexpr std::string_view kMagic = "logship-follow-state";
-constexpr int kVersion = 1;
+constexpr int kVersion = 2;
 
 std::string sysError(std::string_view what, const std::string& path) {
   return fmt::format("{} {}: {}", what, escaped(path), std::strerror(errno));
@@ -91,16 +92,25 @@ StartDecision decideStart(const FollowEntry* entry, std::string_view head, uint6
   return {Why::New, 0};
 }
 
+uint64_t newStreamId() {
+  std::random_device rd;
+  uint64_t id = 0;
+  while (id == 0) id = (static_cast<uint64_t>(rd()) << 32) | rd();
+  return id;
+}
+
+std::string streamPrefix(uint64_t stream) { return fmt::format("file-{:016x}", stream); }
+
 // ---- the state file's text -----------------------------------------------------------------------
 
 std::string formatFollowState(const std::vector<FollowEntry>& entries) {
   std::string out = fmt::format(
       "{} {}\n# Written by log_producer --follow; read again at its start. One file per line:\n"
-      "# DEVICE INODE FINGERPRINT-BYTES FINGERPRINT OFFSET PATH (docs/FORMATS.md)\n",
+      "# DEVICE INODE FINGERPRINT-BYTES FINGERPRINT OFFSET STREAM LINE PATH (docs/FORMATS.md)\n",
       kMagic, kVersion);
   for (const auto& e : entries) {
-    fmt::format_to(std::back_inserter(out), "{} {} {} {:016x} {} ", e.key.dev, e.key.ino, e.fingerprint.bytes,
-                   e.fingerprint.hash, e.offset);
+    fmt::format_to(std::back_inserter(out), "{} {} {} {:016x} {} {:016x} {} ", e.key.dev, e.key.ino,
+                   e.fingerprint.bytes, e.fingerprint.hash, e.offset, e.stream, e.line);
     appendEscaped(out, e.path);
     out += '\n';
   }
@@ -114,6 +124,7 @@ std::vector<FollowEntry> parseFollowState(std::string_view text, const std::stri
     return Error(fmt::format("state file {}:{}: {}", escaped(path), lineNo, why));
   };
   bool sawHeader = false;
+  int version = 0;
   while (!text.empty()) {
     ++lineNo;
     const size_t nl = text.find('\n');
@@ -125,10 +136,10 @@ std::vector<FollowEntry> parseFollowState(std::string_view text, const std::stri
       if (word(rest) != kMagic) {
         throw fail(fmt::format("not a log_producer state file (it does not start with '{} {}')", kMagic, kVersion));
       }
-      int version = 0;
       if (!parseNumber(rest, version)) throw fail(fmt::format("'{}' is not a version number", escaped(rest)));
-      if (version != kVersion) {
-        throw fail(fmt::format("version {} is not supported (this log_producer reads version {})", version, kVersion));
+      if (version != 1 && version != kVersion) {
+        throw fail(fmt::format("version {} is not supported (this log_producer reads versions 1 and {})", version,
+                               kVersion));
       }
       sawHeader = true;
       continue;
@@ -138,11 +149,14 @@ std::vector<FollowEntry> parseFollowState(std::string_view text, const std::stri
     FollowEntry e;
     const std::string_view dev = word(rest), ino = word(rest), fpBytes = word(rest), fp = word(rest),
                            offset = word(rest);
+    const bool v2 = version >= 2;
+    const std::string_view stream = v2 ? word(rest) : "", lineNumber = v2 ? word(rest) : "";
     if (!parseNumber(dev, e.key.dev) || !parseNumber(ino, e.key.ino) || !parseNumber(fpBytes, e.fingerprint.bytes) ||
         fp.size() != 16 || !parseNumber(fp, e.fingerprint.hash, 16) || !parseNumber(offset, e.offset) ||
+        (v2 && (stream.size() != 16 || !parseNumber(stream, e.stream, 16) || !parseNumber(lineNumber, e.line))) ||
         rest.empty()) {
-      throw fail(fmt::format("expected 'DEVICE INODE FINGERPRINT-BYTES FINGERPRINT OFFSET PATH', not '{}'",
-                             escaped(line.substr(0, 200))));
+      throw fail(fmt::format("expected 'DEVICE INODE FINGERPRINT-BYTES FINGERPRINT OFFSET{} PATH', not '{}'",
+                             v2 ? " STREAM LINE" : "", escaped(line.substr(0, 200))));
     }
     if (e.fingerprint.bytes > Fingerprint::kBytes) {
       throw fail(fmt::format("fingerprint of {} bytes: at most {}", e.fingerprint.bytes, Fingerprint::kBytes));

@@ -40,11 +40,19 @@ bool sameContent(const Fingerprint& known, std::string_view head);
 
 // One line of the state file: a file, and the offset up to which its records are safe (the
 // broker has them, or the spool) — where a restart resumes.
+//
+// Record ids (docs/FORMATS.md, "Record ids of followed lines"): the records of a file's content get
+// ids "file-<stream>-<line>", `stream` as 16 hex digits (random, chosen when the content is first
+// followed: a new file, or a file truncated), `line` the number of the record's first line, counted
+// from where the stream began. `line` here is the number of the line at `offset`, so a line read
+// again after a crash gets the id it had.
 struct FollowEntry {
   FileKey key;
   Fingerprint fingerprint;
   uint64_t offset = 0;
-  std::string path;  // where it was last seen (its name when the state was saved)
+  std::string path;     // where it was last seen (its name when the state was saved)
+  uint64_t stream = 0;  // 0: none yet (a version 1 state file): a new one is chosen
+  uint64_t line = 1;
   bool operator==(const FollowEntry&) const = default;
 };
 
@@ -65,7 +73,13 @@ struct StartDecision {
 StartDecision decideStart(const FollowEntry* entry, std::string_view head, uint64_t size, uint64_t endOfLastLine,
                           bool stateExisted, bool fromBeginning, bool firstScan);
 
-// The state file's text (version 1). parseFollowState throws Error naming `path` and the line.
+// A new random stream id (never 0).
+uint64_t newStreamId();
+// "file-<16 hex digits>": the record id prefix of a stream.
+std::string streamPrefix(uint64_t stream);
+
+// The state file's text (version 2; version 1, without STREAM and LINE, is still read).
+// parseFollowState throws Error naming `path` and the line.
 std::string formatFollowState(const std::vector<FollowEntry>& entries);
 std::vector<FollowEntry> parseFollowState(std::string_view text, const std::string& path);
 

@@ -58,7 +58,7 @@ bool MultilineRule::startsRecord(std::string_view line) const {
   return true;
 }
 
-void LineJoiner::start(std::string_view line, uint64_t tag, Clock::time_point now) {
+void LineJoiner::start(std::string_view line, LineTag tag, Clock::time_point now) {
   if (line.empty()) {
     ++emptyLines_;
     return;
@@ -71,18 +71,20 @@ void LineJoiner::start(std::string_view line, uint64_t tag, Clock::time_point no
 
 std::string_view LineJoiner::take() {
   done_.swap(pending_);
+  doneTag_ = pendingTag_;
   pending_.clear();
   lines_ = 0;
   while (!done_.empty() && done_.back() == '\n') done_.pop_back();
   return done_;
 }
 
-std::optional<std::string_view> LineJoiner::push(std::string_view line, uint64_t tag, Clock::time_point now) {
+std::optional<std::string_view> LineJoiner::push(std::string_view line, LineTag tag, Clock::time_point now) {
   if (options_.rule.mode() == MultilineRule::Mode::Off) {
     if (line.empty()) {
       ++emptyLines_;
       return std::nullopt;
     }
+    doneTag_ = tag;
     return line;
   }
   if (lines_ == 0) {

@@ -52,8 +52,14 @@ struct MultilineOptions {
 // to the record before it (a blank line inside a message), and the empty lines at the end of a
 // record are dropped; an empty line with no record before it is skipped (counted).
 //
-// Each line comes with a tag (a followed file passes the offset where the line starts), so the
-// caller knows where the record still pending begins (pendingTag).
+// Each line comes with a tag (a followed file passes the offset where the line starts and its line
+// number), so the caller knows where the record still pending begins (pendingTag) and where the
+// record just returned began (doneTag): a record is tagged with its first line's tag.
+struct LineTag {
+  uint64_t offset = 0;
+  uint64_t line = 0;
+};
+
 class LineJoiner {
  public:
   using Clock = std::chrono::steady_clock;
@@ -61,14 +67,16 @@ class LineJoiner {
 
   // Adds a line (at most maxBytes long). Returns the record this line completed, if any: the line
   // itself with the rule Off, else the record before it. The view is valid until the next call.
-  std::optional<std::string_view> push(std::string_view line, uint64_t tag, Clock::time_point now);
+  std::optional<std::string_view> push(std::string_view line, LineTag tag, Clock::time_point now);
   // The pending record, if any, complete now (end of input, a file closed or truncated).
   std::optional<std::string_view> flush();
   // The pending record if no line came for `timeout`.
   std::optional<std::string_view> flushIfDue(Clock::time_point now);
 
   bool pending() const { return lines_ > 0; }
-  uint64_t pendingTag() const { return pendingTag_; }
+  LineTag pendingTag() const { return pendingTag_; }
+  // The tag of the first line of the record that push, flush or flushIfDue returned last.
+  LineTag doneTag() const { return doneTag_; }
   // When flushIfDue will return the pending record (nullopt: nothing pending).
   std::optional<Clock::time_point> due() const;
   uint64_t emptyLines() const { return emptyLines_; }
@@ -76,13 +84,14 @@ class LineJoiner {
   uint64_t takeSplits() { return std::exchange(splits_, 0); }
 
  private:
-  void start(std::string_view line, uint64_t tag, Clock::time_point now);
+  void start(std::string_view line, LineTag tag, Clock::time_point now);
   std::string_view take();  // moves the pending record to done_, trailing empty lines dropped
 
   const MultilineOptions& options_;
   std::string pending_;
   size_t lines_ = 0;
-  uint64_t pendingTag_ = 0;
+  LineTag pendingTag_;
+  LineTag doneTag_;
   Clock::time_point lastLine_{};
   std::string done_;
   uint64_t emptyLines_ = 0;

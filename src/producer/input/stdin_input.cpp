@@ -21,7 +21,7 @@ bool StdinInput::read(Shipper& shipper) {
   for (int i = 0; i < 65536 && !shipper.failed(); ++i) {
     switch (reader_.next(line, skipped, std::chrono::milliseconds(0))) {
       case LineReader::Result::Line:
-        if (auto record = joiner_.push(line, 0, now)) format_.ship(shipper, *record, shipper.recordTemplate());
+        if (auto record = joiner_.push(line, {}, now)) format_.ship(shipper, *record, shipper.recordTemplate());
         break;
       case LineReader::Result::TooLong:
         if (auto record = joiner_.flush()) format_.ship(shipper, *record, shipper.recordTemplate());
