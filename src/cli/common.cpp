@@ -39,6 +39,29 @@ class LogSink final : public StderrSink {
   }
 };
 
+// Prints "PROGRAM: error: MESSAGE[ (see --help)]" with every URL's password in it hidden: a
+// message may quote the command line (CLI11's "not expected: redis://:PASSWORD@...") or a file.
+void printError(const std::string& program, std::string_view message, bool seeHelp) {
+  fmt::print(stderr, "{}: error: {}{}\n", program, redactUrlPasswords(message), seeHelp ? " (see --help)" : "");
+}
+
+// A password inside a --broker URL on the command line is readable by every user of the machine
+// (ps, /proc/PID/cmdline): say so once, whichever subcommand the flag was given to.
+void warnOfPasswordOnCommandLine(int argc, char** argv) {
+  constexpr std::string_view kFlag = "--broker";
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    std::string_view url;
+    if (arg == kFlag && i + 1 < argc) url = argv[i + 1];
+    if (arg.size() > kFlag.size() && arg.substr(0, kFlag.size() + 1) == "--broker=") url = arg.substr(kFlag.size() + 1);
+    if (holdsUrlPassword(url)) {
+      spdlog::warn("the --broker URL on the command line holds a password, which every user of this machine can "
+                   "read (ps): give it with --password-file FILE or the environment variable LOGSHIP_PASSWORD instead");
+      return;
+    }
+  }
+}
+
 }  // namespace
 
 void addBrokerFlags(CLI::App& app, BrokerFlags& flags) {
@@ -190,15 +213,16 @@ int run(CLI::App& app, int argc, char** argv, const std::function<int()>& body,
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    fmt::print(stderr, "{}: error: {} (see --help)\n", program, e.what());
+    printError(program, e.what(), true);
     return kExitUsage;
   } catch (const ConfigError& e) {  // names the file, the line and the key: --help would not help
-    fmt::print(stderr, "{}: error: {}\n", program, e.what());
+    printError(program, e.what(), false);
     return kExitUsage;
   } catch (const UsageError& e) {
-    fmt::print(stderr, "{}: error: {} (see --help)\n", program, e.what());
+    printError(program, e.what(), true);
     return kExitUsage;
   }
+  warnOfPasswordOnCommandLine(argc, argv);
   if (config.printRequested()) {
     fmt::print("{}", config.toToml());
     return kExitOk;
@@ -207,13 +231,13 @@ int run(CLI::App& app, int argc, char** argv, const std::function<int()>& body,
     return body();
   } catch (const UsageError& e) {
     if (const auto fileError = config.asFileError(e.what())) {
-      fmt::print(stderr, "{}: error: {}\n", program, *fileError);
+      printError(program, *fileError, false);
     } else {
-      fmt::print(stderr, "{}: error: {} (see --help)\n", program, e.what());
+      printError(program, e.what(), true);
     }
     return kExitUsage;
   } catch (const std::exception& e) {
-    fmt::print(stderr, "{}: error: {}\n", program, e.what());
+    printError(program, e.what(), false);
     return kExitFailure;
   }
 }

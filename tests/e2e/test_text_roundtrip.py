@@ -83,11 +83,11 @@ def body(t):
     for i, (obj, w) in enumerate(zip(objs, want)):
         check_record(t, obj, w, f"record {i} ({w[2]!r} from {w[0]!r})")
 
-    r = t.run("logctl", ["search", "--json", "--service", "a@b", out])
+    r = t.run("logctl", ["search", "--json", out, "--service", "a@b"])
     found = [json.loads(l) for l in r.out_text.splitlines()]
     t.check(r.rc == 0 and [o["host"] for o in found] == ["my host"], "logctl search --service 'a@b' finds its record",
             r.describe())
-    r = t.run("logctl", ["search", "--json", "--service", "a", out])
+    r = t.run("logctl", ["search", "--json", out, "--service", "a"])
     t.check(r.rc == 1 and r.out_text == "", "logctl search --service a finds nothing (no record of service 'a')",
             r.describe())
 
