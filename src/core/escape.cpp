@@ -31,9 +31,10 @@ bool mayHoldSpecial(uint64_t w) {
   constexpr uint64_t kHigh = 0x8080808080808080ULL;
   const uint64_t control = (w - kOnes * 0x20) & ~w;            // high bit of bytes < 0x20
   const uint64_t high = w | (w + kOnes);                        // high bit of bytes >= 0x7f
-  uint64_t special = control | high | zeroBytes(w ^ (kOnes * static_cast<unsigned char>('\\')));
-  if constexpr (kPipe) special |= zeroBytes(w ^ (kOnes * static_cast<unsigned char>('|')));
-  return (special & kHigh) != 0;
+  // '\\' (0x5c) and '|' (0x7c) differ only in bit 0x20: with it set, one compare finds both.
+  const uint64_t folded = kPipe ? (w | (kOnes * 0x20)) ^ (kOnes * static_cast<unsigned char>('|'))
+                                : w ^ (kOnes * static_cast<unsigned char>('\\'));
+  return ((control | high | zeroBytes(folded)) & kHigh) != 0;
 }
 
 // The end of the run of plain bytes of `in` that starts at `i`.
