@@ -45,19 +45,28 @@ void printError(const std::string& program, std::string_view message, bool seeHe
   fmt::print(stderr, "{}: error: {}{}\n", program, redactUrlPasswords(message), seeHelp ? " (see --help)" : "");
 }
 
+// The command line run() was given, for the warning below.
+int gArgc = 0;
+char** gArgv = nullptr;
+
 // A password inside a --broker URL on the command line is readable by every user of the machine
-// (ps, /proc/PID/cmdline): say so once, whichever subcommand the flag was given to.
-void warnOfPasswordOnCommandLine(int argc, char** argv) {
+// (ps, /proc/PID/cmdline): say so once, when the URLs were found valid (a bad one is an error of
+// its own). RabbitMQ's well-known guest:guest hides nothing.
+void warnOfPasswordOnCommandLine() {
+  static bool warned = false;
   constexpr std::string_view kFlag = "--broker";
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    std::string_view url;
-    if (arg == kFlag && i + 1 < argc) url = argv[i + 1];
-    if (arg.size() > kFlag.size() && arg.substr(0, kFlag.size() + 1) == "--broker=") url = arg.substr(kFlag.size() + 1);
+  for (int i = 1; i < gArgc && !warned; ++i) {
+    const std::string_view arg = gArgv[i];
+    std::string url;
+    if (arg == kFlag && i + 1 < gArgc) url = gArgv[i + 1];
+    if (arg.substr(0, kFlag.size() + 1) == "--broker=") url = arg.substr(kFlag.size() + 1);
+    for (size_t at = url.find("://guest:guest@"); at != std::string::npos; at = url.find("://guest:guest@")) {
+      url.erase(at, 15);
+    }
     if (holdsUrlPassword(url)) {
+      warned = true;
       spdlog::warn("the --broker URL on the command line holds a password, which every user of this machine can "
                    "read (ps): give it with --password-file FILE or the environment variable LOGSHIP_PASSWORD instead");
-      return;
     }
   }
 }
@@ -125,6 +134,7 @@ BrokerOptions resolveBroker(const BrokerFlags& flags, const std::string& clientN
   settings.tls = TlsOptions{flags.tlsCa, flags.tlsCert, flags.tlsKey};
   settings.requireTls = flags.requireTls;
   BrokerOptions options = resolveBrokerSettings(settings);
+  warnOfPasswordOnCommandLine();
   options.reconnectFor = seconds(flags.reconnectSeconds);
   options.clientName = clientName;
   options.retryFor = seconds(flags.retrySeconds);
@@ -222,7 +232,8 @@ int run(CLI::App& app, int argc, char** argv, const std::function<int()>& body,
     printError(program, e.what(), true);
     return kExitUsage;
   }
-  warnOfPasswordOnCommandLine(argc, argv);
+  gArgc = argc;
+  gArgv = argv;
   if (config.printRequested()) {
     fmt::print("{}", config.toToml());
     return kExitOk;
