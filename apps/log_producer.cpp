@@ -111,6 +111,16 @@ void addFollowInput(std::vector<std::unique_ptr<Input>>& inputs, const apps::Pro
   inputs.push_back(std::make_unique<FileInput>(std::move(o), format, recordTemplate, metrics));
 }
 
+// --service and --host as logctl tail --service takes them (core/record.hpp).
+const std::string& checkedName(const char* flag, const std::string& name) {
+  const std::string_view problem = recordNameProblem(name);
+  if (!problem.empty()) {
+    throw UsageError(fmt::format("{} '{}': {} (without {} the records have {})", flag, escaped(name), problem, flag,
+                                 std::string_view(flag) == "--service" ? "the service '-'" : "this machine's name"));
+  }
+  return name;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -133,8 +143,8 @@ int main(int argc, char** argv) {
     auto parsedLevel = parseLevel(settings.level);
     if (!parsedLevel) throw UsageError(fmt::format("--level '{}': use trace, debug, info, warn, error or fatal", escaped(settings.level)));
     recordTemplate.level = *parsedLevel;
-    recordTemplate.service = settings.service;
-    recordTemplate.host = settings.host;
+    recordTemplate.service = checkedName("--service", settings.service);
+    recordTemplate.host = checkedName("--host", settings.host);
     for (const auto& t : settings.fields) recordTemplate.fields.push_back(parseField(t));
     shipOptions.confirmTimeout = std::chrono::milliseconds(static_cast<int64_t>(settings.confirmTimeout * 1000));
     shipOptions.linger = std::chrono::milliseconds(settings.lingerMs);

@@ -39,6 +39,38 @@ class LogSink final : public StderrSink {
   }
 };
 
+// Prints "PROGRAM: error: MESSAGE[ (see --help)]" with every URL's password in it hidden: a
+// message may quote the command line (CLI11's "not expected: redis://:PASSWORD@...") or a file.
+void printError(const std::string& program, std::string_view message, bool seeHelp) {
+  fmt::print(stderr, "{}: error: {}{}\n", program, redactUrlPasswords(message), seeHelp ? " (see --help)" : "");
+}
+
+// The command line run() was given, for the warning below.
+int gArgc = 0;
+char** gArgv = nullptr;
+
+// A password inside a --broker URL on the command line is readable by every user of the machine
+// (ps, /proc/PID/cmdline): say so once, when the URLs were found valid (a bad one is an error of
+// its own). RabbitMQ's well-known guest:guest hides nothing.
+void warnOfPasswordOnCommandLine() {
+  static bool warned = false;
+  constexpr std::string_view kFlag = "--broker";
+  for (int i = 1; i < gArgc && !warned; ++i) {
+    const std::string_view arg = gArgv[i];
+    std::string url;
+    if (arg == kFlag && i + 1 < gArgc) url = gArgv[i + 1];
+    if (arg.substr(0, kFlag.size() + 1) == "--broker=") url = arg.substr(kFlag.size() + 1);
+    for (size_t at = url.find("://guest:guest@"); at != std::string::npos; at = url.find("://guest:guest@")) {
+      url.erase(at, 15);
+    }
+    if (holdsUrlPassword(url)) {
+      warned = true;
+      spdlog::warn("the --broker URL on the command line holds a password, which every user of this machine can "
+                   "read (ps): give it with --password-file FILE or the environment variable LOGSHIP_PASSWORD instead");
+    }
+  }
+}
+
 }  // namespace
 
 void addBrokerFlags(CLI::App& app, BrokerFlags& flags) {
@@ -102,6 +134,7 @@ BrokerOptions resolveBroker(const BrokerFlags& flags, const std::string& clientN
   settings.tls = TlsOptions{flags.tlsCa, flags.tlsCert, flags.tlsKey};
   settings.requireTls = flags.requireTls;
   BrokerOptions options = resolveBrokerSettings(settings);
+  warnOfPasswordOnCommandLine();
   options.reconnectFor = seconds(flags.reconnectSeconds);
   options.clientName = clientName;
   options.retryFor = seconds(flags.retrySeconds);
@@ -190,15 +223,17 @@ int run(CLI::App& app, int argc, char** argv, const std::function<int()>& body,
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    fmt::print(stderr, "{}: error: {} (see --help)\n", program, e.what());
+    printError(program, e.what(), true);
     return kExitUsage;
   } catch (const ConfigError& e) {  // names the file, the line and the key: --help would not help
-    fmt::print(stderr, "{}: error: {}\n", program, e.what());
+    printError(program, e.what(), false);
     return kExitUsage;
   } catch (const UsageError& e) {
-    fmt::print(stderr, "{}: error: {} (see --help)\n", program, e.what());
+    printError(program, e.what(), true);
     return kExitUsage;
   }
+  gArgc = argc;
+  gArgv = argv;
   if (config.printRequested()) {
     fmt::print("{}", config.toToml());
     return kExitOk;
@@ -207,13 +242,13 @@ int run(CLI::App& app, int argc, char** argv, const std::function<int()>& body,
     return body();
   } catch (const UsageError& e) {
     if (const auto fileError = config.asFileError(e.what())) {
-      fmt::print(stderr, "{}: error: {}\n", program, *fileError);
+      printError(program, *fileError, false);
     } else {
-      fmt::print(stderr, "{}: error: {} (see --help)\n", program, e.what());
+      printError(program, e.what(), true);
     }
     return kExitUsage;
   } catch (const std::exception& e) {
-    fmt::print(stderr, "{}: error: {}\n", program, e.what());
+    printError(program, e.what(), false);
     return kExitFailure;
   }
 }

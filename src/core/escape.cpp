@@ -10,31 +10,44 @@ namespace {
 constexpr std::array<char, 16> kHex{'0', '1', '2', '3', '4', '5', '6', '7',
                                     '8', '9', 'a', 'b', 'c', 'd', 'e', 'f'};
 
-bool isPlain(unsigned char c) { return c >= 0x20 && c < 0x7f && c != '\\'; }
+// kPipe: the text format's message, where '|' also leaves the fast path (appendEscapedMessage).
+template <bool kPipe>
+bool isPlain(unsigned char c) {
+  return c >= 0x20 && c < 0x7f && c != '\\' && (!kPipe || c != '|');
+}
+
+// The high bit of each byte of `w` that is zero (and maybe of the byte after a zero byte).
+uint64_t zeroBytes(uint64_t w) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  return (w - kOnes) & ~w;
+}
 
 // Whether the 8 bytes of `w` may hold a byte that is not plain: a control (< 0x20), DEL or
-// above (>= 0x7f), or a backslash. Never false when one does; it may be true when none does
-// (the byte after a 0xff), which only sends the caller to the byte-by-byte check.
+// above (>= 0x7f), or a backslash (or, with kPipe, a '|'). Never false when one does; it may be
+// true when none does (the byte after a 0xff), which only sends the caller to the byte-by-byte check.
+template <bool kPipe>
 bool mayHoldSpecial(uint64_t w) {
   constexpr uint64_t kOnes = 0x0101010101010101ULL;
   constexpr uint64_t kHigh = 0x8080808080808080ULL;
   const uint64_t control = (w - kOnes * 0x20) & ~w;            // high bit of bytes < 0x20
   const uint64_t high = w | (w + kOnes);                        // high bit of bytes >= 0x7f
-  const uint64_t bs = w ^ (kOnes * static_cast<unsigned char>('\\'));
-  const uint64_t backslash = (bs - kOnes) & ~bs;                // high bit of zero bytes
-  return ((control | high | backslash) & kHigh) != 0;
+  // '\\' (0x5c) and '|' (0x7c) differ only in bit 0x20: with it set, one compare finds both.
+  const uint64_t folded = kPipe ? (w | (kOnes * 0x20)) ^ (kOnes * static_cast<unsigned char>('|'))
+                                : w ^ (kOnes * static_cast<unsigned char>('\\'));
+  return ((control | high | zeroBytes(folded)) & kHigh) != 0;
 }
 
 // The end of the run of plain bytes of `in` that starts at `i`.
+template <bool kPipe>
 size_t plainRunEnd(std::string_view in, size_t i) {
   const size_t n = in.size();
   while (i + 8 <= n) {
     uint64_t w;
     std::memcpy(&w, in.data() + i, 8);
-    if (mayHoldSpecial(w)) break;
+    if (mayHoldSpecial<kPipe>(w)) break;
     i += 8;
   }
-  while (i < n && isPlain(static_cast<unsigned char>(in[i]))) ++i;
+  while (i < n && isPlain<kPipe>(static_cast<unsigned char>(in[i]))) ++i;
   return i;
 }
 
@@ -85,12 +98,35 @@ size_t decodeUtf8(std::string_view in, char32_t& codePoint) {
   return len;
 }
 
-void appendEscaped(std::string& out, std::string_view in) {
+namespace {
+
+// An ASCII byte that is not plain: '\\', a control, DEL (or, with kPipe, a '|').
+template <bool kPipe>
+void appendEscapedAscii(std::string& out, std::string_view in, size_t i) {
+  const auto c = static_cast<unsigned char>(in[i]);
+  switch (c) {
+    case '\\': out += "\\\\"; break;
+    case '\n': out += "\\n"; break;
+    case '\r': out += "\\r"; break;
+    case '\t': out += "\\t"; break;
+    case '|':  // only with kPipe: a '|' that starts the message or follows a space could start " | "
+      if (i == 0 || in[i - 1] == ' ') {
+        appendHexByte(out, c);
+      } else {
+        out += '|';
+      }
+      break;
+    default: appendHexByte(out, c); break;  // other C0 controls and DEL
+  }
+}
+
+template <bool kPipe>
+void appendEscapedImpl(std::string& out, std::string_view in) {
   size_t i = 0;
   const size_t n = in.size();
   while (i < n) {
     // Copy the longest run of printable ASCII in one append: the common case.
-    const size_t run = plainRunEnd(in, i);
+    const size_t run = plainRunEnd<kPipe>(in, i);
     if (run > i) {
       out.append(in.data() + i, run - i);
       i = run;
@@ -98,13 +134,7 @@ void appendEscaped(std::string& out, std::string_view in) {
     }
     const auto c = static_cast<unsigned char>(in[i]);
     if (c < 0x80) {
-      switch (c) {
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        default: appendHexByte(out, c); break;  // other C0 controls and DEL
-      }
+      appendEscapedAscii<kPipe>(out, in, i);
       ++i;
       continue;
     }
@@ -121,6 +151,25 @@ void appendEscaped(std::string& out, std::string_view in) {
       i += len;
     }
   }
+}
+
+}  // namespace
+
+void appendEscaped(std::string& out, std::string_view in) { appendEscapedImpl<false>(out, in); }
+
+void appendEscapedMessage(std::string& out, std::string_view in) { appendEscapedImpl<true>(out, in); }
+
+void appendEscapedHexing(std::string& out, std::string_view in, std::string_view separators,
+                         bool (*hexHere)(std::string_view in, size_t pos)) {
+  size_t start = 0;
+  for (size_t pos = in.find_first_of(separators); pos != std::string_view::npos;
+       pos = in.find_first_of(separators, pos + 1)) {
+    if (hexHere != nullptr && !hexHere(in, pos)) continue;
+    appendEscaped(out, in.substr(start, pos - start));
+    appendHexByte(out, static_cast<unsigned char>(in[pos]));
+    start = pos + 1;
+  }
+  appendEscaped(out, in.substr(start));
 }
 
 void appendJsonSafe(std::string& out, std::string_view json) {

@@ -15,6 +15,16 @@ namespace logship {
 void appendEscaped(std::string& out, std::string_view in);
 std::string escaped(std::string_view in);
 
+// appendEscaped for the text format's message: also writes a '|' that starts `in` or follows a
+// space as \x7c, so that the message never holds the " | " that starts the line's fields.
+void appendEscapedMessage(std::string& out, std::string_view in);
+
+// appendEscaped that also writes each byte of `separators` (ASCII bytes, which appendEscaped copies
+// as they are) as \xHH: all of them, or with `hexHere` only those where hexHere(in, position) is
+// true. The text format's names and fields escape the separators around them this way.
+void appendEscapedHexing(std::string& out, std::string_view in, std::string_view separators,
+                         bool (*hexHere)(std::string_view in, size_t pos) = nullptr);
+
 // The value of a hexadecimal digit (either case), -1 for any other character.
 int hexDigitValue(char c);
 

@@ -33,6 +33,27 @@ static_assert(kJsonOpen.substr(2, 2) == kKeyTs && kJsonBeforeLevel.substr(3, 5) 
 // The text format's separators.
 constexpr std::string_view kFieldsSeparator = " |";  // then " KEY=VALUE" per field
 
+// The text format's parts, each escaped (appendEscaped) and with the separators that could end it
+// early written as \xHH (docs/FORMATS.md, "text"): a service or host holds no ' ' or '@', a field
+// key no ' ' or '=', a message no " |" (appendEscapedMessage), a field value no ' ' before an '='
+// and no " |".
+void appendTextName(std::string& out, std::string_view name) { appendEscapedHexing(out, name, " @"); }
+
+void appendTextFieldKey(std::string& out, std::string_view key) { appendEscapedHexing(out, key, " ="); }
+
+// Whether the ' ' or '|' at `pos` of a field value must be escaped: a ' ' before the value's last
+// '=' (" WORD=" would read as the next field, and an escaped space joins the words around it), a
+// '|' after a ' ' (it would read as " | ").
+bool valueSeparatorAt(std::string_view value, size_t pos) {
+  if (value[pos] == '|') return pos > 0 && value[pos - 1] == ' ';
+  const size_t lastEquals = value.rfind('=');
+  return lastEquals != std::string_view::npos && pos < lastEquals;
+}
+
+void appendTextFieldValue(std::string& out, std::string_view value) {
+  appendEscapedHexing(out, value, " |", valueSeparatorAt);
+}
+
 // What appendTimestamp writes: d is a digit, every other byte is itself.
 constexpr std::string_view kTimestampShape = "dddd-dd-ddTdd:dd:dd.ddddddZ";
 static_assert(kTimestampShape.size() == kTimestampWidth);
@@ -110,16 +131,11 @@ bool parseText(std::string_view line, LineParts& parts) {
   return true;
 }
 
-bool isFieldKeyChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
-         c == '-';
-}
-
-// Length of "KEY=" at `pos` (KEY of isFieldKeyChar), or 0.
+// Length of "KEY=" at `pos` (KEY without ' ' or '=', maybe empty), or 0.
 size_t fieldKeyAt(std::string_view s, size_t pos) {
   size_t i = pos;
-  while (i < s.size() && isFieldKeyChar(s[i])) ++i;
-  return i > pos && i < s.size() && s[i] == '=' ? i - pos + 1 : 0;
+  while (i < s.size() && s[i] != ' ' && s[i] != '=') ++i;
+  return i < s.size() && s[i] == '=' ? i - pos + 1 : 0;
 }
 
 // Splits "KEY=VALUE KEY=VALUE ..." (escaped) into fields; false unless it starts with a key.
@@ -272,17 +288,17 @@ void LineFormatter::setMetadata(const Record& record) {
       middle_ += ' ';
       middle_ += levelLabel(record.level);
       middle_ += ' ';
-      appendEscaped(middle_, record.service);
+      appendTextName(middle_, record.service);
       middle_ += '@';
-      appendEscaped(middle_, record.host);
+      appendTextName(middle_, record.host);
       middle_ += ' ';
       if (!record.fields.empty()) {
         suffix_ += kFieldsSeparator;
         for (const auto& f : record.fields) {
           suffix_ += ' ';
-          appendEscaped(suffix_, f.key);
+          appendTextFieldKey(suffix_, f.key);
           suffix_ += '=';
-          appendEscaped(suffix_, f.value);
+          appendTextFieldValue(suffix_, f.value);
         }
       }
       break;
@@ -341,7 +357,7 @@ void LineFormatter::append(std::string& out, int64_t timestampUs, std::string_vi
     case OutputFormat::Text:
       appendTimestamp(out, timestampUs);
       out += middle_;
-      appendEscaped(out, message);
+      appendEscapedMessage(out, message);
       out += suffix_;
       break;
     case OutputFormat::Json:
@@ -373,7 +389,9 @@ std::string encodeForLine(OutputFormat format, std::string_view value) {
     appendJsonStringContents(out, value);
     return out;
   }
-  return escaped(value);
+  std::string out;
+  appendTextName(out, value);
+  return out;
 }
 
 Record recordFromLine(OutputFormat format, const LineParts& parts) {

@@ -58,7 +58,7 @@ struct LineParts {
   std::string_view service;    // text, json; raw: empty
   std::string_view host;       // text, json; raw: empty
   // json: the message. raw: the whole line. text: the message AND the " | KEY=VALUE ..." fields
-  // after it (where one ends and the other starts is ambiguous in text; splitTextFields guesses).
+  // after it (recordFromLine splits them).
   std::string_view message;
   std::string_view fields;     // json: the fields object "{...}" or empty; text, raw: empty
 };
@@ -66,20 +66,21 @@ struct LineParts {
 // Splits `line` (without its '\n') into its parts. Returns false if the line is not in `format`:
 //  - text: TIMESTAMP ' ' LABEL ' ' SERVICE '@' HOST ' ' MESSAGE..., where TIMESTAMP has the exact
 //    shape appendTimestamp writes and LABEL is one of the six level labels. SERVICE ends at the
-//    first '@' and HOST at the next ' ' (so in text a service with '@' or a host with ' ' is read
-//    wrongly: use json where names may hold them).
+//    first '@' and HOST at the next ' ' (the text format writes a ' ' or '@' in a name as \x20,
+//    \x40: docs/FORMATS.md).
 //  - json: the keys ts, level, service, host, message (and fields) in appendFormatted's order,
 //    string values, the object ending the line. JSON strings are checked for their end only.
 //  - raw: any line.
 bool parseLine(OutputFormat format, std::string_view line, LineParts& parts);
 
-// How `value` (a service or host name) appears inside a line of `format`: escaped for text and raw,
-// JSON string contents (without the quotes) for json.
+// How `value` (a service or host name) appears inside a line of `format`: escaped for text (' ' and
+// '@' too) and raw, JSON string contents (without the quotes) for json.
 std::string encodeForLine(OutputFormat format, std::string_view value);
 
 // The record a parsed line holds, decoded (unescaped). text: the fields are split off the message
-// at the last " | " followed by KEY=VALUE pairs whose keys hold only letters, digits, '_', '.' and
-// '-' (log_producer's rule); raw: only the message (timestamp 0, level info, service and host "-").
+// at the last " | " followed by KEY=VALUE pairs (the only one in lines of this version, which
+// escape every other " |"), each pair starting at a ' ' followed by a KEY without ' ' or '=' and
+// an '='; raw: only the message (timestamp 0, level info, service and host "-").
 Record recordFromLine(OutputFormat format, const LineParts& parts);
 
 }  // namespace logship

@@ -1,6 +1,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -28,5 +29,16 @@ struct Record {
   std::string id;
   bool operator==(const Record&) const = default;
 };
+
+// What is wrong with `name` as a service or host name given on a command line, or an empty view:
+// log_producer --service/--host and logctl tail --service accept the same names. (Any bytes read
+// back from the output formats: this only refuses names no one means to give.)
+inline std::string_view recordNameProblem(std::string_view name) {
+  if (name.empty()) return "the name is empty";
+  for (unsigned char c : name) {
+    if (c < 0x20 || c == 0x7f) return "the name contains a control character";
+  }
+  return {};
+}
 
 }  // namespace logship

@@ -28,13 +28,11 @@ bool TailFilter::matches(const Record& r) const {
 }
 
 void validateServiceName(const std::string& name) {
-  if (name.empty()) throw UsageError("--service: empty name (records sent without --service have the service '-')");
-  for (unsigned char c : name) {
-    if (c < 0x20 || c == 0x7f) {
-      throw UsageError(fmt::format("--service: '{}' contains a control character: no producer sends such a name",
-                                   escaped(name)));
-    }
-  }
+  const std::string_view problem = recordNameProblem(name);
+  if (problem.empty()) return;
+  throw UsageError(fmt::format("--service '{}': {}: no producer sends such a service (records sent without "
+                               "--service have the service '-')",
+                               escaped(name), problem));
 }
 
 uint64_t RecordGaps::note(std::string_view id) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "core/error.hpp"
+#include "core/secret.hpp"
 
 using namespace logship;
 
@@ -125,4 +126,18 @@ TEST(BrokerUrl, RedisOverTlsIsRefusedClearly) {
     EXPECT_NE(what.find("hiredis 0.14"), std::string::npos) << what;
     EXPECT_EQ(what.find("s3cretpw"), std::string::npos) << what;
   }
+}
+
+// Issue 15: error messages quote command lines and files; every URL's password in them is hidden.
+TEST(RedactUrlPasswords, HidesThePasswordOfEveryUrlInAText) {
+  EXPECT_EQ(redactUrlPasswords("The following arguments were not expected: redis://:SECRET@127.0.0.1:6481 --broker"),
+            "The following arguments were not expected: redis://:***@127.0.0.1:6481 --broker");
+  EXPECT_EQ(redactUrlPasswords("'amqp://u:p@ss:w@h/v','redis://a:b@c' amqp://guest@h amqp://h:5672"),
+            "'amqp://u:***@h/v','redis://a:***@c' amqp://guest@h amqp://h:5672");
+  EXPECT_EQ(redactUrlPasswords("--brokr=amqp://x:y@z,redis://:q@r"), "--brokr=amqp://x:***@z,redis://:***@r");
+  EXPECT_EQ(redactUrlPasswords("no url here: a:b@c"), "no url here: a:b@c");
+  EXPECT_EQ(redactUrlPasswords("://:@"), "://:@");
+  EXPECT_TRUE(holdsUrlPassword("redis://:pw@h"));
+  EXPECT_FALSE(holdsUrlPassword("redis://h:6379"));
+  EXPECT_FALSE(holdsUrlPassword(""));
 }

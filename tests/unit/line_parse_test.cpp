@@ -152,6 +152,7 @@ TEST(ParseLine, RoundTripsRandomRecordsInEveryFormat) {
       r.host = randomText(8, json);
       r.message = randomText(60, json);
       if (rng() % 2) r.fields = {{"k1", randomText(10, json)}, {"key.two-3_x", randomText(10, json)}};
+      if (!json && rng() % 4 == 0) r.fields.push_back({randomText(4, false), randomText(10, false)});
       const std::string line = lineOf(f, r);
       LineParts p;
       ASSERT_TRUE(parseLine(f, line, p)) << outputFormatName(f) << ": " << line;
@@ -168,14 +169,13 @@ TEST(ParseLine, RoundTripsRandomRecordsInEveryFormat) {
         EXPECT_EQ(back.host, r.host);
         EXPECT_EQ(back.message, r.message);
         EXPECT_EQ(back.fields, r.fields);
-      } else if (r.service.find('@') == std::string::npos && r.host.find_first_of(" @") == std::string::npos) {
-        // text is unambiguous up to the documented limits: no '@' in names, no ' ' in hosts
+      } else {
+        // text is unambiguous too: every part comes back, whatever separators it holds
         EXPECT_EQ(p.service, encodeForLine(f, r.service)) << line;
-        EXPECT_EQ(back.service, r.service);
-        EXPECT_EQ(back.host, r.host);
-        if (r.fields.empty() && r.message.find(" | ") == std::string::npos) {
-          EXPECT_EQ(back.message, r.message);
-        }
+        EXPECT_EQ(back.service, r.service) << line;
+        EXPECT_EQ(back.host, r.host) << line;
+        EXPECT_EQ(back.message, r.message) << line;
+        EXPECT_EQ(back.fields, r.fields) << line;
       }
     }
   }
@@ -247,4 +247,76 @@ TEST(EncodeForLine, MatchesWhatTheFormatterWrites) {
     ASSERT_TRUE(parseLine(f, lineOf(f, r), p));
     EXPECT_EQ(p.service, encodeForLine(f, r.service)) << outputFormatName(f);
   }
+}
+
+namespace {
+
+// Formats `r` as text, reads the line back and checks that every part came back as written.
+void expectTextRoundTrip(const Record& r) {
+  const std::string line = lineOf(OutputFormat::Text, r);
+  ASSERT_EQ(line.find_first_of("\n\r"), std::string::npos);
+  LineParts p;
+  ASSERT_TRUE(parseLine(OutputFormat::Text, line, p)) << line;
+  EXPECT_EQ(p.service, encodeForLine(OutputFormat::Text, r.service)) << line;
+  EXPECT_EQ(p.host, encodeForLine(OutputFormat::Text, r.host)) << line;
+  const Record back = recordFromLine(OutputFormat::Text, p);
+  EXPECT_EQ(back.timestampUs, r.timestampUs) << line;
+  EXPECT_EQ(back.level, r.level) << line;
+  EXPECT_EQ(back.service, r.service) << line;
+  EXPECT_EQ(back.host, r.host) << line;
+  EXPECT_EQ(back.message, r.message) << line;
+  EXPECT_EQ(back.fields, r.fields) << line;
+}
+
+}  // namespace
+
+// Issue 14: every byte value, alone and between the separators, in every part of a text line
+// (service, host, message, a field key, a field value) reads back as exactly what was written.
+TEST(ParseLine, TextRoundTripsEveryByteInEveryPart) {
+  for (int b = 0; b < 256; ++b) {
+    const std::string byte(1, static_cast<char>(b));
+    for (const std::string& v : {byte, "a" + byte + "b", " " + byte + " x=y | k=v", byte + " | " + byte + "=" + byte,
+                                 "x@" + byte + " " + byte + "@y", std::string(" | ") + byte}) {
+      for (int part = 0; part < 6; ++part) {
+        Record r = sample();
+        switch (part) {
+          case 0: r.service = v; break;
+          case 1: r.host = v; break;
+          case 2: r.message = v; r.fields.clear(); break;
+          case 3: r.message = v; break;
+          case 4: r.fields.push_back({v, "w"}); break;
+          default: r.fields.insert(r.fields.begin(), {"k", v}); break;
+        }
+        SCOPED_TRACE(testing::Message() << "byte " << b << " part " << part);
+        expectTextRoundTrip(r);
+      }
+    }
+  }
+}
+
+// The issue's examples: names with '@' and ' ', an empty service, a message that looks like fields.
+TEST(ParseLine, TextCannotBeForged) {
+  Record r = sample();
+  r.service = "a@b";
+  r.host = "my host";
+  r.fields.clear();
+  r.message = "login failed | user=admin";
+  expectTextRoundTrip(r);
+  r.service = "";
+  r.host = "b@h1";
+  expectTextRoundTrip(r);
+  r.fields = {{"", ""}, {"a b", "c=d e"}, {"x=y", " | "}, {"|", "= "}};
+  expectTextRoundTrip(r);
+}
+
+// Lines written before separators were escaped still read as they did.
+TEST(ParseLine, TextReadsLinesOfEarlierVersions) {
+  LineParts p;
+  const std::string old = "2025-11-24T16:00:00.123456Z WARN  checkout@web-1 GET /a | 200 | region=eu-west-1 order=ORD 20931";
+  ASSERT_TRUE(parseLine(OutputFormat::Text, old, p));
+  const Record back = recordFromLine(OutputFormat::Text, p);
+  EXPECT_EQ(back.service, "checkout");
+  EXPECT_EQ(back.host, "web-1");
+  EXPECT_EQ(back.message, "GET /a | 200");
+  EXPECT_EQ(back.fields, (std::vector<Field>{{"region", "eu-west-1"}, {"order", "ORD 20931"}}));
 }
