@@ -219,4 +219,37 @@ TEST(Shipper, WithADiskSpoolARecordIsSettledOnceStored) {
 }
 
 }  // namespace
+// stdin and syslog never ask for a checkpoint: the marks behind settledInput() must not pile up
+// one per message all the same (issue 15: the producer grew ~1 GB a day).
+TEST(Shipper, InputMarksStayBoundedWithoutACheckpoint) {
+  Script s;
+  s.released = UINT64_MAX;
+  ShipperOptions o;
+  o.batchRecords = 1;
+  Shipper shipper(scripted(s), Record{}, o);
+  constexpr int kMessages = 5000;
+  for (int i = 0; i < kMessages; ++i) shipper.ship(fmt::format("r{}", i));
+  ASSERT_TRUE(eventually([&] { return shipper.confirmedSoFar() == kMessages; }));
+  shipper.ship(std::string_view("one more"));  // stores a message: what settled meanwhile is dropped
+  EXPECT_LE(shipper.inputMarks(), 1u);
+  shipper.finish(false);
+  EXPECT_EQ(shipper.settledInput(), kMessages + 1u);
+}
+
+TEST(Shipper, InputMarksAreDroppedOnceNothingCanSettle) {
+  Script s;
+  s.released = UINT64_MAX;
+  s.refusedSeq = 2;
+  ShipperOptions o;
+  o.batchRecords = 1;
+  Shipper shipper(scripted(s), Record{}, o);
+  constexpr int kMessages = 5000;
+  for (int i = 0; i < kMessages; ++i) shipper.ship(fmt::format("r{}", i));
+  ASSERT_TRUE(eventually([&] { return shipper.report().confirmed + shipper.report().failed == kMessages; }));
+  shipper.ship(std::string_view("one more"));
+  EXPECT_LE(shipper.inputMarks(), 1u);
+  shipper.finish(false);
+  EXPECT_EQ(shipper.settledInput(), 1u);  // still: nothing from the refused record on is settled
+}
+
 }  // namespace logship
