@@ -138,7 +138,7 @@ void SyslogTcpInput::accept() {
 bool SyslogTcpInput::readConnection(Connection& c, Shipper& shipper) {
   auto drain = [&] {
     std::string_view frame;
-    size_t tooLong = 0;
+    SyslogFramer::TooLongFrame tooLong;
     for (;;) {
       switch (c.framer.next(frame, tooLong)) {
         case SyslogFramer::Result::Frame: shipFrame(c, frame, shipper); break;
@@ -149,7 +149,7 @@ bool SyslogTcpInput::readConnection(Connection& c, Shipper& shipper) {
           if (refusedLog_.ready(suppressed)) {
             spdlog::error("{}: a frame of {}{} bytes from {} refused: over the limit of {} bytes "
                           "(--max-message-bytes); skipped, the connection goes on{}",
-                          name_, tooLong, tooLong > maxMessageBytes_ ? "" : "+", c.peer, maxMessageBytes_,
+                          name_, tooLong.bytes, tooLong.atLeast ? "+" : "", c.peer, maxMessageBytes_,
                           suppressed > 0 ? fmt::format("; {} more refused before it", suppressed) : "");
           }
           break;
