@@ -137,6 +137,19 @@ std::string field(const Record& r, std::string_view key) {
   return "<none>";
 }
 
+// A TCP input (at most `maxConnections`) with two connections open, a and b.
+struct TwoClients {
+  Pipeline p;
+  SyslogMetrics metrics;
+  SyslogTcpInput input;
+  uint16_t port;
+  Client a, b;
+  explicit TwoClients(size_t maxConnections)
+      : input("127.0.0.1:0", 100, maxConnections, 1h, &metrics), port(portOf(input)), a(port), b(port) {
+    EXPECT_TRUE(pump(input, *p.shipper, [&] { return input.openConnections() == 2; }));
+  }
+};
+
 TEST(SyslogUdpInput, DatagramsBecomeRecordsAndTooLongOnesAreRefused) {
   Pipeline p;
   SyslogMetrics metrics;
@@ -180,37 +193,32 @@ TEST(SyslogUdpInput, DatagramsBecomeRecordsAndTooLongOnesAreRefused) {
 }
 
 TEST(SyslogTcpInput, FramesFromSeveralConnections) {
-  Pipeline p;
-  SyslogMetrics metrics;
-  SyslogTcpInput input("127.0.0.1:0", 100, 3, 1h, &metrics);
-  const uint16_t port = portOf(input);
-  Client a(port), b(port);
-  ASSERT_TRUE(pump(input, *p.shipper, [&] { return input.openConnections() == 2; }));
-  EXPECT_EQ(metrics.open.value(), 2.0);
-  Client c(port);
-  a.send("25 <13>1 - a app - - - he");  // 23 of its 25 bytes
-  b.send("<14>1 - b app - - - from b\n200 " + std::string(200, 'z') + "<13>after\n");
-  ASSERT_TRUE(pump(input, *p.shipper, [&] { return input.counts().messages == 2 && input.counts().refused == 1; }));
-  EXPECT_EQ(input.openConnections(), 3u);
-  a.send("llo\n");  // completes a's octet-counted frame; the LF after it is an empty frame
-  ASSERT_TRUE(pump(input, *p.shipper, [&] { return input.counts().messages == 3; }));
-  a.close();
+  TwoClients t(3);
+  EXPECT_EQ(t.metrics.open.value(), 2.0);
+  Client c(t.port);
+  t.a.send("25 <13>1 - a app - - - he");  // 23 of its 25 bytes
+  t.b.send("<14>1 - b app - - - from b\n200 " + std::string(200, 'z') + "<13>after\n");
+  ASSERT_TRUE(pump(t.input, *t.p.shipper, [&] { return t.input.counts().messages == 2 && t.input.counts().refused == 1; }));
+  EXPECT_EQ(t.input.openConnections(), 3u);
+  t.a.send("llo\n");  // completes a's octet-counted frame; the LF after it is an empty frame
+  ASSERT_TRUE(pump(t.input, *t.p.shipper, [&] { return t.input.counts().messages == 3; }));
+  t.a.close();
   c.send("<13>1 - c app - - - from c\n");
-  ASSERT_TRUE(pump(input, *p.shipper, [&] { return input.counts().messages == 4 && input.openConnections() == 2; }));
-  EXPECT_EQ(input.counts().connections, 3u);
-  b.send("<13>1 - b app - - - no LF yet");
-  b.close();  // the last frame without its LF is shipped at the close
-  ASSERT_TRUE(pump(input, *p.shipper, [&] { return input.counts().messages == 5; }));
+  ASSERT_TRUE(pump(t.input, *t.p.shipper, [&] { return t.input.counts().messages == 4 && t.input.openConnections() == 2; }));
+  EXPECT_EQ(t.input.counts().connections, 3u);
+  t.b.send("<13>1 - b app - - - no LF yet");
+  t.b.close();  // the last frame without its LF is shipped at the close
+  ASSERT_TRUE(pump(t.input, *t.p.shipper, [&] { return t.input.counts().messages == 5; }));
   c.send("42 <13>1 - c app - - - cut");  // still open, not read yet, when the producer stops
-  EXPECT_EQ(metrics.open.value(), 1.0);     // c only
-  input.endOfInput(*p.shipper);             // reads what is there, ships the incomplete frame
-  EXPECT_EQ(input.counts().messages, 6u);
-  EXPECT_EQ(metrics.messages.value(), 6u);
-  EXPECT_EQ(metrics.unparsed.value(), 1u);  // "cut"
-  EXPECT_EQ(metrics.refused.value(), 1u);
-  EXPECT_EQ(metrics.connections.value(), 3u);
-  EXPECT_EQ(metrics.open.value(), 0.0);
-  const auto records = p.finish();
+  EXPECT_EQ(t.metrics.open.value(), 1.0);     // c only
+  t.input.endOfInput(*t.p.shipper);             // reads what is there, ships the incomplete frame
+  EXPECT_EQ(t.input.counts().messages, 6u);
+  EXPECT_EQ(t.metrics.messages.value(), 6u);
+  EXPECT_EQ(t.metrics.unparsed.value(), 1u);  // "cut"
+  EXPECT_EQ(t.metrics.refused.value(), 1u);
+  EXPECT_EQ(t.metrics.connections.value(), 3u);
+  EXPECT_EQ(t.metrics.open.value(), 0.0);
+  const auto records = t.p.finish();
   EXPECT_EQ(messages(records), (std::vector<std::string>{"from b", "after", "hello", "from c", "no LF yet", "cut"}));
   for (const auto& r : records) {
     if (r.message == "cut") {
@@ -220,34 +228,29 @@ TEST(SyslogTcpInput, FramesFromSeveralConnections) {
       EXPECT_EQ(field(r, "parse_error"), "<none>") << r.message;
     }
   }
-  EXPECT_EQ(p.shipper->report().refused, 1u);
-  EXPECT_EQ(metrics.timedOut.value() + metrics.evicted.value(), 0u);
+  EXPECT_EQ(t.p.shipper->report().refused, 1u);
+  EXPECT_EQ(t.metrics.timedOut.value() + t.metrics.evicted.value(), 0u);
 }
 
-// What a connection closed for idling had sent is shipped: its complete frames, and what it holds of
+// What t.a connection closed for idling had sent is shipped: its complete frames, and what it holds of
 // an incomplete one.
 TEST(SyslogTcpInput, AtTheCapTheLongestIdleConnectionMakesRoom) {
-  Pipeline p;
-  SyslogMetrics metrics;
-  SyslogTcpInput input("127.0.0.1:0", 100, 2, 1h, &metrics);
-  const uint16_t port = portOf(input);
-  Client a(port), b(port);
-  ASSERT_TRUE(pump(input, *p.shipper, [&] { return input.openConnections() == 2; }));
-  a.send("<13>1 - a app - - - from a\n30 <13>1 - a app - - - cu");
-  ASSERT_TRUE(pump(input, *p.shipper, [&] { return input.counts().messages == 1; }));
-  b.send("<13>1 - b app - - - from b\n");  // perhaps unread when c comes
-  Client c(port);                           // over the cap: one of a and b is closed for it
+  TwoClients t(2);
+  t.a.send("<13>1 - a app - - - from a\n30 <13>1 - a app - - - cu");
+  ASSERT_TRUE(pump(t.input, *t.p.shipper, [&] { return t.input.counts().messages == 1; }));
+  t.b.send("<13>1 - b app - - - from b\n");  // perhaps unread when c comes
+  Client c(t.port);                           // over the cap: one of a and b is closed for it
   c.send("<13>1 - c app - - - from c\n");
-  ASSERT_TRUE(pump(input, *p.shipper, [&] { return input.counts().messages >= 3 && metrics.evicted.value() == 1; }));
-  EXPECT_EQ(input.openConnections(), 2u);
-  EXPECT_EQ(metrics.open.value(), 2.0);
-  input.endOfInput(*p.shipper);
-  const auto records = p.finish();
+  ASSERT_TRUE(pump(t.input, *t.p.shipper, [&] { return t.input.counts().messages >= 3 && t.metrics.evicted.value() == 1; }));
+  EXPECT_EQ(t.input.openConnections(), 2u);
+  EXPECT_EQ(t.metrics.open.value(), 2.0);
+  t.input.endOfInput(*t.p.shipper);
+  const auto records = t.p.finish();
   auto got = messages(records);
   std::sort(got.begin(), got.end());
   EXPECT_EQ(got, (std::vector<std::string>{"cu", "from a", "from b", "from c"}));
-  EXPECT_EQ(metrics.connections.value(), 3u);
-  EXPECT_EQ(metrics.timedOut.value(), 0u);
+  EXPECT_EQ(t.metrics.connections.value(), 3u);
+  EXPECT_EQ(t.metrics.timedOut.value(), 0u);
 }
 
 TEST(SyslogTcpInput, AConnectionIdleForTheTimeoutIsClosed) {
