@@ -98,9 +98,15 @@ void defineProducer(CLI::App& app, ProducerSettings& s) {
       ->allow_extra_args(false)
       ->type_name("ADDR");
   app.add_option("--syslog-max-connections", s.syslog.maxConnections,
-                 "Open connections per --syslog-tcp address at most; more wait in the backlog until one closes")
+                 "Open connections per --syslog-tcp address at most; at the cap a new connection is taken in and the "
+                 "longest-idle one closed to make room")
       ->check(CLI::Range(size_t{1}, size_t{100'000}))
       ->capture_default_str();
+  app.add_option("--syslog-idle-timeout", s.syslog.idleTimeoutSeconds,
+                 "Close a --syslog-tcp connection that sent nothing for DURATION (what it sent is shipped first)")
+      ->transform(cli::duration(std::chrono::seconds(1), std::chrono::seconds(7 * 86'400)))
+      ->type_name("DURATION")
+      ->default_str("1h");
   app.add_flag("-q,--quiet", s.quiet, "Print nothing on success");
   cli::addMetricsFlag(app, s.metricsListen);
 

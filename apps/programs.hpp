@@ -34,7 +34,7 @@ struct ProducerSettings {
   int lingerMs = 5;
   std::string metricsListen;
   std::string inputFormat = "text";  // --input-format
-  SyslogOptions syslog;              // --syslog-udp, --syslog-tcp, --syslog-max-connections
+  SyslogOptions syslog;              // --syslog-udp, --syslog-tcp, --syslog-max-connections, --syslog-idle-timeout
   // Following files (--follow, producer/input/file_input.hpp) and multiline records (stdin and files).
   std::vector<std::string> follow;
   std::string stateFile;

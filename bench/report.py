@@ -51,6 +51,44 @@ class Latency:
 
 
 @dataclass
+class Soak:
+    """log_producer's resident set over a long run at a steady rate, one input kind (bench/README.md,
+    "Soak"): read from /proc/PID/status (VmRSS) at two marks, so growth per message shows as a number."""
+    input: str                        # "stdin", "syslog udp", "syslog tcp", "follow"
+    target_rate: float                # records/s offered
+    fed: int = 0                      # records written to the input
+    early_s: float = 0.0              # seconds after the feeding began of the first reading
+    late_s: float = 0.0               # ... of the last one
+    early_rss_kb: Optional[int] = None
+    late_rss_kb: Optional[int] = None
+    status: str = "ok"                # "ok" or "failed"
+    note: str = ""
+
+    @property
+    def growth_kb_per_min(self) -> Optional[float]:
+        if self.status != "ok" or self.early_rss_kb is None or self.late_rss_kb is None or self.late_s <= self.early_s:
+            return None
+        return (self.late_rss_kb - self.early_rss_kb) / (self.late_s - self.early_s) * 60
+
+
+SOAK_COLUMNS = ["Input", "Rec/s offered", "Records fed", "RSS MB early", "RSS MB late", "Growth KB/min"]
+
+
+def soak_cells(soaks: list[Soak]) -> list[list[str]]:
+    def mb(kb: Optional[int]) -> str:
+        return fmt_num(kb * 1024 / MB) if kb is not None else "–"
+
+    cells = []
+    for s in soaks:
+        if s.status != "ok":
+            cells.append([s.input, fmt_int(s.target_rate), fmt_int(s.fed), "failed", "", ""])
+            continue
+        cells.append([s.input, fmt_int(s.target_rate), fmt_int(s.fed), f"{mb(s.early_rss_kb)} at {s.early_s:.0f} s",
+                      f"{mb(s.late_rss_kb)} at {s.late_s:.0f} s", fmt_num(s.growth_kb_per_min)])
+    return cells
+
+
+@dataclass
 class Row:
     key: str                 # stable id, used by the goals and in results.json
     label: str               # shown in the tables and on the chart
@@ -293,17 +331,20 @@ def ratio_lines(rows: list[Row]) -> list[str]:
     return out
 
 
-def stdout_report(rows: list[Row], goals: list[Goal]) -> str:
+def stdout_report(rows: list[Row], goals: list[Goal], soaks: Optional[list[Soak]] = None) -> str:
     parts = [text_table(COLUMNS, table_cells(rows)), ""]
     parts += ["Records/s, ours ÷ theirs (same broker, same run):"] + ratio_lines(rows) + [""]
     parts.append("Goals:")
     for g in goals:
         parts.append(f"  {g.verdict:<22} {g.text}: {g.measured}")
+    if soaks:
+        parts += ["", "Soak, log_producer's RSS over the run:", text_table(SOAK_COLUMNS, soak_cells(soaks))]
     return "\n".join(parts)
 
 
 def markdown_report(rows: list[Row], goals: list[Goal], machine: dict, command: str,
-                    settings: dict, notes: list[str], chart: Optional[str]) -> str:
+                    settings: dict, notes: list[str], chart: Optional[str],
+                    soaks: Optional[list[Soak]] = None) -> str:
     out = ["# Benchmark results", "",
            "Written by `bench/run.py` (`make bench`); do not edit by hand, run it again. "
            "How each figure is measured: [bench/README.md](README.md).", ""]
@@ -341,6 +382,12 @@ def markdown_report(rows: list[Row], goals: list[Goal], machine: dict, command: 
             out.append(f"| {r.label} ({r.broker}) | {L.target_rate:,.0f} | {L.achieved_rate:,.0f} | "
                        f"{L.measured:,} | {L.p50_ms:.1f} | {L.p90_ms:.1f} | {L.p99_ms:.1f} | {L.max_ms:.1f} | "
                        f"{fmt_num(rss.get('producer'))} | {fmt_num(rss.get('aggregator'))} |")
+    if soaks:
+        out += ["", "## Soak", "",
+                "log_producer's resident set (VmRSS) while it ships a steady rate over RabbitMQ, per input kind, "
+                "all at once; growth is (late - early) per minute between the two readings: flat is about 0.", "",
+                md_table(SOAK_COLUMNS, soak_cells(soaks))]
+        out += [f"- **soak, {s.input}**: {s.note}" for s in soaks if s.note]
     row_notes = [f"- **{r.label}** ({r.broker}): {r.note}" for r in rows if r.note]
     na = [f"- **{r.label}** ({r.broker}): {r.latency_na}" for r in rows if r.latency is None and r.latency_na]
     out += ["", "## Notes", ""] + [f"- {n}" for n in notes] + row_notes
@@ -402,10 +449,12 @@ plot "{data_path}" using 1:3:4:xtic(2) with boxes lc variable notitle, \\
 
 
 def to_json(rows: list[Row], goals: list[Goal], machine: dict, settings: dict, command: str,
-            notes: Optional[list[str]] = None) -> str:
+            notes: Optional[list[str]] = None, soaks: Optional[list[Soak]] = None) -> str:
     return json.dumps({"command": command, "machine": machine, "settings": settings, "notes": notes or [],
                        "rows": [dataclasses.asdict(r) | {"rate": r.rate, "mb_per_s": r.mb_per_s}
                                 for r in rows],
+                       "soaks": [dataclasses.asdict(s) | {"growth_kb_per_min": s.growth_kb_per_min}
+                                 for s in soaks or []],
                        "goals": [dataclasses.asdict(g) | {"verdict": g.verdict} for g in goals]},
                       indent=2, ensure_ascii=False) + "\n"
 
@@ -424,6 +473,12 @@ def from_json(text: str) -> tuple[list[Row], dict, dict, str, list[str]]:
             r["latency"] = Latency(**lat)
         rows.append(Row(**r))
     return rows, d["machine"], d["settings"], d["command"], d.get("notes", [])
+
+
+def soaks_from_json(text: str) -> list[Soak]:
+    """The soak readings of a results.json (none in one written before the soak existed)."""
+    return [Soak(**{k: v for k, v in s.items() if k != "growth_kb_per_min"})
+            for s in json.loads(text).get("soaks", [])]
 
 
 def percentile(sorted_values: list[float], p: float) -> float:

@@ -645,6 +645,73 @@ log {{ source(s_in); destination(d_mq); flags(flow-control); }};
             row.note += f" The list held {got:,} values, not {n:,}."
         self.redis.reset_queue()
 
+    # -- soak --
+
+    def soak_start(self, d: Path, env: dict) -> dict[str, SoakFeeder]:
+        feeders = {}
+        for kind in SOAK_INPUTS:
+            name = kind.replace(" ", "_")
+            extra = {"stdin": [], "syslog udp": ["--syslog-udp", "127.0.0.1:0"],
+                     "syslog tcp": ["--syslog-tcp", "127.0.0.1:0"],
+                     "follow": ["--follow", d / "follow.log", "--state-file", d / "follow.state"]}[kind]
+            (d / "follow.log").touch()
+            proc = Proc(f"producer {kind}", [self.bin / "log_producer", "--queue", QUEUE, *extra], d / f"{name}.log",
+                        env=env, cwd=d, stdin=subprocess.PIPE if kind == "stdin" else subprocess.DEVNULL)
+            port = None
+            if kind.startswith("syslog"):
+                proto = kind.split()[1]
+                wait_ready(proc, f"listening for syslog on {proto}")
+                port = int(re.search(rf"listening for syslog on {proto} 127\.0\.0\.1:(\d+)", proc.output(100000)).group(1))
+            elif kind == "follow":
+                wait_ready(proc, "follow")
+            feeders[kind] = SoakFeeder(kind, proc, port, d / "follow.log")
+        return feeders
+
+    def soak_run(self) -> list[R.Soak]:
+        """log_producer's RSS while it ships --soak-rate records/s per input kind for --soak-seconds, the
+        four kinds at once over RabbitMQ; nothing consumes: the queue is purged every 5 s."""
+        self.rabbit.reset_queue(declare=True)
+        d = self.row_dir("soak")
+        rate, secs = self.a.soak_rate, self.a.soak_seconds
+        early, late = soak_marks(secs)
+        soaks = {k: R.Soak(k, rate) for k in SOAK_INPUTS}
+        feeders = self.soak_start(d, self.env("RabbitMQ"))
+        conn = self.rabbit._connect()
+        ch = conn.channel()
+        try:
+            t0 = time.monotonic()
+            next_purge, next_print, read_early = t0 + 5, t0 + 10, False
+            while (now := time.monotonic()) - t0 < late:
+                due = int((now - t0) * rate) + 1
+                for f in feeders.values():
+                    if f.proc.poll():
+                        raise RowFailed(f"{f.proc.name} exited during the soak: {f.proc.output(600).strip()}")
+                    f.feed(due)
+                if not read_early and now - t0 >= early:
+                    for k, f in feeders.items():
+                        soaks[k].early_s, soaks[k].early_rss_kb = now - t0, vm_rss_kb(f.proc.pid)
+                    read_early = True
+                if now >= next_purge:
+                    ch.queue_purge(QUEUE)
+                    next_purge = now + 5
+                if now >= next_print:
+                    rss = ", ".join(f"{k} {vm_rss_kb(f.proc.pid) or 0:,} KiB" for k, f in feeders.items())
+                    progress(f"      {now - t0:5.0f}/{secs:.0f} s  RSS: {rss}")
+                    next_print = now + 10
+                time.sleep(0.005)
+            for k, f in feeders.items():
+                soaks[k].late_s, soaks[k].late_rss_kb, soaks[k].fed = time.monotonic() - t0, vm_rss_kb(f.proc.pid), f.fed
+        except RowFailed as e:
+            for s in soaks.values():
+                s.status, s.note = "failed", str(e)
+        finally:
+            for f in feeders.values():
+                f.close()
+                f.proc.stop()
+            conn.close()
+            self.rabbit.reset_queue()
+        return list(soaks.values())
+
     # -- latency --
 
     def latency_run(self, row: R.Row, extra: list[str]) -> R.Latency:
@@ -703,6 +770,75 @@ log {{ source(s_in); destination(d_mq); flags(flow-control); }};
         return R.Latency(target_rate=rate, achieved_rate=total / fed_s, fed=total, measured=res["measured"],
                          p50_ms=res["p50_ms"], p90_ms=res["p90_ms"], p99_ms=res["p99_ms"], max_ms=res["max_ms"],
                          seconds=fed_s, warmup_s=warm, procs=[prod.stats, agg.stats])
+
+
+SOAK_INPUTS = ("stdin", "syslog udp", "syslog tcp", "follow")
+
+
+def soak_selected(a) -> bool:
+    """The soak runs by default; --no-soak skips it, and --only runs it when its keys include 'soak'."""
+    return not a.no_soak and (not a.only or "soak" in a.only.split(","))
+
+
+def soak_marks(seconds: float) -> tuple[float, float]:
+    """When log_producer's RSS is read: at a fifth of the run (1 minute of the default 5) and at its end."""
+    return seconds / 5, seconds
+
+
+def soak_line(kind: str, seq: int) -> bytes:
+    """One record of the soak for that input, PAYLOAD bytes of message (a syslog frame for syslog)."""
+    text = f"soak seq={seq:010d} ".ljust(PAYLOAD, "x")
+    if kind.startswith("syslog"):
+        return f"<14>1 - bench soak - - - {text}".encode() + (b"\n" if kind == "syslog tcp" else b"")
+    return text.encode() + b"\n"
+
+
+class SoakFeeder:
+    """Writes the soak's records into one input: the producer's stdin, a UDP or TCP socket, a followed file."""
+
+    def __init__(self, kind: str, proc: Proc, port: Optional[int], path: Path):
+        self.kind, self.proc, self.fed = kind, proc, 0
+        if kind == "syslog udp":
+            self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self.sock.connect(("127.0.0.1", port))
+        elif kind == "syslog tcp":
+            self.sock = socket.create_connection(("127.0.0.1", port))
+        elif kind == "follow":
+            self.file = open(path, "ab")
+
+    def feed(self, upto: int) -> None:
+        lines = [soak_line(self.kind, i) for i in range(self.fed, upto)]
+        if self.kind == "syslog udp":
+            for line in lines:
+                try:
+                    self.sock.send(line)
+                except OSError:
+                    pass  # the receive buffer is full: UDP's way, and not what the soak measures
+        elif self.kind == "syslog tcp":
+            self.sock.sendall(b"".join(lines))
+        elif self.kind == "follow":
+            self.file.write(b"".join(lines))
+            self.file.flush()
+        else:
+            os.write(self.proc.popen.stdin.fileno(), b"".join(lines))
+        self.fed = upto
+
+    def close(self) -> None:
+        for attr in ("sock", "file"):
+            if hasattr(self, attr):
+                getattr(self, attr).close()
+        if self.kind == "stdin" and self.proc.popen.stdin:
+            self.proc.popen.stdin.close()
+
+
+def vm_rss_kb(pid: Optional[int]) -> Optional[int]:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except (OSError, ValueError, TypeError):
+        pass
+    return None
 
 
 def build_plan(b: Bench) -> list[tuple[R.Row, Callable[[R.Row], None]]]:
@@ -819,7 +955,14 @@ def parse_args(argv=None):
     ap.add_argument("--render", metavar="RESULTS_JSON",
                     help="write RESULTS.md and the chart again from a results.json; runs nothing")
     ap.add_argument("--row-timeout", type=float, default=300, help="seconds a row may take (default 300)")
+    ap.add_argument("--soak-seconds", type=float, default=None,
+                    help="length of the soak: log_producer's RSS per input kind, read at a fifth and at the end "
+                         "(default 300; 30 with --quick)")
+    ap.add_argument("--soak-rate", type=float, default=5000, help="records/s per input kind in the soak (default 5,000)")
+    ap.add_argument("--no-soak", action="store_true", help="skip the soak")
     a = ap.parse_args(argv)
+    if a.soak_seconds is None:
+        a.soak_seconds = 30 if a.quick else 300
     if a.quick:
         if a.n == 200_000:
             a.n = 20_000
@@ -917,6 +1060,16 @@ def main(argv=None) -> int:
                     "redis_benchmark_1": "publish only; its own request latency is not end to end",
                     "redis_benchmark_50": "publish only; its own request latency is not end to end",
                 }.get(r.key, "")
+        soaks: list[R.Soak] = []
+        if soak_selected(a):
+            log(f"== Soak: log_producer's RSS per input kind, {a.soak_rate:,.0f} records/s each for "
+                f"{a.soak_seconds:g} s, read at {soak_marks(a.soak_seconds)[0]:g} s and at the end")
+            soaks = b.soak_run()
+            for s in soaks:
+                log(f"  {s.input:<11} " + (f"RSS {s.early_rss_kb or 0:,} KiB at {s.early_s:.0f} s, "
+                                            f"{s.late_rss_kb or 0:,} KiB at {s.late_s:.0f} s: "
+                                            f"{s.growth_kb_per_min:+,.0f} KiB/min" if s.status == "ok"
+                                            else f"FAILED: {s.note}"))
         load1 = os.getloadavg()
         machine = machine_info(b)
         machine["Load average (1 min) at start / end"] = f"{load0[0]:.2f} / {load1[0]:.2f}"
@@ -931,10 +1084,12 @@ def main(argv=None) -> int:
             "Batched rows": f"--batch-records {a.batch_records}" if b.batch_flag else "not run: log_producer has no --batch-records yet",
             "Latency runs": f"{a.latency_rate:,.0f} records/s for {a.latency_seconds:g} s, first {a.latency_warmup:g} s not measured",
             "Repeats": f"{a.repeat} rounds of every row, each row's median run by records/s" if a.repeat > 1 else "1",
+            "Soak": (f"{a.soak_rate:,.0f} records/s per input kind ({', '.join(SOAK_INPUTS)}) for {a.soak_seconds:g} s"
+                     if soaks else "not run"),
             "Wall time of the whole bench": f"{time.monotonic() - started:.0f} s",
         }
-        write_outputs(Path(a.out), rows, machine, settings, command, standard_notes())
-        return 1 if any(r.status == "failed" for r in rows) else 0
+        write_outputs(Path(a.out), rows, machine, settings, command, standard_notes(), soaks)
+        return 1 if any(r.status == "failed" for r in rows) or any(s.status == "failed" for s in soaks) else 0
     except KeyboardInterrupt:
         log("\nbench: interrupted")
         return 130
@@ -958,16 +1113,16 @@ def standard_notes() -> list[str]:
 
 
 def write_outputs(out: Path, rows: list[R.Row], machine: dict, settings: dict, command: str,
-                  notes: list[str]) -> None:
+                  notes: list[str], soaks: Optional[list[R.Soak]] = None) -> None:
     """The table, ratios and goals on stdout; RESULTS.md, results.json and results.png in out."""
     goals = R.evaluate_goals(rows)
     out.mkdir(parents=True, exist_ok=True)
     chart = make_chart(rows, out, machine)
     (out / "RESULTS.md").write_text(R.markdown_report(rows, goals, machine, command, settings, notes,
-                                                      chart.name if chart else None))
-    (out / "results.json").write_text(R.to_json(rows, goals, machine, settings, command, notes))
+                                                      chart.name if chart else None, soaks))
+    (out / "results.json").write_text(R.to_json(rows, goals, machine, settings, command, notes, soaks))
     log("")
-    log(R.stdout_report(rows, goals))
+    log(R.stdout_report(rows, goals, soaks))
     log("")
     log(f"Wrote {out / 'RESULTS.md'}, {out / 'results.json'}" + (f", {chart}" if chart else " (no chart)"))
 
@@ -975,8 +1130,9 @@ def write_outputs(out: Path, rows: list[R.Row], machine: dict, settings: dict, c
 def render(path: Path, out: Path) -> int:
     """--render: the outputs again from a results.json, without running anything (for a change
     of the report's layout; the figures are the saved ones, the goals are judged again)."""
-    rows, machine, settings, command, notes = R.from_json(path.read_text())
-    write_outputs(out, rows, machine, settings, command, notes or standard_notes())
+    text = path.read_text()
+    rows, machine, settings, command, notes = R.from_json(text)
+    write_outputs(out, rows, machine, settings, command, notes or standard_notes(), R.soaks_from_json(text))
     return 0
 
 

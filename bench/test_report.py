@@ -114,6 +114,31 @@ class ReportTest(unittest.TestCase):
         self.assertEqual(back, rows)
         self.assertEqual((machine, settings, command, notes), ({"CPU": "x"}, {"N": 5}, "make bench", ["n1"]))
 
+    def soaks(self):
+        return [R.Soak("stdin", 5000, 1_500_000, 60.0, 300.0, 20_000, 20_000),
+                R.Soak("syslog udp", 5000, 1_500_000, 60.0, 300.0, 20_000, 70_000),
+                R.Soak("follow", 5000, 10, status="failed", note="the producer exited")]
+
+    def test_soak(self):
+        soaks = self.soaks()
+        self.assertEqual(soaks[0].growth_kb_per_min, 0)
+        self.assertEqual(soaks[1].growth_kb_per_min, 12_500)  # 50,000 KiB over 4 minutes
+        self.assertIsNone(soaks[2].growth_kb_per_min)
+        self.assertIsNone(R.Soak("stdin", 5000, early_rss_kb=1).growth_kb_per_min)  # no late reading
+        cells = R.soak_cells(soaks)
+        self.assertEqual(cells[1], ["syslog udp", "5,000", "1,500,000", "20.5 at 60 s", "71.7 at 300 s", "12,500.0"])
+        self.assertEqual(cells[2][3], "failed")
+        rows = self.rows()
+        md = R.markdown_report(rows, R.evaluate_goals(rows), {}, "c", {}, [], None, soaks)
+        self.assertIn("## Soak", md)
+        self.assertIn("| syslog udp | 5,000 | 1,500,000 | 20.5 at 60 s | 71.7 at 300 s | 12,500.0 |", md)
+        self.assertIn("**soak, follow**: the producer exited", md)
+        self.assertNotIn("## Soak", R.markdown_report(rows, R.evaluate_goals(rows), {}, "c", {}, [], None))
+        self.assertIn("Soak, log_producer's RSS", R.stdout_report(rows, R.evaluate_goals(rows), soaks))
+        text = R.to_json(rows, R.evaluate_goals(rows), {}, {}, "c", [], soaks)
+        self.assertEqual(R.soaks_from_json(text), soaks)
+        self.assertEqual(R.soaks_from_json(R.to_json(rows, [], {}, {}, "c")), [])
+
     def test_percentile(self):
         v = list(range(1, 101))
         self.assertEqual(R.percentile(v, 50), 50)
@@ -128,6 +153,14 @@ class ReportTest(unittest.TestCase):
         self.assertEqual((q.n, q.latency_seconds, q.latency_warmup), (20_000, 5, 1))
         self.assertEqual(run.parse_args(["--quick", "--n", "5000"]).n, 5000)
         self.assertEqual(run.parse_args(["--agg-args", "--fsync --prefetch 500"]).agg_args, ["--fsync", "--prefetch", "500"])
+        self.assertEqual((a.soak_seconds, a.soak_rate, q.soak_seconds), (300, 5000, 30))
+        self.assertEqual(run.parse_args(["--quick", "--soak-seconds", "90"]).soak_seconds, 90)
+        self.assertTrue(run.soak_selected(a))
+        self.assertFalse(run.soak_selected(run.parse_args(["--no-soak"])))
+        self.assertFalse(run.soak_selected(run.parse_args(["--only", "ours_amqp"])))
+        self.assertTrue(run.soak_selected(run.parse_args(["--only", "ours_amqp,soak"])))
+        self.assertEqual(run.soak_marks(300), (60, 300))
+        self.assertEqual(run.soak_marks(30), (6, 30))
 
 
 if __name__ == "__main__":

@@ -71,7 +71,12 @@ void registerSyslogMetrics(metrics::Registry::Group& group, const SyslogMetrics&
       .counter(p + "_udp_lost_total",
                "UDP datagrams the kernel dropped before they were read (its receive buffer was full)", syslog.lost)
       .counter(p + "_connections_total", "TCP connections accepted", syslog.connections)
-      .gauge(p + "_connections", "TCP connections open now", syslog.open);
+      .gauge(p + "_connections", "TCP connections open now", syslog.open)
+      .counter(p + "_connections_timed_out_total", "TCP connections closed after --syslog-idle-timeout without data",
+               syslog.timedOut)
+      .counter(p + "_connections_evicted_total",
+               "TCP connections closed at --syslog-max-connections: the longest idle, to make room for a new one",
+               syslog.evicted);
 }
 
 }  // namespace logship

@@ -111,13 +111,24 @@ bool Shipper::add(const Record* meta, std::string_view message, int64_t ts) {
   return true;
 }
 
-uint64_t Shipper::settledInput() {
+void Shipper::dropSettledMarks() {
+  if (settledFrozen_) return;
+  // Read before the count: once the order is broken the count is final.
+  const bool broken = disk_ == nullptr && inputOrderBroken_.load();
   const uint64_t safe = disk_ != nullptr ? storedByRun_ : confirmedInOrder_.load();
   while (!marks_.empty() && marks_.front().storedEnd <= safe) {
     settled_ = marks_.front().inputEnd;
     marks_.pop_front();
   }
-  if (marks_.empty()) settled_ = batch_.records() > 0 ? batchInputStart_ : inputSeq_;
+  if (broken) {  // nothing after the refused record will ever be settled
+    settledFrozen_ = true;
+    marks_.clear();
+  }
+}
+
+uint64_t Shipper::settledInput() {
+  dropSettledMarks();
+  if (marks_.empty() && !settledFrozen_) settled_ = batch_.records() > 0 ? batchInputStart_ : inputSeq_;
   return settled_;
 }
 
@@ -140,14 +151,17 @@ bool Shipper::flushBatch() {
 }
 
 bool Shipper::store(size_t records) {
+  // Every input stores, not every input asks for its checkpoint: drop what settled meanwhile here,
+  // so that the marks stay bounded by what is in the spool and in flight.
+  dropSettledMarks();
   switch (spool_->append(message_, records)) {
     case Spool::Appended::Stored:
       metrics_.accepted.inc(records);
       storedByRun_ += records;
-      marks_.push_back({storedByRun_, inputSeq_});
+      if (!settledFrozen_) marks_.push_back({storedByRun_, inputSeq_});
       return true;
     case Spool::Appended::Dropped: {
-      marks_.push_back({storedByRun_, inputSeq_});
+      if (!settledFrozen_) marks_.push_back({storedByRun_, inputSeq_});
       metrics_.dropped.inc(records);
       const uint64_t dropped = metrics_.dropped.value();
       if (dropped == records || Clock::now() - lastDropWarning_ >= std::chrono::seconds(10)) {
@@ -159,7 +173,7 @@ bool Shipper::store(size_t records) {
     }
     case Spool::Appended::Closed:  // the sender failed: counted as not delivered, never settled
       metrics_.accepted.inc(records);
-      marks_.push_back({UINT64_MAX, inputSeq_});
+      if (!settledFrozen_) marks_.push_back({UINT64_MAX, inputSeq_});
       return false;
   }
   return false;
@@ -367,6 +381,7 @@ void Shipper::settle(std::vector<ConfirmRange>& confirms) {
   }
   spool_->release(done, doneRecords);
   if (confirmedInOrder > 0) confirmedInOrder_.fetch_add(confirmedInOrder);
+  if (orderBroken_) inputOrderBroken_ = true;  // after the count: the input thread reads them the other way round
   metrics_.inFlightMessages.set(static_cast<double>(inFlight_.size()));
   metrics_.inFlightBytes.set(static_cast<double>(inFlightBytes_));
 }

@@ -127,6 +127,11 @@ class Shipper {
   // How many records were given to ship() and refuse() in this run so far: an input notes it after
   // handing over records, to know when settledInput() covers them.
   uint64_t handedOver() const { return inputSeq_; }
+  // The bookkeeping settledInput() keeps: one mark per message stored and not yet safe. Whether or
+  // not the input ever asks for its checkpoint, it stays bounded by the messages in the spool and in
+  // flight (marks are dropped as their messages settle, and all of them once nothing can settle
+  // any more: a refusal without a disk spool).
+  size_t inputMarks() const { return marks_.size(); }
   // Sends the batch being built when its linger time has passed (call when the input is idle).
   void flushDue();
   // How long the input may wait for more before flushDue() has something to do.
@@ -179,6 +184,7 @@ class Shipper {
   bool pump();               // true: done
   void settle(std::vector<ConfirmRange>& confirms);
   bool giveUpNow() const;
+  void dropSettledMarks();   // the input thread: forgets the marks of messages now safe
 
   PublisherConnect connect_;
   Record record_;
@@ -209,8 +215,11 @@ class Shipper {
   uint64_t storedByRun_ = 0;
   uint64_t settled_ = 0;
   std::deque<InputMark> marks_;
-  // Sender: records of this run confirmed in order without a refusal in between (memory spool).
+  bool settledFrozen_ = false;  // the broker refused a record (memory spool): settled_ is final, no marks kept
+  // Sender: records of this run confirmed in order without a refusal in between (memory spool);
+  // inputOrderBroken_ is set after the last of them was added.
   std::atomic<uint64_t> confirmedInOrder_{0};
+  std::atomic<bool> inputOrderBroken_{false};
   bool orderBroken_ = false;
   std::unique_ptr<Spool> spool_;
   DiskSpool* disk_ = nullptr;

@@ -8,6 +8,8 @@
 - JSON lines on stdin (read with input-format = "json" from a configuration file): keys mapped,
   other keys as (flattened) fields, lines without a message, invalid JSON and non-objects kept with
   a parse_error field, empty lines skipped; a line with 60 KiB of fields goes through; exact counts;
+- Python's logging.handlers.SysLogHandler over TCP (frames end with a NUL): a logged exception with
+  its stack trace is one record with its level, LFs kept, next to one-line messages;
 - bad addresses, a port in use and MESSAGE with --syslog-*: exit codes and one error line."""
 # transports: amqp redis
 import calendar
@@ -141,6 +143,50 @@ def syslog(t):
             t.check(all(r["ts"].endswith(".000000Z") for r in mine), f"{kind}: an RFC 3164 time has whole seconds")
 
 
+PYTHON_SENDER = r"""
+import logging, logging.handlers, socket, sys
+handler = logging.handlers.SysLogHandler(address=("127.0.0.1", int(sys.argv[1])), socktype=socket.SOCK_STREAM)
+log = logging.getLogger("e2e")
+log.addHandler(handler)
+log.setLevel(logging.INFO)
+for i in range(int(sys.argv[2])):
+    try:
+        raise ValueError(f"broken {i}")
+    except ValueError:
+        log.exception(f"failed {i}")
+    log.info(f"line {i}")
+handler.close()
+"""
+
+
+def python_handler(t):
+    t.section("Python's SysLogHandler over TCP: a stack trace is one record")
+    q = t.queue("pysyslog")
+    p = t.spawn("producer-pysyslog", "log_producer",
+                ["--queue", q, "--batch-records", "1", "--syslog-tcp", "127.0.0.1:0", "--service", "py"])
+    tcp = listening(p, "tcp")
+    t.require(tcp, f"the producer logs the TCP port it bound ({tcp})", p.result().describe())
+    n = 5
+    cp = subprocess.run(["/usr/bin/python3", "-c", PYTHON_SENDER, str(tcp), str(n)], capture_output=True, timeout=60)
+    t.check(cp.returncode == 0, "the Python sender exits 0", cp.stderr.decode(errors="replace"))
+    wait_for(lambda: t.queue_ready(q) >= 2 * n, 30, 0.2)
+    p.send_signal(signal.SIGTERM)
+    t.finish_proc(p, 30, "the producer exits 0 after SIGTERM")
+    out = t.path("pysyslog.json")
+    t.drain("agg-pysyslog", q, out, "json")
+    records = json_records(t, out)
+    t.check_equal(len(records), 2 * n, f"{2 * n} records: {n} exceptions with their traces, {n} lines")
+    traces = [r for r in records if r["message"].startswith("failed")]
+    ok = len(traces) == n and all(
+        r["level"] == "error" and "\nTraceback (most recent call last):\n" in r["message"]
+        and r["message"].endswith(f"ValueError: broken {r['message'].split()[1]}")
+        and "parse_error" not in r.get("fields", {}) for r in traces)
+    t.check(ok, "each exception is one record, level error, with its whole stack trace", traces[:1])
+    lines = sorted(r["message"] for r in records if r["message"].startswith("line"))
+    t.check_equal(lines, [f"line {i}" for i in range(n)], "the one-line messages")
+    t.check(all(r["level"] == "info" for r in records if r["message"].startswith("line")), "each one level info")
+
+
 def json_input(t):
     t.section("--input-format json (from a configuration file) on stdin")
     q = t.queue("json")
@@ -232,6 +278,7 @@ def errors(t):
 
 def body(t):
     errors(t)
+    python_handler(t)
     json_input(t)
     syslog(t)
 

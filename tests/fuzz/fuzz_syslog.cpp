@@ -1,7 +1,9 @@
 // The syslog receivers' decoders on arbitrary bytes: the TCP framer (producer/input/syslog_framer.hpp)
-// gives the same frames however the stream is cut into reads, none empty or over the limit, never
-// more bytes than came; the parser (producer/input/syslog_parse.hpp) makes one record of every
+// gives the same frames however the stream is cut into reads once every NUL has arrived (whether an
+// LF-framed connection's frame runs on to a NUL depends on the NUL having come: the first read here
+// holds everything up to the last NUL), none empty or over the limit, never more bytes than came; the parser (producer/input/syslog_parse.hpp) makes one record of every
 // frame with bounded, well-formed metadata, and says parse_error exactly when it reports failure.
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -23,12 +25,15 @@ constexpr size_t kMax = 200;
 std::vector<std::string> frames(std::string_view in, size_t step) {
   SyslogFramer framer(kMax);
   std::vector<std::string> out;
-  for (size_t i = 0; i < in.size(); i += step) {
-    const std::string_view piece = in.substr(i, step);
+  const size_t lastNul = in.rfind('\0');
+  const size_t first = lastNul == std::string_view::npos ? step : std::max(step, lastNul + 1);
+  for (size_t i = 0; i < in.size();) {
+    const std::string_view piece = in.substr(i, i == 0 ? first : step);
+    i += piece.size();
     std::memcpy(framer.writable(piece.size()), piece.data(), piece.size());
     framer.commit(piece.size());
     std::string_view frame;
-    size_t tooLong = 0;
+    SyslogFramer::TooLongFrame tooLong;
     for (bool more = true; more;) {
       switch (framer.next(frame, tooLong)) {
         case SyslogFramer::Result::Frame:
@@ -36,7 +41,7 @@ std::vector<std::string> frames(std::string_view in, size_t step) {
           out.emplace_back(frame);
           break;
         case SyslogFramer::Result::TooLong:
-          if (tooLong <= kMax) std::abort();
+          if (tooLong.bytes <= kMax) std::abort();
           out.push_back("\xff too long");  // the length said differs by read size for unterminated lines
           break;
         case SyslogFramer::Result::NeedMore: more = false; break;

@@ -243,4 +243,37 @@ TEST(Shipper, WithADiskSpoolARecordIsSettledOnceStored) {
 }
 
 }  // namespace
+// Ships 5,000 records, one per message, to a broker that confirms them (refusing message
+// `refusedSeq`; 0: none) without asking for the checkpoint, then one more once every message was
+// answered: the marks held then, and the checkpoint at the end.
+std::pair<size_t, uint64_t> marksAfterManyMessages(uint64_t refusedSeq) {
+  Script s;
+  s.released = UINT64_MAX;
+  s.refusedSeq = refusedSeq;
+  ShipperOptions o;
+  o.batchRecords = 1;
+  Shipper shipper(scripted(s), Record{}, o);
+  constexpr uint64_t kMessages = 5000;
+  for (uint64_t i = 0; i < kMessages; ++i) shipper.ship(fmt::format("r{}", i));
+  EXPECT_TRUE(eventually([&] { return shipper.report().confirmed + shipper.report().failed == kMessages; }));
+  shipper.ship(std::string_view("one more"));  // stores a message: what settled meanwhile is dropped
+  const size_t marks = shipper.inputMarks();
+  shipper.finish(false);
+  return {marks, shipper.settledInput()};
+}
+
+// stdin and syslog never ask for a checkpoint: the marks behind settledInput() must not pile up
+// one per message all the same (issue 15: the producer grew ~1 GB a day).
+TEST(Shipper, InputMarksStayBoundedWithoutACheckpoint) {
+  const auto [marks, settled] = marksAfterManyMessages(0);
+  EXPECT_LE(marks, 1u);
+  EXPECT_EQ(settled, 5001u);
+}
+
+TEST(Shipper, InputMarksAreDroppedOnceNothingCanSettle) {
+  const auto [marks, settled] = marksAfterManyMessages(2);
+  EXPECT_LE(marks, 1u);
+  EXPECT_EQ(settled, 1u);  // still: nothing from the refused record on is settled
+}
+
 }  // namespace logship

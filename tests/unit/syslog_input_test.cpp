@@ -1,17 +1,22 @@
 // The syslog receivers (producer/input/syslog_input.hpp) on loopback sockets, with the shipping
 // pipeline publishing into a list (the broker side is tested against real brokers in the e2e tests):
-// datagrams and TCP frames become records, too-long ones are refused and counted, the TCP connection
-// cap holds further connections back, an incomplete frame is shipped when its connection closes or
-// the producer stops, and binding errors are one clear message.
+// datagrams and TCP frames become records, too-long ones are refused and counted, an incomplete frame
+// is shipped when its connection closes or the producer stops, idle TCP connections are closed after
+// the idle timeout and, at the connection cap, to make room (a flood of silent connections does not
+// lock senders out), and binding errors are one clear message.
 #include "producer/input/syslog_input.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <atomic>
 #include <mutex>
 #include <thread>
 
@@ -80,10 +85,10 @@ uint16_t portOf(const Input& input) {
   return static_cast<uint16_t>(std::stoi(std::string(name.substr(name.rfind(':') + 1))));
 }
 
-// Lets `input` read until `done` holds (at most 10 s).
+// Lets `input` read until `done` holds (at most `limit`).
 template <class Done>
-bool pump(Input& input, Shipper& shipper, Done done) {
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
+bool pump(Input& input, Shipper& shipper, Done done, std::chrono::seconds limit = 10s) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
   while (!done()) {
     if (std::chrono::steady_clock::now() > deadline) return false;
     std::vector<pollfd> fds;
@@ -132,6 +137,19 @@ std::string field(const Record& r, std::string_view key) {
   return "<none>";
 }
 
+// A TCP input (at most `maxConnections`) with two connections open, a and b.
+struct TwoClients {
+  Pipeline p;
+  SyslogMetrics metrics;
+  SyslogTcpInput input;
+  uint16_t port;
+  Client a, b;
+  explicit TwoClients(size_t maxConnections)
+      : input("127.0.0.1:0", 100, maxConnections, 1h, &metrics), port(portOf(input)), a(port), b(port) {
+    EXPECT_TRUE(pump(input, *p.shipper, [&] { return input.openConnections() == 2; }));
+  }
+};
+
 TEST(SyslogUdpInput, DatagramsBecomeRecordsAndTooLongOnesAreRefused) {
   Pipeline p;
   SyslogMetrics metrics;
@@ -174,38 +192,33 @@ TEST(SyslogUdpInput, DatagramsBecomeRecordsAndTooLongOnesAreRefused) {
   EXPECT_EQ(metrics.lost.value(), 0u);
 }
 
-TEST(SyslogTcpInput, FramesFromSeveralConnectionsAndTheConnectionCap) {
-  Pipeline p;
-  SyslogMetrics metrics;
-  SyslogTcpInput input("127.0.0.1:0", 100, 2, &metrics);
-  const uint16_t port = portOf(input);
-  Client a(port), b(port);
-  ASSERT_TRUE(pump(input, *p.shipper, [&] { return input.openConnections() == 2; }));
-  EXPECT_EQ(metrics.open.value(), 2.0);
-  Client c(port);  // over the cap: waits in the backlog
+TEST(SyslogTcpInput, FramesFromSeveralConnections) {
+  TwoClients t(3);
+  EXPECT_EQ(t.metrics.open.value(), 2.0);
+  Client c(t.port);
+  t.a.send("25 <13>1 - a app - - - he");  // 23 of its 25 bytes
+  t.b.send("<14>1 - b app - - - from b\n200 " + std::string(200, 'z') + "<13>after\n");
+  ASSERT_TRUE(pump(t.input, *t.p.shipper, [&] { return t.input.counts().messages == 2 && t.input.counts().refused == 1; }));
+  EXPECT_EQ(t.input.openConnections(), 3u);
+  t.a.send("llo\n");  // completes a's octet-counted frame; the LF after it is an empty frame
+  ASSERT_TRUE(pump(t.input, *t.p.shipper, [&] { return t.input.counts().messages == 3; }));
+  t.a.close();
   c.send("<13>1 - c app - - - from c\n");
-  a.send("25 <13>1 - a app - - - he");  // 23 of its 25 bytes
-  b.send("<14>1 - b app - - - from b\n200 " + std::string(200, 'z') + "<13>after\n");
-  ASSERT_TRUE(pump(input, *p.shipper, [&] { return input.counts().messages == 2 && input.counts().refused == 1; }));
-  EXPECT_EQ(input.openConnections(), 2u);
-  a.send("llo\n");  // completes a's octet-counted frame; the LF after it is an empty frame
-  ASSERT_TRUE(pump(input, *p.shipper, [&] { return input.counts().messages == 3; }));
-  a.close();  // frees a place for c
-  ASSERT_TRUE(pump(input, *p.shipper, [&] { return input.counts().messages == 4; }));
-  EXPECT_EQ(input.counts().connections, 3u);
-  b.send("<13>1 - b app - - - no LF yet");
-  b.close();  // the last frame without its LF is shipped at the close
-  ASSERT_TRUE(pump(input, *p.shipper, [&] { return input.counts().messages == 5; }));
+  ASSERT_TRUE(pump(t.input, *t.p.shipper, [&] { return t.input.counts().messages == 4 && t.input.openConnections() == 2; }));
+  EXPECT_EQ(t.input.counts().connections, 3u);
+  t.b.send("<13>1 - b app - - - no LF yet");
+  t.b.close();  // the last frame without its LF is shipped at the close
+  ASSERT_TRUE(pump(t.input, *t.p.shipper, [&] { return t.input.counts().messages == 5; }));
   c.send("42 <13>1 - c app - - - cut");  // still open, not read yet, when the producer stops
-  EXPECT_EQ(metrics.open.value(), 1.0);     // c only
-  input.endOfInput(*p.shipper);             // reads what is there, ships the incomplete frame
-  EXPECT_EQ(input.counts().messages, 6u);
-  EXPECT_EQ(metrics.messages.value(), 6u);
-  EXPECT_EQ(metrics.unparsed.value(), 1u);  // "cut"
-  EXPECT_EQ(metrics.refused.value(), 1u);
-  EXPECT_EQ(metrics.connections.value(), 3u);
-  EXPECT_EQ(metrics.open.value(), 0.0);
-  const auto records = p.finish();
+  EXPECT_EQ(t.metrics.open.value(), 1.0);     // c only
+  t.input.endOfInput(*t.p.shipper);             // reads what is there, ships the incomplete frame
+  EXPECT_EQ(t.input.counts().messages, 6u);
+  EXPECT_EQ(t.metrics.messages.value(), 6u);
+  EXPECT_EQ(t.metrics.unparsed.value(), 1u);  // "cut"
+  EXPECT_EQ(t.metrics.refused.value(), 1u);
+  EXPECT_EQ(t.metrics.connections.value(), 3u);
+  EXPECT_EQ(t.metrics.open.value(), 0.0);
+  const auto records = t.p.finish();
   EXPECT_EQ(messages(records), (std::vector<std::string>{"from b", "after", "hello", "from c", "no LF yet", "cut"}));
   for (const auto& r : records) {
     if (r.message == "cut") {
@@ -215,7 +228,110 @@ TEST(SyslogTcpInput, FramesFromSeveralConnectionsAndTheConnectionCap) {
       EXPECT_EQ(field(r, "parse_error"), "<none>") << r.message;
     }
   }
-  EXPECT_EQ(p.shipper->report().refused, 1u);
+  EXPECT_EQ(t.p.shipper->report().refused, 1u);
+  EXPECT_EQ(t.metrics.timedOut.value() + t.metrics.evicted.value(), 0u);
+}
+
+// What t.a connection closed for idling had sent is shipped: its complete frames, and what it holds of
+// an incomplete one.
+TEST(SyslogTcpInput, AtTheCapTheLongestIdleConnectionMakesRoom) {
+  TwoClients t(2);
+  t.a.send("<13>1 - a app - - - from a\n30 <13>1 - a app - - - cu");
+  ASSERT_TRUE(pump(t.input, *t.p.shipper, [&] { return t.input.counts().messages == 1; }));
+  t.b.send("<13>1 - b app - - - from b\n");  // perhaps unread when c comes
+  Client c(t.port);                           // over the cap: one of a and b is closed for it
+  c.send("<13>1 - c app - - - from c\n");
+  ASSERT_TRUE(pump(t.input, *t.p.shipper, [&] { return t.input.counts().messages >= 3 && t.metrics.evicted.value() == 1; }));
+  EXPECT_EQ(t.input.openConnections(), 2u);
+  EXPECT_EQ(t.metrics.open.value(), 2.0);
+  t.input.endOfInput(*t.p.shipper);
+  const auto records = t.p.finish();
+  auto got = messages(records);
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, (std::vector<std::string>{"cu", "from a", "from b", "from c"}));
+  EXPECT_EQ(t.metrics.connections.value(), 3u);
+  EXPECT_EQ(t.metrics.timedOut.value(), 0u);
+}
+
+TEST(SyslogTcpInput, AConnectionIdleForTheTimeoutIsClosed) {
+  Pipeline p;
+  SyslogMetrics metrics;
+  SyslogTcpInput input("127.0.0.1:0", 100, 10, 1s, &metrics);
+  Client a(portOf(input));
+  a.send("<13>1 - a app - - - from a\n<13>1 - a app - - - no LF");
+  ASSERT_TRUE(pump(input, *p.shipper, [&] { return input.counts().messages == 1; }));
+  EXPECT_LE(input.wakeIn(), 1000ms);  // the loop wakes up for the timeout
+  ASSERT_TRUE(pump(input, *p.shipper, [&] { return metrics.timedOut.value() == 1; }));
+  EXPECT_EQ(input.openConnections(), 0u);
+  EXPECT_EQ(metrics.open.value(), 0.0);
+  EXPECT_EQ(metrics.evicted.value(), 0u);
+  input.endOfInput(*p.shipper);
+  EXPECT_EQ(messages(p.finish()), (std::vector<std::string>{"from a", "no LF"}));
+}
+
+// Issue 15: 256 silent connections used to lock every further sender out for as long as they stayed
+// open. Now 1,000 of them cycle through the cap while a sender that connects per message gets each
+// message through.
+TEST(SyslogTcpInput, AFloodOfSilentConnectionsDoesNotLockSendersOut) {
+  rlimit files{};
+  ::getrlimit(RLIMIT_NOFILE, &files);
+  if (files.rlim_cur < 2500) {
+    files.rlim_cur = std::min<rlim_t>(files.rlim_max, 4096);
+    ::setrlimit(RLIMIT_NOFILE, &files);
+  }
+  if (files.rlim_cur < 2500) GTEST_SKIP() << "needs 2500 descriptors, the limit is " << files.rlim_cur;
+  constexpr int kSilent = 1000;
+  constexpr int kMessages = 12;
+  Pipeline p;
+  SyslogMetrics metrics;
+  SyslogTcpInput input("127.0.0.1:0", 100, 256, 1h, &metrics);
+  const uint16_t port = portOf(input);
+  std::atomic<int> silentOpen{0};
+  std::vector<int> silent;
+  // Non-blocking connects: the kernel completes them (or retries them while the backlog is full).
+  std::thread flood([&] {
+    const sockaddr_in a = loopback(port);
+    for (int i = 0; i < kSilent; ++i) {
+      const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+      if (::connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) == 0 || errno == EINPROGRESS) {
+        silent.push_back(fd);
+      }
+      silentOpen = i + 1;
+    }
+  });
+  // One connection per message; a connect or send that cannot get through in 5 s gives that message up.
+  std::thread sender([&] {
+    while (silentOpen.load() < 300) std::this_thread::sleep_for(1ms);  // the cap is reached
+    const sockaddr_in a = loopback(port);
+    const timeval limit{5, 0};
+    for (int i = 0; i < kMessages; ++i) {
+      const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+      ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);  // bounds connect() too
+      const std::string m = "<13>1 - - real - - - message " + std::to_string(i) + "\n";
+      if (::connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) == 0) {
+        ::send(fd, m.data(), m.size(), MSG_NOSIGNAL);
+      }
+      ::close(fd);
+    }
+  });
+  const bool done = pump(
+      input, *p.shipper,
+      [&] { return input.counts().messages == kMessages && input.counts().connections == kSilent + kMessages; }, 60s);
+  flood.join();
+  sender.join();
+  EXPECT_TRUE(done) << input.counts().messages << " message(s) of " << kMessages << ", "
+                    << input.counts().connections << " connection(s)";
+  EXPECT_EQ(silent.size(), static_cast<size_t>(kSilent));
+  EXPECT_EQ(input.openConnections(), 256u);
+  EXPECT_GE(metrics.evicted.value(), static_cast<uint64_t>(kSilent - 256));
+  for (int fd : silent) ::close(fd);
+  input.endOfInput(*p.shipper);
+  auto got = messages(p.finish());
+  std::sort(got.begin(), got.end());
+  std::vector<std::string> want;
+  for (int i = 0; i < kMessages; ++i) want.push_back("message " + std::to_string(i));
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(got, want);
 }
 
 TEST(SyslogUdpInput, Ipv6) {
@@ -248,10 +364,10 @@ TEST(SyslogUdpInput, Ipv6) {
 }
 
 TEST(SyslogInput, BindingErrorsNameTheFlagAndTheAddress) {
-  SyslogTcpInput tcp("127.0.0.1:0", 100, 1);
+  SyslogTcpInput tcp("127.0.0.1:0", 100, 1, 1h);
   const std::string taken = "127.0.0.1:" + std::to_string(portOf(tcp));
   try {
-    SyslogTcpInput again(taken, 100, 1);
+    SyslogTcpInput again(taken, 100, 1, 1h);
     FAIL() << "bound twice";
   } catch (const UsageError&) {
     FAIL() << "a port in use is not a usage error";
@@ -268,8 +384,8 @@ TEST(SyslogInput, BindingErrorsNameTheFlagAndTheAddress) {
     EXPECT_TRUE(std::string(e.what()).starts_with("--syslog-udp 'localhost': no port")) << e.what();
   }
   EXPECT_THROW(SyslogUdpInput("127.0.0.1:70000", 100), UsageError);
-  EXPECT_THROW(SyslogTcpInput("[::1:514", 100, 1), UsageError);
-  EXPECT_THROW(SyslogTcpInput("no-such-host.invalid:514", 100, 1), UsageError);
+  EXPECT_THROW(SyslogTcpInput("[::1:514", 100, 1, 1h), UsageError);
+  EXPECT_THROW(SyslogTcpInput("no-such-host.invalid:514", 100, 1, 1h), UsageError);
 }
 
 }  // namespace

@@ -345,21 +345,23 @@ TEST(RecordFields, NamesAreCutAtACharacterBoundary) {
 
 // ---- TCP framing ----------------------------------------------------------------------------------
 
-// Feeds `input` in pieces of `step` bytes; frames as text, too-long ones as "<too long N>", the rest
-// at the end as "<rest X>" or "<cut X>".
-std::vector<std::string> frames(std::string_view input, size_t max, size_t step) {
+// Feeds `input` in pieces of `step` bytes (the first `first` bytes in one piece); frames as text,
+// too-long ones as "<too long N>" ("N+>" when N is a lower bound), the rest at the end as "<rest X>"
+// or "<cut X>".
+std::vector<std::string> frames(std::string_view input, size_t max, size_t step, size_t first = 0) {
   SyslogFramer framer(max);
   std::vector<std::string> out;
-  for (size_t i = 0; i < input.size(); i += step) {
-    const std::string_view piece = input.substr(i, step);
+  for (size_t i = 0; i < input.size();) {
+    const std::string_view piece = input.substr(i, i == 0 ? std::max(first, step) : step);
+    i += piece.size();
     std::memcpy(framer.writable(piece.size()), piece.data(), piece.size());
     framer.commit(piece.size());
     std::string_view frame;
-    size_t tooLong = 0;
+    SyslogFramer::TooLongFrame tooLong;
     for (bool more = true; more;) {
       switch (framer.next(frame, tooLong)) {
         case SyslogFramer::Result::Frame: out.emplace_back(frame); break;
-        case SyslogFramer::Result::TooLong: out.push_back("<too long " + std::to_string(tooLong) + ">"); break;
+        case SyslogFramer::Result::TooLong: out.push_back("<too long " + std::to_string(tooLong.bytes) + (tooLong.atLeast ? "+>" : ">")); break;
         case SyslogFramer::Result::NeedMore: more = false; break;
       }
     }
@@ -373,7 +375,7 @@ std::vector<std::string> frames(std::string_view input, size_t max, size_t step)
 TEST(SyslogFramer, SplitsEveryWayWhateverThePieces) {
   using namespace std::string_literals;
   const std::string input =
-      "<13>one\n<13>two\r\n\n\r\n<13>three\0"
+      "<13>one\n<13>two\r\n\n\r\n<13>three\n"
       "11 <13>octet\n1"
       "2 <13>split\n\n"
       "0 "
@@ -404,12 +406,46 @@ TEST(SyslogFramer, TooLongFramesAreSkippedAndTheStreamStaysInStep) {
         << step;
     const auto lines = frames("<13>" + big + "\n<13>ok\n", 10, step);
     ASSERT_EQ(lines.size(), 2u) << step;
-    EXPECT_TRUE(lines[0].starts_with("<too long ")) << step;
+    // Found too long before its LF came: the size said is a lower bound.
+    EXPECT_EQ(lines[0], step < 54 ? "<too long " + std::to_string(step * (12 / step + 1)) + "+>" : "<too long 54>")
+        << step;
     EXPECT_EQ(lines[1], "<13>ok") << step;
   }
   // Exactly the limit passes.
   EXPECT_EQ(frames("10 0123456789", 10, 3), (std::vector<std::string>{"0123456789"}));
   EXPECT_EQ(frames("0123456789\n", 10, 3), (std::vector<std::string>{"0123456789"}));
+}
+
+// Python's logging.handlers.SysLogHandler over TCP ends each message with a NUL, and a stack trace
+// holds LFs: a NUL-terminated frame is one message, and after the first one only a NUL ends a frame.
+TEST(SyslogFramer, NulTerminatedFramesKeepTheirLineBreaks) {
+  using namespace std::string_literals;
+  const std::string trace = "<11>boom\nTraceback (most recent call last):\n  File \"x.py\", line 1\nValueError: x";
+  const std::string input = trace + "\0"s + "<14>second\n\0"s + "<14>third\r\n\0"s + "<14>a\nb"s;
+  const std::vector<std::string> want{trace, "<14>second", "<14>third", "<rest <14>a\nb>"};
+  // Whatever the reads after the first NUL came (the first frame is decided by whether its NUL came
+  // with it: see below).
+  for (size_t step = 1; step <= input.size(); ++step) {
+    EXPECT_EQ(frames(input, 1000, step, trace.size() + 1), want) << "pieces of " << step;
+  }
+  // The first frame's LF arrived without its NUL: LF framing still, the line ends there.
+  EXPECT_EQ(frames(trace + "\0"s, 1000, 9), (std::vector<std::string>{"<11>boom", "Traceback (most recent call last):",
+                                                                     "  File \"x.py\", line 1", "ValueError: x"}));
+}
+
+TEST(SyslogFramer, LfAndNulFramingOnOneConnection) {
+  using namespace std::string_literals;
+  // A NUL before the LF ends the frame, and the connection goes over to NUL framing.
+  EXPECT_EQ(frames("<13>a\0<13>b\n<13>c\0"s, 100, 64), (std::vector<std::string>{"<13>a", "<13>b\n<13>c"}));
+  // A NUL beyond the size limit does not join lines: they end at their LF.
+  EXPECT_EQ(frames("<13>a\n<13>b\n0123456789\0<13>c\0"s, 10, 64),
+            (std::vector<std::string>{"<13>a", "<13>b", "0123456789", "<13>c"}));
+  // Octet counting is still recognized in NUL framing.
+  EXPECT_EQ(frames("<13>a\0" "5 b\nc\0d<13>e\nf\0"s, 100, 64),
+            (std::vector<std::string>{"<13>a", "b\nc\0d"s, "<13>e\nf"}));
+  // A too-long frame in NUL framing is skipped up to its NUL, LFs and all.
+  EXPECT_EQ(frames("<13>a\0"s + std::string(30, 'x') + "\n" + std::string(30, 'y') + "\0<13>ok\0"s, 20, 8),
+            (std::vector<std::string>{"<13>a", "<too long 26+>", "<13>ok"}));
 }
 
 TEST(SyslogFramer, WhatIsLeftAtTheEnd) {

@@ -9,22 +9,17 @@ namespace {
 
 bool isDigit(char c) { return c >= '0' && c <= '9'; }
 
-// Where the first LF or NUL is in [p, p + n), or n.
-size_t terminator(const char* p, size_t n) {
-  const void* lf = std::memchr(p, '\n', n);
-  const size_t end = lf != nullptr ? static_cast<size_t>(static_cast<const char*>(lf) - p) : n;
-  const void* nul = std::memchr(p, '\0', end);
-  return nul != nullptr ? static_cast<size_t>(static_cast<const char*>(nul) - p) : end;
-}
+constexpr size_t kLineEndBytes = 2;  // a CR LF before a NUL (or a CR before an LF), not part of the frame
 
 }  // namespace
 
 char* SyslogFramer::writable(size_t want) {
-  if (begin_ == end_) begin_ = end_ = 0;
+  if (begin_ == end_) begin_ = end_ = noNulBefore_ = 0;
   if (buf_.size() - end_ < want) {
     if (begin_ > 0) {
       std::memmove(buf_.data(), buf_.data() + begin_, end_ - begin_);
       end_ -= begin_;
+      noNulBefore_ = noNulBefore_ > begin_ ? noNulBefore_ - begin_ : 0;
       begin_ = 0;
     }
     if (buf_.size() - end_ < want) buf_.resize(end_ + want);
@@ -35,7 +30,7 @@ char* SyslogFramer::writable(size_t want) {
 void SyslogFramer::shrink() {
   if (begin_ == end_ && buf_.capacity() > 256 * 1024) {
     std::vector<char>().swap(buf_);
-    begin_ = end_ = 0;
+    begin_ = end_ = noNulBefore_ = 0;
   }
 }
 
@@ -49,7 +44,33 @@ size_t SyslogFramer::octetHeader(const char* p, size_t available, size_t& length
   return i + 1;
 }
 
-SyslogFramer::Result SyslogFramer::next(std::string_view& frame, size_t& tooLongBytes) {
+size_t SyslogFramer::nextNul() {
+  const size_t from = std::max(begin_, noNulBefore_);
+  const void* nul = std::memchr(buf_.data() + from, '\0', end_ - from);
+  noNulBefore_ = nul != nullptr ? static_cast<size_t>(static_cast<const char*>(nul) - buf_.data()) : end_;
+  return noNulBefore_;
+}
+
+size_t SyslogFramer::frameEnd(bool& byNul) {
+  const size_t available = end_ - begin_;
+  const size_t nulAt = nextNul() - begin_;
+  byNul = nulAt < available;
+  if (nulFraming_) return nulAt;
+  const char* p = buf_.data() + begin_;
+  const void* lf = std::memchr(p, '\n', nulAt);
+  // LF framing, but the NUL that ends this frame has arrived already: the frame runs to it.
+  if (lf == nullptr || (byNul && !skippingLine_ && nulAt <= max_ + kLineEndBytes)) return nulAt;
+  byNul = false;
+  return static_cast<size_t>(static_cast<const char*>(lf) - p);
+}
+
+size_t SyslogFramer::withoutLineEnd(const char* p, size_t length, bool byNul) {
+  if (byNul && length > 0 && p[length - 1] == '\n') --length;
+  if (length > 0 && p[length - 1] == '\r') --length;
+  return length;
+}
+
+SyslogFramer::Result SyslogFramer::next(std::string_view& frame, TooLongFrame& tooLong) {
   for (;;) {
     const char* p = buf_.data() + begin_;
     const size_t available = end_ - begin_;
@@ -61,12 +82,14 @@ SyslogFramer::Result SyslogFramer::next(std::string_view& frame, size_t& tooLong
       continue;
     }
     if (skippingLine_) {
-      const size_t end = terminator(p, available);
+      bool byNul = false;
+      const size_t end = frameEnd(byNul);
       if (end == available) {
         begin_ = end_;
         return Result::NeedMore;
       }
       begin_ += end + 1;
+      nulFraming_ = nulFraming_ || byNul;
       skippingLine_ = false;
       continue;
     }
@@ -83,7 +106,7 @@ SyslogFramer::Result SyslogFramer::next(std::string_view& frame, size_t& tooLong
         if (length > max_) {
           begin_ += header;
           skipOctets_ = length;
-          tooLongBytes = length;
+          tooLong = {length, false};
           return Result::TooLong;
         }
         if (available - header < length) return Result::NeedMore;
@@ -93,10 +116,11 @@ SyslogFramer::Result SyslogFramer::next(std::string_view& frame, size_t& tooLong
         return Result::Frame;
       }
     }
-    const size_t end = terminator(p, available);
+    bool byNul = false;
+    const size_t end = frameEnd(byNul);
     if (end == available) {
-      if (available > max_ + 1) {  // + 1: a CR that the LF to come makes no part of the frame
-        tooLongBytes = available;
+      if (available > max_ + kLineEndBytes) {  // too long before its end came
+        tooLong = {available, true};
         skippingLine_ = true;
         begin_ = end_;
         return Result::TooLong;
@@ -104,10 +128,10 @@ SyslogFramer::Result SyslogFramer::next(std::string_view& frame, size_t& tooLong
       return Result::NeedMore;
     }
     begin_ += end + 1;
-    size_t length = end;
-    if (length > 0 && p[length - 1] == '\r') --length;
+    nulFraming_ = nulFraming_ || byNul;
+    const size_t length = withoutLineEnd(p, end, byNul);
     if (length > max_) {
-      tooLongBytes = length;
+      tooLong = {length, false};
       return Result::TooLong;
     }
     if (length == 0) continue;
@@ -129,8 +153,7 @@ bool SyslogFramer::rest(std::string_view& frame, bool& cut) {
     cut = true;
     return true;
   }
-  size_t n = available;
-  if (p[n - 1] == '\r') --n;
+  const size_t n = withoutLineEnd(p, available, nulFraming_);
   if (n == 0) return false;
   frame = std::string_view(p, n);
   cut = false;

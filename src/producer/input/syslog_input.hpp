@@ -9,13 +9,16 @@
 // TCP (--syslog-tcp): a listening socket and up to maxConnections connections, all waited on through
 // one epoll descriptor (the loop polls that one descriptor; read() asks epoll which are ready, so
 // many quiet connections cost nothing). Each connection has its own framing (SyslogFramer) and
-// keepalive probes find peers that vanished; an idle connection is kept open (syslog senders hold
-// theirs for days). At the cap no more are accepted until one closes: they wait in the kernel's
-// backlog. A frame over the size limit is refused, reported and skipped; the connection stays open.
+// keepalive probes find peers that vanished. A connection that sent nothing for the idle timeout
+// is closed, and at the cap a new connection is taken in and the longest-idle one closed to make
+// room, so silent connections cannot lock senders out. What a closed connection had sent is read
+// first (bounded, as any read) and shipped, an incomplete last frame included. A frame over the
+// size limit is refused, reported and skipped; the connection stays open.
 #include <sys/epoll.h>
 
 #include <chrono>
 #include <cstdint>
+#include <list>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -34,6 +37,7 @@ struct SyslogOptions {
   std::vector<std::string> udp;  // --syslog-udp ADDR...
   std::vector<std::string> tcp;  // --syslog-tcp ADDR...
   size_t maxConnections = 256;   // --syslog-max-connections, per TCP address
+  int64_t idleTimeoutSeconds = 3600;  // --syslog-idle-timeout
   size_t maxMessageBytes = 1024 * 1024;
 };
 
@@ -46,6 +50,8 @@ struct SyslogMetrics {
   metrics::Counter lost;         // UDP: dropped by the kernel before they were read
   metrics::Counter connections;  // TCP: accepted
   metrics::Gauge open;           // TCP: connections open now
+  metrics::Counter timedOut;     // TCP: closed after the idle timeout
+  metrics::Counter evicted;      // TCP: the longest idle, closed at the cap to make room for a new one
 };
 
 // What a receiver counted (logged at the end), and the shared metrics (if any) counted alike.
@@ -55,6 +61,8 @@ struct SyslogCounts {
   uint64_t refused = 0;    // over the size limit
   uint64_t lost = 0;       // UDP: dropped by the kernel before they were read (its receive buffer was full)
   uint64_t connections = 0;  // TCP: accepted
+  uint64_t timedOut = 0;     // TCP: closed after the idle timeout
+  uint64_t evicted = 0;      // TCP: closed at the cap to make room
   SyslogMetrics* shared = nullptr;
 
   void message(bool parsed) {
@@ -80,6 +88,10 @@ struct SyslogCounts {
   }
   void closed(size_t n = 1) {
     if (shared != nullptr) shared->open.add(-static_cast<double>(n));
+  }
+  void closedIdle(bool atCap) {
+    ++(atCap ? evicted : timedOut);
+    if (shared != nullptr) (atCap ? shared->evicted : shared->timedOut).inc();
   }
 };
 
@@ -120,7 +132,7 @@ class SyslogUdpInput : public Input {
 class SyslogTcpInput : public Input {
  public:
   SyslogTcpInput(const std::string& address, size_t maxMessageBytes, size_t maxConnections,
-                 SyslogMetrics* metrics = nullptr);
+                 std::chrono::milliseconds idleTimeout, SyslogMetrics* metrics = nullptr);
   ~SyslogTcpInput() override;
   std::string_view name() const override { return name_; }
   void addPollFds(std::vector<pollfd>& fds) override { fds.push_back({epoll_.get(), POLLIN, 0}); }
@@ -132,18 +144,27 @@ class SyslogTcpInput : public Input {
   size_t openConnections() const { return connections_.size(); }
 
  private:
+  using TimePoint = std::chrono::steady_clock::time_point;
   struct Connection {
     Socket socket;
     std::string peer;      // "10.0.0.7:51234", for messages
     std::string peerHost;  // "10.0.0.7", the host of records without HOSTNAME
     SyslogFramer framer;
+    TimePoint lastActive;             // accepted, or data last read
+    std::list<int>::iterator idlePos;  // in byIdle_
     Connection(Socket s, std::string p, std::string h, size_t max)
         : socket(std::move(s)), peer(std::move(p)), peerHost(std::move(h)), framer(max) {}
   };
-  void accept();
+  void accept(Shipper& shipper);
   // Reads what is there (bounded) and ships its frames; false when the connection is finished.
   bool readConnection(Connection& c, Shipper& shipper);
   void shipFrame(Connection& c, std::string_view frame, Shipper& shipper, std::string_view cutReason = {});
+  // Ships what the connection holds of a last frame; `why` ends "inside an octet-counted frame".
+  void shipRest(Connection& c, Shipper& shipper, std::string_view why);
+  // Closes connections idle for the idle timeout.
+  void closeIdle(Shipper& shipper);
+  // Reads and ships what the connection sent, then closes it (idle: at the cap, or timed out).
+  void retire(int fd, bool atCap, Shipper& shipper);
   void close(int fd);
   void watchListener(bool on);
 
@@ -152,7 +173,9 @@ class SyslogTcpInput : public Input {
   std::string name_;
   size_t maxMessageBytes_;
   size_t maxConnections_;
+  std::chrono::milliseconds idleTimeout_;
   std::unordered_map<int, std::unique_ptr<Connection>> connections_;
+  std::list<int> byIdle_;  // the connections, the longest idle first
   bool listening_ = false;  // the listener is in the epoll set
   std::chrono::steady_clock::time_point acceptAgainAt_{};  // after EMFILE and the like
   SyslogParser parser_;

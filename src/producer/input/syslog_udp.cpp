@@ -127,7 +127,8 @@ std::vector<std::unique_ptr<Input>> makeSyslogInputs(const SyslogOptions& option
   }
   for (const auto& address : options.tcp) {
     inputs.push_back(
-        std::make_unique<SyslogTcpInput>(address, options.maxMessageBytes, options.maxConnections, metrics));
+        std::make_unique<SyslogTcpInput>(address, options.maxMessageBytes, options.maxConnections,
+                                         std::chrono::seconds(options.idleTimeoutSeconds), metrics));
   }
   return inputs;
 }
