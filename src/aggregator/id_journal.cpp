@@ -217,6 +217,14 @@ void sealEntry(std::string& entry, size_t begin) {
   throw SinkError(fmt::format("{} {}: {}", what, escaped(path), std::strerror(code)), code);
 }
 
+// The journal is there only for --dedup-window: say how to do without it.
+[[noreturn]] void failJournal(const std::string& what, const std::string& path, int code) {
+  throw SinkError(fmt::format("{} {}: {} (it keeps the ids of --dedup-window: make it writable, or run with "
+                              "--dedup-window 0 for no deduplication and no journal)",
+                              what, escaped(path), std::strerror(code)),
+                  code);
+}
+
 // A file of the output's directory, other than the output itself and its journal, whose name
 // starts with the output's name and which is the file (dev, ino): where a rotation renamed it.
 std::optional<std::string> findRenamedOutput(const std::string& outputPath, uint64_t dev, uint64_t ino) {
@@ -245,12 +253,12 @@ std::optional<std::string> findRenamedOutput(const std::string& outputPath, uint
 IdJournal::IdJournal(std::string path, const std::string& outputPath, int outputFd, IdJournalOptions options)
     : path_(std::move(path)), options_(options), window_(options.window) {
   const int rfd = ::open(path_.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
-  if (rfd < 0) fail("cannot open the duplicate journal", path_, errno);
+  if (rfd < 0) failJournal("cannot open the duplicate journal", path_, errno);
   std::string data;
   const bool read = readAll(rfd, data);
   const int code = errno;
   ::close(rfd);
-  if (!read) fail("cannot read the duplicate journal", path_, code);
+  if (!read) failJournal("cannot read the duplicate journal", path_, code);
 
   Parser parser(data);
   std::optional<Entry> last;
@@ -377,7 +385,7 @@ IdJournal::~IdJournal() {
 
 void IdJournal::openForAppend() {
   const int fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) fail("cannot open the duplicate journal", path_, errno);
+  if (fd < 0) failJournal("cannot open the duplicate journal", path_, errno);
   if (fd_ >= 0) ::close(fd_);
   fd_ = fd;
 }
@@ -491,7 +499,7 @@ void IdJournal::appendEntry(const std::string& entry, size_t ids) {
     if (sized && ::ftruncate(fd_, st.st_size) != 0) {
       spdlog::warn("cannot cut a torn entry off {}: {}", escaped(path_), std::strerror(errno));
     }
-    fail("cannot write the duplicate journal", path_, code);
+    failJournal("cannot write the duplicate journal", path_, code);
   }
   journalIds_ += ids;
 }
@@ -523,18 +531,18 @@ void IdJournal::compact() {
   data += ids;
   sealEntry(data, 0);
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) fail("cannot write the duplicate journal", tmp, errno);
+  if (fd < 0) failJournal("cannot write the duplicate journal", tmp, errno);
   if (!writeAll(fd, data) || (options_.fsync && ::fdatasync(fd) != 0)) {
     const int code = errno;
     ::close(fd);
     ::unlink(tmp.c_str());
-    fail("cannot write the duplicate journal", tmp, code);
+    failJournal("cannot write the duplicate journal", tmp, code);
   }
   ::close(fd);
   if (::rename(tmp.c_str(), path_.c_str()) != 0) {
     const int code = errno;
     ::unlink(tmp.c_str());
-    fail("cannot replace the duplicate journal", path_, code);
+    failJournal("cannot replace the duplicate journal", path_, code);
   }
   if (options_.fsync) {
     const auto dir = std::filesystem::path(path_).parent_path();
