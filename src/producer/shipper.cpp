@@ -29,6 +29,7 @@ Shipper::Shipper(PublisherConnect connect, Record recordTemplate, ShipperOptions
     publisher_ = connect_(nullptr);  // an unreachable broker is an error before any input is read
   } else {
     auto disk = std::make_unique<DiskSpool>(options_.spoolDir, options_.spoolLimits);
+    if (!options_.spoolQueue.empty()) disk->claimQueue(options_.spoolQueue);
     disk_ = disk.get();
     metrics_.recovered.inc(disk->recovered());
     spool_ = std::move(disk);

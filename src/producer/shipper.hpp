@@ -37,6 +37,9 @@ struct ShipperOptions {
   // --spool-dir: records are kept on disk until confirmed (empty: in memory only).
   std::string spoolDir;
   SpoolLimits spoolLimits;
+  // The queue the spool's records are for (DiskSpool::claimQueue: a spool holding records for
+  // another queue is refused). Empty: not checked.
+  std::string spoolQueue;
   // With a spool, after the input ended: give up (records stay in the spool) when the broker could
   // not be reached, or confirmed nothing, for this long (--reconnect-seconds).
   std::chrono::milliseconds spoolGiveUpAfter{300'000};
