@@ -249,10 +249,11 @@ void defineLogctl(CLI::App& app, LogctlSettings& s) {
   app.name("logctl");
   app.description("Sets up, inspects and searches a Logship deployment.");
   // Each subcommand gets its own examples (a CLI11 subcommand inherits the footer of its parent).
-  app.footer("Examples (each subcommand's --help has more):\n"
+  app.footer("Examples:\n"
              "  logctl setup                       # declare logs_queue, its exchange logs and logs_queue.dead\n"
              "  logctl status                      # depth, consumers, rates and dead letters of logs_queue\n"
-             "  logctl status --config /etc/logship/logship.toml --print-config");
+             "  logctl status --config /etc/logship/logship.toml --print-config\n"
+             "logctl SUBCOMMAND --help shows the flags and examples of that subcommand.");
   app.require_subcommand(0, 1);  // "none" is reported by the program, after unknown words are
 
   s.setup = app.add_subcommand(
