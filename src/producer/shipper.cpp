@@ -341,10 +341,13 @@ void Shipper::settle(std::vector<ConfirmRange>& confirms) {
     } else {
       metrics_.failed.inc(records);
       if (firstFailure_.empty()) firstFailure_ = c.reason;
-      spdlog::error("{} record(s) not accepted by the broker: {}{}", records, c.reason,
-                    disk_ != nullptr ? fmt::format(" (kept in {}/refused.log)", escaped(disk_->dir())) : "");
+      refusedLines_.log(
+          RepeatedLines::Level::Error,
+          fmt::format("{} record(s) not accepted by the broker: {}{}", records, c.reason,
+                      disk_ != nullptr ? fmt::format(" (kept in {}/refused.log)", escaped(disk_->dir())) : ""));
     }
   }
+  refusedLines_.flush();
   confirms.clear();
   size_t done = 0;
   uint64_t doneRecords = 0;

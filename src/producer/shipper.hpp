@@ -14,6 +14,7 @@
 #include "broker/publisher.hpp"
 #include "core/message.hpp"
 #include "core/record.hpp"
+#include "core/repeated_lines.hpp"
 #include "metrics/metric.hpp"
 #include "producer/spool.hpp"
 
@@ -203,6 +204,7 @@ class Shipper {
   bool orderBroken_ = false;
   std::unique_ptr<Spool> spool_;
   DiskSpool* disk_ = nullptr;
+  RepeatedLines refusedLines_;  // "N record(s) not accepted by the broker": one per nacked message, so in bursts
 
   // Sender thread state.
   std::unique_ptr<Publisher> publisher_;
