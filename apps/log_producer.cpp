@@ -196,6 +196,7 @@ int main(int argc, char** argv) {
     // after the end of input for --reconnect-seconds (at least --confirm-timeout) without progress.
     shipOptions.spoolGiveUpAfter = std::max(broker.reconnectFor, shipOptions.confirmTimeout);
     const std::string queue = brokerFlags.queue;
+    shipOptions.spoolQueue = queue;
     PublisherConnect connect = [&broker, queue](const std::atomic<bool>* abort) {
       BrokerOptions b = broker;
       if (abort != nullptr) {  // the spool's background connection: keep trying until told to stop

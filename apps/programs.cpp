@@ -48,25 +48,27 @@ void defineProducer(CLI::App& app, ProducerSettings& s) {
   app.add_option("--host", s.host, "Host name of the records (default: this machine's)")->capture_default_str();
   app.add_option("--field", s.fields, "Extra KEY=VALUE field on every record (repeat the flag for more)")
       ->allow_extra_args(false);
-  app.add_option("--max-message-bytes", s.ship.maxMessageBytes, "Refuse messages larger than this")
-      ->check(CLI::Range(size_t{1}, size_t{64} * 1024 * 1024))
-      ->capture_default_str();
+  app.add_option("--max-message-bytes", s.ship.maxMessageBytes,
+                 "Refuse messages larger than this (suffixes K, M: 1024-based)")
+      ->transform(cli::byteSize(1, uint64_t{64} << 20))
+      ->type_name("SIZE")
+      ->default_str("1M");
   app.add_option("--confirm-window", s.ship.confirmWindow, "Messages in flight awaiting broker confirms")
-      ->check(CLI::Range(size_t{1}, size_t{1} << 20))
+      ->check(cli::range(size_t{1}, size_t{1} << 20))
       ->capture_default_str();
   app.add_option("--confirm-timeout", s.confirmTimeout, "Seconds to wait for the broker's last confirms")
-      ->check(CLI::Range(0.1, 3600.0))
+      ->check(cli::range(0.1, 3600.0))
       ->capture_default_str();
   app.add_option("--batch-records", s.ship.batchRecords,
                  "Records per broker message at most (1: one record per message, the tutorial's format)")
-      ->check(CLI::Range(size_t{1}, size_t{1'000'000}))
+      ->check(cli::range(size_t{1}, size_t{1'000'000}))
       ->capture_default_str();
   app.add_option("--batch-bytes", s.ship.batchBytes, "Text bytes per broker message at most (suffixes K, M)")
       ->transform(cli::byteSize(1, uint64_t{64} << 20))
       ->type_name("SIZE")
       ->default_str("256K");
   app.add_option("--linger-ms", s.lingerMs, "How long a batch waits for more records before it is sent")
-      ->check(CLI::Range(0, 60'000))
+      ->check(cli::range(0, 60'000))
       ->capture_default_str();
   app.add_option("--spool-dir", s.ship.spoolDir,
                  "Keep every record on disk in DIR until the broker confirmed it: records are accepted while the "
@@ -100,7 +102,7 @@ void defineProducer(CLI::App& app, ProducerSettings& s) {
   app.add_option("--syslog-max-connections", s.syslog.maxConnections,
                  "Open connections per --syslog-tcp address at most; at the cap a new connection is taken in and the "
                  "longest-idle one closed to make room")
-      ->check(CLI::Range(size_t{1}, size_t{100'000}))
+      ->check(cli::range(size_t{1}, size_t{100'000}))
       ->capture_default_str();
   app.add_option("--syslog-idle-timeout", s.syslog.idleTimeoutSeconds,
                  "Close a --syslog-tcp connection that sent nothing for DURATION (what it sent is shipped first)")
@@ -124,12 +126,12 @@ void defineProducer(CLI::App& app, ProducerSettings& s) {
                "(default: from their end, as tail -F; files that appear later are always read whole)");
   app.add_option("--poll-interval", s.pollInterval,
                  "--follow: seconds between two looks at the files (new data, rotation, truncation, new files)")
-      ->check(CLI::Range(0.01, 60.0))
+      ->check(cli::range(0.01, 60.0))
       ->capture_default_str();
   app.add_option("--close-rotated-after", s.closeRotatedAfter,
                  "--follow: a file renamed away or deleted is read until it has not grown for this many seconds, "
                  "then its last unfinished line is shipped and it is closed")
-      ->check(CLI::Range(0.1, 86400.0))
+      ->check(cli::range(0.1, 86400.0))
       ->capture_default_str();
   app.add_option("--multiline-start", s.multilineStart,
                  "Multiline records (stdin and files): a line matching this POSIX extended regular expression starts "
@@ -140,11 +142,11 @@ void defineProducer(CLI::App& app, ProducerSettings& s) {
                "record before it (Java and similar stack traces)");
   app.add_option("--multiline-max-lines", s.multilineMaxLines,
                  "Multiline records: at most this many lines per record; the next line starts a new record")
-      ->check(CLI::Range(size_t{1}, size_t{1'000'000}))
+      ->check(cli::range(size_t{1}, size_t{1'000'000}))
       ->capture_default_str();
   app.add_option("--multiline-timeout", s.multilineTimeout,
                  "Multiline records: ship a record once no line came for this many seconds")
-      ->check(CLI::Range(0.01, 3600.0))
+      ->check(cli::range(0.01, 3600.0))
       ->capture_default_str();
 }
 
@@ -193,37 +195,38 @@ void defineAggregator(CLI::App& app, AggregatorSettings& s) {
                "The --output file gets only the records no --route matched (a split instead of copies)");
   app.add_option("--prefetch", s.consumer.prefetch,
                  "Unacknowledged deliveries the broker may send ahead (1 = strict fair dispatch)")
-      ->check(CLI::Range(1, 65535))
+      ->check(cli::range(1, 65535))
       ->capture_default_str();
   s.consumerIdOption = app.add_option("--consumer-id", s.consumer.consumerId,
                                       "Redis: this aggregator's stable name; its processing list is "
                                       "<queue>.processing.<ID> (default: <host>:<absolute output path>)");
   app.add_option("--lease-seconds", s.leaseSeconds,
                  "Redis: an aggregator silent this long counts as dead and its unfinished records are put back")
-      ->check(CLI::Range(1.0, 86400.0))
+      ->check(cli::range(1.0, 86400.0))
       ->capture_default_str();
   app.add_flag("--fsync", s.collector.fsync, "fdatasync the output files before acknowledging (survives power loss)");
   app.add_option("--idle-exit", s.idleExit, "Exit 0 once no delivery arrived for this many seconds (0 = never)")
-      ->check(CLI::Range(0.0, 31536000.0))
+      ->check(cli::range(0.0, 31536000.0))
       ->capture_default_str();
   s.writeRetryOption = app.add_option(
       "--write-retry-seconds", s.writeRetrySeconds,
       "Keep retrying an unwritable output this long, then exit 1 (default: forever; 0: fail at the first error)");
-  s.writeRetryOption->check(CLI::Range(0.0, 31536000.0));
+  s.writeRetryOption->check(cli::range(0.0, 31536000.0));
   app.add_option("--dedup-window", s.dedup.window,
                  "Remember the ids of this many recent records per output file (journal FILE.ids beside each) and do "
                  "not write a record again to a file it was written to (0 = no deduplication, no journal)")
-      ->check(CLI::Range(size_t{0}, size_t{100'000'000}))
+      ->check(cli::range(size_t{0}, size_t{100'000'000}))
       ->capture_default_str();
   app.add_option("--max-deliveries", s.collector.maxDeliveries,
                  "Dead-letter a record once this many of its deliveries ended without its being written (the "
                  "aggregator holding it crashed or lost its connection); 0 = no limit")
-      ->check(CLI::Range(uint32_t{0}, uint32_t{1'000'000}))
+      ->check(cli::range(uint32_t{0}, uint32_t{1'000'000}))
       ->capture_default_str();
   app.add_option("--max-message-bytes", s.collector.maxMessageBytes,
-                 "Dead-letter deliveries larger than this instead of writing them")
-      ->check(CLI::Range(size_t{1}, size_t{512} * 1024 * 1024))
-      ->capture_default_str();
+                 "Dead-letter deliveries larger than this instead of writing them (suffixes K, M: 1024-based)")
+      ->transform(cli::byteSize(1, uint64_t{512} << 20))
+      ->type_name("SIZE")
+      ->default_str("1M");
   cli::addMetricsFlag(app, s.metricsListen);
   app.add_option("--file-mode", s.fileMode,
                  "Permissions (octal) of the output, route and journal files the aggregator creates (the umask "
@@ -252,7 +255,7 @@ void defineAggregator(CLI::App& app, AggregatorSettings& s) {
                          ->check(CLI::IsMember({"zstd", "none"}))
                          ->capture_default_str();
   s.keepOption = app.add_option("--keep", s.keep, "Keep the N newest rotated files, delete older ones")
-                     ->check(CLI::Range(int64_t{1}, int64_t{1'000'000}))
+                     ->check(cli::range(int64_t{1}, int64_t{1'000'000}))
                      ->type_name("N");
   s.maxAgeOption =
       app.add_option("--max-age", s.maxAgeSeconds, "Delete rotated files once DURATION has passed since their rotation")
@@ -263,23 +266,29 @@ void defineAggregator(CLI::App& app, AggregatorSettings& s) {
 void defineLogctl(CLI::App& app, LogctlSettings& s) {
   app.name("logctl");
   app.description("Sets up, inspects and searches a Logship deployment.");
-  app.footer(
-      "Examples:\n"
-      "  logctl setup                       # declare logs_queue, its exchange logs and logs_queue.dead (idempotent)\n"
-      "  logctl tail --level error --service api      # error and fatal records of api, live, until Ctrl-C\n"
-      "  logctl status                      # depth, consumers, rates and dead letters of logs_queue\n"
-      "  logctl status --json --queue app   # the same for queue 'app', for scripts\n"
-      "  logctl recover --broker redis://localhost   # put back records of dead Redis consumers\n"
-      "  logctl search aggregated_logs.txt* --level warn --since 1h --grep 'timeout|refused'\n"
-      "  logctl status --config /etc/logship/logship.toml --print-config");
+  // Each subcommand gets its own examples (a CLI11 subcommand inherits the footer of its parent).
+  app.footer("Examples:\n"
+             "  logctl setup                       # declare logs_queue, its exchange logs and logs_queue.dead\n"
+             "  logctl status                      # depth, consumers, rates and dead letters of logs_queue\n"
+             "  logctl status --config /etc/logship/logship.toml --print-config\n"
+             "logctl SUBCOMMAND --help shows the flags and examples of that subcommand.");
   app.require_subcommand(0, 1);  // "none" is reported by the program, after unknown words are
 
   s.setup = app.add_subcommand(
       "setup", "Declare the durable queue, its topic exchange and binding, and its dead-letter queue (idempotent)");
+  s.setup->footer(
+      "Examples:\n"
+      "  logctl setup                       # declare logs_queue, its exchange logs and logs_queue.dead (idempotent)\n"
+      "  logctl setup --queue app --broker amqp://admin@mq.example/   # password from LOGSHIP_PASSWORD");
   cli::addBrokerFlags(*s.setup, s.setupFlags);
   s.status = app.add_subcommand(
       "status", "Show ready and unacked messages, consumers, rates and dead letters of the queue (Redis: also the "
                 "processing lists with their owners and leases)");
+  s.status->footer(
+      "Examples:\n"
+      "  logctl status                      # depth, consumers, rates and dead letters of logs_queue\n"
+      "  logctl status --json --queue app   # the same for queue 'app', for scripts\n"
+      "  logctl status --broker redis://localhost   # also the processing lists, their owners and leases");
   cli::addBrokerFlags(*s.status, s.statusFlags);
   s.status->add_flag("--json", s.statusJson, "Print JSON instead of a table");
   s.status
@@ -289,11 +298,18 @@ void defineLogctl(CLI::App& app, LogctlSettings& s) {
       ->envname("LOGSHIP_MANAGEMENT_URL");
   s.recover = app.add_subcommand(
       "recover", "Redis: put the unfinished records of dead aggregators (lease expired) back in the queue now");
+  s.recover->footer(
+      "Examples:\n"
+      "  logctl recover --broker redis://localhost   # put back records of dead Redis consumers");
   cli::addBrokerFlags(*s.recover, s.recoverFlags);
 
   auto* tail = app.add_subcommand(
       "tail", "Print the records sent to the queue from now on, live, in the aggregator's output formats, until "
               "Ctrl-C; the aggregators still get every one of them");
+  tail->footer(
+      "Examples:\n"
+      "  logctl tail --level error --service api      # error and fatal records of api, live, until Ctrl-C\n"
+      "  logctl tail -n 10 --format json              # the next 10 records as JSON lines");
   s.tailCommand = tail;
   cli::addBrokerFlags(*tail, s.tailFlags);
   s.tailFlags.reconnectSeconds = 60;
@@ -310,12 +326,16 @@ void defineLogctl(CLI::App& app, LogctlSettings& s) {
   tail->add_option("--backlog", s.tail.backlog,
                    "RabbitMQ: messages the broker keeps for this tail when it falls behind (then it drops the "
                    "oldest; at most 16 MB)")
-      ->check(CLI::Range(uint32_t{1}, uint32_t{1'000'000}))
+      ->check(cli::range(uint32_t{1}, uint32_t{1'000'000}))
       ->capture_default_str();
 
   auto* search = app.add_subcommand(
       "search", "Print the records of aggregated files (text, json or raw; plain or .zst) that match every condition "
                 "given. Exit 0 if some matched, 1 if none, 2 on errors");
+  search->footer(
+      "Examples:\n"
+      "  logctl search aggregated_logs.txt* --level warn --since 1h --grep 'timeout|refused'\n"
+      "  logctl search errors.log.*.zst --service api --until 2026-11-24 --json");
   s.searchCommand = search;
   // FILE is checked by ctl::search (not ->required(), so that `logctl search --print-config` works).
   search->add_option("FILE", s.search.files, "Files to scan (plain or zstd-compressed; - is standard input)");

@@ -471,8 +471,10 @@ void Collector::sendForwards(size_t n) {
       case Forward::Kind::Malformed: metrics_.deadMalformed.inc(); break;
       case Forward::Kind::Poison: metrics_.deadPoison.inc(); break;
     }
-    spdlog::warn("dead-lettered a message to '{}': {}", deadLetterQueueName(queue_), escaped(f.reason));
+    deadLetterLines_.log(RepeatedLines::Level::Warn, fmt::format("dead-lettered a message to '{}': {}",
+                                                                 deadLetterQueueName(queue_), escaped(f.reason)));
   }
+  deadLetterLines_.flush();
   if (recounts > 0) {
     metrics_.recounted.inc(recounts);
     spdlog::info("put {} redelivered record(s) back in '{}' with their failed deliveries counted (--max-deliveries {})",

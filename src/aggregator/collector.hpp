@@ -16,6 +16,7 @@
 #include "broker/publisher.hpp"
 #include "core/output_format.hpp"
 #include "core/record.hpp"
+#include "core/repeated_lines.hpp"
 #include "metrics/metric.hpp"
 
 namespace logship {
@@ -204,6 +205,7 @@ class Collector {
   size_t takeNext_ = 0;  // batch_[takeNext_...] are received and not yet taken
   std::vector<Held> held_;
   std::vector<Forward> forwards_;  // the held ones to publish before their ack, in tag order
+  RepeatedLines deadLetterLines_;   // "dead-lettered a message": one per message, a poisoned batch at once
   std::vector<ConfirmRange> confirms_;
   std::string lastWriteError_;
   DecodedMessage decoded_;  // the delivery being taken

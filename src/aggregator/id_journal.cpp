@@ -217,6 +217,14 @@ void sealEntry(std::string& entry, size_t begin) {
   throw SinkError(fmt::format("{} {}: {}", what, escaped(path), std::strerror(code)), code);
 }
 
+// The journal is there only for --dedup-window: say how to do without it.
+[[noreturn]] void failJournal(const std::string& what, const std::string& path, int code) {
+  throw SinkError(fmt::format("{} {}: {} (it keeps the ids of --dedup-window: make it writable, or run with "
+                              "--dedup-window 0 for no deduplication and no journal)",
+                              what, escaped(path), std::strerror(code)),
+                  code);
+}
+
 // A file of the output's directory, other than the output itself and its journal, whose name
 // starts with the output's name and which is the file (dev, ino): where a rotation renamed it.
 std::optional<std::string> findRenamedOutput(const std::string& outputPath, uint64_t dev, uint64_t ino) {
@@ -248,8 +256,8 @@ IdJournal::IdJournal(std::string path, const std::string& outputPath, int output
   std::string data;
   {
     const UniqueFd rfd = openFile(path_, O_RDONLY | O_CREAT, options_.fileMode);
-    if (!rfd.valid()) fail("cannot open the duplicate journal", path_, errno);
-    if (!readAll(rfd.get(), data)) fail("cannot read the duplicate journal", path_, errno);
+    if (!rfd.valid()) failJournal("cannot open the duplicate journal", path_, errno);
+    if (!readAll(rfd.get(), data)) failJournal("cannot read the duplicate journal", path_, errno);
   }
 
   Parser parser(data);
@@ -363,7 +371,7 @@ IdJournal::~IdJournal() = default;
 
 void IdJournal::openForAppend() {
   UniqueFd fd = openFile(path_, O_WRONLY | O_APPEND | O_CREAT, options_.fileMode);
-  if (!fd.valid()) fail("cannot open the duplicate journal", path_, errno);
+  if (!fd.valid()) failJournal("cannot open the duplicate journal", path_, errno);
   fd_ = std::move(fd);
 }
 
@@ -476,7 +484,7 @@ void IdJournal::appendEntry(const std::string& entry, size_t ids) {
     if (sized && ::ftruncate(fd_.get(), st.st_size) != 0) {
       spdlog::warn("cannot cut a torn entry off {}: {}", escaped(path_), std::strerror(errno));
     }
-    fail("cannot write the duplicate journal", path_, code);
+    failJournal("cannot write the duplicate journal", path_, code);
   }
   journalIds_ += ids;
 }
@@ -509,7 +517,10 @@ void IdJournal::compact() {
   try {
     replaceFile(path_, data, options_.fileMode, options_.fsync);
   } catch (const SystemError& e) {
-    throw SinkError(fmt::format("cannot rewrite the duplicate journal: {}", e.what()), e.code());
+    throw SinkError(fmt::format("cannot rewrite the duplicate journal: {} (it keeps the ids of --dedup-window: "
+                                "make it writable, or run with --dedup-window 0 for no deduplication and no journal)",
+                                e.what()),
+                    e.code());
   }
   journalIds_ = count;
   openForAppend();

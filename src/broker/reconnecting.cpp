@@ -16,6 +16,19 @@ std::string describeWindow(std::chrono::milliseconds window) {
   return s >= 86400 * 365 ? std::string("until stopped") : fmt::format("for up to {} s", s);
 }
 
+// "gave up after 5 s of trying (--retry-seconds 2; one attempt can take --connect-timeout 5 s)".
+std::string describeGivingUp(Clock::duration spent, std::chrono::milliseconds window, const char* flag,
+                             std::chrono::milliseconds connectTimeout) {
+  const auto seconds = [](auto d) {
+    return fmt::format("{}", static_cast<double>(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()) /
+                                 1000.0);
+  };
+  std::string text = fmt::format("gave up after {} s of trying: {} {}", std::chrono::duration_cast<std::chrono::seconds>(spent).count(),
+                                 flag, seconds(window));
+  if (spent > window) text += fmt::format("; one attempt can take --connect-timeout {} s", seconds(connectTimeout));
+  return text;
+}
+
 }  // namespace
 
 template <typename T>
@@ -54,8 +67,7 @@ std::unique_ptr<T> Reconnector::open(const Opener<T>& opener, std::chrono::milli
     }
     const auto now = Clock::now();
     if (now >= giveUpAt) {
-      throw ConnectionError(fmt::format("{} (gave up after {} s; see {})", lastError,
-                                        std::chrono::duration_cast<std::chrono::seconds>(now - start).count(), flag));
+      throw ConnectionError(fmt::format("{} ({})", lastError, describeGivingUp(now - start, window, flag, options_.connectTimeout)));
     }
     if (!warned) {
       spdlog::warn("{}; {} {}", lastError, what, describeWindow(window));

@@ -78,4 +78,11 @@ int connectTcp(const std::string& host, uint16_t port, std::chrono::milliseconds
   throw ConnectionError(error);
 }
 
+std::string noHandshakeAnswer(const std::string& where, std::string_view protocol, std::chrono::milliseconds timeout) {
+  return fmt::format(
+      "no answer from {} within {} s (--connect-timeout): the port accepts connections but nothing answers as {} "
+      "(is it the broker's port? is the broker overloaded or stopped?)",
+      where, static_cast<double>(timeout.count()) / 1000.0, protocol);
+}
+
 }  // namespace logship

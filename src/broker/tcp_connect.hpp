@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace logship {
 
@@ -11,6 +12,12 @@ namespace logship {
 // gets the whole timeout). Returns a connected, non-blocking, close-on-exec socket with TCP_NODELAY.
 // Throws ConnectionError with the precise reason ("Connection refused", "timed out", "unknown host").
 int connectTcp(const std::string& host, uint16_t port, std::chrono::milliseconds timeout);
+
+// The reason of a handshake that got no answer: the TCP connection was accepted (so the port is
+// open), but nothing answered as `protocol` within --connect-timeout. Names the URL (`where`,
+// redacted), the likely causes and the flag: "no answer from redis://127.0.0.1:5000 within 5 s
+// (--connect-timeout): ...".
+std::string noHandshakeAnswer(const std::string& where, std::string_view protocol, std::chrono::milliseconds timeout);
 
 // A duration as the timeval that socket and client-library timeouts take.
 inline timeval toTimeval(std::chrono::milliseconds ms) {

@@ -1,5 +1,6 @@
 #include "cli/common.hpp"
 
+#include <cmath>
 #include <csignal>
 #include <cstdlib>
 
@@ -89,10 +90,10 @@ void addBrokerFlags(CLI::App& app, BrokerFlags& flags) {
   app.add_option("--queue", flags.queue, "Queue name")->capture_default_str();
   app.add_option("--retry-seconds", flags.retrySeconds,
                  "Keep retrying an unreachable broker this long before failing")
-      ->check(CLI::Range(0.0, 86400.0))
+      ->check(range(0.0, 86400.0))
       ->capture_default_str();
   app.add_option("--connect-timeout", flags.connectTimeoutSeconds, "Timeout of one connection attempt, in seconds")
-      ->check(CLI::Range(0.1, 600.0))
+      ->check(range(0.1, 600.0))
       ->capture_default_str();
   app.add_option("--tls-ca", flags.tlsCa,
                  "amqps://: PEM file of the CAs the broker's certificate must chain to (default: the system's)")
@@ -114,7 +115,7 @@ void addReconnectFlag(CLI::App& app, BrokerFlags& flags) {
   app.add_option("--reconnect-seconds", flags.reconnectSeconds,
                  "After a working connection broke, reconnect (trying every --broker URL) for this long; "
                  "0 = fail at once")
-      ->check(CLI::Range(0.0, 31536000.0))
+      ->check(range(0.0, 31536000.0))
       ->capture_default_str();
 }
 
@@ -204,6 +205,40 @@ CLI::Validator duration(std::chrono::seconds min, std::chrono::seconds max) {
       "", "DURATION");
 }
 
+std::string plainNumber(double value) {
+  if (std::isfinite(value) && value == std::floor(value) && std::fabs(value) < 1e15) {
+    return fmt::format("{}", static_cast<int64_t>(value));
+  }
+  return fmt::format("{}", value);
+}
+
+CLI::Validator numberRange(double min, double max, bool whole) {
+  return CLI::Validator(
+      [min, max, whole](std::string& value) -> std::string {
+        char* end = nullptr;
+        const double v = std::strtod(value.c_str(), &end);
+        if (value.empty() || end != value.c_str() + value.size() || !std::isfinite(v)) {
+          return fmt::format("'{}' is not {}", escaped(value), whole ? "a whole number" : "a number");
+        }
+        if (whole && v != std::floor(v)) return fmt::format("'{}' is not a whole number", escaped(value));
+        if (v < min) return fmt::format("'{}' is too small: at least {}", escaped(value), plainNumber(min));
+        if (v > max) return fmt::format("'{}' is too large: at most {}", escaped(value), plainNumber(max));
+        return {};
+      },
+      fmt::format("{} in [{} - {}]", whole ? "INT" : "FLOAT", plainNumber(min), plainNumber(max)));
+}
+
+void showDefaultsPlainly(CLI::App& app) {
+  for (CLI::Option* option : app.get_options()) {
+    const std::string& shown = option->get_default_str();
+    if (shown.find_first_of("eE") == std::string::npos) continue;
+    char* end = nullptr;
+    const double v = std::strtod(shown.c_str(), &end);
+    if (!shown.empty() && end == shown.c_str() + shown.size()) option->default_str(plainNumber(v));
+  }
+  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) showDefaultsPlainly(*sub);
+}
+
 int run(CLI::App& app, int argc, char** argv, const std::function<int()>& body,
         const std::function<ProgramCatalog()>& catalog) {
   const std::string program = app.get_name();
@@ -213,6 +248,7 @@ int run(CLI::App& app, int argc, char** argv, const std::function<int()>& body,
   spdlog::set_default_logger(logger);
   app.set_version_flag("--version", fmt::format("{} (logship) {}", program, LOGSHIP_VERSION));
   addConfigFlags(app);
+  showDefaultsPlainly(app);
   Configuration config;
   try {
     config = configure(app, argc, argv, catalog);

@@ -71,6 +71,20 @@ void installReopenSignal();
 // ("--rotate-bytes: '0' is too small: at least 1 KiB"), exit 2. Give the option ->type_name("SIZE")
 // or ("DURATION") for its help line.
 CLI::Validator byteSize(uint64_t min, uint64_t max);
+// The same for plain numbers, in the same words ("--prefetch: '0' is too small: at least 1"; "'2.5'
+// is not a whole number"), for every numeric flag instead of CLI::Range (whose "Value 0 not in range
+// 1 to 65535" was a second style). Integral bounds also require a whole number.
+CLI::Validator numberRange(double min, double max, bool whole);
+template <typename T>
+CLI::Validator range(T min, T max) {
+  return numberRange(static_cast<double>(min), static_cast<double>(max), std::is_integral_v<T>);
+}
+// A number as help and messages show it: 31536000, 0.1 (never 3.1536e+07).
+std::string plainNumber(double value);
+// Rewrites the shown defaults of `app`'s options and subcommands' options that are numbers in
+// exponent form ("3.1536e+07", from CLI11's capture_default_str of a double) as plainNumber().
+// run() calls it.
+void showDefaultsPlainly(CLI::App& app);
 CLI::Validator duration(std::chrono::seconds min, std::chrono::seconds max);
 
 // Parses the command line, then the options' environment variables, then the configuration file

@@ -247,30 +247,12 @@ std::string unknownSetting(const std::string& setting, const std::string& where)
 
 // ---- applying values to options ---------------------------------------------------------------
 
-// "0.100000" -> "0.1", "600.000000" -> "600"
-std::string trimNumber(std::string s) {
-  if (s.find('.') == std::string::npos) return s;
-  while (!s.empty() && s.back() == '0') s.pop_back();
-  if (!s.empty() && s.back() == '.') s.pop_back();
-  return s;
-}
-
 // CLI11's message about a value, made to read after "key 'NAME': ".
 std::string describeCliError(const CLI::Error& e, const CLI::Option& option) {
   std::string msg = e.what();
   const std::string prefix = option.get_name() + ": ";
   if (msg.starts_with(prefix)) msg.erase(0, prefix.size());
-  // CLI::Range: "Value 0 not in range 1 to 65535"
-  if (msg.starts_with("Value ")) {
-    const size_t notIn = msg.find(" not in range ");
-    const size_t to = msg.rfind(" to ");
-    if (notIn != std::string::npos && to != std::string::npos && to > notIn) {
-      const std::string value = msg.substr(6, notIn - 6);
-      const std::string low = msg.substr(notIn + 14, to - notIn - 14);
-      const std::string high = msg.substr(to + 4);
-      return fmt::format("must be between {} and {}, not {}", trimNumber(low), trimNumber(high), value);
-    }
-  }
+  // Ranges (cli::range, cli::byteSize) already say "'0' is too small: at least 1", as on the command line.
   if (msg.starts_with("Could not convert: ")) {
     const std::vector<std::string>& results = option.results();
     return fmt::format("'{}' is not {}", escaped(results.empty() ? "" : results.back()),

@@ -58,7 +58,7 @@ std::optional<std::chrono::seconds> parseDuration(std::string_view text) {
 
 std::string formatByteSize(uint64_t bytes) {
   static constexpr const char* kUnits[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-  if (bytes < 1024) return fmt::format("{} bytes", bytes);
+  if (bytes < 1024) return fmt::format("{} byte{}", bytes, bytes == 1 ? "" : "s");
   double v = static_cast<double>(bytes);
   size_t i = 0;
   v /= 1024;

@@ -29,6 +29,7 @@ Shipper::Shipper(PublisherConnect connect, Record recordTemplate, ShipperOptions
     publisher_ = connect_(nullptr);  // an unreachable broker is an error before any input is read
   } else {
     auto disk = std::make_unique<DiskSpool>(options_.spoolDir, options_.spoolLimits);
+    if (!options_.spoolQueue.empty()) disk->claimQueue(options_.spoolQueue);
     disk_ = disk.get();
     metrics_.recovered.inc(disk->recovered());
     spool_ = std::move(disk);
@@ -360,10 +361,13 @@ void Shipper::settle(std::vector<ConfirmRange>& confirms) {
     } else {
       metrics_.failed.inc(records);
       if (firstFailure_.empty()) firstFailure_ = c.reason;
-      spdlog::error("{} record(s) not accepted by the broker: {}{}", records, c.reason,
-                    disk_ != nullptr ? fmt::format(" (kept in {}/refused.log)", escaped(disk_->dir())) : "");
+      refusedLines_.log(
+          RepeatedLines::Level::Error,
+          fmt::format("{} record(s) not accepted by the broker: {}{}", records, c.reason,
+                      disk_ != nullptr ? fmt::format(" (kept in {}/refused.log)", escaped(disk_->dir())) : ""));
     }
   }
+  refusedLines_.flush();
   confirms.clear();
   size_t done = 0;
   uint64_t doneRecords = 0;

@@ -14,6 +14,7 @@
 #include "broker/publisher.hpp"
 #include "core/message.hpp"
 #include "core/record.hpp"
+#include "core/repeated_lines.hpp"
 #include "metrics/metric.hpp"
 #include "producer/spool.hpp"
 
@@ -37,6 +38,9 @@ struct ShipperOptions {
   // --spool-dir: records are kept on disk until confirmed (empty: in memory only).
   std::string spoolDir;
   SpoolLimits spoolLimits;
+  // The queue the spool's records are for (DiskSpool::claimQueue: a spool holding records for
+  // another queue is refused). Empty: not checked.
+  std::string spoolQueue;
   // With a spool, after the input ended: give up (records stay in the spool) when the broker could
   // not be reached, or confirmed nothing, for this long (--reconnect-seconds).
   std::chrono::milliseconds spoolGiveUpAfter{300'000};
@@ -223,6 +227,7 @@ class Shipper {
   bool orderBroken_ = false;
   std::unique_ptr<Spool> spool_;
   DiskSpool* disk_ = nullptr;
+  RepeatedLines refusedLines_;  // "N record(s) not accepted by the broker": one per nacked message, so in bursts
 
   // Sender thread state.
   std::unique_ptr<Publisher> publisher_;

@@ -11,6 +11,7 @@
 #include <charconv>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <stdexcept>
 #include <iterator>
 
@@ -563,6 +564,39 @@ void DiskSpool::keepRefused(const Message& message, const std::string& reason) {
   if (!fd.valid() || !writeAll(fd.get(), lines)) {
     spdlog::error("cannot keep {} refused record(s) in {}: {}", records.size(), escaped(path), std::strerror(errno));
   }
+}
+
+// ---- DiskSpool: the queue its records are for ---------------------------------------------------
+
+void DiskSpool::claimQueue(const std::string& queue) {
+  const std::string path = dir_ + "/queue";
+  std::string recorded;
+  const bool known = std::filesystem::exists(path);
+  if (known) {
+    std::ifstream in(path);
+    if (!std::getline(in, recorded)) throw Error(fmt::format("cannot read the spool's queue file {}", escaped(path)));
+  }
+  if (known && recorded == queue) return;
+  const uint64_t records = heldRecords();
+  if (known && records > 0) {
+    throw UsageError(fmt::format(
+        "the spool {} holds {} record(s) for queue '{}', not for --queue '{}': run once with --queue '{}' to send "
+        "them, or move the directory away",
+        escaped(dir_), records, escaped(recorded), escaped(queue), escaped(recorded)));
+  }
+  if (!known && records > 0) {
+    spdlog::info("the spool {} (from a version that did not record its queue) holds {} record(s): sending them to "
+                 "queue '{}'",
+                 escaped(dir_), records, escaped(queue));
+  }
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << queue << '\n';
+    out.flush();
+    if (!out) throw Error(fmt::format("cannot write the spool's queue file {}", escaped(tmp)));
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) throw Error(sysError("cannot replace the spool's queue file", path));
 }
 
 }  // namespace logship

@@ -127,7 +127,7 @@ class MemorySpool final : public Spool {
 
 // Records on disk: DIR/<first seq, 20 digits>.seg segment files (append-only, every entry
 // checksummed), DIR/cursor (the first unconfirmed sequence number), DIR/lock (one producer per
-// directory), DIR/refused.log (records the broker refused for good, one escaped line each).
+// directory), DIR/queue (the queue the records are for, claimQueue()), DIR/refused.log (records the broker refused for good, one escaped line each).
 // Recent entries are also kept in a bounded memory cache so that a sender that keeps up never
 // reads the disk.
 class DiskSpool final : public Spool {
@@ -142,6 +142,12 @@ class DiskSpool final : public Spool {
   // Records found in the spool at start (left by an earlier run).
   uint64_t recovered() const { return recovered_; }
   uint64_t recoveredEntries() const { return recoveredEntries_; }
+  // Ties the spool to the queue its records are for, kept in DIR/queue (the name and a newline).
+  // A spool that still holds records for another queue is refused (UsageError naming both queues
+  // and what to do): they would go to a queue they were not written for. An empty spool, or one
+  // without DIR/queue (from before the file existed: its records are sent to `queue`), takes
+  // `queue`. Throws Error when DIR/queue cannot be read or written.
+  void claimQueue(const std::string& queue);
   // Keeps a record the broker refused for good in DIR/refused.log (id, reason, escaped text).
   void keepRefused(const Message& message, const std::string& reason);
 

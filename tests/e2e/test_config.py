@@ -217,7 +217,7 @@ def errors(t, env):
         expect(prog, args, "[log_aggregatorr]\n", "FILE:1: key 'log_aggregatorr': no program is called so", "unknown table")
         expect(prog, args, "queue = \"q\"\nprefetch = = 1\n", "FILE:2:12: ", "syntax error")
         expect(prog, args, None, "cannot read the configuration file FILE: No such file or directory", "missing file")
-    expect("log_aggregator", [], "[log_aggregator]\nprefetch = 0\n", "FILE:2: key 'prefetch': must be between 1 and 65535, not 0",
+    expect("log_aggregator", [], "[log_aggregator]\nprefetch = 0\n", "FILE:2: key 'prefetch': '0' is too small: at least 1",
            "prefetch out of range")
     expect("log_aggregator", [], "\n[log_aggregator]\nformat = \"xml\"\n", "FILE:3: key 'format': xml not in", "bad format")
     expect("log_producer", ["x"], "[log_producer]\nbatch-records = 1.5\n",

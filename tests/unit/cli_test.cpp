@@ -2,10 +2,14 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <map>
 
 #include <gtest/gtest.h>
 
+#include <spdlog/spdlog.h>
+
 #include "core/error.hpp"
+#include "programs.hpp"
 
 using namespace logship;
 
@@ -138,4 +142,99 @@ TEST(CliTls, RequireTlsRefusesUnencryptedUrls) {
   EXPECT_EQ(redis.find("pw@"), std::string::npos) << redis;
   flags.url = "amqps://mq.example/";
   EXPECT_EQ(usageError(flags), "");
+}
+
+// ---- the three programs' flags (apps/programs.cpp): one style of message, sizes with suffixes ----
+
+namespace {
+
+// The CLI11 message for parsing `args` with the program's flags, or "" when they parse.
+template <typename Settings, typename Define>
+std::string parseError(Define define, std::vector<std::string> args, Settings& s) {
+  CLI::App app;
+  define(app, s);
+  cli::addConfigFlags(app);
+  args.insert(args.begin(), app.get_name());
+  std::vector<const char*> argv;
+  for (const auto& a : args) argv.push_back(a.c_str());
+  try {
+    cli::configure(app, static_cast<int>(argv.size()), argv.data(), {});
+  } catch (const CLI::ParseError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// What `program --help` (through cli::run, as the programs do) prints on stdout.
+template <typename Settings, typename Define>
+std::string helpOf(Define define, std::vector<std::string> args) {
+  CLI::App app;
+  Settings s;
+  define(app, s);
+  const auto defaultLogger = spdlog::default_logger();  // run() installs the program's
+  spdlog::drop(app.get_name());
+  args.insert(args.begin(), app.get_name());
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  ::testing::internal::CaptureStdout();
+  const int rc = cli::run(app, static_cast<int>(argv.size()), argv.data(), [] { return 1; });
+  const std::string out = ::testing::internal::GetCapturedStdout();
+  spdlog::drop(app.get_name());
+  spdlog::set_default_logger(defaultLogger);
+  EXPECT_EQ(rc, 0);
+  return out;
+}
+
+}  // namespace
+
+TEST(ProgramFlags, MaxMessageBytesTakesSizeSuffixesLikeTheOtherSizeFlags) {
+  apps::ProducerSettings p;
+  EXPECT_EQ(parseError(apps::defineProducer, {"--max-message-bytes", "1K", "x"}, p), "");
+  EXPECT_EQ(p.ship.maxMessageBytes, 1024u);
+  apps::AggregatorSettings a;
+  EXPECT_EQ(parseError(apps::defineAggregator, {"--max-message-bytes", "2M"}, a), "");
+  EXPECT_EQ(a.collector.maxMessageBytes, size_t{2} << 20);
+  EXPECT_EQ(parseError(apps::defineAggregator, {"--max-message-bytes", "1G"}, a),
+            "--max-message-bytes: '1G' is too large: at most 512 MiB");
+}
+
+TEST(ProgramFlags, RangeErrorsHaveOneStyleForNumbersAndSizes) {
+  apps::AggregatorSettings a;
+  EXPECT_EQ(parseError(apps::defineAggregator, {"--prefetch", "0"}, a), "--prefetch: '0' is too small: at least 1");
+  EXPECT_EQ(parseError(apps::defineAggregator, {"--prefetch", "70000"}, a),
+            "--prefetch: '70000' is too large: at most 65535");
+  EXPECT_EQ(parseError(apps::defineAggregator, {"--max-deliveries", "2.5"}, a),
+            "--max-deliveries: '2.5' is not a whole number");
+  EXPECT_EQ(parseError(apps::defineAggregator, {"--reconnect-seconds", "40000000"}, a),
+            "--reconnect-seconds: '40000000' is too large: at most 31536000");
+  EXPECT_EQ(parseError(apps::defineAggregator, {"--rotate-bytes", "10"}, a),
+            "--rotate-bytes: '10' is too small: at least 1 KiB");
+  apps::ProducerSettings p;
+  EXPECT_EQ(parseError(apps::defineProducer, {"--retry-seconds", "soon", "x"}, p),
+            "--retry-seconds: 'soon' is not a number");
+  EXPECT_EQ(parseError(apps::defineProducer, {"--batch-bytes", "0", "x"}, p),
+            "--batch-bytes: '0' is too small: at least 1 byte");
+}
+
+TEST(ProgramFlags, HelpShowsWholeNumbersAsIntegers) {
+  const std::string help = helpOf<apps::AggregatorSettings>(apps::defineAggregator, {"--help"});
+  EXPECT_EQ(help.find("e+0"), std::string::npos) << help;
+  EXPECT_NE(help.find("=31536000"), std::string::npos) << help;  // --reconnect-seconds' default: a year
+}
+
+TEST(ProgramFlags, EachLogctlSubcommandShowsItsOwnExamples) {
+  const std::map<std::string, std::string> example = {{"setup", "logctl setup "},
+                                                      {"status", "logctl status "},
+                                                      {"recover", "logctl recover "},
+                                                      {"tail", "logctl tail "},
+                                                      {"search", "logctl search "}};
+  for (const auto& [sub, own] : example) {
+    const std::string help = helpOf<apps::LogctlSettings>(apps::defineLogctl, {sub, "--help"});
+    EXPECT_NE(help.find(own), std::string::npos) << sub << ":\n" << help;
+    for (const auto& [other, theirs] : example) {
+      if (other != sub) {
+        EXPECT_EQ(help.find(theirs), std::string::npos) << sub << " shows " << other << ":\n" << help;
+      }
+    }
+  }
 }

@@ -39,10 +39,10 @@ struct Prog {
 
   Prog() {
     cli::addBrokerFlags(app, broker);
-    app.add_option("--prefetch", prefetch, "n")->check(CLI::Range(1, 65535))->capture_default_str();
+    app.add_option("--prefetch", prefetch, "n")->check(cli::range(1, 65535))->capture_default_str();
     app.add_flag("--fsync", fsync, "f");
     app.add_option("--field", fields, "k=v")->allow_extra_args(false);
-    app.add_option("--idle-exit", idle, "s")->check(CLI::Range(0.0, 100.0))->capture_default_str();
+    app.add_option("--idle-exit", idle, "s")->check(cli::range(0.0, 100.0))->capture_default_str();
     app.add_option("--format", format, "f")->check(CLI::IsMember({"text", "raw", "json"}))->capture_default_str();
     app.add_option("--batch-bytes", batchBytes, "b")->transform(CLI::AsSizeValue(false))->default_str("256K");
     app.add_option("--from-env", fromEnv, "e")->envname("LOGSHIP_TEST_FROM_ENV")->capture_default_str();
@@ -319,12 +319,12 @@ TEST_F(ConfigTest, WrongTypesNameTheKeyAndTheLine) {
   EXPECT_EQ(configError("queue = 5\n"), "FILE:1: key 'queue': expected a string, not an integer (quote it)");
   EXPECT_EQ(configError("[prog]\nformat = { a = 1 }\n"), "FILE:2: key 'format': expected a string, not a table or date");
   // A shared key is checked against every program that has it.
-  EXPECT_EQ(configError("prefetch = \"many\"\n"), "FILE:1: key 'prefetch': must be between 1 and 65535, not many");
+  EXPECT_EQ(configError("prefetch = \"many\"\n"), "FILE:1: key 'prefetch': 'many' is not a whole number");
 }
 
 TEST_F(ConfigTest, BadValuesNameTheKeyAndTheLine) {
-  EXPECT_EQ(configError("\n[prog]\nprefetch = 0\n"), "FILE:3: key 'prefetch': must be between 1 and 65535, not 0");
-  EXPECT_EQ(configError("[prog]\nidle-exit = 500\n"), "FILE:2: key 'idle-exit': must be between 0 and 100, not 500");
+  EXPECT_EQ(configError("\n[prog]\nprefetch = 0\n"), "FILE:3: key 'prefetch': '0' is too small: at least 1");
+  EXPECT_EQ(configError("[prog]\nidle-exit = 500\n"), "FILE:2: key 'idle-exit': '500' is too large: at most 100");
   EXPECT_EQ(configError("[prog]\nformat = \"xml\"\n"), "FILE:2: key 'format': xml not in {text,raw,json}");
   EXPECT_EQ(configError("password-file = \"/nonexistent/pw\"\n"),
             "FILE:1: key 'password-file': File does not exist: /nonexistent/pw");

@@ -392,3 +392,16 @@ TEST_F(IdJournalTest, AJournalOfTheEarlierFormatIsRead) {
   EXPECT_EQ(sink->journal()->recovery().ids, 4u);
   EXPECT_FALSE(sink->journal()->recovery().journalDamaged);
 }
+
+TEST_F(IdJournalTest, AnUnusableJournalSaysHowToRunWithoutOne) {
+  ASSERT_EQ(::mkdir((path + ".ids").c_str(), 0755), 0);  // not a file: unusable even for root
+  std::string what;
+  try {
+    open();
+  } catch (const SinkError& e) {
+    what = e.what();
+  }
+  ::rmdir((path + ".ids").c_str());
+  EXPECT_NE(what.find("cannot open the duplicate journal " + path + ".ids"), std::string::npos) << what;
+  EXPECT_NE(what.find("--dedup-window 0"), std::string::npos) << what;
+}

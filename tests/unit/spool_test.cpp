@@ -305,3 +305,47 @@ TEST_F(SpoolTest, RefusedRecordsAreKeptAsLinesOnePerRecord) {
 
 }  // namespace
 }  // namespace logship
+
+namespace logship {
+namespace {
+
+TEST_F(SpoolTest, ASpoolRemembersItsQueueAndRefusesRecordsForAnother) {
+  {
+    DiskSpool s(dir_.string(), SpoolLimits{1 << 20, false});
+    s.claimQueue("app");
+    ASSERT_EQ(s.append(msg(0)), Spool::Appended::Stored);
+  }
+  {
+    DiskSpool s(dir_.string(), SpoolLimits{1 << 20, false});
+    std::string what;
+    try {
+      s.claimQueue("other");
+    } catch (const UsageError& e) {
+      what = e.what();
+    }
+    EXPECT_NE(what.find("holds 1 record(s) for queue 'app', not for --queue 'other'"), std::string::npos) << what;
+    EXPECT_NO_THROW(s.claimQueue("app"));
+    std::vector<Message> got;
+    ASSERT_EQ(s.take(got, 10, 0ms), 1u);
+    s.release(1, 1);
+  }
+  DiskSpool s(dir_.string(), SpoolLimits{1 << 20, false});
+  EXPECT_NO_THROW(s.claimQueue("other"));  // empty: nothing can go to the wrong queue
+  std::ifstream in(dir_ / "queue");
+  std::string recorded;
+  std::getline(in, recorded);
+  EXPECT_EQ(recorded, "other");
+}
+
+TEST_F(SpoolTest, ASpoolFromBeforeTheQueueFileIsSentToTheQueueGiven) {
+  {
+    DiskSpool s(dir_.string(), SpoolLimits{1 << 20, false});  // as before: no claimQueue, no DIR/queue
+    ASSERT_EQ(s.append(msg(0)), Spool::Appended::Stored);
+  }
+  DiskSpool s(dir_.string(), SpoolLimits{1 << 20, false});
+  EXPECT_NO_THROW(s.claimQueue("any"));
+  EXPECT_EQ(s.held(), 1u);
+}
+
+}  // namespace
+}  // namespace logship

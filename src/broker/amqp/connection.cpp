@@ -26,6 +26,16 @@ std::string refusalHint(int code, const std::string& text) {
   return "";
 }
 
+// A URL with a user but no password (amqp://alice@host/) and no --password-file or LOGSHIP_PASSWORD:
+// an empty password was sent (docs/FORMATS.md#broker-urls).
+std::string noPasswordHint(const std::string& user) {
+  return fmt::format(
+      ": no password was given (the URL names user '{}' without one, and neither --password-file nor "
+      "LOGSHIP_PASSWORD gave one, so an empty password was sent): give it with --password-file, LOGSHIP_PASSWORD or "
+      "amqp://{}:PASSWORD@...",
+      escaped(user), escaped(user));
+}
+
 }  // namespace
 
 void AmqpConnection::throwStatusError(int status, std::string_view what) {
@@ -147,15 +157,27 @@ AmqpConnection AmqpConnection::open(const BrokerOptions& options) {
     conn.tls_->throwIfRefused(login.library_error);  // the broker refused our certificate (or wanted one)
     conn.broken_ = false;
   }
+  if (login.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && login.library_error == AMQP_STATUS_TIMEOUT) {
+    conn.broken_ = true;  // the TCP connection was accepted, the AMQP handshake got no answer
+    throw TimeoutError(noHandshakeAnswer(where, "an AMQP broker", options.connectTimeout));
+  }
   if (login.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && login.library_error == AMQP_STATUS_CONNECTION_CLOSED) {
     // RabbitMQ drops the socket on a failed PLAIN login before rabbitmq-c can read the reason.
     conn.broken_ = true;
-    throw BrokerRefusedError(AMQP_ACCESS_REFUSED,
-                             fmt::format("login to {} refused{}", where,
-                                         refusalHint(AMQP_ACCESS_REFUSED, "Login was refused")));
+    if (options.url.password.empty()) {
+      throw BrokerRefusedError(AMQP_ACCESS_REFUSED,
+                               fmt::format("login to {} refused{}", where, noPasswordHint(options.url.user)));
+    }
+    throw BrokerRefusedError(AMQP_ACCESS_REFUSED, fmt::format("login to {} refused{}", where,
+                                                              refusalHint(AMQP_ACCESS_REFUSED, "Login was refused")));
   }
   if (login.reply_type != AMQP_RESPONSE_NORMAL) {
-    conn.throwReplyError(login, fmt::format("login to {}", where));
+    try {
+      conn.throwReplyError(login, fmt::format("login to {}", where));
+    } catch (const BrokerRefusedError& e) {
+      if (e.code() != AMQP_ACCESS_REFUSED || !options.url.password.empty()) throw;
+      throw BrokerRefusedError(e.code(), fmt::format("login to {} refused{}", where, noPasswordHint(options.url.user)));
+    }
   }
   conn.openChannel(1);
   return conn;

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -81,10 +82,33 @@ RedisConnection RedisConnection::open(const BrokerOptions& options) {
   redisSetTimeout(conn.ctx_.get(), toTimeval(options.connectTimeout));
   redisEnableKeepAlive(conn.ctx_.get());
 
+  conn.handshake(options, where);
+  conn.command({"CLIENT", "SETNAME", clientNameFor(options)}, "naming the connection");
+  redisSetTimeout(conn.ctx_.get(), toTimeval(options.rpcTimeout));
+  return conn;
+}
+
+void RedisConnection::handshake(const BrokerOptions& options, const std::string& where) {
+  try {
+    authenticateAndPing(options, where);
+  } catch (const TimeoutError&) {
+    throw TimeoutError(noHandshakeAnswer(where, "Redis", options.connectTimeout));
+  } catch (const ConnectionError&) {
+    if (!ctx_ || ctx_->err != REDIS_ERR_PROTOCOL) throw;
+    // Another server's greeting ("AMQP..." from RabbitMQ): retrying cannot help.
+    throw BrokerRefusedError(
+        0, fmt::format("{} does not answer as a Redis server ({}): is port {} the Redis port? (5672 is RabbitMQ's "
+                       "AMQP port: use amqp:// for it; Redis listens on 6379 by default)",
+                       where, escaped(ctx_->errstr), options.url.port));
+  }
+  selectDatabase(options, where);
+}
+
+void RedisConnection::authenticateAndPing(const BrokerOptions& options, const std::string& where) {
   const std::string& password = options.url.password;
   if (!password.empty()) {
-    Reply reply = options.url.user.empty() ? conn.request({"AUTH", password}, "authenticating")
-                                           : conn.request({"AUTH", options.url.user, password}, "authenticating");
+    Reply reply = options.url.user.empty() ? request({"AUTH", password}, "authenticating")
+                                           : request({"AUTH", options.url.user, password}, "authenticating");
     const std::string_view text = replyText(*reply);
     if (isError(*reply)) {
       if (text.find("without any password configured") != std::string_view::npos) {
@@ -97,7 +121,7 @@ RedisConnection RedisConnection::open(const BrokerOptions& options) {
     }
   }
   // PING finds out whether the server wants a password we do not have, and whether it is ready.
-  if (Reply reply = conn.request({"PING"}, "PING"); isError(*reply)) {
+  if (Reply reply = request({"PING"}, "PING"); isError(*reply)) {
     const std::string_view text = replyText(*reply);
     if (isTransient(text)) throw ConnectionError(fmt::format("{} is not ready: {}", where, escaped(text)));
     if (text.starts_with("NOAUTH")) {
@@ -107,15 +131,26 @@ RedisConnection RedisConnection::open(const BrokerOptions& options) {
     }
     throw BrokerRefusedError(0, fmt::format("{} refused PING: {}", where, escaped(text)));
   }
-  if (options.url.db != 0) {
-    const std::string db = std::to_string(options.url.db);
-    if (Reply reply = conn.request({"SELECT", db}, "selecting the database"); isError(*reply)) {
-      throw BrokerRefusedError(0, fmt::format("{}: cannot select database {}: {}", where, db, escaped(replyText(*reply))));
+}
+
+void RedisConnection::selectDatabase(const BrokerOptions& options, const std::string& where) {
+  if (options.url.db == 0) return;
+  const std::string db = std::to_string(options.url.db);
+  Reply reply = request({"SELECT", db}, "selecting the database");
+  if (!isError(*reply)) return;
+  const std::string text(replyText(*reply));
+  std::string hint;
+  if (text.find("out of range") != std::string::npos) {
+    // How many the server has: `databases` in its configuration (CONFIG may be disabled by ACLs).
+    hint = ": Redis has databases 0 to 15 unless `databases` in redis.conf says otherwise";
+    if (Reply n = request({"CONFIG", "GET", "databases"}, "asking for the number of databases");
+        n->type == REDIS_REPLY_ARRAY && n->elements == 2 && n->element[1]->type == REDIS_REPLY_STRING) {
+      const int count = std::atoi(n->element[1]->str);
+      if (count > 0) hint = fmt::format(": this server has databases 0 to {} (`databases` in redis.conf)", count - 1);
     }
+    hint += "; give one of them after the / in the URL";
   }
-  conn.command({"CLIENT", "SETNAME", clientNameFor(options)}, "naming the connection");
-  redisSetTimeout(conn.ctx_.get(), toTimeval(options.rpcTimeout));
-  return conn;
+  throw BrokerRefusedError(0, fmt::format("{}: cannot select database {}: {}{}", where, db, escaped(text), hint));
 }
 
 Reply RedisConnection::command(std::initializer_list<std::string_view> args, std::string_view what) {

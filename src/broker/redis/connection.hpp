@@ -58,6 +58,11 @@ class RedisConnection {
   };
   RedisConnection() = default;
   [[noreturn]] void throwContextError(std::string_view what);
+  // AUTH (with a password) and PING, then SELECT (a database other than 0), as open() does them.
+  // A server that does not answer, or answers in something other than Redis' protocol, is told as such.
+  void handshake(const BrokerOptions& options, const std::string& where);
+  void authenticateAndPing(const BrokerOptions& options, const std::string& where);
+  void selectDatabase(const BrokerOptions& options, const std::string& where);
   Reply nextFromReader(std::string_view what);
 
   std::unique_ptr<redisContext, Deleter> ctx_;

@@ -204,12 +204,15 @@ void RedisConsumer::recoverOthers() {
 void RedisConsumer::noteLeaseLost(int64_t listLength) {
   const uint64_t unsettled = nextTag_ - 1 - settledThrough_;
   if (listLength >= 0 && static_cast<uint64_t>(listLength) < unsettled) {
-    spdlog::warn("our lease on consumer id '{}' expired and {} record(s) in flight went back to the queue: they "
-                 "will be written again (at-least-once)",
-                 escaped(id_), unsettled);
+    leaseLines_.log(RepeatedLines::Level::Warn,
+                    fmt::format("our lease on consumer id '{}' expired and {} record(s) in flight went back to the "
+                                "queue: they will be written again (at-least-once)",
+                                escaped(id_), unsettled));
     settledThrough_ = nextTag_ - 1;
   } else {
-    spdlog::warn("our lease on consumer id '{}' expired (was the aggregator stalled?); renewed it", escaped(id_));
+    leaseLines_.log(RepeatedLines::Level::Warn,
+                    fmt::format("our lease on consumer id '{}' expired (was the aggregator stalled?); renewed it",
+                                escaped(id_)));
   }
 }
 
@@ -254,6 +257,7 @@ size_t RedisConsumer::receive(std::vector<Delivery>& out, size_t max, std::chron
   // deliveries over RabbitMQ: fair sharing between aggregators, bounded redelivery after a crash.
   // It counts what is held unacked, not one take: a caller that holds its acks back (the collector
   // while its output is unwritable) keeps calling receive, and at the cap that only renews the lease.
+  leaseLines_.flush();  // the count of a burst of identical lines of the last round
   const uint64_t held = nextTag_ - 1 - settledThrough_;
   max = std::min<size_t>(max, held < prefetch_ ? prefetch_ - held : 0);
   recoverOthers();

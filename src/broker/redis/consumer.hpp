@@ -6,6 +6,7 @@
 #include "broker/consumer.hpp"
 #include "broker/redis/connection.hpp"
 #include "broker/redis/keys.hpp"
+#include "core/repeated_lines.hpp"
 
 namespace logship::redis {
 
@@ -48,6 +49,7 @@ class RedisConsumer final : public Consumer {
   const std::atomic<bool>* stopRequested_;
   uint64_t nextTag_ = 1;
   uint64_t settledThrough_ = 0;  // deliveries up to here are no longer in the processing list
+  RepeatedLines leaseLines_;  // "our lease ... expired": once per take or ack after a takeover, so once per burst
   Clock::time_point nextRecovery_{};
   bool closed_ = false;
   std::string error_;
