@@ -252,6 +252,8 @@ void defineLogctl(CLI::App& app, LogctlSettings& s) {
       "  logctl status                      # depth, consumers, rates and dead letters of logs_queue\n"
       "  logctl status --json --queue app   # the same for queue 'app', for scripts\n"
       "  logctl recover --broker redis://localhost   # put back records of dead Redis consumers\n"
+      "  logctl dead list                   # the dead letters of logs_queue, one line each\n"
+      "  logctl dead requeue --reason 'delivered *'  # move poison records back to logs_queue\n"
       "  logctl search aggregated_logs.txt* --level warn --since 1h --grep 'timeout|refused'\n"
       "  logctl status --config /etc/logship/logship.toml --print-config");
   app.require_subcommand(0, 1);  // "none" is reported by the program, after unknown words are
@@ -284,6 +286,9 @@ void defineLogctl(CLI::App& app, LogctlSettings& s) {
       ->type_name("LEVEL");
   tail->add_option("--service", s.tail.services, "Records of this service (repeat for any of several)")
       ->type_name("NAME");
+  tail->add_option("--host", s.tail.hosts,
+                   "Records from this host; a glob (fnmatch: * ? [...]) matches several (repeat for any of several)")
+      ->type_name("NAME");
   tail->add_option("-n", s.tail.count, "Exit after printing N records (default: until Ctrl-C)")
       ->type_name("N")
       ->check(CLI::PositiveNumber);
@@ -294,6 +299,24 @@ void defineLogctl(CLI::App& app, LogctlSettings& s) {
                    "oldest; at most 16 MB)")
       ->check(CLI::Range(uint32_t{1}, uint32_t{1'000'000}))
       ->capture_default_str();
+
+  auto* dead = app.add_subcommand(
+      "dead", "Dead letters of the queue (NAME.dead): list them, show one, move them back to the queue "
+              "(requeue), or delete them (purge --yes)");
+  s.deadCommand = dead;
+  cli::addBrokerFlags(*dead, s.deadFlags);
+  dead->add_option("ACTION", s.dead.action, "list, show, requeue or purge")->type_name("ACTION");
+  dead->add_option("N", s.dead.position, "The dead letter at position N (1 = the oldest; as list numbers them)")
+      ->check(CLI::PositiveNumber);
+  dead->add_option("--id", s.dead.id, "The dead letter of this record id (logship-id)")->type_name("ID");
+  dead->add_option("--reason", s.dead.reason,
+                   "requeue, list, show: dead letters whose reason matches this glob ('delivered *', '*too large*')")
+      ->type_name("GLOB");
+  dead->add_option("--limit", s.dead.limit, "list: at most N (default 100); requeue: at most N (default all)")
+      ->type_name("N")
+      ->check(CLI::PositiveNumber);
+  dead->add_flag("--json", s.dead.json, "list, show: print JSON");
+  dead->add_flag("--yes", s.dead.yes, "purge: really delete every dead letter");
 
   auto* search = app.add_subcommand(
       "search", "Print the records of aggregated files (text, json or raw; plain or .zst) that match every condition "
@@ -309,6 +332,9 @@ void defineLogctl(CLI::App& app, LogctlSettings& s) {
   search->add_option("--level", s.search.level, "This level or above: trace, debug, info, warn, error, fatal")
       ->type_name("LEVEL");
   search->add_option("--service", s.search.services, "Records of this service (repeat for any of several)")
+      ->type_name("NAME");
+  search->add_option("--host", s.search.hosts,
+                     "Records from this host; a glob (fnmatch: * ? [...]) matches several (repeat for any of several)")
       ->type_name("NAME");
   search->add_option("--grep", s.search.grep,
                      "Lines matching this POSIX extended regular expression (as grep -E), on the line as written")

@@ -77,6 +77,10 @@ bool parseLine(OutputFormat format, std::string_view line, LineParts& parts);
 // JSON string contents (without the quotes) for json.
 std::string encodeForLine(OutputFormat format, std::string_view value);
 
+// Appends the decoded bytes of a part of a line of `format` (a service or host: the inverse of
+// encodeForLine).
+void decodeLinePart(OutputFormat format, std::string_view part, std::string& out);
+
 // The record a parsed line holds, decoded (unescaped). text: the fields are split off the message
 // at the last " | " followed by KEY=VALUE pairs whose keys hold only letters, digits, '_', '.' and
 // '-' (log_producer's rule); raw: only the message (timestamp 0, level info, service and host "-").

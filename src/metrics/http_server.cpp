@@ -254,10 +254,11 @@ struct HttpServer::Impl {
   std::thread thread;
   std::atomic<bool> stop{false};
   int wake[2] = {-1, -1};  // a pipe: the destructor writes to it to end the loop
-  httplib::ThreadPool workers{kWorkers};
+  std::unique_ptr<httplib::ThreadPool> workers;  // started once the address is bound
   std::atomic<size_t> jobs{0};  // connections handed to the workers and not finished
 
   ~Impl() {
+    if (workers) workers->shutdown();  // each job ends within kRequestDeadline
     for (int fd : wake) {
       if (fd >= 0) ::close(fd);
     }
@@ -332,7 +333,7 @@ void HttpServer::Impl::answer(Connection&& c) {
   if (jobs.load() >= kMaxJobs) return;  // the workers are saturated: closed
   ++jobs;
   auto job = std::make_shared<Connection>(std::move(c));
-  workers.enqueue([this, job] {
+  workers->enqueue([this, job] {
     DeadlineStream stream(*job, std::chrono::steady_clock::now() + kRequestDeadline);
     bool closed = false;
     server.process_request(stream, true, closed, [](httplib::Request&) {});
@@ -391,7 +392,8 @@ HttpServer::HttpServer(const ListenAddress& address, const Registry& registry, s
   if (::listen(listening, SOMAXCONN) != 0 || ::fcntl(listening, F_SETFL, ::fcntl(listening, F_GETFL) | O_NONBLOCK) != 0 || ::pipe2(impl_->wake, O_CLOEXEC) != 0) {
     throw Error(fmt::format("{} {}: cannot listen: {}", flag, escaped(address.text()), std::strerror(errno)));
   }
-  SignalsBlocked blocked;  // inherited by the server thread
+  SignalsBlocked blocked;  // inherited by the server thread and the workers
+  impl_->workers = std::make_unique<httplib::ThreadPool>(kWorkers);
   impl_->thread = std::thread([impl = impl_.get()] { impl->loop(); });
 }
 
@@ -401,8 +403,7 @@ HttpServer::~HttpServer() {
   if (::write(impl_->wake[1], &byte, 1) < 0) {  // cannot fail on a fresh pipe; the loop also checks `stop`
   }
   if (impl_->thread.joinable()) impl_->thread.join();
-  impl_->workers.shutdown();  // each job ends within kRequestDeadline
-  impl_->server.stop();       // closes the listening socket
+  impl_->server.stop();  // closes the listening socket; ~Impl stops the workers
 }
 
 const ListenAddress& HttpServer::address() const { return impl_->address; }
