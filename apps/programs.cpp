@@ -242,6 +242,18 @@ void defineAggregator(CLI::App& app, AggregatorSettings& s) {
           ->type_name("DURATION");
 }
 
+namespace {
+// --level, --service and --host: the same for logctl tail and logctl search.
+void addRecordFilters(CLI::App& app, std::string& level, std::vector<std::string>& services,
+                      std::vector<std::string>& hosts) {
+  app.add_option("--level", level, "This level or above: trace, debug, info, warn, error, fatal")->type_name("LEVEL");
+  app.add_option("--service", services, "Records of this service (repeat for any of several)")->type_name("NAME");
+  app.add_option("--host", hosts,
+                 "Records from this host; a glob (fnmatch: * ? [...]) matches several (repeat for any of several)")
+      ->type_name("NAME");
+}
+}  // namespace
+
 void defineLogctl(CLI::App& app, LogctlSettings& s) {
   app.name("logctl");
   app.description("Sets up, inspects and searches a Logship deployment.");
@@ -282,13 +294,7 @@ void defineLogctl(CLI::App& app, LogctlSettings& s) {
   cli::addBrokerFlags(*tail, s.tailFlags);
   s.tailFlags.reconnectSeconds = 60;
   cli::addReconnectFlag(*tail, s.tailFlags);
-  tail->add_option("--level", s.tail.level, "This level or above: trace, debug, info, warn, error, fatal")
-      ->type_name("LEVEL");
-  tail->add_option("--service", s.tail.services, "Records of this service (repeat for any of several)")
-      ->type_name("NAME");
-  tail->add_option("--host", s.tail.hosts,
-                   "Records from this host; a glob (fnmatch: * ? [...]) matches several (repeat for any of several)")
-      ->type_name("NAME");
+  addRecordFilters(*tail, s.tail.level, s.tail.services, s.tail.hosts);
   tail->add_option("-n", s.tail.count, "Exit after printing N records (default: until Ctrl-C)")
       ->type_name("N")
       ->check(CLI::PositiveNumber);
@@ -329,13 +335,7 @@ void defineLogctl(CLI::App& app, LogctlSettings& s) {
                      "duration before now (90s, 15m, 2h, 7d, 1w)")
       ->type_name("T");
   search->add_option("--until", s.search.until, "Records before T (same forms as --since)")->type_name("T");
-  search->add_option("--level", s.search.level, "This level or above: trace, debug, info, warn, error, fatal")
-      ->type_name("LEVEL");
-  search->add_option("--service", s.search.services, "Records of this service (repeat for any of several)")
-      ->type_name("NAME");
-  search->add_option("--host", s.search.hosts,
-                     "Records from this host; a glob (fnmatch: * ? [...]) matches several (repeat for any of several)")
-      ->type_name("NAME");
+  addRecordFilters(*search, s.search.level, s.search.services, s.search.hosts);
   search->add_option("--grep", s.search.grep,
                      "Lines matching this POSIX extended regular expression (as grep -E), on the line as written")
       ->type_name("REGEX");

@@ -79,13 +79,14 @@ struct Selection {
   }
 };
 
-int list(Admin& admin, const std::string& queue, const DeadRequest& request) {
+int list(Admin& admin, const std::string& queue, const DeadRequest& request, const Selection& selection) {
   const uint64_t total = admin.queueStats(deadLetterQueueName(queue)).messagesReady;
   const uint64_t limit = request.limit == 0 ? 100 : request.limit;
   uint64_t shown = 0;
   nlohmann::ordered_json array = nlohmann::ordered_json::array();
   if (!request.json) fmt::print("{:>6}  {:<27}  {:<24}  {:>8}  {} | {}\n", "#", "TIME", "ID", "BYTES", "REASON", "BODY");
   admin.peekDeadLetters(queue, [&](const DeadLetter& d) {
+    if (!selection.matches(d)) return true;
     if (request.json) {
       array.push_back(summaryJson(d));
     } else {
@@ -100,8 +101,9 @@ int list(Admin& admin, const std::string& queue, const DeadRequest& request) {
   if (request.json) {
     fmt::print("{}\n", dumpJson(array));
   } else {
+    const bool all = selection.position == 0 && selection.id.empty() && selection.reason.empty();
     fmt::print("{} of {} dead letter(s) in '{}'{}\n", shown, std::max(total, shown), escaped(deadLetterQueueName(queue)),
-               shown < total ? fmt::format(" (--limit {})", limit) : "");
+               shown == limit && shown < total ? fmt::format(" (--limit {})", limit) : all ? "" : " (selected)");
   }
   return 0;
 }
@@ -163,7 +165,7 @@ int dead(const BrokerOptions& broker, const std::string& queue, const DeadReques
     throw UsageError(fmt::format("dead: unknown action '{}' (list, show, requeue, purge)", escaped(request.action)));
   }
   auto admin = makeAdmin(broker);
-  if (request.action == "list") return list(*admin, queue, request);
+  if (request.action == "list") return list(*admin, queue, request, selection);
   if (request.action == "show") return show(*admin, queue, request, selection);
   if (request.action == "purge") {
     fmt::print("removed {} dead letter(s) from '{}'\n", admin->purgeDeadLetters(queue), deadQueue);

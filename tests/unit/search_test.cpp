@@ -211,15 +211,15 @@ TEST(Scanner, HostMatchesTheWholeNameOrAGlob) {
 TEST(Scanner, HostGlobMatchesTheDecodedName) {
   Record r;
   r.timestampUs = kT0;
-  r.host = "we\"b 1\n";  // escaped differently in text and json
+  r.host = "we\"b\t1\n";  // escaped differently in text and json (no space: text ends a host there)
   r.message = "message 0";
   for (auto f : kRecordFormats) {
     Collect sink;
     Query q;
-    q.hosts = {"we\"b ?\n"};
+    q.hosts = {"we\"b\t?\n"};
     scanPieces(q, f, fileOf(f, {r}), 1 << 20, sink);
     EXPECT_EQ(sink.lines.size(), 1u) << outputFormatName(f);
-    q.hosts = {"we\"b 1\n"};
+    q.hosts = {"we\"b\t1\n"};
     Collect exact;
     scanPieces(q, f, fileOf(f, {r}), 1 << 20, exact);
     EXPECT_EQ(exact.lines.size(), 1u) << outputFormatName(f);
