@@ -145,6 +145,11 @@ class Server final : public httplib::Server {
  public:
   using httplib::Server::process_request;
   socket_t listenSocket() const { return svr_sock_; }
+  // cpp-httplib's stop() closes the listening socket only after its own listen loop ran: ours did.
+  void closeListener() {
+    const socket_t s = svr_sock_.exchange(INVALID_SOCKET);
+    if (s != INVALID_SOCKET) ::close(s);
+  }
 };
 
 // One accepted connection: owns the descriptor.
@@ -259,6 +264,7 @@ struct HttpServer::Impl {
 
   ~Impl() {
     if (workers) workers->shutdown();  // each job ends within kRequestDeadline
+    server.closeListener();
     for (int fd : wake) {
       if (fd >= 0) ::close(fd);
     }
@@ -403,7 +409,7 @@ HttpServer::~HttpServer() {
   if (::write(impl_->wake[1], &byte, 1) < 0) {  // cannot fail on a fresh pipe; the loop also checks `stop`
   }
   if (impl_->thread.joinable()) impl_->thread.join();
-  impl_->server.stop();  // closes the listening socket; ~Impl stops the workers
+  // ~Impl stops the workers and closes the listening socket.
 }
 
 const ListenAddress& HttpServer::address() const { return impl_->address; }
