@@ -14,8 +14,8 @@ int main(int argc, char** argv) {
 
   return cli::run(app, argc, argv, [&]() -> int {
     if (!s.setup->parsed() && !s.status->parsed() && !s.recover->parsed() && !s.searchCommand->parsed() &&
-        !s.tailCommand->parsed()) {
-      throw UsageError("a subcommand is required: setup, status, recover, tail or search");
+        !s.tailCommand->parsed() && !s.deadCommand->parsed()) {
+      throw UsageError("a subcommand is required: setup, status, recover, tail, dead or search");
     }
     if (s.searchCommand->parsed()) return ctl::search(s.search);
     if (s.tailCommand->parsed()) {
@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
       cli::installStopSignals();
       return ctl::tail(broker, s.tailFlags.queue, s.tail);
     }
+    if (s.deadCommand->parsed()) return ctl::dead(cli::resolveBroker(s.deadFlags, "logctl"), s.deadFlags.queue, s.dead);
     const cli::BrokerFlags& brokerFlags = s.setup->parsed()     ? s.setupFlags
                                           : s.recover->parsed() ? s.recoverFlags
                                                                 : s.statusFlags;

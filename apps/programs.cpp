@@ -263,6 +263,18 @@ void defineAggregator(CLI::App& app, AggregatorSettings& s) {
           ->type_name("DURATION");
 }
 
+namespace {
+// --level, --service and --host: the same for logctl tail and logctl search.
+void addRecordFilters(CLI::App& app, std::string& level, std::vector<std::string>& services,
+                      std::vector<std::string>& hosts) {
+  app.add_option("--level", level, "This level or above: trace, debug, info, warn, error, fatal")->type_name("LEVEL");
+  app.add_option("--service", services, "Records of this service (repeat for any of several)")->type_name("NAME");
+  app.add_option("--host", hosts,
+                 "Records from this host; a glob (fnmatch: * ? [...]) matches several (repeat for any of several)")
+      ->type_name("NAME");
+}
+}  // namespace
+
 void defineLogctl(CLI::App& app, LogctlSettings& s) {
   app.name("logctl");
   app.description("Sets up, inspects and searches a Logship deployment.");
@@ -270,6 +282,7 @@ void defineLogctl(CLI::App& app, LogctlSettings& s) {
   app.footer("Examples:\n"
              "  logctl setup                       # declare logs_queue, its exchange logs and logs_queue.dead\n"
              "  logctl status                      # depth, consumers, rates and dead letters of logs_queue\n"
+             "  logctl dead list                   # the dead letters of logs_queue, one line each\n"
              "  logctl status --config /etc/logship/logship.toml --print-config\n"
              "logctl SUBCOMMAND --help shows the flags and examples of that subcommand.");
   app.require_subcommand(0, 1);  // "none" is reported by the program, after unknown words are
@@ -314,10 +327,7 @@ void defineLogctl(CLI::App& app, LogctlSettings& s) {
   cli::addBrokerFlags(*tail, s.tailFlags);
   s.tailFlags.reconnectSeconds = 60;
   cli::addReconnectFlag(*tail, s.tailFlags);
-  tail->add_option("--level", s.tail.level, "This level or above: trace, debug, info, warn, error, fatal")
-      ->type_name("LEVEL");
-  tail->add_option("--service", s.tail.services, "Records of this service (repeat for any of several)")
-      ->type_name("NAME");
+  addRecordFilters(*tail, s.tail.level, s.tail.services, s.tail.hosts);
   tail->add_option("-n", s.tail.count, "Exit after printing N records (default: until Ctrl-C)")
       ->type_name("N")
       ->check(CLI::PositiveNumber);
@@ -328,6 +338,30 @@ void defineLogctl(CLI::App& app, LogctlSettings& s) {
                    "oldest; at most 16 MB)")
       ->check(cli::range(uint32_t{1}, uint32_t{1'000'000}))
       ->capture_default_str();
+
+  auto* dead = app.add_subcommand(
+      "dead", "Dead letters of the queue (NAME.dead): list them, show one, move them back to the queue "
+              "(requeue), or delete them (purge --yes)");
+  s.deadCommand = dead;
+  dead->footer(
+      "Examples:\n"
+      "  logctl dead list                   # the dead letters of logs_queue, one line each\n"
+      "  logctl dead show 1                 # headers and body of the oldest\n"
+      "  logctl dead requeue --reason 'delivered *'  # move poison records back to logs_queue\n"
+      "  logctl dead purge --yes            # delete every dead letter of logs_queue");
+  cli::addBrokerFlags(*dead, s.deadFlags);
+  dead->add_option("ACTION", s.dead.action, "list, show, requeue or purge")->type_name("ACTION");
+  dead->add_option("N", s.dead.position, "The dead letter at position N (1 = the oldest; as list numbers them)")
+      ->check(cli::range(uint64_t{1}, uint64_t{1} << 40));
+  dead->add_option("--id", s.dead.id, "The dead letter of this record id (logship-id)")->type_name("ID");
+  dead->add_option("--reason", s.dead.reason,
+                   "requeue, list, show: dead letters whose reason matches this glob ('delivered *', '*too large*')")
+      ->type_name("GLOB");
+  dead->add_option("--limit", s.dead.limit, "list: at most N (default 100); requeue: at most N (default all)")
+      ->type_name("N")
+      ->check(cli::range(uint64_t{1}, uint64_t{1} << 40));
+  dead->add_flag("--json", s.dead.json, "list, show: print JSON");
+  dead->add_flag("--yes", s.dead.yes, "purge: really delete every dead letter");
 
   auto* search = app.add_subcommand(
       "search", "Print the records of aggregated files (text, json or raw; plain or .zst) that match every condition "
@@ -344,10 +378,7 @@ void defineLogctl(CLI::App& app, LogctlSettings& s) {
                      "duration before now (90s, 15m, 2h, 7d, 1w)")
       ->type_name("T");
   search->add_option("--until", s.search.until, "Records before T (same forms as --since)")->type_name("T");
-  search->add_option("--level", s.search.level, "This level or above: trace, debug, info, warn, error, fatal")
-      ->type_name("LEVEL");
-  search->add_option("--service", s.search.services, "Records of this service (repeat for any of several)")
-      ->type_name("NAME");
+  addRecordFilters(*search, s.search.level, s.search.services, s.search.hosts);
   search->add_option("--grep", s.search.grep,
                      "Lines matching this POSIX extended regular expression (as grep -E), on the line as written")
       ->type_name("REGEX");

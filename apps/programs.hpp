@@ -81,11 +81,13 @@ void defineAggregator(CLI::App& app, AggregatorSettings& s);
 struct LogctlSettings {
   // One set of flags per subcommand: CLI11 applies LOGSHIP_BROKER to every subcommand's options,
   // parsed or not, so shared variables would let an unused subcommand overwrite --broker.
-  cli::BrokerFlags setupFlags, statusFlags, recoverFlags, tailFlags;
+  cli::BrokerFlags setupFlags, statusFlags, recoverFlags, tailFlags, deadFlags;
   bool statusJson = false;
   std::string managementUrl;
   ctl::SearchRequest search;
   ctl::TailRequest tail;
+  ctl::DeadRequest dead;
+  CLI::App* deadCommand = nullptr;
   CLI::App* setup = nullptr;
   CLI::App* status = nullptr;
   CLI::App* recover = nullptr;

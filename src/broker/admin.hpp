@@ -1,9 +1,12 @@
 #pragma once
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "core/message.hpp"
 
 namespace logship {
 
@@ -50,6 +53,14 @@ struct ConsumerRecovery {
   uint64_t recovered = 0;  // records put back at the head of the queue
 };
 
+// A message of a dead-letter queue (logctl dead).
+struct DeadLetter {
+  uint64_t position = 0;  // 1 = the oldest, at the head of NAME.dead when it was read
+  Message message;        // body, headers (logship-dead-reason ...), AMQP timestamp property
+};
+// Called for each dead letter in order; returning false stops.
+using DeadLetterVisitor = std::function<bool(const DeadLetter&)>;
+
 // Topology management and inspection (logctl).
 class Admin {
  public:
@@ -63,6 +74,22 @@ class Admin {
   // Puts the unfinished records of dead consumers (lease expired) back in the queue. Returns
   // nullopt when the broker does this itself (RabbitMQ requeues unacked messages on disconnect).
   virtual std::optional<std::vector<ConsumerRecovery>> recoverAbandoned(const std::string& queue) = 0;
+
+  // Dead letters of `queue` (in NAME.dead), oldest first, without taking any (docs/RELIABILITY.md,
+  // "Inspecting and replaying dead letters"). RabbitMQ: fetched unacknowledged (basic.get) and
+  // given back when done by closing the channel: the broker puts them back at their places, marked
+  // redelivered; meanwhile no other client gets them. Redis: LRANGE.
+  virtual void peekDeadLetters(const std::string& queue, const DeadLetterVisitor& visit) = 0;
+  // Moves the dead letters for which `select` is true, at most `limit` (0: no limit), back to
+  // `queue` as requeuedMessage() makes them, and returns how many it moved. Only the dead letters
+  // there when it starts are looked at (one dead-lettered again meanwhile is not taken twice).
+  // At least once: RabbitMQ publishes with confirms through the queue's exchange, as producers do,
+  // and acks the dead copy only once confirmed (a crash between: the record twice, same id);
+  // Redis moves each in one atomic script. Throws on a failed or unconfirmed publish (what was
+  // confirmed before stays moved).
+  virtual uint64_t requeueDeadLetters(const std::string& queue, const DeadLetterVisitor& select, uint64_t limit) = 0;
+  // Deletes every dead letter of `queue`; returns how many there were.
+  virtual uint64_t purgeDeadLetters(const std::string& queue) = 0;
 };
 
 }  // namespace logship

@@ -62,6 +62,10 @@ uint32_t recordedDeliveries(std::span<const Header> headers);
 // Replaces every kDeliveries header of `headers` by one holding `count`.
 void setRecordedDeliveries(std::vector<Header>& headers, uint32_t count);
 
+// A dead letter as it goes back to its queue (logctl dead requeue): the same body, headers and
+// timestamp, without kDeadReason, kDeadQueue and kDeliveries (it starts with no failed delivery).
+Message requeuedMessage(const Message& deadLetter);
+
 // Fills `out` (replacing its content) with the wire form of `record`.
 void encodeRecord(const Record& record, Message& out);
 

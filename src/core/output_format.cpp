@@ -394,6 +394,16 @@ std::string encodeForLine(OutputFormat format, std::string_view value) {
   return out;
 }
 
+void decodeLinePart(OutputFormat format, std::string_view part, std::string& out) {
+  if (format != OutputFormat::Json) {
+    appendUnescaped(out, part);
+  } else if (part.find('\\') == std::string_view::npos) {
+    out.append(part);  // nothing escaped: no JSON parse (the scanner calls this per line)
+  } else {
+    out += jsonDecode(part);
+  }
+}
+
 Record recordFromLine(OutputFormat format, const LineParts& parts) {
   Record r;
   if (format == OutputFormat::Raw) {

@@ -77,6 +77,10 @@ bool parseLine(OutputFormat format, std::string_view line, LineParts& parts);
 // '@' too) and raw, JSON string contents (without the quotes) for json.
 std::string encodeForLine(OutputFormat format, std::string_view value);
 
+// Appends the decoded bytes of a part of a line of `format` (a service or host: the inverse of
+// encodeForLine).
+void decodeLinePart(OutputFormat format, std::string_view part, std::string& out);
+
 // The record a parsed line holds, decoded (unescaped). text: the fields are split off the message
 // at the last " | " followed by KEY=VALUE pairs (the only one in lines of this version, which
 // escape every other " |"), each pair starting at a ' ' followed by a KEY without ' ' or '=' and

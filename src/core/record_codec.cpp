@@ -27,6 +27,14 @@ void setRecordedDeliveries(std::vector<Header>& headers, uint32_t count) {
   headers.push_back({std::string(wire::kDeliveries), std::to_string(std::min(count, wire::kMaxDeliveries))});
 }
 
+Message requeuedMessage(const Message& deadLetter) {
+  Message m = deadLetter;
+  std::erase_if(m.headers, [](const Header& h) {
+    return h.key == wire::kDeadReason || h.key == wire::kDeadQueue || h.key == wire::kDeliveries;
+  });
+  return m;
+}
+
 void encodeRecord(const Record& record, Message& out) {
   out.body = record.message;
   out.headers.clear();

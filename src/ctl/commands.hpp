@@ -13,12 +13,30 @@ int setup(const BrokerOptions& broker, const std::string& queue);
 int status(const BrokerOptions& broker, const std::string& queue, bool json);
 int recover(const BrokerOptions& broker, const std::string& queue);
 
+// logctl dead ACTION [N], as the command line gave it (validated by dead()).
+struct DeadRequest {
+  std::string action;     // list, show, requeue, purge
+  uint64_t position = 0;  // N: the dead letter at this position (1 = oldest); 0 = not given
+  std::string id;         // --id: the record id (logship-id)
+  std::string reason;     // --reason: a glob (fnmatch) on logship-dead-reason
+  uint64_t limit = 0;     // list: at most this many (0: 100); requeue: at most this many (0: all)
+  bool json = false;      // list, show
+  bool yes = false;       // purge
+};
+
+// Lists (one line each, escaped), shows (headers and body), moves back to `queue` (requeue: at
+// least once, without logship-dead-reason, -dead-queue and -deliveries) or deletes (purge, only
+// with --yes) the dead letters of `queue` (docs/RELIABILITY.md, "Inspecting and replaying dead
+// letters"). Exit 0; show: 1 when no such dead letter. Bad arguments throw UsageError.
+int dead(const BrokerOptions& broker, const std::string& queue, const DeadRequest& request);
+
 // logctl search, as the command line gave it (validated by search()).
 struct SearchRequest {
   std::vector<std::string> files;  // "-" = standard input
   std::string since, until;        // RFC 3339 or a duration before now; "" = none
   std::string level;               // minimum level; "" = any
   std::vector<std::string> services;
+  std::vector<std::string> hosts;  // names or globs (fnmatch)
   std::string grep;                // POSIX ERE; "" = none
   std::string format = "auto";     // auto, text, json, raw
   bool json = false;               // print JSON objects instead of the lines
@@ -33,6 +51,7 @@ int search(const SearchRequest& request);
 struct TailRequest {
   std::string level;                  // this level or above; "" = any
   std::vector<std::string> services;  // any of these; empty = any
+  std::vector<std::string> hosts;     // any of these names or globs; empty = any
   uint64_t count = 0;                 // -n: exit after printing this many records; 0 = until stopped
   std::string format = "text";        // text, json, raw (the aggregator's output formats)
   uint32_t backlog = 1000;            // RabbitMQ: messages kept for a tail that falls behind

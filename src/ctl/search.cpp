@@ -144,6 +144,10 @@ search::Query buildQuery(const SearchRequest& r) {
     }
   }
   q.services = r.services;
+  for (const auto& h : r.hosts) {
+    if (h.empty()) throw UsageError("--host: empty name");
+  }
+  q.hosts = r.hosts;
   q.grep = r.grep;
   return q;
 }

@@ -3,6 +3,7 @@
 // broker/tail.hpp; this file is the terminal side: filters, output, warnings, reconnecting.
 #include "ctl/tail.hpp"
 
+#include <fnmatch.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -22,9 +23,16 @@
 
 namespace logship::ctl {
 
+bool matchesAnyHost(const std::vector<std::string>& patterns, const std::string& name) {
+  if (patterns.empty()) return true;
+  return std::any_of(patterns.begin(), patterns.end(),
+                     [&](const std::string& p) { return ::fnmatch(p.c_str(), name.c_str(), 0) == 0; });
+}
+
 bool TailFilter::matches(const Record& r) const {
   if (r.level < minLevel) return false;
-  return services.empty() || std::find(services.begin(), services.end(), r.service) != services.end();
+  if (!services.empty() && std::find(services.begin(), services.end(), r.service) == services.end()) return false;
+  return matchesAnyHost(hosts, r.host);
 }
 
 void validateServiceName(const std::string& name) {
@@ -95,7 +103,11 @@ TailOptions tailOptions(const std::string& queue, const TailRequest& request, Ta
       options.services.push_back(s);
     }
   }
+  for (const auto& h : request.hosts) {
+    if (h.empty()) throw UsageError("--host: empty name");
+  }
   options.maxBacklog = request.backlog;
+  filter.hosts = request.hosts;  // the broker cannot select by host: the tail filters
   filter.minLevel = options.minLevel;
   filter.services = options.services;
   return options;

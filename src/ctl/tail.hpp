@@ -11,12 +11,17 @@
 
 namespace logship::ctl {
 
-// What a tail shows: records at minLevel or above, of one of `services` (any when empty).
+// What a tail shows: records at minLevel or above, of one of `services` (any when empty), from one
+// of `hosts` (any when empty; each a name or a glob, matched with fnmatch like a route's host=).
 struct TailFilter {
   Level minLevel = Level::Trace;
   std::vector<std::string> services;
+  std::vector<std::string> hosts;
   bool matches(const Record& r) const;
 };
+
+// True when `name` is one of `patterns` (names or fnmatch globs: * ? [...]), or `patterns` is empty.
+bool matchesAnyHost(const std::vector<std::string>& patterns, const std::string& name);
 
 // Throws UsageError unless `name` can be a --service: 1 or more bytes, no control characters.
 void validateServiceName(const std::string& name);

@@ -1,17 +1,24 @@
 #include "metrics/http_server.hpp"
 
+#include <fcntl.h>
 #include <netdb.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 #include <httplib.h>
@@ -23,6 +30,12 @@ namespace logship::metrics {
 namespace {
 
 constexpr const char* kContentType = "text/plain; version=0.0.4; charset=utf-8";
+// The limits of the endpoint (docs/OPERATIONS.md, "The metrics endpoint's limits").
+constexpr auto kRequestDeadline = std::chrono::seconds(5);  // to send the whole request head; to write the answer
+constexpr size_t kMaxConnections = 64;                       // reading their request; more: the oldest idle closed
+constexpr size_t kMaxHeadBytes = 8192;                       // a longer request head: closed
+constexpr size_t kWorkers = 2;                               // answering /metrics (and / ...)
+constexpr size_t kMaxJobs = 16;                              // waiting for or on a worker; more: closed
 
 struct AddrInfo {
   addrinfo* list = nullptr;
@@ -120,12 +133,219 @@ ListenAddress parseListenAddress(std::string_view text, std::string_view flag) {
   return a;
 }
 
+namespace {
+
+// cpp-httplib's own accept loop hands every connection to a worker that blocks reading it: a few
+// clients sending their request a byte at a time (or many idle connections) would hold every worker
+// and leave /healthz unanswered. So the server reads request heads itself, for all connections at
+// once on one thread (poll), with a deadline for the whole head and a cap on connections, and only
+// then lets cpp-httplib parse and answer: /healthz at once on that thread (its answer fits in any
+// socket buffer), the rest (/metrics) on the workers.
+class Server final : public httplib::Server {
+ public:
+  using httplib::Server::process_request;
+  socket_t listenSocket() const { return svr_sock_; }
+  // cpp-httplib's stop() closes the listening socket only after its own listen loop ran: ours did.
+  void closeListener() {
+    const socket_t s = svr_sock_.exchange(INVALID_SOCKET);
+    if (s != INVALID_SOCKET) ::close(s);
+  }
+};
+
+// One accepted connection: owns the descriptor.
+class Connection {
+ public:
+  explicit Connection(int fd) : fd_(fd), accepted_(std::chrono::steady_clock::now()) {}
+  Connection(Connection&& o) noexcept : fd_(std::exchange(o.fd_, -1)), head_(std::move(o.head_)), accepted_(o.accepted_) {}
+  Connection& operator=(Connection&& o) noexcept {
+    if (this != &o) {
+      if (fd_ >= 0) ::close(fd_);
+      fd_ = std::exchange(o.fd_, -1);
+      head_ = std::move(o.head_);
+      accepted_ = o.accepted_;
+    }
+    return *this;
+  }
+  ~Connection() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int fd() const { return fd_; }
+  std::string& head() { return head_; }
+  std::chrono::steady_clock::time_point accepted() const { return accepted_; }
+
+ private:
+  int fd_;
+  std::string head_;
+  std::chrono::steady_clock::time_point accepted_;
+};
+
+// The stream cpp-httplib reads the request from and writes the answer to: first the head already
+// read, then the socket; every read and write waits at most until `deadline`.
+class DeadlineStream final : public httplib::Stream {
+ public:
+  DeadlineStream(Connection& c, std::chrono::steady_clock::time_point deadline) : c_(c), deadline_(deadline) {}
+  bool is_readable() const override { return pos_ < c_.head().size() || wait(POLLIN); }
+  bool is_writable() const override { return wait(POLLOUT); }
+  ssize_t read(char* ptr, size_t size) override {
+    if (pos_ < c_.head().size()) {
+      const size_t n = std::min(size, c_.head().size() - pos_);
+      std::memcpy(ptr, c_.head().data() + pos_, n);
+      pos_ += n;
+      return static_cast<ssize_t>(n);
+    }
+    if (!wait(POLLIN)) return -1;
+    return ::recv(c_.fd(), ptr, size, MSG_DONTWAIT);
+  }
+  ssize_t write(const char* ptr, size_t size) override {
+    size_t done = 0;
+    while (done < size) {
+      const ssize_t n = ::send(c_.fd(), ptr + done, size - done, MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n > 0) {
+        done += static_cast<size_t>(n);
+      } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        return -1;
+      } else if (!wait(POLLOUT)) {
+        return -1;
+      }
+    }
+    return static_cast<ssize_t>(size);
+  }
+  void get_remote_ip_and_port(std::string& ip, int& port) const override { address(::getpeername, ip, port); }
+  void get_local_ip_and_port(std::string& ip, int& port) const override { address(::getsockname, ip, port); }
+  socket_t socket() const override { return c_.fd(); }
+
+ private:
+  bool wait(short events) const {
+    for (;;) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - std::chrono::steady_clock::now());
+      pollfd p{c_.fd(), events, 0};
+      const int rc = ::poll(&p, 1, static_cast<int>(std::max<int64_t>(left.count(), 0)));
+      if (rc > 0) return true;
+      if (rc == 0 || errno != EINTR) return false;
+    }
+  }
+  template <typename Get>
+  void address(Get get, std::string& ip, int& port) const {
+    sockaddr_storage a{};
+    socklen_t len = sizeof a;
+    char host[NI_MAXHOST] = "", serv[NI_MAXSERV] = "0";
+    if (get(c_.fd(), reinterpret_cast<sockaddr*>(&a), &len) == 0) {
+      ::getnameinfo(reinterpret_cast<sockaddr*>(&a), len, host, sizeof host, serv, sizeof serv,
+                    NI_NUMERICHOST | NI_NUMERICSERV);
+    }
+    ip = host;
+    port = std::atoi(serv);
+  }
+
+  Connection& c_;
+  std::chrono::steady_clock::time_point deadline_;
+  size_t pos_ = 0;
+};
+
+bool isHealthz(std::string_view head) {
+  for (std::string_view method : {"GET ", "HEAD "}) {
+    if (!head.starts_with(method)) continue;
+    const std::string_view target = head.substr(method.size());
+    return target.starts_with("/healthz ") || target.starts_with("/healthz?");
+  }
+  return false;
+}
+
+}  // namespace
+
 struct HttpServer::Impl {
-  httplib::Server server;
+  Server server;
   ListenAddress address;
   std::thread thread;
-  std::atomic<bool> finished{false};
+  std::atomic<bool> stop{false};
+  int wake[2] = {-1, -1};  // a pipe: the destructor writes to it to end the loop
+  std::unique_ptr<httplib::ThreadPool> workers;  // started once the address is bound
+  std::atomic<size_t> jobs{0};  // connections handed to the workers and not finished
+
+  ~Impl() {
+    if (workers) workers->shutdown();  // each job ends within kRequestDeadline
+    server.closeListener();
+    for (int fd : wake) {
+      if (fd >= 0) ::close(fd);
+    }
+  }
+  void loop();
+  void acceptAll(std::deque<Connection>& open);
+  bool readHead(Connection& c);  // false: the connection is done with (answered, closed or broken)
+  void answer(Connection&& c);
 };
+
+void HttpServer::Impl::loop() {
+  std::deque<Connection> open;  // oldest first
+  std::vector<pollfd> fds;
+  while (!stop.load()) {
+    const auto now = std::chrono::steady_clock::now();
+    // Past the deadline for its request head (slow or idle): closed.
+    std::erase_if(open, [&](const Connection& c) { return now - c.accepted() >= kRequestDeadline; });
+    fds.assign({pollfd{wake[0], POLLIN, 0}, pollfd{server.listenSocket(), POLLIN, 0}});
+    for (const Connection& c : open) fds.push_back(pollfd{c.fd(), POLLIN, 0});
+    int timeout = -1;  // nothing to expire: until something happens
+    if (!open.empty()) {
+      const auto left = open.front().accepted() + kRequestDeadline - now;  // the oldest expires first
+      timeout = static_cast<int>(std::max<int64_t>(std::chrono::ceil<std::chrono::milliseconds>(left).count(), 1));
+    }
+    if (::poll(fds.data(), fds.size(), timeout) < 0) continue;
+    if (fds[0].revents != 0) break;
+    // Read before accepting: the new connections are at the back, past the pollfds.
+    std::deque<Connection> still;
+    for (size_t i = 0; i < open.size(); ++i) {
+      if (fds[i + 2].revents == 0 || readHead(open[i])) still.push_back(std::move(open[i]));
+    }
+    open = std::move(still);
+    if (fds[1].revents != 0) acceptAll(open);
+  }
+}
+
+void HttpServer::Impl::acceptAll(std::deque<Connection>& open) {
+  for (;;) {
+    const int fd = ::accept4(server.listenSocket(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) return;  // EAGAIN: all taken; other errors (EMFILE, ...): the next poll tries again
+    if (open.size() >= kMaxConnections) {
+      // Full: close the oldest connection that has sent nothing yet, else the oldest.
+      auto idle = std::find_if(open.begin(), open.end(), [](Connection& c) { return c.head().empty(); });
+      open.erase(idle != open.end() ? idle : open.begin());
+    }
+    open.emplace_back(fd);
+  }
+}
+
+bool HttpServer::Impl::readHead(Connection& c) {
+  std::string& head = c.head();
+  const size_t before = head.size();
+  head.resize(kMaxHeadBytes);
+  const ssize_t n = ::recv(c.fd(), head.data() + before, kMaxHeadBytes - before, MSG_DONTWAIT);
+  head.resize(before + static_cast<size_t>(std::max<ssize_t>(n, 0)));
+  if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+  if (n == 0) return false;  // the client closed
+  const size_t end = head.find("\r\n\r\n", before >= 3 ? before - 3 : 0);
+  if (end == std::string::npos) return head.size() < kMaxHeadBytes;  // an over-long head: closed
+  answer(std::move(c));
+  return false;
+}
+
+void HttpServer::Impl::answer(Connection&& c) {
+  if (isHealthz(c.head())) {
+    // On this thread, without waiting: the answer is a few hundred bytes.
+    DeadlineStream stream(c, std::chrono::steady_clock::now());
+    bool closed = false;
+    server.process_request(stream, true, closed, [](httplib::Request&) {});
+    return;
+  }
+  if (jobs.load() >= kMaxJobs) return;  // the workers are saturated: closed
+  ++jobs;
+  auto job = std::make_shared<Connection>(std::move(c));
+  workers->enqueue([this, job] {
+    DeadlineStream stream(*job, std::chrono::steady_clock::now() + kRequestDeadline);
+    bool closed = false;
+    server.process_request(stream, true, closed, [](httplib::Request&) {});
+    --jobs;
+  });
+}
 
 HttpServer::HttpServer(const ListenAddress& address, const Registry& registry, std::string_view flag)
     : impl_(std::make_unique<Impl>()) {
@@ -149,11 +369,6 @@ HttpServer::HttpServer(const ListenAddress& address, const Registry& registry, s
     const int yes = 1;
     ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
   });
-  // Two workers: a scrape is quick; a client holding a keep-alive connection leaves one free.
-  s.new_task_queue = [] { return new httplib::ThreadPool(2); };
-  s.set_keep_alive_timeout(2);  // also bounds how long stopping waits for an idle keep-alive client
-  s.set_read_timeout(5, 0);
-  s.set_write_timeout(5, 0);
   s.set_payload_max_length(4096);
   s.Get("/metrics", [&registry](const httplib::Request&, httplib::Response& res) {
     res.set_content(registry.render(), kContentType);
@@ -177,20 +392,24 @@ HttpServer::HttpServer(const ListenAddress& address, const Registry& registry, s
   } else if (!s.bind_to_port(address.host, address.port)) {
     throw Error(fmt::format("{} {}: cannot listen: {}", flag, escaped(address.text()), bindError(address)));
   }
-  {
-    SignalsBlocked blocked;  // inherited by the server thread and its workers
-    impl_->thread = std::thread([impl = impl_.get()] {
-      impl->server.listen_after_bind();
-      impl->finished = true;
-    });
+  // Non-blocking: the loop accepts until EAGAIN; a backlog of SOMAXCONN (cpp-httplib listens with 5),
+  // so that a burst of connections is not refused before the loop gets to them.
+  const int listening = impl_->server.listenSocket();
+  if (::listen(listening, SOMAXCONN) != 0 || ::fcntl(listening, F_SETFL, ::fcntl(listening, F_GETFL) | O_NONBLOCK) != 0 || ::pipe2(impl_->wake, O_CLOEXEC) != 0) {
+    throw Error(fmt::format("{} {}: cannot listen: {}", flag, escaped(address.text()), std::strerror(errno)));
   }
-  // stop() only works once the server runs: wait for it (it starts at once).
-  while (!s.is_running() && !impl_->finished.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  SignalsBlocked blocked;  // inherited by the server thread and the workers
+  impl_->workers = std::make_unique<httplib::ThreadPool>(kWorkers);
+  impl_->thread = std::thread([impl = impl_.get()] { impl->loop(); });
 }
 
 HttpServer::~HttpServer() {
-  impl_->server.stop();
+  impl_->stop = true;
+  const char byte = 0;
+  if (::write(impl_->wake[1], &byte, 1) < 0) {  // cannot fail on a fresh pipe; the loop also checks `stop`
+  }
   if (impl_->thread.joinable()) impl_->thread.join();
+  // ~Impl stops the workers and closes the listening socket.
 }
 
 const ListenAddress& HttpServer::address() const { return impl_->address; }

@@ -16,10 +16,11 @@ struct Query {
   std::optional<int64_t> untilUs;     // record timestamp < until
   std::optional<Level> minLevel;      // this level or above
   std::vector<std::string> services;  // the record's service is one of these (decoded names)
+  std::vector<std::string> hosts;     // the record's host matches one of these names or globs (fnmatch)
   std::string grep;                   // POSIX extended regular expression on the line as written; "" = none
 
   // True if a condition needs the record's timestamp, level or service (which raw lines lack).
-  bool needsRecordParts() const { return sinceUs || untilUs || minLevel || !services.empty(); }
+  bool needsRecordParts() const { return sinceUs || untilUs || minLevel || !services.empty() || !hosts.empty(); }
 };
 
 // Reads a --since / --until value: an RFC 3339 timestamp (2026-11-24T08:00:00Z, with an offset

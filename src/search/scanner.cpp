@@ -1,5 +1,7 @@
 #include "search/scanner.hpp"
 
+#include <fnmatch.h>
+
 #include <cstring>
 
 #include "core/timestamp.hpp"
@@ -15,6 +17,26 @@ Scanner::Scanner(const Query& query, const Pattern* pattern, OutputFormat format
   if (query.sinceUs) since_ = formatTimestamp(*query.sinceUs);
   if (query.untilUs) until_ = formatTimestamp(*query.untilUs);
   for (const auto& s : query.services) services_.push_back(encodeForLine(format, s));
+  for (const auto& h : query.hosts) {
+    if (h.find_first_of("*?[\\") != std::string::npos) {
+      hostGlobs_.push_back(h);
+    } else {
+      hostNames_.push_back(encodeForLine(format, h));
+    }
+  }
+}
+
+bool Scanner::hostMatches(std::string_view host) const {
+  for (const auto& h : hostNames_) {
+    if (host == h) return true;
+  }
+  if (hostGlobs_.empty()) return false;
+  hostBuffer_.clear();
+  decodeLinePart(format_, host, hostBuffer_);
+  for (const auto& g : hostGlobs_) {
+    if (::fnmatch(g.c_str(), hostBuffer_.c_str(), 0) == 0) return true;
+  }
+  return false;
 }
 
 bool Scanner::meetsRecordConditions(const LineParts& parts) const {
@@ -28,6 +50,7 @@ bool Scanner::meetsRecordConditions(const LineParts& parts) const {
     for (const auto& s : services_) any = any || parts.service == s;
     if (!any) return false;
   }
+  if ((!hostNames_.empty() || !hostGlobs_.empty()) && !hostMatches(parts.host)) return false;
   return true;
 }
 

@@ -56,6 +56,12 @@ class Scanner {
   bool hasMinLevel_;
   Level minLevel_;
   std::vector<std::string> services_;  // encoded as they appear in lines of format_
+  // --host: names encoded as they appear in lines (compared in place), globs matched on the
+  // decoded host (decoded into hostBuffer_, which keeps its capacity).
+  std::vector<std::string> hostNames_;
+  std::vector<std::string> hostGlobs_;
+  mutable std::string hostBuffer_;
+  bool hostMatches(std::string_view host) const;
   ScanCounts counts_;
 };
 

@@ -3,8 +3,8 @@
 
 Three aggregators (text, json, raw), each on its own queue, receive the same 16 records: batch A
 (12 records: web info x5, web warn x4, db error x3), then, after a boundary time T, batch B (4
-records: db debug x2, auth fatal x1, and one error record of service "ops team" with a field and a
-message that holds an escape sequence, a backslash, an accent and a forged second line). Every
+records: db debug x2, auth fatal x1, and one error record of service "ops team" from host "ops-1"
+(--host: a name, globs) with a field and a message that holds an escape sequence, a backslash, an accent and a forged second line). Every
 search is checked for its exact count in each file; the counts double when a zstd copy made by
 the zstd command line (as rotation will) is searched too.
 Also: --json objects (decoded fields; json lines as they are; raw lines as {"message"}), lines
@@ -69,7 +69,7 @@ def body(t):
     send(t, queues.values(), BATCH_B)
     for q in queues.values():
         r = t.run("log_producer", ["--queue", q, "--service", "ops team", "--level", "error", "--field", "ticket=T-1",
-                                   INJECTION])
+                                   "--host", "ops-1", INJECTION])
         t.check(r.rc == 0, "the injection record is sent", r.describe())
     t.require(wait_for(lambda: all(count_lines(out[f]) == 16 for f in FORMATS), 60),
               "all 16 records are written in every format", {f: count_lines(out[f]) for f in FORMATS})
@@ -95,6 +95,10 @@ def body(t):
         (["--service", "db", "--level", "error"], 3),
         (["--service", "ops team"], 1),
         (["--service", "web", "--service", "auth"], 10),
+        (["--host", "ops-1"], 1),
+        (["--host", "ops-*", "--level", "error"], 1),
+        (["--host", "nohost", "--host", "op?-[0-9]"], 1),
+        (["--host", "*"], 16),
         (["--since", boundary], 4),
         (["--until", boundary], 12),
         (["--since", boundary, "--level", "error"], 2),

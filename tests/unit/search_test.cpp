@@ -192,6 +192,40 @@ TEST(Scanner, ServiceMatchesTheWholeNameEvenEscaped) {
   }
 }
 
+TEST(Scanner, HostMatchesTheWholeNameOrAGlob) {
+  for (auto f : kRecordFormats) {
+    Query q;
+    q.hosts = {"host1"};
+    EXPECT_EQ(matched(q, f), (std::vector<int>{1, 3, 5, 7, 9})) << outputFormatName(f);
+    q.hosts = {"host"};  // a prefix is not the name
+    EXPECT_TRUE(matched(q, f).empty()) << outputFormatName(f);
+    q.hosts = {"h*"};
+    EXPECT_EQ(matched(q, f).size(), 10u) << outputFormatName(f);
+    q.hosts = {"nohost", "*[0]"};  // any of several
+    EXPECT_EQ(matched(q, f), (std::vector<int>{0, 2, 4, 6, 8})) << outputFormatName(f);
+    q.services = {"db"};  // and the other conditions still hold
+    EXPECT_EQ(matched(q, f), (std::vector<int>{4})) << outputFormatName(f);
+  }
+}
+
+TEST(Scanner, HostGlobMatchesTheDecodedName) {
+  Record r;
+  r.timestampUs = kT0;
+  r.host = "we\"b\t1\n";  // escaped differently in text and json (no space: text ends a host there)
+  r.message = "message 0";
+  for (auto f : kRecordFormats) {
+    Collect sink;
+    Query q;
+    q.hosts = {"we\"b\t?\n"};
+    scanPieces(q, f, fileOf(f, {r}), 1 << 20, sink);
+    EXPECT_EQ(sink.lines.size(), 1u) << outputFormatName(f);
+    q.hosts = {"we\"b\t1\n"};
+    Collect exact;
+    scanPieces(q, f, fileOf(f, {r}), 1 << 20, exact);
+    EXPECT_EQ(exact.lines.size(), 1u) << outputFormatName(f);
+  }
+}
+
 TEST(Scanner, GrepLooksAtTheLineAsWritten) {
   for (auto f : kRecordFormats) {
     Query q;

@@ -144,6 +144,24 @@ TEST(TailFilter, LevelAndService) {
   EXPECT_FALSE(f.matches(r));
 }
 
+TEST(TailFilter, HostNameOrGlob) {
+  ctl::TailFilter f;
+  Record r;
+  r.host = "web-12";
+  f.hosts = {"web-12"};
+  EXPECT_TRUE(f.matches(r));
+  f.hosts = {"web-1"};  // a prefix is not the name
+  EXPECT_FALSE(f.matches(r));
+  f.hosts = {"db-*", "web-*"};
+  EXPECT_TRUE(f.matches(r));
+  f.hosts = {"web-?"};
+  EXPECT_FALSE(f.matches(r));
+  f.services = {"api"};  // every condition must hold
+  f.hosts = {"web-*"};
+  r.service = "db";
+  EXPECT_FALSE(f.matches(r));
+}
+
 TEST(TailFilter, ServiceNames) {
   EXPECT_NO_THROW(ctl::validateServiceName("api"));
   EXPECT_NO_THROW(ctl::validateServiceName("a.b*#"));

@@ -17,8 +17,16 @@ class AmqpAdmin final : public Admin {
   void declareTopology(const std::string& queue) override;
   QueueStats queueStats(const std::string& queue) override;
   std::optional<std::vector<ConsumerRecovery>> recoverAbandoned(const std::string&) override { return std::nullopt; }
+  void peekDeadLetters(const std::string& queue, const DeadLetterVisitor& visit) override;
+  uint64_t requeueDeadLetters(const std::string& queue, const DeadLetterVisitor& select, uint64_t limit) override;
+  uint64_t purgeDeadLetters(const std::string& queue) override;
 
  private:
+  // basic.get of the next message of `queue`, unacknowledged. False when the queue is empty.
+  // `remaining` is the broker's count of the messages after it.
+  bool fetch(const std::string& queue, uint64_t& tag, uint64_t& remaining, Message& out);
+  // Closes and reopens the channel: the broker puts back every message fetched and not acked.
+  void returnFetched();
   QueueStats passiveStats(const std::string& queue);
   ManagementClient* management();  // null when disabled or found unusable (said so once)
 

@@ -5,11 +5,45 @@
 
 #include <fmt/format.h>
 
+#include "broker/redis/envelope.hpp"
 #include "broker/redis/keys.hpp"
 #include "core/error.hpp"
 #include "core/escape.hpp"
 
 namespace logship::redis {
+namespace {
+
+constexpr int64_t kPage = 100;  // list values read per LRANGE
+
+// Moves one dead letter back: removes the value from the dead-letter list (the first equal one)
+// and appends its requeued form to the queue, then publishes it to the tail channel as a producer
+// would; nothing when the value is gone (moved or purged meanwhile). Returns 1 or 0.
+// KEYS: dead-letter list, queue, tail channel. ARGV: the dead value, the requeued value.
+constexpr std::string_view kRequeueScript = R"lua(
+if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then return 0 end
+redis.call('RPUSH', KEYS[2], ARGV[2])
+redis.call('PUBLISH', KEYS[3], ARGV[2])
+return 1
+)lua";
+
+constexpr std::string_view kPurgeScript = R"lua(
+local n = redis.call('LLEN', KEYS[1])
+redis.call('DEL', KEYS[1])
+return n
+)lua";
+
+// A value of the dead-letter list as a message (a value that is no readable envelope: its bytes as
+// the body, no headers; aggregators never write one).
+void toMessage(std::string_view value, Message& out) {
+  std::string error;
+  out.timestampUs = 0;
+  if (!decodeEnvelope(value, out.body, out.headers, error)) {
+    out.body.assign(value);
+    out.headers.clear();
+  }
+}
+
+}  // namespace
 
 RedisAdmin::RedisAdmin(const BrokerOptions& options) : conn_(RedisConnection::open(options)) {}
 
@@ -88,6 +122,67 @@ std::optional<std::vector<ConsumerRecovery>> RedisAdmin::recoverAbandoned(const 
     c.recovered = r->integer > 0 ? static_cast<uint64_t>(r->integer) : 0;
   }
   return result;
+}
+
+void RedisAdmin::scanDeadLetters(const std::string& queue, uint64_t bound,
+                                 const std::function<bool(const DeadLetter&, std::string_view, uint64_t&)>& visit) {
+  const std::string dead = deadLetterQueueName(queue);
+  DeadLetter d;
+  int64_t start = 0;
+  while (d.position < bound) {
+    const int64_t count = std::min<int64_t>(kPage, static_cast<int64_t>(bound - d.position));
+    Reply page = conn_.command({"LRANGE", dead, std::to_string(start), std::to_string(start + count - 1)},
+                               "reading the dead-letter list");
+    if (page->elements == 0) return;
+    uint64_t removed = 0;
+    for (size_t i = 0; i < page->elements; ++i) {
+      ++d.position;
+      const std::string_view value = replyText(*page->element[i]);
+      toMessage(value, d.message);
+      if (!visit(d, value, removed)) return;
+    }
+    start += static_cast<int64_t>(page->elements - removed);  // the values after a removed one moved up
+  }
+}
+
+void RedisAdmin::peekDeadLetters(const std::string& queue, const DeadLetterVisitor& visit) {
+  const std::string dead = deadLetterQueueName(queue);
+  requireList(dead);
+  const auto bound = static_cast<uint64_t>(conn_.command({"LLEN", dead}, "reading the dead-letter list")->integer);
+  scanDeadLetters(queue, bound, [&](const DeadLetter& d, std::string_view, uint64_t&) { return visit(d); });
+}
+
+uint64_t RedisAdmin::requeueDeadLetters(const std::string& queue, const DeadLetterVisitor& select, uint64_t limit) {
+  const std::string dead = deadLetterQueueName(queue);
+  requireList(dead);
+  requireList(queue);
+  const QueueKeys keys(queue);
+  // Only the values there now: one dead-lettered again meanwhile is appended after them.
+  const auto bound = static_cast<uint64_t>(conn_.command({"LLEN", dead}, "reading the dead-letter list")->integer);
+  uint64_t moved = 0;
+  std::string value;
+  scanDeadLetters(queue, bound, [&](const DeadLetter& d, std::string_view raw, uint64_t& removed) {
+    if (!select(d)) return true;
+    const Message m = requeuedMessage(d.message);
+    // Without headers left, the value it was before it died (a plain value, or unreadable bytes).
+    if (m.headers.empty()) {
+      value = m.body;
+    } else {
+      encodeEnvelope(m, value);
+    }
+    Reply r = conn_.command({"EVAL", kRequeueScript, "3", dead, keys.queue, keys.tail(), raw, value},
+                            "moving a dead letter back");
+    moved += static_cast<uint64_t>(r->integer);
+    removed += static_cast<uint64_t>(r->integer);
+    return limit == 0 || moved < limit;
+  });
+  return moved;
+}
+
+uint64_t RedisAdmin::purgeDeadLetters(const std::string& queue) {
+  const std::string dead = deadLetterQueueName(queue);
+  requireList(dead);
+  return static_cast<uint64_t>(conn_.command({"EVAL", kPurgeScript, "1", dead}, "purging the dead-letter list")->integer);
 }
 
 }  // namespace logship::redis
