@@ -46,6 +46,19 @@ class Consumer {
   // (or dead-lettered). The broker then forgets them.
   virtual void ackUpTo(uint64_t tag) = 0;
 
+  // Gives the deliveries not acked back for a reason that is no failure of theirs (a clean stop,
+  // an output that cannot be written), so that their next delivery counts no failed delivery
+  // (docs/RELIABILITY.md, poison messages). Stops the broker's deliveries first. Either the
+  // consumer puts them back itself, as they were, and returns false (Redis: its processing list
+  // goes back to the head of the queue uncounted), or it returns true and appends to `pushedAhead`
+  // the deliveries the broker had sent that receive() did not hand out yet: the caller must then
+  // send those and the ones it holds back to the queue with their count of failed deliveries as it
+  // is, and ack them once the broker confirmed the copies (RabbitMQ: a message requeued or left
+  // unacked is always redelivered=true, which counts one failure). Over a broken connection
+  // nothing can be given back: it returns false and the broker redelivers as after a crash.
+  // Call close() after it; receive() may not be called any more.
+  virtual bool stopForHandBack(std::vector<Delivery>& pushedAhead) = 0;
+
   // Stops consuming and closes the connection. Deliveries received but not acked go back to the
   // queue for another consumer. Safe to call twice.
   virtual void close() noexcept = 0;

@@ -36,9 +36,10 @@ AmqpConsumer::AmqpConsumer(const BrokerOptions& options, const ConsumerOptions& 
   conn_.declareQueue(1, deadLetterQueueName(queue_), false);  // ready before the first dead letter
   amqp_basic_qos(conn_.get(), 1, 0, consumerOptions.prefetch, 0);
   conn_.check(amqp_get_rpc_reply(conn_.get()), "setting the prefetch count");
-  amqp_basic_consume(conn_.get(), 1, amqp_cstring_bytes(queue_.c_str()), amqp_empty_bytes, 0, /*no_ack=*/0, 0,
-                     amqp_empty_table);
+  const amqp_basic_consume_ok_t* ok = amqp_basic_consume(conn_.get(), 1, amqp_cstring_bytes(queue_.c_str()),
+                                                          amqp_empty_bytes, 0, /*no_ack=*/0, 0, amqp_empty_table);
   conn_.check(amqp_get_rpc_reply(conn_.get()), fmt::format("consuming from '{}'", queue_));
+  consumerTag_.assign(static_cast<const char*>(ok->consumer_tag.bytes), ok->consumer_tag.len);
 }
 
 bool AmqpConsumer::receiveOne(std::vector<Delivery>& out, timeval* timeout) {
@@ -95,6 +96,24 @@ size_t AmqpConsumer::receive(std::vector<Delivery>& out, size_t max, std::chrono
 
 void AmqpConsumer::ackUpTo(uint64_t tag) {
   conn_.guardedSend([&] { return amqp_basic_ack(conn_.get(), 1, tag, /*multiple=*/1); }, "acknowledging deliveries");
+}
+
+bool AmqpConsumer::stopForHandBack(std::vector<Delivery>& pushedAhead) {
+  if (!conn_) return false;
+  try {
+    // After basic.cancel-ok the broker sends nothing more; every delivery it sent before is then
+    // read (rabbitmq-c keeps the frames that came before the reply for amqp_consume_message).
+    amqp_basic_cancel(conn_.get(), 1, amqp_bytes_t{consumerTag_.size(), consumerTag_.data()});
+    conn_.check(amqp_get_rpc_reply(conn_.get()), fmt::format("cancelling our consumer on '{}'", queue_));
+    std::move(early_.begin(), early_.end(), std::back_inserter(pushedAhead));
+    early_.clear();
+    timeval zero{0, 0};
+    while (receiveOne(pushedAhead, &zero)) {
+    }
+  } catch (const ConnectionError&) {
+    return false;  // everything goes back when the connection closes, redelivered
+  }
+  return true;
 }
 
 void AmqpConsumer::close() noexcept { conn_.close(); }

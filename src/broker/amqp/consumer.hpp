@@ -19,6 +19,7 @@ class AmqpConsumer final : public Consumer {
 
   size_t receive(std::vector<Delivery>& out, size_t max, std::chrono::milliseconds timeout) override;
   void ackUpTo(uint64_t tag) override;
+  bool stopForHandBack(std::vector<Delivery>& pushedAhead) override;
   void close() noexcept override;
 
  private:
@@ -27,6 +28,7 @@ class AmqpConsumer final : public Consumer {
 
   AmqpConnection conn_;
   std::string queue_;
+  std::string consumerTag_;
   std::vector<Delivery> early_;  // read while the caller asked for none (receive with max 0)
 };
 

@@ -16,8 +16,11 @@ class RedisAdmin final : public Admin {
  private:
   void requireList(const std::string& key);
   std::vector<std::string> consumerIds(const std::string& queue);
+  // The lease of `leaseKey` when a process of this host that is gone holds it, else "".
+  std::string goneHoldersLease(const std::string& leaseKey);
 
   RedisConnection conn_;
+  std::string host_;
 };
 
 }  // namespace logship::redis
