@@ -21,6 +21,15 @@ std::string seconds(Clock::duration d) {
   return fmt::format("{:.1f} s", std::chrono::duration<double>(d).count());
 }
 
+std::string tooLargeReason(const Delivery& d, size_t limit) {
+  if (d.droppedBodySize == 0) {
+    return fmt::format("message of {} bytes is over the limit of {} bytes (--max-message-bytes)", d.body.size(), limit);
+  }
+  return fmt::format("message of {} bytes is over the limit of {} bytes (--max-message-bytes); its body was not "
+                     "read (refused from its declared size): only its headers are kept",
+                     d.droppedBodySize, limit);
+}
+
 // While the output fails, a reminder at most this often (the first error and a new reason are
 // logged at once).
 constexpr milliseconds kWriteErrorReminder{60'000};
@@ -100,6 +109,16 @@ std::vector<Delivery> Collector::unackedKept() {
 size_t Collector::handBack(std::vector<Delivery> held) {
   sendForwards(forwards_.size());  // dead letters and recounts go where they were going
   if (!consumer_.stopForHandBack(held) || held.empty()) return 0;
+  // A body skipped unread cannot be copied back: it is dead-lettered as it would have been.
+  for (Delivery& d : held) {
+    if (d.droppedBodySize == 0) continue;
+    std::string reason = tooLargeReason(d, options_.maxMessageBytes);
+    forwards_.push_back({std::move(d), Forward::Kind::TooLarge, std::move(reason)});
+  }
+  std::erase_if(held, [this](const Delivery& d) {
+    return std::any_of(forwards_.begin(), forwards_.end(), [&](const Forward& f) { return f.delivery.tag == d.tag; });
+  });
+  sendForwards(forwards_.size());
   if (options_.maxDeliveries == 0) return 0;  // no counting: let the broker redeliver them
   if (!requeue_) requeue_ = makePublisher_(queue_, PublishRoute::Direct);
   Message m;
@@ -156,9 +175,8 @@ size_t Collector::take(size_t from) {
     if (d.redelivered) ++redelivered;
     std::string reason;
     auto deadKind = Forward::Kind::Malformed;
-    if (d.body.size() > options_.maxMessageBytes) {
-      reason = fmt::format("message of {} bytes is over the limit of {} bytes (--max-message-bytes)", d.body.size(),
-                           options_.maxMessageBytes);
+    if (d.droppedBodySize > 0 || d.body.size() > options_.maxMessageBytes) {
+      reason = tooLargeReason(d, options_.maxMessageBytes);
       deadKind = Forward::Kind::TooLarge;
     } else if (!d.transportError.empty()) {
       reason = d.transportError;

@@ -22,6 +22,9 @@ struct Delivery {
   // script that puts a dead consumer's records back counts them in the records themselves.
   // The collector sends such a delivery on with its count recorded (docs/RELIABILITY.md).
   uint32_t unrecordedFailures = 0;
+  // RabbitMQ: the declared size of a body over ConsumerOptions::maxBodyBytes, which was skipped
+  // unread (`body` is empty); 0 when the body is here.
+  uint64_t droppedBodySize = 0;
   // Set when the transport could not even split the message into body and headers (a malformed
   // Redis envelope): `body` then holds the raw bytes and the message is dead-lettered with this reason.
   std::string transportError;
