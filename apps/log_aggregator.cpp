@@ -97,6 +97,7 @@ int main(int argc, char** argv) {
       options.writeRetryFor = std::chrono::milliseconds(static_cast<int64_t>(settings.writeRetrySeconds * 1000));
     }
     consumerOptions.queue = brokerFlags.queue;
+    consumerOptions.maxBodyBytes = options.maxMessageBytes;
     consumerOptions.leaseTtl = std::chrono::milliseconds(static_cast<int64_t>(settings.leaseSeconds * 1000));
     if (settings.consumerIdOption->count() > 0) {
       validateConsumerId(consumerOptions.consumerId);

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/escape.hpp"
+#include "core/error.hpp"
 #include "core/message.hpp"
 #include "core/timestamp.hpp"
 
@@ -18,6 +19,15 @@ using std::chrono::milliseconds;
 
 std::string seconds(Clock::duration d) {
   return fmt::format("{:.1f} s", std::chrono::duration<double>(d).count());
+}
+
+std::string tooLargeReason(const Delivery& d, size_t limit) {
+  if (d.droppedBodySize == 0) {
+    return fmt::format("message of {} bytes is over the limit of {} bytes (--max-message-bytes)", d.body.size(), limit);
+  }
+  return fmt::format("message of {} bytes is over the limit of {} bytes (--max-message-bytes); its body was not "
+                     "read (refused from its declared size): only its headers are kept",
+                     d.droppedBodySize, limit);
 }
 
 // While the output fails, a reminder at most this often (the first error and a new reason are
@@ -48,7 +58,7 @@ void Collector::run() {
       router_.maintain();
       if (options_.idleExit.count() > 0 && Clock::now() - lastDelivery >= options_.idleExit) {
         spdlog::info("no delivery for {} ms: exiting (--idle-exit)", options_.idleExit.count());
-        return;
+        break;
       }
       continue;
     }
@@ -72,7 +82,66 @@ void Collector::run() {
     }
   }
   // Stopping: everything written has been acked; what the broker pushed ahead and we did not
-  // take goes back to the queue when the consumer closes.
+  // take goes back to the queue, uncounted.
+  handBack({});
+}
+
+void Collector::keepHeld() {
+  std::move(batch_.begin(), batch_.end(), std::back_inserter(kept_));
+  batch_.clear();
+}
+
+std::vector<Delivery> Collector::unackedKept() {
+  std::vector<Delivery> out;
+  size_t h = 0;
+  size_t f = 0;
+  for (Delivery& d : kept_) {
+    while (h < held_.size() && held_[h].tag < d.tag) ++h;
+    while (f < forwards_.size() && forwards_[f].delivery.tag < d.tag) ++f;
+    const bool held = h < held_.size() && held_[h].tag == d.tag;
+    const bool forward = f < forwards_.size() && forwards_[f].delivery.tag == d.tag;
+    if (held && !forward) out.push_back(std::move(d));
+  }
+  kept_.clear();
+  return out;
+}
+
+size_t Collector::handBack(std::vector<Delivery> held) {
+  sendForwards(forwards_.size());  // dead letters and recounts go where they were going
+  if (!consumer_.stopForHandBack(held) || held.empty()) return 0;
+  // A body skipped unread cannot be copied back: it is dead-lettered as it would have been.
+  for (Delivery& d : held) {
+    if (d.droppedBodySize == 0) continue;
+    std::string reason = tooLargeReason(d, options_.maxMessageBytes);
+    forwards_.push_back({std::move(d), Forward::Kind::TooLarge, std::move(reason)});
+  }
+  std::erase_if(held, [this](const Delivery& d) {
+    return std::any_of(forwards_.begin(), forwards_.end(), [&](const Forward& f) { return f.delivery.tag == d.tag; });
+  });
+  sendForwards(forwards_.size());
+  if (options_.maxDeliveries == 0) return 0;  // no counting: let the broker redeliver them
+  if (!requeue_) requeue_ = makePublisher_(queue_, PublishRoute::Direct);
+  Message m;
+  uint64_t last = 0;
+  for (const Delivery& d : held) {
+    m.body = d.body;
+    m.headers = d.headers;
+    m.timestampUs = d.brokerTimestampUs;
+    // A failure the broker reported and the message does not record yet is recorded now: it is true.
+    if (const uint32_t failures = historyOf(d).failures(); failures > 0) setRecordedDeliveries(m.headers, failures);
+    requeue_->publish(m);
+    last = std::max(last, d.tag);
+  }
+  confirms_.clear();
+  requeue_->awaitConfirms(0, Clock::now() + options_.deadLetterTimeout, confirms_);
+  for (const auto& c : confirms_) {
+    if (!c.ok) throw Error(fmt::format("could not give a message back: {}", c.reason));
+  }
+  if (requeue_->unconfirmed() > 0) throw Error("could not give a message back: no confirm from the broker");
+  consumer_.ackUpTo(last);
+  spdlog::info("gave {} message(s) back to '{}' as they were (no failed delivery counted)", held.size(),
+               escaped(queue_));
+  return held.size();
 }
 
 void Collector::takeAll() {
@@ -106,9 +175,8 @@ size_t Collector::take(size_t from) {
     if (d.redelivered) ++redelivered;
     std::string reason;
     auto deadKind = Forward::Kind::Malformed;
-    if (d.body.size() > options_.maxMessageBytes) {
-      reason = fmt::format("message of {} bytes is over the limit of {} bytes (--max-message-bytes)", d.body.size(),
-                           options_.maxMessageBytes);
+    if (d.droppedBodySize > 0 || d.body.size() > options_.maxMessageBytes) {
+      reason = tooLargeReason(d, options_.maxMessageBytes);
       deadKind = Forward::Kind::TooLarge;
     } else if (!d.transportError.empty()) {
       reason = d.transportError;
@@ -312,12 +380,14 @@ void Collector::ackWritten() {
   sendForwards(f);
   consumer_.ackUpTo(tag);
   countAcked(n, lines, writtenAt);
+  std::erase_if(kept_, [tag](const Delivery& d) { return d.tag <= tag; });
   held_.erase(held_.begin(), held_.begin() + static_cast<std::ptrdiff_t>(n));
   heldEnds_.erase(heldEnds_.begin(), heldEnds_.begin() + static_cast<std::ptrdiff_t>(n * outputs));
 }
 
 void Collector::holdUntilWritten(const SinkError& first) {
   const auto since = Clock::now();
+  keepHeld();
   metrics_.writeErrors.inc();
   lastWriteError_ = first.what();
   ackWritten();
@@ -351,6 +421,7 @@ void Collector::holdUntilWritten(const SinkError& first) {
       if (consumer_.receive(batch_, holdingSuspect() ? 0 : options_.maxBatch, std::max(wait, milliseconds(0))) > 0) {
         takeNext_ = 0;
         takeAll();
+        keepHeld();
       } else if (Clock::now() < sliceEnd) {
         std::this_thread::sleep_until(sliceEnd);  // a consumer at its prefetch may return at once
       }
@@ -360,6 +431,7 @@ void Collector::holdUntilWritten(const SinkError& first) {
       spdlog::info("output writable again after {}; wrote {} held records", seconds(Clock::now() - since), lines);
       lastWriteError_.clear();
       setWriteProblem({});
+      kept_.clear();
       return;
     } catch (const SinkError& e) {
       metrics_.writeErrors.inc();
@@ -394,14 +466,20 @@ void Collector::giveUp(const std::string& what) {
     router_.sink(i).discard();
     pendingLines_[i] = 0;
   }
+  // Not their failure: they go back uncounted. If that fails, the broker redelivers them (counted).
+  std::string back = "they were given back to the queue as they were (no failed delivery counted)";
+  try {
+    handBack(unackedKept());
+  } catch (const std::exception& e) {
+    back = fmt::format("they were not acknowledged and go back to the queue (giving them back failed: {})", e.what());
+  }
   held_.clear();
   heldEnds_.clear();
   forwards_.clear();
+  kept_.clear();
   pendingStamps_.clear();
   setWriteProblem({});
-  throw SinkError(fmt::format("{} with {} records not written ({}); they were not acknowledged and go back to the "
-                              "queue",
-                              what, held, lastWriteError_));
+  throw SinkError(fmt::format("{} with {} records not written ({}); {}", what, held, lastWriteError_, back));
 }
 
 void Collector::sendForwards(size_t n) {

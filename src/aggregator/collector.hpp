@@ -112,8 +112,14 @@ struct CollectorStats {
 // Consumer::receive, which keeps the connection alive (AMQP heartbeats, the Redis lease); a
 // consumer never holds more than its prefetch unacked, so what arrives meanwhile (at most that
 // many) joins the held deliveries. A stop request while holding makes one last attempt, then
-// run() throws ("stopped with N records not written ..."): nothing unwritten was acked, and
-// closing the consumer gives it back to the broker.
+// run() throws ("stopped with N records not written ..."): nothing unwritten was acked.
+//
+// Giving back (handBack): a clean stop, and giving up on an unwritable output, are no failure of
+// the deliveries not yet acked, so they go back to the queue without counting one
+// (Consumer::stopForHandBack): Redis puts them back as they are; over RabbitMQ, where anything
+// requeued comes back redelivered (one failure), the collector publishes copies with their count as
+// it is to the queue, waits for the confirms, then acks the originals. Any other way out (a crash,
+// a lost connection, an exception) leaves them to the broker: redelivered, and counted.
 class Collector {
  public:
   // Opens a publisher to a queue: the dead-letter queue (PublishRoute::DeadLetter), or the queue
@@ -127,7 +133,8 @@ class Collector {
 
   // Runs until `stop` is set or the idle timeout passes. Throws on broker failures, when stopped
   // while holding deliveries it could not write, and when the output stayed unwritable longer than
-  // writeRetryFor; everything not yet acked is then left to be redelivered.
+  // writeRetryFor. After a stop, and in the two last cases, what is not acked is given back
+  // uncounted (handBack); after broker failures it is left to be redelivered.
   void run();
   // Safe from any thread.
   CollectorStats stats() const;
@@ -170,6 +177,12 @@ class Collector {
   void ackWritten();  // after a failed write: acks the held deliveries whose lines are in every file
   void holdUntilWritten(const SinkError& first);
   [[noreturn]] void giveUp(const std::string& what);  // "stopped", "gave up after ...": throws SinkError
+  void keepHeld();  // moves batch_ into kept_ (while holding, the bodies of held_ must stay)
+  // The kept_ deliveries in held_ that are not forwards (those are in forwards_): not yet acked.
+  std::vector<Delivery> unackedKept();
+  // Gives back the forwards, `held` and what the broker pushed ahead (see the class comment).
+  // Returns how many copies were published.
+  size_t handBack(std::vector<Delivery> held);
   // Publishes the first `n` forwards (dead letters to queue.dead, recounts to the queue), waits
   // for every confirm (throws unless all are confirmed) and drops them from forwards_.
   void sendForwards(size_t n);
@@ -204,6 +217,7 @@ class Collector {
   std::vector<Delivery> batch_;
   size_t takeNext_ = 0;  // batch_[takeNext_...] are received and not yet taken
   std::vector<Held> held_;
+  std::vector<Delivery> kept_;  // while holding after a write error: deliveries received, by tag
   std::vector<Forward> forwards_;  // the held ones to publish before their ack, in tag order
   RepeatedLines deadLetterLines_;   // "dead-lettered a message": one per message, a poisoned batch at once
   std::vector<ConfirmRange> confirms_;

@@ -15,7 +15,10 @@ namespace logship {
 struct ProcessingListStats {
   std::string consumerId;
   uint64_t messages = 0;
-  bool alive = false;       // its lease is held: the aggregator is running
+  bool alive = false;       // its lease is held by a process that may be running: the aggregator is running
+  // Its lease lives, but it was taken by a process of this host that is gone (SIGKILLed): dead,
+  // though the lease has not expired yet (redis::leaseHolderGone).
+  bool ownerGone = false;
   std::string ownerHost;    // from the lease ("" once it expired)
   int64_t ownerPid = 0;     // from the lease (0 once it expired)
   // Since the lease was last renewed (an aggregator renews it on every take and ack); known when
@@ -49,7 +52,7 @@ struct QueueStats {
 // What `logctl recover` did for one consumer of a Redis queue.
 struct ConsumerRecovery {
   std::string consumerId;
-  bool alive = false;     // its lease is live: left alone
+  bool alive = false;     // its lease is live (and not held by a process of this host that is gone): left alone
   uint64_t recovered = 0;  // records put back at the head of the queue
 };
 
@@ -71,7 +74,8 @@ class Admin {
   // BrokerOptions::management enables it (logctl status); if it cannot be used, a warning says why
   // (once) and the passive declare answers.
   virtual QueueStats queueStats(const std::string& queue) = 0;
-  // Puts the unfinished records of dead consumers (lease expired) back in the queue. Returns
+  // Puts the unfinished records of dead consumers (lease expired, or held by a process of this
+  // host that is gone) back in the queue. Returns
   // nullopt when the broker does this itself (RabbitMQ requeues unacked messages on disconnect).
   virtual std::optional<std::vector<ConsumerRecovery>> recoverAbandoned(const std::string& queue) = 0;
 

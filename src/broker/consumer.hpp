@@ -22,6 +22,9 @@ struct Delivery {
   // script that puts a dead consumer's records back counts them in the records themselves.
   // The collector sends such a delivery on with its count recorded (docs/RELIABILITY.md).
   uint32_t unrecordedFailures = 0;
+  // RabbitMQ: the declared size of a body over ConsumerOptions::maxBodyBytes, which was skipped
+  // unread (`body` is empty); 0 when the body is here.
+  uint64_t droppedBodySize = 0;
   // Set when the transport could not even split the message into body and headers (a malformed
   // Redis envelope): `body` then holds the raw bytes and the message is dead-lettered with this reason.
   std::string transportError;
@@ -45,6 +48,19 @@ class Consumer {
   // Acknowledges every delivery up to and including `tag`: call only once all of them are written
   // (or dead-lettered). The broker then forgets them.
   virtual void ackUpTo(uint64_t tag) = 0;
+
+  // Gives the deliveries not acked back for a reason that is no failure of theirs (a clean stop,
+  // an output that cannot be written), so that their next delivery counts no failed delivery
+  // (docs/RELIABILITY.md, poison messages). Stops the broker's deliveries first. Either the
+  // consumer puts them back itself, as they were, and returns false (Redis: its processing list
+  // goes back to the head of the queue uncounted), or it returns true and appends to `pushedAhead`
+  // the deliveries the broker had sent that receive() did not hand out yet: the caller must then
+  // send those and the ones it holds back to the queue with their count of failed deliveries as it
+  // is, and ack them once the broker confirmed the copies (RabbitMQ: a message requeued or left
+  // unacked is always redelivered=true, which counts one failure). Over a broken connection
+  // nothing can be given back: it returns false and the broker redelivers as after a crash.
+  // Call close() after it; receive() may not be called any more.
+  virtual bool stopForHandBack(std::vector<Delivery>& pushedAhead) = 0;
 
   // Stops consuming and closes the connection. Deliveries received but not acked go back to the
   // queue for another consumer. Safe to call twice.

@@ -62,6 +62,9 @@ struct ConsumerOptions {
   // Redis only: a consumer whose lease was not refreshed for this long counts as dead, and any
   // live aggregator puts its unfinished records back in the queue.
   std::chrono::milliseconds leaseTtl{30'000};
+  // RabbitMQ: a delivery whose declared body size (its content header) is over this is not read
+  // into memory: its body frames are skipped and it arrives with droppedBodySize set (0: no limit).
+  size_t maxBodyBytes = 0;
 };
 
 // Queue names derived from the main queue name.

@@ -229,12 +229,30 @@ size_t ReconnectingConsumer::receive(std::vector<Delivery>& out, size_t max, std
     reconnect(e.what());
     return 0;
   }
-  for (size_t i = before; i < out.size(); ++i) {
+  ourTags(out, before);
+  return n;
+}
+
+void ReconnectingConsumer::ourTags(std::vector<Delivery>& out, size_t from) {
+  for (size_t i = from; i < out.size(); ++i) {
     const uint64_t innerTag = out[i].tag;
     out[i].tag = nextTag_++;
     unacked_.emplace_back(out[i].tag, innerTag);
   }
-  return n;
+}
+
+bool ReconnectingConsumer::stopForHandBack(std::vector<Delivery>& pushedAhead) {
+  // Deliveries of a broken connection come back redelivered whatever we do (a lost connection
+  // counts as a failure); only the current connection's can be handed back.
+  const size_t before = pushedAhead.size();
+  try {
+    if (!inner_->stopForHandBack(pushedAhead)) return false;
+  } catch (const ConnectionError&) {
+    pushedAhead.resize(before);
+    return false;
+  }
+  ourTags(pushedAhead, before);
+  return true;
 }
 
 void ReconnectingConsumer::ackUpTo(uint64_t tag) {

@@ -104,12 +104,14 @@ class ReconnectingConsumer final : public Consumer {
 
   size_t receive(std::vector<Delivery>& out, size_t max, std::chrono::milliseconds timeout) override;
   void ackUpTo(uint64_t tag) override;
+  bool stopForHandBack(std::vector<Delivery>& pushedAhead) override;
   void close() noexcept override;
   uint64_t reconnects() const { return reconnects_; }
   uint64_t lostAcks() const { return lostAcks_; }
 
  private:
   void reconnect(const std::string& why);
+  void ourTags(std::vector<Delivery>& out, size_t from);
 
   Reconnector reconnector_;
   Opener<Consumer> opener_;

@@ -54,8 +54,9 @@ nlohmann::ordered_json toJson(const QueueStats& s, const std::optional<uint64_t>
       lists.push_back({{"consumer", p.consumerId},
                        {"messages", p.messages},
                        {"alive", p.alive},
-                       {"owner_host", p.alive ? nlohmann::ordered_json(p.ownerHost) : nlohmann::ordered_json()},
-                       {"owner_pid", p.alive ? nlohmann::ordered_json(p.ownerPid) : nlohmann::ordered_json()},
+                       {"owner_gone", p.ownerGone},
+                       {"owner_host", p.alive || p.ownerGone ? nlohmann::ordered_json(p.ownerHost) : nlohmann::ordered_json()},
+                       {"owner_pid", p.alive || p.ownerGone ? nlohmann::ordered_json(p.ownerPid) : nlohmann::ordered_json()},
                        {"lease_age_seconds", optionalSeconds(p.leaseAge)},
                        {"lease_expires_in_seconds", optionalSeconds(p.leaseExpiresIn)}});
     }
@@ -87,7 +88,10 @@ void printTable(const QueueStats (&stats)[2]) {
     for (const auto& p : main.processing) {
       std::string owner = "-";
       std::string lease = "expired: a live aggregator or `logctl recover` puts its messages back";
-      if (p.alive) {
+      if (p.ownerGone) {
+        owner = fmt::format("{} pid {}", escaped(p.ownerHost), p.ownerPid);
+        lease = "held by a process of this host that is gone: `logctl recover` puts its messages back";
+      } else if (p.alive) {
         owner = fmt::format("{} pid {}", escaped(p.ownerHost), p.ownerPid);
         lease = p.leaseAge ? fmt::format("renewed {} ago, expires in {}", seconds(*p.leaseAge), seconds(*p.leaseExpiresIn))
                            : fmt::format("expires in {}", seconds(*p.leaseExpiresIn));

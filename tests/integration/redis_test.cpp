@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
 
 #include "broker/factory.hpp"
 #include "broker/redis/connection.hpp"
@@ -174,6 +176,52 @@ TEST_F(Redis, ASecondConsumerTakingOurIdStopsTheFirst) {
   ASSERT_EQ(got2.size(), 4u) << "the first one's records were put back for the new owner";
   for (int i = 0; i < 4; ++i) EXPECT_EQ(got2[static_cast<size_t>(i)].body, fmt::format("r{}", i));
   EXPECT_TRUE(got2[0].redelivered && got2[1].redelivered) << "the first one's two count a failed delivery";
+}
+
+// A lease taken by a process of this host that is gone (SIGKILLed: its lease lives on until it
+// expires) is dead for `logctl status` and `logctl recover`, as for the aggregator taking its id.
+TEST_F(Redis, AdminTreatsALeaseOfAGoneProcessOfThisHostAsDead) {
+  push(keys->processing("killed"), 0, 2);
+  conn->command({"SADD", keys->registry, "killed", "remote"}, "SADD");
+  const std::string host = redis::localHostName();
+  conn->command({"SET", keys->lease("killed"), fmt::format("{} 999999999 dead 30000", host), "PX", "60000"}, "SET");
+  // Another host's pid means nothing here: only its lease's expiry tells.
+  conn->command({"SET", keys->lease("remote"), "elsewhere 999999999 x 30000", "PX", "60000"}, "SET");
+  push(keys->processing("remote"), 2, 3);
+  auto admin = makeAdmin(broker);
+  const auto stats = admin->queueStats(queue);
+  EXPECT_EQ(stats.consumers, 1u) << "only the other host's consumer may be alive";
+  ASSERT_EQ(stats.processing.size(), 2u);
+  for (const auto& p : stats.processing) {
+    EXPECT_EQ(p.alive, p.consumerId == "remote") << p.consumerId;
+    EXPECT_EQ(p.ownerGone, p.consumerId == "killed") << p.consumerId;
+  }
+  const auto result = admin->recoverAbandoned(queue);
+  ASSERT_TRUE(result.has_value());
+  for (const auto& c : *result) {
+    EXPECT_EQ(c.alive, c.consumerId == "remote") << c.consumerId;
+    EXPECT_EQ(c.recovered, c.consumerId == "killed" ? 2u : 0u) << c.consumerId;
+  }
+  EXPECT_EQ(range(queue), (std::vector<std::string>{counted("r0", 1), counted("r1", 1)}));
+  EXPECT_EQ(conn->command({"EXISTS", keys->lease("killed")}, "EXISTS")->integer, 0);
+  EXPECT_EQ(conn->command({"EXISTS", keys->lease("remote")}, "EXISTS")->integer, 1);
+}
+
+// A consumer made again in the same process (the reconnect after a Redis restart that kept the
+// lease) finds its own earlier lease: it renews it and never calls its own process gone.
+TEST_F(Redis, AReconnectRenewsOurOwnLeaseWithoutCallingUsGone) {
+  auto log = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(64);
+  spdlog::default_logger()->sinks().push_back(log);
+  auto first = makeConsumer(broker, consumerOptions("again"));
+  auto second = makeConsumer(broker, consumerOptions("again"));
+  auto& sinks = spdlog::default_logger()->sinks();
+  sinks.erase(std::find(sinks.begin(), sinks.end(), log));
+  bool renewed = false;
+  for (const std::string& line : log->last_formatted()) {
+    EXPECT_EQ(line.find("which is gone"), std::string::npos) << line;
+    renewed = renewed || line.find("still had our lease from before we reconnected") != std::string::npos;
+  }
+  EXPECT_TRUE(renewed) << "it says what it did";
 }
 
 // kRecoverScript counts a failed delivery in each record it puts back, and the C++ reader

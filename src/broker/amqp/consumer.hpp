@@ -10,6 +10,8 @@ inline constexpr std::string_view kDeliveryCountHeader = "x-delivery-count";
 // Moves a delivered message into `d`: tag, body, headers (x-delivery-count dropped and counted in
 // unrecordedFailures), redelivered, timestamp. Does not destroy the envelope.
 void toDelivery(const amqp_envelope_t& envelope, Delivery& d);
+// The same from a basic.deliver's tag and flag and its content header's properties (no body).
+void toDelivery(uint64_t tag, bool redelivered, const amqp_basic_properties_t& props, Delivery& d);
 
 // basic.consume with manual acks and basic.qos(prefetch) on channel 1.
 class AmqpConsumer final : public Consumer {
@@ -19,14 +21,22 @@ class AmqpConsumer final : public Consumer {
 
   size_t receive(std::vector<Delivery>& out, size_t max, std::chrono::milliseconds timeout) override;
   void ackUpTo(uint64_t tag) override;
+  bool stopForHandBack(std::vector<Delivery>& pushedAhead) override;
   void close() noexcept override;
 
  private:
   // Returns false on timeout.
   bool receiveOne(std::vector<Delivery>& out, timeval* timeout);
+  // After a basic.deliver: reads its content header and body frames into `d`; a body over
+  // maxBodyBytes_ is skipped frame by frame (one frame in memory at a time).
+  void readContent(Delivery& d);
+  // A method frame other than basic.deliver: throws for a cancel or close, else ignores it.
+  void otherMethod(const amqp_frame_t& frame);
 
   AmqpConnection conn_;
   std::string queue_;
+  std::string consumerTag_;
+  size_t maxBodyBytes_ = 0;
   std::vector<Delivery> early_;  // read while the caller asked for none (receive with max 0)
 };
 

@@ -45,7 +45,14 @@ void toMessage(std::string_view value, Message& out) {
 
 }  // namespace
 
-RedisAdmin::RedisAdmin(const BrokerOptions& options) : conn_(RedisConnection::open(options)) {}
+RedisAdmin::RedisAdmin(const BrokerOptions& options) : conn_(RedisConnection::open(options)), host_(localHostName()) {}
+
+std::string RedisAdmin::goneHoldersLease(const std::string& leaseKey) {
+  Reply lease = conn_.command({"GET", leaseKey}, "reading a consumer lease");
+  if (lease->type != REDIS_REPLY_STRING) return {};
+  std::string token(replyText(*lease));
+  return leaseHolderGone(parseLeaseToken(token), host_) ? token : std::string();
+}
 
 void RedisAdmin::requireList(const std::string& key) {
   Reply type = conn_.command({"TYPE", key}, fmt::format("checking '{}'", escaped(key)));
@@ -95,11 +102,12 @@ QueueStats RedisAdmin::queueStats(const std::string& queue) {
     Reply lease = conn_.command({"GET", keys.lease(id)}, "reading a consumer lease");
     const int64_t pttl = conn_.command({"PTTL", keys.lease(id)}, "reading a consumer lease")->integer;
     if (lease->type == REDIS_REPLY_STRING && pttl >= 0) {
-      p.alive = true;
-      ++stats.consumers;
       const LeaseOwner owner = parseLeaseToken(replyText(*lease));
       p.ownerHost = owner.host;
       p.ownerPid = owner.pid;
+      p.ownerGone = leaseHolderGone(owner, host_);
+      p.alive = !p.ownerGone;
+      if (p.alive) ++stats.consumers;
       p.leaseExpiresIn = std::chrono::milliseconds(pttl);
       if (owner.ttlMs > 0) p.leaseAge = std::chrono::milliseconds(std::max<int64_t>(owner.ttlMs - pttl, 0));
     }
@@ -113,8 +121,11 @@ std::optional<std::vector<ConsumerRecovery>> RedisAdmin::recoverAbandoned(const 
   const QueueKeys keys(queue);
   std::vector<ConsumerRecovery> result;
   for (const std::string& id : consumerIds(queue)) {
+    // A lease held by a process of this host that is gone counts as gone: the script checks that
+    // it still holds exactly that token.
+    const std::string gone = goneHoldersLease(keys.lease(id));
     Reply r = conn_.command(
-        {"EVAL", kRecoverScript, "4", keys.queue, keys.processing(id), keys.lease(id), keys.registry, id, "", "release"},
+        {"EVAL", kRecoverScript, "4", keys.queue, keys.processing(id), keys.lease(id), keys.registry, id, gone, "release"},
         "recovering records of a dead consumer");
     ConsumerRecovery& c = result.emplace_back();
     c.consumerId = id;

@@ -24,8 +24,11 @@ class RedisAdmin final : public Admin {
   // the list, and false to stop.
   void scanDeadLetters(const std::string& queue, uint64_t bound,
                        const std::function<bool(const DeadLetter&, std::string_view, uint64_t&)>& visit);
+  // The lease of `leaseKey` when a process of this host that is gone holds it, else "".
+  std::string goneHoldersLease(const std::string& leaseKey);
 
   RedisConnection conn_;
+  std::string host_;
 };
 
 }  // namespace logship::redis

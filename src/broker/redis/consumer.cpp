@@ -1,11 +1,10 @@
 #include "broker/redis/consumer.hpp"
 
-#include <signal.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <fstream>
+#include <mutex>
 #include <random>
+#include <set>
 #include <thread>
 
 #include <fmt/format.h>
@@ -79,20 +78,15 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 )lua";
 
-std::string hostName() {
-  char host[256] = "unknown";
-  gethostname(host, sizeof host - 1);
-  return host;
-}
+// The lease tokens of this process' consumers (a reconnect makes a new consumer with a new token).
+// A lease holding one of them is ours from before a reconnect (the broker restarted with the lease
+// persisted, or our connection broke while the lease lived): not a dead process.
+std::mutex ownTokensMu;
+std::set<std::string> ownTokens;
 
-// A holder on this host is gone when its pid no longer runs a log_aggregator.
-bool processGone(long pid) {
-  if (pid <= 0) return false;
-  if (kill(static_cast<pid_t>(pid), 0) != 0) return errno == ESRCH;
-  std::ifstream comm(fmt::format("/proc/{}/comm", pid));
-  std::string name;
-  if (!std::getline(comm, name)) return false;
-  return name != "log_aggregator" || pid == getpid();
+bool isOwnToken(const std::string& token) {
+  std::lock_guard lock(ownTokensMu);
+  return ownTokens.contains(token);
 }
 
 std::string leaseOwnerText(std::string_view token) {
@@ -108,7 +102,7 @@ RedisConsumer::RedisConsumer(const BrokerOptions& options, const ConsumerOptions
     : conn_(RedisConnection::open(options)),
       keys_(consumer.queue),
       id_(consumer.consumerId),
-      host_(hostName()),
+      host_(localHostName()),
       leaseTtl_(consumer.leaseTtl),
       prefetch_(consumer.prefetch),
       blockLimit_(std::max(options.rpcTimeout / 2, std::chrono::milliseconds(10))),
@@ -130,6 +124,10 @@ RedisConsumer::RedisConsumer(const BrokerOptions& options, const ConsumerOptions
   // The TTL in the token lets `logctl status` tell how long ago the lease was renewed.
   token_ = fmt::format("{} {} {:016x} {}", host_, getpid(),
                        std::random_device{}() * 0x100000000ULL + std::random_device{}(), ttlMs_);
+  {
+    std::lock_guard lock(ownTokensMu);
+    ownTokens.insert(token_);
+  }
   acquireLease();
   putBackOwn("left by a previous run", false);
 }
@@ -143,13 +141,17 @@ void RedisConsumer::acquireLease() {
     const std::string holder(replyText(*r));
     if (holder.empty()) return;
     // "<host> <pid> <nonce>": a holder on this host whose process is gone was a previous run of ours.
-    const size_t sp1 = holder.find(' ');
-    const std::string holderHost = holder.substr(0, sp1);
-    const long holderPid = sp1 == std::string::npos ? 0 : std::atol(holder.c_str() + sp1 + 1);
-    if (holderHost == host_) {
-      if (processGone(holderPid)) {
+    const LeaseOwner owner = parseLeaseToken(holder);
+    if (isOwnToken(holder)) {
+      spdlog::info("consumer id '{}' still had our lease from before we reconnected: renewing it", escaped(id_));
+      conn_.command({"EVAL", kDeleteIfScript, "1", lease_, holder}, "releasing our earlier consumer lease");
+      continue;
+    }
+    if (owner.host == host_) {
+      // Our own pid with a token that is not ours: a previous process of another pid namespace.
+      if (owner.pid == getpid() || leaseHolderGone(owner, host_)) {
         spdlog::info("consumer id '{}' was held by pid {} on this host, which is gone: taking it over", escaped(id_),
-                     holderPid);
+                     owner.pid);
         conn_.command({"EVAL", kDeleteIfScript, "1", lease_, holder}, "releasing a stale consumer lease");
         continue;
       }
@@ -174,9 +176,9 @@ void RedisConsumer::acquireLease() {
   }
 }
 
-void RedisConsumer::putBackOwn(const char* why, bool release) {
+void RedisConsumer::putBackOwn(const char* why, bool release, bool counted) {
   Reply r = conn_.command({"EVAL", kRecoverScript, "4", keys_.queue, processing_, lease_, keys_.registry, id_, token_,
-                           release ? "release" : "keep"},
+                           release ? "release" : "keep", counted ? "counted" : "as-is"},
                           "putting unfinished records back in the queue");
   if (r->type == REDIS_REPLY_INTEGER && r->integer > 0) {
     spdlog::warn("put {} unfinished message(s) {} back at the head of '{}'", r->integer, why, escaped(keys_.queue));
@@ -289,6 +291,17 @@ void RedisConsumer::ackUpTo(uint64_t tag) {
   }
   if (r->integer >= 0) noteLeaseLost(r->integer);
   settledThrough_ = std::max(settledThrough_, tag);
+}
+
+bool RedisConsumer::stopForHandBack(std::vector<Delivery>& /*pushedAhead*/) {
+  if (closed_) return false;
+  try {
+    putBackOwn("not yet written (given back: no failed delivery counted)", true, false);
+    closed_ = true;
+  } catch (const ConnectionError& e) {
+    spdlog::debug("giving records back: {}", e.what());  // close() tries again; else the lease expires
+  }
+  return false;
 }
 
 void RedisConsumer::close() noexcept {

@@ -25,11 +25,13 @@ class RedisConsumer final : public Consumer {
 
   size_t receive(std::vector<Delivery>& out, size_t max, std::chrono::milliseconds timeout) override;
   void ackUpTo(uint64_t tag) override;
+  bool stopForHandBack(std::vector<Delivery>& pushedAhead) override;
   void close() noexcept override;
 
  private:
   void acquireLease();
-  void putBackOwn(const char* why, bool release);
+  // counted: each record counts one failed delivery (kRecoverScript); else they go back as they are.
+  void putBackOwn(const char* why, bool release, bool counted = true);
   void recoverOthers();
   size_t take(size_t max, std::vector<Delivery>& out);
   void deliver(const redisReply& value, std::vector<Delivery>& out);

@@ -1,5 +1,13 @@
 #include "broker/redis/keys.hpp"
 
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+
+#include <fmt/format.h>
+
 namespace logship::redis {
 
 std::string QueueKeys::processingPattern() const {
@@ -36,6 +44,21 @@ LeaseOwner parseLeaseToken(std::string_view token) {
   if (n >= 2) owner.pid = number(parts[1]);
   if (n >= 4) owner.ttlMs = number(parts[3]);
   return owner;
+}
+
+std::string localHostName() {
+  char host[256] = "unknown";
+  gethostname(host, sizeof host - 1);
+  return host;
+}
+
+bool leaseHolderGone(const LeaseOwner& owner, std::string_view thisHost) {
+  if (owner.host != thisHost || owner.pid <= 0 || owner.pid == getpid()) return false;  // we are alive
+  if (kill(static_cast<pid_t>(owner.pid), 0) != 0) return errno == ESRCH;
+  std::ifstream comm(fmt::format("/proc/{}/comm", owner.pid));
+  std::string name;
+  if (!std::getline(comm, name)) return false;
+  return name != "log_aggregator";
 }
 
 }  // namespace logship::redis

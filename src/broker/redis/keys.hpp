@@ -28,6 +28,15 @@ struct LeaseOwner {
 };
 LeaseOwner parseLeaseToken(std::string_view token);
 
+// This host's name, as written in the leases of the aggregators that run on it.
+std::string localHostName();
+
+// Whether the process that holds a lease is known to be gone: it ran on `thisHost` and its pid
+// runs no log_aggregator any more. A holder on another host (or a lease without a pid) is never
+// known to be gone: only its lease's expiry tells. The aggregator (taking its own id), `logctl
+// status` and `logctl recover` use this one check.
+bool leaseHolderGone(const LeaseOwner& owner, std::string_view thisHost);
+
 // Lua for the scripts that read or count failed deliveries in a value (docs/FORMATS.md, "Redis
 // envelope"): `failures(v)` returns the count of the first `deliveries` item of a version-1
 // envelope (0 without one, or when it is not 1 to 9 digits) and where it is, or nil when `v` is not
@@ -63,7 +72,9 @@ end
 // counts one more failed delivery (`counted`, poison messages in docs/RELIABILITY.md). With mode
 // "release" it also forgets the consumer (registry entry, and the lease if ownerToken held it).
 // KEYS: queue, processing, lease, registry. ARGV: id, ownerToken ("" = nobody), mode ("keep" or
-// "release"). Returns the number of records moved, or -1 when a live consumer holds the lease.
+// "release"), and optionally "as-is": the owner gives its records back for a reason that is no
+// failure of theirs (a clean stop, an unwritable output): they go back uncounted.
+// Returns the number of records moved, or -1 when a live consumer holds the lease.
 inline const std::string kRecoverScript = std::string(kDeliveriesLua) + R"lua(
 local owner = redis.call('GET', KEYS[3])
 if owner and owner ~= ARGV[2] then return -1 end
@@ -71,7 +82,7 @@ local n = 0
 while true do
   local v = redis.call('RPOP', KEYS[2])
   if not v then break end
-  redis.call('LPUSH', KEYS[1], counted(v))
+  if ARGV[4] == 'as-is' then redis.call('LPUSH', KEYS[1], v) else redis.call('LPUSH', KEYS[1], counted(v)) end
   n = n + 1
 end
 if ARGV[3] == 'release' then
