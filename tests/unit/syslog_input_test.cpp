@@ -314,16 +314,23 @@ TEST(SyslogTcpInput, AFloodOfSilentConnectionsDoesNotLockSendersOut) {
       ::close(fd);
     }
   });
+  // Every message, and the flood well past the cap. Not every one of the 1,000 connects need be
+  // accepted within the time: on a loaded machine the kernel drops SYNs while the backlog is full and
+  // retries them after 1, 3, 7, 15 ... s (CI saw 857 of 1,012 within 60 s).
   const bool done = pump(
       input, *p.shipper,
-      [&] { return input.counts().messages == kMessages && input.counts().connections == kSilent + kMessages; }, 60s);
+      [&] { return input.counts().messages == kMessages && input.counts().connections >= 2 * 256 + kMessages; },
+      60s);
   flood.join();
   sender.join();
   EXPECT_TRUE(done) << input.counts().messages << " message(s) of " << kMessages << ", "
                     << input.counts().connections << " connection(s)";
   EXPECT_EQ(silent.size(), static_cast<size_t>(kSilent));
-  EXPECT_EQ(input.openConnections(), 256u);
-  EXPECT_GE(metrics.evicted.value(), static_cast<uint64_t>(kSilent - 256));
+  // At the cap, less the senders' connections that made room and then closed themselves.
+  EXPECT_LE(input.openConnections(), 256u);
+  EXPECT_GE(input.openConnections(), static_cast<size_t>(256 - kMessages));
+  // Every connection taken in is open, was closed to make room, or was a sender's (closed by it).
+  EXPECT_GE(metrics.evicted.value() + input.openConnections() + kMessages, input.counts().connections);
   for (int fd : silent) ::close(fd);
   input.endOfInput(*p.shipper);
   auto got = messages(p.finish());
