@@ -44,6 +44,18 @@ std::string clientNameFor(const BrokerOptions& options) {
 
 }  // namespace
 
+namespace {
+
+void throwIfError(const redisReply& reply, std::string_view what) {
+  if (!isError(reply)) return;
+  if (isTransient(replyText(reply))) {
+    throw ConnectionError(fmt::format("{}: Redis is not ready: {}", what, escaped(replyText(reply))));
+  }
+  throw BrokerRefusedError(0, fmt::format("{}: Redis refused: {}", what, escaped(replyText(reply))));
+}
+
+}  // namespace
+
 int versionNumber(std::string_view version) {
   int parts[3] = {0, 0, 0};
   size_t i = 0;
@@ -164,12 +176,7 @@ Reply RedisConnection::command(std::span<const std::string_view> args, std::stri
   append(args);
   flush(what);
   Reply reply = read(what);
-  if (isError(*reply)) {
-    if (isTransient(replyText(*reply))) {
-      throw ConnectionError(fmt::format("{}: Redis is not ready: {}", what, escaped(replyText(*reply))));
-    }
-    throw BrokerRefusedError(0, fmt::format("{}: Redis refused: {}", what, escaped(replyText(*reply))));
-  }
+  throwIfError(*reply, what);
   return reply;
 }
 
@@ -215,12 +222,7 @@ bool RedisConnection::commandDroppingBulk(std::initializer_list<std::string_view
   // A request-reply connection: once the previous reply was taken, hiredis buffers nothing more.
   if (ctx_->reader->pos == ctx_->reader->len && dropBulkReply(what)) return true;
   Reply reply = read(what);
-  if (isError(*reply)) {
-    if (isTransient(replyText(*reply))) {
-      throw ConnectionError(fmt::format("{}: Redis is not ready: {}", what, escaped(replyText(*reply))));
-    }
-    throw BrokerRefusedError(0, fmt::format("{}: Redis refused: {}", what, escaped(replyText(*reply))));
-  }
+  throwIfError(*reply, what);
   return reply->type != REDIS_REPLY_NIL;
 }
 
