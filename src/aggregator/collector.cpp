@@ -22,12 +22,9 @@ std::string seconds(Clock::duration d) {
 }
 
 std::string tooLargeReason(const Delivery& d, size_t limit) {
-  if (d.droppedBodySize == 0) {
-    return fmt::format("message of {} bytes is over the limit of {} bytes (--max-message-bytes)", d.body.size(), limit);
-  }
-  return fmt::format("message of {} bytes is over the limit of {} bytes (--max-message-bytes); its body was not "
-                     "read (refused from its declared size): only its headers are kept",
-                     d.droppedBodySize, limit);
+  if (d.droppedBodySize == 0) return logship::tooLargeReason(d.body.size(), limit, OversizeBody::Read);
+  return logship::tooLargeReason(d.droppedBodySize, limit,
+                                 d.movedToDeadLetters ? OversizeBody::KeptInRedis : OversizeBody::SkippedUnread);
 }
 
 // While the output fails, a reminder at most this often (the first error and a new reason are
@@ -486,6 +483,7 @@ void Collector::sendForwards(size_t n) {
   if (n == 0) return;
   Message m;
   auto send = [&](const Forward& f) {
+    if (f.delivery.movedToDeadLetters) return;  // the broker moved it there itself: only counted below
     m.body = f.delivery.body;
     m.headers = f.delivery.headers;
     m.timestampUs = f.delivery.brokerTimestampUs;

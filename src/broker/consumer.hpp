@@ -22,9 +22,13 @@ struct Delivery {
   // script that puts a dead consumer's records back counts them in the records themselves.
   // The collector sends such a delivery on with its count recorded (docs/RELIABILITY.md).
   uint32_t unrecordedFailures = 0;
-  // RabbitMQ: the declared size of a body over ConsumerOptions::maxBodyBytes, which was skipped
-  // unread (`body` is empty); 0 when the body is here.
+  // The size of a body over ConsumerOptions::maxBodyBytes that was not read (`body` is empty); 0
+  // when the body is here. RabbitMQ: the size its content header declares; the body frames were skipped.
   uint64_t droppedBodySize = 0;
+  // Redis: the take script moved this message (droppedBodySize over the limit) to the dead list
+  // itself, inside Redis, body and headers, with its kDeadReason and kDeadQueue: the delivery only
+  // tells, to be counted and logged; it holds no place in the processing list. Ack it like others.
+  bool movedToDeadLetters = false;
   // Set when the transport could not even split the message into body and headers (a malformed
   // Redis envelope): `body` then holds the raw bytes and the message is dead-lettered with this reason.
   std::string transportError;

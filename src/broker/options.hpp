@@ -62,8 +62,10 @@ struct ConsumerOptions {
   // Redis only: a consumer whose lease was not refreshed for this long counts as dead, and any
   // live aggregator puts its unfinished records back in the queue.
   std::chrono::milliseconds leaseTtl{30'000};
-  // RabbitMQ: a delivery whose declared body size (its content header) is over this is not read
-  // into memory: its body frames are skipped and it arrives with droppedBodySize set (0: no limit).
+  // A delivery whose body is over this is not read into memory (0: no limit). RabbitMQ: from the
+  // size its content header declares, its body frames skipped; it arrives with droppedBodySize set.
+  // Redis: the take script measures the value in Redis and moves it to the dead list there; it
+  // arrives with droppedBodySize and movedToDeadLetters set.
   size_t maxBodyBytes = 0;
 };
 

@@ -62,6 +62,17 @@ uint32_t recordedDeliveries(std::span<const Header> headers);
 // Replaces every kDeliveries header of `headers` by one holding `count`.
 void setRecordedDeliveries(std::vector<Header>& headers, uint32_t count);
 
+// What became of the body of a message over --max-message-bytes, as its dead letter's reason says.
+enum class OversizeBody {
+  Read,          // read whole, dead-lettered with it
+  SkippedUnread, // RabbitMQ: refused from the size its content header declares, its frames skipped
+  KeptInRedis,   // Redis: refused from its size in Redis, moved to the dead list there, body and all
+};
+// The kDeadReason of a message whose body of `size` bytes is over `limit`: "message of SIZE " and
+// tooLargeReasonAfterSize(), which the Redis take script appends to the size it measured itself.
+std::string tooLargeReason(uint64_t size, size_t limit, OversizeBody body);
+std::string tooLargeReasonAfterSize(size_t limit, OversizeBody body);
+
 // A dead letter as it goes back to its queue (logctl dead requeue): the same body, headers and
 // timestamp, without kDeadReason, kDeadQueue and kDeliveries (it starts with no failed delivery).
 Message requeuedMessage(const Message& deadLetter);

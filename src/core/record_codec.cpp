@@ -35,6 +35,19 @@ Message requeuedMessage(const Message& deadLetter) {
   return m;
 }
 
+std::string tooLargeReasonAfterSize(size_t limit, OversizeBody body) {
+  std::string reason = fmt::format("bytes is over the limit of {} bytes (--max-message-bytes)", limit);
+  if (body == OversizeBody::Read) return reason;
+  reason += "; its body was not read (refused from its declared size): ";
+  reason += body == OversizeBody::SkippedUnread ? "only its headers are kept"
+                                                : "it was moved to the dead list within Redis, body and headers";
+  return reason;
+}
+
+std::string tooLargeReason(uint64_t size, size_t limit, OversizeBody body) {
+  return fmt::format("message of {} {}", size, tooLargeReasonAfterSize(limit, body));
+}
+
 void encodeRecord(const Record& record, Message& out) {
   out.body = record.message;
   out.headers.clear();

@@ -300,6 +300,61 @@ TEST_F(Redis, ARecordThatFailedBeforeIsTakenAlone) {
   EXPECT_EQ(llen(queue), 0);
 }
 
+// A value whose body is over ConsumerOptions::maxBodyBytes is moved to the dead list by the take
+// script, inside Redis, whole: the consumer hands on only its size, and it holds no place in the
+// processing list, so acks trim exactly the others. The limit is on the body, not the header line.
+TEST_F(Redis, AValueOverTheLimitIsDeadLetteredInsideRedisAndTakesNoPlaceInTheProcessingList) {
+  const std::string big(100, 'B');
+  Message m;
+  m.body = big;
+  m.headers = {{"x-trace", "t 1"}, {std::string(wire::kDeliveries), "2"}};
+  std::string envelope;
+  redis::encodeEnvelope(m, envelope);
+  m.body = "small body";
+  m.headers = {{"x-long", std::string(200, 'h')}};
+  std::string longHeader;
+  redis::encodeEnvelope(m, longHeader);
+  for (const auto& v : {std::string("a"), envelope, std::string("b"), std::string(100, 'P'), std::string("c"), longHeader}) {
+    conn->command({"RPUSH", queue, v}, "RPUSH");
+  }
+  ConsumerOptions co = consumerOptions("big");
+  co.maxBodyBytes = 64;
+  auto consumer = makeConsumer(broker, co);
+  std::vector<Delivery> got = receiveAll(*consumer, 6);
+  ASSERT_EQ(got.size(), 6u);
+  for (size_t i : {1u, 3u}) {
+    EXPECT_TRUE(got[i].movedToDeadLetters) << i;
+    EXPECT_EQ(got[i].droppedBodySize, 100u) << i;
+    EXPECT_TRUE(got[i].body.empty()) << i;
+  }
+  EXPECT_EQ(got[5].body, "small body");
+  EXPECT_FALSE(got[5].movedToDeadLetters);
+  EXPECT_EQ(range(keys->processing("big")), (std::vector<std::string>{"a", "b", "c", longHeader}));
+  const auto dead = range(deadLetterQueueName(queue));
+  ASSERT_EQ(dead.size(), 2u);
+  const std::string reason = tooLargeReason(100, 64, OversizeBody::KeptInRedis);
+  std::string body;
+  std::vector<Header> headers;
+  std::string error;
+  ASSERT_TRUE(redis::decodeEnvelope(dead[0], body, headers, error)) << error;
+  EXPECT_EQ(body, big);
+  ASSERT_EQ(headers.size(), 3u) << "deliveries dropped";
+  EXPECT_EQ(headers[0].value, "t 1");
+  EXPECT_EQ(headers[1].key, wire::kDeadReason);
+  EXPECT_EQ(headers[1].value, reason);
+  EXPECT_EQ(headers[2].key, wire::kDeadQueue);
+  EXPECT_EQ(headers[2].value, queue);
+  ASSERT_TRUE(redis::decodeEnvelope(dead[1], body, headers, error)) << error;
+  EXPECT_EQ(body, std::string(100, 'P'));
+  ASSERT_EQ(headers.size(), 2u);
+  EXPECT_EQ(headers[0].value, reason);
+  consumer->ackUpTo(got[3].tag);
+  EXPECT_EQ(range(keys->processing("big")), (std::vector<std::string>{"c", longHeader}));
+  consumer->ackUpTo(got[5].tag);
+  EXPECT_EQ(llen(keys->processing("big")), 0);
+  EXPECT_EQ(llen(queue), 0);
+}
+
 TEST_F(Redis, KeysOfAnotherTypeAreRefused) {
   conn->command({"SET", queue, "not a list"}, "SET");
   EXPECT_THROW(makePublisher(broker, queue), BrokerRefusedError);

@@ -2,12 +2,15 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <thread>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -37,6 +40,18 @@ std::string clientNameFor(const BrokerOptions& options) {
   std::string name = fmt::format("{}@{}/pid-{}", options.clientName, host, getpid());
   std::replace_if(name.begin(), name.end(), [](char c) { return c <= ' ' || c == 0x7f; }, '_');
   return name;
+}
+
+}  // namespace
+
+namespace {
+
+void throwIfError(const redisReply& reply, std::string_view what) {
+  if (!isError(reply)) return;
+  if (isTransient(replyText(reply))) {
+    throw ConnectionError(fmt::format("{}: Redis is not ready: {}", what, escaped(replyText(reply))));
+  }
+  throw BrokerRefusedError(0, fmt::format("{}: Redis refused: {}", what, escaped(replyText(reply))));
 }
 
 }  // namespace
@@ -161,12 +176,7 @@ Reply RedisConnection::command(std::span<const std::string_view> args, std::stri
   append(args);
   flush(what);
   Reply reply = read(what);
-  if (isError(*reply)) {
-    if (isTransient(replyText(*reply))) {
-      throw ConnectionError(fmt::format("{}: Redis is not ready: {}", what, escaped(replyText(*reply))));
-    }
-    throw BrokerRefusedError(0, fmt::format("{}: Redis refused: {}", what, escaped(replyText(*reply))));
-  }
+  throwIfError(*reply, what);
   return reply;
 }
 
@@ -203,6 +213,61 @@ void RedisConnection::flush(std::string_view what) {
   int done = 0;
   while (done == 0) {
     if (redisBufferWrite(ctx_.get(), &done) != REDIS_OK) throwContextError(what);
+  }
+}
+
+bool RedisConnection::commandDroppingBulk(std::initializer_list<std::string_view> args, std::string_view what) {
+  append(std::span<const std::string_view>(args.begin(), args.size()));
+  flush(what);
+  // A request-reply connection: once the previous reply was taken, hiredis buffers nothing more.
+  if (ctx_->reader->pos == ctx_->reader->len && dropBulkReply(what)) return true;
+  Reply reply = read(what);
+  throwIfError(*reply, what);
+  return reply->type != REDIS_REPLY_NIL;
+}
+
+void RedisConnection::throwSocketError(std::string_view what) {
+  if (errno == EAGAIN || errno == EWOULDBLOCK) {
+    throw TimeoutError(fmt::format("{}: no answer from Redis within {} ms", what, rpcTimeout_.count()));
+  }
+  throw ConnectionError(fmt::format("{}: {}", what, std::strerror(errno)));
+}
+
+bool RedisConnection::dropBulkReply(std::string_view what) {
+  // RESP bulk string: "$<length>\r\n<bytes>\r\n". Its length line is peeked at (left in the socket
+  // for hiredis unless this is a bulk string), then the whole reply is read in chunks and dropped.
+  char head[32];
+  const auto giveUpAt = Clock::now() + rpcTimeout_;
+  for (;;) {
+    const ssize_t n = recv(ctx_->fd, head, sizeof head, MSG_PEEK);
+    if (n == 0) throw ConnectionError(fmt::format("{}: Redis closed the connection", what));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throwSocketError(what);
+    }
+    if (head[0] != '$' || (n > 1 && head[1] == '-')) return false;  // not a bulk string, or nil
+    const char* cr = static_cast<const char*>(std::memchr(head, '\r', static_cast<size_t>(n)));
+    if (cr == nullptr || cr + 1 >= head + n) {
+      if (static_cast<size_t>(n) == sizeof head) return false;  // no length line: hiredis tells what it is
+      if (Clock::now() >= giveUpAt) throwSocketError(what);
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));  // the rest of the line is on its way
+      continue;
+    }
+    size_t length = 0;
+    const auto [end, ec] = std::from_chars(head + 1, cr, length);
+    if (ec != std::errc() || end != cr) return false;
+    size_t left = static_cast<size_t>(cr + 2 - head) + length + 2;
+    char chunk[16384];
+    while (left > 0) {
+      const ssize_t got = recv(ctx_->fd, chunk, std::min(left, sizeof chunk), 0);
+      if (got == 0) throw ConnectionError(fmt::format("{}: Redis closed the connection", what));
+      if (got < 0) {
+        if (errno == EINTR) continue;
+        throwSocketError(what);
+      }
+      left -= static_cast<size_t>(got);
+    }
+    return true;
   }
 }
 

@@ -41,6 +41,12 @@ class RedisConnection {
   // Like command(), but an error reply is returned (type REDIS_REPLY_ERROR) instead of thrown.
   Reply request(std::initializer_list<std::string_view> args, std::string_view what);
 
+  // For a command whose bulk-string reply is not wanted (BLMOVE Q Q LEFT LEFT only waits for a
+  // record): such a reply is read off the socket in chunks and dropped, never held whole (hiredis
+  // reads a reply whole, and a value may be far over --max-message-bytes). Returns false for a nil
+  // reply, true otherwise; an error reply is thrown as by command().
+  bool commandDroppingBulk(std::initializer_list<std::string_view> args, std::string_view what);
+
   // Pipelining: queue commands, send them all, then read their replies in order.
   void append(std::span<const std::string_view> args);
   void flush(std::string_view what);
@@ -64,6 +70,10 @@ class RedisConnection {
   void authenticateAndPing(const BrokerOptions& options, const std::string& where);
   void selectDatabase(const BrokerOptions& options, const std::string& where);
   Reply nextFromReader(std::string_view what);
+  // With nothing of a reply buffered by hiredis: reads the next reply off the socket and drops it if
+  // it is a bulk string (returns true), else leaves it for hiredis (returns false).
+  bool dropBulkReply(std::string_view what);
+  [[noreturn]] void throwSocketError(std::string_view what);
 
   std::unique_ptr<redisContext, Deleter> ctx_;
   std::chrono::milliseconds rpcTimeout_{15'000};

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <mutex>
 #include <random>
 #include <set>
@@ -17,14 +18,39 @@
 namespace logship::redis {
 namespace {
 
-// Takes up to ARGV[3] records and refreshes the lease. KEYS: queue, processing, lease, registry.
-// ARGV: token, ttl ms, max, id. Returns {lost, values...}: lost is -1 normally, or the length the
-// processing list had when our lease was found expired (0: someone put our records back).
+// Takes up to ARGV[3] records and refreshes the lease. KEYS: queue, processing, lease, registry,
+// dead list. ARGV: token, ttl ms, max, id, the body size limit (0: none), and the dead-letter
+// header items to put before and after the size (tooLargeReasonAfterSize). Returns {lost,
+// values...}: lost is -1 normally, or the length the processing list had when our lease was found
+// expired (0: someone put our records back).
 // A record that failed before (kDeliveriesLua) is taken alone: if it comes after others it stays
 // at the head of the queue for the next take. So while the collector writes it (alone, see
 // Collector::take), nothing else is in our processing list: if it kills us, it is the only record
 // whose count goes up, and the records that came with it do not share its fate.
+// A value whose body is over the limit never leaves Redis (hiredis would read it whole): the script
+// moves it to the dead list itself, body and headers, its deliveries item dropped and the dead
+// reason and queue added (a plain or unreadable value becomes the body of a new envelope, as the
+// collector dead-letters it), and returns {size} in its place, which the consumer hands on as a
+// delivery that is only counted and logged. Measuring costs nothing for the others: LMOVE hands the
+// value to the script anyway, and `#v` is its length; only a value over the limit is searched for
+// the end of its header line (its body size is what the limit is about).
 const std::string kTakeScript = std::string(kDeliveriesLua) + R"lua(
+local limit = tonumber(ARGV[5])
+local function deadLetter(v)
+  local n, line, lf, s, e = failures(v)
+  local size = #v
+  if n then size = #v - lf end
+  if size <= limit then return nil end
+  local items = ARGV[6] .. string.format('%d', size) .. ARGV[7]
+  if not n then
+    redis.call('RPUSH', KEYS[5], '\255LS1' .. items .. '\n' .. v)
+  else
+    if s then line = string.sub(line, 1, s - 1) .. string.sub(line, e + 1) end
+    redis.call('RPUSH', KEYS[5], '\255LS' .. line .. items .. string.sub(v, lf))
+  end
+  redis.call('LTRIM', KEYS[2], 0, -2)
+  return size
+end
 local owner = redis.call('GET', KEYS[3])
 if owner and owner ~= ARGV[1] then return redis.error_reply('LEASE ' .. owner) end
 local lost = -1
@@ -37,12 +63,17 @@ local out = {lost}
 for i = 1, tonumber(ARGV[3]) do
   local v = redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT')
   if not v then break end
-  local n = failures(v)
-  if n and n > 0 then
-    if #out > 1 then redis.call('LMOVE', KEYS[2], KEYS[1], 'RIGHT', 'LEFT') else out[#out + 1] = v end
-    break
+  local dead = limit > 0 and #v > limit and deadLetter(v)
+  if dead then
+    out[#out + 1] = {dead}
+  else
+    local n = failures(v)
+    if n and n > 0 then
+      if #out > 1 then redis.call('LMOVE', KEYS[2], KEYS[1], 'RIGHT', 'LEFT') else out[#out + 1] = v end
+      break
+    end
+    out[#out + 1] = v
   end
-  out[#out + 1] = v
 end
 return out
 )lua";
@@ -119,6 +150,16 @@ RedisConsumer::RedisConsumer(const BrokerOptions& options, const ConsumerOptions
   }
   if (id_.empty()) id_ = fmt::format("{}-{}", host_, getpid());
   processing_ = keys_.processing(id_);
+  deadList_ = deadLetterQueueName(keys_.queue);
+  maxBodyBytes_ = std::to_string(consumer.maxBodyBytes);
+  // The dead-letter items kTakeScript adds around the size it measured: "%01" stands for it.
+  std::string items;
+  appendHeaderItems(items, {{std::string(wire::kDeadReason),
+                             "message of \x01 " + tooLargeReasonAfterSize(consumer.maxBodyBytes, OversizeBody::KeptInRedis)},
+                            {std::string(wire::kDeadQueue), keys_.queue}});
+  const size_t size = items.find("%01");
+  deadItemsBeforeSize_ = items.substr(0, size);
+  deadItemsAfterSize_ = items.substr(size + 3);
   lease_ = keys_.lease(id_);
   ttlMs_ = std::to_string(std::max<int64_t>(leaseTtl_.count(), 1000));
   // The TTL in the token lets `logctl status` tell how long ago the lease was renewed.
@@ -203,14 +244,24 @@ void RedisConsumer::recoverOthers() {
   }
 }
 
+uint64_t RedisConsumer::inProcessingList(uint64_t through) const {
+  const auto moved = std::upper_bound(deadTags_.begin(), deadTags_.end(), through) - deadTags_.begin();
+  return through - settledThrough_ - static_cast<uint64_t>(moved);
+}
+
+void RedisConsumer::settle(uint64_t through) {
+  settledThrough_ = std::max(settledThrough_, through);
+  while (!deadTags_.empty() && deadTags_.front() <= settledThrough_) deadTags_.pop_front();
+}
+
 void RedisConsumer::noteLeaseLost(int64_t listLength) {
-  const uint64_t unsettled = nextTag_ - 1 - settledThrough_;
+  const uint64_t unsettled = inProcessingList(nextTag_ - 1);
   if (listLength >= 0 && static_cast<uint64_t>(listLength) < unsettled) {
     leaseLines_.log(RepeatedLines::Level::Warn,
                     fmt::format("our lease on consumer id '{}' expired and {} record(s) in flight went back to the "
                                 "queue: they will be written again (at-least-once)",
                                 escaped(id_), unsettled));
-    settledThrough_ = nextTag_ - 1;
+    settle(nextTag_ - 1);
   } else {
     leaseLines_.log(RepeatedLines::Level::Warn,
                     fmt::format("our lease on consumer id '{}' expired (was the aggregator stalled?); renewed it",
@@ -221,6 +272,12 @@ void RedisConsumer::noteLeaseLost(int64_t listLength) {
 void RedisConsumer::deliver(const redisReply& value, std::vector<Delivery>& out) {
   Delivery& d = out.emplace_back();
   d.tag = nextTag_++;
+  if (value.type == REDIS_REPLY_ARRAY && value.elements == 1) {  // {size}: kTakeScript dead-lettered it
+    d.droppedBodySize = static_cast<uint64_t>(value.element[0]->integer);
+    d.movedToDeadLetters = true;
+    deadTags_.push_back(d.tag);
+    return;
+  }
   if (!decodeEnvelope(replyText(value), d.body, d.headers, error_)) {
     d.body.assign(replyText(value));
     d.headers.clear();
@@ -240,7 +297,8 @@ void RedisConsumer::deliver(const redisReply& value, std::vector<Delivery>& out)
 size_t RedisConsumer::take(size_t max, std::vector<Delivery>& out) {
   const std::string count = std::to_string(max);
   Reply r = conn_.request(
-      {"EVAL", kTakeScript, "4", keys_.queue, processing_, lease_, keys_.registry, token_, ttlMs_, count, id_},
+      {"EVAL", kTakeScript, "5", keys_.queue, processing_, lease_, keys_.registry, deadList_, token_, ttlMs_, count, id_,
+       maxBodyBytes_, deadItemsBeforeSize_, deadItemsAfterSize_},
       "taking records");
   if (r->type == REDIS_REPLY_ERROR) {
     if (replyText(*r).starts_with("LEASE ")) throwLeaseTaken(id_, replyText(*r));
@@ -260,7 +318,7 @@ size_t RedisConsumer::receive(std::vector<Delivery>& out, size_t max, std::chron
   // It counts what is held unacked, not one take: a caller that holds its acks back (the collector
   // while its output is unwritable) keeps calling receive, and at the cap that only renews the lease.
   leaseLines_.flush();  // the count of a burst of identical lines of the last round
-  const uint64_t held = nextTag_ - 1 - settledThrough_;
+  const uint64_t held = inProcessingList(nextTag_ - 1);
   max = std::min<size_t>(max, held < prefetch_ ? prefetch_ - held : 0);
   recoverOthers();
   if (max == 0) {
@@ -271,17 +329,20 @@ size_t RedisConsumer::receive(std::vector<Delivery>& out, size_t max, std::chron
   // Nothing waiting: wait in BLMOVE for a record to arrive, then take through the lease-checked
   // script. BLMOVE Q Q LEFT LEFT moves the head to the head, i.e. changes nothing: every record
   // enters a processing list only through kTakeScript, never while another process owns our id.
+  // The value BLMOVE returns is not wanted: it is dropped as it arrives, in chunks, so that a value
+  // over --max-message-bytes is never held here (kTakeScript dead-letters it within Redis).
   const auto wait = std::clamp(timeout, std::chrono::milliseconds(10), blockLimit_);
   const std::string seconds = fmt::format("{:.3f}", static_cast<double>(wait.count()) / 1000.0);
-  Reply r = conn_.command({"BLMOVE", keys_.queue, keys_.queue, "LEFT", "LEFT", seconds},
-                          fmt::format("waiting for records in '{}'", escaped(keys_.queue)));
-  if (r->type == REDIS_REPLY_NIL) return 0;
+  if (!conn_.commandDroppingBulk({"BLMOVE", keys_.queue, keys_.queue, "LEFT", "LEFT", seconds},
+                                 fmt::format("waiting for records in '{}'", escaped(keys_.queue)))) {
+    return 0;
+  }
   return take(max, out);  // 0 if another aggregator was quicker
 }
 
 void RedisConsumer::ackUpTo(uint64_t tag) {
   if (tag <= settledThrough_) return;
-  const std::string count = std::to_string(tag - settledThrough_);
+  const std::string count = std::to_string(inProcessingList(tag));
   Reply r = conn_.request({"EVAL", kAckScript, "3", processing_, lease_, keys_.registry, token_, ttlMs_, count, id_},
                           "acknowledging records");
   if (r->type == REDIS_REPLY_ERROR) {
@@ -290,7 +351,7 @@ void RedisConsumer::ackUpTo(uint64_t tag) {
     throw BrokerRefusedError(0, fmt::format("acknowledging records: Redis refused: {}", escaped(replyText(*r))));
   }
   if (r->integer >= 0) noteLeaseLost(r->integer);
-  settledThrough_ = std::max(settledThrough_, tag);
+  settle(tag);
 }
 
 bool RedisConsumer::stopForHandBack(std::vector<Delivery>& /*pushedAhead*/) {

@@ -1,5 +1,6 @@
 #pragma once
 #include <atomic>
+#include <deque>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,10 @@ class RedisConsumer final : public Consumer {
   size_t take(size_t max, std::vector<Delivery>& out);
   void deliver(const redisReply& value, std::vector<Delivery>& out);
   void noteLeaseLost(int64_t listLength);
+  // How many deliveries after settledThrough_ up to `through` are in the processing list: all
+  // but those kTakeScript moved to the dead list itself (deadTags_).
+  uint64_t inProcessingList(uint64_t through) const;
+  void settle(uint64_t through);  // deliveries up to `through` are out of the processing list
 
   RedisConnection conn_;
   QueueKeys keys_;
@@ -51,6 +56,11 @@ class RedisConsumer final : public Consumer {
   const std::atomic<bool>* stopRequested_;
   uint64_t nextTag_ = 1;
   uint64_t settledThrough_ = 0;  // deliveries up to here are no longer in the processing list
+  std::deque<uint64_t> deadTags_;  // later deliveries that never were: kTakeScript dead-lettered them
+  std::string deadList_;
+  std::string maxBodyBytes_;  // ConsumerOptions::maxBodyBytes ("0": no limit)
+  std::string deadItemsBeforeSize_;  // kTakeScript's dead-letter header items, around the size
+  std::string deadItemsAfterSize_;
   RepeatedLines leaseLines_;  // "our lease ... expired": once per take or ack after a takeover, so once per burst
   Clock::time_point nextRecovery_{};
   bool closed_ = false;

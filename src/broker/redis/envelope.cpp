@@ -66,7 +66,13 @@ void encodeEnvelope(const Message& message, std::string& out) {
   out.reserve(message.body.size() + 16 + message.headers.size() * 24);
   out += kEnvelopeMagic;
   out += kEnvelopeVersion;
-  for (const Header& h : message.headers) {
+  appendHeaderItems(out, message.headers);
+  out += '\n';
+  out += message.body;
+}
+
+void appendHeaderItems(std::string& out, const std::vector<Header>& headers) {
+  for (const Header& h : headers) {
     out += ' ';
     std::string_view key = h.key;
     if (key.starts_with(kLogshipPrefix) && key.size() > kLogshipPrefix.size()) {
@@ -78,8 +84,6 @@ void encodeEnvelope(const Message& message, std::string& out) {
     out += '=';
     appendEncoded(out, h.value, false);
   }
-  out += '\n';
-  out += message.body;
 }
 
 bool decodeEnvelope(std::string_view value, std::string& body, std::vector<Header>& headers, std::string& error) {

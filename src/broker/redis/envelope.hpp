@@ -24,6 +24,10 @@ inline constexpr std::string_view kEnvelopeVersion = "1";
 // mistaken for an envelope is sent as the bare body, so plain clients read exactly the text.
 void encodeEnvelope(const Message& message, std::string& out);
 
+// Appends the header items of an envelope's first line: " key=value" for each header, encoded as
+// encodeEnvelope() does (the Redis take script adds the dead-letter items to a value with them).
+void appendHeaderItems(std::string& out, const std::vector<Header>& headers);
+
 // Splits a Redis string into body and headers (a plain string: body = the string, no headers).
 // Returns false with a one-line reason in `error` for a malformed envelope.
 bool decodeEnvelope(std::string_view value, std::string& body, std::vector<Header>& headers, std::string& error);
