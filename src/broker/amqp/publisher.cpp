@@ -80,6 +80,12 @@ size_t AmqpPublisher::awaitConfirms(size_t maxUnconfirmed, Clock::time_point dea
     if (status == AMQP_STATUS_TIMEOUT) break;
     if (status != AMQP_STATUS_OK) conn_.throwStatusError(status, "waiting for publisher confirms");
     handleFrame(frame, out);
+    // rabbitmq-c decodes every frame (each basic.ack) into its channel's memory pool and frees it
+    // only when asked: without this the pool grows by a 128 KiB page every few thousand confirms,
+    // without bound (issue 15: the producer's RSS rose ~240-400 KB/min at 5,000 records/s). The
+    // frame is handled, nothing points into the pool any more; the _on_channel variant keeps the
+    // pool while frames queued by rabbitmq-c for that channel still live in it.
+    amqp_maybe_release_buffers_on_channel(conn_.get(), frame.channel);
   }
   return unconfirmed_;
 }
