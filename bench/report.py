@@ -385,7 +385,8 @@ def markdown_report(rows: list[Row], goals: list[Goal], machine: dict, command: 
     if soaks:
         out += ["", "## Soak", "",
                 "log_producer's resident set (VmRSS) while it ships a steady rate over RabbitMQ, per input kind, "
-                "all at once; growth is (late - early) per minute between the two readings: flat is about 0.", "",
+                "all at once, and that of the log_aggregator writing all of it; growth is (late - early) per minute "
+                "between the two readings: flat is about 0.", "",
                 md_table(SOAK_COLUMNS, soak_cells(soaks))]
         out += [f"- **soak, {s.input}**: {s.note}" for s in soaks if s.note]
     row_notes = [f"- **{r.label}** ({r.broker}): {r.note}" for r in rows if r.note]

@@ -669,13 +669,21 @@ log {{ source(s_in); destination(d_mq); flags(flow-control); }};
 
     def soak_run(self) -> list[R.Soak]:
         """log_producer's RSS while it ships --soak-rate records/s per input kind for --soak-seconds, the
-        four kinds at once over RabbitMQ; nothing consumes: the queue is purged every 5 s."""
+        four kinds at once over RabbitMQ, and the RSS of one log_aggregator that writes all of them
+        (rotated every 64 MB, 2 files kept, so the disk stays bounded). Should the aggregator fall
+        behind, the queue is purged every 5 s, so a backlog cannot grow the broker's memory instead."""
         self.rabbit.reset_queue(declare=True)
         d = self.row_dir("soak")
         rate, secs = self.a.soak_rate, self.a.soak_seconds
         early, late = soak_marks(secs)
         soaks = {k: R.Soak(k, rate) for k in SOAK_INPUTS}
+        soaks[SOAK_AGGREGATOR] = R.Soak(SOAK_AGGREGATOR, rate * len(SOAK_INPUTS))
         feeders = self.soak_start(d, self.env("RabbitMQ"))
+        agg = Proc("aggregator (soak)", [self.bin / "log_aggregator", "--queue", QUEUE, "-o", d / "soak_out.txt",
+                                         "--rotate-bytes", "64M", "--keep", "2", "--compress", "none"],
+                   d / "aggregator.log", env=self.env("RabbitMQ"), cwd=d)
+        wait_ready(agg, "Waiting for logs")
+        procs = {**{k: f.proc for k, f in feeders.items()}, SOAK_AGGREGATOR: agg}
         conn = self.rabbit._connect()
         ch = conn.channel()
         try:
@@ -687,20 +695,25 @@ log {{ source(s_in); destination(d_mq); flags(flow-control); }};
                     if f.proc.poll():
                         raise RowFailed(f"{f.proc.name} exited during the soak: {f.proc.output(600).strip()}")
                     f.feed(due)
+                if agg.poll():
+                    raise RowFailed(f"{agg.name} exited during the soak: {agg.output(600).strip()}")
                 if not read_early and now - t0 >= early:
-                    for k, f in feeders.items():
-                        soaks[k].early_s, soaks[k].early_rss_kb = now - t0, vm_rss_kb(f.proc.pid)
+                    for k, p in procs.items():
+                        soaks[k].early_s, soaks[k].early_rss_kb = now - t0, vm_rss_kb(p.pid)
                     read_early = True
                 if now >= next_purge:
                     ch.queue_purge(QUEUE)
                     next_purge = now + 5
                 if now >= next_print:
-                    rss = ", ".join(f"{k} {vm_rss_kb(f.proc.pid) or 0:,} KiB" for k, f in feeders.items())
+                    rss = ", ".join(f"{k} {vm_rss_kb(p.pid) or 0:,} KiB" for k, p in procs.items())
                     progress(f"      {now - t0:5.0f}/{secs:.0f} s  RSS: {rss}")
                     next_print = now + 10
                 time.sleep(0.005)
+            for k, p in procs.items():
+                soaks[k].late_s, soaks[k].late_rss_kb = time.monotonic() - t0, vm_rss_kb(p.pid)
             for k, f in feeders.items():
-                soaks[k].late_s, soaks[k].late_rss_kb, soaks[k].fed = time.monotonic() - t0, vm_rss_kb(f.proc.pid), f.fed
+                soaks[k].fed = f.fed
+            soaks[SOAK_AGGREGATOR].fed = sum(f.fed for f in feeders.values())
         except RowFailed as e:
             for s in soaks.values():
                 s.status, s.note = "failed", str(e)
@@ -708,6 +721,7 @@ log {{ source(s_in); destination(d_mq); flags(flow-control); }};
             for f in feeders.values():
                 f.close()
                 f.proc.stop()
+            agg.stop()
             conn.close()
             self.rabbit.reset_queue()
         return list(soaks.values())
@@ -773,6 +787,7 @@ log {{ source(s_in); destination(d_mq); flags(flow-control); }};
 
 
 SOAK_INPUTS = ("stdin", "syslog udp", "syslog tcp", "follow")
+SOAK_AGGREGATOR = "aggregator (all four)"  # the soak's log_aggregator, consuming what the four producers ship
 
 
 def soak_selected(a) -> bool:
