@@ -14,6 +14,7 @@
 #include "aggregator/file_sink.hpp"
 #include "aggregator/output_lock.hpp"
 #include "aggregator/rotation.hpp"
+#include "core/host.hpp"
 #include "aggregator/route.hpp"
 #include "aggregator/router.hpp"
 #include "broker/factory.hpp"
@@ -30,12 +31,10 @@ namespace {
 // Redis: the default consumer id is "<host>:<absolute output path>", stable across restarts, so a
 // restarted aggregator takes back the records its previous run had not finished.
 std::string defaultConsumerId(const std::string& output) {
-  char host[256] = "unknown";
-  gethostname(host, sizeof host - 1);
   std::error_code ec;
   auto path = std::filesystem::weakly_canonical(std::filesystem::absolute(output, ec), ec);
   if (ec) path = std::filesystem::path(output).lexically_normal();
-  return fmt::format("{}:{}", host, escaped(path.string()));
+  return fmt::format("{}:{}", localHostName(), escaped(path.string()));
 }
 
 void validateConsumerId(const std::string& id) {

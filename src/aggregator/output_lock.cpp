@@ -11,16 +11,11 @@
 #include <fmt/format.h>
 
 #include "core/escape.hpp"
+#include "core/host.hpp"
 #include "core/io.hpp"
 
 namespace logship {
 namespace {
-
-std::string hostName() {
-  char host[256] = "unknown";
-  ::gethostname(host, sizeof host - 1);
-  return host;
-}
 
 // "pid N on HOST" from the lock file, or what it holds if it is not in that shape.
 std::string ownerOf(int fd) {
@@ -54,7 +49,7 @@ OutputLock::OutputLock(const std::string& outputPath, mode_t mode) {
                             "queue's work, each writing its own file)",
                             escaped(outputPath), ownerOf(fd_.get()), escaped(lockPath)));
   }
-  const std::string owner = fmt::format("{} {}\n", ::getpid(), hostName());
+  const std::string owner = fmt::format("{} {}\n", ::getpid(), localHostName());
   if (::ftruncate(fd_.get(), 0) != 0 || !writeAll(fd_.get(), owner)) {
     throw fail("cannot write");
   }

@@ -183,7 +183,7 @@ TEST_F(Redis, ASecondConsumerTakingOurIdStopsTheFirst) {
 TEST_F(Redis, AdminTreatsALeaseOfAGoneProcessOfThisHostAsDead) {
   push(keys->processing("killed"), 0, 2);
   conn->command({"SADD", keys->registry, "killed", "remote"}, "SADD");
-  const std::string host = redis::localHostName();
+  const std::string host = localHostName();
   conn->command({"SET", keys->lease("killed"), fmt::format("{} 999999999 dead 30000", host), "PX", "60000"}, "SET");
   // Another host's pid means nothing here: only its lease's expiry tells.
   conn->command({"SET", keys->lease("remote"), "elsewhere 999999999 x 30000", "PX", "60000"}, "SET");

@@ -13,6 +13,7 @@
 #include "broker/tcp_connect.hpp"
 #include "core/error.hpp"
 #include "core/escape.hpp"
+#include "core/host.hpp"
 
 namespace logship::amqp {
 namespace {
@@ -127,9 +128,7 @@ AmqpConnection AmqpConnection::open(const BrokerOptions& options) {
   timeval rpcTv = toTimeval(options.rpcTimeout);
   amqp_set_rpc_timeout(conn.get(), &rpcTv);
 
-  char host[256] = "unknown";
-  gethostname(host, sizeof host - 1);
-  const std::string connectionName = fmt::format("{}@{} pid {}", options.clientName, host, getpid());
+  const std::string connectionName = fmt::format("{}@{} pid {}", options.clientName, localHostName(), getpid());
   // rabbitmq-c merges these with its own client properties. Without consumer_cancel_notify the
   // broker never tells a consumer that its queue was deleted; with connection.blocked it tells a
   // publisher why it stopped reading (memory or disk alarm).

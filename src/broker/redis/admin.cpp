@@ -45,7 +45,7 @@ void toMessage(std::string_view value, Message& out) {
 
 }  // namespace
 
-RedisAdmin::RedisAdmin(const BrokerOptions& options) : conn_(RedisConnection::open(options)), host_(localHostName()) {}
+RedisAdmin::RedisAdmin(const BrokerOptions& options) : conn_(RedisConnection::open(options)), host_(logship::localHostName()) {}
 
 std::string RedisAdmin::goneHoldersLease(const std::string& leaseKey) {
   Reply lease = conn_.command({"GET", leaseKey}, "reading a consumer lease");

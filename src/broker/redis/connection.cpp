@@ -18,6 +18,7 @@
 #include "broker/tcp_connect.hpp"
 #include "core/error.hpp"
 #include "core/escape.hpp"
+#include "core/host.hpp"
 
 namespace logship::redis {
 namespace {
@@ -35,9 +36,7 @@ namespace {
 
 // Redis client names may not contain spaces.
 std::string clientNameFor(const BrokerOptions& options) {
-  char host[256] = "unknown";
-  gethostname(host, sizeof host - 1);
-  std::string name = fmt::format("{}@{}/pid-{}", options.clientName, host, getpid());
+  std::string name = fmt::format("{}@{}/pid-{}", options.clientName, localHostName(), getpid());
   std::replace_if(name.begin(), name.end(), [](char c) { return c <= ' ' || c == 0x7f; }, '_');
   return name;
 }

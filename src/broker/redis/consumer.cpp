@@ -133,7 +133,7 @@ RedisConsumer::RedisConsumer(const BrokerOptions& options, const ConsumerOptions
     : conn_(RedisConnection::open(options)),
       keys_(consumer.queue),
       id_(consumer.consumerId),
-      host_(localHostName()),
+      host_(logship::localHostName()),
       leaseTtl_(consumer.leaseTtl),
       prefetch_(consumer.prefetch),
       blockLimit_(std::max(options.rpcTimeout / 2, std::chrono::milliseconds(10))),

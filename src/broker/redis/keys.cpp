@@ -46,12 +46,6 @@ LeaseOwner parseLeaseToken(std::string_view token) {
   return owner;
 }
 
-std::string localHostName() {
-  char host[256] = "unknown";
-  gethostname(host, sizeof host - 1);
-  return host;
-}
-
 bool leaseHolderGone(const LeaseOwner& owner, std::string_view thisHost) {
   if (owner.host != thisHost || owner.pid <= 0 || owner.pid == getpid()) return false;  // we are alive
   if (kill(static_cast<pid_t>(owner.pid), 0) != 0) return errno == ESRCH;

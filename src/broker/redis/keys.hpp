@@ -4,6 +4,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/host.hpp"  // localHostName: the host written in leases
+
 namespace logship::redis {
 
 struct QueueKeys {
@@ -27,9 +29,6 @@ struct LeaseOwner {
   int64_t ttlMs = 0;  // 0: not given
 };
 LeaseOwner parseLeaseToken(std::string_view token);
-
-// This host's name, as written in the leases of the aggregators that run on it.
-std::string localHostName();
 
 // Whether the process that holds a lease is known to be gone: it ran on `thisHost` and its pid
 // runs no log_aggregator any more. A holder on another host (or a lease without a pid) is never
