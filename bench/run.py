@@ -38,12 +38,13 @@ from pathlib import Path
 from typing import Callable, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import loggen  # noqa: E402
 import report as R  # noqa: E402
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 QUEUE = "logs_queue"
-PAYLOAD = 100            # bytes of every record's message (the pika seed's fixed body excepted)
+PAYLOAD = 100            # bytes of a record of the old fixed input (ours_amqp_batched_fixed, latency, soak)
 AMQP_PORT = 5672
 REDIS_PORT = 6379
 PROBE_CONFIRM_BATCH = 1000
@@ -451,10 +452,18 @@ class Bench:
         help_text = subprocess.run([self.bin / "log_producer", "--help"], capture_output=True,
                                    text=True).stdout
         self.batch_flag = "--batch-records" in help_text
+        # The bytes of an average realistic record: the probe and redis-benchmark send bodies of
+        # this size, so that their rows move as many bytes per record as ours.
+        sample = self.input_file(self.a.n)
+        self.payload = round(sample.stat().st_size / self.a.n) - 1
 
-    def input_file(self, n: int) -> Path:
-        """n records of exactly PAYLOAD bytes each (plus the line feed)."""
-        path = self.work / f"input-{n}.log"
+    def input_file(self, n: int, fixed: bool = False) -> Path:
+        """n realistic records (bench/loggen.py, seed 1: web access, application, JSON and stack trace
+        lines of 100-300 bytes); with `fixed`, the old input: n records of exactly PAYLOAD bytes each,
+        a fixed text padded with 'x' (kept for comparison with earlier results)."""
+        path = self.work / (f"fixed-{n}.log" if fixed else f"input-{n}.log")
+        if not fixed and not path.exists():
+            loggen.write_file(path, n, seed=1)
         if not path.exists():
             with open(path, "w") as f:
                 for i in range(n):
@@ -504,8 +513,8 @@ class Bench:
                 raise RowFailed(f"the probe's consumer did not start: {sub.output(600)}")
             time.sleep(0.05)
         cpu0, t0 = self.rabbit.cpu_s(), time.monotonic()
-        pub = Proc("probe pub", [self.probe, "pub", n, PROBE_CONFIRM_BATCH, PAYLOAD], d / "pub.log", env=env, cwd=d)
-        size = lambda: (d / "ceiling_out.txt").stat().st_size // (PAYLOAD + 1) if (d / "ceiling_out.txt").exists() else 0
+        pub = Proc("probe pub", [self.probe, "pub", n, PROBE_CONFIRM_BATCH, self.payload], d / "pub.log", env=env, cwd=d)
+        size = lambda: (d / "ceiling_out.txt").stat().st_size // (self.payload + 1) if (d / "ceiling_out.txt").exists() else 0
         wait_count("records (approx., buffered)", lambda: n if sub.poll() else size(), n, [pub, sub],
                    timeout=self.a.row_timeout)
         sub.wait(5)
@@ -515,7 +524,7 @@ class Bench:
         row.sender, row.receiver = pub.expect_ok(), sub.expect_ok()
         row.seconds = t1 - t0
         row.broker_cpu_s = cpu1 - cpu0 if cpu0 is not None and cpu1 is not None else None
-        row.note = (f"`amqp_ceiling pub {n} {PROBE_CONFIRM_BATCH} {PAYLOAD}` and `amqp_ceiling sub {n} "
+        row.note = (f"`amqp_ceiling pub {n} {PROBE_CONFIRM_BATCH} {self.payload}` and `amqp_ceiling sub {n} "
                     f"{PROBE_PREFETCH}` at once; time from the publisher's start to the consumer's exit. "
                     f"Their own figures: {pub.output().strip()} / {sub.output().strip()}.")
 
@@ -584,7 +593,7 @@ log {{ source(s_in); destination(d_mq); flags(flow-control); }};
         if final != n:
             row.note += f" The queue held {final:,} messages, not {n:,}."
 
-    def ours_row(self, row: R.Row, extra: list[str]) -> None:
+    def ours_row(self, row: R.Row, extra: list[str], fixed: bool = False) -> None:
         broker = self.broker_of(row.broker)
         broker.reset_queue()
         d = self.row_dir(row.key)
@@ -595,7 +604,7 @@ log {{ source(s_in); destination(d_mq); flags(flow-control); }};
                    d / "aggregator.log", env=env, cwd=d)
         agg.must_live = True
         wait_ready(agg, "Waiting for logs")
-        with open(self.input_file(n), "rb") as stdin:
+        with open(self.input_file(n, fixed), "rb") as stdin:
             cpu0, t0 = broker.cpu_s(), time.monotonic()
             prod = Proc("producer", [self.bin / "log_producer", "-q", "--queue", QUEUE, *extra],
                         d / "producer.log", env=env, cwd=d, stdin=stdin)
@@ -625,7 +634,7 @@ log {{ source(s_in); destination(d_mq); flags(flow-control); }};
         argv = ["redis-benchmark", "-h", "127.0.0.1", "-p", REDIS_PORT]
         if self.redis.password:
             argv += ["-a", self.redis.password]  # redis-benchmark has no other way to take it
-        argv += ["--csv", "-n", n, "-c", clients, "-P", 100, "LPUSH", QUEUE, "x" * PAYLOAD]
+        argv += ["--csv", "-n", n, "-c", clients, "-P", 100, "LPUSH", QUEUE, "x" * self.payload]
         cpu0 = self.redis.cpu_s()
         rb = Proc("redis-benchmark", argv, d / "redis-benchmark.log")
         rb.wait(self.a.row_timeout)
@@ -638,7 +647,7 @@ log {{ source(s_in); destination(d_mq); flags(flow-control); }};
         got = self.redis.llen()
         row.seconds = n / rps
         row.broker_cpu_s = cpu1 - cpu0 if cpu0 is not None and cpu1 is not None else None
-        row.note = (f"`redis-benchmark -n {n} -c {clients} -P 100 --csv LPUSH {QUEUE} <{PAYLOAD} bytes>`; "
+        row.note = (f"`redis-benchmark -n {n} -c {clients} -P 100 --csv LPUSH {QUEUE} <{self.payload} bytes>`; "
                     f"the rate is the one it reports; publish only (no consumer, no per-record confirm "
                     f"beyond the reply).")
         if got != n:
@@ -860,26 +869,30 @@ def build_plan(b: Bench) -> list[tuple[R.Row, Callable[[R.Row], None]]]:
     a = b.a
     n, slow, fast, sng, batched = a.n, a.slow_n, a.pika_n, a.syslog_n, a.batched_n
     conf = "confirms, ack after write"
+    P = b.payload  # the mean bytes of a realistic record (bench/loggen.py)
     plan = [
-        (R.Row("probe", "rabbitmq-c probe", "RabbitMQ", R.CEILING, "pub+sub at once", "batched confirms, multi-ack (no fsync)", n, PAYLOAD),
+        (R.Row("probe", "rabbitmq-c probe", "RabbitMQ", R.CEILING, "pub+sub at once", "batched confirms, multi-ack (no fsync)", n, P),
          b.probe_row),
         (R.Row("pika_tutorial", "pika tutorial", "RabbitMQ", R.PEER, "end to end", "confirm per message, ack after write", slow, PIKA_PAYLOAD),
          lambda r: b.pika_row(r, confirm=True, prefetch=1)),
         (R.Row("pika_fast", "pika, prefetch 100, no confirms", "RabbitMQ", R.PEER, "end to end", "NO confirms, ack after write", fast, PIKA_PAYLOAD),
          lambda r: b.pika_row(r, confirm=False, prefetch=100)),
-        (R.Row("syslog_ng", "syslog-ng amqp()", "RabbitMQ", R.PEER, "publish only", "NO confirms, persistent", sng, PAYLOAD),
+        (R.Row("syslog_ng", "syslog-ng amqp()", "RabbitMQ", R.PEER, "publish only", "NO confirms, persistent", sng, P),
          b.syslog_ng_row),
-        (R.Row("ours_amqp", "ours, 1 record/message", "RabbitMQ", R.OURS, "end to end", conf, n, PAYLOAD),
+        (R.Row("ours_amqp", "ours, 1 record/message", "RabbitMQ", R.OURS, "end to end", conf, n, P),
          lambda r: b.ours_row(r, b.single_args())),
-        (R.Row("ours_amqp_batched", f"ours, batched ({a.batch_records}/message)", "RabbitMQ", R.OURS, "end to end", conf, batched, PAYLOAD),
+        (R.Row("ours_amqp_batched", f"ours, batched ({a.batch_records}/message)", "RabbitMQ", R.OURS, "end to end", conf, batched, P),
          lambda r: b.ours_row(r, b.batch_args())),
-        (R.Row("redis_benchmark_1", "redis-benchmark -c 1 -P 100", "Redis", R.PEER, "publish only", "reply per push", n, PAYLOAD),
+        (R.Row("ours_amqp_batched_fixed", f"ours, batched ({a.batch_records}/message), old fixed {PAYLOAD}-byte input",
+               "RabbitMQ", R.OURS, "end to end", conf, batched, PAYLOAD),
+         lambda r: b.ours_row(r, b.batch_args(), fixed=True)),
+        (R.Row("redis_benchmark_1", "redis-benchmark -c 1 -P 100", "Redis", R.PEER, "publish only", "reply per push", n, P),
          lambda r: b.redis_benchmark_row(r, 1)),
-        (R.Row("redis_benchmark_50", "redis-benchmark -c 50 -P 100", "Redis", R.PEER, "publish only", "reply per push", n, PAYLOAD),
+        (R.Row("redis_benchmark_50", "redis-benchmark -c 50 -P 100", "Redis", R.PEER, "publish only", "reply per push", n, P),
          lambda r: b.redis_benchmark_row(r, 50)),
-        (R.Row("ours_redis", "ours, 1 record/value", "Redis", R.OURS, "end to end", conf, n, PAYLOAD),
+        (R.Row("ours_redis", "ours, 1 record/value", "Redis", R.OURS, "end to end", conf, n, P),
          lambda r: b.ours_row(r, b.single_args())),
-        (R.Row("ours_redis_batched", f"ours, batched ({a.batch_records}/value)", "Redis", R.OURS, "end to end", conf, batched, PAYLOAD),
+        (R.Row("ours_redis_batched", f"ours, batched ({a.batch_records}/value)", "Redis", R.OURS, "end to end", conf, batched, P),
          lambda r: b.ours_row(r, b.batch_args())),
     ]
     if a.only:
@@ -1024,7 +1037,7 @@ def main(argv=None) -> int:
                 log(f"  -- round {rnd}/{a.repeat}")
             for i, (row, fn) in enumerate(plan, 1):
                 log(f"  [{i}/{len(plan)}] {row.label} ({row.broker}, {row.measured}, {row.records:,} records)")
-                if row.key.endswith("_batched") and not b.batch_flag:
+                if "_batched" in row.key and not b.batch_flag:
                     log("        not available yet (log_producer --help has no --batch-records)")
                     continue
                 if any(not r.ok for r in runs[row.key]):
@@ -1046,7 +1059,8 @@ def main(argv=None) -> int:
                 row.note = "not available yet: log_producer has no --batch-records"
                 row.latency_na = "batching not available yet"
                 rows.append(row)
-        lat_rows = [r for r in rows if r.group == R.OURS and r.status == "ok"]
+        # The fixed-input row is there for its throughput only (the comparison with earlier results).
+        lat_rows = [r for r in rows if r.group == R.OURS and r.status == "ok" and not r.key.endswith("_fixed")]
         if a.no_latency:
             for r in lat_rows:
                 r.latency_na = "latency runs skipped (--no-latency)"
@@ -1072,6 +1086,7 @@ def main(argv=None) -> int:
                     "pika_tutorial": "the seed producer's body has a fixed timestamp: no send time to compare",
                     "pika_fast": "the seed producer's body has a fixed timestamp: no send time to compare",
                     "syslog_ng": "publish only: nothing consumes during the row",
+                    "ours_amqp_batched_fixed": "the old input, kept for its throughput only (compare ours_amqp_batched)",
                     "redis_benchmark_1": "publish only; its own request latency is not end to end",
                     "redis_benchmark_50": "publish only; its own request latency is not end to end",
                 }.get(r.key, "")
@@ -1092,7 +1107,9 @@ def main(argv=None) -> int:
             "Records": f"{a.n:,} for the probe, syslog-ng ({a.syslog_n:,}), ours and redis-benchmark; "
                        f"{a.slow_n:,} for the pika tutorial (one confirm per message is slow), "
                        f"{a.pika_n:,} for pika without confirms; {a.batched_n:,} for the batched rows",
-            "Record": f"{PAYLOAD}-byte message (the pika seed: {PIKA_PAYLOAD} bytes, its fixed text), one line each",
+            "Record": f"realistic lines from bench/loggen.py (seed 1; {b.payload} bytes on average; the probe and "
+                      f"redis-benchmark send bodies of that size); ours_amqp_batched_fixed, the latency runs and the soak: "
+                      f"the old fixed {PAYLOAD}-byte text; the pika seed: {PIKA_PAYLOAD} bytes, its fixed text",
             "Probe": f"pub confirm batch {PROBE_CONFIRM_BATCH}, sub prefetch {PROBE_PREFETCH} (multiple-ack every {PROBE_PREFETCH // 2})",
             "Our programs": f"defaults (log_aggregator: --prefetch 200, --format text, --dedup-window 1000000, no --fsync"
                             f"{'; extra: ' + ' '.join(a.agg_args) if a.agg_args else ''}; log_producer: --confirm-window 1024)",

@@ -6,6 +6,7 @@ import unittest
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import loggen  # noqa: E402
 import report as R  # noqa: E402
 import run  # noqa: E402
 
@@ -161,6 +162,45 @@ class ReportTest(unittest.TestCase):
         self.assertTrue(run.soak_selected(run.parse_args(["--only", "ours_amqp,soak"])))
         self.assertEqual(run.soak_marks(300), (60, 300))
         self.assertEqual(run.soak_marks(30), (6, 30))
+
+
+class LoggenTest(unittest.TestCase):
+    """The realistic input (bench/loggen.py): the same lines for the same seed, the mix of kinds
+    and the spread of lengths the documentation promises, and not compressible like the old input."""
+
+    def test_same_seed_same_lines(self):
+        self.assertEqual(list(loggen.generate(500, seed=7)), list(loggen.generate(500, seed=7)))
+        self.assertNotEqual(list(loggen.generate(500, seed=7)), list(loggen.generate(500, seed=8)))
+
+    def test_mix_and_lengths(self):
+        lines = list(loggen.generate(20_000, seed=1))
+        self.assertEqual(len(lines), 20_000)
+        self.assertFalse(any("\n" in x for x in lines))
+        kinds = {"access": sum('HTTP/1.1"' in x for x in lines), "json": sum(x.startswith('{"ts"') for x in lines),
+                 "frames": sum(x.startswith("    at ") for x in lines),
+                 "app": sum(" request_id=" in x and " trace_id=" in x for x in lines)}
+        for kind, share in {"access": 0.35, "app": 0.30, "json": 0.08, "frames": 0.05}.items():
+            self.assertGreater(kinds[kind] / len(lines), share, kind)
+        mean = sum(len(x) + 1 for x in lines) / len(lines)
+        self.assertTrue(170 <= mean <= 240, mean)
+        self.assertGreater(len(set(lines)), 19_000)  # ids, times and numbers: only stack frames repeat
+        spread = sorted(len(x) for x in lines)
+        self.assertLess(spread[len(spread) // 10], 120)
+        self.assertGreater(spread[9 * len(spread) // 10], 240)
+
+    def test_batches_hold_whole_lines(self):
+        data = "".join(x + "\n" for x in loggen.generate(5000, seed=1)).encode()
+        parts = list(loggen.batches(data, 64 * 1024))
+        self.assertEqual(b"".join(parts), data)
+        self.assertTrue(all(p.endswith(b"\n") and len(p) <= 64 * 1024 for p in parts))
+
+    def test_fewer_bytes_than_the_old_input_compresses_to(self):
+        data = "".join(x + "\n" for x in loggen.generate(3000, seed=1)).encode()
+        old = "".join(f"2026-11-23T00:00:00.000000Z INFO bench-{i:09d} user=alice ".ljust(100, "x") + "\n"
+                      for i in range(3000)).encode()
+        ratio = loggen.zstd_ratio(data, 1)
+        self.assertTrue(2.0 < ratio < 10.0, ratio)
+        self.assertGreater(loggen.zstd_ratio(old, 1), 2 * ratio)
 
 
 if __name__ == "__main__":
