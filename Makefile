@@ -23,7 +23,7 @@ build: deps $(BUILD_DIR)/build.ninja
 #   make test-unit    the unit label: pure logic, no broker (seconds)
 #   make test         everything a change must pass: all but the chaos and fuzz labels
 #   make test-slow    the chaos label (brokers stopped and killed, one test at a time) and fuzz
-#   make test-all     both in one run (what .ci/run does)
+#   make test-all     all of it in one run (.ci/run runs make test, then make test-slow)
 TEST_JOBS ?= $(shell echo $$(( $$(nproc) * 2 )))
 CTEST_ARGS ?=
 RUN_TESTS = /usr/bin/python3 scripts/run-tests.py $(BUILD_DIR) --output-on-failure --timeout 600 -j $(TEST_JOBS) $(CTEST_ARGS)
