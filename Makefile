@@ -4,7 +4,7 @@ BROKER ?= rabbitmq
 CMAKE_FLAGS ?= -DLOGSHIP_WERROR=ON
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build test demo bench bench-search bench-broker-cost clean
+.PHONY: all deps build test test-unit test-slow test-all demo bench bench-search bench-broker-cost clean
 
 all: build
 
@@ -17,9 +17,29 @@ $(BUILD_DIR)/build.ninja:
 build: deps $(BUILD_DIR)/build.ninja
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
-# Runs every test; the suite starts (and stops) its own RabbitMQ node on 127.0.0.1:5690.
+# Test tiers (README "Tests"). The suite starts (and stops) its own RabbitMQ node on 127.0.0.1:5690
+# and Redis server on 6390. Tests run side by side, TEST_JOBS at a time (most wait on brokers and
+# I/O, so twice the cores); each run ends with the time per label (scripts/run-tests.py).
+#   make test-unit    the unit label: pure logic, no broker (seconds)
+#   make test         everything a change must pass: all but the chaos and fuzz labels
+#   make test-slow    the chaos label (brokers stopped and killed, one test at a time) and fuzz
+#   make test-all     all of it in one run (.ci/run runs make test, then make test-slow)
+TEST_JOBS ?= $(shell echo $$(( $$(nproc) * 2 )))
+CTEST_ARGS ?=
+RUN_TESTS = /usr/bin/python3 scripts/run-tests.py $(BUILD_DIR) --output-on-failure --timeout 600 -j $(TEST_JOBS) $(CTEST_ARGS)
+SLOW_LABELS = '^(chaos|fuzz)$$'
+
+test-unit: build
+	$(RUN_TESTS) -L '^unit$$'
+
 test: build
-	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600
+	$(RUN_TESTS) -LE $(SLOW_LABELS)
+
+test-slow: build
+	$(RUN_TESTS) -L $(SLOW_LABELS)
+
+test-all: build
+	$(RUN_TESTS)
 
 demo: build
 	@bash scripts/demo.sh $(BROKER)

@@ -55,9 +55,17 @@ def check_values(t, m, who, expected):
         t.check_equal(m.value(name, **labels), want, f"{who}: {name}{labels or ''} == {want}")
 
 
-def check_healthy(t, address, who):
-    status, body = healthz(address)
-    t.check(status == 200 and body == "ok\n", f"{who}: /healthz is 200 ok", f"{status} {body!r}")
+def check_healthy(t, address, who, timeout=30):
+    """/healthz answers 200 ok, at once or within `timeout` s: a producer just started may still be
+    connecting (503 'not connected to the broker yet') on a loaded machine."""
+    last = [None, None]
+
+    def healthy():
+        last[:] = healthz(address)
+        return last[0] == 200 and last[1] == "ok\n"
+
+    wait_for(healthy, timeout, 0.1)
+    t.check(last[0] == 200 and last[1] == "ok\n", f"{who}: /healthz is 200 ok", f"{last[0]} {last[1]!r}")
 
 
 def version(t):

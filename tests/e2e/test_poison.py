@@ -171,7 +171,9 @@ def part_d(t):
     q = t.queue("d")
     before = [f"d-before-{i:03d}" for i in range(20)]
     after = [f"d-after-{i:03d}" for i in range(20)]
-    t.produce(q, ("\n".join(before + [POISON] + after) + "\n").encode())
+    # A long --linger-ms: the batch waits for all 41 (it goes at end of input), however slowly the
+    # producer reads on a loaded machine.
+    t.produce(q, ("\n".join(before + [POISON] + after) + "\n").encode(), ["--linger-ms", "60000"])
     t.check_equal(t.queue_ready(q), 1, "the producer sent the 41 records as one message (a batch)")
     out = t.path("d.log")
     for k in range(1, 6):

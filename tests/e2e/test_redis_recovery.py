@@ -177,12 +177,13 @@ def part_c(t):
     t.check(held <= prefetch, f"it holds at most --prefetch {prefetch} records ({held})")
 
     b = t.start_aggregator("agg-c-rescuer", q, out_b, "raw", common + ["--consumer-id", id_b])
-    ok = wait_for(lambda: len(set(lines_of(out_a)) | set(lines_of(out_b))) >= backlog, 15, 0.1)
+    # Without recovery the stopped one's records would stay in its list until SIGCONT: the bound only
+    # ends a failing run (no timing threshold: ~10 s on an idle machine, more under load).
+    ok = wait_for(lambda: len(set(lines_of(out_a)) | set(lines_of(out_b))) >= backlog, 180, 0.1)
     took = time.monotonic() - stopped_at
-    t.check(ok, f"within 15 s of the stop every record is in the union of the outputs ({took:.1f} s)",
+    t.check(ok, f"while it is stopped, every record is in the union of the outputs ({took:.1f} s after the stop)",
             f"union {len(set(lines_of(out_a)) | set(lines_of(out_b)))} of {backlog}; ready/unacked "
             f"{t.queue_counts(q)}; stopped list {r.llen(proc_a)}\n{b.result().describe()}")
-    t.check(took <= 10, f"... and within ~10 s ({took:.1f} s)")
     # The held records may already be written (written, not yet acked, when the stop came): then
     # the union is complete before the lease expires. Wait for the recovery itself.
     wait_for(lambda: r.llen(proc_a) == 0, 15, 0.1)
