@@ -42,8 +42,8 @@ def lines_of(path):
 
 def usage_error(t, prog, args, needle, what):
     r = t.run(prog, args)
-    lines = r.err_lines()
-    t.check(r.rc == 2 and len(lines) == 1 and needle in r.err_text(), what, r.describe())
+    lines = r.err_lines
+    t.check(r.rc == 2 and len(lines) == 1 and needle in r.err_text, what, r.describe())
 
 
 def flags(t, q):
@@ -65,7 +65,7 @@ def setup(t, q):
     t.section("(b) logctl setup --shards 3")
     for attempt in (1, 2):
         r = t.run("logctl", ["setup", "--queue", q, "--shards", str(N)])
-        t.check(r.rc == 0 and f"{q}.shards" in r.out_text(), f"setup #{attempt} exits 0 and names the hash exchange",
+        t.check(r.rc == 0 and f"{q}.shards" in r.out_text, f"setup #{attempt} exits 0 and names the hash exchange",
                 r.describe())
     for i in range(N):
         t.check_equal(t.queue_ready(shard(q, i)), 0, f"{shard(q, i)} exists, empty")
@@ -111,7 +111,7 @@ def distribution(t, q):
                 for s in rows), "status: type classic, leader and members from the management API", f"{rows}")
     r = t.run("logctl", ["status", "--queue", q, "--shards", str(N),
                          "--management-url", f"http://127.0.0.1:{t.env.mgmt_port}/"])
-    text = r.out_text()
+    text = r.out_text
     t.check(r.rc == 0 and f"{q} ({N} shards)" in text and "LEADER" in text
             and all(shard(q, i) in text for i in range(N)), "status table: the sum row, one row per shard, "
             "the leaders", r.describe())
@@ -151,23 +151,25 @@ def dead_letters(t, q):
     t.drain("agg-dead", q, out, extra=["--shards", str(N)])
     t.check_equal(t.queue_ready(q + ".dead"), 1, f"{q}.dead holds the malformed message")
     r = t.run("logctl", ["dead", "list", "--queue", q, "--shards", str(N)])
-    t.check(r.rc == 0 and "unsupported envelope version 99" in r.out_text(), "logctl dead list shows it with its reason",
+    t.check(r.rc == 0 and "unsupported envelope version 99" in r.out_text, "logctl dead list shows it with its reason",
             r.describe())
 
 
 def plugin_off(t, q):
     t.section("(f) the consistent-hash exchange plugin disabled: one clear line")
     q2 = t.queue("noplugin")
+    # rabbitmq-plugins edits the node's own plugins file (scripts/rabbitmq-node.sh writes it in its directory).
+    env = dict(os.environ, RABBITMQ_ENABLED_PLUGINS_FILE=os.path.join(os.environ["LOGSHIP_TEST_BROKER_DIR"], "plugins"))
     off = subprocess.run(["rabbitmq-plugins", "-n", t.env.node, "disable", PLUGIN], capture_output=True,
-                         timeout=120, stdin=subprocess.DEVNULL)
+                         timeout=120, stdin=subprocess.DEVNULL, env=env)
     try:
         t.check(off.returncode == 0, "rabbitmq-plugins disable works on the suite's node", off.stderr.decode())
         r = t.run("logctl", ["setup", "--queue", q2, "--shards", "2"])
-        t.check(r.rc == 1 and len(r.err_lines()) == 1 and f"rabbitmq-plugins enable {PLUGIN}" in r.err_text(),
+        t.check(r.rc == 1 and len(r.err_lines) == 1 and f"rabbitmq-plugins enable {PLUGIN}" in r.err_text,
                 "setup --shards exits 1 with one line saying how to enable the plugin", r.describe())
     finally:
         on = subprocess.run(["rabbitmq-plugins", "-n", t.env.node, "enable", PLUGIN], capture_output=True,
-                            timeout=120, stdin=subprocess.DEVNULL)
+                            timeout=120, stdin=subprocess.DEVNULL, env=env)
         t.check(on.returncode == 0, "the plugin is enabled again", on.stderr.decode())
 
 
