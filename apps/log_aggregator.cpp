@@ -7,6 +7,7 @@
 #include <system_error>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "aggregator/aggregator_metrics.hpp"
@@ -18,6 +19,7 @@
 #include "aggregator/route.hpp"
 #include "aggregator/router.hpp"
 #include "broker/factory.hpp"
+#include "broker/resolve.hpp"
 #include "cli/common.hpp"
 #include "cli/metrics.hpp"
 #include "core/error.hpp"
@@ -44,6 +46,13 @@ void validateConsumerId(const std::string& id) {
       throw UsageError(fmt::format("--consumer-id: '{}' contains a space or control character", escaped(id)));
     }
   }
+}
+
+// " (shards 0, 2 of 3)" for a sharded queue, "" for one queue.
+std::string shardsConsumed(uint32_t shards, const std::vector<uint32_t>& ids) {
+  if (shards == 0) return "";
+  if (ids.empty()) return fmt::format(" (all {} shards)", shards);
+  return fmt::format(" (shard{} {} of {})", ids.size() == 1 ? "" : "s", fmt::join(ids, ", "), shards);
 }
 
 // Opens an output (the default one or a route's) with its duplicate journal, which first repairs
@@ -96,6 +105,7 @@ int main(int argc, char** argv) {
       options.writeRetryFor = std::chrono::milliseconds(static_cast<int64_t>(settings.writeRetrySeconds * 1000));
     }
     consumerOptions.queue = brokerFlags.queue;
+    validateShardIds(consumerOptions.shardIds, brokerFlags.shards);
     consumerOptions.maxBodyBytes = options.maxMessageBytes;
     consumerOptions.leaseTtl = std::chrono::milliseconds(static_cast<int64_t>(settings.leaseSeconds * 1000));
     if (settings.consumerIdOption->count() > 0) {
@@ -174,8 +184,8 @@ int main(int argc, char** argv) {
     std::string routed;
     for (const RouteRule& route : routes) routed += fmt::format("{}{}", routed.empty() ? "" : ", ", route.file);
     if (!routed.empty()) routed = fmt::format(", routes to {}{}", routed, settings.unroutedOnly ? " (--unrouted-only)" : "");
-    fmt::print(" [*] Waiting for logs on '{}' at {}, writing to {}{}. To exit press CTRL+C\n", brokerFlags.queue,
-               broker.url.redacted(), output, routed);
+    fmt::print(" [*] Waiting for logs on '{}'{} at {}, writing to {}{}. To exit press CTRL+C\n", brokerFlags.queue,
+               shardsConsumed(brokerFlags.shards, consumerOptions.shardIds), broker.url.redacted(), output, routed);
     std::fflush(stdout);
     try {
       collector.run();

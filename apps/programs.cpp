@@ -197,6 +197,11 @@ void defineAggregator(CLI::App& app, AggregatorSettings& s) {
                  "Unacknowledged deliveries the broker may send ahead (1 = strict fair dispatch)")
       ->check(cli::range(1, 65535))
       ->capture_default_str();
+  app.add_option("--shard-ids", s.consumer.shardIds,
+                 "With --shards N: consume only these shards (comma-separated ids from 0 to N-1; default all), e.g. "
+                 "two aggregators with --shard-ids 0,1 and 2,3")
+      ->delimiter(',')
+      ->type_name("IDS");
   s.consumerIdOption = app.add_option("--consumer-id", s.consumer.consumerId,
                                       "Redis: this aggregator's stable name; its processing list is "
                                       "<queue>.processing.<ID> (default: <host>:<absolute output path>)");

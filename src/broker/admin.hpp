@@ -45,6 +45,11 @@ struct QueueStats {
   // Messages per second published to / delivered from the queue (RabbitMQ management API only).
   std::optional<double> publishRate;
   std::optional<double> deliverRate;
+  // RabbitMQ management API only: the queue's type (classic, quorum, stream), the node of its
+  // leader (a classic queue's node), and the nodes holding a replica (a classic queue's node).
+  std::optional<std::string> type;
+  std::optional<std::string> leader;
+  std::vector<std::string> members;
   std::vector<ProcessingListStats> processing;  // Redis
   StatsSource source = StatsSource::PassiveDeclare;
 };

@@ -46,6 +46,9 @@ struct BrokerOptions {
   const std::atomic<bool>* stopRequested = nullptr;     // abandons connect retries when set
   TlsOptions tls;                                       // amqps:// only (and an https:// management API)
   ManagementOptions management;                         // RabbitMQ only, logctl status only
+  // RabbitMQ: the log queue is this many queues behind a consistent-hash exchange (--shards N,
+  // broker/amqp/shards.hpp); 0: one queue. Every program declares and uses that topology.
+  uint32_t shards = 0;
   // Kept up to date by the Reconnector and the reconnecting decorators when set (metrics,
   // /healthz). Give it only to the program's main connection.
   ConnectionStatus* status = nullptr;
@@ -67,6 +70,9 @@ struct ConsumerOptions {
   // Redis: the take script measures the value in Redis and moves it to the dead list there; it
   // arrives with droppedBodySize and movedToDeadLetters set.
   size_t maxBodyBytes = 0;
+  // RabbitMQ, sharded queues (BrokerOptions::shards): the shards consumed (--shard-ids), one
+  // basic.consume each on one channel; empty: every shard.
+  std::vector<uint32_t> shardIds;
 };
 
 // Queue names derived from the main queue name.

@@ -3,12 +3,14 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <utility>
 
 #include <fmt/format.h>
 
+#include "broker/amqp/topology.hpp"
 #include "core/error.hpp"
 #include "core/escape.hpp"
 
@@ -65,7 +67,37 @@ TlsOptions resolveTls(const BrokerSettings& settings, const BrokerSettingNames& 
   return tls;
 }
 
+void validateShards(const BrokerSettings& settings, const BrokerSettingNames& names, const BrokerUrl& url) {
+  if (settings.shards == 0) return;
+  if (url.scheme == BrokerUrl::Scheme::Redis) {
+    throw UsageError(fmt::format("{}: sharded queues need RabbitMQ (a consistent-hash exchange); over Redis run "
+                                 "several producers and aggregators on one queue instead",
+                                 names.shards));
+  }
+  if (settings.shards > amqp::kMaxShards) {
+    throw UsageError(fmt::format("{}: at most {} shards, not {}", names.shards, amqp::kMaxShards, settings.shards));
+  }
+  if (amqp::shardQueueName(settings.queue, settings.shards - 1).size() > 255) {
+    throw UsageError(fmt::format("{}: the shard names ('{}') would be over 255 bytes: use a shorter queue name",
+                                 names.shards, escaped(amqp::shardQueueName(settings.queue, settings.shards - 1))));
+  }
+}
+
 }  // namespace
+
+void validateShardIds(const std::vector<uint32_t>& ids, uint32_t shards, const char* name) {
+  if (ids.empty()) return;
+  if (shards == 0) throw UsageError(fmt::format("{}: give --shards N too (the queue's number of shards)", name));
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i] >= shards) {
+      throw UsageError(fmt::format("{}: there is no shard {} (--shards {}: ids 0 to {})", name, ids[i], shards,
+                                   shards - 1));
+    }
+    if (std::find(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(i), ids[i]) != ids.begin() + static_cast<std::ptrdiff_t>(i)) {
+      throw UsageError(fmt::format("{}: shard {} is given twice", name, ids[i]));
+    }
+  }
+}
 
 void validateQueueName(const std::string& queue, const char* name) {
   if (queue.empty() || queue.size() > 250) {
@@ -109,6 +141,8 @@ BrokerOptions resolveBrokerSettings(const BrokerSettings& settings, const Broker
   options.url = options.urls.front();
   options.tls = resolveTls(settings, names, options.url);
   validateQueueName(settings.queue, names.queue);
+  validateShards(settings, names, options.url);
+  options.shards = settings.shards;
   return options;
 }
 

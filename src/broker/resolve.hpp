@@ -5,6 +5,7 @@
 // file) and the client library (src/client/), so both accept and refuse exactly the same things.
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "broker/options.hpp"
 
@@ -16,6 +17,7 @@ struct BrokerSettings {
   std::string queue = "logs_queue";
   TlsOptions tls;                       // amqps:// only
   bool requireTls = false;              // refuse amqp:// and redis:// URLs
+  uint32_t shards = 0;                  // RabbitMQ: the queue is split into this many (0: not split)
 };
 
 // The names the error messages give the settings: the programs' flags by default; the client
@@ -27,13 +29,18 @@ struct BrokerSettingNames {
   const char* tlsCert = "--tls-cert";
   const char* tlsKey = "--tls-key";
   const char* requireTls = "--require-tls";
+  const char* shards = "--shards";
 };
 
 // Parses the URLs (all of one scheme), applies the password, checks the TLS settings (files
 // readable and not empty, only with amqps://, certificate and key together; requireTls refuses
-// plain URLs) and the queue name. Sets url, urls and tls; the deadlines and the client name keep
+// plain URLs), the queue name and the shards (RabbitMQ only, at most amqp::kMaxShards, names within
+// 255 bytes). Sets url, urls, tls and shards; the deadlines and the client name keep
 // their defaults. Throws UsageError naming the setting, never echoing a password.
 BrokerOptions resolveBrokerSettings(const BrokerSettings& settings, const BrokerSettingNames& names = {});
+
+// --shard-ids: each id below `shards` (which must be set), none twice. Throws UsageError.
+void validateShardIds(const std::vector<uint32_t>& ids, uint32_t shards, const char* name = "--shard-ids");
 
 // A queue name is 1 to 250 bytes, without control characters, not starting with "amq.". Throws
 // UsageError naming the setting.

@@ -88,6 +88,12 @@ void addBrokerFlags(CLI::App& app, BrokerFlags& flags) {
                  "Read the broker password from this file (or set env LOGSHIP_PASSWORD); overrides the URL's")
       ->check(CLI::ExistingFile);
   app.add_option("--queue", flags.queue, "Queue name")->capture_default_str();
+  app.add_option("--shards", flags.shards,
+                 "RabbitMQ: the queue is N queues QUEUE.shard.0 ... behind a consistent-hash exchange (plugin "
+                 "rabbitmq_consistent_hash_exchange), records spread evenly over them; give the same N to every "
+                 "program of the queue")
+      ->check(range(uint32_t{1}, uint32_t{256}))
+      ->type_name("N");
   app.add_option("--retry-seconds", flags.retrySeconds,
                  "Keep retrying an unreachable broker this long before failing")
       ->check(range(0.0, 86400.0))
@@ -132,6 +138,7 @@ BrokerOptions resolveBroker(const BrokerFlags& flags, const std::string& clientN
     settings.password = env;
   }
   settings.queue = flags.queue;
+  settings.shards = flags.shards;
   settings.tls = TlsOptions{flags.tlsCa, flags.tlsCert, flags.tlsKey};
   settings.requireTls = flags.requireTls;
   BrokerOptions options = resolveBrokerSettings(settings);

@@ -22,6 +22,7 @@ struct BrokerFlags {
   std::string passwordFile;  // --password-file
   const CLI::Option* passwordFileOption = nullptr;  // set by addBrokerFlags: was it set by a configuration file?
   std::string queue = "logs_queue";
+  uint32_t shards = 0;       // --shards (RabbitMQ): the queue is split into this many; 0 = not split
   double retrySeconds = 10;
   double connectTimeoutSeconds = 5;
   double reconnectSeconds = 0;  // set by the programs that reconnect, before addReconnectFlag
@@ -31,7 +32,7 @@ struct BrokerFlags {
   bool requireTls = false;  // --require-tls / LOGSHIP_REQUIRE_TLS
 };
 
-// Adds --broker, --password-file, --queue, --retry-seconds, --connect-timeout, and the TLS flags
+// Adds --broker, --password-file, --queue, --shards, --retry-seconds, --connect-timeout, and the TLS flags
 // --tls-ca, --tls-cert, --tls-key, --require-tls.
 void addBrokerFlags(CLI::App& app, BrokerFlags& flags);
 

@@ -223,6 +223,7 @@ Client::Impl::Impl(ClientOptions options)
     refuse(fmt::format("ClientOptions::passwordFile: {}", e.what()));
   }
   settings.queue = options_.queue;
+  settings.shards = options_.shards;
   settings.tls = TlsOptions{options_.tlsCa, options_.tlsCert, options_.tlsKey};
   settings.requireTls = options_.requireTls;
   BrokerSettingNames names;
@@ -232,6 +233,7 @@ Client::Impl::Impl(ClientOptions options)
   names.tlsCert = "ClientOptions::tlsCert";
   names.tlsKey = "ClientOptions::tlsKey";
   names.requireTls = "ClientOptions::requireTls";
+  names.shards = "ClientOptions::shards";
   try {
     broker_ = resolveBrokerSettings(settings, names);
   } catch (const Error& e) {

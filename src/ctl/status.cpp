@@ -1,9 +1,12 @@
 // logctl status: what the broker knows about the queue, its dead letters and (Redis) consumers.
+#include <algorithm>
 #include <cmath>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include "broker/amqp/topology.hpp"
 #include "broker/factory.hpp"
 #include "ctl/commands.hpp"
 #include "core/escape.hpp"
@@ -65,20 +68,20 @@ nlohmann::ordered_json toJson(const QueueStats& s, const std::optional<uint64_t>
   return q;
 }
 
-void printTable(const QueueStats (&stats)[2]) {
-  constexpr const char* kRow = "{:<40} {:>10} {:>10} {:>10} {:>10} {:>10} {:>13}\n";
-  fmt::print(kRow, "QUEUE", "READY", "UNACKED", "CONSUMERS", "PUBLISH/S", "DELIVER/S", "DEAD-LETTERS");
-  for (size_t i = 0; i < 2; ++i) {
-    const QueueStats& s = stats[i];
-    const std::string dead = i == 0 && stats[1].exists ? std::to_string(stats[1].messagesReady) : "-";
-    if (s.exists) {
-      fmt::print(kRow, escaped(s.name), s.messagesReady, count(s.messagesUnacked), s.consumers, rate(s.publishRate),
-                 rate(s.deliverRate), dead);
-    } else {
-      fmt::print(kRow, escaped(s.name), "(missing)", "-", "-", "-", "-", "-");
-    }
+constexpr const char* kRow = "{:<40} {:>10} {:>10} {:>10} {:>10} {:>10} {:>13}\n";
+
+void printRow(const std::string& label, const QueueStats& s, const std::string& dead) {
+  if (s.exists) {
+    fmt::print(kRow, label, s.messagesReady, count(s.messagesUnacked), s.consumers, rate(s.publishRate),
+               rate(s.deliverRate), dead);
+  } else {
+    fmt::print(kRow, label, "(missing)", "-", "-", "-", "-", "-");
   }
-  const QueueStats& main = stats[0];
+}
+
+std::string deadCount(const QueueStats& dead) { return dead.exists ? std::to_string(dead.messagesReady) : "-"; }
+
+void printSource(const QueueStats& main) {
   if (main.source == StatsSource::Redis) {
     if (main.processing.empty()) {
       fmt::print("\nno processing lists (no aggregator holds messages)\n");
@@ -107,16 +110,90 @@ void printTable(const QueueStats (&stats)[2]) {
   }
 }
 
+void printTable(const QueueStats (&stats)[2]) {
+  fmt::print(kRow, "QUEUE", "READY", "UNACKED", "CONSUMERS", "PUBLISH/S", "DELIVER/S", "DEAD-LETTERS");
+  printRow(escaped(stats[0].name), stats[0], deadCount(stats[1]));
+  printRow(escaped(stats[1].name), stats[1], "-");
+  printSource(stats[0]);
+}
+
+
+// A sharded queue (--shards N) as one queue: the shards' numbers added up (unacked and rates only
+// when every shard has them); it exists when every shard does.
+QueueStats totalOf(const std::string& queue, const std::vector<QueueStats>& shards) {
+  QueueStats total;
+  total.name = queue;
+  total.exists = !shards.empty();
+  total.source = StatsSource::ManagementApi;
+  total.messagesUnacked = 0;
+  total.publishRate = 0.0;
+  total.deliverRate = 0.0;
+  auto add = [](auto& sum, const auto& part) {
+    if (sum && part) {
+      *sum += *part;
+    } else {
+      sum.reset();
+    }
+  };
+  for (const QueueStats& s : shards) {
+    total.exists = total.exists && s.exists;
+    total.messagesReady += s.messagesReady;
+    total.consumers += s.consumers;
+    add(total.messagesUnacked, s.messagesUnacked);
+    add(total.publishRate, s.publishRate);
+    add(total.deliverRate, s.deliverRate);
+    if (s.source != StatsSource::ManagementApi) total.source = s.source;
+  }
+  return total;
+}
+
+nlohmann::ordered_json shardJson(uint32_t shard, const QueueStats& s) {
+  nlohmann::ordered_json j = {{"shard", shard}};
+  j.update(toJson(s, std::nullopt));
+  j["type"] = s.type ? nlohmann::ordered_json(*s.type) : nlohmann::ordered_json();
+  j["leader"] = s.leader ? nlohmann::ordered_json(*s.leader) : nlohmann::ordered_json();
+  j["members"] = s.members;
+  return j;
+}
+
+void printShards(const QueueStats (&stats)[2], const std::vector<QueueStats>& shards) {
+  fmt::print(kRow, "QUEUE", "READY", "UNACKED", "CONSUMERS", "PUBLISH/S", "DELIVER/S", "DEAD-LETTERS");
+  printRow(fmt::format("{} ({} shards)", escaped(stats[0].name), shards.size()), stats[0], deadCount(stats[1]));
+  for (const QueueStats& s : shards) printRow("  " + escaped(s.name), s, "-");
+  printRow(escaped(stats[1].name), stats[1], "-");
+  if (std::none_of(shards.begin(), shards.end(), [](const QueueStats& s) { return s.type.has_value(); })) {
+    fmt::print("\n(the shards' types, leaders and members: from the management API only)\n");
+  } else {
+    fmt::print("\n{:<40} {:<8} {:<30} {}\n", "SHARD", "TYPE", "LEADER", "MEMBERS");
+    for (const QueueStats& s : shards) {
+      fmt::print("{:<40} {:<8} {:<30} {}\n", escaped(s.name), escaped(s.type.value_or("-")),
+                 escaped(s.leader.value_or("-")), escaped(fmt::format("{}", fmt::join(s.members, ","))));
+    }
+  }
+  printSource(stats[0]);
+}
+
 }  // namespace
 
 int status(const BrokerOptions& broker, const std::string& queue, bool json) {
   auto admin = makeAdmin(broker);
-  const QueueStats stats[] = {admin->queueStats(queue), admin->queueStats(deadLetterQueueName(queue))};
+  std::vector<QueueStats> shards;
+  for (uint32_t i = 0; i < broker.shards; ++i) shards.push_back(admin->queueStats(amqp::shardQueueName(queue, i)));
+  const QueueStats stats[] = {shards.empty() ? admin->queueStats(queue) : totalOf(queue, shards),
+                              admin->queueStats(deadLetterQueueName(queue))};
   if (json) {
-    // An array of the queue and its dead-letter queue (the first object also has "dead_letters").
+    // An array of the queue and its dead-letter queue (the first object also has "dead_letters",
+    // and for a sharded queue the sums of its "shards", one object each).
     const std::optional<uint64_t> dead = stats[1].exists ? std::optional(stats[1].messagesReady) : std::nullopt;
-    nlohmann::ordered_json out = nlohmann::ordered_json::array({toJson(stats[0], dead), toJson(stats[1], std::nullopt)});
+    nlohmann::ordered_json first = toJson(stats[0], dead);
+    if (!shards.empty()) {
+      first["shards"] = nlohmann::ordered_json::array();
+      for (uint32_t i = 0; i < shards.size(); ++i) first["shards"].push_back(shardJson(i, shards[i]));
+    }
+    nlohmann::ordered_json out = nlohmann::ordered_json::array({std::move(first), toJson(stats[1], std::nullopt)});
     fmt::print("{}\n", out.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
+  } else if (!shards.empty()) {
+    printShards(stats, shards);
   } else {
     printTable(stats);
   }

@@ -6,6 +6,7 @@
 
 #include "broker/amqp/headers.hpp"
 #include "broker/amqp/publisher.hpp"
+#include "broker/amqp/shards.hpp"
 #include "core/error.hpp"
 #include "core/escape.hpp"
 
@@ -16,7 +17,7 @@ AmqpAdmin::AmqpAdmin(const BrokerOptions& options) : options_(options), conn_(Am
 AmqpAdmin::~AmqpAdmin() = default;
 
 void AmqpAdmin::declareTopology(const std::string& queue) {
-  conn_.declareLogQueue(channel_, queue);
+  declareLogTopology(conn_, channel_, queue, options_.shards);
   conn_.declareQueue(channel_, deadLetterQueueName(queue), false);
 }
 
@@ -83,6 +84,9 @@ QueueStats AmqpAdmin::queueStats(const std::string& queue) {
   merged.messagesUnacked = sampled->messagesUnacked;
   merged.publishRate = sampled->publishRate;
   merged.deliverRate = sampled->deliverRate;
+  merged.type = sampled->type;
+  merged.leader = sampled->leader;
+  merged.members = sampled->members;
   if (sampled->messagesUnacked) {
     merged.messagesReady = sampled->messagesReady;
     merged.consumers = sampled->consumers;

@@ -6,7 +6,10 @@
 #include <fmt/format.h>
 
 #include "broker/amqp/headers.hpp"
+#include "broker/amqp/shards.hpp"
+#include "broker/amqp/topology.hpp"
 #include "core/error.hpp"
+#include "core/escape.hpp"
 
 namespace logship::amqp {
 
@@ -34,15 +37,35 @@ void toDelivery(const amqp_envelope_t& envelope, Delivery& d) {
 }
 
 AmqpConsumer::AmqpConsumer(const BrokerOptions& options, const ConsumerOptions& consumerOptions)
-    : conn_(AmqpConnection::open(options)), queue_(consumerOptions.queue), maxBodyBytes_(consumerOptions.maxBodyBytes) {
-  conn_.declareLogQueue(1, queue_);
+    : conn_(AmqpConnection::open(options)),
+      queue_(consumerOptions.queue),
+      queues_(consumedQueues(consumerOptions.queue, options.shards, consumerOptions.shardIds)),
+      maxBodyBytes_(consumerOptions.maxBodyBytes) {
+  declareLogTopology(conn_, 1, queue_, options.shards);
   conn_.declareQueue(1, deadLetterQueueName(queue_), false);  // ready before the first dead letter
-  amqp_basic_qos(conn_.get(), 1, 0, consumerOptions.prefetch, 0);
+  // A prefetch per consumer (quorum queues refuse a channel-wide one), shared out so that all of
+  // them together hold about --prefetch unacknowledged deliveries.
+  const auto perQueue = static_cast<uint16_t>((consumerOptions.prefetch + queues_.size() - 1) / queues_.size());
+  amqp_basic_qos(conn_.get(), 1, 0, perQueue, 0);
   conn_.check(amqp_get_rpc_reply(conn_.get()), "setting the prefetch count");
-  const amqp_basic_consume_ok_t* ok = amqp_basic_consume(conn_.get(), 1, amqp_cstring_bytes(queue_.c_str()),
-                                                          amqp_empty_bytes, 0, /*no_ack=*/0, 0, amqp_empty_table);
-  conn_.check(amqp_get_rpc_reply(conn_.get()), fmt::format("consuming from '{}'", queue_));
-  consumerTag_.assign(static_cast<const char*>(ok->consumer_tag.bytes), ok->consumer_tag.len);
+  // One channel for all: delivery tags count up across the queues, so ackUpTo stays one multiple-ack.
+  for (const std::string& queue : queues_) {
+    const amqp_basic_consume_ok_t* ok = amqp_basic_consume(conn_.get(), 1, amqp_cstring_bytes(queue.c_str()),
+                                                            amqp_empty_bytes, 0, /*no_ack=*/0, 0, amqp_empty_table);
+    conn_.check(amqp_get_rpc_reply(conn_.get()), fmt::format("consuming from '{}'", escaped(queue)));
+    consumerTags_.emplace_back(static_cast<const char*>(ok->consumer_tag.bytes), ok->consumer_tag.len);
+  }
+}
+
+std::vector<std::string> consumedQueues(const std::string& queue, uint32_t shards, const std::vector<uint32_t>& ids) {
+  if (shards == 0) return {queue};
+  std::vector<std::string> names;
+  if (ids.empty()) {
+    for (uint32_t i = 0; i < shards; ++i) names.push_back(shardQueueName(queue, i));
+  } else {
+    for (uint32_t i : ids) names.push_back(shardQueueName(queue, i));
+  }
+  return names;
 }
 
 bool AmqpConsumer::receiveOne(std::vector<Delivery>& out, timeval* timeout) {
@@ -96,8 +119,14 @@ void AmqpConsumer::readContent(Delivery& d) {
 
 void AmqpConsumer::otherMethod(const amqp_frame_t& frame) {
   switch (frame.payload.method.id) {
-    case AMQP_BASIC_CANCEL_METHOD:
-      throw BrokerRefusedError(0, fmt::format("the broker cancelled our consumer on '{}' (queue deleted?)", queue_));
+    case AMQP_BASIC_CANCEL_METHOD: {
+      const auto* cancel = static_cast<const amqp_basic_cancel_t*>(frame.payload.method.decoded);
+      const std::string tag(static_cast<const char*>(cancel->consumer_tag.bytes), cancel->consumer_tag.len);
+      const auto it = std::find(consumerTags_.begin(), consumerTags_.end(), tag);
+      const std::string& queue =
+          it == consumerTags_.end() ? queue_ : queues_[static_cast<size_t>(it - consumerTags_.begin())];
+      throw BrokerRefusedError(0, fmt::format("the broker cancelled our consumer on '{}' (queue deleted?)", escaped(queue)));
+    }
     case AMQP_CHANNEL_CLOSE_METHOD:
     case AMQP_CONNECTION_CLOSE_METHOD:
       conn_.throwClosedByBroker(frame.payload.method, frame.channel);
@@ -137,8 +166,10 @@ bool AmqpConsumer::stopForHandBack(std::vector<Delivery>& pushedAhead) {
   try {
     // After basic.cancel-ok the broker sends nothing more; every delivery it sent before is then
     // read (rabbitmq-c keeps the frames that came before the reply for amqp_consume_message).
-    amqp_basic_cancel(conn_.get(), 1, amqp_bytes_t{consumerTag_.size(), consumerTag_.data()});
-    conn_.check(amqp_get_rpc_reply(conn_.get()), fmt::format("cancelling our consumer on '{}'", queue_));
+    for (size_t i = 0; i < consumerTags_.size(); ++i) {
+      amqp_basic_cancel(conn_.get(), 1, amqp_bytes_t{consumerTags_[i].size(), consumerTags_[i].data()});
+      conn_.check(amqp_get_rpc_reply(conn_.get()), fmt::format("cancelling our consumer on '{}'", escaped(queues_[i])));
+    }
     std::move(early_.begin(), early_.end(), std::back_inserter(pushedAhead));
     early_.clear();
     timeval zero{0, 0};

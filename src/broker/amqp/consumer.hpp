@@ -13,7 +13,12 @@ void toDelivery(const amqp_envelope_t& envelope, Delivery& d);
 // The same from a basic.deliver's tag and flag and its content header's properties (no body).
 void toDelivery(uint64_t tag, bool redelivered, const amqp_basic_properties_t& props, Delivery& d);
 
-// basic.consume with manual acks and basic.qos(prefetch) on channel 1.
+// The queues a consumer of log queue `queue` consumes: the queue itself, or (shards > 0) the shards
+// `ids` (empty: all), as <queue>.shard.<id>.
+std::vector<std::string> consumedQueues(const std::string& queue, uint32_t shards, const std::vector<uint32_t>& ids);
+
+// basic.consume with manual acks and basic.qos(prefetch) on channel 1: one consumer, or one per
+// shard consumed (BrokerOptions::shards, ConsumerOptions::shardIds), all on that channel.
 class AmqpConsumer final : public Consumer {
  public:
   AmqpConsumer(const BrokerOptions& options, const ConsumerOptions& consumerOptions);
@@ -34,8 +39,9 @@ class AmqpConsumer final : public Consumer {
   void otherMethod(const amqp_frame_t& frame);
 
   AmqpConnection conn_;
-  std::string queue_;
-  std::string consumerTag_;
+  std::string queue_;                      // the log queue (named in messages)
+  std::vector<std::string> queues_;         // the queues consumed: queue_, or shards of it
+  std::vector<std::string> consumerTags_;   // one per queues_ entry
   size_t maxBodyBytes_ = 0;
   std::vector<Delivery> early_;  // read while the caller asked for none (receive with max 0)
 };

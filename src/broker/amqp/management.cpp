@@ -36,6 +36,27 @@ std::optional<double> rateOf(const nlohmann::json& stats, const char* key) {
   return rate->get<double>();
 }
 
+// Type, leader and members: a quorum queue (and a stream) has "leader" and "members"; a classic
+// queue only its "node".
+void readPlacement(const nlohmann::json& doc, QueueStats& stats) {
+  auto text = [&](const char* key) -> std::optional<std::string> {
+    const auto it = doc.find(key);
+    if (it == doc.end() || !it->is_string()) return std::nullopt;
+    return it->get<std::string>();
+  };
+  stats.type = text("type");
+  stats.leader = text("leader");
+  if (!stats.leader) stats.leader = text("node");
+  stats.members.clear();
+  if (const auto m = doc.find("members"); m != doc.end() && m->is_array()) {
+    for (const auto& node : *m) {
+      if (node.is_string()) stats.members.push_back(node.get<std::string>());
+    }
+  } else if (stats.leader) {
+    stats.members.push_back(*stats.leader);
+  }
+}
+
 }  // namespace
 
 std::string ManagementEndpoint::text() const {
@@ -154,6 +175,7 @@ void readQueueDocument(std::string_view json, QueueStats& stats) {
   if (auto v = count("messages_ready")) stats.messagesReady = *v;
   if (auto v = count("messages_unacknowledged")) stats.messagesUnacked = *v;
   if (auto v = count("consumers")) stats.consumers = static_cast<uint32_t>(*v);
+  readPlacement(doc, stats);
   const auto ms = doc.find("message_stats");
   if (!count("messages_unacknowledged")) return;  // not sampled yet: no rates either
   if (ms == doc.end() || !ms->is_object()) {

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "broker/amqp/shards.hpp"
 #include "broker/amqp/topology.hpp"
 #include "core/error.hpp"
 #include "core/escape.hpp"
@@ -21,9 +22,11 @@ AmqpPublisher::AmqpPublisher(const BrokerOptions& options, std::string queue, Pu
     conn_.declareQueue(1, queue_, false);
     routingKey_ = queue_;
   } else {
-    conn_.declareLogQueue(1, queue_);
+    declareLogTopology(conn_, 1, queue_, options.shards);
     if (live_) {
       exchange_ = exchangeName(queue_);
+    } else if (options.shards > 0) {
+      exchange_ = shardExchangeName(queue_);  // routed on the message-id: any shard (no routing key)
     } else {
       routingKey_ = queue_;
     }

@@ -12,8 +12,10 @@ namespace logship::amqp {
 // Publishes persistent, mandatory messages in confirm mode. PublishRoute::Live: to the queue's topic
 // exchange with routing key <service>.<level> of each message (broker/amqp/topology.hpp); Direct and
 // DeadLetter: to the default exchange with routing key = queue (exactly what the tutorial's pika
-// producer does). Each message gets the message-id "<instance>-<seq>" so that a basic.return can be
-// matched to its sequence number.
+// producer does); with BrokerOptions::shards, Direct goes to the queue's consistent-hash exchange
+// (broker/amqp/shards.hpp), which picks a shard. Each message gets the message-id
+// "<instance>-<seq>" so that a basic.return can be matched to its sequence number, and a sharded
+// queue's hash exchange spreads messages by it.
 class AmqpPublisher final : public Publisher {
  public:
   AmqpPublisher(const BrokerOptions& options, std::string queue, PublishRoute route = PublishRoute::Direct);

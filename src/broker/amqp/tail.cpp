@@ -10,6 +10,7 @@
 
 #include "broker/amqp/consumer.hpp"
 #include "broker/amqp/publisher.hpp"
+#include "broker/amqp/shards.hpp"
 #include "broker/amqp/topology.hpp"
 #include "core/error.hpp"
 #include "core/escape.hpp"
@@ -40,15 +41,16 @@ AmqpTail::AmqpTail(const BrokerOptions& broker, const TailOptions& options)
       keys_(bindingKeys(options.services, options.minLevel)) {
   // A tail of a queue that does not exist would show nothing, forever: say so instead.
   try {
-    conn_.declareQueue(1, options_.queue, true);
+    conn_.declareQueue(1, firstQueueName(options_.queue, broker.shards), true);
   } catch (const BrokerRefusedError& e) {
     if (e.code() != AMQP_NOT_FOUND) throw;
     throw BrokerRefusedError(
-        e.code(), fmt::format("queue '{}' does not exist on {}: nothing is sent to it (check --queue; log_producer, "
+        e.code(), fmt::format("queue '{}' does not exist on {}: nothing is sent to it (check --queue{}; log_producer, "
                               "log_aggregator and logctl setup declare it)",
-                              escaped(options_.queue), broker.url.redacted()));
+                              escaped(firstQueueName(options_.queue, broker.shards)), broker.url.redacted(),
+                              broker.shards > 0 ? " and --shards" : ""));
   }
-  conn_.declareLogQueue(1, options_.queue);  // the exchange and the binding, for queues declared before them
+  declareLogTopology(conn_, 1, options_.queue, broker.shards);  // the exchange and the binding, for queues declared before them
 
   amqp_table_entry_t args[3];
   args[0].key = amqp_cstring_bytes("x-max-length");
@@ -186,7 +188,7 @@ void AmqpTail::keep(const Delivery& d) {
 void AmqpTail::checkQueue() {
   nextCheck_ = Clock::now() + options_.queueCheckInterval;
   try {
-    conn_.declareQueue(checkChannel_, options_.queue, true);
+    conn_.declareQueue(checkChannel_, firstQueueName(options_.queue, broker_.shards), true);
     older_ = std::move(recent_);
     olderBytes_ = recentBytes_;
     olderComplete_ = recentComplete_;
@@ -201,8 +203,8 @@ void AmqpTail::checkQueue() {
   conn_.openChannel(++checkChannel_);
   spdlog::warn("queue '{}' does not exist any more (deleted?): records this tail is shown reach no aggregator; "
                "declaring it again",
-               escaped(options_.queue));
-  conn_.declareLogQueue(checkChannel_, options_.queue);
+               escaped(firstQueueName(options_.queue, broker_.shards)));
+  declareLogTopology(conn_, checkChannel_, options_.queue, broker_.shards);
   // Everything routed to this tail before the declare precedes the marker in its queue.
   std::random_device rd;
   markerId_ = fmt::format("{:08x}{:08x}", rd(), rd());

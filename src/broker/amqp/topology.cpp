@@ -9,6 +9,19 @@ std::string exchangeName(std::string_view queue) {
   return name;
 }
 
+std::string shardExchangeName(std::string_view queue) {
+  std::string name(queue);
+  name += ".shards";
+  return name;
+}
+
+std::string shardQueueName(std::string_view queue, uint32_t shard) {
+  std::string name(queue);
+  name += ".shard.";
+  name += std::to_string(shard);
+  return name;
+}
+
 std::string routingKey(std::string_view service, Level level) {
   std::string key(service.substr(0, kMaxServiceKeyBytes));
   key += '.';

@@ -5,6 +5,11 @@
 //   publisher (PublishRoute::Live) ──▶ topic exchange E ──"#"──▶ queue Q        (the aggregators)
 //                                           └──"api.error"───▶ amq.gen-...     (a logctl tail)
 //   tutorial client, aggregator ──▶ default exchange, routing key Q ──▶ queue Q
+//
+// Sharded (--shards N): the topic exchange feeds a consistent-hash exchange instead of queue Q:
+//   topic exchange E ──"#"──▶ x-consistent-hash exchange Q.shards ──weight "1"──▶ Q.shard.0 ... Q.shard.N-1
+//   aggregator (a redelivery sent on) ──▶ Q.shards directly (unseen by tails)
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,6 +25,20 @@ inline constexpr std::string_view kDefaultExchange = "logs";
 inline constexpr std::string_view kQueueBindingKey = "#";
 // At most this many bytes of a service name go into a routing key (a routing key holds at most 255).
 inline constexpr size_t kMaxServiceKeyBytes = 240;
+
+// Sharded log queues (docs/FORMATS.md, "Shards"). The hash exchange routes on each message's
+// message-id property (every Logship publisher sets a new one per message): an even spread, unlike
+// the routing key <service>.<level>, which a few busy services would skew. Weight 1 per shard
+// (RabbitMQ's plugin keeps one bucket per unit of weight: large weights cost memory on 3.10).
+inline constexpr std::string_view kShardExchangeType = "x-consistent-hash";
+inline constexpr std::string_view kShardHashProperty = "message_id";
+inline constexpr std::string_view kShardBindingWeight = "1";
+inline constexpr std::string_view kShardPlugin = "rabbitmq_consistent_hash_exchange";
+inline constexpr uint32_t kMaxShards = 256;
+// "<queue>.shards": the consistent-hash exchange of a sharded queue.
+std::string shardExchangeName(std::string_view queue);
+// "<queue>.shard.<shard>" (shard counted from 0).
+std::string shardQueueName(std::string_view queue, uint32_t shard);
 
 // The durable topic exchange of log queue `queue`: "logs" for "logs_queue", "<queue>.logs" for any
 // other queue (so producers of different queues never fill each other's; at most 255 bytes for a

@@ -1,0 +1,83 @@
+#include "broker/amqp/shards.hpp"
+
+#include <fmt/format.h>
+
+#include "broker/amqp/topology.hpp"
+#include "core/error.hpp"
+#include "core/escape.hpp"
+
+namespace logship::amqp {
+namespace {
+
+amqp_bytes_t bytesOf(std::string_view s) { return amqp_bytes_t{s.size(), const_cast<char*>(s.data())}; }
+
+void declareHashExchange(AmqpConnection& conn, amqp_channel_t channel, const std::string& exchange) {
+  amqp_table_entry_t arg;
+  arg.key = amqp_cstring_bytes("hash-property");
+  arg.value.kind = AMQP_FIELD_KIND_UTF8;
+  arg.value.value.bytes = bytesOf(kShardHashProperty);
+  // durable=1, auto_delete=0, internal=0 (an aggregator publishes redeliveries to it directly).
+  amqp_exchange_declare(conn.get(), channel, bytesOf(exchange), bytesOf(kShardExchangeType), 0, 1, 0, 0,
+                        amqp_table_t{1, &arg});
+  const amqp_rpc_reply_t reply = amqp_get_rpc_reply(conn.get());
+  try {
+    conn.check(reply, fmt::format("declaring exchange '{}'", escaped(exchange)), channel);
+  } catch (const BrokerRefusedError& e) {
+    if (auto hint = missingShardPlugin(e.code(), e.what())) throw BrokerRefusedError(e.code(), *hint);
+    if (e.code() != AMQP_PRECONDITION_FAILED) throw;
+    throw BrokerRefusedError(
+        e.code(), fmt::format("{} (a sharded queue routes through a durable {} exchange of this name with "
+                              "hash-property {}; another program declared it differently: delete it, e.g. "
+                              "rabbitmqctl delete_exchange '{}')",
+                              e.what(), kShardExchangeType, kShardHashProperty, escaped(exchange)));
+  }
+}
+
+void bindExchange(AmqpConnection& conn, amqp_channel_t channel, const std::string& destination,
+                  const std::string& source, std::string_view key) {
+  amqp_exchange_bind(conn.get(), channel, bytesOf(destination), bytesOf(source), bytesOf(key), amqp_empty_table);
+  conn.check(amqp_get_rpc_reply(conn.get()),
+             fmt::format("binding exchange '{}' to exchange '{}' with '{}'", escaped(destination), escaped(source),
+                         escaped(key)),
+             channel);
+}
+
+}  // namespace
+
+std::optional<std::string> missingShardPlugin(int code, std::string_view text) {
+  if (code != AMQP_COMMAND_INVALID || text.find(kShardExchangeType) == std::string_view::npos) return std::nullopt;
+  return fmt::format("the broker has no '{}' exchange type, which --shards needs: enable it on every node with "
+                     "`rabbitmq-plugins enable {}` ({})",
+                     kShardExchangeType, kShardPlugin, text);
+}
+
+QueueStats declareShardedLogQueue(AmqpConnection& conn, amqp_channel_t channel, const std::string& queue,
+                                  uint32_t shards) {
+  const std::string topic = exchangeName(queue);
+  const std::string hash = shardExchangeName(queue);
+  conn.declareExchange(channel, topic);
+  declareHashExchange(conn, channel, hash);
+  QueueStats first;
+  for (uint32_t i = 0; i < shards; ++i) {
+    const std::string name = shardQueueName(queue, i);
+    QueueStats stats = conn.declareQueue(channel, name, false);
+    // Declared again, an existing binding is left as it is: the weights never grow.
+    conn.bindQueue(channel, name, hash, std::string(kShardBindingWeight));
+    if (i == 0) first = std::move(stats);
+  }
+  // Last: no record reaches the hash exchange before every shard is bound to it.
+  bindExchange(conn, channel, hash, topic, kQueueBindingKey);
+  return first;
+}
+
+QueueStats declareLogTopology(AmqpConnection& conn, amqp_channel_t channel, const std::string& queue,
+                              uint32_t shards) {
+  if (shards == 0) return conn.declareLogQueue(channel, queue);
+  return declareShardedLogQueue(conn, channel, queue, shards);
+}
+
+std::string firstQueueName(const std::string& queue, uint32_t shards) {
+  return shards == 0 ? queue : shardQueueName(queue, 0);
+}
+
+}  // namespace logship::amqp
