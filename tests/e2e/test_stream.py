@@ -163,7 +163,7 @@ def part_c(t):
     check_exactly_once(t, new + more, out_next, "a restart resumes at its saved place, whatever --stream-from says")
 
     r = t.run("log_aggregator", ["--queue", q, "--output", t.path("bad.log"), "--stream-from", "yesterday"])
-    t.check(r.rc == 2 and len(r.err_lines()) == 1 and "--stream-from" in r.err_text(),
+    t.check(r.rc == 2 and len(r.err_lines) == 1 and "--stream-from" in r.err_text,
             "--stream-from yesterday: one error line naming the flag, exit 2", r.describe())
 
 
@@ -176,16 +176,16 @@ def part_d(t):
     with open(out + ".offset", "w") as f:
         f.write("logship-stream-offset 1\nqueue " + q + "\nnext 4")  # torn: no newline
     r = t.run("log_aggregator", ["--queue", q, "--output", out, "--idle-exit", "2"])
-    t.check(r.rc == 1 and len(r.err_lines()) == 1 and "damaged.log.offset" in r.err_text(),
+    t.check(r.rc == 1 and len(r.err_lines) == 1 and "damaged.log.offset" in r.err_text,
             "exit 1 with one error line naming damaged.log.offset", r.describe())
     t.check(count_lines(out) == 0, "nothing written (no silent start from the beginning)")
 
 
 def body(t):
-    part_a(t)
-    part_b(t)
-    part_c(t)
-    part_d(t)
+    parts = os.environ.get("STREAM_PARTS", "abcd")  # a subset while developing
+    for name, part in (("a", part_a), ("b", part_b), ("c", part_c), ("d", part_d)):
+        if name in parts:
+            part(t)
 
 
 run_test("stream", body)
