@@ -11,6 +11,7 @@ pika as another tool would; the aggregator finds out the type itself, no flag).
 (d) A damaged offset file: exit 1 with one error line naming it, nothing written (never a silent
     start from the beginning)."""
 import os
+import re
 import signal
 import sys
 import threading
@@ -104,8 +105,16 @@ def part_b(t):
         wait_lines(t, p, out, at)
         p.send_signal(signal.SIGKILL)
         rc = p.wait(30)
-        t.check(rc == -signal.SIGKILL, f"{p.label} died of SIGKILL after {count_lines(out)} lines (status {rc})")
+        written = count_lines(out)
+        t.check(rc == -signal.SIGKILL, f"{p.label} died of SIGKILL after {written} lines (status {rc})")
         p = aggregator(t, f"agg-kill-{i + 2}", q, out, extra)
+        # One record per message: offset n is record n. The saved place is at most one batch (512
+        # deliveries) behind what the file holds, never past it, never the beginning.
+        m = re.search(rb"reading it at offset (\d+)", p.stderr())
+        resumed = int(m.group(1)) if m else -1
+        t.check(written - 512 <= resumed <= written,
+                f"{p.label} resumes at its saved offset {resumed}, right after the {written} lines written",
+                p.result().describe())
     later.join()
     wait_lines(t, p, out, len(records) - 500)
     p.send_signal(signal.SIGTERM)
