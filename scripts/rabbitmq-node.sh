@@ -8,7 +8,10 @@
 # With TLS_PORT=P and TLS_DIR=D (holding ca.pem, server.pem and server.key, as made by
 # scripts/make-test-ca.sh), `start` adds an AMQPS listener on 127.0.0.1:P (and [::1]:P). It verifies
 # the client certificates that clients send; TLS_FAIL_IF_NO_PEER_CERT=true also requires one.
-# The node name and ports are remembered in DIR, so `stop` needs only the directory.
+# NODE_NAME=N@localhost names the node (default logship-AMQP_PORT@localhost); PLUGINS="a,b" enables
+# more plugins (the cluster script's nodes: scripts/rabbitmq-cluster.sh).
+# The node name and ports are remembered in DIR, so `stop` needs only the directory; `start` also
+# records the node's OS pid in DIR/pid (what a test SIGKILLs).
 set -euo pipefail
 
 cmd=${1:?usage: rabbitmq-node.sh start|stop|name DIR [AMQP_PORT [MGMT_PORT]]}
@@ -31,7 +34,7 @@ case "$cmd" in
       exit 1
     fi
     command -v rabbitmq-server >/dev/null || { echo "rabbitmq-node: rabbitmq-server is not installed (run scripts/install-deps.sh)" >&2; exit 1; }
-    node="logship-$port@localhost"
+    node=${NODE_NAME:-logship-$port@localhost}
     # A node of ours left over from an interrupted run: stop it first.
     if rabbitmqctl -q -n "$node" ping >/dev/null 2>&1; then
       echo "rabbitmq-node: stopping a leftover node $node"
@@ -49,11 +52,12 @@ case "$cmd" in
     fi
     mkdir -p "$dir/mnesia" "$dir/log"
     echo "$node" >"$dir/nodename"
+    plugins=${PLUGINS:-}
     if [[ -n "$mgmt" ]]; then
-      echo '[rabbitmq_management].' >"$dir/plugins"
+      echo "[rabbitmq_management${plugins:+,$plugins}]." >"$dir/plugins"
       printf 'listeners.tcp.default = %s\nmanagement.tcp.port = %s\nmanagement.tcp.ip = 127.0.0.1\n' "$port" "$mgmt" >"$dir/rabbitmq.conf"
     else
-      echo '[].' >"$dir/plugins"
+      echo "[$plugins]." >"$dir/plugins"
       printf 'listeners.tcp.default = %s\n' "$port" >"$dir/rabbitmq.conf"
     fi
     # Loopback only: these nodes are for tests and demos.
@@ -84,7 +88,7 @@ case "$cmd" in
       setsid rabbitmq-server >"$dir/out.log" 2>&1 </dev/null &
     )
     # await_startup fails at once while the node is not yet registered: poll until it answers.
-    deadline=$((SECONDS + 120))
+    deadline=$((SECONDS + ${START_SECONDS:-120}))
     until rabbitmqctl -q -n "$node" await_startup >/dev/null 2>&1; do
       if ((SECONDS > deadline)) || grep -q "init terminating" "$dir/out.log" 2>/dev/null; then
         echo "rabbitmq-node: node $node did not start; last lines of $dir/out.log:" >&2
@@ -93,6 +97,7 @@ case "$cmd" in
       fi
       sleep 1
     done
+    rabbitmqctl -q -n "$node" eval 'os:getpid().' | tr -d '"' >"$dir/pid"
     echo "rabbitmq-node: $node listening on 127.0.0.1:$port${mgmt:+ (management on http://localhost:$mgmt)}${TLS_PORT:+ (TLS on port $TLS_PORT)}"
     ;;
   stop)

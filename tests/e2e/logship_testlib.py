@@ -11,6 +11,11 @@ Every test script is run by ctest with /usr/bin/python3 and these environment va
   LOGSHIP_TEST_TRANSPORT  "amqp" (default) or "redis": which broker the test's programs use
   LOGSHIP_TEST_REDIS      redis URL of the suite's private Redis server (127.0.0.1, requirepass)
   LOGSHIP_TEST_REDIS_PASSWORD_FILE  the file holding its password
+Tests labelled `cluster` (scripts test_cluster_*.py) run on the suite's RabbitMQ cluster instead:
+LOGSHIP_TEST_BROKER, ..._AMQP_PORT, ..._MGMT_PORT and ..._NODE are its node 1, and
+  LOGSHIP_TEST_CLUSTER_URLS, ..._NODES, ..._PORTS, ..._MGMT_PORTS  every node, comma-separated
+  LOGSHIP_TEST_CLUSTER_DIR  the directory of scripts/rabbitmq-cluster.sh (node pids, restarts)
+(class Cluster below).
 
 A script that works over both brokers says so in a comment line "# transports: amqp redis"; CMake
 then registers it twice (e2e_NAME and e2e_redis_NAME). Queue operations go through t.broker (an
@@ -882,3 +887,123 @@ def scrape(address):
     if status != 200:
         raise RuntimeError(f"GET http://{address}/metrics: status {status}")
     return Metrics(body)
+
+
+# ---- the suite's RabbitMQ cluster (tests labelled `cluster`) ------------------------------------
+class Cluster:
+    """The suite's N-node cluster (scripts/rabbitmq-cluster.sh). Nodes are numbered 0..N-1 here
+    (node i is the script's node i + 1)."""
+
+    def __init__(self, t):
+        self.t = t
+        self.urls = _require_env("LOGSHIP_TEST_CLUSTER_URLS").split(",")
+        self.nodes = _require_env("LOGSHIP_TEST_CLUSTER_NODES").split(",")
+        self.ports = [int(p) for p in _require_env("LOGSHIP_TEST_CLUSTER_PORTS").split(",")]
+        self.mgmt_ports = [int(p) for p in _require_env("LOGSHIP_TEST_CLUSTER_MGMT_PORTS").split(",")]
+        self.dir = _require_env("LOGSHIP_TEST_CLUSTER_DIR")
+        self.script = os.path.join(t.env.source, "scripts", "rabbitmq-cluster.sh")
+
+    def __len__(self):
+        return len(self.nodes)
+
+    def broker_arg(self, first=0):
+        """--broker value listing every node, starting with node `first`."""
+        n = len(self.urls)
+        return ",".join(self.urls[(first + k) % n] for k in range(n))
+
+    def index(self, node):
+        return self.nodes.index(node)
+
+    def pid(self, i):
+        with open(os.path.join(self.dir, f"n{i + 1}", "pid")) as f:
+            return int(f.read().strip())
+
+    def alive(self, i):
+        """Whether node i's recorded OS process runs (a zombie counts as dead)."""
+        try:
+            with open(f"/proc/{self.pid(i)}/stat") as f:
+                return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+        except (FileNotFoundError, ValueError):
+            return False
+
+    def running(self, i):
+        """Whether node i answers and runs the broker application."""
+        cp = subprocess.run(["rabbitmqctl", "-q", "-n", self.nodes[i], "eval", "rabbit:is_running()."],
+                            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+        return cp.returncode == 0 and cp.stdout.strip() == "true"
+
+    def running_nodes(self, i):
+        """Names of the nodes that node i sees running."""
+        import json
+        cp = subprocess.run(["rabbitmqctl", "-q", "-n", self.nodes[i], "cluster_status", "--formatter", "json"],
+                            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+        if cp.returncode != 0:
+            raise RuntimeError(f"rabbitmqctl -n {self.nodes[i]} cluster_status failed: {cp.stderr}")
+        return sorted(json.loads(cp.stdout)["running_nodes"])
+
+    def kill(self, i):
+        """SIGKILLs node i by the OS pid the script recorded (checked to be that node's beam), and
+        waits until the process is gone."""
+        pid = self.pid(i)
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmdline = f.read()
+        self.t.require(os.path.join(self.dir, f"n{i + 1}").encode() in cmdline,
+                       f"pid {pid} recorded for {self.nodes[i]} is that node's process", cmdline[:300])
+        os.kill(pid, signal.SIGKILL)
+        self.t.require(wait_for(lambda: not self.alive(i), 60), f"{self.nodes[i]} (pid {pid}) is gone after SIGKILL")
+        self.t.note(f"SIGKILLed {self.nodes[i]} (pid {pid})")
+
+    def restart(self, i):
+        """Starts node i again (it rejoins the cluster); returns once every node runs."""
+        cp = subprocess.run([self.script, "restart", self.dir, str(i + 1)], capture_output=True, timeout=400,
+                            stdin=subprocess.DEVNULL)
+        self.t.require(cp.returncode == 0, f"{self.nodes[i]} restarted and the cluster is whole again",
+                       (cp.stdout + cp.stderr).decode(errors="replace")[-2000:])
+
+    def make_whole(self):
+        """Restarts any node a previous test left down, so that a test starts on the whole cluster."""
+        for i in range(len(self.nodes)):
+            if not self.running(i):
+                self.t.note(f"{self.nodes[i]} is down: restarting it")
+                self.restart(i)
+
+    def queue_info(self, queue):
+        """The management API's record of `queue` (a dict: type, leader, members, online, ...), asked of
+        the first node that answers; None if the queue does not exist."""
+        import json
+        import urllib.error
+        import urllib.parse
+        import urllib.request
+        import base64
+        auth = "Basic " + base64.b64encode(b"guest:guest").decode()
+        last = None
+        for port in self.mgmt_ports:
+            url = f"http://127.0.0.1:{port}/api/queues/%2F/{urllib.parse.quote(queue, safe='')}"
+            try:
+                with urllib.request.urlopen(urllib.request.Request(url, headers={"Authorization": auth}),
+                                            timeout=10) as r:
+                    return json.loads(r.read())
+            except urllib.error.HTTPError as e:
+                if e.code == 404:
+                    return None
+                last = e
+            except OSError as e:
+                last = e
+        raise RuntimeError(f"no management API of the cluster answered for queue {queue}: {last!r}")
+
+    def leader(self, queue):
+        """Index of the node holding the queue's leader (a quorum queue) or the queue (classic)."""
+        info = self.queue_info(queue)
+        self.t.require(info is not None, f"queue {queue} exists on the cluster")
+        return self.index(info.get("leader") or info["node"])
+
+    def pika(self, i):
+        """A pika connection to node i (closed at the end of the test)."""
+        params = pika.URLParameters(self.urls[i])
+        params.socket_timeout = 10
+        params.blocked_connection_timeout = 30
+        params.connection_attempts = 3
+        params.retry_delay = 1
+        conn = pika.BlockingConnection(params)
+        self.t._amqp._connections.append(conn)
+        return conn
