@@ -69,8 +69,11 @@ StreamOffsetFile::StreamOffsetFile(std::string path, std::string queue, mode_t m
     throw Error(fmt::format("{} is not a stream offset file (damaged?); {}", escaped(path_), fix));
   }
   std::string_view rest = std::string_view(text).substr(kMagic.size());
+  const size_t eol = rest.find('\n');
+  if (!rest.starts_with("queue ") || eol == std::string_view::npos) {
+    throw Error(fmt::format("{} holds no queue line (damaged?); {}", escaped(path_), fix));
+  }
   if (!rest.starts_with(queueLine)) {
-    const size_t eol = rest.find('\n');
     throw Error(fmt::format("{} is the place of another stream ({}), not of '{}': give this aggregator another "
                             "--output, or the --queue it was reading",
                             escaped(path_), escaped(rest.substr(0, eol)), escaped(queue_)));

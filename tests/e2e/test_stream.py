@@ -197,4 +197,5 @@ def body(t):
             part(t)
 
 
-run_test("stream", body)
+if __name__ == "__main__":
+    run_test("stream", body)

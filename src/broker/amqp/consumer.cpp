@@ -44,11 +44,14 @@ void toDelivery(const amqp_envelope_t& envelope, Delivery& d) {
 AmqpConsumer::AmqpConsumer(const BrokerOptions& options, const ConsumerOptions& consumerOptions)
     : conn_(AmqpConnection::open(options)), queue_(consumerOptions.queue), maxBodyBytes_(consumerOptions.maxBodyBytes) {
   if (consumerOptions.stream && queueIsStream()) {
-    stream_ = consumerOptions.stream;  // it exists: declaring it as a classic queue would be refused
+    // It exists: declaring it as a classic queue would be refused. Its dead-letter queue is declared
+    // by the first dead letter only: a stream is read through any node holding a replica, and a
+    // classic queue.dead whose node is down must not keep the reader from failing over.
+    stream_ = consumerOptions.stream;
   } else {
     conn_.declareLogQueue(1, queue_);
+    conn_.declareQueue(1, deadLetterQueueName(queue_), false);  // ready before the first dead letter
   }
-  conn_.declareQueue(1, deadLetterQueueName(queue_), false);  // ready before the first dead letter
   amqp_basic_qos(conn_.get(), 1, 0, consumerOptions.prefetch, 0);
   conn_.check(amqp_get_rpc_reply(conn_.get()), "setting the prefetch count");
   consume();
