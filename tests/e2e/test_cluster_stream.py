@@ -3,7 +3,9 @@
 A stream with a replica on each of the 3 nodes; log_aggregator --broker lists every node, starting
 with node 2, where it reads; node 2 is SIGKILLed while records are still being published (through
 node 1): the aggregator reconnects to node 3, subscribes right after the last record it took, and
-its output holds every record exactly once, in stream order. Node 2 is restarted at the end."""
+its output holds every record exactly once, in stream order. Node 2 is restarted at the end.
+Then a stream with one replica (node 1): a reader given node 2 alone exits 1 with one error line
+naming the fix; given node 2 then node 1, it reads every record through node 1."""
 import os
 import re
 import signal
@@ -54,6 +56,25 @@ def body(t):
             f"({[int(r) for r in resumed]})", p.result().describe())
     check_exactly_once(t, records, out, f"{c.nodes[1]} SIGKILLed mid-stream ({count_lines(out)} lines)")
     c.restart(1)
+    no_replica(t, c)
+
+
+def no_replica(t, c):
+    t.section("a stream without a replica on the reader's node")
+    q = t.queue("one_replica")
+    t.pika().channel().queue_declare(q, durable=True, arguments={"x-queue-type": "stream",
+                                                                 "x-initial-cluster-size": 1})
+    records = [f"one-{n}" for n in range(100)]
+    publish(t, q, records)
+    r = t.run("log_aggregator", ["--queue", q, "--output", t.path("nr.log"), "--broker", c.urls[1],
+                                 "--retry-seconds", "2"])
+    last = r.err_lines[-1] if r.err_lines else ""
+    t.check(r.rc == 1 and "error:" in last and "no replica on the node" in last and "--broker" in last,
+            "node 2 alone: exit 1, the error line says the node holds no replica and how to fix it", r.describe())
+    out = t.path("via-node1.log")
+    p = aggregator(t, "agg-failover", q, out, ["--broker", f"{c.urls[1]},{c.urls[0]}"], idle=3)
+    t.finish_proc(p, 120)
+    check_exactly_once(t, records, out, "node 2 then node 1: read through node 1")
 
 
 run_test("cluster_stream", body, time_limit=900)
