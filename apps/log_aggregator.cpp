@@ -15,6 +15,7 @@
 #include "aggregator/file_sink.hpp"
 #include "aggregator/output_lock.hpp"
 #include "aggregator/rotation.hpp"
+#include "aggregator/stream_offset.hpp"
 #include "core/host.hpp"
 #include "aggregator/route.hpp"
 #include "aggregator/router.hpp"
@@ -127,6 +128,12 @@ int main(int argc, char** argv) {
         }
       }
     }
+    const std::optional<StreamStart> streamStart = parseStreamStart(settings.streamFrom);
+    if (!streamStart) {
+      throw UsageError(fmt::format("--stream-from: '{}' is not first, last, next, an offset or a time such as "
+                                   "2026-12-06T08:00:00Z",
+                                   escaped(settings.streamFrom)));
+    }
     // Routes: checked whole (syntax, one file each, not the default output) before anything starts.
     const std::vector<RouteRule> routes = parseRoutes(settings.routes, output);
     if (settings.unroutedOnly && routes.empty()) {
@@ -167,6 +174,13 @@ int main(int argc, char** argv) {
       rotators.push_back(std::make_unique<OutputRotator>(router.sink(i), rotation));
       router.setMaintenance(i, rotators.back().get());
     }
+    // A stream's place (used only if the queue turns out to be a RabbitMQ stream): beside the
+    // output, under its lock; a saved one wins over --stream-from.
+    std::optional<StreamOffsetFile> streamOffsets;
+    if (broker.url.scheme != BrokerUrl::Scheme::Redis) {
+      streamOffsets.emplace(output + ".offset", brokerFlags.queue, fileOptions.mode, options.fsync);
+      consumerOptions.stream = std::make_shared<StreamPosition>(StreamPosition{*streamStart, streamOffsets->next()});
+    }
     std::unique_ptr<Consumer> consumer;
     try {
       consumer = makeConsumer(broker, consumerOptions);
@@ -179,6 +193,7 @@ int main(int argc, char** argv) {
         *consumer, router,
         [&](const std::string& queue, PublishRoute route) { return makePublisher(forwardBroker, queue, route); },
         brokerFlags.queue, options, cli::stopRequested());
+    if (streamOffsets) collector.setStreamOffsets(&*streamOffsets);
     metrics::Registry::Group collectorMetrics(programMetrics.registry());
     registerAggregatorMetrics(collectorMetrics, collector, router);
     std::string routed;

@@ -266,6 +266,12 @@ void defineAggregator(CLI::App& app, AggregatorSettings& s) {
       app.add_option("--max-age", s.maxAgeSeconds, "Delete rotated files once DURATION has passed since their rotation")
           ->transform(cli::duration(std::chrono::seconds(1), std::chrono::seconds(100 * kYear)))
           ->type_name("DURATION");
+  app.add_option("--stream-from", s.streamFrom,
+                 "RabbitMQ stream: where an aggregator without a saved place (OUTPUT.offset) starts: first, last, "
+                 "next, an offset, or a time (2026-12-06T08:00:00Z); later starts resume after the last record "
+                 "written")
+      ->type_name("WHERE")
+      ->capture_default_str();
 }
 
 namespace {

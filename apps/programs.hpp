@@ -75,6 +75,7 @@ struct AggregatorSettings {
   CLI::Option* compressOption = nullptr;
   CLI::Option* keepOption = nullptr;
   CLI::Option* maxAgeOption = nullptr;
+  std::string streamFrom = "first";  // --stream-from (aggregator/stream_offset.hpp parseStreamStart)
 };
 void defineAggregator(CLI::App& app, AggregatorSettings& s);
 

@@ -145,8 +145,8 @@ void Collector::takeAll() {
   while (takeNext_ < batch_.size()) takeNext_ = take(takeNext_);
 }
 
-void Collector::hold(uint64_t tag, uint32_t lines, bool alone, uint32_t records) {
-  held_.push_back({tag, lines, alone, records});
+void Collector::hold(const Delivery& d, uint32_t lines, bool alone, uint32_t records) {
+  held_.push_back({d.tag, lines, alone, records, d.streamOffset});
   for (size_t i = 0; i < router_.size(); ++i) heldEnds_.push_back(flushed_[i] + router_.sink(i).pendingBytes());
 }
 
@@ -160,7 +160,9 @@ bool Collector::writtenToAll(Router::OutputSet targets, const RecordIdRef& id) c
 
 size_t Collector::take(size_t from) {
   const int64_t now = nowMicros();
-  const size_t end = segmentEnd(batch_, from, options_.maxDeliveries);
+  // A stream never redelivers: no delivery of it is judged by its history (its place is ours).
+  const uint32_t maxDeliveries = batch_[from].streamOffset >= 0 ? 0 : options_.maxDeliveries;
+  const size_t end = segmentEnd(batch_, from, maxDeliveries);
   // Counted here, added to the metrics once per call.
   uint64_t records = 0;
   uint64_t bytes = 0;
@@ -184,7 +186,7 @@ size_t Collector::take(size_t from) {
     }
     if (!reason.empty()) {
       ++records;
-      hold(d.tag, 0, false, 1);
+      hold(d, 0, false, 1);
       forwards_.push_back({std::move(d), deadKind, std::move(reason)});
       continue;
     }
@@ -216,19 +218,19 @@ size_t Collector::take(size_t from) {
     }
     if (fresh == 0) {
       duplicates += n;  // written before: whatever its history, it is done
-      hold(d.tag, 0, false, n);
+      hold(d, 0, false, n);
       continue;
     }
     // Poison messages: counted right after decoding, before the records are formatted or written.
     const DeliveryHistory history = historyOf(d);
-    const auto action = judgeRedelivery(history, options_.maxDeliveries);
+    const auto action = judgeRedelivery(history, maxDeliveries);
     // A batch that failed before is split: its records go back to the queue one per message (with
     // the count), so that a poison record is isolated and the others are written.
-    const bool split = options_.maxDeliveries > 0 && count > 1 && history.failures() > 0 &&
+    const bool split = maxDeliveries > 0 && count > 1 && history.failures() > 0 &&
                        action != RedeliveryAction::DeadLetter;
     if (split || action != RedeliveryAction::Write) {
       const bool poison = action == RedeliveryAction::DeadLetter;
-      hold(d.tag, 0, false, n);
+      hold(d, 0, false, n);
       forwards_.push_back({std::move(d), poison ? Forward::Kind::Poison : Forward::Kind::Recount,
                            poison ? poisonReason(history.failures()) : std::string(), history.failures(), split});
       continue;
@@ -266,7 +268,7 @@ size_t Collector::take(size_t from) {
       pendingStamps_.push_back(unstamped && ts == now ? 0 : ts);
       ++lines;
     }
-    hold(d.tag, lines, writtenAlone(history, options_.maxDeliveries), n);
+    hold(d, lines, writtenAlone(history, maxDeliveries), n);
   }
   metrics_.messagesReceived.inc(end - from);
   metrics_.recordsReceived.inc(records);
@@ -284,11 +286,24 @@ size_t Collector::commit() {
   sendForwards(forwards_.size());
   size_t lines = 0;
   for (const Held& h : held_) lines += h.lines;
-  if (!held_.empty()) consumer_.ackUpTo(held_.back().tag);
+  settle(held_.size());
   countAcked(held_.size(), lines, writtenAt);
   held_.clear();
   heldEnds_.clear();
   return lines;
+}
+
+void Collector::settle(size_t n) {
+  if (n == 0) return;
+  const Held& last = held_[n - 1];
+  if (streamOffsets_ != nullptr && last.streamOffset >= 0) {  // every delivery of a stream has its offset
+    try {
+      streamOffsets_->save(last.streamOffset + 1);
+    } catch (const SystemError& e) {
+      throw SinkError(fmt::format("cannot save the stream offset: {}", e.what()), e.code());
+    }
+  }
+  consumer_.ackUpTo(last.tag);
 }
 
 void Collector::writeOutputs() {
@@ -375,7 +390,12 @@ void Collector::ackWritten() {
   while (f < forwards_.size() && forwards_[f].delivery.tag <= tag) ++f;
   const int64_t writtenAt = nowMicros();
   sendForwards(f);
-  consumer_.ackUpTo(tag);
+  try {
+    settle(n);
+  } catch (const SinkError& e) {
+    spdlog::warn("{}; retrying with the held records", e.what());  // the next commit saves it
+    return;
+  }
   countAcked(n, lines, writtenAt);
   std::erase_if(kept_, [tag](const Delivery& d) { return d.tag <= tag; });
   held_.erase(held_.begin(), held_.begin() + static_cast<std::ptrdiff_t>(n));

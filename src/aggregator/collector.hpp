@@ -12,6 +12,7 @@
 #include "aggregator/file_sink.hpp"
 #include "aggregator/redelivery.hpp"
 #include "aggregator/router.hpp"
+#include "aggregator/stream_offset.hpp"
 #include "broker/consumer.hpp"
 #include "broker/publisher.hpp"
 #include "core/output_format.hpp"
@@ -136,6 +137,10 @@ class Collector {
   // writeRetryFor. After a stop, and in the two last cases, what is not acked is given back
   // uncounted (handBack); after broker failures it is left to be redelivered.
   void run();
+  // Reading a stream (deliveries with a Delivery::streamOffset): after each batch is done, the
+  // offset after its last delivery is saved here before the ack (aggregator/stream_offset.hpp).
+  // Stream deliveries are never judged as poison (a stream never redelivers) nor given back.
+  void setStreamOffsets(StreamOffsetFile* offsets) { streamOffsets_ = offsets; }
   // Safe from any thread.
   CollectorStats stats() const;
   const CollectorMetrics& metrics() const { return metrics_; }
@@ -151,6 +156,7 @@ class Collector {
     uint32_t lines;  // its records written (to one output or more); 0: sent on, or only duplicates
     bool alone = false;  // written alone: it failed before (aggregator/redelivery.hpp)
     uint32_t records = 1;  // records the delivery held (1 if it could not be decoded)
+    int64_t streamOffset = -1;  // Delivery::streamOffset
   };
   // A held delivery to publish before it is acked.
   struct Forward {
@@ -166,7 +172,10 @@ class Collector {
   // the index after the last delivery taken.
   size_t take(size_t from);
   void takeAll();  // takes the rest of batch_, from takeNext_ on
-  void hold(uint64_t tag, uint32_t lines, bool alone, uint32_t records);  // held_ and heldEnds_
+  void hold(const Delivery& d, uint32_t lines, bool alone, uint32_t records);  // held_ and heldEnds_
+  // The first `n` held deliveries are done: saves the stream offset after them (SinkError if it
+  // cannot), then acks them.
+  void settle(size_t n);
   // True if every output in `targets` has the record with this id (written, or pending).
   bool writtenToAll(Router::OutputSet targets, const RecordIdRef& id) const;
   size_t commit();  // writes the held lines, sends on the forwards, acks all held; returns the records
@@ -197,6 +206,7 @@ class Collector {
   PublisherFactory makePublisher_;
   std::unique_ptr<Publisher> deadLetters_;  // to queue.dead
   std::unique_ptr<Publisher> requeue_;      // to the queue itself
+  StreamOffsetFile* streamOffsets_ = nullptr;
   std::string queue_;
   CollectorOptions options_;
   const std::atomic<bool>& stop_;

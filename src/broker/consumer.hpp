@@ -32,6 +32,9 @@ struct Delivery {
   // Set when the transport could not even split the message into body and headers (a malformed
   // Redis envelope): `body` then holds the raw bytes and the message is dead-lettered with this reason.
   std::string transportError;
+  // RabbitMQ stream: this message's offset in the stream (its x-stream-offset header, taken out of
+  // `headers`); -1 for a delivery from a queue. A stream never redelivers: the reader keeps its place.
+  int64_t streamOffset = -1;
 };
 
 // Deliveries from one queue with manual acknowledgements. Not thread-safe.

@@ -2,6 +2,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -54,6 +56,22 @@ struct BrokerOptions {
   ConnectionStatus* status = nullptr;
 };
 
+// Where a RabbitMQ stream consumer starts reading when it has no offset of its own (basic.consume's
+// x-stream-offset; log_aggregator --stream-from).
+struct StreamStart {
+  enum class Kind { First, Last, Next, Offset, Timestamp };
+  Kind kind = Kind::First;
+  int64_t value = 0;  // Offset: the offset; Timestamp: seconds since the epoch
+};
+
+// A stream reader's place, shared by every adapter its reconnects make: each subscribes at `next`
+// when set (the offset after the last delivery handed out, or the aggregator's saved offset), else
+// at `start`. The adapter moves `next` on as it hands deliveries out.
+struct StreamPosition {
+  StreamStart start;
+  std::optional<int64_t> next;
+};
+
 struct ConsumerOptions {
   std::string queue = "logs_queue";
   // Unacknowledged deliveries the broker may push ahead. Large enough that the broker never waits
@@ -73,6 +91,9 @@ struct ConsumerOptions {
   // RabbitMQ, sharded queues (BrokerOptions::shards): the shards consumed (--shard-ids), one
   // basic.consume each on one channel; empty: every shard.
   std::vector<uint32_t> shardIds;
+  // RabbitMQ: set to read the queue as a stream when it is one (found out when subscribing: only a
+  // stream accepts x-stream-offset); null: the queue is consumed as a queue whatever its type.
+  std::shared_ptr<StreamPosition> stream;
 };
 
 // Queue names derived from the main queue name.

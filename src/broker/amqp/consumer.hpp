@@ -6,6 +6,9 @@ namespace logship::amqp {
 
 // Set by quorum queues on a redelivery: how many times the message was returned before.
 inline constexpr std::string_view kDeliveryCountHeader = "x-delivery-count";
+// Set by a stream on every delivery: the message's offset in the stream (a signed long). Also the
+// basic.consume argument that says where a stream consumer starts.
+inline constexpr std::string_view kStreamOffsetHeader = "x-stream-offset";
 
 // Moves a delivered message into `d`: tag, body, headers (x-delivery-count dropped and counted in
 // unrecordedFailures), redelivered, timestamp. Does not destroy the envelope.
@@ -18,7 +21,11 @@ void toDelivery(uint64_t tag, bool redelivered, const amqp_basic_properties_t& p
 std::vector<std::string> consumedQueues(const std::string& queue, uint32_t shards, const std::vector<uint32_t>& ids);
 
 // basic.consume with manual acks and basic.qos(prefetch) on channel 1: one consumer, or one per
-// shard consumed (BrokerOptions::shards, ConsumerOptions::shardIds), all on that channel.
+// shard consumed (BrokerOptions::shards, ConsumerOptions::shardIds), all on that channel (a sharded queue is never a stream).
+// With ConsumerOptions::stream, a queue that is a stream (RabbitMQ 3.10 accepts x-stream-offset on
+// basic.consume from a stream only: asked on channel 2, which consumes nothing) is read as one: it is
+// not declared (it exists), the consume starts at the stream position, and each delivery carries its
+// offset (Delivery::streamOffset); acks only give the broker credit for more.
 class AmqpConsumer final : public Consumer {
  public:
   AmqpConsumer(const BrokerOptions& options, const ConsumerOptions& consumerOptions);
@@ -37,6 +44,14 @@ class AmqpConsumer final : public Consumer {
   void readContent(Delivery& d);
   // A method frame other than basic.deliver: throws for a cancel or close, else ignores it.
   void otherMethod(const amqp_frame_t& frame);
+  // True if queue_ exists and is a stream (asked on channel 2, see the class comment).
+  bool queueIsStream();
+  // basic.consume on channel 1 of every queue in queues_ (with x-stream-offset from stream_ when
+  // reading a stream).
+  void consume();
+  void consumeOne(const std::string& queue);
+  // Moves stream_->next past the stream deliveries out[from...] handed out.
+  void advanceStream(const std::vector<Delivery>& out, size_t from);
 
   AmqpConnection conn_;
   std::string queue_;                      // the log queue (named in messages)
@@ -44,6 +59,8 @@ class AmqpConsumer final : public Consumer {
   std::vector<std::string> consumerTags_;   // one per queues_ entry
   size_t maxBodyBytes_ = 0;
   std::vector<Delivery> early_;  // read while the caller asked for none (receive with max 0)
+  std::shared_ptr<StreamPosition> stream_;  // set while reading a stream
+  std::optional<int64_t> expectedFirst_;    // the offset subscribed at: a first delivery past it means retention
 };
 
 }  // namespace logship::amqp
