@@ -53,7 +53,10 @@ else
   # FileInput, Syslog*Input), OutputRotator (RotationFiles), logship::Client (Client, SpdlogSink),
   # the metrics HTTP server (HttpServerTest); every integration test (SendWatchdog guards each AMQP
   # connection; the consumers and the collector); DrainProgress only runs on a terminal: e2e_spool_progress.
-  select=(-R '^((Shipper|FileInput|SyslogInput|SyslogUdpInput|SyslogTcpInput|RotationFiles|Client|SpdlogSink|HttpServerTest|Amqp|AmqpTopology|AmqpTail|Redis|RedisTail|Brokers/EveryBroker|Brokers/EveryBrokerTail)\.|e2e_spool_progress$)')
+  # Not RotationFiles.ACrashInTheMiddleOfACompressionLosesNothing: one thread, a forked child killed
+  # mid-compression (23 s under TSan, no thread to check).
+  select=(-R '^((Shipper|FileInput|SyslogInput|SyslogUdpInput|SyslogTcpInput|RotationFiles|Client|SpdlogSink|HttpServerTest|Amqp|AmqpTopology|AmqpTail|Redis|RedisTail|Brokers/EveryBroker|Brokers/EveryBrokerTail)\.|e2e_spool_progress$)'
+    -E 'ACrashInTheMiddleOfACompressionLosesNothing')
   export TSAN_OPTIONS="$common:second_deadlock_stack=1:suppressions=$src/tests/sanitizers/tsan.supp"
 fi
 
