@@ -211,13 +211,19 @@ TEST(Shipper, SettledInputFollowsTheConfirmsInOrder) {
   EXPECT_EQ(shipper.settledInput(), 7u);
 }
 
-TEST(Shipper, SettledInputStopsAtARecordTheBrokerRefused) {
-  Script s;
+// One record per message; the broker confirms every message at once, except the second: refused.
+std::unique_ptr<Shipper> refusingTheSecond(Script& s) {
   s.released = UINT64_MAX;
   s.refusedSeq = 2;
   ShipperOptions o;
   o.batchRecords = 1;
-  Shipper shipper(scripted(s), Record{}, o);
+  return std::make_unique<Shipper>(scripted(s), Record{}, o);
+}
+
+TEST(Shipper, SettledInputStopsAtARecordTheBrokerRefused) {
+  Script s;
+  const auto owned = refusingTheSecond(s);
+  Shipper& shipper = *owned;
   for (int i = 1; i <= 4; ++i) shipper.ship(fmt::format("r{}", i));
   shipper.finish(false);
   EXPECT_EQ(shipper.report().failed, 1u);
@@ -229,11 +235,8 @@ TEST(Shipper, SettledInputStopsAtARecordTheBrokerRefused) {
 // A data race here is what the TSan lane (scripts/sanitize.sh tsan) reports.
 TEST(Shipper, ReportMayBeReadFromAnotherThreadWhileTheBrokerRefuses) {
   Script s;
-  s.released = UINT64_MAX;
-  s.refusedSeq = 2;
-  ShipperOptions o;
-  o.batchRecords = 1;
-  Shipper shipper(scripted(s), Record{}, o);
+  const auto owned = refusingTheSecond(s);
+  Shipper& shipper = *owned;
   std::atomic<bool> done{false};
   std::atomic<uint64_t> reads{0};
   std::thread reader([&] {
