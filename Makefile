@@ -4,7 +4,7 @@ BROKER ?= rabbitmq
 CMAKE_FLAGS ?= -DLOGSHIP_WERROR=ON
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build test test-unit test-slow test-all demo bench bench-search bench-broker-cost clean
+.PHONY: all deps build test test-unit test-slow test-all test-asan test-tsan demo bench bench-search bench-broker-cost clean
 
 all: build
 
@@ -41,6 +41,16 @@ test-slow: build
 test-all: build
 	$(RUN_TESTS)
 
+# The sanitizer lanes (scripts/sanitize.sh), each in its own build directory (build-asan,
+# build-tsan) with the suite's brokers on the same ports as `make test`: not at the same time as it.
+#   make test-asan   AddressSanitizer + UBSan: unit, integration and a few e2e tests
+#   make test-tsan   ThreadSanitizer: the tests of the classes that start threads
+test-asan: deps
+	JOBS=$(JOBS) bash scripts/sanitize.sh asan
+
+test-tsan: deps
+	JOBS=$(JOBS) bash scripts/sanitize.sh tsan
+
 demo: build
 	@bash scripts/demo.sh $(BROKER)
 
@@ -68,4 +78,4 @@ bench-broker-cost: build
 	/usr/bin/python3 bench/broker_cost/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) build-asan build-tsan

@@ -200,7 +200,7 @@ void Shipper::finish(bool stopping) {
     const uint64_t missing = total - std::min(total, r.confirmed);
     const std::string counts =
         disk_ != nullptr
-            ? fmt::format("{} record(s) remain in the spool {}", remaining_, escaped(disk_->dir()))
+            ? fmt::format("{} record(s) remain in the spool {}", remaining_.load(), escaped(disk_->dir()))
             : fmt::format("{} of {} records not delivered", missing, total);
     try {
       std::rethrow_exception(senderError_);
@@ -220,7 +220,8 @@ ShipReport Shipper::report() const {
   r.refused = metrics_.refused.value();
   r.dropped = metrics_.dropped.value();
   r.recovered = metrics_.recovered.value();
-  r.remaining = remaining_;
+  r.remaining = remaining_.load();
+  std::lock_guard lock(failureMu_);
   r.firstFailure = firstFailure_;
   return r;
 }
@@ -360,7 +361,10 @@ void Shipper::settle(std::vector<ConfirmRange>& confirms) {
       metrics_.confirmed.inc(records);
     } else {
       metrics_.failed.inc(records);
-      if (firstFailure_.empty()) firstFailure_ = c.reason;
+      {
+        std::lock_guard lock(failureMu_);
+        if (firstFailure_.empty()) firstFailure_ = c.reason;
+      }
       refusedLines_.log(
           RepeatedLines::Level::Error,
           fmt::format("{} record(s) not accepted by the broker: {}{}", records, c.reason,

@@ -5,6 +5,7 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <deque>
 #include <string>
 #include <string_view>
@@ -68,7 +69,7 @@ struct ShipperMetrics {
   metrics::Gauge inFlightBytes;
 };
 
-// The outcome of a run (a snapshot of the counts, taken after finish()).
+// The outcome of a run: a snapshot of the counts (final once finish() returned).
 struct ShipReport {
   uint64_t sent = 0;       // accepted from the input (in the spool) and sent on
   uint64_t confirmed = 0;  // the broker confirmed it has them: these are safe
@@ -159,6 +160,7 @@ class Shipper {
   // options.stopGrace for confirms). Rethrows the sender's error, if any, with the counts added.
   void finish(bool stopping);
 
+  // Safe from any thread while the sender runs (DrainProgress, the client library read it then).
   ShipReport report() const;
   // Records confirmed so far (report().confirmed once finished); may be read from any thread.
   uint64_t confirmedSoFar() const { return metrics_.confirmed.value(); }
@@ -196,8 +198,9 @@ class Shipper {
   ShipperOptions options_;
   ShipperMetrics metrics_;
   uint64_t unflushedRead_ = 0;  // records read since the last flushBatch (added to metrics_.read then)
-  uint64_t remaining_ = 0;      // in the spool after finish()
-  std::string firstFailure_;    // the sender thread's, read after finish()
+  std::atomic<uint64_t> remaining_{0};  // in the spool after finish()
+  mutable std::mutex failureMu_;         // firstFailure_: written by the sender, read by report()
+  std::string firstFailure_;
   uint64_t nextId_ = 1;
   bool idGiven_ = false;  // nextRecordId(): the next record's id
   std::string_view givenPrefix_;

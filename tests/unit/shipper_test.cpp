@@ -6,8 +6,10 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <mutex>
+#include <thread>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -209,17 +211,50 @@ TEST(Shipper, SettledInputFollowsTheConfirmsInOrder) {
   EXPECT_EQ(shipper.settledInput(), 7u);
 }
 
-TEST(Shipper, SettledInputStopsAtARecordTheBrokerRefused) {
-  Script s;
+// One record per message; the broker confirms every message at once, except the second: refused.
+std::unique_ptr<Shipper> refusingTheSecond(Script& s) {
   s.released = UINT64_MAX;
   s.refusedSeq = 2;
   ShipperOptions o;
   o.batchRecords = 1;
-  Shipper shipper(scripted(s), Record{}, o);
+  return std::make_unique<Shipper>(scripted(s), Record{}, o);
+}
+
+TEST(Shipper, SettledInputStopsAtARecordTheBrokerRefused) {
+  Script s;
+  const auto owned = refusingTheSecond(s);
+  Shipper& shipper = *owned;
   for (int i = 1; i <= 4; ++i) shipper.ship(fmt::format("r{}", i));
   shipper.finish(false);
   EXPECT_EQ(shipper.report().failed, 1u);
   EXPECT_EQ(shipper.settledInput(), 1u);  // r2 was refused: nothing from it on counts as settled
+}
+
+// report() is read by other threads while the sender runs (DrainProgress's thread, the client
+// library's constructor): the first refusal's reason, which the sender writes, must not be torn.
+// A data race here is what the TSan lane (scripts/sanitize.sh tsan) reports.
+TEST(Shipper, ReportMayBeReadFromAnotherThreadWhileTheBrokerRefuses) {
+  Script s;
+  const auto owned = refusingTheSecond(s);
+  Shipper& shipper = *owned;
+  std::atomic<bool> done{false};
+  std::atomic<uint64_t> reads{0};
+  std::thread reader([&] {
+    while (!done.load()) {
+      const ShipReport r = shipper.report();
+      EXPECT_TRUE(r.firstFailure.empty() || r.firstFailure == "refused by the script") << r.firstFailure;
+      reads.fetch_add(1);
+    }
+  });
+  EXPECT_TRUE(eventually([&] { return reads.load() > 0; }));
+  for (int i = 1; i <= 4; ++i) shipper.ship(fmt::format("r{}", i));
+  shipper.flushDue();
+  EXPECT_TRUE(eventually([&] { return shipper.report().failed == 1u; }));
+  done = true;
+  reader.join();
+  shipper.finish(false);
+  EXPECT_EQ(shipper.report().firstFailure, "refused by the script");
+  EXPECT_EQ(shipper.report().confirmed, 3u);
 }
 
 TEST(Shipper, WithADiskSpoolARecordIsSettledOnceStored) {
