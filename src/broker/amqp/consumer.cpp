@@ -4,6 +4,7 @@
 #include <iterator>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "broker/amqp/headers.hpp"
 #include "core/error.hpp"
@@ -36,13 +37,43 @@ void toDelivery(const amqp_envelope_t& envelope, Delivery& d) {
 AmqpConsumer::AmqpConsumer(const BrokerOptions& options, const ConsumerOptions& consumerOptions)
     : conn_(AmqpConnection::open(options)), queue_(consumerOptions.queue), maxBodyBytes_(consumerOptions.maxBodyBytes) {
   conn_.declareLogQueue(1, queue_);
-  conn_.declareQueue(1, deadLetterQueueName(queue_), false);  // ready before the first dead letter
+  declareDeadLetterQueue();
   amqp_basic_qos(conn_.get(), 1, 0, consumerOptions.prefetch, 0);
   conn_.check(amqp_get_rpc_reply(conn_.get()), "setting the prefetch count");
   const amqp_basic_consume_ok_t* ok = amqp_basic_consume(conn_.get(), 1, amqp_cstring_bytes(queue_.c_str()),
                                                           amqp_empty_bytes, 0, /*no_ack=*/0, 0, amqp_empty_table);
   conn_.check(amqp_get_rpc_reply(conn_.get()), fmt::format("consuming from '{}'", queue_));
   consumerTag_.assign(static_cast<const char*>(ok->consumer_tag.bytes), ok->consumer_tag.len);
+}
+
+void AmqpConsumer::declareDeadLetterQueue() {
+  // Ready before the first dead letter; on a channel of its own, so that a dead-letter queue whose
+  // cluster node is down does not keep us from consuming (a dead letter then waits for that node).
+  const std::string dead = deadLetterQueueName(queue_);
+  try {
+    conn_.openChannel(kDeadLetterChannel);
+    conn_.declareQueue(kDeadLetterChannel, dead, false);
+  } catch (const UnavailableError& e) {
+    spdlog::warn("{}; consuming anyway: a record to dead-letter waits until '{}' is back", e.what(), dead);
+  }
+}
+
+[[noreturn]] void AmqpConsumer::cancelledByBroker() {
+  // The broker cancels a consumer (consumer_cancel_notify) when its queue is deleted, and also when
+  // the node holding a classic queue or a stream replica goes down while the queue lives on. Only
+  // a queue that is gone is fatal; otherwise the reconnecting consumer subscribes again.
+  try {
+    conn_.openChannel(kCheckChannel);
+    conn_.declareQueue(kCheckChannel, queue_, /*passive=*/true);
+  } catch (const BrokerRefusedError& e) {
+    if (e.code() != AMQP_NOT_FOUND) throw;
+    throw BrokerRefusedError(e.code(), fmt::format("the broker cancelled our consumer on '{}': the queue was deleted", queue_));
+  } catch (const UnavailableError& e) {
+    throw UnavailableError(fmt::format("the broker cancelled our consumer on '{}': {}", queue_, e.what()));
+  }
+  throw ConnectionError(fmt::format("the broker cancelled our consumer on '{}' (the queue still exists: a cluster node "
+                                    "went down or its leader moved)",
+                                    queue_));
 }
 
 bool AmqpConsumer::receiveOne(std::vector<Delivery>& out, timeval* timeout) {
@@ -97,10 +128,17 @@ void AmqpConsumer::readContent(Delivery& d) {
 void AmqpConsumer::otherMethod(const amqp_frame_t& frame) {
   switch (frame.payload.method.id) {
     case AMQP_BASIC_CANCEL_METHOD:
-      throw BrokerRefusedError(0, fmt::format("the broker cancelled our consumer on '{}' (queue deleted?)", queue_));
+      cancelledByBroker();
     case AMQP_CHANNEL_CLOSE_METHOD:
     case AMQP_CONNECTION_CLOSE_METHOD:
-      conn_.throwClosedByBroker(frame.payload.method, frame.channel);
+      try {
+        conn_.throwClosedByBroker(frame.payload.method, frame.channel);
+      } catch (const BrokerRefusedError& e) {
+        // A channel process that crashed (e.g. rabbitmq-server #5927 on 3.10.8, quorum queues) is a
+        // broken connection, not a refusal: consume again on a new one.
+        if (e.code() == AMQP_INTERNAL_ERROR) throw ConnectionError(fmt::format("consuming from '{}': {}", queue_, e.what()));
+        throw;
+      }
     default:
       return;  // e.g. a late basic.qos-ok: nothing to do
   }

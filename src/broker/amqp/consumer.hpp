@@ -13,7 +13,9 @@ void toDelivery(const amqp_envelope_t& envelope, Delivery& d);
 // The same from a basic.deliver's tag and flag and its content header's properties (no body).
 void toDelivery(uint64_t tag, bool redelivered, const amqp_basic_properties_t& props, Delivery& d);
 
-// basic.consume with manual acks and basic.qos(prefetch) on channel 1.
+// basic.consume with manual acks and basic.qos(prefetch) on channel 1. A cancel from the broker, or
+// its node going down, is a ConnectionError (the reconnecting consumer subscribes again, on the
+// next --broker node) unless the queue was deleted (BrokerRefusedError).
 class AmqpConsumer final : public Consumer {
  public:
   AmqpConsumer(const BrokerOptions& options, const ConsumerOptions& consumerOptions);
@@ -32,6 +34,13 @@ class AmqpConsumer final : public Consumer {
   void readContent(Delivery& d);
   // A method frame other than basic.deliver: throws for a cancel or close, else ignores it.
   void otherMethod(const amqp_frame_t& frame);
+  void declareDeadLetterQueue();
+  // After a basic.cancel from the broker: BrokerRefusedError if the queue is gone, else
+  // ConnectionError (subscribe again).
+  [[noreturn]] void cancelledByBroker();
+
+  static constexpr amqp_channel_t kDeadLetterChannel = 2;
+  static constexpr amqp_channel_t kCheckChannel = 3;
 
   AmqpConnection conn_;
   std::string queue_;
