@@ -148,7 +148,7 @@ void ReconnectingPublisher::settle(const ConfirmRange& inner, std::vector<Confir
     const uint64_t seq = sent_[s - sentBase_];
     Pending& p = pending_[seq - base_];
     if (p.settled) continue;
-    if (!inner.ok && ++p.attempts < kMaxAttempts) {
+    if (!inner.ok && retryRefused(p)) {
       if (refused.count++ == 0) refused.reason = inner.reason;
       continue;  // stays unsettled: resent on the next connection
     }
@@ -171,6 +171,21 @@ void ReconnectingPublisher::settle(const ConfirmRange& inner, std::vector<Confir
   }
 }
 
+bool ReconnectingPublisher::retryRefused(Pending& p) {
+  const auto now = Clock::now();
+  if (p.attempts++ == 0) p.firstRefused = now;
+  return p.attempts < kMaxAttempts || now - p.firstRefused < kRefusedRetryFor;
+}
+
+void ReconnectingPublisher::backOffBeforeResending() {
+  refusedBackoff_ = std::clamp(refusedBackoff_ * 2, kRefusedBackoff, kMaxRefusedBackoff);
+  const auto wakeAt = Clock::now() + refusedBackoff_;
+  const std::atomic<bool>* stop = reconnector_.options().stopRequested;
+  while (Clock::now() < wakeAt && !(stop != nullptr && stop->load())) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
 size_t ReconnectingPublisher::awaitConfirms(size_t maxUnconfirmed, Clock::time_point deadline,
                                             std::vector<ConfirmRange>& out) {
   for (;;) {
@@ -179,6 +194,7 @@ size_t ReconnectingPublisher::awaitConfirms(size_t maxUnconfirmed, Clock::time_p
       innerConfirms_.clear();
       inner_->awaitConfirms(maxUnconfirmed, deadline, innerConfirms_);
       for (const auto& c : innerConfirms_) settle(c, out, refused);
+      if (refused.count == 0 && !innerConfirms_.empty()) refusedBackoff_ = std::chrono::milliseconds(0);
       if (refused.count > 0) {
         // Refused by the broker (nack, returned, error reply): first collect the confirms of the
         // rest still in flight, then send the refused ones again on a fresh connection, which
@@ -186,6 +202,7 @@ size_t ReconnectingPublisher::awaitConfirms(size_t maxUnconfirmed, Clock::time_p
         innerConfirms_.clear();
         inner_->awaitConfirms(0, std::min(deadline, Clock::now() + std::chrono::seconds(5)), innerConfirms_);
         for (const auto& c : innerConfirms_) settle(c, out, refused);
+        backOffBeforeResending();
         reconnectAndResend(fmt::format("the broker refused {} record(s): {}", refused.count, refused.reason));
         continue;
       }

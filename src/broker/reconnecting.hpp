@@ -51,12 +51,17 @@ class Reconnector {
 // Publishes through an inner publisher and keeps a copy of every message until it is confirmed.
 // When the connection breaks (ConnectionError), it reconnects (options.reconnectFor) and
 // republishes everything unconfirmed, in order. A message the broker refused (nack, returned,
-// Redis error reply) is retried on a fresh connection (which declares the queue again) up to
-// kMaxAttempts times before it is reported as failed. Sequence numbers stay those of the
-// caller's publish() calls across reconnects.
+// Redis error reply) is retried on a fresh connection (which declares the queue again), after a
+// backoff (kRefusedBackoff doubling to kMaxRefusedBackoff), until it was tried kMaxAttempts times
+// and kRefusedRetryFor passed since its first refusal: a quorum queue nacks while it elects a new
+// leader after its node died. Sequence numbers stay those of the caller's publish() calls across
+// reconnects.
 class ReconnectingPublisher final : public Publisher {
  public:
   static constexpr int kMaxAttempts = 3;
+  static constexpr std::chrono::milliseconds kRefusedRetryFor{60'000};
+  static constexpr std::chrono::milliseconds kRefusedBackoff{250};
+  static constexpr std::chrono::milliseconds kMaxRefusedBackoff{5'000};
   ReconnectingPublisher(const BrokerOptions& options, Opener<Publisher> opener);
 
   uint64_t publish(const Message& message) override;
@@ -68,6 +73,7 @@ class ReconnectingPublisher final : public Publisher {
   struct Pending {
     Message message;
     int attempts = 0;
+    Clock::time_point firstRefused{};
     bool settled = false;  // confirmed, or failed for good: only waits to leave the front
   };
   // Refused records seen by settle(): resent on a fresh connection.
@@ -78,6 +84,8 @@ class ReconnectingPublisher final : public Publisher {
   void sendOnCurrent(uint64_t seq);
   void reconnectAndResend(const std::string& why);
   void settle(const ConfirmRange& inner, std::vector<ConfirmRange>& out, Refused& refused);
+  bool retryRefused(Pending& p);
+  void backOffBeforeResending();
 
   Reconnector reconnector_;
   Opener<Publisher> opener_;
@@ -91,6 +99,7 @@ class ReconnectingPublisher final : public Publisher {
   uint64_t sentBase_ = 1;
   uint64_t nextSeq_ = 1;
   uint64_t reconnects_ = 0;
+  std::chrono::milliseconds refusedBackoff_{0};  // grows while refusals follow each other
   std::vector<ConfirmRange> innerConfirms_;
 };
 

@@ -23,6 +23,13 @@ class ConnectionError : public Error {
   using Error::Error;
 };
 
+// The broker has the queue but cannot serve it now: the cluster node holding it is down
+// (NOT_FOUND "home node ... is down or inaccessible"). Retryable: it comes back with its node.
+class UnavailableError : public ConnectionError {
+ public:
+  using ConnectionError::ConnectionError;
+};
+
 // The broker refused us: bad credentials, missing permission, inequivalent queue, ... (not retryable).
 class BrokerRefusedError : public Error {
  public:

@@ -945,10 +945,10 @@ class Cluster:
         """SIGKILLs node i by the OS pid the script recorded (checked to be that node's beam), and
         waits until the process is gone."""
         pid = self.pid(i)
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            cmdline = f.read()
-        self.t.require(os.path.join(self.dir, f"n{i + 1}").encode() in cmdline,
-                       f"pid {pid} recorded for {self.nodes[i]} is that node's process", cmdline[:300])
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            environ = f.read().split(b"\0")
+        self.t.require(f"RABBITMQ_NODENAME={self.nodes[i]}".encode() in environ,
+                       f"pid {pid} recorded for {self.nodes[i]} is that node's process")
         os.kill(pid, signal.SIGKILL)
         self.t.require(wait_for(lambda: not self.alive(i), 60), f"{self.nodes[i]} (pid {pid}) is gone after SIGKILL")
         self.t.note(f"SIGKILLed {self.nodes[i]} (pid {pid})")

@@ -76,6 +76,9 @@ void AmqpConnection::throwClosedByBroker(const amqp_method_t& method, amqp_chann
     const std::string text = bytesToString(m->reply_text);
     amqp_channel_close_ok_t ok{};
     amqp_send_method(get(), channel, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
+    if (m->reply_code == AMQP_NOT_FOUND && text.find("is down or inaccessible") != std::string::npos) {
+      throw UnavailableError(fmt::format("broker closed the channel: {} (waiting for that node)", text));
+    }
     throw BrokerRefusedError(m->reply_code, fmt::format("broker closed the channel: {}", text));
   }
   broken_ = true;
@@ -94,6 +97,8 @@ void AmqpConnection::throwReplyError(const amqp_rpc_reply_t& reply, std::string_
         throwClosedByBroker(reply.reply, channel);
       } catch (const BrokerRefusedError& e) {
         throw BrokerRefusedError(e.code(), fmt::format("{}: {}", what, e.what()));
+      } catch (const UnavailableError& e) {
+        throw UnavailableError(fmt::format("{}: {}", what, e.what()));
       }
     case AMQP_RESPONSE_NORMAL:
       break;

@@ -4,7 +4,6 @@
 #include <iterator>
 
 #include <fmt/format.h>
-
 #include <spdlog/spdlog.h>
 
 #include "broker/amqp/headers.hpp"
@@ -55,7 +54,7 @@ AmqpConsumer::AmqpConsumer(const BrokerOptions& options, const ConsumerOptions& 
     stream_ = consumerOptions.stream;
   } else {
     declareLogTopology(conn_, 1, queue_, options.shards);
-    conn_.declareQueue(1, deadLetterQueueName(queue_), false);  // ready before the first dead letter
+    declareDeadLetterQueue();
   }
   // A prefetch per consumer (quorum queues refuse a channel-wide one), shared out so that all of
   // them together hold about --prefetch unacknowledged deliveries.
@@ -77,8 +76,6 @@ std::vector<std::string> consumedQueues(const std::string& queue, uint32_t shard
 }
 
 namespace {
-
-constexpr amqp_channel_t kProbeChannel = 2;
 
 bool contains(const std::string& text, std::string_view part) { return text.find(part) != std::string::npos; }
 
@@ -197,6 +194,36 @@ void AmqpConsumer::advanceStream(const std::vector<Delivery>& out, size_t from) 
   }
 }
 
+void AmqpConsumer::declareDeadLetterQueue() {
+  // Ready before the first dead letter; on a channel of its own, so that a dead-letter queue whose
+  // cluster node is down does not keep us from consuming (a dead letter then waits for that node).
+  const std::string dead = deadLetterQueueName(queue_);
+  try {
+    conn_.openChannel(kDeadLetterChannel);
+    conn_.declareQueue(kDeadLetterChannel, dead, false);
+  } catch (const UnavailableError& e) {
+    spdlog::warn("{}; consuming anyway: a record to dead-letter waits until '{}' is back", e.what(), dead);
+  }
+}
+
+[[noreturn]] void AmqpConsumer::cancelledByBroker(const std::string& queue) {
+  // The broker cancels a consumer (consumer_cancel_notify) when its queue is deleted, and also when
+  // the node holding a classic queue or a stream replica goes down while the queue lives on. Only
+  // a queue that is gone is fatal; otherwise the reconnecting consumer subscribes again.
+  try {
+    conn_.openChannel(kCheckChannel);
+    conn_.declareQueue(kCheckChannel, queue, /*passive=*/true);
+  } catch (const BrokerRefusedError& e) {
+    if (e.code() != AMQP_NOT_FOUND) throw;
+    throw BrokerRefusedError(e.code(), fmt::format("the broker cancelled our consumer on '{}': the queue was deleted", escaped(queue)));
+  } catch (const UnavailableError& e) {
+    throw UnavailableError(fmt::format("the broker cancelled our consumer on '{}': {}", escaped(queue), e.what()));
+  }
+  throw ConnectionError(fmt::format("the broker cancelled our consumer on '{}' (the queue still exists: a cluster node "
+                                    "went down or its leader moved)",
+                                    queue_));
+}
+
 bool AmqpConsumer::receiveOne(std::vector<Delivery>& out, timeval* timeout) {
   // Frame by frame (not amqp_consume_message, which reads a whole body into memory): the content
   // header declares the body's size before the body frames come.
@@ -253,13 +280,18 @@ void AmqpConsumer::otherMethod(const amqp_frame_t& frame) {
       const auto* cancel = static_cast<const amqp_basic_cancel_t*>(frame.payload.method.decoded);
       const std::string tag(static_cast<const char*>(cancel->consumer_tag.bytes), cancel->consumer_tag.len);
       const auto it = std::find(consumerTags_.begin(), consumerTags_.end(), tag);
-      const std::string& queue =
-          it == consumerTags_.end() ? queue_ : queues_[static_cast<size_t>(it - consumerTags_.begin())];
-      throw BrokerRefusedError(0, fmt::format("the broker cancelled our consumer on '{}' (queue deleted?)", escaped(queue)));
+      cancelledByBroker(it == consumerTags_.end() ? queue_ : queues_[static_cast<size_t>(it - consumerTags_.begin())]);
     }
     case AMQP_CHANNEL_CLOSE_METHOD:
     case AMQP_CONNECTION_CLOSE_METHOD:
-      conn_.throwClosedByBroker(frame.payload.method, frame.channel);
+      try {
+        conn_.throwClosedByBroker(frame.payload.method, frame.channel);
+      } catch (const BrokerRefusedError& e) {
+        // A channel process that crashed (e.g. rabbitmq-server #5927 on 3.10.8, quorum queues) is a
+        // broken connection, not a refusal: consume again on a new one.
+        if (e.code() == AMQP_INTERNAL_ERROR) throw ConnectionError(fmt::format("consuming from '{}': {}", queue_, e.what()));
+        throw;
+      }
     default:
       return;  // e.g. a late basic.qos-ok: nothing to do
   }

@@ -23,9 +23,11 @@ std::vector<std::string> consumedQueues(const std::string& queue, uint32_t shard
 // basic.consume with manual acks and basic.qos(prefetch) on channel 1: one consumer, or one per
 // shard consumed (BrokerOptions::shards, ConsumerOptions::shardIds), all on that channel (a sharded queue is never a stream).
 // With ConsumerOptions::stream, a queue that is a stream (RabbitMQ 3.10 accepts x-stream-offset on
-// basic.consume from a stream only: asked on channel 2, which consumes nothing) is read as one: it is
+// basic.consume from a stream only: asked on channel 4, which consumes nothing) is read as one: it is
 // not declared (it exists), the consume starts at the stream position, and each delivery carries its
 // offset (Delivery::streamOffset); acks only give the broker credit for more.
+// A cancel from the broker, or its node going down, is a ConnectionError (the reconnecting consumer
+// subscribes again, on the next --broker node) unless the queue was deleted (BrokerRefusedError).
 class AmqpConsumer final : public Consumer {
  public:
   AmqpConsumer(const BrokerOptions& options, const ConsumerOptions& consumerOptions);
@@ -44,7 +46,7 @@ class AmqpConsumer final : public Consumer {
   void readContent(Delivery& d);
   // A method frame other than basic.deliver: throws for a cancel or close, else ignores it.
   void otherMethod(const amqp_frame_t& frame);
-  // True if queue_ exists and is a stream (asked on channel 2, see the class comment).
+  // True if queue_ exists and is a stream (asked on channel 4, see the class comment).
   bool queueIsStream();
   // basic.consume on channel 1 of every queue in queues_ (with x-stream-offset from stream_ when
   // reading a stream).
@@ -52,6 +54,14 @@ class AmqpConsumer final : public Consumer {
   void consumeOne(const std::string& queue);
   // Moves stream_->next past the stream deliveries out[from...] handed out.
   void advanceStream(const std::vector<Delivery>& out, size_t from);
+  void declareDeadLetterQueue();
+  // After a basic.cancel from the broker: BrokerRefusedError if the queue is gone, else
+  // ConnectionError (subscribe again).
+  [[noreturn]] void cancelledByBroker(const std::string& queue);
+
+  static constexpr amqp_channel_t kDeadLetterChannel = 2;
+  static constexpr amqp_channel_t kCheckChannel = 3;
+  static constexpr amqp_channel_t kProbeChannel = 4;  // queueIsStream()
 
   AmqpConnection conn_;
   std::string queue_;                      // the log queue (named in messages)
