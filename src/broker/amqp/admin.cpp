@@ -15,9 +15,8 @@ AmqpAdmin::AmqpAdmin(const BrokerOptions& options) : options_(options), conn_(Am
 
 AmqpAdmin::~AmqpAdmin() = default;
 
-void AmqpAdmin::declareTopology(const std::string& queue) {
-  conn_.declareLogQueue(channel_, queue);
-  conn_.declareQueue(channel_, deadLetterQueueName(queue), false);
+std::string AmqpAdmin::declareTopology(const std::string& queue) {
+  return conn_.declareLogQueue(channel_, queue, /*deadLetters=*/true).found;
 }
 
 QueueStats AmqpAdmin::passiveStats(const std::string& queue) {

@@ -35,8 +35,7 @@ void toDelivery(const amqp_envelope_t& envelope, Delivery& d) {
 
 AmqpConsumer::AmqpConsumer(const BrokerOptions& options, const ConsumerOptions& consumerOptions)
     : conn_(AmqpConnection::open(options)), queue_(consumerOptions.queue), maxBodyBytes_(consumerOptions.maxBodyBytes) {
-  conn_.declareLogQueue(1, queue_);
-  conn_.declareQueue(1, deadLetterQueueName(queue_), false);  // ready before the first dead letter
+  conn_.declareLogQueue(1, queue_, /*deadLetters=*/true, AmqpConnection::SayFound::Always);  // the dead-letter queue ready before the first dead letter
   amqp_basic_qos(conn_.get(), 1, 0, consumerOptions.prefetch, 0);
   conn_.check(amqp_get_rpc_reply(conn_.get()), "setting the prefetch count");
   const amqp_basic_consume_ok_t* ok = amqp_basic_consume(conn_.get(), 1, amqp_cstring_bytes(queue_.c_str()),

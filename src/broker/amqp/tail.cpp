@@ -48,7 +48,14 @@ AmqpTail::AmqpTail(const BrokerOptions& broker, const TailOptions& options)
                               "log_aggregator and logctl setup declare it)",
                               escaped(options_.queue), broker.url.redacted()));
   }
-  conn_.declareLogQueue(1, options_.queue);  // the exchange and the binding, for queues declared before them
+  // The exchange and the binding, for queues declared before them.
+  const AmqpConnection::LogTopology topology = conn_.declareLogQueue(1, options_.queue);
+  if (!topology.throughExchange) {
+    throw Error(fmt::format("exchange '{}' is a {} exchange declared by another program: logctl tail subscribes "
+                            "through a topic exchange, and producers send the records of '{}' straight to the queue "
+                            "instead (delete the exchange to let Logship declare it, or tail another --queue)",
+                            escaped(exchange_), escaped(topology.exchangeType), escaped(options_.queue)));
+  }
 
   amqp_table_entry_t args[3];
   args[0].key = amqp_cstring_bytes("x-max-length");
