@@ -5,6 +5,7 @@
 // file) and the client library (src/client/), so both accept and refuse exactly the same things.
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "broker/options.hpp"
 
@@ -16,6 +17,10 @@ struct BrokerSettings {
   std::string queue = "logs_queue";
   TlsOptions tls;                       // amqps:// only
   bool requireTls = false;              // refuse amqp:// and redis:// URLs
+  // How a missing log queue is declared (QueueDeclaration; RabbitMQ only).
+  std::string queueType = "classic";    // classic, quorum or stream
+  std::string streamMaxAge;             // stream only: "7D", as RabbitMQ's x-max-age
+  uint64_t streamMaxBytes = 0;          // stream only
 };
 
 // The names the error messages give the settings: the programs' flags by default; the client
@@ -27,6 +32,9 @@ struct BrokerSettingNames {
   const char* tlsCert = "--tls-cert";
   const char* tlsKey = "--tls-key";
   const char* requireTls = "--require-tls";
+  const char* queueType = "--queue-type";
+  const char* streamMaxAge = "--stream-max-age";
+  const char* streamMaxBytes = "--stream-max-bytes";
 };
 
 // Parses the URLs (all of one scheme), applies the password, checks the TLS settings (files
@@ -34,6 +42,10 @@ struct BrokerSettingNames {
 // plain URLs) and the queue name. Sets url, urls and tls; the deadlines and the client name keep
 // their defaults. Throws UsageError naming the setting, never echoing a password.
 BrokerOptions resolveBrokerSettings(const BrokerSettings& settings, const BrokerSettingNames& names = {});
+
+// Whether `age` is a stream's x-max-age as RabbitMQ takes it: a whole number (at least 1) and one
+// unit Y, M, D, h, m or s ("7D", "12h"; M is months, m minutes).
+bool validStreamMaxAge(std::string_view age);
 
 // A queue name is 1 to 250 bytes, without control characters, not starting with "amq.". Throws
 // UsageError naming the setting.
