@@ -41,6 +41,7 @@ void defineProducer(CLI::App& app, ProducerSettings& s) {
 
   app.add_option("message", s.words, "The record's message text (omit to read lines from stdin)");
   cli::addBrokerFlags(app, s.broker);
+  cli::addQueueTypeFlags(app, s.broker);
   s.broker.reconnectSeconds = 300;
   cli::addReconnectFlag(app, s.broker);
   app.add_option("--level", s.level, "Record level: trace, debug, info, warn, error, fatal")->capture_default_str();
@@ -179,6 +180,7 @@ void defineAggregator(CLI::App& app, AggregatorSettings& s) {
       "or lost its connection each time) goes to the dead-letter queue instead of being redelivered forever.");
 
   cli::addBrokerFlags(app, s.broker);
+  cli::addQueueTypeFlags(app, s.broker);
   s.broker.reconnectSeconds = 31536000;  // a year: until stopped
   cli::addReconnectFlag(app, s.broker);
   app.add_option("-o,--output", s.output, "File to append records to")->capture_default_str();
@@ -305,6 +307,7 @@ void defineLogctl(CLI::App& app, LogctlSettings& s) {
       "  logctl setup                       # declare logs_queue, its exchange logs and logs_queue.dead (idempotent)\n"
       "  logctl setup --queue app --broker amqp://admin@mq.example/   # password from LOGSHIP_PASSWORD");
   cli::addBrokerFlags(*s.setup, s.setupFlags);
+  cli::addQueueTypeFlags(*s.setup, s.setupFlags);
   s.status = app.add_subcommand(
       "status", "Show ready and unacked messages, consumers, rates and dead letters of the queue (Redis: also the "
                 "processing lists with their owners and leases)");

@@ -75,6 +75,12 @@ struct ClientOptions {
   std::string tlsCert;
   std::string tlsKey;
   bool requireTls = false;
+  // RabbitMQ: how `queue` is declared if it does not exist yet ("classic", "quorum" or "stream",
+  // as log_producer --queue-type; a stream's retention as --stream-max-age "7D" and
+  // --stream-max-bytes, 0 = none). An existing queue is used as it is, whatever its type.
+  std::string queueType = "classic";
+  std::string streamMaxAge;
+  std::uint64_t streamMaxBytes = 0;
 
   // ---- the records --------------------------------------------------------------------------
   std::string service;  // the records' service (at most 255 bytes); empty: the program's name

@@ -73,8 +73,10 @@ using DeadLetterVisitor = std::function<bool(const DeadLetter&)>;
 class Admin {
  public:
   virtual ~Admin() = default;
-  // Declares `queue` and its dead-letter queue, idempotently, compatibly with the tutorial's clients.
-  virtual void declareTopology(const std::string& queue) = 0;
+  // Declares `queue` and its dead-letter queue, idempotently, compatibly with the tutorial's clients;
+  // over RabbitMQ only what is missing (an existing queue or exchange is used as it is). Returns one
+  // line saying what it found and declared ("" for Redis, which declares nothing).
+  virtual std::string declareTopology(const std::string& queue) = 0;
   // Looks at a queue without creating it. Over RabbitMQ the management API is asked too when
   // BrokerOptions::management enables it (logctl status); if it cannot be used, a warning says why
   // (once) and the passive declare answers.

@@ -34,6 +34,18 @@ struct ManagementOptions {
   bool requireTls = false;
 };
 
+// RabbitMQ's queue types (--queue-type). A queue that exists already is used as it is, whatever its
+// type (docs/FORMATS.md, "Using existing queues"); this says how a missing one is declared.
+enum class QueueType { Classic, Quorum, Stream };
+
+// How a program declares its log queue when it does not exist yet (docs/FORMATS.md, "Queue types").
+// The dead-letter queue NAME.dead is always a classic durable queue.
+struct QueueDeclaration {
+  QueueType type = QueueType::Classic;  // classic: durable, no arguments (the tutorial's declaration)
+  std::string streamMaxAge;             // stream: x-max-age as RabbitMQ takes it ("7D", "12h"); "" = none
+  uint64_t streamMaxBytes = 0;          // stream: x-max-length-bytes; 0 = none
+};
+
 // How to reach a broker. Every blocking broker call is bounded by one of these durations.
 struct BrokerOptions {
   BrokerUrl url;                // the broker to use (for a list: the one being tried)
@@ -51,6 +63,7 @@ struct BrokerOptions {
   // RabbitMQ: the log queue is this many queues behind a consistent-hash exchange (--shards N,
   // broker/amqp/shards.hpp); 0: one queue. Every program declares and uses that topology.
   uint32_t shards = 0;
+  QueueDeclaration newQueues;                           // RabbitMQ only: a missing log queue is declared so
   // Kept up to date by the Reconnector and the reconnecting decorators when set (metrics,
   // /healthz). Give it only to the program's main connection.
   ConnectionStatus* status = nullptr;

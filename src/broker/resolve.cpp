@@ -111,6 +111,50 @@ void validateQueueName(const std::string& queue, const char* name) {
   if (queue.starts_with("amq.")) throw UsageError(fmt::format("{}: names starting with 'amq.' are reserved by the broker", name));
 }
 
+bool validStreamMaxAge(std::string_view age) {
+  if (age.size() < 2 || age.size() > 20 || std::string_view("YMDhms").find(age.back()) == std::string_view::npos) {
+    return false;
+  }
+  const std::string_view number = age.substr(0, age.size() - 1);
+  return number.find_first_not_of("0123456789") == std::string_view::npos &&
+         number.find_first_not_of('0') != std::string_view::npos;
+}
+
+namespace {
+
+QueueDeclaration resolveQueueDeclaration(const BrokerSettings& settings, const BrokerSettingNames& names,
+                                         const BrokerUrl& url) {
+  QueueDeclaration d;
+  if (settings.queueType == "quorum") {
+    d.type = QueueType::Quorum;
+  } else if (settings.queueType == "stream") {
+    d.type = QueueType::Stream;
+  } else if (settings.queueType != "classic") {
+    throw UsageError(fmt::format("{}: '{}' is not a queue type: classic, quorum or stream", names.queueType,
+                                 escaped(settings.queueType)));
+  }
+  if (d.type != QueueType::Classic && url.scheme == BrokerUrl::Scheme::Redis) {
+    throw UsageError(fmt::format("{} {}: RabbitMQ only (a Redis queue is a list)", names.queueType,
+                                 settings.queueType));
+  }
+  const bool retention = !settings.streamMaxAge.empty() || settings.streamMaxBytes > 0;
+  if (retention && d.type != QueueType::Stream) {
+    throw UsageError(fmt::format("{}: only with {} stream (a stream's retention)",
+                                 settings.streamMaxAge.empty() ? names.streamMaxBytes : names.streamMaxAge,
+                                 names.queueType));
+  }
+  if (!settings.streamMaxAge.empty() && !validStreamMaxAge(settings.streamMaxAge)) {
+    throw UsageError(fmt::format("{}: '{}' is not an age as RabbitMQ takes it: a whole number and Y, M, D, h, m or s, "
+                                 "like 7D or 12h (M is months, m minutes)",
+                                 names.streamMaxAge, escaped(settings.streamMaxAge)));
+  }
+  d.streamMaxAge = settings.streamMaxAge;
+  d.streamMaxBytes = settings.streamMaxBytes;
+  return d;
+}
+
+}  // namespace
+
 BrokerOptions resolveBrokerSettings(const BrokerSettings& settings, const BrokerSettingNames& names) {
   BrokerOptions options;
   const std::string text = settings.urls.empty() ? std::string(kDefaultBrokerUrl) : settings.urls;
@@ -143,6 +187,7 @@ BrokerOptions resolveBrokerSettings(const BrokerSettings& settings, const Broker
   validateQueueName(settings.queue, names.queue);
   validateShards(settings, names, options.url);
   options.shards = settings.shards;
+  options.newQueues = resolveQueueDeclaration(settings, names, options.url);
   return options;
 }
 

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <vector>
+#include <string_view>
 
 #include "broker/options.hpp"
 
@@ -18,6 +19,10 @@ struct BrokerSettings {
   TlsOptions tls;                       // amqps:// only
   bool requireTls = false;              // refuse amqp:// and redis:// URLs
   uint32_t shards = 0;                  // RabbitMQ: the queue is split into this many (0: not split)
+  // How a missing log queue is declared (QueueDeclaration; RabbitMQ only).
+  std::string queueType = "classic";    // classic, quorum or stream
+  std::string streamMaxAge;             // stream only: "7D", as RabbitMQ's x-max-age
+  uint64_t streamMaxBytes = 0;          // stream only
 };
 
 // The names the error messages give the settings: the programs' flags by default; the client
@@ -30,6 +35,9 @@ struct BrokerSettingNames {
   const char* tlsKey = "--tls-key";
   const char* requireTls = "--require-tls";
   const char* shards = "--shards";
+  const char* queueType = "--queue-type";
+  const char* streamMaxAge = "--stream-max-age";
+  const char* streamMaxBytes = "--stream-max-bytes";
 };
 
 // Parses the URLs (all of one scheme), applies the password, checks the TLS settings (files
@@ -41,6 +49,9 @@ BrokerOptions resolveBrokerSettings(const BrokerSettings& settings, const Broker
 
 // --shard-ids: each id below `shards` (which must be set), none twice. Throws UsageError.
 void validateShardIds(const std::vector<uint32_t>& ids, uint32_t shards, const char* name = "--shard-ids");
+// Whether `age` is a stream's x-max-age as RabbitMQ takes it: a whole number (at least 1) and one
+// unit Y, M, D, h, m or s ("7D", "12h"; M is months, m minutes).
+bool validStreamMaxAge(std::string_view age);
 
 // A queue name is 1 to 250 bytes, without control characters, not starting with "amq.". Throws
 // UsageError naming the setting.

@@ -115,6 +115,20 @@ void addBrokerFlags(CLI::App& app, BrokerFlags& flags) {
       ->envname("LOGSHIP_REQUIRE_TLS");
 }
 
+void addQueueTypeFlags(CLI::App& app, BrokerFlags& flags) {
+  app.add_option("--queue-type", flags.queueType,
+                 "RabbitMQ: type of the queue when it must be declared: classic, quorum (replicated, leaders "
+                 "balanced over the nodes) or stream; an existing queue is used as it is")
+      ->capture_default_str();
+  app.add_option("--stream-max-age", flags.streamMaxAge,
+                 "With --queue-type stream: keep records this long, as RabbitMQ's x-max-age (7D, 12h; Y M D h m s)")
+      ->type_name("AGE");
+  app.add_option("--stream-max-bytes", flags.streamMaxBytes,
+                 "With --queue-type stream: keep at most this many bytes (suffixes K, M, G, T: 1024-based)")
+      ->transform(byteSize(1, UINT64_MAX))
+      ->type_name("SIZE");
+}
+
 void validateQueueName(const std::string& queue) { logship::validateQueueName(queue); }
 
 void addReconnectFlag(CLI::App& app, BrokerFlags& flags) {
@@ -141,6 +155,9 @@ BrokerOptions resolveBroker(const BrokerFlags& flags, const std::string& clientN
   settings.shards = flags.shards;
   settings.tls = TlsOptions{flags.tlsCa, flags.tlsCert, flags.tlsKey};
   settings.requireTls = flags.requireTls;
+  settings.queueType = flags.queueType;
+  settings.streamMaxAge = flags.streamMaxAge;
+  settings.streamMaxBytes = flags.streamMaxBytes;
   BrokerOptions options = resolveBrokerSettings(settings);
   warnOfPasswordOnCommandLine();
   options.reconnectFor = seconds(flags.reconnectSeconds);

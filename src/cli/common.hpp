@@ -30,11 +30,19 @@ struct BrokerFlags {
   std::string tlsCert;      // --tls-cert / LOGSHIP_TLS_CERT
   std::string tlsKey;       // --tls-key / LOGSHIP_TLS_KEY
   bool requireTls = false;  // --require-tls / LOGSHIP_REQUIRE_TLS
+  // How a missing queue is declared (addQueueTypeFlags; BrokerSettings::queueType).
+  std::string queueType = "classic";  // --queue-type
+  std::string streamMaxAge;           // --stream-max-age
+  uint64_t streamMaxBytes = 0;        // --stream-max-bytes
 };
 
 // Adds --broker, --password-file, --queue, --shards, --retry-seconds, --connect-timeout, and the TLS flags
 // --tls-ca, --tls-cert, --tls-key, --require-tls.
 void addBrokerFlags(CLI::App& app, BrokerFlags& flags);
+
+// Adds --queue-type, --stream-max-age and --stream-max-bytes (the programs that declare queues:
+// log_producer, log_aggregator, logctl setup). Checked by resolveBroker.
+void addQueueTypeFlags(CLI::App& app, BrokerFlags& flags);
 
 // Adds --reconnect-seconds (default: flags.reconnectSeconds).
 void addReconnectFlag(CLI::App& app, BrokerFlags& flags);

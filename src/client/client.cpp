@@ -226,6 +226,9 @@ Client::Impl::Impl(ClientOptions options)
   settings.shards = options_.shards;
   settings.tls = TlsOptions{options_.tlsCa, options_.tlsCert, options_.tlsKey};
   settings.requireTls = options_.requireTls;
+  settings.queueType = options_.queueType;
+  settings.streamMaxAge = options_.streamMaxAge;
+  settings.streamMaxBytes = options_.streamMaxBytes;
   BrokerSettingNames names;
   names.broker = "ClientOptions::broker";
   names.queue = "ClientOptions::queue";
@@ -234,6 +237,9 @@ Client::Impl::Impl(ClientOptions options)
   names.tlsKey = "ClientOptions::tlsKey";
   names.requireTls = "ClientOptions::requireTls";
   names.shards = "ClientOptions::shards";
+  names.queueType = "ClientOptions::queueType";
+  names.streamMaxAge = "ClientOptions::streamMaxAge";
+  names.streamMaxBytes = "ClientOptions::streamMaxBytes";
   try {
     broker_ = resolveBrokerSettings(settings, names);
   } catch (const Error& e) {

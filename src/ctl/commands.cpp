@@ -10,7 +10,7 @@ namespace logship::ctl {
 
 int setup(const BrokerOptions& broker, const std::string& queue) {
   auto admin = makeAdmin(broker);
-  admin->declareTopology(queue);
+  const std::string found = admin->declareTopology(queue);
   if (broker.url.scheme == BrokerUrl::Scheme::Redis) {
     fmt::print("'{}' and dead-letter list '{}' on {} are ready (Redis lists need no declaration)\n", escaped(queue),
                escaped(deadLetterQueueName(queue)), broker.url.redacted());
@@ -21,9 +21,7 @@ int setup(const BrokerOptions& broker, const std::string& queue) {
                escaped(amqp::shardExchangeName(queue)), amqp::kShardHashProperty, amqp::kShardBindingWeight,
                escaped(amqp::exchangeName(queue)), escaped(deadLetterQueueName(queue)), broker.url.redacted());
   } else {
-    fmt::print("declared durable queue '{}' (bound to topic exchange '{}' with '#') and dead-letter queue '{}' on {}\n",
-               escaped(queue), escaped(amqp::exchangeName(queue)), escaped(deadLetterQueueName(queue)),
-               broker.url.redacted());
+    fmt::print("{} (on {})\n", found, broker.url.redacted());
   }
   return 0;
 }

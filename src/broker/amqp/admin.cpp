@@ -16,9 +16,8 @@ AmqpAdmin::AmqpAdmin(const BrokerOptions& options) : options_(options), conn_(Am
 
 AmqpAdmin::~AmqpAdmin() = default;
 
-void AmqpAdmin::declareTopology(const std::string& queue) {
-  declareLogTopology(conn_, channel_, queue, options_.shards);
-  conn_.declareQueue(channel_, deadLetterQueueName(queue), false);
+std::string AmqpAdmin::declareTopology(const std::string& queue) {
+  return declareLogTopology(conn_, channel_, queue, options_.shards, /*deadLetters=*/true).found;
 }
 
 QueueStats AmqpAdmin::passiveStats(const std::string& queue) {

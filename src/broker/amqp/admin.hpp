@@ -14,7 +14,7 @@ class AmqpAdmin final : public Admin {
  public:
   explicit AmqpAdmin(const BrokerOptions& options);
   ~AmqpAdmin() override;
-  void declareTopology(const std::string& queue) override;
+  std::string declareTopology(const std::string& queue) override;
   QueueStats queueStats(const std::string& queue) override;
   std::optional<std::vector<ConsumerRecovery>> recoverAbandoned(const std::string&) override { return std::nullopt; }
   void peekDeadLetters(const std::string& queue, const DeadLetterVisitor& visit) override;

@@ -9,7 +9,6 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "broker/amqp/topology.hpp"
 #include "broker/tcp_connect.hpp"
 #include "core/error.hpp"
 #include "core/escape.hpp"
@@ -183,6 +182,7 @@ AmqpConnection AmqpConnection::open(const BrokerOptions& options) {
       throw BrokerRefusedError(e.code(), fmt::format("login to {} refused{}", where, noPasswordHint(options.url.user)));
     }
   }
+  conn.newQueues_ = options.newQueues;
   conn.openChannel(1);
   return conn;
 }
@@ -190,55 +190,6 @@ AmqpConnection AmqpConnection::open(const BrokerOptions& options) {
 void AmqpConnection::openChannel(amqp_channel_t channel) {
   amqp_channel_open(get(), channel);
   check(amqp_get_rpc_reply(get()), fmt::format("opening channel {}", channel), channel);
-}
-
-QueueStats AmqpConnection::declareQueue(amqp_channel_t channel, const std::string& name, bool passive) {
-  // durable=1, exclusive=0, auto_delete=0, no arguments: equivalent to pika's durable=True.
-  amqp_queue_declare_ok_t* ok = amqp_queue_declare(get(), channel, amqp_cstring_bytes(name.c_str()),
-                                                   passive ? 1 : 0, 1, 0, 0, amqp_empty_table);
-  check(amqp_get_rpc_reply(get()), fmt::format("declaring queue '{}'", name), channel);
-  QueueStats stats;
-  stats.name = name;
-  stats.exists = true;
-  stats.messagesReady = ok->message_count;
-  stats.consumers = ok->consumer_count;
-  return stats;
-}
-
-namespace {
-amqp_bytes_t bytesOf(const std::string& s) { return amqp_bytes_t{s.size(), const_cast<char*>(s.data())}; }
-}  // namespace
-
-void AmqpConnection::declareExchange(amqp_channel_t channel, const std::string& exchange) {
-  // durable=1, auto_delete=0, internal=0: it outlives its publishers and its queues' consumers.
-  amqp_exchange_declare(get(), channel, bytesOf(exchange), amqp_cstring_bytes("topic"), 0, 1, 0, 0, amqp_empty_table);
-  const amqp_rpc_reply_t reply = amqp_get_rpc_reply(get());
-  try {
-    check(reply, fmt::format("declaring exchange '{}'", escaped(exchange)), channel);
-  } catch (const BrokerRefusedError& e) {
-    if (e.code() != AMQP_PRECONDITION_FAILED) throw;
-    throw BrokerRefusedError(
-        e.code(), fmt::format("{} (Logship routes records through a durable topic exchange of this name; another "
-                              "program declared it differently: delete it, e.g. rabbitmqctl delete_exchange '{}', "
-                              "or use another --queue)",
-                              e.what(), escaped(exchange)));
-  }
-}
-
-void AmqpConnection::bindQueue(amqp_channel_t channel, const std::string& queue, const std::string& exchange,
-                               const std::string& key) {
-  amqp_queue_bind(get(), channel, bytesOf(queue), bytesOf(exchange), bytesOf(key), amqp_empty_table);
-  check(amqp_get_rpc_reply(get()),
-        fmt::format("binding queue '{}' to exchange '{}' with '{}'", escaped(queue), escaped(exchange), escaped(key)),
-        channel);
-}
-
-QueueStats AmqpConnection::declareLogQueue(amqp_channel_t channel, const std::string& queue) {
-  const std::string exchange = exchangeName(queue);
-  declareExchange(channel, exchange);
-  QueueStats stats = declareQueue(channel, queue, false);
-  bindQueue(channel, queue, exchange, std::string(kQueueBindingKey));
-  return stats;
 }
 
 void AmqpConnection::close() noexcept {

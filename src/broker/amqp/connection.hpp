@@ -4,8 +4,10 @@
 #include <amqp.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "broker/admin.hpp"
 #include "broker/amqp/tls.hpp"
@@ -28,17 +30,49 @@ class AmqpConnection {
   amqp_connection_state_t get() const { return state_.get(); }
   explicit operator bool() const { return state_ != nullptr; }
 
+  // What declareLogQueue found and did (docs/FORMATS.md, "Using existing queues").
+  struct LogTopology {
+    QueueStats queue;
+    // log_producer's records go through the queue's exchange: it is ours (a durable topic exchange),
+    // or another program's of a type that routes every key (routesEveryKey). False: they go straight
+    // to the queue through the default exchange, and the queue is not bound to that exchange.
+    bool throughExchange = true;
+    std::string exchangeType;  // of an exchange another program declared differently; "" = ours or equivalent
+    std::string found;         // one line: what was found and what was declared
+  };
+  // Who hears LogTopology::found (once per process): Notable = an info line only when an exchange of
+  // another program is used differently (producers: the tutorial's command prints nothing else);
+  // Always = an info line (the aggregator; logctl setup prints it itself).
+  enum class SayFound { Notable, Always };
+
   // Declares a durable queue with no arguments (what pika's queue_declare(durable=True) does),
-  // or only checks it (passive). Returns its stats. Throws on failure.
+  // or only checks it (passive: a missing queue is a BrokerRefusedError AMQP_NOT_FOUND, and the
+  // broker closed the channel). Returns its stats. Throws on failure.
   QueueStats declareQueue(amqp_channel_t channel, const std::string& name, bool passive);
-  // Declares the whole topology of log queue `queue` (broker/amqp/topology.hpp), idempotently: its
-  // durable topic exchange, the queue (as declareQueue) and the binding of the queue to the exchange
-  // with '#'. Returns the queue's stats. Throws on failure (an exchange of that name and another
-  // type is a BrokerRefusedError that says so).
-  QueueStats declareLogQueue(amqp_channel_t channel, const std::string& queue);
-  void declareExchange(amqp_channel_t channel, const std::string& exchange);
+  // A passive declare: the queue's stats, or nullopt if it does not exist (the channel, which the
+  // broker closed, is opened again under the same number).
+  std::optional<QueueStats> findQueue(amqp_channel_t channel, const std::string& name);
+  // Uses queue `name` as it is if it exists, whatever its type and arguments (no 406); declares it
+  // as declareQueue does only if it is missing. Appends what it found or did to `said`; without
+  // `said`, logs it (once per process).
+  // `declaration`: how it is declared if missing (the dead-letter queue: always classic).
+  QueueStats ensureQueue(amqp_channel_t channel, const std::string& name, std::vector<std::string>* said = nullptr,
+                         const QueueDeclaration& declaration = {});
+  // The topology of log queue `queue` (broker/amqp/topology.hpp), each part declared only if it is
+  // missing and an existing one used as it is (a missing queue is declared as the BrokerOptions'
+  // newQueues say): its exchange (a durable topic exchange; one of
+  // another type is kept, see LogTopology), the queue (as ensureQueue), its binding to the exchange
+  // with '#', and with `deadLetters` the queue's dead-letter queue. Logs one line (once per
+  // process, see SayFound; else at debug level) saying what it found. Throws on failure.
+  LogTopology declareLogQueue(amqp_channel_t channel, const std::string& queue, bool deadLetters = false,
+                              SayFound say = SayFound::Notable);
+  // Declares a durable topic exchange, or finds an existing one of that name: returns "" if it is
+  // ours or equivalent, else its type (or "unknown"); appends what it found or did to `said`.
+  std::string ensureExchange(amqp_channel_t channel, const std::string& exchange, std::vector<std::string>& said);
   void bindQueue(amqp_channel_t channel, const std::string& queue, const std::string& exchange, const std::string& key);
   void openChannel(amqp_channel_t channel);
+  // How a missing log queue is declared (BrokerOptions::newQueues): its type and arguments.
+  const QueueDeclaration& newQueues() const { return newQueues_; }
 
   // Throws the typed error for a failed RPC reply; `what` names the operation. Answers a
   // broker's channel.close / connection.close so the broker sees an orderly close.
@@ -74,6 +108,8 @@ class AmqpConnection {
   AmqpConnection() = default;
 
   [[noreturn]] void throwStalled(std::string_view what);
+  // An active queue.declare: durable, with the arguments of `declaration` (amqp/topology.hpp).
+  QueueStats declareNewQueue(amqp_channel_t channel, const std::string& name, const QueueDeclaration& declaration);
 
   // amqps:// only. Declared before state_ so that it outlives the TLS context that points to it.
   std::unique_ptr<TlsSocket> tls_;
@@ -81,6 +117,7 @@ class AmqpConnection {
   // Declared after state_ so that it stops before the socket it watches is closed.
   std::unique_ptr<SendWatchdog> watchdog_;
   bool broken_ = false;  // no polite close possible any more
+  QueueDeclaration newQueues_;  // BrokerOptions::newQueues
 };
 
 }  // namespace logship::amqp

@@ -53,7 +53,7 @@ AmqpConsumer::AmqpConsumer(const BrokerOptions& options, const ConsumerOptions& 
     // classic queue.dead whose node is down must not keep the reader from failing over.
     stream_ = consumerOptions.stream;
   } else {
-    declareLogTopology(conn_, 1, queue_, options.shards);
+    declareLogTopology(conn_, 1, queue_, options.shards, false, AmqpConnection::SayFound::Always);
     declareDeadLetterQueue();
   }
   // A prefetch per consumer (quorum queues refuse a channel-wide one), shared out so that all of
@@ -200,7 +200,7 @@ void AmqpConsumer::declareDeadLetterQueue() {
   const std::string dead = deadLetterQueueName(queue_);
   try {
     conn_.openChannel(kDeadLetterChannel);
-    conn_.declareQueue(kDeadLetterChannel, dead, false);
+    conn_.ensureQueue(kDeadLetterChannel, dead);  // an existing one used as it is
   } catch (const UnavailableError& e) {
     spdlog::warn("{}; consuming anyway: a record to dead-letter waits until '{}' is back", e.what(), dead);
   }

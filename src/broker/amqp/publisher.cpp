@@ -19,10 +19,11 @@ std::string bytesToString(amqp_bytes_t b) { return std::string(static_cast<const
 AmqpPublisher::AmqpPublisher(const BrokerOptions& options, std::string queue, PublishRoute route)
     : conn_(AmqpConnection::open(options)), queue_(std::move(queue)), live_(route == PublishRoute::Live) {
   if (route == PublishRoute::DeadLetter) {
-    conn_.declareQueue(1, queue_, false);
+    conn_.ensureQueue(1, queue_);
     routingKey_ = queue_;
   } else {
-    declareLogTopology(conn_, 1, queue_, options.shards);
+    // An exchange of another program that cannot route every key: straight to the queue instead.
+    if (!declareLogTopology(conn_, 1, queue_, options.shards).throughExchange) live_ = false;
     if (live_) {
       exchange_ = exchangeName(queue_);
     } else if (options.shards > 0) {

@@ -55,12 +55,14 @@ QueueStats declareShardedLogQueue(AmqpConnection& conn, amqp_channel_t channel, 
                                   uint32_t shards) {
   const std::string topic = exchangeName(queue);
   const std::string hash = shardExchangeName(queue);
-  conn.declareExchange(channel, topic);
+  std::vector<std::string> said;
+  conn.ensureExchange(channel, topic, said);
   declareHashExchange(conn, channel, hash);
   QueueStats first;
   for (uint32_t i = 0; i < shards; ++i) {
     const std::string name = shardQueueName(queue, i);
-    QueueStats stats = conn.declareQueue(channel, name, false);
+    // Used as it is if it exists; else declared as --queue-type says (quorum: leaders balanced).
+    QueueStats stats = conn.ensureQueue(channel, name, &said, conn.newQueues());
     // Declared again, an existing binding is left as it is: the weights never grow.
     conn.bindQueue(channel, name, hash, std::string(kShardBindingWeight));
     if (i == 0) first = std::move(stats);
@@ -70,10 +72,14 @@ QueueStats declareShardedLogQueue(AmqpConnection& conn, amqp_channel_t channel, 
   return first;
 }
 
-QueueStats declareLogTopology(AmqpConnection& conn, amqp_channel_t channel, const std::string& queue,
-                              uint32_t shards) {
-  if (shards == 0) return conn.declareLogQueue(channel, queue);
-  return declareShardedLogQueue(conn, channel, queue, shards);
+AmqpConnection::LogTopology declareLogTopology(AmqpConnection& conn, amqp_channel_t channel, const std::string& queue,
+                                               uint32_t shards, bool deadLetters, AmqpConnection::SayFound say) {
+  if (shards == 0) return conn.declareLogQueue(channel, queue, deadLetters, say);
+  AmqpConnection::LogTopology topology;
+  topology.queue = declareShardedLogQueue(conn, channel, queue, shards);
+  if (deadLetters) conn.ensureQueue(channel, deadLetterQueueName(queue));
+  topology.found = fmt::format("'{}' is {} shards behind exchange '{}'", escaped(queue), shards, shardExchangeName(queue));
+  return topology;
 }
 
 std::string firstQueueName(const std::string& queue, uint32_t shards) {

@@ -17,9 +17,11 @@ namespace logship::amqp {
 QueueStats declareShardedLogQueue(AmqpConnection& conn, amqp_channel_t channel, const std::string& queue,
                                   uint32_t shards);
 
-// declareLogQueue for shards == 0, else declareShardedLogQueue: what every program declares.
-QueueStats declareLogTopology(AmqpConnection& conn, amqp_channel_t channel, const std::string& queue,
-                              uint32_t shards);
+// declareLogQueue for shards == 0, else declareShardedLogQueue (and with `deadLetters` the shared
+// <queue>.dead): what every program declares.
+AmqpConnection::LogTopology declareLogTopology(AmqpConnection& conn, amqp_channel_t channel, const std::string& queue,
+                                               uint32_t shards, bool deadLetters = false,
+                                               AmqpConnection::SayFound say = AmqpConnection::SayFound::Notable);
 
 // The queue that must exist for records of `queue` to reach an aggregator: the queue, or its shard 0.
 std::string firstQueueName(const std::string& queue, uint32_t shards);

@@ -50,7 +50,14 @@ AmqpTail::AmqpTail(const BrokerOptions& broker, const TailOptions& options)
                               escaped(firstQueueName(options_.queue, broker.shards)), broker.url.redacted(),
                               broker.shards > 0 ? " and --shards" : ""));
   }
-  declareLogTopology(conn_, 1, options_.queue, broker.shards);  // the exchange and the binding, for queues declared before them
+  // The exchange and the binding, for queues declared before them.
+  const AmqpConnection::LogTopology topology = declareLogTopology(conn_, 1, options_.queue, broker.shards);
+  if (!topology.throughExchange) {
+    throw Error(fmt::format("exchange '{}' is a {} exchange declared by another program: logctl tail subscribes "
+                            "through a topic exchange, and producers send the records of '{}' straight to the queue "
+                            "instead (delete the exchange to let Logship declare it, or tail another --queue)",
+                            escaped(exchange_), escaped(topology.exchangeType), escaped(options_.queue)));
+  }
 
   amqp_table_entry_t args[3];
   args[0].key = amqp_cstring_bytes("x-max-length");

@@ -1,5 +1,8 @@
 #include "broker/amqp/topology.hpp"
 
+#include <algorithm>
+#include <cstdint>
+
 namespace logship::amqp {
 
 std::string exchangeName(std::string_view queue) {
@@ -68,6 +71,49 @@ std::vector<std::string> bindingKeys(const std::vector<std::string>& services, L
     }
   }
   return keys;
+}
+
+std::optional<std::string> existingExchangeType(std::string_view refusal) {
+  if (refusal.find("inequivalent arg 'type'") == std::string_view::npos) return std::nullopt;
+  constexpr std::string_view kCurrent = "current is '";
+  const size_t at = refusal.find(kCurrent);
+  if (at == std::string_view::npos) return std::nullopt;
+  const std::string_view rest = refusal.substr(at + kCurrent.size());
+  const size_t end = rest.find('\'');
+  if (end == std::string_view::npos || end == 0) return std::nullopt;
+  return std::string(rest.substr(0, end));
+}
+
+bool routesEveryKey(std::string_view exchangeType) {
+  return exchangeType == "topic" || exchangeType == "fanout" || exchangeType == "headers";
+}
+
+std::vector<QueueArgument> queueArguments(const QueueDeclaration& declaration) {
+  std::vector<QueueArgument> args;
+  if (declaration.type == QueueType::Classic) return args;
+  args.push_back({"x-queue-type", std::string(queueTypeName(declaration.type))});
+  if (declaration.type == QueueType::Quorum) {
+    args.push_back({"x-queue-leader-locator", "balanced"});
+    return args;
+  }
+  if (!declaration.streamMaxAge.empty()) args.push_back({"x-max-age", declaration.streamMaxAge});
+  if (declaration.streamMaxBytes > 0) {
+    const auto bytes = static_cast<int64_t>(std::min<uint64_t>(declaration.streamMaxBytes, INT64_MAX));
+    args.push_back({"x-max-length-bytes", "", bytes, false});
+  }
+  return args;
+}
+
+std::string_view queueTypeName(QueueType type) {
+  switch (type) {
+    case QueueType::Quorum:
+      return "quorum";
+    case QueueType::Stream:
+      return "stream";
+    case QueueType::Classic:
+      break;
+  }
+  return "classic";
 }
 
 }  // namespace logship::amqp

@@ -10,10 +10,12 @@
 //   topic exchange E ──"#"──▶ x-consistent-hash exchange Q.shards ──weight "1"──▶ Q.shard.0 ... Q.shard.N-1
 //   aggregator (a redelivery sent on) ──▶ Q.shards directly (unseen by tails)
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "broker/options.hpp"
 #include "core/level.hpp"
 #include "core/message.hpp"
 
@@ -59,5 +61,30 @@ std::string routingKeyOf(const Message& message);
 // name holds a word "*" or "#", or that is cut in its routing key, may select more, which the
 // subscriber filters out itself.
 std::vector<std::string> bindingKeys(const std::vector<std::string>& services, Level minLevel);
+
+// The arguments a missing log queue is declared with (docs/FORMATS.md, "Queue types"): none for
+// classic (the tutorial's declaration); x-queue-type quorum and x-queue-leader-locator balanced
+// (leaders spread over the nodes) for quorum; x-queue-type stream and the retention
+// (x-max-age, x-max-length-bytes) for stream.
+struct QueueArgument {
+  std::string key;
+  std::string text;     // a long string, unless !isText
+  int64_t number = 0;   // a signed 64-bit integer
+  bool isText = true;
+};
+std::vector<QueueArgument> queueArguments(const QueueDeclaration& declaration);
+// "classic", "quorum", "stream".
+std::string_view queueTypeName(QueueType type);
+
+// An exchange of this name that another program declared is used as it is (docs/FORMATS.md,
+// "Using existing queues"). The type of such an exchange, read from the broker's refusal of our own
+// declaration ("inequivalent arg 'type' for exchange 'logs' in vhost '/': received 'topic' but
+// current is 'direct'"): nullopt when the refusal is about something else (durable, arguments).
+std::optional<std::string> existingExchangeType(std::string_view refusal);
+// Whether a queue bound to an exchange of this type with kQueueBindingKey gets every record that
+// log_producer publishes to it: topic (any arguments), fanout, headers (a binding without arguments
+// matches every message). Else (direct, x-consistent-hash, ...) producers publish straight to the
+// queue through the default exchange, and logctl tail cannot subscribe.
+bool routesEveryKey(std::string_view exchangeType);
 
 }  // namespace logship::amqp

@@ -62,9 +62,10 @@ void RedisAdmin::requireList(const std::string& key) {
   }
 }
 
-void RedisAdmin::declareTopology(const std::string& queue) {
+std::string RedisAdmin::declareTopology(const std::string& queue) {
   requireList(queue);
   requireList(deadLetterQueueName(queue));
+  return "";
 }
 
 std::vector<std::string> RedisAdmin::consumerIds(const std::string& queue) {

@@ -9,7 +9,7 @@ namespace logship::redis {
 class RedisAdmin final : public Admin {
  public:
   explicit RedisAdmin(const BrokerOptions& options);
-  void declareTopology(const std::string& queue) override;
+  std::string declareTopology(const std::string& queue) override;
   QueueStats queueStats(const std::string& queue) override;
   std::optional<std::vector<ConsumerRecovery>> recoverAbandoned(const std::string& queue) override;
   void peekDeadLetters(const std::string& queue, const DeadLetterVisitor& visit) override;
