@@ -13,6 +13,8 @@ namespace logship {
 struct BrokerSettings {
   std::string urls;                     // one URL or several separated by commas; empty: kDefaultBrokerUrl
   std::optional<std::string> password;  // already read (file, environment): replaces every URL's password
+  // redis-sentinel:// only: the sentinels' password, already read (environment); replaces the URLs'.
+  std::optional<std::string> sentinelPassword;
   std::string queue = "logs_queue";
   TlsOptions tls;                       // amqps:// only
   bool requireTls = false;              // refuse amqp:// and redis:// URLs
@@ -29,11 +31,18 @@ struct BrokerSettingNames {
   const char* requireTls = "--require-tls";
 };
 
-// Parses the URLs (all of one scheme), applies the password, checks the TLS settings (files
+// Parses the URLs (all of one scheme; redis-sentinel:// ones all naming the same master and
+// database), applies the passwords, checks the TLS settings (files
 // readable and not empty, only with amqps://, certificate and key together; requireTls refuses
 // plain URLs) and the queue name. Sets url, urls and tls; the deadlines and the client name keep
 // their defaults. Throws UsageError naming the setting, never echoing a password.
 BrokerOptions resolveBrokerSettings(const BrokerSettings& settings, const BrokerSettingNames& names = {});
+
+// --wait-replicas N / --wait-timeout (the client library: waitReplicas, waitTimeout): sets them on
+// `options` (BrokerOptions::waitReplicas). N > 0 needs a Redis broker URL; the timeout must be at
+// least 1 ms (WAIT with 0 would wait forever). Throws UsageError naming `name`.
+void applyWaitReplicas(BrokerOptions& options, int replicas, std::chrono::milliseconds timeout,
+                       const char* name = "--wait-replicas");
 
 // A queue name is 1 to 250 bytes, without control characters, not starting with "amq.". Throws
 // UsageError naming the setting.
