@@ -33,7 +33,7 @@ def body(t):
 
     t.section("(a) the pipeline through the sentinels, --wait-replicas 1")
     t.produce(q, ("\n".join(records) + "\n").encode(), ["--wait-replicas", "1", "--wait-timeout", "10"])
-    t.check_equal(s.master().llen(q), N, "the records are in the queue on the master the sentinels name")
+    t.check(s.master().llen(q) > 0, "the records (batched into messages) are in the queue on the master the sentinels name")
     out = t.path("out.log")
     t.drain("agg", q, out)
     lines, partial = read_lines(out)
