@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "broker/factory.hpp"
+#include "broker/resolve.hpp"
 #include "cli/common.hpp"
 #include "core/error.hpp"
 #include "core/escape.hpp"
@@ -183,6 +184,8 @@ int main(int argc, char** argv) {
 
     cli::ProgramMetrics programMetrics("producer", settings.metricsListen);
     BrokerOptions broker = cli::resolveBroker(brokerFlags, "log_producer");
+    applyWaitReplicas(broker, settings.waitReplicas,
+                      std::chrono::milliseconds(static_cast<int64_t>(settings.waitTimeout * 1000)));
     ConnectionStatus connection;
     broker.status = &connection;
     metrics::Registry::Group connectionMetrics(programMetrics.registry());

@@ -60,6 +60,15 @@ void defineProducer(CLI::App& app, ProducerSettings& s) {
   app.add_option("--confirm-timeout", s.confirmTimeout, "Seconds to wait for the broker's last confirms")
       ->check(cli::range(0.1, 3600.0))
       ->capture_default_str();
+  app.add_option("--wait-replicas", s.waitReplicas,
+                 "Redis: count records as confirmed only once WAIT says this many replicas have them (so a "
+                 "failover cannot lose them); 0 = once the master has them")
+      ->check(cli::range(0, 64))
+      ->capture_default_str();
+  app.add_option("--wait-timeout", s.waitTimeout,
+                 "Redis, with --wait-replicas: seconds WAIT waits for the replicas; fewer by then: sent again")
+      ->check(cli::range(0.001, 3600.0))
+      ->capture_default_str();
   app.add_option("--batch-records", s.ship.batchRecords,
                  "Records per broker message at most (1: one record per message, the tutorial's format)")
       ->check(cli::range(size_t{1}, size_t{1'000'000}))

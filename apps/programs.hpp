@@ -28,6 +28,8 @@ struct ProducerSettings {
   std::vector<std::string> fields;
   ShipperOptions ship;
   double confirmTimeout = 30;
+  int waitReplicas = 0;     // --wait-replicas (Redis)
+  double waitTimeout = 5;   // --wait-timeout, seconds
   bool quiet = false;
   size_t spoolMaxBytes = size_t{1} << 30;
   std::string spoolFull = "block";

@@ -54,9 +54,10 @@ enum class OverflowPolicy {
 
 struct ClientOptions {
   // ---- the broker ---------------------------------------------------------------------------
-  // amqp://USER@HOST[:PORT][/VHOST], amqps://... (TLS) or redis://[USER@]HOST[:PORT][/DB]
-  // (docs/FORMATS.md, "Broker URLs"); several separated by commas (the nodes of a cluster) are
-  // tried in turn. Empty: the environment variable LOGSHIP_BROKER, else
+  // amqp://USER@HOST[:PORT][/VHOST], amqps://... (TLS), redis://[USER@]HOST[:PORT][/DB] or
+  // redis-sentinel://HOST[:PORT]/MASTER_NAME[/DB] (one per sentinel; the sentinels' password, if
+  // they want one, in LOGSHIP_SENTINEL_PASSWORD) (docs/FORMATS.md, "Broker URLs"); several
+  // separated by commas (the nodes of a cluster, the sentinels of one master) are tried in turn. Empty: the environment variable LOGSHIP_BROKER, else
   // amqp://guest:guest@localhost:5672/.
   std::string broker;
   // The password, read at construction from the first line of this file. Overrides passwordEnv
@@ -115,6 +116,11 @@ struct ClientOptions {
   std::size_t batchRecords = 1000;
   std::chrono::milliseconds linger{5};
   std::string clientName = "logship-client";  // shown by rabbitmqctl list_connections
+  // Redis only: records count as confirmed once `WAIT waitReplicas waitTimeout` reports that many
+  // replicas have them, so a Sentinel failover cannot lose them (docs/RELIABILITY.md, "Redis
+  // Sentinel"); fewer: sent again. 0: confirmed once the master has them.
+  int waitReplicas = 0;
+  std::chrono::milliseconds waitTimeout{5'000};
 };
 
 // A field of one record. The views must stay valid only during the log() call. As log_producer

@@ -27,6 +27,20 @@ struct ProcessingListStats {
   std::optional<std::chrono::milliseconds> leaseExpiresIn;
 };
 
+// Redis Sentinel (redis-sentinel:// URLs): the master the sentinels name and the replicas they know.
+struct ReplicaStats {
+  std::string address;  // HOST:PORT
+  std::string flags;    // the sentinels' view: "slave", "s_down,slave", ...
+  // As the master reports it (INFO replication); unset when the replica is not connected to it.
+  std::optional<int64_t> lagBytes;    // master_repl_offset - the replica's acknowledged offset
+  std::optional<int64_t> lagSeconds;  // since the replica's last acknowledgement
+};
+struct ReplicationStats {
+  std::string masterName;  // in the sentinels' configuration
+  std::string master;      // HOST:PORT
+  std::vector<ReplicaStats> replicas;
+};
+
 // Where the numbers of a QueueStats come from.
 enum class StatsSource {
   PassiveDeclare,  // RabbitMQ, AMQP queue.declare(passive): ready and consumers, now
@@ -51,6 +65,7 @@ struct QueueStats {
   std::optional<std::string> leader;
   std::vector<std::string> members;
   std::vector<ProcessingListStats> processing;  // Redis
+  std::optional<ReplicationStats> replication;  // Redis through sentinels (redis-sentinel://)
   StatsSource source = StatsSource::PassiveDeclare;
 };
 

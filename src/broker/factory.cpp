@@ -18,6 +18,7 @@ bool isRedis(const BrokerOptions& broker) {
   switch (broker.url.scheme) {
     case BrokerUrl::Scheme::Amqp: return false;
     case BrokerUrl::Scheme::Redis: return true;
+    case BrokerUrl::Scheme::RedisSentinel: return true;
     case BrokerUrl::Scheme::Amqps: return false;  // TLS is set up by AmqpConnection
   }
   return false;

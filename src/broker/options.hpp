@@ -58,6 +58,11 @@ struct BrokerOptions {
   std::chrono::milliseconds rpcTimeout{15'000};         // each broker RPC (declare, qos, close, ...)
   std::chrono::seconds heartbeat{30};                   // 0 disables heartbeats
   const std::atomic<bool>* stopRequested = nullptr;     // abandons connect retries when set
+  // Redis publishers only (--wait-replicas, --wait-timeout): pushed records count as confirmed only
+  // once `WAIT waitReplicas waitTimeout` (one per pipeline) reports that many replicas have them;
+  // fewer is a broken connection (reconnect, send again). 0: confirmed once the master answered.
+  int waitReplicas = 0;
+  std::chrono::milliseconds waitTimeout{5'000};
   TlsOptions tls;                                       // amqps:// only (and an https:// management API)
   ManagementOptions management;                         // RabbitMQ only, logctl status only
   // RabbitMQ: the log queue is this many queues behind a consistent-hash exchange (--shards N,

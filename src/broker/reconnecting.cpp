@@ -39,7 +39,9 @@ std::unique_ptr<T> Reconnector::open(const Opener<T>& opener, std::chrono::milli
   auto backoff = std::chrono::milliseconds(100);
   bool warned = false;
   std::string lastError;
-  const size_t n = options_.urls.empty() ? 1 : options_.urls.size();
+  // The sentinels of a redis-sentinel:// list are one broker: the adapter asks each in turn.
+  const bool sentinels = options_.url.scheme == BrokerUrl::Scheme::RedisSentinel;
+  const size_t n = options_.urls.empty() || sentinels ? 1 : options_.urls.size();
   for (;;) {
     for (size_t i = 0; i < n; ++i) {
       const size_t index = (next_ + i) % n;

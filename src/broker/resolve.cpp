@@ -22,6 +22,7 @@ const char* schemeName(BrokerUrl::Scheme scheme) {
     case BrokerUrl::Scheme::Amqp: return "amqp";
     case BrokerUrl::Scheme::Amqps: return "amqps";
     case BrokerUrl::Scheme::Redis: return "redis";
+    case BrokerUrl::Scheme::RedisSentinel: return "redis-sentinel";
   }
   return "?";
 }
@@ -41,7 +42,7 @@ TlsOptions resolveTls(const BrokerSettings& settings, const BrokerSettingNames& 
   const TlsOptions& tls = settings.tls;
   if (url.scheme != BrokerUrl::Scheme::Amqps) {
     const char* scheme = schemeName(url.scheme);
-    const char* why = url.scheme == BrokerUrl::Scheme::Redis
+    const char* why = url.isRedis()
                           ? " (Redis over TLS is not supported: Debian 12's hiredis 0.14 has no TLS)"
                           : "";
     if (settings.requireTls) {
@@ -80,6 +81,17 @@ void validateShards(const BrokerSettings& settings, const BrokerSettingNames& na
   if (amqp::shardQueueName(settings.queue, settings.shards - 1).size() > 255) {
     throw UsageError(fmt::format("{}: the shard names ('{}') would be over 255 bytes: use a shorter queue name",
                                  names.shards, escaped(amqp::shardQueueName(settings.queue, settings.shards - 1))));
+  }
+}
+
+// The URLs of a redis-sentinel:// list are the sentinels of one master: one name, one database.
+void checkSameMaster(const BrokerUrl& url, const BrokerUrl& first, const BrokerSettingNames& names) {
+  if (url.scheme != BrokerUrl::Scheme::RedisSentinel) return;
+  if (url.masterName != first.masterName || url.db != first.db) {
+    throw UsageError(fmt::format("{}: bad broker URL: every redis-sentinel:// URL of a list must name the same master "
+                                 "and database ('{}' and '{}' differ)",
+                                 names.broker, escaped(first.masterName + "/" + std::to_string(first.db)),
+                                 escaped(url.masterName + "/" + std::to_string(url.db))));
   }
 }
 
@@ -155,6 +167,18 @@ QueueDeclaration resolveQueueDeclaration(const BrokerSettings& settings, const B
 
 }  // namespace
 
+void applyWaitReplicas(BrokerOptions& options, int replicas, std::chrono::milliseconds timeout, const char* name) {
+  if (replicas < 0) throw UsageError(fmt::format("{}: must be 0 or more, not {}", name, replicas));
+  if (replicas > 0 && !options.url.isRedis()) {
+    throw UsageError(fmt::format("{} needs a redis:// or redis-sentinel:// broker URL (RabbitMQ's confirms already "
+                                 "cover its replicas: use quorum queues)",
+                                 name));
+  }
+  if (timeout.count() < 1) throw UsageError(fmt::format("{}: the timeout must be at least 1 ms", name));
+  options.waitReplicas = replicas;
+  options.waitTimeout = timeout;
+}
+
 BrokerOptions resolveBrokerSettings(const BrokerSettings& settings, const BrokerSettingNames& names) {
   BrokerOptions options;
   const std::string text = settings.urls.empty() ? std::string(kDefaultBrokerUrl) : settings.urls;
@@ -177,9 +201,13 @@ BrokerOptions resolveBrokerSettings(const BrokerSettings& settings, const Broker
       throw UsageError(fmt::format(
           "{}: bad broker URL: every URL of a list must use the same scheme (amqp:// or redis://)", names.broker));
     }
+    checkSameMaster(url, options.urls.front(), names);
     if (settings.password) {
       url.password = *settings.password;
       url.hasPassword = true;
+    }
+    if (settings.sentinelPassword && url.scheme == BrokerUrl::Scheme::RedisSentinel) {
+      url.sentinelPassword = *settings.sentinelPassword;
     }
   }
   options.url = options.urls.front();

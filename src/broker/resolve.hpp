@@ -15,6 +15,8 @@ namespace logship {
 struct BrokerSettings {
   std::string urls;                     // one URL or several separated by commas; empty: kDefaultBrokerUrl
   std::optional<std::string> password;  // already read (file, environment): replaces every URL's password
+  // redis-sentinel:// only: the sentinels' password, already read (environment); replaces the URLs'.
+  std::optional<std::string> sentinelPassword;
   std::string queue = "logs_queue";
   TlsOptions tls;                       // amqps:// only
   bool requireTls = false;              // refuse amqp:// and redis:// URLs
@@ -40,7 +42,8 @@ struct BrokerSettingNames {
   const char* streamMaxBytes = "--stream-max-bytes";
 };
 
-// Parses the URLs (all of one scheme), applies the password, checks the TLS settings (files
+// Parses the URLs (all of one scheme; redis-sentinel:// ones all naming the same master and
+// database), applies the passwords, checks the TLS settings (files
 // readable and not empty, only with amqps://, certificate and key together; requireTls refuses
 // plain URLs), the queue name and the shards (RabbitMQ only, at most amqp::kMaxShards, names within
 // 255 bytes). Sets url, urls, tls and shards; the deadlines and the client name keep
@@ -52,6 +55,11 @@ void validateShardIds(const std::vector<uint32_t>& ids, uint32_t shards, const c
 // Whether `age` is a stream's x-max-age as RabbitMQ takes it: a whole number (at least 1) and one
 // unit Y, M, D, h, m or s ("7D", "12h"; M is months, m minutes).
 bool validStreamMaxAge(std::string_view age);
+// --wait-replicas N / --wait-timeout (the client library: waitReplicas, waitTimeout): sets them on
+// `options` (BrokerOptions::waitReplicas). N > 0 needs a Redis broker URL; the timeout must be at
+// least 1 ms (WAIT with 0 would wait forever). Throws UsageError naming `name`.
+void applyWaitReplicas(BrokerOptions& options, int replicas, std::chrono::milliseconds timeout,
+                       const char* name = "--wait-replicas");
 
 // A queue name is 1 to 250 bytes, without control characters, not starting with "amq.". Throws
 // UsageError naming the setting.

@@ -76,8 +76,9 @@ void warnOfPasswordOnCommandLine() {
 
 void addBrokerFlags(CLI::App& app, BrokerFlags& flags) {
   app.add_option("--broker", flags.url,
-                 "Broker URL: amqp://USER:PASSWORD@HOST:PORT/VHOST or redis://:PASSWORD@HOST:PORT/DB; several "
-                 "URLs separated by commas are tried in turn (env LOGSHIP_BROKER; "
+                 "Broker URL: amqp://USER:PASSWORD@HOST:PORT/VHOST, redis://:PASSWORD@HOST:PORT/DB or "
+                 "redis-sentinel://HOST:PORT/MASTER_NAME[/DB] (one per sentinel; their password in "
+                 "LOGSHIP_SENTINEL_PASSWORD); several URLs separated by commas are tried in turn (env LOGSHIP_BROKER; "
                  "default amqp://guest:guest@localhost:5672/)")
       ->envname("LOGSHIP_BROKER")
       // A list: --broker A,B and --broker A --broker B are the same, and so is broker = [A, B] in a
@@ -151,6 +152,9 @@ BrokerOptions resolveBroker(const BrokerFlags& flags, const std::string& clientN
   } else if (envPassword) {
     settings.password = env;
   }
+  if (const char* sentinel = std::getenv("LOGSHIP_SENTINEL_PASSWORD"); sentinel != nullptr && *sentinel != '\0') {
+    settings.sentinelPassword = sentinel;
+  }
   settings.queue = flags.queue;
   settings.shards = flags.shards;
   settings.tls = TlsOptions{flags.tlsCa, flags.tlsCert, flags.tlsKey};
@@ -169,7 +173,7 @@ BrokerOptions resolveBroker(const BrokerFlags& flags, const std::string& clientN
 }
 
 ManagementOptions resolveManagement(const std::string& url, const BrokerOptions& broker, bool requireTls) {
-  if (broker.url.scheme == BrokerUrl::Scheme::Redis) return {};  // RabbitMQ only (the variable may be set for both)
+  if (broker.url.isRedis()) return {};  // RabbitMQ only (the variable may be set for both)
   ManagementOptions m;
   if (url == "off") return m;
   m.enabled = true;

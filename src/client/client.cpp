@@ -222,6 +222,9 @@ Client::Impl::Impl(ClientOptions options)
   } catch (const Error& e) {
     refuse(fmt::format("ClientOptions::passwordFile: {}", e.what()));
   }
+  if (const char* sentinel = std::getenv("LOGSHIP_SENTINEL_PASSWORD"); sentinel != nullptr && *sentinel != '\0') {
+    settings.sentinelPassword = sentinel;
+  }
   settings.queue = options_.queue;
   settings.shards = options_.shards;
   settings.tls = TlsOptions{options_.tlsCa, options_.tlsCert, options_.tlsKey};
@@ -242,6 +245,7 @@ Client::Impl::Impl(ClientOptions options)
   names.streamMaxBytes = "ClientOptions::streamMaxBytes";
   try {
     broker_ = resolveBrokerSettings(settings, names);
+    applyWaitReplicas(broker_, options_.waitReplicas, options_.waitTimeout, "ClientOptions::waitReplicas");
   } catch (const Error& e) {
     refuse(e.what());
   }

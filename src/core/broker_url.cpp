@@ -30,6 +30,26 @@ std::string percentDecode(std::string_view in, std::string_view what) {
   return out;
 }
 
+int parseRedisDb(std::string_view text) {
+  int db = -1;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), db);
+  if (ec != std::errc{} || ptr != text.data() + text.size() || db < 0 || db > 1'000'000) {
+    throw UsageError("bad broker URL: invalid Redis database (must be a number after the '/')");
+  }
+  return db;
+}
+
+// In a redis-sentinel:// URL the user info is the sentinels' password (":PASSWORD@"); the data
+// nodes' password is given separately, as for redis://.
+void takeSentinelPassword(BrokerUrl& url) {
+  if (!url.user.empty()) {
+    throw UsageError("bad broker URL: redis-sentinel:// takes no user name (write redis-sentinel://:PASSWORD@HOST)");
+  }
+  url.sentinelPassword = std::move(url.password);
+  url.password.clear();
+  url.hasPassword = false;
+}
+
 }  // namespace
 
 std::string BrokerUrl::redacted() const {
@@ -38,15 +58,20 @@ std::string BrokerUrl::redacted() const {
     case Scheme::Amqp: out = "amqp://"; break;
     case Scheme::Amqps: out = "amqps://"; break;
     case Scheme::Redis: out = "redis://"; break;
+    case Scheme::RedisSentinel: out = "redis-sentinel://"; break;
   }
-  if (scheme == Scheme::Redis) {
+  if (scheme == Scheme::RedisSentinel) {
+    if (!sentinelPassword.empty()) out += ":***@";
+  } else if (scheme == Scheme::Redis) {
     if (hasPassword) out += user.empty() ? ":***@" : user + ":***@";
   } else {
     out += user + (hasPassword ? ":***@" : "@");
   }
   out += host.find(':') != std::string::npos ? "[" + host + "]" : host;
   out += fmt::format(":{}", port);
-  if (scheme == Scheme::Redis) {
+  if (scheme == Scheme::RedisSentinel) {
+    out += fmt::format("/{}/{}", escaped(masterName), db);
+  } else if (scheme == Scheme::Redis) {
     out += fmt::format("/{}", db);
   } else {
     out += vhost == "/" ? "/" : "/" + vhost;
@@ -58,7 +83,8 @@ BrokerUrl parseBrokerUrl(std::string_view text) {
   BrokerUrl url;
   const auto sep = text.find("://");
   if (sep == std::string_view::npos) {
-    throw UsageError("bad broker URL: expected amqp://, amqps:// or redis://HOST[:PORT]");
+    throw UsageError(
+        "bad broker URL: expected amqp://, amqps://, redis://HOST[:PORT] or redis-sentinel://HOST[:PORT]/MASTER_NAME");
   }
   const std::string_view scheme = text.substr(0, sep);
   std::string_view rest = text.substr(sep + 3);
@@ -72,12 +98,17 @@ BrokerUrl parseBrokerUrl(std::string_view text) {
     url.port = 6379;
     url.user.clear();
     url.password.clear();
+  } else if (scheme == "redis-sentinel") {
+    url.scheme = BrokerUrl::Scheme::RedisSentinel;
+    url.port = 26379;
+    url.user.clear();
+    url.password.clear();
   } else if (scheme == "rediss") {
     throw UsageError(
         "bad broker URL: rediss:// (Redis over TLS) is not supported: Debian 12's hiredis 0.14 has no TLS; "
         "use redis:// on a trusted network or through a TLS tunnel, or amqps://");
   } else {
-    throw UsageError(fmt::format("bad broker URL: unknown scheme '{}' (use amqp, amqps or redis)",
+    throw UsageError(fmt::format("bad broker URL: unknown scheme '{}' (use amqp, amqps, redis or redis-sentinel)",
                                  escaped(scheme.substr(0, 16))));
   }
   if (rest.find_first_of("?#") != std::string_view::npos) {
@@ -110,9 +141,8 @@ BrokerUrl parseBrokerUrl(std::string_view text) {
       url.password = percentDecode(userinfo.substr(colon + 1), "password");
       url.hasPassword = true;
     }
-    if (url.scheme != BrokerUrl::Scheme::Redis && url.user.empty()) {
-      throw UsageError("bad broker URL: empty user name");
-    }
+    if (!url.isRedis() && url.user.empty()) throw UsageError("bad broker URL: empty user name");
+    if (url.scheme == BrokerUrl::Scheme::RedisSentinel) takeSentinelPassword(url);
   }
 
   std::string_view portText;
@@ -145,15 +175,15 @@ BrokerUrl parseBrokerUrl(std::string_view text) {
     url.port = static_cast<uint16_t>(port);
   }
 
-  if (url.scheme == BrokerUrl::Scheme::Redis) {
-    if (!path.empty()) {
-      int db = -1;
-      auto [ptr, ec] = std::from_chars(path.data(), path.data() + path.size(), db);
-      if (ec != std::errc{} || ptr != path.data() + path.size() || db < 0 || db > 1'000'000) {
-        throw UsageError("bad broker URL: invalid Redis database (must be a number after the '/')");
-      }
-      url.db = db;
+  if (url.scheme == BrokerUrl::Scheme::RedisSentinel) {
+    const auto cut = path.find('/');
+    url.masterName = percentDecode(path.substr(0, cut), "master name");
+    if (url.masterName.empty()) {
+      throw UsageError("bad broker URL: redis-sentinel:// needs the master's name: redis-sentinel://HOST:PORT/MASTER_NAME");
     }
+    if (cut != std::string_view::npos) url.db = parseRedisDb(path.substr(cut + 1));
+  } else if (url.scheme == BrokerUrl::Scheme::Redis) {
+    if (!path.empty()) url.db = parseRedisDb(path);
   } else {
     // Both "amqp://host" and "amqp://host/" mean the default vhost "/", as most users expect;
     // "amqp://host/%2f" is "/" too, "amqp://host/prod" is "prod".

@@ -11,7 +11,7 @@ namespace logship::ctl {
 int setup(const BrokerOptions& broker, const std::string& queue) {
   auto admin = makeAdmin(broker);
   const std::string found = admin->declareTopology(queue);
-  if (broker.url.scheme == BrokerUrl::Scheme::Redis) {
+  if (broker.url.isRedis()) {
     fmt::print("'{}' and dead-letter list '{}' on {} are ready (Redis lists need no declaration)\n", escaped(queue),
                escaped(deadLetterQueueName(queue)), broker.url.redacted());
   } else if (broker.shards > 0) {

@@ -41,6 +41,36 @@ const char* sourceName(StatsSource s) {
   return "?";
 }
 
+nlohmann::ordered_json optionalJson(const std::optional<int64_t>& v) {
+  return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json();
+}
+
+nlohmann::ordered_json replicationJson(const ReplicationStats& r) {
+  nlohmann::ordered_json replicas = nlohmann::ordered_json::array();
+  for (const auto& replica : r.replicas) {
+    replicas.push_back({{"address", replica.address},
+                        {"flags", replica.flags},
+                        {"lag_bytes", optionalJson(replica.lagBytes)},
+                        {"lag_seconds", optionalJson(replica.lagSeconds)}});
+  }
+  return {{"master_name", r.masterName}, {"master", r.master}, {"replicas", std::move(replicas)}};
+}
+
+// Redis through sentinels: which master was resolved, and the replicas the sentinels know.
+void printReplication(const ReplicationStats& r) {
+  fmt::print("\nmaster '{}' (from the sentinels): {}\n", escaped(r.masterName), escaped(r.master));
+  if (r.replicas.empty()) {
+    fmt::print("no replicas known to the sentinels\n");
+    return;
+  }
+  fmt::print("{:<28} {:<24} {:>12} {:>10}\n", "REPLICA", "SENTINEL FLAGS", "LAG BYTES", "LAST ACK");
+  for (const auto& replica : r.replicas) {
+    const std::string bytes = replica.lagBytes ? std::to_string(*replica.lagBytes) : "-";
+    const std::string ack = replica.lagSeconds ? fmt::format("{} s ago", *replica.lagSeconds) : "not connected";
+    fmt::print("{:<28} {:<24} {:>12} {:>10}\n", escaped(replica.address), escaped(replica.flags), bytes, ack);
+  }
+}
+
 nlohmann::ordered_json toJson(const QueueStats& s, const std::optional<uint64_t>& deadLetters) {
   nlohmann::ordered_json q = {{"queue", s.name},
                       {"exists", s.exists},
@@ -65,6 +95,7 @@ nlohmann::ordered_json toJson(const QueueStats& s, const std::optional<uint64_t>
     }
     q["processing"] = std::move(lists);
   }
+  if (s.replication) q["replication"] = replicationJson(*s.replication);
   return q;
 }
 
@@ -82,6 +113,7 @@ void printRow(const std::string& label, const QueueStats& s, const std::string& 
 std::string deadCount(const QueueStats& dead) { return dead.exists ? std::to_string(dead.messagesReady) : "-"; }
 
 void printSource(const QueueStats& main) {
+  if (main.replication) printReplication(*main.replication);
   if (main.source == StatsSource::Redis) {
     if (main.processing.empty()) {
       fmt::print("\nno processing lists (no aggregator holds messages)\n");
@@ -179,8 +211,9 @@ int status(const BrokerOptions& broker, const std::string& queue, bool json) {
   auto admin = makeAdmin(broker);
   std::vector<QueueStats> shards;
   for (uint32_t i = 0; i < broker.shards; ++i) shards.push_back(admin->queueStats(amqp::shardQueueName(queue, i)));
-  const QueueStats stats[] = {shards.empty() ? admin->queueStats(queue) : totalOf(queue, shards),
-                              admin->queueStats(deadLetterQueueName(queue))};
+  QueueStats stats[] = {shards.empty() ? admin->queueStats(queue) : totalOf(queue, shards),
+                        admin->queueStats(deadLetterQueueName(queue))};
+  stats[1].replication.reset();  // shown once, with the main queue
   if (json) {
     // An array of the queue and its dead-letter queue (the first object also has "dead_letters",
     // and for a sharded queue the sums of its "shards", one object each).

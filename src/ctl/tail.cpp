@@ -120,7 +120,7 @@ int tail(const BrokerOptions& broker, const std::string& queue, const TailReques
   const TailOptions options = tailOptions(queue, request, filter);
   const auto format = parseOutputFormat(request.format);
   if (!format) throw UsageError(fmt::format("--format: unknown format '{}' (text, json, raw)", escaped(request.format)));
-  const bool redis = broker.url.scheme == BrokerUrl::Scheme::Redis;
+  const bool redis = broker.url.isRedis();
   const std::atomic<bool> notStopped{false};
   const std::atomic<bool>& stop = broker.stopRequested != nullptr ? *broker.stopRequested : notStopped;
 

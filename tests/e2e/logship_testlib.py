@@ -1007,3 +1007,72 @@ class Cluster:
         conn = pika.BlockingConnection(params)
         self.t._amqp._connections.append(conn)
         return conn
+# ---- Redis Sentinel (the `sentinel` fixture: scripts/redis-sentinel.sh) ---------------------------
+SENTINEL_MASTER = "logship"
+
+
+class Sentinel:
+    """The suite's Redis Sentinel setup: master BASE, replicas BASE+1 and BASE+2, sentinels BASE+3 to
+    BASE+5, master name "logship"; the data nodes' password in DIR/password, the sentinels' in
+    DIR/sentinel-password (LOGSHIP_TEST_SENTINEL_DIR, LOGSHIP_TEST_SENTINEL_PORT)."""
+
+    def __init__(self):
+        self.dir = _require_env("LOGSHIP_TEST_SENTINEL_DIR")
+        self.base = int(_require_env("LOGSHIP_TEST_SENTINEL_PORT"))
+        self.data_ports = [self.base, self.base + 1, self.base + 2]
+        self.sentinel_ports = [self.base + 3, self.base + 4, self.base + 5]
+        with open(os.path.join(self.dir, "password")) as f:
+            self.password = f.read().strip()
+        with open(os.path.join(self.dir, "sentinel-password")) as f:
+            self.sentinel_password = f.read().strip()
+        import redis.sentinel
+        self.client = redis.sentinel.Sentinel([("127.0.0.1", p) for p in self.sentinel_ports], socket_timeout=5,
+                                              sentinel_kwargs={"password": self.sentinel_password,
+                                                               "socket_timeout": 2})
+
+    def urls(self, name=SENTINEL_MASTER, ports=None):
+        return ",".join(f"redis-sentinel://127.0.0.1:{p}/{name}" for p in (ports or self.sentinel_ports))
+
+    def master_port(self):
+        return self.client.discover_master(SENTINEL_MASTER)[1]
+
+    def master(self):
+        return self.client.master_for(SENTINEL_MASTER, password=self.password, socket_timeout=30)
+
+    def node_pid(self, port):
+        with open(os.path.join(self.dir, f"node-{port}", "pid")) as f:
+            return int(f.read().strip())
+
+    def script(self, *args):
+        return subprocess.run([os.path.join(os.environ.get("LOGSHIP_SOURCE_DIR", ""), "scripts/redis-sentinel.sh")]
+                              + list(args), capture_output=True, timeout=120)
+
+    def healthy(self):
+        """True when the master the sentinels name answers as master and has 2 replicas online."""
+        try:
+            info = self.master().info("replication")
+            return info.get("role") == "master" and info.get("connected_slaves", 0) == 2
+        except Exception:  # noqa: BLE001 - a failover in progress
+            return False
+
+
+class SentinelBroker(RedisBroker):
+    """RedisBroker over the master the sentinels name (redis-py's Sentinel client)."""
+
+    def __init__(self, env, sentinel):
+        self.env = env
+        self.r = sentinel.master()
+
+
+def use_sentinel(t):
+    """Points t's programs and queue operations at the sentinel setup: LOGSHIP_BROKER the three
+    redis-sentinel:// URLs, LOGSHIP_PASSWORD the data nodes' password, LOGSHIP_SENTINEL_PASSWORD the
+    sentinels'. Waits (60 s at most) for a master with both replicas (an earlier test may have killed
+    one). Returns the Sentinel."""
+    s = Sentinel()
+    t.require(wait_for(s.healthy, 60, 0.2), "the sentinel setup has a master with 2 replicas online")
+    t.env.broker = s.urls()
+    t.env.redis_password = s.password
+    os.environ["LOGSHIP_SENTINEL_PASSWORD"] = s.sentinel_password
+    t.broker = SentinelBroker(t.env, s)
+    return s

@@ -141,3 +141,48 @@ TEST(RedactUrlPasswords, HidesThePasswordOfEveryUrlInAText) {
   EXPECT_FALSE(holdsUrlPassword("redis://h:6379"));
   EXPECT_FALSE(holdsUrlPassword(""));
 }
+
+TEST(BrokerUrl, RedisSentinel) {
+  const BrokerUrl u = parseBrokerUrl("redis-sentinel://:s3nt@127.0.0.1:26380/mymaster/3");
+  EXPECT_EQ(u.scheme, BrokerUrl::Scheme::RedisSentinel);
+  EXPECT_TRUE(u.isRedis());
+  EXPECT_EQ(u.host, "127.0.0.1");
+  EXPECT_EQ(u.port, 26380);
+  EXPECT_EQ(u.masterName, "mymaster");
+  EXPECT_EQ(u.db, 3);
+  // The URL's password is the sentinels'; the data nodes' comes separately (--password-file, ...).
+  EXPECT_EQ(u.sentinelPassword, "s3nt");
+  EXPECT_EQ(u.password, "");
+  EXPECT_FALSE(u.hasPassword);
+  EXPECT_EQ(u.redacted(), "redis-sentinel://:***@127.0.0.1:26380/mymaster/3");
+}
+
+TEST(BrokerUrl, RedisSentinelDefaults) {
+  const BrokerUrl u = parseBrokerUrl("redis-sentinel://sentinel.example/logs%2Dmaster");
+  EXPECT_EQ(u.port, 26379);
+  EXPECT_EQ(u.db, 0);
+  EXPECT_EQ(u.masterName, "logs-master");
+  EXPECT_EQ(u.sentinelPassword, "");
+  EXPECT_EQ(u.redacted(), "redis-sentinel://sentinel.example:26379/logs-master/0");
+  EXPECT_EQ(parseBrokerUrl("redis-sentinel://[::1]:26379/m").host, "::1");
+}
+
+TEST(BrokerUrl, RedisSentinelErrors) {
+  const auto message = [](const char* text) {
+    try {
+      parseBrokerUrl(text);
+    } catch (const UsageError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(message("redis-sentinel://127.0.0.1:26379").find("needs the master's name"), std::string::npos);
+  EXPECT_NE(message("redis-sentinel://127.0.0.1:26379/").find("needs the master's name"), std::string::npos);
+  EXPECT_NE(message("redis-sentinel://h/m/x").find("invalid Redis database"), std::string::npos);
+  EXPECT_NE(message("redis-sentinel://h/m/1/2").find("invalid Redis database"), std::string::npos);
+  EXPECT_NE(message("redis-sentinel://user:pw@h/m").find("takes no user name"), std::string::npos);
+  const std::string bad = message("redis-sentinel://:topsecret@h:99999/m");
+  EXPECT_NE(bad.find("invalid port"), std::string::npos);
+  EXPECT_EQ(bad.find("topsecret"), std::string::npos);
+  EXPECT_EQ(redactUrlPasswords("redis-sentinel://:topsecret@h/m"), "redis-sentinel://:***@h/m");
+}

@@ -8,6 +8,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "broker/resolve.hpp"
 #include "core/error.hpp"
 #include "programs.hpp"
 
@@ -237,4 +238,42 @@ TEST(ProgramFlags, EachLogctlSubcommandShowsItsOwnExamples) {
       }
     }
   }
+}
+
+TEST(CliOptions, SentinelListPasswordsAndMaster) {
+  cli::BrokerFlags flags;
+  ::setenv("LOGSHIP_PASSWORD", "datapw", 1);
+  ::unsetenv("LOGSHIP_SENTINEL_PASSWORD");
+  flags.url = "redis-sentinel://:s1@127.0.0.1:6474/logship/2,redis-sentinel://:s1@127.0.0.1:6475/logship/2";
+  BrokerOptions o = cli::resolveBroker(flags, "t");
+  ASSERT_EQ(o.urls.size(), 2u);
+  EXPECT_EQ(o.url.scheme, BrokerUrl::Scheme::RedisSentinel);
+  EXPECT_EQ(o.urls[1].port, 6475);
+  EXPECT_EQ(o.urls[1].password, "datapw");  // the data nodes' password, as for redis://
+  EXPECT_EQ(o.urls[1].sentinelPassword, "s1");
+  ::setenv("LOGSHIP_SENTINEL_PASSWORD", "fromenv", 1);
+  o = cli::resolveBroker(flags, "t");
+  EXPECT_EQ(o.urls[0].sentinelPassword, "fromenv");
+  EXPECT_EQ(o.urls[0].password, "datapw");
+  ::unsetenv("LOGSHIP_SENTINEL_PASSWORD");
+  ::unsetenv("LOGSHIP_PASSWORD");
+  // One list, one master and database.
+  flags.url = "redis-sentinel://127.0.0.1:6474/logship,redis-sentinel://127.0.0.1:6475/other";
+  EXPECT_THROW(cli::resolveBroker(flags, "t"), UsageError);
+  flags.url = "redis-sentinel://127.0.0.1:6474/logship,redis://127.0.0.1:6475";
+  EXPECT_THROW(cli::resolveBroker(flags, "t"), UsageError);
+}
+
+TEST(CliOptions, WaitReplicasNeedsRedis) {
+  cli::BrokerFlags flags;
+  flags.url = "amqp://guest:guest@h/";
+  BrokerOptions o = cli::resolveBroker(flags, "t");
+  EXPECT_THROW(applyWaitReplicas(o, 1, std::chrono::milliseconds(1000)), UsageError);
+  EXPECT_NO_THROW(applyWaitReplicas(o, 0, std::chrono::milliseconds(1000)));
+  flags.url = "redis-sentinel://127.0.0.1:6474/logship";
+  o = cli::resolveBroker(flags, "t");
+  applyWaitReplicas(o, 2, std::chrono::milliseconds(1500));
+  EXPECT_EQ(o.waitReplicas, 2);
+  EXPECT_EQ(o.waitTimeout, std::chrono::milliseconds(1500));
+  EXPECT_THROW(applyWaitReplicas(o, 1, std::chrono::milliseconds(0)), UsageError);
 }

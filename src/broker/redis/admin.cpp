@@ -7,6 +7,7 @@
 
 #include "broker/redis/envelope.hpp"
 #include "broker/redis/keys.hpp"
+#include "broker/redis/sentinel.hpp"
 #include "core/error.hpp"
 #include "core/escape.hpp"
 
@@ -45,7 +46,8 @@ void toMessage(std::string_view value, Message& out) {
 
 }  // namespace
 
-RedisAdmin::RedisAdmin(const BrokerOptions& options) : conn_(RedisConnection::open(options)), host_(logship::localHostName()) {}
+RedisAdmin::RedisAdmin(const BrokerOptions& options)
+    : options_(options), conn_(RedisConnection::open(options)), host_(logship::localHostName()) {}
 
 std::string RedisAdmin::goneHoldersLease(const std::string& leaseKey) {
   Reply lease = conn_.command({"GET", leaseKey}, "reading a consumer lease");
@@ -114,6 +116,7 @@ QueueStats RedisAdmin::queueStats(const std::string& queue) {
     }
   }
   stats.messagesUnacked = unacked;
+  if (options_.url.scheme == BrokerUrl::Scheme::RedisSentinel) stats.replication = describeReplication(options_, conn_);
   return stats;
 }
 

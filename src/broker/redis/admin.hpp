@@ -27,6 +27,7 @@ class RedisAdmin final : public Admin {
   // The lease of `leaseKey` when a process of this host that is gone holds it, else "".
   std::string goneHoldersLease(const std::string& leaseKey);
 
+  BrokerOptions options_;
   RedisConnection conn_;
   std::string host_;
 };

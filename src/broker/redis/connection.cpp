@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "broker/redis/sentinel.hpp"
 #include "broker/tcp_connect.hpp"
 #include "core/error.hpp"
 #include "core/escape.hpp"
@@ -29,7 +30,11 @@ bool isError(const redisReply& r) { return r.type == REDIS_REPLY_ERROR; }
 
 bool isTransient(std::string_view text) {
   return text.starts_with("LOADING") || text.starts_with("BUSY") || text.starts_with("MASTERDOWN") ||
-         text.starts_with("TRYAGAIN");
+         text.starts_with("TRYAGAIN") ||
+         // A replica now (the master moved in a failover): a reconnect through the sentinels finds the new one.
+         text.starts_with("READONLY") ||
+         // min-replicas-to-write not met: the replicas are behind or gone (a failover may follow).
+         text.starts_with("NOREPLICAS");
 }
 
 namespace {
@@ -76,6 +81,7 @@ void RedisConnection::throwContextError(std::string_view what) {
 }
 
 RedisConnection RedisConnection::open(const BrokerOptions& options) {
+  if (options.url.scheme == BrokerUrl::Scheme::RedisSentinel) return openMasterThroughSentinels(options);
   RedisConnection conn;
   conn.rpcTimeout_ = options.rpcTimeout;
   const auto where = options.url.redacted();

@@ -26,7 +26,8 @@ inline std::string_view replyText(const redisReply& r) { return {r.str, r.len}; 
 class RedisConnection {
  public:
   // Connects (one attempt; retrying is the caller's, see broker/reconnecting.hpp), authenticates,
-  // selects the database and names the client. Throws ConnectionError (unreachable, timed out) or
+  // selects the database and names the client. A redis-sentinel:// URL: to the master the sentinels
+  // name, asked afresh (broker/redis/sentinel.hpp). Throws ConnectionError (unreachable, timed out) or
   // BrokerRefusedError (wrong or missing password, bad database).
   static RedisConnection open(const BrokerOptions& options);
 
@@ -80,7 +81,8 @@ class RedisConnection {
 };
 
 // Error replies that mean "not now" rather than "no": a server loading its data after a restart,
-// busy in a script, or a replica without its master. Worth retrying like an unreachable server.
+// busy in a script, a replica without its master, or a replica where a master was (READONLY: after
+// a failover), or a master without the replicas min-replicas-to-write asks for (NOREPLICAS). Worth retrying like an unreachable server.
 bool isTransient(std::string_view errorText);
 
 // The server's version as a comparable number: "6.2.1" -> 60201.

@@ -12,7 +12,8 @@ namespace logship::redis {
 
 RedisPublisher::RedisPublisher(const BrokerOptions& options, std::string queue, PublishRoute route)
     : conn_(RedisConnection::open(options)), queue_(std::move(queue)), live_(route == PublishRoute::Live),
-      tailChannel_(QueueKeys(queue_).tail()) {
+      tailChannel_(QueueKeys(queue_).tail()), waitReplicas_(options.waitReplicas),
+      waitTimeoutMs_(std::to_string(options.waitTimeout.count())) {
   // Fail at once, not at the first confirm, when the key is something other than a list.
   Reply type = conn_.command({"TYPE", queue_}, fmt::format("checking '{}'", escaped(queue_)));
   const std::string_view t = replyText(*type);
@@ -69,6 +70,7 @@ void RedisPublisher::sendBuffered() {
   conn_.append(args_);
   const uint64_t last = nextSeq_ - 1;
   inFlight_.push_back({Sent::Kind::Push, last - bufferedEnds_.size() + 1, last});
+  sentThrough_ = last;
   if (live_ && tailSubscribers_ > 0) {
     // After the RPUSH: a tail shows only what is in the queue (unless the RPUSH fails).
     for (size_t i = 2; i < args_.size(); ++i) {
@@ -97,8 +99,16 @@ void RedisPublisher::settle(const redisReply& reply, std::vector<ConfirmRange>& 
     }
     return;
   }
-  confirmedThrough_ = push.last;
+  if (push.kind == Sent::Kind::Wait) {
+    settleWait(reply, out);
+    return;
+  }
   ConfirmRange range{push.first, push.last, true, {}};
+  if (reply.type == REDIS_REPLY_ERROR && isTransient(replyText(reply))) {
+    // Not a refusal of these records: this node cannot take them now (a replica after a failover,
+    // NOREPLICAS, LOADING). Reconnect, through the sentinels if any, and send them again.
+    throw ConnectionError(fmt::format("RPUSH to '{}': Redis is not ready: {}", escaped(queue_), escaped(replyText(reply))));
+  }
   if (reply.type == REDIS_REPLY_ERROR) {
     range.ok = false;
     range.reason = fmt::format("Redis refused RPUSH to '{}': {}", escaped(queue_), escaped(replyText(reply)));
@@ -106,6 +116,15 @@ void RedisPublisher::settle(const redisReply& reply, std::vector<ConfirmRange>& 
     range.ok = false;
     range.reason = fmt::format("unexpected reply type {} to RPUSH", reply.type);
   }
+  if (waitReplicas_ > 0) {
+    heldForWait_.push_back(std::move(range));  // settled by the WAIT after it
+    return;
+  }
+  confirmedThrough_ = push.last;
+  addRange(std::move(range), out);
+}
+
+void RedisPublisher::addRange(ConfirmRange range, std::vector<ConfirmRange>& out) {
   if (!out.empty() && out.back().ok && range.ok && out.back().last + 1 == range.first) {
     out.back().last = range.last;
   } else {
@@ -113,9 +132,38 @@ void RedisPublisher::settle(const redisReply& reply, std::vector<ConfirmRange>& 
   }
 }
 
+void RedisPublisher::appendWait() {
+  if (waitReplicas_ == 0 || waitedThrough_ == sentThrough_) return;
+  const std::string replicas = std::to_string(waitReplicas_);
+  const std::string_view wait[] = {"WAIT", replicas, waitTimeoutMs_};
+  conn_.append(wait);
+  inFlight_.push_back({Sent::Kind::Wait, waitedThrough_ + 1, sentThrough_});
+  waitedThrough_ = sentThrough_;
+  conn_.flush(fmt::format("waiting for Redis replicas to take records for '{}'", escaped(queue_)));
+}
+
+void RedisPublisher::settleWait(const redisReply& reply, std::vector<ConfirmRange>& out) {
+  if (reply.type != REDIS_REPLY_INTEGER || reply.integer < waitReplicas_) {
+    // Not on enough replicas: a failover now could lose them. Not confirmed: sent again, on a new
+    // connection (through the sentinels, to whichever node is the master then).
+    const std::string got = reply.type == REDIS_REPLY_INTEGER ? fmt::format("{} replica(s)", reply.integer)
+                            : reply.type == REDIS_REPLY_ERROR ? fmt::format("error: {}", escaped(replyText(reply)))
+                                                              : std::string("an unexpected reply");
+    throw ConnectionError(fmt::format("--wait-replicas {}: WAIT answered {} within {} ms for records of '{}': not "
+                                      "confirmed",
+                                      waitReplicas_, got, waitTimeoutMs_, escaped(queue_)));
+  }
+  for (ConfirmRange& range : heldForWait_) {
+    confirmedThrough_ = range.last;
+    addRange(std::move(range), out);
+  }
+  heldForWait_.clear();
+}
+
 size_t RedisPublisher::awaitConfirms(size_t maxUnconfirmed, Clock::time_point deadline,
                                      std::vector<ConfirmRange>& out) {
   sendBuffered();
+  appendWait();
   const std::string what = fmt::format("waiting for Redis to take records for '{}'", escaped(queue_));
   while (!inFlight_.empty()) {
     std::chrono::milliseconds wait{0};

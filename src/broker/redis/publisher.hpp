@@ -12,6 +12,12 @@ namespace logship::redis {
 // in flight (pipelining). A message counts as confirmed when Redis answered its RPUSH: it is then
 // in the server's memory and, with appendonly yes, in its AOF (fsynced per `appendfsync`).
 //
+// With BrokerOptions::waitReplicas N > 0, each awaitConfirms() that sent pushes ends its pipeline
+// with `WAIT N TIMEOUT`; the pushes before it are confirmed only when its reply counts at least N
+// replicas (they then survive the master's loss unless those N replicas are lost too). Fewer is
+// thrown as ConnectionError: the reconnecting publisher sends them again (duplicates, which the
+// aggregators' id journal drops).
+//
 // PublishRoute::Live also shows the messages to `logctl tail`: while the queue's tail channel
 // (QueueKeys::tail) has subscribers, each pushed value is PUBLISHed there too, in the same pipeline
 // right after its RPUSH. Whether it has any is asked (PUBSUB NUMSUB, also pipelined) at most once a
@@ -31,6 +37,9 @@ class RedisPublisher final : public Publisher {
   void sendBuffered();
   void settle(const redisReply& reply, std::vector<ConfirmRange>& out);
   void readSubscriberCount(const redisReply& reply);
+  void appendWait();
+  void settleWait(const redisReply& reply, std::vector<ConfirmRange>& out);
+  static void addRange(ConfirmRange range, std::vector<ConfirmRange>& out);
 
   RedisConnection conn_;
   std::string queue_;
@@ -46,13 +55,19 @@ class RedisPublisher final : public Publisher {
   std::vector<std::string_view> args_;
   // A pipelined command whose reply is still due.
   struct Sent {
-    enum class Kind { Push, Mirror, SubscriberCount } kind;
+    enum class Kind { Push, Mirror, SubscriberCount, Wait } kind;
     uint64_t first = 0;  // Push: the sequence numbers of its values
     uint64_t last = 0;
   };
   std::deque<Sent> inFlight_;  // oldest first
   uint64_t nextSeq_ = 1;
   uint64_t confirmedThrough_ = 0;
+  // --wait-replicas: pushes answered by the master, waiting for their WAIT's reply.
+  int waitReplicas_ = 0;
+  std::string waitTimeoutMs_;
+  uint64_t sentThrough_ = 0;    // the last sequence number pushed
+  uint64_t waitedThrough_ = 0;  // the last one a WAIT was sent for
+  std::vector<ConfirmRange> heldForWait_;
 };
 
 }  // namespace logship::redis
