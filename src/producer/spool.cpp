@@ -583,6 +583,7 @@ void DiskSpool::claimQueue(const std::string& queue) {
                  "queue '{}'",
                  escaped(dir_), records, escaped(queue));
   }
+  removeLeftoverTemps(path);  // a crash's, under our lock
   try {
     replaceFile(path, queue + "\n", 0600, true);
   } catch (const SystemError& e) {
