@@ -51,7 +51,7 @@ PROBE_CONFIRM_BATCH = 1000
 PROBE_PREFETCH = 1000
 PIKA_BODY = "2026-11-23T00:00:00Z INFO bench-{:08d} user=alice action=login status=ok latency_ms=12"
 PIKA_PAYLOAD = len(PIKA_BODY.format(0))
-PYTHON = "/usr/bin/python3"  # Debian's, with pika (BROKERS.md: python3 on PATH may lack it)
+PYTHON = "/usr/bin/python3"  # Debian's, with pika (python3-pika): a python3 earlier on PATH may lack it
 
 
 class RowFailed(Exception):

@@ -13,9 +13,14 @@ RUNTIME_PKGS=(rabbitmq-server redis-server redis-tools amqp-tools python3-pika p
 want=("${BUILD_PKGS[@]}" "${RUNTIME_PKGS[@]}")
 if [[ "${1:-}" == "--with" ]]; then shift; want+=("$@"); fi
 
+# One dpkg-query for all of them (`make build` runs this script every time: it must stay cheap).
+declare -A installed=()
+while read -r name status; do
+  [[ "$status" == ii ]] && installed[$name]=1
+done < <(dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' "${want[@]}" 2>/dev/null || true)
 missing=()
 for p in "${want[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  [[ -n "${installed[$p]:-}" ]] || missing+=("$p")
 done
 if ((${#missing[@]} == 0)); then
   echo "install-deps: all packages present"

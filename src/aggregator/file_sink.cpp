@@ -27,7 +27,7 @@ void FileSink::failOpen(const char* what, int code) const {
                                 what, escaped(path_)),
                     code);
   }
-  throw SinkError(fmt::format("{} {}: {}", what, escaped(path_), std::strerror(code)), code);
+  throw SinkError(errnoMessage(what, path_, code), code);
 }
 
 FileSink::FileSink(std::string path, OutputFileOptions options)
@@ -140,7 +140,7 @@ void FileSink::fail(int code, bool progressed) {
   // With O_APPEND the offset after our last write is where our bytes end. Kept from an earlier
   // attempt if this one wrote nothing (a reopened descriptor's offset says nothing yet).
   if (progressed) tornEnd_ = torn() ? ::lseek(fd_.get(), 0, SEEK_CUR) : -1;
-  throw SinkError(fmt::format("cannot write to {}: {}", escaped(path_), std::strerror(code)), code);
+  throw SinkError(errnoMessage("cannot write to", path_, code), code);
 }
 
 void FileSink::prepareRetry() {

@@ -214,14 +214,14 @@ void sealEntry(std::string& entry, size_t begin) {
 }
 
 [[noreturn]] void fail(const std::string& what, const std::string& path, int code) {
-  throw SinkError(fmt::format("{} {}: {}", what, escaped(path), std::strerror(code)), code);
+  throw SinkError(errnoMessage(what, path, code), code);
 }
 
 // The journal is there only for --dedup-window: say how to do without it.
 [[noreturn]] void failJournal(const std::string& what, const std::string& path, int code) {
-  throw SinkError(fmt::format("{} {}: {} (it keeps the ids of --dedup-window: make it writable, or run with "
+  throw SinkError(fmt::format("{} (it keeps the ids of --dedup-window: make it writable, or run with "
                               "--dedup-window 0 for no deduplication and no journal)",
-                              what, escaped(path), std::strerror(code)),
+                              errnoMessage(what, path, code)),
                   code);
 }
 
@@ -231,9 +231,8 @@ std::optional<std::string> findRenamedOutput(const std::string& outputPath, uint
   namespace fs = std::filesystem;
   const fs::path output(outputPath);
   const std::string base = output.filename().string();
-  const fs::path dir = output.parent_path().empty() ? fs::path(".") : output.parent_path();
   std::error_code ec;
-  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+  for (fs::directory_iterator it(directoryOf(outputPath), ec), end; !ec && it != end; it.increment(ec)) {
     const std::string name = it->path().filename().string();
     if (name.size() <= base.size() || name.compare(0, base.size(), base) != 0 || name.ends_with(".ids") ||
         name.ends_with(".ids.tmp")) {
@@ -482,7 +481,7 @@ void IdJournal::appendEntry(const std::string& entry, size_t ids) {
     const int code = errno;
     // Cut the torn entry off, so that later entries are not hidden behind it.
     if (sized && ::ftruncate(fd_.get(), st.st_size) != 0) {
-      spdlog::warn("cannot cut a torn entry off {}: {}", escaped(path_), std::strerror(errno));
+      spdlog::warn("{}", errnoMessage("cannot cut a torn entry off", path_, errno));
     }
     failJournal("cannot write the duplicate journal", path_, code);
   }

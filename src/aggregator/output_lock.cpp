@@ -1,11 +1,9 @@
 #include "aggregator/output_lock.hpp"
 
 #include <fcntl.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -18,9 +16,9 @@ namespace logship {
 namespace {
 
 // "pid N on HOST" from the lock file, or what it holds if it is not in that shape.
-std::string ownerOf(int fd) {
+std::string ownerOf(const std::string& lockPath) {
   std::string text;
-  if (::lseek(fd, 0, SEEK_SET) != 0 || !readAll(fd, text)) return "unknown";
+  if (!readFile(lockPath, text)) return "unknown";
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
   const size_t space = text.find(' ');
   if (text.empty() || space == std::string::npos) return text.empty() ? "unknown" : escaped(text);
@@ -36,22 +34,20 @@ std::string OutputLock::pathFor(const std::string& outputPath) {
 
 OutputLock::OutputLock(const std::string& outputPath, mode_t mode) {
   const std::string lockPath = pathFor(outputPath);
-  fd_ = openFile(lockPath, O_RDWR | O_CREAT, mode);
-  const auto fail = [&](const char* what) {
-    return Error(fmt::format("cannot open output {}: {} its lock {}: {}", escaped(outputPath), what,
-                             escaped(lockPath), std::strerror(errno)));
-  };
-  if (!fd_.valid()) throw fail("cannot create");
-  if (::flock(fd_.get(), LOCK_EX | LOCK_NB) != 0) {
-    if (errno != EWOULDBLOCK) throw fail("cannot take");
+  fd_ = lockFile(lockPath, mode);
+  if (!fd_.valid() && errno == EWOULDBLOCK) {
     throw Error(fmt::format("{} is being written by another log_aggregator ({}; lock {}): only one aggregator may "
                             "write to an output file; give this one its own --output (several aggregators share a "
                             "queue's work, each writing its own file)",
-                            escaped(outputPath), ownerOf(fd_.get()), escaped(lockPath)));
+                            escaped(outputPath), ownerOf(lockPath), escaped(lockPath)));
   }
+  const auto fail = [&](const char* what) {
+    return Error(fmt::format("cannot open output {}: {}", escaped(outputPath), errnoMessage(what, lockPath, errno)));
+  };
+  if (!fd_.valid()) throw fail("cannot take its lock");
   const std::string owner = fmt::format("{} {}\n", ::getpid(), localHostName());
   if (::ftruncate(fd_.get(), 0) != 0 || !writeAll(fd_.get(), owner)) {
-    throw fail("cannot write");
+    throw fail("cannot write its lock");
   }
 }
 

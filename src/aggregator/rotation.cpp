@@ -33,11 +33,6 @@ int64_t unixNow() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-std::string directoryOf(const std::string& path) {
-  const fs::path dir = fs::path(path).parent_path();
-  return dir.empty() ? std::string(".") : dir.string();
-}
-
 std::string inDirectoryOf(const std::string& outputPath, const std::string& fileName) {
   const fs::path dir = fs::path(outputPath).parent_path();
   return dir.empty() ? fileName : (dir / fileName).string();
@@ -48,7 +43,7 @@ struct CctxDeleter {
 };
 
 [[noreturn]] void fail(const std::string& what, const std::string& path, int code) {
-  throw Error(fmt::format("{} {}: {}", what, escaped(path), std::strerror(code)));
+  throw Error(errnoMessage(what, path, code));
 }
 
 void checkZstd(size_t rc, const std::string& path) {

@@ -13,6 +13,7 @@
 #include "broker/amqp/topology.hpp"
 #include "core/error.hpp"
 #include "core/escape.hpp"
+#include "core/file.hpp"
 
 namespace logship {
 namespace {
@@ -29,11 +30,10 @@ const char* schemeName(BrokerUrl::Scheme scheme) {
 
 // A TLS file must hold something we can read now, or the error would only come at connect time.
 void checkReadable(const char* name, const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  const UniqueFd fd = openFile(path, O_RDONLY, 0, true);
   char byte = 0;
-  const ssize_t n = fd < 0 ? -1 : ::read(fd, &byte, 1);
+  const ssize_t n = fd.valid() ? ::read(fd.get(), &byte, 1) : -1;
   const int error = errno;
-  if (fd >= 0) ::close(fd);
   if (n < 0) throw UsageError(fmt::format("{}: cannot read '{}': {}", name, escaped(path), std::strerror(error)));
   if (n == 0) throw UsageError(fmt::format("{}: '{}' is empty", name, escaped(path)));
 }

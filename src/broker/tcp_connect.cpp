@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "core/file.hpp"
 
 namespace logship {
 namespace {
@@ -23,38 +24,31 @@ struct AddrInfoDeleter {
   void operator()(addrinfo* ai) const noexcept { freeaddrinfo(ai); }
 };
 
-// Connects one address; returns the fd or -1 with `error` set.
-int connectOne(const addrinfo* ai, std::chrono::milliseconds timeout, std::string& error) {
-  const int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-  if (fd < 0) {
+// Connects one address; returns the fd, or an invalid one with `error` set.
+UniqueFd connectOne(const addrinfo* ai, std::chrono::milliseconds timeout, std::string& error) {
+  UniqueFd fd(::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol));
+  if (!fd.valid() || (::connect(fd.get(), ai->ai_addr, ai->ai_addrlen) != 0 && errno != EINPROGRESS)) {
     error = std::strerror(errno);
-    return -1;
+    return {};
   }
-  if (::connect(fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno != EINPROGRESS) {
-    error = std::strerror(errno);
-    ::close(fd);
-    return -1;
-  }
-  pollfd pfd{fd, POLLOUT, 0};
+  pollfd pfd{fd.get(), POLLOUT, 0};
   int ready;
   do {
     ready = ::poll(&pfd, 1, static_cast<int>(timeout.count()));
   } while (ready < 0 && errno == EINTR);
   if (ready == 0) {
     error = "timed out";
-    ::close(fd);
-    return -1;
+    return {};
   }
   int soError = 0;
   socklen_t len = sizeof soError;
-  if (ready < 0 || ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &soError, &len) != 0 || soError != 0) {
+  if (ready < 0 || ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &soError, &len) != 0 || soError != 0) {
     error = std::strerror(soError != 0 ? soError : errno);
-    ::close(fd);
-    return -1;
+    return {};
   }
   const int one = 1;
-  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+  ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
   return fd;
 }
 
@@ -73,7 +67,7 @@ int connectTcp(const std::string& host, uint16_t port, std::chrono::milliseconds
   std::unique_ptr<addrinfo, AddrInfoDeleter> addresses(raw);
   std::string error = "no address";
   for (const addrinfo* ai = addresses.get(); ai != nullptr; ai = ai->ai_next) {
-    if (const int fd = connectOne(ai, timeout, error); fd >= 0) return fd;
+    if (UniqueFd fd = connectOne(ai, timeout, error); fd.valid()) return fd.release();
   }
   throw ConnectionError(error);
 }

@@ -1,8 +1,5 @@
 #include "cli/config.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -17,7 +14,7 @@
 
 #include "core/broker_url.hpp"
 #include "core/escape.hpp"
-#include "core/io.hpp"
+#include "core/file.hpp"
 
 namespace logship::cli {
 namespace {
@@ -132,17 +129,8 @@ std::string errorAt(const std::string& path, int line, const std::string& key, c
 }
 
 std::string readWholeFile(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    throw ConfigError(fmt::format("cannot read the configuration file {}: {}", escaped(path), std::strerror(errno)));
-  }
   std::string text;
-  const bool read = readAll(fd, text);
-  const int code = errno;
-  ::close(fd);
-  if (!read) {
-    throw ConfigError(fmt::format("cannot read the configuration file {}: {}", escaped(path), std::strerror(code)));
-  }
+  if (!readFile(path, text)) throw ConfigError(errnoMessage("cannot read the configuration file", path, errno));
   return text;
 }
 

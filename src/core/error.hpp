@@ -1,5 +1,6 @@
 #pragma once
-// Typed errors at the boundary (STYLE.md §4). Hot loops use statuses instead.
+// Typed errors at the boundary (the tree: docs/ARCHITECTURE.md, "The interfaces"). Hot loops use
+// statuses instead.
 #include <stdexcept>
 #include <string>
 

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -28,19 +29,19 @@ std::string randomHex() {
   return fmt::format("{:012x}", r & 0xffffffffffffULL);
 }
 
+}  // namespace
+
 std::string directoryOf(const std::string& path) {
   const fs::path dir = fs::path(path).parent_path();
   return dir.empty() ? std::string(".") : dir.string();
 }
 
-}  // namespace
-
-std::string systemMessage(std::string_view what, const std::string& path, int code) {
+std::string errnoMessage(std::string_view what, const std::string& path, int code) {
   return fmt::format("{} {}: {}", what, escaped(path), std::strerror(code));
 }
 
 void throwSystemError(std::string_view what, const std::string& path, int code) {
-  throw SystemError(systemMessage(what, path, code), code);
+  throw SystemError(errnoMessage(what, path, code), code);
 }
 
 UniqueFd& UniqueFd::operator=(UniqueFd&& o) noexcept {
@@ -66,6 +67,21 @@ bool UniqueFd::close() noexcept {
 
 UniqueFd openFile(const std::string& path, int flags, mode_t mode, bool followLink) {
   return UniqueFd(::open(path.c_str(), flags | O_CLOEXEC | (followLink ? 0 : O_NOFOLLOW), mode));
+}
+
+bool readFile(const std::string& path, std::string& out) {
+  const UniqueFd fd = openFile(path, O_RDONLY, 0, true);
+  return fd.valid() && readAll(fd.get(), out);
+}
+
+UniqueFd lockFile(const std::string& path, mode_t mode) {
+  UniqueFd fd = openFile(path, O_RDWR | O_CREAT, mode);
+  if (fd.valid() && ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    const int code = errno;
+    fd.reset();
+    errno = code;
+  }
+  return fd;
 }
 
 TempFile createTempBeside(const std::string& path, mode_t mode) {

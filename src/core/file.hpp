@@ -28,7 +28,7 @@ class SystemError : public Error {
 };
 
 // "WHAT PATH: strerror(code)" (the path escaped), the one shape of every file error line.
-std::string systemMessage(std::string_view what, const std::string& path, int code);
+std::string errnoMessage(std::string_view what, const std::string& path, int code);
 [[noreturn]] void throwSystemError(std::string_view what, const std::string& path, int code);
 
 // Owns one file descriptor (move-only); closes it when destroyed. -1: none.
@@ -44,6 +44,7 @@ class UniqueFd {
 
   int get() const { return fd_; }
   bool valid() const { return fd_ >= 0; }
+  explicit operator bool() const { return valid(); }
   int release() noexcept;
   void reset(int fd = -1) noexcept;  // closes the one held (errors ignored)
   // Closes now and reports close(2)'s result (false with errno set): for files just written, where
@@ -57,6 +58,18 @@ class UniqueFd {
 // open(2), close-on-exec, never following a symbolic link at the path's last component (ELOOP)
 // unless `followLink`. Invalid with errno set on failure.
 UniqueFd openFile(const std::string& path, int flags, mode_t mode = kDefaultFileMode, bool followLink = false);
+
+// The whole content of the file at `path` (a symbolic link followed) into `out`. False with errno
+// set if it cannot be opened or read.
+bool readFile(const std::string& path, std::string& out);
+
+// open(2) of a lock file (created with `mode` if missing, never through a symbolic link) and an
+// exclusive flock(2) on it without waiting. Invalid with errno set on failure: EWOULDBLOCK when
+// another process holds the lock.
+UniqueFd lockFile(const std::string& path, mode_t mode);
+
+// The directory holding `path` ("." for a bare name).
+std::string directoryOf(const std::string& path);
 
 // A new file beside `path` under a temporary name nobody can have planted: "DIR/.NAME.XXXXXXXXXXXX.tmp"
 // (12 random hex digits; hidden, so NAME* never matches it), created with O_EXCL|O_NOFOLLOW.

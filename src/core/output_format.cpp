@@ -34,7 +34,7 @@ static_assert(kJsonOpen.substr(2, 2) == kKeyTs && kJsonBeforeLevel.substr(3, 5) 
 constexpr std::string_view kFieldsSeparator = " |";  // then " KEY=VALUE" per field
 
 // The text format's parts, each escaped (appendEscaped) and with the separators that could end it
-// early written as \xHH (docs/FORMATS.md, "text"): a service or host holds no ' ' or '@', a field
+// early written as \xHH (docs/FORMATS.md, "Output formats", text): a service or host holds no ' ' or '@', a field
 // key no ' ' or '=', a message no " |" (appendEscapedMessage), a field value no ' ' before an '='
 // and no " |".
 void appendTextName(std::string& out, std::string_view name) { appendEscapedHexing(out, name, " @"); }

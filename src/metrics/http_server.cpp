@@ -25,12 +25,13 @@
 
 #include "core/error.hpp"
 #include "core/escape.hpp"
+#include "core/file.hpp"
 
 namespace logship::metrics {
 namespace {
 
 constexpr const char* kContentType = "text/plain; version=0.0.4; charset=utf-8";
-// The limits of the endpoint (docs/OPERATIONS.md, "The metrics endpoint's limits").
+// The limits of the endpoint (docs/OPERATIONS.md, "Metrics and health checks").
 constexpr auto kRequestDeadline = std::chrono::seconds(5);  // to send the whole request head; to write the answer
 constexpr size_t kMaxConnections = 64;                       // reading their request; more: the oldest idle closed
 constexpr size_t kMaxHeadBytes = 8192;                       // a longer request head: closed
@@ -54,6 +55,15 @@ int resolve(const ListenAddress& a, AddrInfo& out) {
   return getaddrinfo(a.host.c_str(), port.c_str(), &hints, &out.list);
 }
 
+// A close-on-exec pipe: ends[0] reads, ends[1] writes. False with errno set.
+bool openPipe(UniqueFd (&ends)[2]) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return false;
+  ends[0].reset(fds[0]);
+  ends[1].reset(fds[1]);
+  return true;
+}
+
 // Why binding failed: cpp-httplib only says that it did, so bind once more ourselves to learn the
 // errno (only on this error path).
 std::string bindError(const ListenAddress& a) {
@@ -61,15 +71,14 @@ std::string bindError(const ListenAddress& a) {
   if (resolve(a, ai) != 0) return "cannot resolve the address";
   int error = 0;
   for (addrinfo* p = ai.list; p != nullptr; p = p->ai_next) {
-    const int fd = ::socket(p->ai_family, p->ai_socktype | SOCK_CLOEXEC, p->ai_protocol);
-    if (fd < 0) {
+    const UniqueFd fd(::socket(p->ai_family, p->ai_socktype | SOCK_CLOEXEC, p->ai_protocol));
+    if (!fd.valid()) {
       error = errno;
       continue;
     }
     const int yes = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-    if (::bind(fd, p->ai_addr, p->ai_addrlen) != 0 && error == 0) error = errno;
-    ::close(fd);
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    if (::bind(fd.get(), p->ai_addr, p->ai_addrlen) != 0 && error == 0) error = errno;
   }
   if (error == 0) return "bind failed";
   std::string why = std::strerror(error);
@@ -156,25 +165,12 @@ class Server final : public httplib::Server {
 class Connection {
  public:
   explicit Connection(int fd) : fd_(fd), accepted_(std::chrono::steady_clock::now()) {}
-  Connection(Connection&& o) noexcept : fd_(std::exchange(o.fd_, -1)), head_(std::move(o.head_)), accepted_(o.accepted_) {}
-  Connection& operator=(Connection&& o) noexcept {
-    if (this != &o) {
-      if (fd_ >= 0) ::close(fd_);
-      fd_ = std::exchange(o.fd_, -1);
-      head_ = std::move(o.head_);
-      accepted_ = o.accepted_;
-    }
-    return *this;
-  }
-  ~Connection() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int fd() const { return fd_; }
+  int fd() const { return fd_.get(); }
   std::string& head() { return head_; }
   std::chrono::steady_clock::time_point accepted() const { return accepted_; }
 
  private:
-  int fd_;
+  UniqueFd fd_;
   std::string head_;
   std::chrono::steady_clock::time_point accepted_;
 };
@@ -258,16 +254,13 @@ struct HttpServer::Impl {
   ListenAddress address;
   std::thread thread;
   std::atomic<bool> stop{false};
-  int wake[2] = {-1, -1};  // a pipe: the destructor writes to it to end the loop
+  UniqueFd wake[2];  // a pipe: the destructor writes to it to end the loop
   std::unique_ptr<httplib::ThreadPool> workers;  // started once the address is bound
   std::atomic<size_t> jobs{0};  // connections handed to the workers and not finished
 
   ~Impl() {
     if (workers) workers->shutdown();  // each job ends within kRequestDeadline
     server.closeListener();
-    for (int fd : wake) {
-      if (fd >= 0) ::close(fd);
-    }
   }
   void loop();
   void acceptAll(std::deque<Connection>& open);
@@ -282,7 +275,7 @@ void HttpServer::Impl::loop() {
     const auto now = std::chrono::steady_clock::now();
     // Past the deadline for its request head (slow or idle): closed.
     std::erase_if(open, [&](const Connection& c) { return now - c.accepted() >= kRequestDeadline; });
-    fds.assign({pollfd{wake[0], POLLIN, 0}, pollfd{server.listenSocket(), POLLIN, 0}});
+    fds.assign({pollfd{wake[0].get(), POLLIN, 0}, pollfd{server.listenSocket(), POLLIN, 0}});
     for (const Connection& c : open) fds.push_back(pollfd{c.fd(), POLLIN, 0});
     int timeout = -1;  // nothing to expire: until something happens
     if (!open.empty()) {
@@ -395,7 +388,8 @@ HttpServer::HttpServer(const ListenAddress& address, const Registry& registry, s
   // Non-blocking: the loop accepts until EAGAIN; a backlog of SOMAXCONN (cpp-httplib listens with 5),
   // so that a burst of connections is not refused before the loop gets to them.
   const int listening = impl_->server.listenSocket();
-  if (::listen(listening, SOMAXCONN) != 0 || ::fcntl(listening, F_SETFL, ::fcntl(listening, F_GETFL) | O_NONBLOCK) != 0 || ::pipe2(impl_->wake, O_CLOEXEC) != 0) {
+  if (::listen(listening, SOMAXCONN) != 0 ||
+      ::fcntl(listening, F_SETFL, ::fcntl(listening, F_GETFL) | O_NONBLOCK) != 0 || !openPipe(impl_->wake)) {
     throw Error(fmt::format("{} {}: cannot listen: {}", flag, escaped(address.text()), std::strerror(errno)));
   }
   SignalsBlocked blocked;  // inherited by the server thread and the workers
@@ -406,7 +400,7 @@ HttpServer::HttpServer(const ListenAddress& address, const Registry& registry, s
 HttpServer::~HttpServer() {
   impl_->stop = true;
   const char byte = 0;
-  if (::write(impl_->wake[1], &byte, 1) < 0) {  // cannot fail on a fresh pipe; the loop also checks `stop`
+  if (::write(impl_->wake[1].get(), &byte, 1) < 0) {  // cannot fail on a fresh pipe; the loop also checks `stop`
   }
   if (impl_->thread.joinable()) impl_->thread.join();
   // ~Impl stops the workers and closes the listening socket.

@@ -11,7 +11,6 @@
 #include <charconv>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <stdexcept>
 #include <iterator>
 
@@ -55,9 +54,6 @@ uint32_t entryChecksum(uint64_t seq, std::string_view payload) {
 
 constexpr uint32_t kCursorMagic = 0x3143534c;  // "LSC1"
 
-std::string sysError(const std::string& what, const std::string& path) {
-  return fmt::format("{} {}: {}", what, escaped(path), std::strerror(errno));
-}
 
 bool preadAll(int fd, char* data, size_t size, size_t offset) {
   while (size > 0) {
@@ -278,14 +274,11 @@ DiskSpool::DiskSpool(const std::string& dir, SpoolLimits limits) : Spool(limits)
   // The spool holds records not yet sent: private to its user.
   createDirectories(dir_, kPrivateDirectoryMode);
   const std::string lockPath = dir_ + "/lock";
-  lockFd_ = openFile(lockPath, O_RDWR | O_CREAT, 0600);
-  if (!lockFd_.valid()) throw Error(sysError("cannot open the spool lock", lockPath));
-  if (::flock(lockFd_.get(), LOCK_EX | LOCK_NB) != 0) {
-    const bool busy = errno == EWOULDBLOCK;
-    lockFd_.reset();
-    if (busy) throw Error(fmt::format("the spool directory {} is in use by another log_producer", escaped(dir_)));
-    throw Error(sysError("cannot lock the spool directory", dir_));
+  lockFd_ = lockFile(lockPath, 0600);
+  if (!lockFd_.valid() && errno == EWOULDBLOCK) {
+    throw Error(fmt::format("the spool directory {} is in use by another log_producer", escaped(dir_)));
   }
+  if (!lockFd_.valid()) throw Error(errnoMessage("cannot lock the spool directory", lockPath, errno));
   segmentBytes_ = std::clamp<size_t>(limits_.maxBytes / 8, 64 * 1024, 16 * 1024 * 1024);
   cacheLimit_ = std::clamp<size_t>(limits_.maxBytes / 4, 64 * 1024, 4 * 1024 * 1024);
   try {
@@ -319,7 +312,7 @@ void DiskSpool::recover() {
   // The cursor: the first sequence number the broker has not confirmed.
   const std::string cursorPath = dir_ + "/cursor";
   cursorFd_ = openFile(cursorPath, O_RDWR | O_CREAT, 0600);
-  if (!cursorFd_.valid()) throw Error(sysError("cannot open the spool cursor", cursorPath));
+  if (!cursorFd_.valid()) throw Error(errnoMessage("cannot open the spool cursor", cursorPath, errno));
   char cur[16];
   bool haveCursor = false;
   uint64_t cursor = 0;
@@ -335,12 +328,12 @@ void DiskSpool::recover() {
   for (size_t i = 0; i < firsts.size(); ++i) {
     const std::string path = segmentPath(firsts[i]);
     const UniqueFd fd = openFile(path, O_RDWR);
-    if (!fd.valid()) throw Error(sysError("cannot open the spool segment", path));
+    if (!fd.valid()) throw Error(errnoMessage("cannot open the spool segment", path, errno));
     struct stat st {};
     ::fstat(fd.get(), &st);
     data.resize(static_cast<size_t>(st.st_size));
     if (!data.empty() && !preadAll(fd.get(), data.data(), data.size(), 0)) {
-      throw Error(sysError("cannot read the spool segment", path));
+      throw Error(errnoMessage("cannot read the spool segment", path, errno));
     }
     Segment seg{firsts[i], 0, 0};
     size_t pos = 0;
@@ -371,7 +364,7 @@ void DiskSpool::recover() {
                       escaped(path), pos, lost);
       }
       if (::ftruncate(fd.get(), static_cast<off_t>(pos)) != 0) {
-        throw Error(sysError("cannot repair the spool segment", path));
+        throw Error(errnoMessage("cannot repair the spool segment", path, errno));
       }
     }
     seg.bytes = pos;
@@ -413,7 +406,7 @@ void DiskSpool::writeCursor() {
   // One 16-byte write at offset 0: a process crash cannot tear it. A torn cursor (power loss) is
   // detected by its checksum, and then everything in the spool is sent again (duplicates, not loss).
   if (::pwrite(cursorFd_.get(), cur, 16, 0) != 16) {
-    spdlog::warn("{}", sysError("cannot update the spool cursor in", dir_));
+    spdlog::warn("{}", errnoMessage("cannot update the spool cursor in", dir_, errno));
   }
 }
 
@@ -421,7 +414,7 @@ void DiskSpool::openWriteSegment(uint64_t firstSeq) {
   writeFd_.reset();
   const std::string path = segmentPath(firstSeq);
   writeFd_ = openFile(path, O_WRONLY | O_CREAT | O_APPEND, 0600);
-  if (!writeFd_.valid()) throw Error(sysError("cannot create the spool segment", path));
+  if (!writeFd_.valid()) throw Error(errnoMessage("cannot create the spool segment", path, errno));
   if (segments_.empty() || segments_.back().firstSeq != firstSeq) segments_.push_back(Segment{firstSeq, 0, 0});
 }
 
@@ -468,7 +461,7 @@ void DiskSpool::readNextLocked(Message& out) {
   if (readSegment_ != seg.firstSeq) {
     const std::string path = segmentPath(seg.firstSeq);
     readFd_ = openFile(path, O_RDONLY);
-    if (!readFd_.valid()) throw Error(sysError("cannot open the spool segment", path));
+    if (!readFd_.valid()) throw Error(errnoMessage("cannot open the spool segment", path, errno));
     readSegment_ = seg.firstSeq;
     readOffset_ = 0;
     readSeq_ = seg.firstSeq;
@@ -573,8 +566,9 @@ void DiskSpool::claimQueue(const std::string& queue) {
   std::string recorded;
   const bool known = std::filesystem::exists(path);
   if (known) {
-    std::ifstream in(path);
-    if (!std::getline(in, recorded)) throw Error(fmt::format("cannot read the spool's queue file {}", escaped(path)));
+    if (!readFile(path, recorded)) throw Error(errnoMessage("cannot read the spool's queue file", path, errno));
+    if (recorded.empty()) throw Error(fmt::format("cannot read the spool's queue file {}: it is empty", escaped(path)));
+    recorded.resize(std::min(recorded.size(), recorded.find('\n')));
   }
   if (known && recorded == queue) return;
   const uint64_t records = heldRecords();
@@ -589,14 +583,12 @@ void DiskSpool::claimQueue(const std::string& queue) {
                  "queue '{}'",
                  escaped(dir_), records, escaped(queue));
   }
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << queue << '\n';
-    out.flush();
-    if (!out) throw Error(fmt::format("cannot write the spool's queue file {}", escaped(tmp)));
+  removeLeftoverTemps(path);  // a crash's, under our lock
+  try {
+    replaceFile(path, queue + "\n", 0600, true);
+  } catch (const SystemError& e) {
+    throw Error(fmt::format("cannot write the spool's queue file: {}", e.what()));
   }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) throw Error(sysError("cannot replace the spool's queue file", path));
 }
 
 }  // namespace logship

@@ -5,7 +5,7 @@
 // broker confirmed it). DiskSpool (--spool-dir) appends every record to checksummed segment files
 // before append() returns, so a record counts as accepted as soon as it is in the spool: it is
 // removed only after the broker confirmed it, and a producer restarted on the same directory sends
-// whatever the previous one left, in order. docs/RELIABILITY.md, docs/FORMATS.md ("Spool").
+// whatever the previous one left, in order. docs/RELIABILITY.md, docs/FORMATS.md ("Producer spool").
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>

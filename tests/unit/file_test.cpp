@@ -187,4 +187,32 @@ TEST_F(FileLayerTest, ASecondWriterOfAnOutputIsRefusedNamingTheFirstUntilItIsGon
   EXPECT_NO_THROW(logship::OutputLock(out, logship::kDefaultFileMode));  // released with its owner
 }
 
+TEST_F(FileLayerTest, LockFileIsExclusiveAndSaysWhenHeld) {
+  const std::string lock = dir + "/lock";
+  logship::UniqueFd first = logship::lockFile(lock, 0600);
+  ASSERT_TRUE(first.valid());
+  EXPECT_EQ(modeOf(lock), 0600u);
+  const logship::UniqueFd second = logship::lockFile(lock, 0600);
+  EXPECT_FALSE(second.valid());
+  EXPECT_EQ(errno, EWOULDBLOCK);
+  first.reset();
+  EXPECT_TRUE(logship::lockFile(lock, 0600).valid());  // released with its descriptor
+  ASSERT_EQ(::symlink(lock.c_str(), (dir + "/link").c_str()), 0);
+  EXPECT_FALSE(logship::lockFile(dir + "/link", 0600).valid());  // never through a link
+  EXPECT_EQ(errno, ELOOP);
+}
+
+TEST_F(FileLayerTest, ReadFileAndTheOneErrorShape) {
+  appendToFile(dir + "/a", "one\ntwo");
+  std::string text = "kept:";
+  ASSERT_TRUE(logship::readFile(dir + "/a", text));
+  EXPECT_EQ(text, "kept:one\ntwo");
+  EXPECT_FALSE(logship::readFile(dir + "/missing", text));
+  EXPECT_EQ(errno, ENOENT);
+  EXPECT_EQ(logship::errnoMessage("cannot read", dir + "/missing", ENOENT),
+            "cannot read " + dir + "/missing: No such file or directory");
+  EXPECT_EQ(logship::directoryOf("name"), ".");
+  EXPECT_EQ(logship::directoryOf("/var/log/x"), "/var/log");
+}
+
 }  // namespace

@@ -16,6 +16,7 @@
 #include "broker/tcp_connect.hpp"
 #include "core/error.hpp"
 #include "core/escape.hpp"
+#include "core/file.hpp"
 
 namespace logship::amqp {
 
@@ -208,7 +209,7 @@ int TlsSocket::open() {
       // rabbitmq-c keeps the reason to itself (no errno): connectTcp, which tells it, tries once more.
       std::string reason = amqp_error_string2(status);
       try {
-        ::close(connectTcp(host_, port_, timeout_));
+        const UniqueFd probe(connectTcp(host_, port_, timeout_));
       } catch (const ConnectionError& e) {
         reason = e.what();
       }

@@ -18,6 +18,7 @@
 
 #include "core/error.hpp"
 #include "core/escape.hpp"
+#include "core/file.hpp"
 #include "producer/line_buffer.hpp"
 #include "producer/shipper.hpp"
 
@@ -60,8 +61,6 @@ uint64_t endOfLastLine(int fd, uint64_t size) {
   return from == 0 ? 0 : size;  // a partial first line: read it once it is complete
 }
 
-std::string sysReason() { return std::strerror(errno); }
-
 }  // namespace
 
 struct FileInput::Seen {
@@ -80,7 +79,7 @@ struct FileInput::File {
   uint64_t checkpointLine = 1;  // the number of the line at `checkpoint`
   uint64_t stream = 0;          // the record id prefix of its content (follow_state.hpp)
   std::string idPrefix;         // streamPrefix(stream)
-  int fd = -1;
+  UniqueFd fd;
   bool rotated = false;  // its path no longer leads to it: read to its end, then close
   bool more = false;     // it had more to read than the last read's budget
   uint64_t readPos = 0;    // offset of the next byte read() returns
@@ -93,10 +92,12 @@ struct FileInput::File {
   uint64_t closedAt = 0;  // once closed: the offset it was read up to
   uint64_t closedLine = 1;  // and the number of the line there
 
-  ~File() {
-    if (fd >= 0) ::close(fd);
+  bool open() const { return fd.valid(); }
+  void close() {
+    fd.reset();
+    buffer.reset();
+    joiner.reset();
   }
-  bool open() const { return fd >= 0; }
   // Where a restart must resume for nothing handed over so far to be read again: the start of the
   // record still pending (multiline), else the start of the partial line; with its line number.
   LineTag safePosition() const {
@@ -173,7 +174,7 @@ std::vector<FileInput::Seen> FileInput::lookAtPatterns() {
                                                    "once it appears",
                                                    escaped(pattern)));
       } else {
-        warnOnce("staterr " + pattern, fmt::format("--follow {}: {}", escaped(pattern), sysReason()));
+        warnOnce("staterr " + pattern, fmt::format("--follow {}: {}", escaped(pattern), std::strerror(errno)));
       }
       continue;
     }
@@ -239,8 +240,8 @@ void FileInput::checkFollowed(Shipper* shipper, File& f, const Seen* at, Clock::
     }
   }
   struct stat st{};
-  if (::fstat(f.fd, &st) != 0) {
-    failFile(shipper, f, fmt::format("cannot look at it: {}", sysReason()));
+  if (::fstat(f.fd.get(), &st) != 0) {
+    failFile(shipper, f, fmt::format("cannot look at it: {}", std::strerror(errno)));
     return;
   }
   const auto size = static_cast<uint64_t>(st.st_size);
@@ -251,9 +252,9 @@ void FileInput::checkFollowed(Shipper* shipper, File& f, const Seen* at, Clock::
   // Truncated and written again up to or past our offset between two looks (copytruncate under
   // load): its first bytes changed. Looked at every time (one pread of at most 1 KiB). While the
   // file is short, the fingerprint grows with it.
-  const auto head = readHead(f.fd, size);
+  const auto head = readHead(f.fd.get(), size);
   if (!head) {
-    failFile(shipper, f, fmt::format("cannot read it: {}", sysReason()));
+    failFile(shipper, f, fmt::format("cannot read it: {}", std::strerror(errno)));
     return;
   }
   if (!sameContent(f.fingerprint, *head)) {
@@ -274,26 +275,22 @@ void FileInput::openFile(const Seen& s, bool firstScan, Clock::time_point now) {
     if (failedAt->second == static_cast<int64_t>(s.st.st_ctime)) return;  // unchanged: still unreadable
     failed_.erase(failedAt);  // its permissions (or content) changed: try again
   }
-  const int fd = ::open(s.path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) {
+  UniqueFd fd = logship::openFile(s.path, O_RDONLY | O_NONBLOCK, 0, true);
+  if (!fd.valid()) {
     if (errno == ENOENT) return;  // gone since the scan: the next one sees what replaced it
-    spdlog::error("cannot open {}: {}: not followed (tried again when its permissions change)", escaped(s.path),
-                  sysReason());
+    spdlog::error("{}: not followed (tried again when its permissions change)",
+                  errnoMessage("cannot open", s.path, errno));
     failed_[{key.dev, key.ino}] = s.st.st_ctime;
     return;
   }
   struct stat st{};
-  if (::fstat(fd, &st) != 0 || keyOf(st) != key) {
-    ::close(fd);  // replaced between the scan and the open: the next scan sees the new one
-    return;
-  }
+  if (::fstat(fd.get(), &st) != 0 || keyOf(st) != key) return;  // replaced since the scan: the next one sees it
   const auto size = static_cast<uint64_t>(st.st_size);
-  const auto head = readHead(fd, size);
+  const auto head = readHead(fd.get(), size);
   if (!head) {
-    spdlog::error("cannot read {}: {}: not followed (tried again when its permissions change)", escaped(s.path),
-                  sysReason());
+    spdlog::error("{}: not followed (tried again when its permissions change)",
+                  errnoMessage("cannot read", s.path, errno));
     failed_[{key.dev, key.ino}] = st.st_ctime;
-    ::close(fd);
     return;
   }
 
@@ -301,7 +298,7 @@ void FileInput::openFile(const Seen& s, bool firstScan, Clock::time_point now) {
   // it goes on where it was closed.
   for (auto& [number, f] : files_) {
     if (!f->open() && f->key == key && sameContent(f->fingerprint, *head) && size >= f->closedAt) {
-      attach(*f, fd, s.path, size, {f->closedAt, f->closedLine}, now);
+      attach(*f, std::move(fd), s.path, size, {f->closedAt, f->closedLine}, now);
       spdlog::info("following {} again from offset {}", escaped(s.path), f->closedAt);
       return;
     }
@@ -310,8 +307,8 @@ void FileInput::openFile(const Seen& s, bool firstScan, Clock::time_point now) {
   auto entryAt = std::find_if(unmatched_.begin(), unmatched_.end(), [&](const FollowEntry& e) { return e.key == key; });
   const FollowEntry* entry = entryAt != unmatched_.end() ? &*entryAt : nullptr;
   const bool atEnd = entry == nullptr && firstScan && !state_.existed() && !options_.fromBeginning;
-  const StartDecision start = decideStart(entry, *head, size, atEnd ? endOfLastLine(fd, size) : 0, state_.existed(),
-                                          options_.fromBeginning, firstScan);
+  const StartDecision start = decideStart(entry, *head, size, atEnd ? endOfLastLine(fd.get(), size) : 0,
+                                          state_.existed(), options_.fromBeginning, firstScan);
   const uint64_t saved = entry != nullptr ? entry->offset : 0;
   const std::optional<FollowEntry> kept = entry != nullptr ? std::optional(*entry) : std::nullopt;
   if (entry != nullptr) unmatched_.erase(entryAt);
@@ -326,7 +323,7 @@ void FileInput::openFile(const Seen& s, bool firstScan, Clock::time_point now) {
   const bool resumed = start.why == StartDecision::Why::Resumed;
   f->startStream(resumed ? entry->stream : 0, resumed ? entry->line : 1);
   newStreams_ = newStreams_ || f->stream != (resumed ? entry->stream : 0);
-  attach(*f, fd, s.path, size, {start.offset, f->nextLine}, now);
+  attach(*f, std::move(fd), s.path, size, {start.offset, f->nextLine}, now);
   const std::string path = escaped(s.path);
   switch (start.why) {
     case StartDecision::Why::Resumed: spdlog::info("following {} from offset {} (state file)", path, start.offset); break;
@@ -347,11 +344,11 @@ void FileInput::openFile(const Seen& s, bool firstScan, Clock::time_point now) {
   files_.emplace(f->number, std::move(f));
 }
 
-void FileInput::attach(File& f, int fd, const std::string& path, uint64_t size, LineTag at,
+void FileInput::attach(File& f, UniqueFd fd, const std::string& path, uint64_t size, LineTag at,
                        Clock::time_point now) {
   const uint64_t offset = at.offset;
   f.nextLine = at.line;
-  f.fd = fd;
+  f.fd = std::move(fd);
   f.path = path;
   f.rotated = false;
   f.more = false;
@@ -360,8 +357,8 @@ void FileInput::attach(File& f, int fd, const std::string& path, uint64_t size, 
   f.lastGrowth = now;
   f.buffer = std::make_unique<LineBuffer>(options_.maxLineBytes, kInitialBuffer);
   f.joiner = std::make_unique<LineJoiner>(options_.multiline);
-  if (::lseek(fd, static_cast<off_t>(offset), SEEK_SET) < 0) {
-    failFile(nullptr, f, fmt::format("cannot seek to offset {}: {}", offset, sysReason()));
+  if (::lseek(f.fd.get(), static_cast<off_t>(offset), SEEK_SET) < 0) {
+    failFile(nullptr, f, fmt::format("cannot seek to offset {}: {}", offset, std::strerror(errno)));
   }
 }
 
@@ -383,8 +380,12 @@ namespace {
 // `minSize` bytes.
 struct Sibling {
   std::string path;
-  int fd = -1;
+  UniqueFd fd;
   struct stat st{};
+};
+
+struct DirCloser {
+  void operator()(DIR* d) const { ::closedir(d); }
 };
 
 // The first sibling of `path` (itself excluded) for which want(stat) is true and whose content
@@ -395,30 +396,29 @@ std::optional<Sibling> findSibling(const std::string& path, const Fingerprint& f
   const std::filesystem::path old(path);
   const std::string dir = old.parent_path().empty() ? std::string(".") : old.parent_path().string();
   const std::string base = old.filename().string();
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return std::nullopt;
+  const std::unique_ptr<DIR, DirCloser> d(::opendir(dir.c_str()));
+  if (!d) return std::nullopt;
   std::optional<Sibling> found;
-  while (const dirent* e = ::readdir(d)) {
+  while (const dirent* e = ::readdir(d.get())) {
     const std::string name = e->d_name;
     if (!name.starts_with(base) || compressedName(name)) continue;
-    Sibling s{dir + "/" + name, -1, {}};
+    Sibling s{dir + "/" + name, {}, {}};
     if (::stat(s.path.c_str(), &s.st) != 0 || !S_ISREG(s.st.st_mode) || !want(s.st)) continue;
     if (name == base) {
       if (itself == nullptr) continue;
       *itself = true;
       break;
     }
-    s.fd = ::open(s.path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (s.fd < 0) continue;
-    const auto head = ::fstat(s.fd, &s.st) == 0 && want(s.st) ? readHead(s.fd, static_cast<uint64_t>(s.st.st_size))
-                                                                : std::nullopt;
+    s.fd = openFile(s.path, O_RDONLY | O_NONBLOCK, 0, true);
+    if (!s.fd.valid()) continue;
+    const auto head = ::fstat(s.fd.get(), &s.st) == 0 && want(s.st)
+                          ? readHead(s.fd.get(), static_cast<uint64_t>(s.st.st_size))
+                          : std::nullopt;
     if (head && sameContent(fingerprint, *head) && static_cast<uint64_t>(s.st.st_size) >= minSize) {
       found = std::move(s);
       break;
     }
-    ::close(s.fd);
   }
-  ::closedir(d);
   return found;
 }
 
@@ -429,8 +429,8 @@ void FileInput::resumeRotatedFromState(const FollowEntry& entry, Clock::time_poi
   // rotation while the producer was stopped. Looked for beside its old path, by inode and content,
   // and read from the saved offset to its end.
   bool itself = false;
-  const auto s = findSibling(entry.path, entry.fingerprint, entry.offset,
-                             [&](const struct stat& st) { return keyOf(st) == entry.key; }, &itself);
+  auto s = findSibling(entry.path, entry.fingerprint, entry.offset,
+                       [&](const struct stat& st) { return keyOf(st) == entry.key; }, &itself);
   if (itself) {
     spdlog::info("{} is no longer matched by --follow: forgotten", escaped(entry.path));
     return;
@@ -449,7 +449,7 @@ void FileInput::resumeRotatedFromState(const FollowEntry& entry, Clock::time_poi
   f->checkpoint = entry.offset;
   f->startStream(entry.stream, entry.line);
   newStreams_ = newStreams_ || entry.stream == 0;
-  attach(*f, s->fd, s->path, static_cast<uint64_t>(s->st.st_size), {entry.offset, entry.line}, now);
+  attach(*f, std::move(s->fd), s->path, static_cast<uint64_t>(s->st.st_size), {entry.offset, entry.line}, now);
   f->rotated = true;
   spdlog::info("{} was renamed to {} while log_producer was stopped: reading it from offset {} to its end",
                escaped(entry.path), escaped(s->path), entry.offset);
@@ -473,7 +473,7 @@ bool FileInput::readRotatedCopy(Shipper& shipper, File& f, Clock::time_point now
   c->checkpoint = safe.offset;
   c->checkpointLine = safe.line;
   const auto copySize = static_cast<uint64_t>(s->st.st_size);
-  attach(*c, s->fd, s->path, copySize, {f.lineStart, f.nextLine}, now);
+  attach(*c, std::move(s->fd), s->path, copySize, {f.lineStart, f.nextLine}, now);
   if (!c->open()) return false;
   // Kept under the followed path, as a renamed file is: a restart looks for it beside that path.
   c->path = f.path;
@@ -547,9 +547,9 @@ bool FileInput::readFile(Shipper& shipper, File& f, size_t& budget, Clock::time_
                     escaped(f.path), lineOffset, skipped, options_.maxLineBytes);
       continue;
     }
-    const ssize_t n = f.buffer->readFrom(f.fd);
+    const ssize_t n = f.buffer->readFrom(f.fd.get());
     if (n < 0) {
-      failFile(&shipper, f, fmt::format("cannot read it: {}", sysReason()));
+      failFile(&shipper, f, fmt::format("cannot read it: {}", std::strerror(errno)));
       return true;
     }
     if (n == 0) break;
@@ -587,13 +587,13 @@ void FileInput::truncated(Shipper* shipper, File& f, Clock::time_point now) {
   f.startStream(0, 1);  // new content: new record ids, saved before any of its records is shipped
   newStreams_ = true;
   f.lastGrowth = now;
-  if (::lseek(f.fd, 0, SEEK_SET) < 0) {
-    failFile(shipper, f, fmt::format("cannot seek: {}", sysReason()));
+  if (::lseek(f.fd.get(), 0, SEEK_SET) < 0) {
+    failFile(shipper, f, fmt::format("cannot seek: {}", std::strerror(errno)));
     return;
   }
   struct stat st{};
-  f.size = ::fstat(f.fd, &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
-  const auto head = readHead(f.fd, f.size);
+  f.size = ::fstat(f.fd.get(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+  const auto head = readHead(f.fd.get(), f.size);
   f.fingerprint = head ? fingerprintOf(*head) : Fingerprint{};
 }
 
@@ -621,10 +621,7 @@ void FileInput::closeFile(Shipper& shipper, File& f) {
   f.closedLine = f.nextLine;
   mark(shipper, f);
   spdlog::info("{} (renamed or deleted) read to its end, {} bytes: closed", escaped(f.path), f.closedAt);
-  ::close(f.fd);
-  f.fd = -1;
-  f.buffer.reset();
-  f.joiner.reset();
+  f.close();
 }
 
 void FileInput::failFile(Shipper* shipper, File& f, const std::string& why) {
@@ -633,15 +630,12 @@ void FileInput::failFile(Shipper* shipper, File& f, const std::string& why) {
     if (auto record = f.joiner->flush()) shipRecord(*shipper, f, *record);
   }
   struct stat st{};
-  failed_[{f.key.dev, f.key.ino}] = ::fstat(f.fd, &st) == 0 ? static_cast<int64_t>(st.st_ctime) : 0;
+  failed_[{f.key.dev, f.key.ino}] = ::fstat(f.fd.get(), &st) == 0 ? static_cast<int64_t>(st.st_ctime) : 0;
   const LineTag at = f.safePosition();
   f.closedAt = at.offset;
   f.closedLine = at.line;
   if (shipper != nullptr) mark(*shipper, f);
-  ::close(f.fd);
-  f.fd = -1;
-  f.buffer.reset();
-  f.joiner.reset();
+  f.close();
 }
 
 bool FileInput::read(Shipper& shipper) {

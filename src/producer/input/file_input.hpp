@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/file.hpp"
 #include "core/record.hpp"
 #include "metrics/metric.hpp"
 #include "producer/input/checkpoint.hpp"
@@ -68,7 +69,7 @@ class FileInput : public Input {
   // copytruncate: reads the rest of `f`'s old content from its copy, if one is beside it.
   bool readRotatedCopy(Shipper& shipper, File& f, Clock::time_point now);
   // `f` is open at `offset` (a new file, or one of this run's closed files opened again).
-  void attach(File& f, int fd, const std::string& path, uint64_t size, LineTag at, Clock::time_point now);
+  void attach(File& f, UniqueFd fd, const std::string& path, uint64_t size, LineTag at, Clock::time_point now);
   // Reads and ships what `f` holds; false when it has more than `budget` allowed.
   bool readFile(Shipper& shipper, File& f, size_t& budget, Clock::time_point now);
   void closeFile(Shipper& shipper, File& f);  // a rotated file finished: its last partial line too

@@ -23,10 +23,6 @@ namespace {
 constexpr std::string_view kMagic = "logship-follow-state";
 constexpr int kVersion = 2;
 
-std::string sysError(std::string_view what, const std::string& path) {
-  return fmt::format("{} {}: {}", what, escaped(path), std::strerror(errno));
-}
-
 template <class T>
 bool parseNumber(std::string_view text, T& out, int base = 10) {
   if (text.empty()) return false;
@@ -183,47 +179,25 @@ FollowStateFile::FollowStateFile(std::string path) : path_(std::move(path)) {
     }
   }
   const std::string lockPath = path_ + ".lock";
-  lockFd_ = ::open(lockPath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (lockFd_ < 0) throw Error(sysError("cannot open the state file's lock", lockPath));
-  if (::flock(lockFd_, LOCK_EX | LOCK_NB) != 0) {
-    const bool busy = errno == EWOULDBLOCK;
-    const std::string why = busy ? fmt::format("the state file {} is in use by another log_producer (lock {})",
-                                               escaped(path_), escaped(lockPath))
-                                 : sysError("cannot lock the state file", lockPath);
-    ::close(lockFd_);
-    lockFd_ = -1;
-    throw Error(why);
+  lock_ = lockFile(lockPath, 0600);
+  if (!lock_.valid() && errno == EWOULDBLOCK) {
+    throw Error(fmt::format("the state file {} is in use by another log_producer (lock {})", escaped(path_),
+                            escaped(lockPath)));
+  }
+  if (!lock_.valid()) throw Error(errnoMessage("cannot lock the state file", lockPath, errno));
+  std::string text;
+  if (!readFile(path_, text)) {
+    if (errno == ENOENT) return;  // the first run
+    throw Error(errnoMessage("cannot read the state file", path_, errno));
   }
   try {
-    const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      if (errno == ENOENT) return;  // the first run
-      throw Error(sysError("cannot read the state file", path_));
-    }
-    std::string text;
-    if (!readAll(fd, text)) {
-      const std::string why = sysError("cannot read the state file", path_);
-      ::close(fd);
-      throw Error(why);
-    }
-    ::close(fd);
-    try {
-      loaded_ = parseFollowState(text, path_);
-    } catch (const Error& e) {
-      throw Error(fmt::format("{} (repair or remove it; without it the followed files are read again from their end, "
-                              "or with --from-beginning from their beginning)",
-                              e.what()));
-    }
-    existed_ = true;
-  } catch (...) {
-    ::close(lockFd_);
-    lockFd_ = -1;
-    throw;
+    loaded_ = parseFollowState(text, path_);
+  } catch (const Error& e) {
+    throw Error(fmt::format("{} (repair or remove it; without it the followed files are read again from their end, "
+                            "or with --from-beginning from their beginning)",
+                            e.what()));
   }
-}
-
-FollowStateFile::~FollowStateFile() {
-  if (lockFd_ >= 0) ::close(lockFd_);
+  existed_ = true;
 }
 
 void FollowStateFile::save(const std::vector<FollowEntry>& entries) {

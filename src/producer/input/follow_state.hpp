@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/file.hpp"
+
 namespace logship {
 
 // A file's place on its file system. Two open files with the same FileKey are the same file; a
@@ -84,15 +86,14 @@ std::string formatFollowState(const std::vector<FollowEntry>& entries);
 std::vector<FollowEntry> parseFollowState(std::string_view text, const std::string& path);
 
 // The state file on disk: locked against a second producer (flock on PATH.lock, held while this
-// object lives), loaded once, saved atomically (PATH.tmp written, fsynced, renamed over PATH, the
-// directory fsynced).
+// object lives), loaded once, saved atomically (replaceFile: a temporary beside it written,
+// fsynced, renamed over PATH, the directory fsynced).
 class FollowStateFile {
  public:
   // Creates the directory if missing, takes the lock and loads the file (absent: no entries,
   // existed() false). Throws Error: in use by another producer, unreadable, or damaged (naming the
   // file and line).
   explicit FollowStateFile(std::string path);
-  ~FollowStateFile();
   FollowStateFile(const FollowStateFile&) = delete;
   FollowStateFile& operator=(const FollowStateFile&) = delete;
 
@@ -104,7 +105,7 @@ class FollowStateFile {
 
  private:
   std::string path_;
-  int lockFd_ = -1;
+  UniqueFd lock_;  // held (flock) while this object lives
   bool existed_ = false;
   std::vector<FollowEntry> loaded_;
 };

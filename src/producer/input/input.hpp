@@ -1,5 +1,5 @@
 #pragma once
-// The producer's inputs (docs/ARCHITECTURE.md, "Inputs"): each source of records — stdin, followed
+// The producer's inputs (docs/ARCHITECTURE.md, "Data flow"): each source of records — stdin, followed
 // files, syslog sockets — is an Input. One thread runs them all (InputLoop): it waits on every
 // input's descriptors with poll(2) and lets each read what is ready and hand its records to the one
 // Shipper, whose ship() is not thread-safe. An input never blocks in read().

@@ -17,11 +17,6 @@
 
 namespace logship {
 
-void Socket::reset() {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = -1;
-}
-
 Socket bindSocket(std::string_view text, int type, std::string_view flag) {
   const metrics::ListenAddress address = metrics::parseListenAddress(text, flag);
   addrinfo hints{};

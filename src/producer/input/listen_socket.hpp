@@ -5,34 +5,13 @@
 
 #include <string>
 #include <string_view>
-#include <utility>
+
+#include "core/file.hpp"
 
 namespace logship {
 
-// An owned descriptor (move-only); closed when destroyed.
-class Socket {
- public:
-  Socket() = default;
-  explicit Socket(int fd) : fd_(fd) {}
-  ~Socket() { reset(); }
-  Socket(Socket&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Socket& operator=(Socket&& other) noexcept {
-    if (this != &other) {
-      reset();
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  Socket(const Socket&) = delete;
-  Socket& operator=(const Socket&) = delete;
-
-  int get() const { return fd_; }
-  explicit operator bool() const { return fd_ >= 0; }
-  void reset();
-
- private:
-  int fd_ = -1;
-};
+// An owned socket descriptor (move-only); closed when destroyed.
+using Socket = UniqueFd;
 
 // Binds a non-blocking, close-on-exec socket of `type` (SOCK_DGRAM, or SOCK_STREAM: then also
 // listening) to `address`: HOST:PORT or [IPV6]:PORT, port 0 for any free one (the syntax of

@@ -2,7 +2,7 @@
 // Splits a syslog TCP stream into messages (RFC 6587), decided anew for every frame:
 //   octet counting:   MSG-LEN SP SYSLOG-MSG     when the frame starts with a digit (1 to 10 digits, then a space)
 //   non-transparent:  SYSLOG-MSG LF  or  SYSLOG-MSG NUL   anything else
-// LF and NUL framing on one connection (docs/FORMATS.md, "Syslog over TCP"): a connection starts
+// LF and NUL framing on one connection (docs/FORMATS.md, "Syslog"): a connection starts
 // with LF framing, where an LF or a NUL ends a frame — except that when a NUL has already arrived
 // within the size limit after the frame's start, the frame runs to that NUL, LFs included. Once a
 // frame ended with a NUL the connection uses NUL framing: only a NUL ends a frame, an LF is part of
