@@ -15,11 +15,11 @@ if [ "$mode" != run ]; then
 cmake -S . -B "$dir" -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
   -DLOGSHIP_FUZZ=ON -DBUILD_TESTING=OFF -DLOGSHIP_WERROR=ON >/dev/null
 cmake --build "$dir" --target fuzz_escape fuzz_decode fuzz_broker_url fuzz_redis_envelope fuzz_id_journal fuzz_spool \
-  fuzz_syslog fuzz_json_input fuzz_follow_state >/dev/null
+  fuzz_syslog fuzz_json_input fuzz_follow_state fuzz_inflate >/dev/null
 fi
 [ "$mode" = build ] && { echo "fuzz: targets built in $dir"; exit 0; }
 for target in fuzz_escape fuzz_decode fuzz_broker_url fuzz_redis_envelope fuzz_id_journal fuzz_spool fuzz_syslog \
-  fuzz_json_input fuzz_follow_state; do
+  fuzz_json_input fuzz_follow_state fuzz_inflate; do
   mkdir -p "$dir/corpus/$target" "$dir/artifacts"
   echo "fuzz: $target for ${seconds}s"
   "$dir/bin/$target" -max_total_time="$seconds" -timeout=60 -max_len=4096 -print_final_stats=0 \
