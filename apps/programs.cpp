@@ -77,6 +77,13 @@ void defineProducer(CLI::App& app, ProducerSettings& s) {
       ->transform(cli::byteSize(1, uint64_t{64} << 20))
       ->type_name("SIZE")
       ->default_str("256K");
+  app.add_option("--compress", s.ship.zstdLevel,
+                 "Compress each batch's body: none, zstd or zstd:LEVEL (1-19; zstd is level 1). Fewer bytes through "
+                 "the broker; every Logship reader inflates it, plain AMQP/Redis clients see zstd data "
+                 "(content_encoding zstd). Messages of one record are never compressed")
+      ->transform(cli::compression())
+      ->type_name("METHOD")
+      ->default_str("none");
   app.add_option("--linger-ms", s.lingerMs, "How long a batch waits for more records before it is sent")
       ->check(cli::range(0, 60'000))
       ->capture_default_str();

@@ -106,6 +106,9 @@ class Row:
     latency_na: str = ""     # why there is no latency figure
     status: str = "ok"       # "ok", "n/a" (not available, not an error) or "failed"
     note: str = ""           # shown under the table
+    # Message body bytes that went through the broker (our rows: the aggregator's
+    # logship_aggregator_bytes_received_total, i.e. the message sizes; compressed when compressed).
+    wire_bytes: Optional[int] = None
 
     @property
     def ok(self) -> bool:
@@ -118,6 +121,20 @@ class Row:
     @property
     def mb_per_s(self) -> Optional[float]:
         return self.records * self.payload_bytes / self.seconds / MB if self.ok else None
+
+    @property
+    def wire_bytes_per_record(self) -> Optional[float]:
+        return self.wire_bytes / self.records if self.ok and self.wire_bytes else None
+
+    @property
+    def compression(self) -> Optional[float]:
+        """Text bytes (each record's message and its line feed) per byte through the broker."""
+        per = self.wire_bytes_per_record
+        return (self.payload_bytes + 1) / per if per else None
+
+    @property
+    def broker_cpu_s_per_m(self) -> Optional[float]:
+        return self.broker_cpu_s / self.records * 1e6 if self.ok and self.broker_cpu_s is not None else None
 
     @property
     def client_cpu_s(self) -> Optional[float]:
@@ -259,7 +276,7 @@ def evaluate_goals(rows: list[Row]) -> list[Goal]:
 
 COLUMNS = ["#", "Row", "Broker", "Measured", "Records", "Records/s", "MB/s", "× probe",
            "CPU s send", "CPU s recv", "CPU µs/rec", "RSS MB send", "RSS MB recv",
-           "Broker CPU s", "p50 ms", "p99 ms"]
+           "Broker CPU s", "Broker CPU s/M rec", "Wire B/rec", "Text ÷ wire", "p50 ms", "p99 ms"]
 
 
 def table_cells(rows: list[Row]) -> list[list[str]]:
@@ -274,7 +291,9 @@ def table_cells(rows: list[Row]) -> list[list[str]]:
                         proc_cell(r.sender, "cpu"), proc_cell(r.receiver, "cpu"),
                         fmt_num(r.cpu_us_per_record, 1),
                         proc_cell(r.sender, "rss"), proc_cell(r.receiver, "rss"),
-                        fmt_num(r.broker_cpu_s, 2),
+                        fmt_num(r.broker_cpu_s, 2), fmt_num(r.broker_cpu_s_per_m, 2),
+                        fmt_num(r.wire_bytes_per_record, 1),
+                        fmt_ratio(r.compression) if r.compression else "–",
                         fmt_ms(lat.p50_ms if lat else None), fmt_ms(lat.p99_ms if lat else None)])
         else:
             what = "not available yet" if r.status == "n/a" else "FAILED"

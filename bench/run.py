@@ -34,6 +34,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -449,6 +450,10 @@ class Bench:
         shutil.copyfile(self.shared / "amqp_ceiling.c", src)
         self.probe = self.work / "amqp_ceiling"
         subprocess.run(["gcc", "-O2", "-o", self.probe, src, "-lrabbitmq"], check=True)
+        # The probe with our messages' exact shape (bench/broker_cost/amqp_cost.c, OURS_SHAPE=1).
+        self.shape_probe = self.work / "amqp_cost"
+        subprocess.run(["gcc", "-O2", "-o", self.shape_probe, BENCH_DIR / "broker_cost" / "amqp_cost.c", "-lrabbitmq"],
+                       check=True)
         help_text = subprocess.run([self.bin / "log_producer", "--help"], capture_output=True,
                                    text=True).stdout
         self.batch_flag = "--batch-records" in help_text
@@ -528,6 +533,36 @@ class Bench:
                     f"{PROBE_PREFETCH}` at once; time from the publisher's start to the consumer's exit. "
                     f"Their own figures: {pub.output().strip()} / {sub.output().strip()}.")
 
+    def shape_probe_row(self, row: R.Row) -> None:
+        """The probe sending and consuming messages of exactly our one-record shape (same properties,
+        the six logship-* headers, through the logs exchange, mandatory), with our producer's confirm
+        window (1024) and our aggregator's prefetch (200): the like-for-like ceiling of ours_amqp."""
+        self.rabbit.reset_queue()
+        d = self.row_dir(row.key)
+        n = row.records
+        env = os.environ | {"AMQP_PORT": str(AMQP_PORT), "OURS_SHAPE": "1", "EXCHANGE": "logs", "MANDATORY": "1"}
+        sub = Proc("shape sub", [self.shape_probe, "sub", n, 200], d / "sub.log", env=env, cwd=d)
+        sub.must_live = False
+        deadline = time.monotonic() + 20
+        while self.rabbit.consumers() < 1:
+            if sub.poll() or time.monotonic() > deadline:
+                raise RowFailed(f"the probe's consumer did not start: {sub.output(600)}")
+            time.sleep(0.05)
+        cpu0, t0 = self.rabbit.cpu_s(), time.monotonic()
+        pub = Proc("shape pub", [self.shape_probe, "pub", n, 1024, self.payload], d / "pub.log", env=env, cwd=d)
+        wait_count("messages consumed (the consumer exits at N)", lambda: n if sub.poll() else 0, n, [pub, sub],
+                   timeout=self.a.row_timeout)
+        t1 = sub.ended
+        cpu1 = self.rabbit.cpu_s()
+        pub.wait(30)
+        row.sender, row.receiver = pub.expect_ok(), sub.expect_ok()
+        row.seconds = t1 - t0
+        row.broker_cpu_s = cpu1 - cpu0 if cpu0 is not None and cpu1 is not None else None
+        row.note = (f"`OURS_SHAPE=1 EXCHANGE=logs MANDATORY=1 amqp_cost pub {n} 1024 {self.payload}` and `amqp_cost sub "
+                    f"{n} 200` at once (bench/broker_cost/amqp_cost.c: our properties and six logship-* headers, "
+                    f"our confirm window and prefetch; no file written, no dedup); time from the publisher's start "
+                    f"to the consumer's exit. Their own figures: {pub.output().strip()} / {sub.output().strip()}.")
+
     def pika_row(self, row: R.Row, confirm: bool, prefetch: int) -> None:
         self.rabbit.reset_queue()
         d = self.row_dir(row.key)
@@ -600,7 +635,8 @@ log {{ source(s_in); destination(d_mq); flags(flow-control); }};
         n = row.records
         out = d / "aggregated_logs.txt"
         env = self.env(row.broker)
-        agg = Proc("aggregator", [self.bin / "log_aggregator", "--output", out, "--queue", QUEUE, *self.a.agg_args],
+        agg = Proc("aggregator", [self.bin / "log_aggregator", "--output", out, "--queue", QUEUE,
+                                  "--metrics-listen", "127.0.0.1:0", *self.a.agg_args],
                    d / "aggregator.log", env=env, cwd=d)
         agg.must_live = True
         wait_ready(agg, "Waiting for logs")
@@ -613,6 +649,7 @@ log {{ source(s_in); destination(d_mq); flags(flow-control); }};
         cpu1 = broker.cpu_s()
         prod.wait(120)
         time.sleep(0.2)
+        row.wire_bytes = scrape_counter(agg, "logship_aggregator_bytes_received_total")
         agg.stop()
         lines = counter()
         counter.close()
@@ -855,6 +892,20 @@ class SoakFeeder:
             self.proc.popen.stdin.close()
 
 
+def scrape_counter(proc: Proc, name: str) -> Optional[int]:
+    """A counter of a running program's /metrics (its --metrics-listen address from its log), or None."""
+    m = re.search(r"serving metrics on http://([0-9.:]+)/metrics", proc.output(100_000))
+    if not m:
+        return None
+    try:
+        with urllib.request.urlopen(f"http://{m.group(1)}/metrics", timeout=10) as r:
+            text = r.read().decode()
+    except OSError:
+        return None
+    found = re.search(rf"^{re.escape(name)} ([0-9.e+]+)$", text, re.M)
+    return int(float(found.group(1))) if found else None
+
+
 def vm_rss_kb(pid: Optional[int]) -> Optional[int]:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -879,10 +930,16 @@ def build_plan(b: Bench) -> list[tuple[R.Row, Callable[[R.Row], None]]]:
          lambda r: b.pika_row(r, confirm=False, prefetch=100)),
         (R.Row("syslog_ng", "syslog-ng amqp()", "RabbitMQ", R.PEER, "publish only", "NO confirms, persistent", sng, P),
          b.syslog_ng_row),
+        (R.Row("probe_our_shape", "rabbitmq-c probe, our message shape", "RabbitMQ", R.CEILING, "pub+sub at once",
+               "confirm window 1024, prefetch 200 (no file, no fsync)", n, P),
+         b.shape_probe_row),
         (R.Row("ours_amqp", "ours, 1 record/message", "RabbitMQ", R.OURS, "end to end", conf, n, P),
          lambda r: b.ours_row(r, b.single_args())),
         (R.Row("ours_amqp_batched", f"ours, batched ({a.batch_records}/message)", "RabbitMQ", R.OURS, "end to end", conf, batched, P),
          lambda r: b.ours_row(r, b.batch_args())),
+        (R.Row("ours_amqp_batched_zstd", f"ours, batched ({a.batch_records}/message), --compress zstd", "RabbitMQ",
+               R.OURS, "end to end", conf, batched, P),
+         lambda r: b.ours_row(r, b.batch_args() + ["--compress", "zstd"])),
         (R.Row("ours_amqp_batched_fixed", f"ours, batched ({a.batch_records}/message), old fixed {PAYLOAD}-byte input",
                "RabbitMQ", R.OURS, "end to end", conf, batched, PAYLOAD),
          lambda r: b.ours_row(r, b.batch_args(), fixed=True)),
@@ -894,6 +951,9 @@ def build_plan(b: Bench) -> list[tuple[R.Row, Callable[[R.Row], None]]]:
          lambda r: b.ours_row(r, b.single_args())),
         (R.Row("ours_redis_batched", f"ours, batched ({a.batch_records}/value)", "Redis", R.OURS, "end to end", conf, batched, P),
          lambda r: b.ours_row(r, b.batch_args())),
+        (R.Row("ours_redis_batched_zstd", f"ours, batched ({a.batch_records}/value), --compress zstd", "Redis", R.OURS,
+               "end to end", conf, batched, P),
+         lambda r: b.ours_row(r, b.batch_args() + ["--compress", "zstd"])),
     ]
     if a.only:
         keep = set(a.only.split(","))
@@ -1069,7 +1129,9 @@ def main(argv=None) -> int:
                 f"first {a.latency_warmup:g} s not measured)")
             for i, r in enumerate(lat_rows, 1):
                 log(f"  [{i}/{len(lat_rows)}] {r.label} ({r.broker})")
-                extra = b.batch_args() if r.key.endswith("_batched") else []
+                extra = b.batch_args() if "_batched" in r.key else []
+                if r.key.endswith("_zstd"):
+                    extra += ["--compress", "zstd"]
                 try:
                     r.latency = b.latency_run(r, extra)
                     L = r.latency
@@ -1083,6 +1145,7 @@ def main(argv=None) -> int:
             if r.latency is None and not r.latency_na:
                 r.latency_na = {
                     "probe": "its bodies are constant bytes: no send time to compare",
+                    "probe_our_shape": "its bodies are constant bytes: no send time to compare",
                     "pika_tutorial": "the seed producer's body has a fixed timestamp: no send time to compare",
                     "pika_fast": "the seed producer's body has a fixed timestamp: no send time to compare",
                     "syslog_ng": "publish only: nothing consumes during the row",

@@ -12,7 +12,7 @@ seconds=${1:-20}
 dir=${2:-build-fuzz}
 mode=${3:-all}
 targets=(fuzz_escape fuzz_decode fuzz_broker_url fuzz_redis_envelope fuzz_id_journal fuzz_spool fuzz_syslog
-  fuzz_json_input fuzz_follow_state)
+  fuzz_json_input fuzz_follow_state fuzz_inflate)
 [ $# -ge 4 ] && targets=("$4")
 command -v clang++ >/dev/null || { echo "fuzz: clang++ is not installed (run scripts/install-deps.sh)" >&2; exit 1; }
 if [ "$mode" != run ]; then

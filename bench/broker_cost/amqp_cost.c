@@ -7,6 +7,11 @@
      EXCHANGE=E  publish through topic exchange E (declared, bound to logs_queue with #) with
                  routing key svc.info (ours: logs, <service>.<level>)
      MANDATORY=1 publish with the mandatory flag (ours)
+     OURS_SHAPE=1 exactly the shape of log_producer --batch-records 1's messages: content-type
+                 text/plain, persistent, a message-id of 16 hex digits and a sequence number, and
+                 the six string headers logship-version, -ts, -level, -service, -host, -id with
+                 values of our sizes (use with EXCHANGE=logs MANDATORY=1; `make bench`'s row
+                 probe_our_shape)
    Usage: amqp_cost pub N WINDOW BYTES | sub N PREFETCH   (port: $AMQP_PORT; queue: logs_queue)
    pub keeps up to WINDOW unconfirmed messages (a sliding window, as log_producer); sub acks with
    multiple=true every PREFETCH/2 messages. */
@@ -105,12 +110,39 @@ int main(int argc, char** argv) {
       p.app_id = amqp_cstring_bytes("myservice");
       p.content_type = amqp_cstring_bytes("text/plain");
     }
+    char ours[6][40];
+    char messageId[48];
+    if (env("OURS_SHAPE")) {
+      static const char* const names[6] = {"logship-version", "logship-ts", "logship-level", "logship-service",
+                                           "logship-host", "logship-id"};
+      snprintf(ours[0], sizeof ours[0], "1");
+      snprintf(ours[1], sizeof ours[1], "1764270000123456");
+      snprintf(ours[2], sizeof ours[2], "info");
+      snprintf(ours[3], sizeof ours[3], "-");
+      snprintf(ours[4], sizeof ours[4], "bench-host");
+      snprintf(ours[5], sizeof ours[5], "0123456789abcdef-1000000");
+      for (int i = 0; i < 6; i++) {
+        entries[i].key = amqp_cstring_bytes(names[i]);
+        entries[i].value.kind = AMQP_FIELD_KIND_UTF8;
+        entries[i].value.value.bytes = amqp_cstring_bytes(ours[i]);
+      }
+      p._flags |= AMQP_BASIC_HEADERS_FLAG | AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_MESSAGE_ID_FLAG;
+      p.headers.num_entries = 6;
+      p.headers.entries = entries;
+      p.content_type = amqp_cstring_bytes("text/plain");
+    }
     const int mandatory = env("MANDATORY") != NULL;
     const amqp_bytes_t ex = exchange ? amqp_cstring_bytes(exchange) : amqp_empty_bytes;
     const amqp_bytes_t key = amqp_cstring_bytes(exchange ? "svc.info" : "logs_queue");
     const amqp_bytes_t b = {(size_t)bytes, body};
     long confirmed = 0;
     for (long i = 1; i <= n; i++) {
+      if (env("OURS_SHAPE")) {  /* a new id per message, as ours (the record id and the message id) */
+        snprintf(ours[5], sizeof ours[5], "0123456789abcdef-%ld", 1000000 + i);
+        entries[5].value.value.bytes = amqp_cstring_bytes(ours[5]);
+        snprintf(messageId, sizeof messageId, "fedcba9876543210-%ld", i);
+        p.message_id = amqp_cstring_bytes(messageId);
+      }
       if (amqp_basic_publish(c, 1, ex, key, mandatory, 0, &p, b)) {
         fprintf(stderr, "amqp_cost: publish failed\n");
         return 1;

@@ -115,6 +115,9 @@ struct ClientOptions {
   // same level, service and fields per broker message, waiting at most linger for more.
   std::size_t batchRecords = 1000;
   std::chrono::milliseconds linger{5};
+  // As log_producer --compress: "none" (default), "zstd" or "zstd:LEVEL" (1 to 19) for the bodies of
+  // batches (docs/FORMATS.md, "Compressed batches"). Every Logship reader inflates them.
+  std::string compress = "none";
   std::string clientName = "logship-client";  // shown by rabbitmqctl list_connections
   // Redis only: records count as confirmed once `WAIT waitReplicas waitTimeout` reports that many
   // replicas have them, so a Sentinel failover cannot lose them (docs/RELIABILITY.md, "Redis

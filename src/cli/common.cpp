@@ -12,6 +12,7 @@
 #include "broker/amqp/management.hpp"
 #include "broker/resolve.hpp"
 #include "core/error.hpp"
+#include "core/compress.hpp"
 #include "core/escape.hpp"
 #include "core/progress_line.hpp"
 #include "core/secret.hpp"
@@ -218,6 +219,17 @@ CLI::Validator byteSize(uint64_t min, uint64_t max) {
         return {};
       },
       "", "SIZE");
+}
+
+CLI::Validator compression() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        const auto c = parseCompression(value);
+        if (!c) return fmt::format("'{}' is not a compression: give {}", escaped(value), kCompressionSyntax);
+        value = std::to_string(c->zstdLevel);
+        return {};
+      },
+      "", "METHOD");
 }
 
 CLI::Validator duration(std::chrono::seconds min, std::chrono::seconds max) {

@@ -95,6 +95,9 @@ std::string plainNumber(double value);
 // run() calls it.
 void showDefaultsPlainly(CLI::App& app);
 CLI::Validator duration(std::chrono::seconds min, std::chrono::seconds max);
+// --compress: none, zstd or zstd:LEVEL (core/compress.hpp); the text is replaced by the zstd level
+// (0 for none), so the option binds to an int.
+CLI::Validator compression();
 
 // Parses the command line, then the options' environment variables, then the configuration file
 // (--config FILE or LOGSHIP_CONFIG, checked against `catalog()`: every program's settings; when

@@ -34,6 +34,7 @@
 #include "broker/factory.hpp"
 #include "broker/resolve.hpp"
 #include "client/record_queue.hpp"
+#include "core/compress.hpp"
 #include "core/error.hpp"
 #include "core/escape.hpp"
 #include "core/secret.hpp"
@@ -285,6 +286,12 @@ Client::Impl::Impl(ClientOptions options)
   shipOptions_.maxMessageBytes = options_.maxMessageBytes;
   shipOptions_.batchRecords = options_.batchRecords;
   shipOptions_.linger = options_.linger;
+  if (auto c = parseCompression(options_.compress)) {
+    shipOptions_.zstdLevel = c->zstdLevel;
+  } else {
+    refuse(fmt::format("ClientOptions::compress: '{}' is not a compression: give {}", escaped(options_.compress),
+                       kCompressionSyntax));
+  }
   shipOptions_.spoolDir = options_.spoolDir;
   shipOptions_.stopGrace = std::chrono::milliseconds(500);  // close() has waited flushTimeout already
   shipOptions_.spoolGiveUpAfter = options_.flushTimeout;

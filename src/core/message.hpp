@@ -1,7 +1,9 @@
 #pragma once
 // The broker-neutral form of a record on the wire: the message text as the body, metadata as
 // string headers. Each broker adapter maps this onto its own transport (AMQP: body + headers table).
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -43,6 +45,14 @@ inline constexpr std::string_view kId = "logship-id";
 inline constexpr std::string_view kBatch = "logship-batch";
 inline constexpr std::string_view kTsDeltas = "logship-ts-deltas";
 inline constexpr uint32_t kMaxBatchRecords = 1'000'000;
+// A batch whose body is one zstd frame (log_producer --compress zstd; core/compress.hpp). Only
+// batches are compressed; the value names the encoding, "zstd" is the only one.
+inline constexpr std::string_view kEncoding = "logship-encoding";
+inline constexpr std::string_view kZstd = "zstd";
+// The most bytes a compressed body may inflate to: a batch holds at most --batch-bytes (≤ 64 MiB)
+// of text and a LF per record. A body declaring more is refused before anything is inflated (a
+// "zip bomb"); the inflated bytes take memory only as they come out.
+inline constexpr size_t kMaxInflatedBytes = (size_t{64} << 20) + (size_t{1} << 20);
 // Set on dead-lettered messages.
 inline constexpr std::string_view kDeadReason = "logship-dead-reason";
 inline constexpr std::string_view kDeadQueue = "logship-dead-queue";
@@ -83,8 +93,15 @@ void encodeRecord(const Record& record, Message& out);
 // Builds one message from consecutive records that share level, service, host and fields (those
 // of the first record), with consecutive ids. A record whose message holds a LF cannot be in a
 // batch (send it alone with encodeRecord). One record makes exactly encodeRecord's message.
+class BodyCompressor;
 class BatchBuilder {
  public:
+  BatchBuilder();
+  ~BatchBuilder();
+  BatchBuilder(BatchBuilder&&) noexcept;
+  BatchBuilder& operator=(BatchBuilder&&) noexcept;
+  // zstd level for the bodies of batches of 2 or more records (logship-encoding: zstd); 0: none.
+  void setCompression(int zstdLevel);
   // Starts a new batch with `first` (its metadata is shared by the records added after it).
   void start(const Record& first);
   void add(std::string_view message, int64_t timestampUs);
@@ -104,7 +121,11 @@ class BatchBuilder {
   bool anyDelta_ = false;
   int64_t lastTs_ = 0;
   size_t count_ = 0;
+  std::unique_ptr<BodyCompressor> compressor_;
 };
+
+// Whether the message says its body is zstd-compressed (a logship-encoding: zstd header).
+bool isZstdBatch(const Message& message);
 
 // How many records a message holds: its logship-batch count, else 1.
 uint64_t recordCount(const Message& message);
@@ -164,6 +185,7 @@ class DecodedMessage {
   std::vector<size_t> starts_;       // batch: start of line i in body_, then body_.size() + 1
   std::vector<int64_t> timestamps_;  // batch
   RecordIdRef firstId_;              // views into meta_.id
+  std::string inflated_;             // the body of a compressed batch, inflated (body_ points into it)
 };
 
 // Turns a received message into its records (appended to `out`): a batch gives each of its

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "core/compress.hpp"
 #include "core/escape.hpp"
 #include "core/message.hpp"
 
@@ -134,6 +135,15 @@ void BatchBuilder::add(std::string_view message, int64_t timestampUs) {
   ++count_;
 }
 
+BatchBuilder::BatchBuilder() = default;
+BatchBuilder::~BatchBuilder() = default;
+BatchBuilder::BatchBuilder(BatchBuilder&&) noexcept = default;
+BatchBuilder& BatchBuilder::operator=(BatchBuilder&&) noexcept = default;
+
+void BatchBuilder::setCompression(int zstdLevel) {
+  compressor_ = zstdLevel != 0 ? std::make_unique<BodyCompressor>(zstdLevel) : nullptr;
+}
+
 void BatchBuilder::finish(Message& out) {
   if (count_ <= 1) {
     encodeRecord(first_, out);
@@ -142,7 +152,12 @@ void BatchBuilder::finish(Message& out) {
   }
   first_.message.clear();
   encodeRecord(first_, out);
-  out.body.swap(body_);
+  if (compressor_) {
+    compressor_->compress(body_, out.body);
+    out.headers.push_back({std::string(wire::kEncoding), std::string(wire::kZstd)});
+  } else {
+    out.body.swap(body_);
+  }
   out.headers.push_back({std::string(wire::kBatch), std::to_string(count_)});
   if (anyDelta_) out.headers.push_back({std::string(wire::kTsDeltas), deltas_});
   count_ = 0;
@@ -157,6 +172,11 @@ bool parseU64(std::string_view s, uint64_t& v) {
 }
 
 }  // namespace
+
+bool isZstdBatch(const Message& message) {
+  return std::any_of(message.headers.begin(), message.headers.end(),
+                     [](const Header& h) { return h.key == wire::kEncoding && h.value == wire::kZstd; });
+}
 
 uint64_t recordCount(const Message& message) {
   for (const auto& h : message.headers) {
@@ -212,6 +232,11 @@ bool DecodedMessage::decode(std::string_view body, std::span<const Header> heade
     if (h.key == wire::kBatch) batch = &h;
     if (h.key == wire::kTsDeltas) deltas = &h;
     if (h.key == wire::kVersion) enveloped = true;
+  }
+  // A plain message's headers mean nothing (its body is the text, whatever it claims).
+  if (enveloped) {
+    if (!inflatedBody(body, headers, inflated_, body, error)) return false;
+    body_ = body;
   }
   if (batch == nullptr || !enveloped) {
     if (!decodeMessage(body, headers, fallbackTimestampUs, meta_, error)) return false;

@@ -10,6 +10,7 @@
 
 #include "broker/factory.hpp"
 #include "core/error.hpp"
+#include "core/compress.hpp"
 #include "core/escape.hpp"
 #include "core/timestamp.hpp"
 #include "ctl/commands.hpp"
@@ -40,12 +41,22 @@ std::string timeOf(const Message& m) {
   return m.timestampUs > 0 ? formatTimestamp(m.timestampUs) : std::string();
 }
 
-// The first bytes of the body, escaped: no control character reaches the terminal.
-std::string preview(const std::string& body) {
+// The text of a dead letter's body: a compressed batch's inflated (one that does not inflate, which
+// may be why it is here, shows as the bytes it is).
+std::string_view textOf(const Message& m, std::string& buffer) {
+  std::string_view text;
+  std::string error;
+  return inflatedBody(m.body, m.headers, buffer, text, error) ? text : std::string_view(m.body);
+}
+
+// The first bytes of the body's text, escaped: no control character reaches the terminal.
+std::string preview(const Message& m) {
+  std::string buffer;
+  const std::string_view body = textOf(m, buffer);
   if (body.size() <= kPreviewBytes) return escaped(body);
   size_t cut = kPreviewBytes;
   while (cut > 0 && (static_cast<unsigned char>(body[cut]) & 0xC0) == 0x80) --cut;  // not inside a character
-  return escaped(std::string_view(body).substr(0, cut)) + "...";
+  return escaped(body.substr(0, cut)) + "...";
 }
 
 nlohmann::ordered_json summaryJson(const DeadLetter& d) {
@@ -56,7 +67,7 @@ nlohmann::ordered_json summaryJson(const DeadLetter& d) {
           {"reason", header(m, wire::kDeadReason)},
           {"queue", header(m, wire::kDeadQueue)},
           {"bytes", m.body.size()},
-          {"preview", preview(m.body)}};
+          {"preview", preview(m)}};
 }
 
 std::string dumpJson(const nlohmann::ordered_json& j) {
@@ -94,7 +105,7 @@ int list(Admin& admin, const std::string& queue, const DeadRequest& request, con
       const std::string id = escaped(header(m, wire::kId));
       const std::string time = timeOf(m);
       fmt::print("{:>6}  {:<27}  {:<24}  {:>8}  {} | {}\n", d.position, time.empty() ? "-" : time, id.empty() ? "-" : id,
-                 m.body.size(), escaped(header(m, wire::kDeadReason)), preview(m.body));
+                 m.body.size(), escaped(header(m, wire::kDeadReason)), preview(m));
     }
     return ++shown < limit;
   });
@@ -121,7 +132,8 @@ int show(Admin& admin, const std::string& queue, const DeadRequest& request, con
       nlohmann::ordered_json j = summaryJson(d);
       j.erase("preview");
       j["headers"] = headers;
-      j["body"] = m.body;
+      std::string buffer;
+      j["body"] = std::string(textOf(m, buffer));
       fmt::print("{}\n", dumpJson(j));
       return false;
     }
@@ -130,11 +142,14 @@ int show(Admin& admin, const std::string& queue, const DeadRequest& request, con
     for (const Header& h : m.headers) {
       fmt::print("{}: {}{}\n", escaped(h.key), escaped(h.value), h.isString ? "" : " (not a string)");
     }
-    fmt::print("body: {} bytes\n", m.body.size());
+    std::string buffer;
+    const std::string_view body = textOf(m, buffer);
+    fmt::print("body: {} bytes{}\n", m.body.size(),
+               body.data() != m.body.data() ? fmt::format(" (zstd; {} bytes inflated)", body.size()) : "");
     size_t start = 0;
-    while (start <= m.body.size()) {  // line by line, each escaped
-      const size_t end = std::min(m.body.find('\n', start), m.body.size());
-      fmt::print("  {}\n", escaped(std::string_view(m.body).substr(start, end - start)));
+    while (start <= body.size()) {  // line by line, each escaped
+      const size_t end = std::min(body.find('\n', start), body.size());
+      fmt::print("  {}\n", escaped(body.substr(start, end - start)));
       start = end + 1;
     }
     return false;

@@ -20,6 +20,7 @@ int64_t nowNs() { return std::chrono::duration_cast<std::chrono::nanoseconds>(Cl
 Shipper::Shipper(PublisherConnect connect, Record recordTemplate, ShipperOptions options)
     : connect_(std::move(connect)), record_(std::move(recordTemplate)), options_(std::move(options)),
       nextId_(options_.firstId) {
+  batch_.setCompression(options_.zstdLevel);
   if (options_.idPrefix.empty()) {
     std::random_device rd;
     options_.idPrefix = fmt::format("{:08x}{:08x}", rd(), rd());

@@ -34,6 +34,8 @@ struct ShipperOptions {
   size_t batchRecords = 1000;
   size_t batchBytes = 256 * 1024;
   std::chrono::milliseconds linger{5};
+  // --compress: the zstd level of batches' bodies (batches of 2 or more records), 0 for none.
+  int zstdLevel = 0;
   // Message bytes in flight (sent, not yet confirmed), in addition to the confirm window.
   size_t maxInFlightBytes = 4 * 1024 * 1024;
   // --spool-dir: records are kept on disk until confirmed (empty: in memory only).

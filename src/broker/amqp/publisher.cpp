@@ -54,6 +54,11 @@ uint64_t AmqpPublisher::publish(const Message& message) {
     props._flags |= AMQP_BASIC_TIMESTAMP_FLAG;
     props.timestamp = static_cast<uint64_t>(message.timestampUs / 1'000'000);
   }
+  // A compressed batch says so in the standard property too, for clients that know no logship header.
+  if (isZstdBatch(message)) {
+    props._flags |= AMQP_BASIC_CONTENT_ENCODING_FLAG;
+    props.content_encoding = amqp_cstring_bytes("zstd");
+  }
 
   const amqp_bytes_t body{message.body.size(), const_cast<char*>(message.body.data())};
   if (live_) routingKey_ = routingKeyOf(message);
