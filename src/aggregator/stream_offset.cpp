@@ -62,7 +62,7 @@ StreamOffsetFile::StreamOffsetFile(std::string path, std::string queue, mode_t m
       "and start with --stream-from (first: the whole stream again; an offset; a time)");
   std::string text;
   if (!fd.valid() || !readAll(fd.get(), text)) {
-    throw Error(fmt::format("{}; {}", systemMessage("cannot read the stream offset file", path_, errno), fix));
+    throw Error(fmt::format("{}; {}", errnoMessage("cannot read the stream offset file", path_, errno), fix));
   }
   const std::string queueLine = fmt::format("queue {}\n", escaped(queue_));
   if (!text.starts_with(kMagic)) {
