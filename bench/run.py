@@ -505,12 +505,12 @@ class Bench:
 
     # -- rows --
 
-    def probe_row(self, row: R.Row) -> None:
-        self.rabbit.reset_queue()
-        d = self.row_dir(row.key)
+    def pubsub_row(self, row: R.Row, d: Path, label: str, sub_argv: list, pub_argv: list, env: dict,
+                   what: str, count: Callable[[], int]) -> tuple[Proc, Proc]:
+        """A probe's consumer started first, then its publisher; the clock runs from the publisher's
+        start to the consumer's exit (after N messages). Fills the row's times and CPU."""
         n = row.records
-        env = os.environ | {"CEILING_OUT": str(d / "ceiling_out.txt"), "AMQP_PORT": str(AMQP_PORT)}
-        sub = Proc("probe sub", [self.probe, "sub", n, PROBE_PREFETCH], d / "sub.log", env=env, cwd=d)
+        sub = Proc(f"{label} sub", sub_argv, d / "sub.log", env=env, cwd=d)
         sub.must_live = False
         deadline = time.monotonic() + 20
         while self.rabbit.consumers() < 1:
@@ -518,10 +518,8 @@ class Bench:
                 raise RowFailed(f"the probe's consumer did not start: {sub.output(600)}")
             time.sleep(0.05)
         cpu0, t0 = self.rabbit.cpu_s(), time.monotonic()
-        pub = Proc("probe pub", [self.probe, "pub", n, PROBE_CONFIRM_BATCH, self.payload], d / "pub.log", env=env, cwd=d)
-        size = lambda: (d / "ceiling_out.txt").stat().st_size // (self.payload + 1) if (d / "ceiling_out.txt").exists() else 0
-        wait_count("records (approx., buffered)", lambda: n if sub.poll() else size(), n, [pub, sub],
-                   timeout=self.a.row_timeout)
+        pub = Proc(f"{label} pub", pub_argv, d / "pub.log", env=env, cwd=d)
+        wait_count(what, lambda: n if sub.poll() else count(), n, [pub, sub], timeout=self.a.row_timeout)
         sub.wait(5)
         t1 = sub.ended
         cpu1 = self.rabbit.cpu_s()
@@ -529,6 +527,18 @@ class Bench:
         row.sender, row.receiver = pub.expect_ok(), sub.expect_ok()
         row.seconds = t1 - t0
         row.broker_cpu_s = cpu1 - cpu0 if cpu0 is not None and cpu1 is not None else None
+        return pub, sub
+
+    def probe_row(self, row: R.Row) -> None:
+        self.rabbit.reset_queue()
+        d = self.row_dir(row.key)
+        n = row.records
+        env = os.environ | {"CEILING_OUT": str(d / "ceiling_out.txt"), "AMQP_PORT": str(AMQP_PORT)}
+        out = d / "ceiling_out.txt"
+        size = lambda: out.stat().st_size // (self.payload + 1) if out.exists() else 0
+        pub, sub = self.pubsub_row(row, d, "probe", [self.probe, "sub", n, PROBE_PREFETCH],
+                                   [self.probe, "pub", n, PROBE_CONFIRM_BATCH, self.payload], env,
+                                   "records (approx., buffered)", size)
         row.note = (f"`amqp_ceiling pub {n} {PROBE_CONFIRM_BATCH} {self.payload}` and `amqp_ceiling sub {n} "
                     f"{PROBE_PREFETCH}` at once; time from the publisher's start to the consumer's exit. "
                     f"Their own figures: {pub.output().strip()} / {sub.output().strip()}.")
@@ -541,23 +551,9 @@ class Bench:
         d = self.row_dir(row.key)
         n = row.records
         env = os.environ | {"AMQP_PORT": str(AMQP_PORT), "OURS_SHAPE": "1", "EXCHANGE": "logs", "MANDATORY": "1"}
-        sub = Proc("shape sub", [self.shape_probe, "sub", n, 200], d / "sub.log", env=env, cwd=d)
-        sub.must_live = False
-        deadline = time.monotonic() + 20
-        while self.rabbit.consumers() < 1:
-            if sub.poll() or time.monotonic() > deadline:
-                raise RowFailed(f"the probe's consumer did not start: {sub.output(600)}")
-            time.sleep(0.05)
-        cpu0, t0 = self.rabbit.cpu_s(), time.monotonic()
-        pub = Proc("shape pub", [self.shape_probe, "pub", n, 1024, self.payload], d / "pub.log", env=env, cwd=d)
-        wait_count("messages consumed (the consumer exits at N)", lambda: n if sub.poll() else 0, n, [pub, sub],
-                   timeout=self.a.row_timeout)
-        t1 = sub.ended
-        cpu1 = self.rabbit.cpu_s()
-        pub.wait(30)
-        row.sender, row.receiver = pub.expect_ok(), sub.expect_ok()
-        row.seconds = t1 - t0
-        row.broker_cpu_s = cpu1 - cpu0 if cpu0 is not None and cpu1 is not None else None
+        pub, sub = self.pubsub_row(row, d, "shape", [self.shape_probe, "sub", n, 200],
+                                   [self.shape_probe, "pub", n, 1024, self.payload], env,
+                                   "messages consumed (the consumer exits at N)", lambda: 0)
         row.note = (f"`OURS_SHAPE=1 EXCHANGE=logs MANDATORY=1 amqp_cost pub {n} 1024 {self.payload}` and `amqp_cost sub "
                     f"{n} 200` at once (bench/broker_cost/amqp_cost.c: our properties and six logship-* headers, "
                     f"our confirm window and prefetch; no file written, no dedup); time from the publisher's start "
