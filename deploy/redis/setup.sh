@@ -8,7 +8,9 @@
 # REDISCLI_AUTH, never with -a. Turning the AOF on never loses data: see "AOF" below. See deploy/README.md.
 set -euo pipefail
 
-prog=redis-setup
+prog=redis-setup daemon=redis-server
+# shellcheck source=deploy/redis/lib.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
   cat <<'EOF'
@@ -26,10 +28,22 @@ Options:
   --queue NAME          list that --check reports the backlog of (default: logs_queue)
   --password-file FILE  read the password from FILE instead of LOGSHIP_REDIS_PASSWORD
   --no-start            only install and edit the config; do not start or restart the server
+  --role ROLE           a data node of a Redis Sentinel set-up: master or replica (default: none,
+                        a standalone server). Adds masterauth (= the password) and
+                        min-replicas-to-write/min-replicas-max-lag; the sentinels themselves are set
+                        up by deploy/redis/sentinel.sh. The password must then be made of letters,
+                        digits and ._~+/=:@%^!,- (Sentinel rewrites its auth-pass unquoted)
+  --master HOST[:PORT]  --role replica: the master to replicate (port 6379 by default)
+  --min-replicas N      with --role: min-replicas-to-write N (default 1; 0 turns it off), with
+                        min-replicas-max-lag 10: the master refuses writes while fewer than N
+                        replicas are within 10 s of it
   --check               verify instead of changing anything; exit 0 if every check is OK, 1 if not
   -h, --help            this help
 
-With --check, --port/--bind default to the config file's values.
+With --check, --port/--bind default to the config file's values; with --role, --check also reports
+the node's replication (a master's connected replicas, a replica's link) and min-replicas-to-write.
+replicaof is written only on a first set-up: once sentinels run they own it (a failover rewrites it),
+so a later run leaves an existing replicaof line, or a promoted replica, as it is and says so.
 The server is managed with systemctl (redis-server.service) when systemd runs and the config is
 /etc/redis/redis.conf; otherwise redis-server CONFIG is started directly (daemonized, as the redis
 user when it exists). A running server is restarted only when the config file changed.
@@ -37,20 +51,16 @@ Exit status: 0 done / all checks OK, 1 failure / a check failed, 2 bad usage.
 EOF
 }
 
-say() { echo "$prog: $*"; }
-warn() { echo "$prog: warning: $*" >&2; }
-die() { echo "$prog: error: $*" >&2; exit 1; }
-die_usage() { echo "$prog: error: $* (see --help)" >&2; exit 2; }
-
 # ---- options --------------------------------------------------------------------------------------
 config=/etc/redis/redis.conf port=6379 port_given=0 bind="127.0.0.1 -::1" bind_given=0 fsync=everysec
-fsync_given=0 queue=logs_queue password_file="" no_start=0 check=0
+fsync_given=0 queue=logs_queue password_file="" no_start=0 check=0 role="" master="" min_replicas=1
+min_replicas_given=0
 
 while (($#)); do
   opt=$1 val="" has_val=0
   if [[ $opt == --*=* ]]; then val=${opt#*=} opt=${opt%%=*} has_val=1; fi
   case $opt in
-    --config | --port | --bind | --fsync | --queue | --password-file)
+    --config | --port | --bind | --fsync | --queue | --password-file | --role | --master | --min-replicas)
       if ((!has_val)); then
         (($# >= 2)) || die_usage "$opt needs a value"
         val=$2
@@ -63,6 +73,9 @@ while (($#)); do
         --fsync) fsync=$val fsync_given=1 ;;
         --queue) queue=$val ;;
         --password-file) password_file=$val ;;
+        --role) role=$val ;;
+        --master) master=$val ;;
+        --min-replicas) min_replicas=$val min_replicas_given=1 ;;
       esac
       ;;
     --no-start | --check | -h | --help)
@@ -92,121 +105,64 @@ bind="${bind_words[*]}"
 [[ $queue =~ ^[A-Za-z0-9._:-]{1,200}$ ]] || die_usage "--queue: use letters, digits, '.', '_', ':' or '-'"
 [[ -z $password_file || -r $password_file ]] || die_usage "--password-file $password_file: not a readable file"
 [[ $config != "" ]] || die_usage "--config needs a file name"
+case $role in
+  "") [[ -z $master && $min_replicas_given == 0 ]] || die_usage "--master and --min-replicas need --role" ;;
+  master) [[ -z $master ]] || die_usage "--master is for --role replica (a master replicates no one)" ;;
+  replica)
+    [[ -n $master ]] || die_usage "--role replica needs --master HOST[:PORT]"
+    parse_hostport "$master" 6379 --master
+    master_host=$hp_host master_port=$hp_port
+    ;;
+  *) die_usage "--role must be 'master' or 'replica' (the sentinels: deploy/redis/sentinel.sh)" ;;
+esac
+[[ $min_replicas =~ ^[0-9]{1,3}$ ]] || die_usage "--min-replicas must be a number from 0 to 999"
+min_replicas=$((10#$min_replicas))
 config=$(realpath -m -- "$config")
 
 ((EUID == 0)) || die "must run as root (it installs packages, edits $config and starts redis-server)"
 unset REDISCLI_AUTH
 
 # ---- the password: never in argv, never printed, not passed on to the server's environment --------
-password="" password_source=""
-if [[ -n $password_file ]]; then
-  IFS= read -r password <"$password_file" || true
-  password=${password%$'\r'}
-  password_source="--password-file"
-  [[ -n $password ]] || die_usage "--password-file $password_file: the first line is empty"
-elif [[ -n ${LOGSHIP_REDIS_PASSWORD:-} ]]; then
-  password=$LOGSHIP_REDIS_PASSWORD
-  password_source="LOGSHIP_REDIS_PASSWORD"
-fi
-unset LOGSHIP_REDIS_PASSWORD
-[[ $password != *[[:cntrl:]]* ]] || die_usage "the password must not contain control characters"
+read_password "$password_file" --password-file LOGSHIP_REDIS_PASSWORD
+password=$pw_value password_source=$pw_source
+[[ -z $role || -z $password ]] || sentinel_safe_password "$password" "the password"
 if ((!check)) && [[ -z $password ]]; then
   die_usage "no password: set env LOGSHIP_REDIS_PASSWORD or use --password-file FILE"
 fi
 
-# ---- redis.conf helpers -------------------------------------------------------------------------------
-# A value as redis.conf writes it: bare when that is unambiguous, else double-quoted with escapes.
-conf_quote() {
-  local s=$1
-  if [[ $s =~ ^[A-Za-z0-9._~+/=:@%^!,-]+$ ]]; then
-    printf '%s' "$s"
-  else
-    s=${s//\\/\\\\}
-    s=${s//\"/\\\"}
-    printf '"%s"' "$s"
-  fi
-}
-# The inverse, for one value (as Redis's own parser reads "..." and '...').
-conf_unquote() {
-  local s=$1 out="" c i=1 n
-  n=${#s}
-  if [[ $s == \"*\" && $n -ge 2 ]]; then
-    while ((i < n - 1)); do
-      c=${s:i:1}
-      if [[ $c == \\ ]] && ((i + 1 < n - 1)); then
-        i=$((i + 1))
-        c=${s:i:1}
-        case $c in
-          n) c=$'\n' ;;
-          r) c=$'\r' ;;
-          t) c=$'\t' ;;
-          b) c=$'\b' ;;
-          a) c=$'\a' ;;
-          x) if [[ ${s:i+1:2} =~ ^[0-9A-Fa-f]{2}$ ]]; then printf -v c '%b' "\\x${s:i+1:2}"; i=$((i + 2)); fi ;;
-        esac
-      fi
-      out+=$c
-      i=$((i + 1))
-    done
-    printf '%s' "$out"
-  elif [[ $s == \'*\' && $n -ge 2 ]]; then
-    s=${s:1:n-2}
-    printf '%s' "${s//\\\'/\'}"
-  else
-    printf '%s' "$s"
-  fi
-}
-# Raw value of KEY (case-insensitive) in the config file, "" if absent; the last active line wins.
-conf_get() {
-  local key=$1 line value=""
-  [[ -f $config ]] || { echo ""; return 0; }
-  shopt -s nocasematch
-  while IFS= read -r line || [[ -n $line ]]; do
-    if [[ $line =~ ^[[:space:]]*${key}[[:space:]]+(.*[^[:space:]])[[:space:]]*$ ]]; then
-      value=${BASH_REMATCH[1]}
-    elif [[ $line =~ ^[[:space:]]*${key}[[:space:]]*$ ]]; then
-      value=""
-    fi
-  done <"$config"
-  shopt -u nocasematch
-  echo "$value"
-}
-# A host to reach a server bound to BIND from this machine.
-bind_host() {
-  local first=${1%% *}
-  first=${first#-}
-  case $first in "" | "*" | 0.0.0.0) echo 127.0.0.1 ;; "::*" | "::") echo ::1 ;; *) echo "$first" ;; esac
-}
-# redis-cli with the password in REDISCLI_AUTH (never -a): rcli HOST PORT PASSWORD ARGS...
-rcli() {
-  local h=$1 p=$2 pw=$3
-  shift 3
-  if [[ -n $pw ]]; then
-    REDISCLI_AUTH=$pw timeout 15 redis-cli -h "$h" -p "$p" --no-auth-warning "$@" 2>&1
-  else
-    timeout 15 redis-cli -h "$h" -p "$p" "$@" 2>&1
-  fi
-}
-info_field() { # INFO-TEXT FIELD
-  local line
-  while IFS= read -r line; do
-    line=${line%$'\r'}
-    if [[ $line == "$2:"* ]]; then echo "${line#*:}"; return 0; fi
-  done <<<"$1"
-  echo ""
-}
-config_value() { # HOST PORT PASSWORD NAME: the server's CONFIG GET NAME
-  local out
-  out=$(rcli "$1" "$2" "$3" CONFIG GET "$4") || return 1
-  [[ $(head -n1 <<<"$out") == "$4" ]] || return 1
-  sed -n 2p <<<"$out"
-}
 
 if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null && [[ $config == /etc/redis/redis.conf ]]; then
   start_mode=systemd
 else
   start_mode=direct
 fi
+
+# --check, --role: masterauth, min-replicas-to-write, and what the node is now (a failover may have
+# swapped master and replica: that is fine as long as the node is linked).
+check_replication() {
+  local v info now link slaves set_up="set up as --role $role"
+  v=$(config_value "$host" "$port" "$password" masterauth) || v=""
+  if [[ -n $v ]]; then report OK "masterauth is set"; else report FAIL "masterauth is not set: this node cannot follow a new master after a failover"; fi
+  v=$(config_value "$host" "$port" "$password" min-replicas-to-write) || v="?"
+  if [[ $v == "$min_replicas" ]]; then
+    report OK "min-replicas-to-write $v (min-replicas-max-lag $(config_value "$host" "$port" "$password" min-replicas-max-lag || echo ?))"
+  else
+    report FAIL "min-replicas-to-write is '$v', expected $min_replicas"
+  fi
+  info=$(rcli "$host" "$port" "$password" INFO replication)
+  now=$(info_field "$info" role) link=$(info_field "$info" master_link_status) slaves=$(info_field "$info" connected_slaves)
+  if [[ $now == slave && $link == up ]]; then
+    report OK "replica of $(info_field "$info" master_host):$(info_field "$info" master_port), link up ($set_up)"
+  elif [[ $now == slave ]]; then
+    report FAIL "replica of $(info_field "$info" master_host):$(info_field "$info" master_port), but the link is '${link:-?}' (master down, or masterauth wrong; see its log)"
+  elif [[ $now == master && ${slaves:-0} -ge $min_replicas ]]; then
+    report OK "master with $slaves connected replica(s) ($set_up)"
+  elif [[ $now == master ]]; then
+    report FAIL "master with ${slaves:-0} connected replica(s), fewer than min-replicas-to-write $min_replicas: it refuses writes (NOREPLICAS)"
+  else
+    report FAIL "INFO replication: role '${now:-?}'"
+  fi
+}
 
 # ==== --check =========================================================================================
 if ((check)); then
@@ -283,6 +239,7 @@ if ((check)); then
     fi
     v=$(config_value "$host" "$port" "$password" protected-mode) || v="?"
     if [[ $v == yes ]]; then report OK "protected-mode yes"; else report FAIL "protected-mode is '$v'"; fi
+    [[ -z $role ]] || check_replication
   else
     report FAIL "LLEN, persistence, bind and protected-mode: not checked, no authenticated connection"
   fi
@@ -366,63 +323,41 @@ fi
 if [[ $start_mode == systemd ]] && systemctl is-active --quiet redis-server; then running=1; fi
 
 # 3. The new config: only these keys change, every other line is kept.
+# With --role: masterauth, min-replicas-*, and replicaof on a first set-up only (see --help).
+replication_keys() {
+  local current now_role="" slaves=0 info
+  set_key masterauth "$(conf_quote "$password")"
+  set_key min-replicas-to-write "$min_replicas"
+  set_key min-replicas-max-lag 10
+  current=$(conf_get replicaof)
+  [[ -n $current ]] || current=$(conf_get slaveof)
+  if ((running)); then
+    info=$(rcli "$old_host" "$old_port" "$server_password" INFO replication)
+    now_role=$(info_field "$info" role) slaves=$(info_field "$info" connected_slaves)
+  fi
+  if [[ $role == master && -n $current ]]; then
+    say "$config says replicaof $(conf_norm "$current"): a failover made this node a replica; left as it is (the sentinels own replicaof now)"
+  elif [[ $role == replica && -n $current ]]; then
+    [[ $(conf_norm "$current") == "$master_host $master_port" ]] ||
+      say "$config says replicaof $(conf_norm "$current"), not $master_host $master_port: left as it is (the sentinels own replicaof once they run; edit it by hand if they do not)"
+  elif [[ $role == replica && $now_role == master && ${slaves:-0} -gt 0 ]]; then
+    say "this node is a master with $slaves replica(s): a failover promoted it; no replicaof written (the sentinels own it now)"
+  elif [[ $role == replica ]]; then
+    set_key replicaof "$master_host $master_port"
+    say "replicaof $master_host $master_port (first set-up of this replica)"
+  fi
+}
 lines=()
 mapfile -t lines <"$config"
-set_key() { # KEY VALUE: replace the first active "KEY ..." line (any case), drop later ones, or append
-  local key=$1 new="$1 $2" l found=0 kept=()
-  shopt -s nocasematch
-  for l in "${lines[@]}"; do
-    if [[ $l =~ ^[[:space:]]*$key([[:space:]]|$) ]]; then
-      ((found)) && continue
-      found=1 l=$new
-    fi
-    kept+=("$l")
-  done
-  shopt -u nocasematch
-  ((found)) || kept+=("$new")
-  lines=("${kept[@]}")
-}
 set_key requirepass "$(conf_quote "$password")"
 set_key bind "$bind"
 set_key protected-mode yes
 set_key port "$port"
 set_key appendonly yes
 set_key appendfsync "$fsync"
+[[ -z $role ]] || replication_keys
 final_lines=("${lines[@]}")
 
-# Writes the array `lines` to the config if it differs; returns 0 when it wrote. The first write of
-# a run keeps the previous file as CONFIG.logship-setup.bak (mode 600: it holds the old password).
-backed_up=0
-write_config() {
-  local tmp
-  tmp=$(mktemp "$config.XXXXXX")
-  printf '%s\n' "${lines[@]}" >"$tmp"
-  if cmp -s "$tmp" "$config"; then
-    rm -f "$tmp"
-    return 1
-  fi
-  if ((!backed_up)); then
-    (umask 077 && cp -p "$config" "$config.logship-setup.bak")
-    chmod 600 "$config.logship-setup.bak"
-    backed_up=1
-  fi
-  chown --reference="$config" "$tmp"
-  chmod 640 "$tmp"
-  mv -f "$tmp" "$config"
-  return 0
-}
-secure_config() {
-  local want_owner=""
-  if id redis >/dev/null 2>&1; then want_owner=redis:redis; fi
-  if [[ -n $want_owner && $(stat -c %U:%G "$config") != "$want_owner" ]]; then
-    chown "$want_owner" "$config"
-    changed "$config is now owned by $want_owner"
-  fi
-  if [[ $(stat -c %a "$config") != 640 ]]; then
-    chmod 640 "$config"
-    changed "$config is now mode 640 (it holds the password)"
-  fi
-}
 
 # AOF: a server that starts with appendonly yes and no AOF yet starts EMPTY, ignoring dump.rdb. So the
 # AOF is always switched on in a running server first (CONFIG SET appendonly yes writes the whole
@@ -464,7 +399,7 @@ if ((staged)); then
 elif write_config; then
   config_changed=1
 fi
-((!config_changed)) || changed "wrote $config: requirepass, bind $bind, protected-mode yes, port $port, appendonly $( ((staged)) && echo "no (for now)" || echo yes), appendfsync $fsync"
+((!config_changed)) || changed "wrote $config: requirepass, bind $bind, protected-mode yes, port $port, appendonly $( ((staged)) && echo "no (for now)" || echo yes), appendfsync $fsync${role:+, masterauth, min-replicas-to-write $min_replicas}"
 ((config_changed)) || say "$config already has the wanted settings: unchanged"
 secure_config
 
@@ -477,55 +412,6 @@ fi
 
 # 4. Start, or restart when the config changed.
 host=$(bind_host "$bind")
-wait_ready() {
-  local deadline=$((SECONDS + 60)) out log
-  while :; do
-    out=$(rcli "$host" "$port" "$password" PING) || true
-    [[ $out != PONG ]] || return 0
-    if ((SECONDS >= deadline)); then
-      log=$(conf_unquote "$(conf_get logfile)")
-      echo "$prog: error: the server does not answer PING on $host:$port: $out" >&2
-      if [[ -n $log && -f $log ]]; then tail -n 15 "$log" >&2; fi
-      exit 1
-    fi
-    sleep 0.2
-  done
-}
-start_direct() {
-  local args=("$config") pidfile daemonize
-  daemonize=$(conf_get daemonize)
-  pidfile=$(conf_unquote "$(conf_get pidfile)")
-  [[ ${daemonize,,} == yes ]] || args+=(--daemonize yes)
-  if [[ -z $pidfile ]]; then
-    pidfile=/run/redis/redis-server-$port.pid
-    args+=(--pidfile "$pidfile")
-  fi
-  if [[ ! -d $(dirname "$pidfile") ]]; then
-    mkdir -p "$(dirname "$pidfile")"
-    ! id redis >/dev/null 2>&1 || chown redis:redis "$(dirname "$pidfile")"
-  fi
-  if id redis >/dev/null 2>&1; then
-    runuser -u redis -- redis-server "${args[@]}" </dev/null >/dev/null
-    say "started redis-server $config as user redis (pid file $pidfile)"
-  else
-    redis-server "${args[@]}" </dev/null >/dev/null
-    say "started redis-server $config (pid file $pidfile)"
-  fi
-  wait_ready
-}
-stop_direct() {
-  local pid=$server_pid deadline=$((SECONDS + 120))
-  if [[ -z $pid ]]; then
-    rcli "$old_host" "$old_port" "$server_password" SHUTDOWN >/dev/null || true
-  else
-    kill -TERM "$pid" 2>/dev/null || true
-  fi
-  while [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || [[ $(rcli "$old_host" "$old_port" "" PING) =~ PONG|NOAUTH ]]; do
-    ((SECONDS < deadline)) || die "the running Redis server did not stop within 120 s"
-    sleep 0.2
-  done
-}
-
 if ((running && config_changed)); then
   if [[ -n $server_password || -z $old_password ]]; then
     if [[ $(config_value "$old_host" "$old_port" "$server_password" appendonly) == no ]]; then
