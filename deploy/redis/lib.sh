@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2154,SC2034 # the callers set prog, config, host, port, ...; read hp_*, pw_*
 # Shared by deploy/redis/setup.sh and deploy/redis/sentinel.sh (sourced; not run on its own). The
 # caller sets `prog` (message prefix) and `config` (the file edited), and for set_key the array
 # `lines`; changed() is the caller's.

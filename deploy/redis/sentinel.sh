@@ -103,7 +103,7 @@ while (($#)); do
 done
 
 number() { # VALUE MIN MAX FLAG
-  [[ $1 =~ ^[0-9]{1,9}$ ]] && ((10#$1 >= $2 && 10#$1 <= $3)) || die_usage "$4 must be a number from $2 to $3"
+  if ! [[ $1 =~ ^[0-9]{1,9}$ ]] || ((10#$1 < $2 || 10#$1 > $3)); then die_usage "$4 must be a number from $2 to $3"; fi
 }
 number "$port" 1 65535 --port
 port=$((10#$port))

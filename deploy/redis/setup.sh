@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2119 # start_direct takes optional arguments (lib.sh)
 # Sets up a production Redis server for Logship, idempotently: installs redis-server if it is missing,
 # edits redis.conf (requirepass, bind, protected-mode, port, appendonly yes + appendfsync; every other
 # line is kept), makes that file readable by root and redis only, and starts the server, restarting it
