@@ -10,6 +10,7 @@
 set -euo pipefail
 
 prog=redis-setup daemon=redis-server
+secure_modes="640 660" # 660: a CONFIG REWRITE (the sentinels do one in a failover) under Debian's UMask=007
 # shellcheck source=deploy/redis/lib.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -43,8 +44,9 @@ Options:
 
 With --check, --port/--bind default to the config file's values; with --role, --check also reports
 the node's replication (a master's connected replicas, a replica's link) and min-replicas-to-write.
-replicaof is written only on a first set-up: once sentinels run they own it (a failover rewrites it),
-so a later run leaves an existing replicaof line, or a promoted replica, as it is and says so.
+replicaof is written (or, for a master, removed) only on the first set-up with --role, which also adds
+a marker comment: after that the sentinels own it (a failover rewrites it), so a later run leaves it
+as it is, whatever --role and --master say, and says so.
 The server is managed with systemctl (redis-server.service) when systemd runs and the config is
 /etc/redis/redis.conf; otherwise redis-server CONFIG is started directly (daemonized, as the redis
 user when it exists). A running server is restarted only when the config file changed.
@@ -247,7 +249,7 @@ if ((check)); then
   if [[ -f $config ]]; then
     mode=$(stat -c %a "$config")
     owner=$(stat -c %U:%G "$config")
-    if ((8#$mode & 8#027)); then
+    if ((8#$mode & 8#007)); then
       report FAIL "$config is mode $mode ($owner): it holds the password, make it 640"
     else
       report OK "$config is mode $mode ($owner)"
@@ -324,28 +326,35 @@ fi
 if [[ $start_mode == systemd ]] && systemctl is-active --quiet redis-server; then running=1; fi
 
 # 3. The new config: only these keys change, every other line is kept.
-# With --role: masterauth, min-replicas-*, and replicaof on a first set-up only (see --help).
+# With --role: masterauth, min-replicas-*, and replication on the first set-up only (see --help): that
+# run adds the marker comment below (Redis' CONFIG REWRITE keeps comments); once it is there,
+# replicaof belongs to the sentinels, which rewrite it in a failover.
+marker="# Logship: a Redis Sentinel data node; replicaof is the sentinels' to change (deploy/redis/setup.sh)"
 replication_keys() {
-  local current now_role="" slaves=0 info
+  local current l first=1
   set_key masterauth "$(conf_quote "$password")"
   set_key min-replicas-to-write "$min_replicas"
   set_key min-replicas-max-lag 10
+  for l in "${lines[@]}"; do [[ $l != "$marker" ]] || first=0; done
   current=$(conf_get replicaof)
   [[ -n $current ]] || current=$(conf_get slaveof)
-  if ((running)); then
-    info=$(rcli "$old_host" "$old_port" "$server_password" INFO replication)
-    now_role=$(info_field "$info" role) slaves=$(info_field "$info" connected_slaves)
-  fi
-  if [[ $role == master && -n $current ]]; then
-    say "$config says replicaof $(conf_norm "$current"): a failover made this node a replica; left as it is (the sentinels own replicaof now)"
-  elif [[ $role == replica && -n $current ]]; then
-    [[ $(conf_norm "$current") == "$master_host $master_port" ]] ||
-      say "$config says replicaof $(conf_norm "$current"), not $master_host $master_port: left as it is (the sentinels own replicaof once they run; edit it by hand if they do not)"
-  elif [[ $role == replica && $now_role == master && ${slaves:-0} -gt 0 ]]; then
-    say "this node is a master with $slaves replica(s): a failover promoted it; no replicaof written (the sentinels own it now)"
-  elif [[ $role == replica ]]; then
-    set_key replicaof "$master_host $master_port"
-    say "replicaof $master_host $master_port (first set-up of this replica)"
+  current=$(conf_norm "$current")
+  if ((first)); then
+    lines+=("$marker")
+    del_key slaveof
+    if [[ $role == replica ]]; then
+      set_key replicaof "$master_host $master_port"
+      say "first set-up as a replica: replicaof $master_host $master_port"
+    else
+      del_key replicaof
+      say "first set-up as the master${current:+ (replicaof $current removed)}"
+    fi
+  elif [[ $role == master && -n $current ]]; then
+    say "$config says replicaof $current: a failover made this node a replica; left as it is (the sentinels own replicaof)"
+  elif [[ $role == replica && -z $current ]]; then
+    say "$config has no replicaof: a failover made this node the master; left as it is (the sentinels own replicaof)"
+  elif [[ $role == replica && $current != "$master_host $master_port" ]]; then
+    say "$config says replicaof $current, not $master_host $master_port: left as it is (the sentinels own replicaof)"
   fi
 }
 lines=()

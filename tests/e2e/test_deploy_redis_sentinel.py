@@ -12,7 +12,9 @@ changed"); sentinel.sh --check passes on every sentinel (master, 2 replicas link
 agreeing, quorum) and setup.sh --check --role on every data node; log_producer --wait-replicas 1 and
 log_aggregator through the redis-sentinel:// URLs the sentinels' set-up printed deliver every record
 exactly once; after a SIGKILL of one replica (by its recorded pid) sentinel.sh --check exits 1 naming
-it. No password appears in any output. Every process started is stopped at the end, also on failure.
+it. In between, the master is SIGKILLed: once the sentinels promoted a replica, every host's set-up
+runs again (the old master is started again and rejoins as a replica; the promoted one gets no
+replicaof back), and a further run changes nothing. No password appears in any output. Every process started is stopped at the end, also on failure.
 """
 import os
 import re
@@ -114,13 +116,14 @@ def body(t):
     for p in DATA + SENTINELS:
         d = node_dir(p)
         os.makedirs(d)
-        common = f"daemonize yes\npidfile {pidfile(p)}\nlogfile {os.path.join(d, 'log')}\ndir {d}\n"
+        # The port from the start (not the package's 6379 or 26379, where another server may run here).
+        common = f"port {p}\ndaemonize yes\npidfile {pidfile(p)}\nlogfile {os.path.join(d, 'log')}\ndir {d}\n"
         with open(conf(p), "w") as f:
             if p in SENTINELS:
-                f.write("# the package's sentinel.conf, in short: this comment must survive\nport 26379\n"
+                f.write("# the package's sentinel.conf, in short: this comment must survive\n"
                         + common + PACKAGE_EXAMPLE)
             else:
-                f.write("# a data node template: this comment must survive\nport 6379\n" + common + 'save ""\n')
+                f.write("# a data node template: this comment must survive\n" + common + 'save ""\n')
         if has_redis_user:
             subprocess.run(["chown", "-R", "redis:redis", d], check=True)
 
@@ -159,6 +162,14 @@ def body(t):
     def check_sentinel(p, extra=()):
         return script(f"sentinel.sh --check {p}", SENTINEL, ["--check", "--config", conf(p), "--port", str(p),
                                                               "--bind", "127.0.0.1"] + list(extra))
+
+    def active(port, key):
+        with open(conf(port)) as f:
+            return [l for l in f.read().splitlines() if l.split(" ", 1)[0].lower() == key]
+
+    def named_master():
+        out = cli(SENTINELS[0], ["SENTINEL", "get-master-addr-by-name", "logship"], spassword).split()
+        return int(out[1]) if len(out) == 2 and out[1].isdigit() else None
 
     def data_conf_state():
         return {p: (open(conf(p), "rb").read(), os.stat(conf(p)).st_mtime_ns) for p in DATA}
@@ -267,9 +278,38 @@ def body(t):
                 f"all {N} records written exactly once",
                 f"missing {len(missing)} ({sample(missing)}), duplicates {dups}, unexpected {len(unexpected)}")
 
+        # ---- a failover, then every set-up again: the sentinels' decisions stand -------------------------
+        t.section("a failover, then every host's set-up again")
+        stop_pid(t, pids[MASTER], "the master with SIGKILL", signal.SIGKILL)
+        t.require(wait_for(lambda: named_master() in REPLICAS, 60, 0.2), "the sentinels promote a replica within 60 s")
+        new_master = named_master()
+        t.note(f"the new master is 127.0.0.1:{new_master}")
+        r3 = set_up_all(3)
+        for p, r in r3.items():
+            t.check(r.rc == 0, f"run 3 (after the failover) on {p} exits 0", r.describe())
+        t.check("started the server" in r3[MASTER].out_text, "run 3 starts the killed old master again",
+                r3[MASTER].describe())
+        t.check("a failover made this node the master" in r3[new_master].out_text and not active(new_master, "replicaof"),
+                f"run 3 leaves the promoted {new_master} a master (no replicaof written) and says so",
+                r3[new_master].describe())
+        t.check(wait_for(lambda: check_sentinel(SENTINELS[0], ["--replicas", "2"]).rc == 0, 60, 0.5),
+                "sentinel.sh --check passes again within 60 s: the old master rejoined as a replica",
+                outputs[-1][1].describe())
+        t.check_equal(active(MASTER, "replicaof"), [f"replicaof 127.0.0.1 {new_master}"],
+                      "the old master's config says what the sentinels wrote (replicaof the new master)")
+        pids = {p: read_pid(pidfile(p)) for p in DATA + SENTINELS}
+        before = {p: open(conf(p), "rb").read() for p in DATA}
+        r4 = set_up_all(4)
+        for p, r in r4.items():
+            t.check(r.rc == 0 and "nothing changed" in r.out_text, f"run 4 on {p}: exit 0, 'nothing changed'",
+                    r.describe())
+        t.check(before == {p: open(conf(p), "rb").read() for p in DATA} and named_master() == new_master,
+                "run 4 leaves every data node's config and the master as the sentinels set them")
+        t.check_equal({p: read_pid(pidfile(p)) for p in DATA + SENTINELS}, pids, "run 4 restarts nothing")
+
         # ---- a replica SIGKILLed: --check fails, naming it ------------------------------------------------------
         t.section("one replica killed")
-        victim = REPLICAS[1]
+        victim = [p for p in REPLICAS if p != new_master][0]
         stop_pid(t, pids[victim], f"replica {victim} with SIGKILL", signal.SIGKILL)
         t.require(not is_redis(pids[victim]), f"replica {victim} is gone")
         r = check_sentinel(SENTINELS[0], ["--replicas", "2"])
