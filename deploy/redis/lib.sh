@@ -263,3 +263,30 @@ read_password() {
   unset "$3"
   [[ $pw_value != *[[:cntrl:]]* ]] || die_usage "the password of $pw_source must not contain control characters"
 }
+
+# parse_options "VALUED..." "FLAGS..." ARGS...: the command line, --opt VALUE or --opt=VALUE for the
+# valued options, --flag for the flags; calls the caller's set_option OPTION VALUE for each. Anything
+# else, a missing value, or a password option exits 2 with one line.
+parse_options() {
+  local valued=" ${1//$'\n'/ } " flags=" $2 " opt val has_val
+  shift 2
+  while (($#)); do
+    opt=$1 val="" has_val=0
+    if [[ $opt == --*=* ]]; then val=${opt#*=} opt=${opt%%=*} has_val=1; fi
+    if [[ $valued == *" $opt "* ]]; then
+      if ((!has_val)); then
+        (($# >= 2)) || die_usage "$opt needs a value"
+        val=$2
+        shift
+      fi
+    elif [[ $flags == *" $opt "* ]]; then
+      ((!has_val)) || die_usage "$opt takes no value"
+    elif [[ $opt == --password || $opt == --sentinel-password || $opt == -a ]]; then
+      die_usage "$opt is not accepted: a password on the command line is visible to every user (use the environment or a file)"
+    else
+      die_usage "unknown argument '${opt:0:60}'"
+    fi
+    set_option "$opt" "$val"
+    shift
+  done
+}

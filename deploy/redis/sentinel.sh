@@ -60,47 +60,27 @@ config=/etc/redis/sentinel.conf port=26379 bind="127.0.0.1 -::1" master="" name=
 down_after=5000 failover_timeout=60000 password_file="" sentinel_password_file="" want_replicas=""
 want_sentinels=3 no_start=0 check=0
 
-while (($#)); do
-  opt=$1 val="" has_val=0
-  if [[ $opt == --*=* ]]; then val=${opt#*=} opt=${opt%%=*} has_val=1; fi
-  case $opt in
-    --config | --port | --bind | --master | --name | --quorum | --down-after | --failover-timeout | \
-      --password-file | --sentinel-password-file | --replicas | --sentinels)
-      if ((!has_val)); then
-        (($# >= 2)) || die_usage "$opt needs a value"
-        val=$2
-        shift
-      fi
-      case $opt in
-        --config) config=$val ;;
-        --port) port=$val ;;
-        --bind) bind=$val ;;
-        --master) master=$val ;;
-        --name) name=$val ;;
-        --quorum) quorum=$val ;;
-        --down-after) down_after=$val ;;
-        --failover-timeout) failover_timeout=$val ;;
-        --password-file) password_file=$val ;;
-        --sentinel-password-file) sentinel_password_file=$val ;;
-        --replicas) want_replicas=$val ;;
-        --sentinels) want_sentinels=$val ;;
-      esac
-      ;;
-    --no-start | --check | -h | --help)
-      ((!has_val)) || die_usage "$opt takes no value"
-      case $opt in
-        --no-start) no_start=1 ;;
-        --check) check=1 ;;
-        -h | --help) usage; exit 0 ;;
-      esac
-      ;;
-    --password | --sentinel-password | -a)
-      die_usage "$opt is not accepted: a password on the command line is visible to every user (use the environment or a file, see --help)"
-      ;;
-    *) die_usage "unknown argument '${opt:0:60}'" ;;
+set_option() {
+  case $1 in
+    --config) config=$2 ;;
+    --port) port=$2 ;;
+    --bind) bind=$2 ;;
+    --master) master=$2 ;;
+    --name) name=$2 ;;
+    --quorum) quorum=$2 ;;
+    --down-after) down_after=$2 ;;
+    --failover-timeout) failover_timeout=$2 ;;
+    --password-file) password_file=$2 ;;
+    --sentinel-password-file) sentinel_password_file=$2 ;;
+    --replicas) want_replicas=$2 ;;
+    --sentinels) want_sentinels=$2 ;;
+    --no-start) no_start=1 ;;
+    --check) check=1 ;;
+    -h | --help) usage; exit 0 ;;
   esac
-  shift
-done
+}
+parse_options "--config --port --bind --master --name --quorum --down-after --failover-timeout --password-file
+  --sentinel-password-file --replicas --sentinels" "--no-start --check -h --help" "$@"
 
 number() { # VALUE MIN MAX FLAG
   if ! [[ $1 =~ ^[0-9]{1,9}$ ]] || ((10#$1 < $2 || 10#$1 > $3)); then die_usage "$4 must be a number from $2 to $3"; fi

@@ -59,43 +59,24 @@ config=/etc/redis/redis.conf port=6379 port_given=0 bind="127.0.0.1 -::1" bind_g
 fsync_given=0 queue=logs_queue password_file="" no_start=0 check=0 role="" master="" min_replicas=1
 min_replicas_given=0
 
-while (($#)); do
-  opt=$1 val="" has_val=0
-  if [[ $opt == --*=* ]]; then val=${opt#*=} opt=${opt%%=*} has_val=1; fi
-  case $opt in
-    --config | --port | --bind | --fsync | --queue | --password-file | --role | --master | --min-replicas)
-      if ((!has_val)); then
-        (($# >= 2)) || die_usage "$opt needs a value"
-        val=$2
-        shift
-      fi
-      case $opt in
-        --config) config=$val ;;
-        --port) port=$val port_given=1 ;;
-        --bind) bind=$val bind_given=1 ;;
-        --fsync) fsync=$val fsync_given=1 ;;
-        --queue) queue=$val ;;
-        --password-file) password_file=$val ;;
-        --role) role=$val ;;
-        --master) master=$val ;;
-        --min-replicas) min_replicas=$val min_replicas_given=1 ;;
-      esac
-      ;;
-    --no-start | --check | -h | --help)
-      ((!has_val)) || die_usage "$opt takes no value"
-      case $opt in
-        --no-start) no_start=1 ;;
-        --check) check=1 ;;
-        -h | --help) usage; exit 0 ;;
-      esac
-      ;;
-    --password | -a)
-      die_usage "$opt is not accepted: a password on the command line is visible to every user (use env LOGSHIP_REDIS_PASSWORD or --password-file)"
-      ;;
-    *) die_usage "unknown argument '${opt:0:60}'" ;;
+set_option() {
+  case $1 in
+    --config) config=$2 ;;
+    --port) port=$2 port_given=1 ;;
+    --bind) bind=$2 bind_given=1 ;;
+    --fsync) fsync=$2 fsync_given=1 ;;
+    --queue) queue=$2 ;;
+    --password-file) password_file=$2 ;;
+    --role) role=$2 ;;
+    --master) master=$2 ;;
+    --min-replicas) min_replicas=$2 min_replicas_given=1 ;;
+    --no-start) no_start=1 ;;
+    --check) check=1 ;;
+    -h | --help) usage; exit 0 ;;
   esac
-  shift
-done
+}
+parse_options "--config --port --bind --fsync --queue --password-file --role --master --min-replicas" \
+  "--no-start --check -h --help" "$@"
 
 if ! [[ $port =~ ^[0-9]{1,5}$ ]] || ((10#$port < 1 || 10#$port > 65535)); then
   die_usage "--port must be a number from 1 to 65535"

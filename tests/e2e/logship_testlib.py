@@ -32,6 +32,7 @@ import collections
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -741,6 +742,69 @@ def tally(expected, lines):
 def sample(items, n=5):
     items = sorted(items)
     return ", ".join(repr(i) for i in items[:n]) + (" ..." if len(items) > n else "")
+
+
+# ---- throwaway servers of the deploy tests (started by the scripts under test, found by pid file) ----
+def port_open(port):
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def redis_cli_at(port, args, password=None, timeout=15):
+    """redis-cli on 127.0.0.1:PORT; the password in REDISCLI_AUTH, never on the command line."""
+    env = {k: v for k, v in os.environ.items() if k != "REDISCLI_AUTH"}
+    argv = ["redis-cli", "-h", "127.0.0.1", "-p", str(port)]
+    if password is not None:
+        env["REDISCLI_AUTH"] = password
+        argv.append("--no-auth-warning")
+    cp = subprocess.run(argv + list(args), capture_output=True, timeout=timeout, env=env, stdin=subprocess.DEVNULL)
+    return (cp.stdout + cp.stderr).decode("utf-8", "replace").strip()
+
+
+def read_pid(path):
+    """The pid in a pid file if that process is alive, else None."""
+    try:
+        with open(path) as f:
+            pid = int(f.read().strip())
+        os.kill(pid, 0)
+        return pid
+    except (OSError, ValueError):
+        return None
+
+
+def is_redis(pid):
+    """Whether PID is a Redis process (a server or a sentinel)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return b"redis" in f.read()
+    except OSError:
+        return False
+
+
+def stop_pid(t, pid, what, sig=signal.SIGTERM):
+    """Sends SIG to a Redis process of ours and waits until it is gone (SIGKILL after 30 s)."""
+    if pid is None or not is_redis(pid):
+        return
+    t.note(f"stopping {what} (pid {pid})")
+    os.kill(pid, sig)
+    if not wait_for(lambda: not is_redis(pid), 30, 0.1):
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: not is_redis(pid), 10, 0.1)
+
+
+def run_command(t, label, argv, env, timeout=180):
+    """Runs a command that is not one of our programs (a deploy script, ...) in t's scratch directory,
+    stdin closed; a run past `timeout` fails a check and gives rc None. Returns the Result."""
+    start = time.monotonic()
+    try:
+        cp = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, cwd=t.tmp, env=env)
+        r = Result(argv, cp.returncode, cp.stdout, cp.stderr, time.monotonic() - start)
+    except subprocess.TimeoutExpired as e:
+        r = Result(argv, None, e.stdout or b"", e.stderr or b"", time.monotonic() - start)
+        t.check(False, f"{label}: finishes within {timeout} s", r.describe())
+    t.note(f"{label}: exit {r.rc} after {r.elapsed:.1f} s")
+    return r
 
 
 def rabbitmqctl(node, args, timeout=60):

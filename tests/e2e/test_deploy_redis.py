@@ -14,14 +14,12 @@ end, also when the test fails.
 import os
 import pwd
 import secrets
-import signal
-import socket
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from logship_testlib import Result, run_test, wait_for  # noqa: E402
+from logship_testlib import Result, is_redis, port_open, read_pid, redis_cli_at, run_test, stop_pid, wait_for  # noqa: E402
 
 PORT = 6395
 QUEUE = "logs_queue"
@@ -30,50 +28,8 @@ SOURCE = os.environ.get("LOGSHIP_SOURCE_DIR") or os.path.dirname(os.path.dirname
 SCRIPT = os.path.join(SOURCE, "deploy", "redis", "setup.sh")
 
 
-def port_open(port):
-    with socket.socket() as s:
-        s.settimeout(1)
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
 def cli(args, password=None, timeout=15):
-    """redis-cli on 127.0.0.1:PORT; the password goes in REDISCLI_AUTH, never on the command line."""
-    env = dict(os.environ)
-    env.pop("REDISCLI_AUTH", None)
-    argv = ["redis-cli", "-h", "127.0.0.1", "-p", str(PORT)]
-    if password is not None:
-        env["REDISCLI_AUTH"] = password
-        argv.append("--no-auth-warning")
-    cp = subprocess.run(argv + list(args), capture_output=True, timeout=timeout, env=env, stdin=subprocess.DEVNULL)
-    return (cp.stdout + cp.stderr).decode("utf-8", "replace").strip()
-
-
-def read_pid(path):
-    try:
-        with open(path) as f:
-            pid = int(f.read().strip())
-        os.kill(pid, 0)
-        return pid
-    except (OSError, ValueError):
-        return None
-
-
-def is_redis(pid):
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return b"redis-server" in f.read()
-    except OSError:
-        return False
-
-
-def stop_pid(t, pid, what):
-    if pid is None or not is_redis(pid):
-        return
-    t.note(f"stopping {what} (pid {pid})")
-    os.kill(pid, signal.SIGTERM)
-    if not wait_for(lambda: not is_redis(pid), 30, 0.1):
-        os.kill(pid, signal.SIGKILL)
-        wait_for(lambda: not is_redis(pid), 10, 0.1)
+    return redis_cli_at(PORT, args, password, timeout)
 
 
 def body(t):

@@ -14,19 +14,19 @@ log_aggregator through the redis-sentinel:// URLs the sentinels' set-up printed 
 exactly once; after a SIGKILL of one replica (by its recorded pid) sentinel.sh --check exits 1 naming
 it. In between, the master is SIGKILLed: once the sentinels promoted a replica, every host's set-up
 runs again (the old master is started again and rejoins as a replica; the promoted one gets no
-replicaof back), and a further run changes nothing. No password appears in any output. Every process started is stopped at the end, also on failure.
+replicaof back), and a further run changes nothing. No password appears in any output. Every
+process started is stopped at the end, also on failure.
 """
 import os
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from logship_testlib import Result, read_lines, run_test, sample, tally, wait_for  # noqa: E402
+from logship_testlib import (is_redis, port_open, read_lines, read_pid, redis_cli_at,  # noqa: E402
+                             run_command, run_test, sample, stop_pid, tally, wait_for)
 
 MASTER, REPLICAS, SENTINELS = 6360, (6361, 6362), (6363, 6364, 6365)
 DATA = (MASTER,) + REPLICAS
@@ -41,49 +41,6 @@ PACKAGE_EXAMPLE = ("sentinel monitor mymaster 127.0.0.1 6379 2\n"
                    "sentinel down-after-milliseconds mymaster 30000\n"
                    "sentinel parallel-syncs mymaster 1\n"
                    "sentinel failover-timeout mymaster 180000\n")
-
-
-def port_open(port):
-    with socket.socket() as s:
-        s.settimeout(1)
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-def cli(port, args, password=None, timeout=15):
-    """redis-cli on 127.0.0.1:PORT; the password in REDISCLI_AUTH, never on the command line."""
-    env = {k: v for k, v in os.environ.items() if k != "REDISCLI_AUTH"}
-    argv = ["redis-cli", "-h", "127.0.0.1", "-p", str(port)]
-    if password is not None:
-        env["REDISCLI_AUTH"] = password
-        argv.append("--no-auth-warning")
-    cp = subprocess.run(argv + list(args), capture_output=True, timeout=timeout, env=env, stdin=subprocess.DEVNULL)
-    return (cp.stdout + cp.stderr).decode("utf-8", "replace").strip()
-
-
-def read_pid(path):
-    try:
-        with open(path) as f:
-            return int(f.read().strip())
-    except (OSError, ValueError):
-        return None
-
-
-def is_redis(pid):
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return b"redis" in f.read()
-    except OSError:
-        return False
-
-
-def stop_pid(t, pid, what, sig=signal.SIGTERM):
-    if pid is None or not is_redis(pid):
-        return
-    t.note(f"stopping {what} (pid {pid})")
-    os.kill(pid, sig)
-    if not wait_for(lambda: not is_redis(pid), 30, 0.1):
-        os.kill(pid, signal.SIGKILL)
-        wait_for(lambda: not is_redis(pid), 10, 0.1)
 
 
 def body(t):
@@ -131,18 +88,9 @@ def body(t):
                 if k not in ("LOGSHIP_REDIS_PASSWORD", "LOGSHIP_SENTINEL_PASSWORD", "REDISCLI_AUTH")}
     outputs = []
 
-    def script(label, path, args, env=None, timeout=180):
-        argv = [path] + list(args)
-        start = time.monotonic()
-        try:
-            cp = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, cwd=t.tmp,
-                                env=env if env is not None else base_env)
-            r = Result(argv, cp.returncode, cp.stdout, cp.stderr, time.monotonic() - start)
-        except subprocess.TimeoutExpired as e:
-            r = Result(argv, None, e.stdout or b"", e.stderr or b"", time.monotonic() - start)
-            t.check(False, f"{label}: finishes within {timeout} s", r.describe())
+    def script(label, path, args, env=None):
+        r = run_command(t, label, [path] + list(args), env if env is not None else base_env)
         outputs.append((label, r))
-        t.note(f"{label}: exit {r.rc} after {r.elapsed:.1f} s")
         return r
 
     def data_args(p):
@@ -168,7 +116,7 @@ def body(t):
             return [l for l in f.read().splitlines() if l.split(" ", 1)[0].lower() == key]
 
     def named_master():
-        out = cli(SENTINELS[0], ["SENTINEL", "get-master-addr-by-name", "logship"], spassword).split()
+        out = redis_cli_at(SENTINELS[0], ["SENTINEL", "get-master-addr-by-name", "logship"], spassword).split()
         return int(out[1]) if len(out) == 2 and out[1].isdigit() else None
 
     def data_conf_state():
@@ -216,18 +164,19 @@ def body(t):
         t.check_equal(urls, [f"redis-sentinel://127.0.0.1:{p}/logship" for p in SENTINELS],
                       "each sentinel's set-up prints its redis-sentinel:// URL")
         for p in REPLICAS:
-            out = cli(p, ["CONFIG", "GET", "replicaof"], password).split("\n")
+            out = redis_cli_at(p, ["CONFIG", "GET", "replicaof"], password).split("\n")
             t.check(out[-1:] == [f"127.0.0.1 {MASTER}"], f"replica {p} replicates 127.0.0.1:{MASTER}", out)
         for p in DATA:
-            out = cli(p, ["CONFIG", "GET", "min-replicas-to-write"], password).split("\n")
+            out = redis_cli_at(p, ["CONFIG", "GET", "min-replicas-to-write"], password).split("\n")
             t.check(out[-1:] == ["1"], f"{p}: min-replicas-to-write 1", out)
-            t.check("NOAUTH" in cli(p, ["PING"]), f"{p}: PING without the password gets NOAUTH")
+            t.check("NOAUTH" in redis_cli_at(p, ["PING"]), f"{p}: PING without the password gets NOAUTH")
             t.check("this comment must survive" in open(conf(p)).read(), f"{p}: the config's other lines are kept")
         for p in SENTINELS:
             text = open(conf(p)).read()
             t.check("mymaster" not in text and "this comment must survive" in text,
                     f"sentinel {p}: the package's example master is gone, other lines kept")
-            t.check("NOAUTH" in cli(p, ["PING"]), f"sentinel {p}: PING without the sentinels' password gets NOAUTH")
+            t.check("NOAUTH" in redis_cli_at(p, ["PING"]),
+                    f"sentinel {p}: PING without the sentinels' password gets NOAUTH")
             t.check(os.stat(conf(p)).st_mode & 0o007 == 0, f"sentinel {p}: its config is not world-readable")
 
         # ---- --check, once the sentinels found each other ------------------------------------------------
@@ -268,7 +217,7 @@ def body(t):
         q = f"deploy_sentinel_{os.getpid()}"
         records = [f"deploy sentinel record {i:05d}" for i in range(N)]
         t.produce(q, ("\n".join(records) + "\n").encode(), ["--wait-replicas", "1", "--wait-timeout", "10"])
-        out = cli(MASTER, ["LLEN", q], password)
+        out = redis_cli_at(MASTER, ["LLEN", q], password)
         t.check(out.isdigit() and int(out) > 0, "the records are queued on the master 127.0.0.1:6360", out)
         output = t.path("out.log")
         t.drain("agg", q, output)
@@ -289,7 +238,8 @@ def body(t):
             t.check(r.rc == 0, f"run 3 (after the failover) on {p} exits 0", r.describe())
         t.check("started the server" in r3[MASTER].out_text, "run 3 starts the killed old master again",
                 r3[MASTER].describe())
-        t.check("a failover made this node the master" in r3[new_master].out_text and not active(new_master, "replicaof"),
+        t.check("a failover made this node the master" in r3[new_master].out_text
+                and not active(new_master, "replicaof"),
                 f"run 3 leaves the promoted {new_master} a master (no replicaof written) and says so",
                 r3[new_master].describe())
         t.check(wait_for(lambda: check_sentinel(SENTINELS[0], ["--replicas", "2"]).rc == 0, 60, 0.5),
