@@ -47,6 +47,7 @@ Options:
   --check                        verify instead of changing anything; exit 0 if every check is OK, 1 if not
   -h, --help                     this help
 
+With --check, --port/--bind default to the config file's values.
 The sentinel is managed with systemctl (redis-sentinel.service) when systemd runs and the config is
 /etc/redis/sentinel.conf; otherwise it is started directly (redis-sentinel CONFIG, or redis-server
 CONFIG --sentinel, daemonized, as the redis user when it exists). Passwords must be made of letters,
@@ -58,13 +59,13 @@ EOF
 # ---- options --------------------------------------------------------------------------------------
 config=/etc/redis/sentinel.conf port=26379 bind="127.0.0.1 -::1" master="" name=logship quorum=2
 down_after=5000 failover_timeout=60000 password_file="" sentinel_password_file="" want_replicas=""
-want_sentinels=3 no_start=0 check=0
+want_sentinels=3 no_start=0 check=0 port_given=0 bind_given=0
 
 set_option() {
   case $1 in
     --config) config=$2 ;;
-    --port) port=$2 ;;
-    --bind) bind=$2 ;;
+    --port) port=$2 port_given=1 ;;
+    --bind) bind=$2 bind_given=1 ;;
     --master) master=$2 ;;
     --name) name=$2 ;;
     --quorum) quorum=$2 ;;
@@ -203,6 +204,9 @@ run_check() {
   local out info mflags mip mport v
   fails=0
   echo "$prog: checking the Redis Sentinel set-up '$name' as the sentinel of $config sees it"
+  ((port_given)) || port=$(conf_get port)
+  port=${port:-26379}
+  ((bind_given)) || host=$(bind_host "$(conf_get bind)")
   command -v redis-cli >/dev/null || { report FAIL "redis-cli is not installed (apt-get install redis-tools)"; exit 1; }
   [[ -f $config ]] || report FAIL "$config does not exist"
   if [[ -z $spassword ]]; then

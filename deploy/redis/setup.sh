@@ -93,9 +93,11 @@ case $role in
   "") [[ -z $master && $min_replicas_given == 0 ]] || die_usage "--master and --min-replicas need --role" ;;
   master) [[ -z $master ]] || die_usage "--master is for --role replica (a master replicates no one)" ;;
   replica)
-    [[ -n $master ]] || die_usage "--role replica needs --master HOST[:PORT]"
-    parse_hostport "$master" 6379 --master
-    master_host=$hp_host master_port=$hp_port
+    [[ -n $master ]] || ((check)) || die_usage "--role replica needs --master HOST[:PORT]"
+    if [[ -n $master ]]; then
+      parse_hostport "$master" 6379 --master
+      master_host=$hp_host master_port=$hp_port
+    fi
     ;;
   *) die_usage "--role must be 'master' or 'replica' (the sentinels: deploy/redis/sentinel.sh)" ;;
 esac

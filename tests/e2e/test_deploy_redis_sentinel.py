@@ -108,8 +108,8 @@ def body(t):
         return rs
 
     def check_sentinel(p, extra=()):
-        return script(f"sentinel.sh --check {p}", SENTINEL, ["--check", "--config", conf(p), "--port", str(p),
-                                                              "--bind", "127.0.0.1"] + list(extra))
+        # Port and bind from the config, passwords from its requirepass and auth-pass (as root).
+        return script(f"sentinel.sh --check {p}", SENTINEL, ["--check", "--config", conf(p)] + list(extra))
 
     def active(port, key):
         with open(conf(port)) as f:
