@@ -1102,15 +1102,17 @@ def build_plan(b: Bench) -> list[tuple[R.Row, Callable[[R.Row], None]]]:
          lambda r: b.ours_row(r, b.batch_args() + ["--compress", "zstd"])),
     ] + cluster_plan(b) + sentinel_plan(b)
     if a.only:
-        plan = [(r, f) for r, f in plan if selected(a.only, r.key)]
+        keys = {r.key for r, _ in plan}
+        plan = [(r, f) for r, f in plan if selected(a.only, r.key, keys)]
     return plan
 
 
-def selected(only: str, key: str) -> bool:
-    """--only: a row's key, or the first word of several rows' keys ("cluster", "sentinel"); the
-    probe always runs."""
-    keys = set(only.split(","))
-    return key == "probe" or key in keys or key.split("_")[0] in keys
+def selected(only: str, key: str, keys: set[str]) -> bool:
+    """--only: a row's key, or the first word of several rows' keys ("cluster", "sentinel", "ours"),
+    a word that is not itself a key (so "probe" is the probe alone); the probe always runs."""
+    wanted = set(only.split(","))
+    first = key.split("_")[0]
+    return key == "probe" or key in wanted or (first in wanted and first not in keys)
 
 
 def cluster_plan(b: Bench) -> list[tuple[R.Row, Callable[[R.Row], None]]]:
