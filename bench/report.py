@@ -381,7 +381,8 @@ def versus_cells(rows: list[Row]) -> list[list[str]]:
 
 def stdout_report(rows: list[Row], goals: list[Goal], soaks: Optional[list[Soak]] = None) -> str:
     parts = [text_table(COLUMNS, table_cells(rows)), ""]
-    parts += ["Records/s, ours ÷ theirs (same broker, same run):"] + ratio_lines(rows) + [""]
+    if lines := ratio_lines(rows):
+        parts += ["Records/s, ours ÷ theirs (same broker, same run):"] + lines + [""]
     if versus := versus_cells(rows):
         parts += ["Against the base row (this row's figure ÷ the base row's, same run):",
                   text_table(VERSUS_COLUMNS, versus), ""]
