@@ -492,6 +492,16 @@ class StartedOnFirstUse:
         self.up = True
         log(f"        {self.what} up in {self.started_in:.0f} s")
 
+    def leftover_running(self) -> bool:
+        """Whether a process that an earlier run recorded in the directory (DIR/*/pid) still runs."""
+        for pidfile in self.dir.glob("*/pid"):
+            try:
+                os.kill(int(pidfile.read_text().strip()), 0)
+                return True
+            except (OSError, ValueError):
+                pass
+        return False
+
     def cpu_s(self) -> Optional[float]:
         """CPU seconds of all its server processes together."""
         cpus = [process_cpu_s(pid) for pid in self.pids]
@@ -582,7 +592,7 @@ class Bench:
                 raise SystemExit(f"bench: {self.shared / f} is missing (the baselines live in ../shared/bench)")
         if self.work.exists():
             for leftover in (self.cluster, self.sentinel):  # of a run killed before its clean-up
-                if leftover.dir.exists():
+                if leftover.leftover_running():
                     leftover.started = True
                     leftover.stop()
             shutil.rmtree(self.work)
@@ -774,8 +784,9 @@ log {{ source(s_in); destination(d_mq); flags(flow-control); }};
         if setup is not None:
             res = subprocess.run([self.bin / "logctl", "setup", "--queue", QUEUE, *setup], env=env, cwd=d,
                                  capture_output=True, text=True, timeout=120)
+            (d / "setup.log").write_text(res.stdout + res.stderr)
             if res.returncode != 0:
-                raise RowFailed(f"logctl setup {' '.join(setup)} exited with {res.returncode}: "
+                raise RowFailed(f"{' '.join(['logctl setup', *setup])} exited with {res.returncode}: "
                                 f"{(res.stdout + res.stderr).strip()[-600:]}")
         agg = Proc("aggregator", [self.bin / "log_aggregator", "--output", out, "--queue", QUEUE,
                                   "--metrics-listen", "127.0.0.1:0", *both, *self.a.agg_args],
@@ -803,12 +814,21 @@ log {{ source(s_in); destination(d_mq); flags(flow-control); }};
         row.note = (f"`{agg_cmd}` started first, then `{cmd}`; time until the aggregator's output has N lines; "
                     f"the producer alone (all confirmed) took {prod.ended - t0:.2f} s.")
         if setup is not None:
-            row.note = f"`logctl setup {' '.join(setup)}`, then " + row.note
+            row.note = f"`{' '.join(['logctl setup', *setup])}`, then " + row.note
         if getattr(broker, "pids", None):
             row.note += f" Broker CPU: the {len(broker.pids)} server processes' together."
         if lines != n:
             row.note += f" The output has {lines:,} lines, not {n:,}."
             raise RowFailed(f"the output has {lines:,} lines, not {n:,}")
+
+    def sentinel_row(self, row: R.Row, wait_replicas: int) -> None:
+        """The batched row through the sentinels with --wait-replicas N; the note says how many WAIT
+        commands the master ran (its command statistics, reset before the row)."""
+        self.sentinel.ready()
+        self.sentinel.client().config_resetstat()
+        self.ours_row(row, self.batch_args() + ["--wait-replicas", str(wait_replicas)])
+        waits = self.sentinel.client().info("commandstats").get("cmdstat_wait", {}).get("calls", 0)
+        row.note += f" The master ran {waits:,} WAIT commands during the row."
 
     def redis_benchmark_row(self, row: R.Row, clients: int) -> None:
         self.redis.reset_queue()
@@ -1157,10 +1177,10 @@ def sentinel_plan(b: Bench) -> list[tuple[R.Row, Callable[[R.Row], None]]]:
     return [
         (row("sentinel_batched", f"ours, batched ({per}), --wait-replicas 0", "confirms (master), ack after write",
              "ours_redis_batched"),
-         lambda r: b.ours_row(r, b.batch_args() + ["--wait-replicas", "0"])),
+         lambda r: b.sentinel_row(r, 0)),
         (row("sentinel_batched_wait1", f"ours, batched ({per}), --wait-replicas 1",
              "confirms (master + 1 replica), ack after write", "sentinel_batched"),
-         lambda r: b.ours_row(r, b.batch_args() + ["--wait-replicas", "1"])),
+         lambda r: b.sentinel_row(r, 1)),
     ]
 
 
