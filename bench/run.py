@@ -1265,7 +1265,8 @@ def setup_notes(rows: list[R.Row]) -> list[str]:
                      f"brokers): a quorum queue's three replicas compete for the same cores, so the cluster rows here "
                      f"are slower than one node and than a real cluster, where each node has its own cores. Compare "
                      f"them with each other (\"Against the base row\"), not with a real deployment. Broker CPU is "
-                     f"the three nodes' together; the programs are given every node (`--broker URL1,URL2,URL3`).")
+                     f"the three nodes' together; the programs are given every node (`--broker URL1,URL2,URL3` through "
+                     f"`LOGSHIP_BROKER`) and connect to the first.")
     if any(r.broker == SENTINEL for r in rows):
         notes.append("The Redis Sentinel rows run a master, 2 replicas and 3 sentinels on this machine, the programs "
                      "given the three sentinels' `redis-sentinel://` URLs; broker CPU is the three data nodes' "
