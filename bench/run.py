@@ -12,10 +12,14 @@ Rows (bench/README.md says how each is measured):
   5  ours_amqp_batched  the same with --batch-records (only when log_producer --help lists it)
   6  redis_benchmark_*  redis-benchmark pipelined LPUSH (1 and 50 connections)
      ours_redis(_batched) log_producer -> Redis -> log_aggregator
-plus a paced latency run (10,000 records/s) of each of our configurations.
+  7  cluster_*          ours on a private 3-node RabbitMQ cluster: classic, quorum, 3 quorum shards, stream
+  8  sentinel_batched(_wait1)  ours through Redis Sentinel, --wait-replicas 0 and 1
+plus a paced latency run (10,000 records/s) of each of our single-node configurations.
 
 Uses the RabbitMQ on 127.0.0.1:5672 and the Redis on 127.0.0.1:6379 if they run (deleting and
 re-creating `logs_queue` there between rows), else starts private ones and stops them at the end.
+The cluster (127.0.0.1:5660-5662) and the Sentinel set-up (127.0.0.1:6350-6355) are always private,
+started on their first row and stopped at the end.
 Writes bench/RESULTS.md, bench/results.json and bench/results.png. Exit status: 0 when every
 available row ran (goals not met do not fail the run), 1 when a row failed, 130 when interrupted.
 """
