@@ -1373,6 +1373,9 @@ def main(argv=None) -> int:
                         f"CPU {r.client_cpu_s:.2f} s  ({time.monotonic() - t:.1f} s)")
                 else:
                     log(f"        FAILED: {r.note}")
+        # Their idle nodes would share the CPU with the latency runs and the soak.
+        b.sentinel.stop()
+        b.cluster.stop()
         for row, _ in plan:
             if runs[row.key]:
                 rows.append(median_run(runs[row.key]))
