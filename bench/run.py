@@ -473,7 +473,7 @@ class StartedOnFirstUse:
             self.failed = (f"the {self.what}'s ports {', '.join(map(str, busy))} are in use by another program: "
                            f"not started")
             raise RowFailed(self.failed)
-        log(f"        starting the private {self.what} in {shown(self.dir)} (stopped at the end)")
+        log(f"        starting the private {self.what} in {shown(self.dir)} (stopped after the throughput rows)")
         self.started = True  # from here on, stop() must run even if the start fails half-way
         t = time.monotonic()
         with open(self.dir.parent / f"{self.dir.name}.log", "wb") as out:
