@@ -56,7 +56,9 @@ demo: build
 
 # Ours side by side with the peers on the same brokers (bench/README.md); not part of `make test`.
 # Installs syslog-ng and gnuplot (bench/install-deps.sh), uses or starts RabbitMQ on 127.0.0.1:5672
-# and Redis on 127.0.0.1:6379, writes bench/RESULTS.md and bench/results.png.
+# and Redis on 127.0.0.1:6379, starts a private 3-node RabbitMQ cluster (127.0.0.1:5660-5662) and a
+# Redis Sentinel set-up (127.0.0.1:6350-6355) for its cluster_* and sentinel_* rows, writes
+# bench/RESULTS.md and bench/results.png.
 #   make bench BENCH_N=500000     records of the fast rows (default 200000)
 #   make bench BENCH_QUICK=1      a one-minute smoke run (20000 records, 5 s latency runs)
 #   make bench BENCH_ARGS='--repeat 3 --only ours_amqp'   any other bench/run.py flag

@@ -92,7 +92,7 @@ def soak_cells(soaks: list[Soak]) -> list[list[str]]:
 class Row:
     key: str                 # stable id, used by the goals and in results.json
     label: str               # shown in the tables and on the chart
-    broker: str              # "RabbitMQ" or "Redis"
+    broker: str              # "RabbitMQ", "Redis", or a set-up of several nodes ("RabbitMQ 3-node cluster", ...)
     group: str               # CEILING, PEER or OURS
     measured: str            # what the time covers, e.g. "end to end", "publish only"
     guarantees: str          # e.g. "confirms, ack after write"
@@ -109,6 +109,11 @@ class Row:
     # Message body bytes that went through the broker (our rows: the aggregator's
     # logship_aggregator_bytes_received_total, i.e. the message sizes; compressed when compressed).
     wire_bytes: Optional[int] = None
+    # The key of the row this one varies (one setting changed: quorum against classic, --wait-replicas 1
+    # against 0): the report gives this row's figures as ratios to that row's ("Against the base row").
+    versus: str = ""
+    # Measured for its throughput only: no latency run, no latency goal.
+    throughput_only: bool = False
 
     @property
     def ok(self) -> bool:
@@ -252,9 +257,10 @@ def evaluate_goals(rows: list[Row]) -> list[Goal]:
             goals.append(Goal(text, f"{worst[0]:.1f} MB (worst: {worst[1]})", worst[0] <= limit))
 
     for r in rows:
-        if r.group != OURS or (r.status == "n/a" and r.latency is None) or r.key.endswith("_fixed"):
+        if r.group != OURS or (r.status == "n/a" and r.latency is None) or r.key.endswith("_fixed") \
+                or r.throughput_only:
             continue  # a configuration that does not exist yet has its own goal line above; the old
-            # fixed input is a throughput comparison only
+            # fixed input and the rows on several nodes are throughput comparisons only
         lat = r.latency
         text = f"p99 end-to-end latency ≤ {GOAL_P99_MS} ms at a steady {GOAL_LATENCY_RATE:,} records/s ({r.label})"
         if lat is None:
@@ -321,9 +327,10 @@ def md_table(header: list[str], cells: list[list[str]], text_columns: int = 1) -
 
 def ratio_cells(rows: list[Row], metric: str) -> tuple[list[str], list[list[str]]]:
     """Each of our rows against every reference row on the same broker. metric: "rate" (ours ÷
-    theirs: above 1 is faster) or "cpu" (CPU µs per record, ours ÷ theirs: below 1 is cheaper)."""
+    theirs: above 1 is faster) or "cpu" (CPU µs per record, ours ÷ theirs: below 1 is cheaper).
+    Rows on a broker without any reference (the cluster, Sentinel) are left out: see versus_cells."""
     refs = [r for r in rows if r.group != OURS and r.ok]
-    ours = [r for r in rows if r.group == OURS and r.ok]
+    ours = [r for r in rows if r.group == OURS and r.ok and any(ref.broker == r.broker for ref in refs)]
     header = ["Ours"] + [f"{r.label} ({r.broker})" for r in refs]
     cells = []
     for o in ours:
@@ -347,13 +354,38 @@ def ratio_lines(rows: list[Row]) -> list[str]:
             continue
         parts = [f"{fmt_ratio(ratio(o.rate, ref.rate))} {ref.label}" for ref in rows
                  if ref.group != OURS and ref.broker == o.broker and ref.ok]
-        out.append(f"  {o.label} ({o.broker}): " + (", ".join(parts) or "no reference measured"))
+        if parts or not o.versus:
+            out.append(f"  {o.label} ({o.broker}): " + (", ".join(parts) or "no reference measured"))
     return out
+
+
+VERSUS_COLUMNS = ["Row", "Against", "Records/s ×", "Client CPU µs/rec ×", "Broker CPU s/M rec ×"]
+
+
+def versus_cells(rows: list[Row]) -> list[list[str]]:
+    """Each row that names a base row (Row.versus), both measured: its records/s, client CPU per
+    record and broker CPU per record divided by the base row's (records/s below 1: slower; the CPU
+    figures above 1: dearer). The cost of one setting: quorum against classic, --wait-replicas 1
+    against 0, the cluster against one node."""
+    by = {r.key: r for r in rows}
+    cells = []
+    for r in rows:
+        base = by.get(r.versus) if r.versus else None
+        if base is None or not r.ok or not base.ok:
+            continue
+        cells.append([f"{r.label} ({r.broker})", f"{base.label} ({base.broker})", fmt_ratio(ratio(r.rate, base.rate)),
+                      fmt_ratio(ratio(r.cpu_us_per_record, base.cpu_us_per_record)),
+                      fmt_ratio(ratio(r.broker_cpu_s_per_m, base.broker_cpu_s_per_m))])
+    return cells
 
 
 def stdout_report(rows: list[Row], goals: list[Goal], soaks: Optional[list[Soak]] = None) -> str:
     parts = [text_table(COLUMNS, table_cells(rows)), ""]
-    parts += ["Records/s, ours ÷ theirs (same broker, same run):"] + ratio_lines(rows) + [""]
+    if lines := ratio_lines(rows):
+        parts += ["Records/s, ours ÷ theirs (same broker, same run):"] + lines + [""]
+    if versus := versus_cells(rows):
+        parts += ["Against the base row (this row's figure ÷ the base row's, same run):",
+                  text_table(VERSUS_COLUMNS, versus), ""]
     parts.append("Goals:")
     for g in goals:
         parts.append(f"  {g.verdict:<22} {g.text}: {g.measured}")
@@ -389,6 +421,11 @@ def markdown_report(rows: list[Row], goals: list[Goal], machine: dict, command: 
     h, c = ratio_cells(rows, "cpu")
     out += ["Client CPU per record (send + recv), ours ÷ theirs (below 1: ours is cheaper):", "",
             md_table(h, c), ""]
+    if versus := versus_cells(rows):
+        out += ["## Against the base row", "",
+                "Rows that change one thing against another row of the same run (the queue type, the number "
+                "of nodes, `--wait-replicas`): their figures ÷ the base row's. Records/s below 1 is slower; "
+                "CPU above 1 is dearer.", "", md_table(VERSUS_COLUMNS, versus, text_columns=2), ""]
     out += ["## Goals", "", "| Goal | Measured | Verdict |", "|---|---|---|"]
     out += [f"| {g.text} | {g.measured} | **{g.verdict}** |" for g in goals]
     lat_rows = [r for r in rows if r.latency is not None]

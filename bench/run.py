@@ -12,10 +12,14 @@ Rows (bench/README.md says how each is measured):
   5  ours_amqp_batched  the same with --batch-records (only when log_producer --help lists it)
   6  redis_benchmark_*  redis-benchmark pipelined LPUSH (1 and 50 connections)
      ours_redis(_batched) log_producer -> Redis -> log_aggregator
-plus a paced latency run (10,000 records/s) of each of our configurations.
+  7  cluster_*          ours on a private 3-node RabbitMQ cluster: classic, quorum, 3 quorum shards, stream
+  8  sentinel_batched(_wait1)  ours through Redis Sentinel, --wait-replicas 0 and 1
+plus a paced latency run (10,000 records/s) of each of our single-node configurations.
 
 Uses the RabbitMQ on 127.0.0.1:5672 and the Redis on 127.0.0.1:6379 if they run (deleting and
 re-creating `logs_queue` there between rows), else starts private ones and stops them at the end.
+The cluster (127.0.0.1:5660-5662) and the Sentinel set-up (127.0.0.1:6350-6355) are always private,
+started on their first row and stopped at the end.
 Writes bench/RESULTS.md, bench/results.json and bench/results.png. Exit status: 0 when every
 available row ran (goals not met do not fail the run), 1 when a row failed, 130 when interrupted.
 """
@@ -48,6 +52,16 @@ QUEUE = "logs_queue"
 PAYLOAD = 100            # bytes of a record of the old fixed input (ours_amqp_batched_fixed, latency, soak)
 AMQP_PORT = 5672
 REDIS_PORT = 6379
+# The rows on several nodes run on private set-ups of their own, on ports of their own (README.md's
+# table of ports): a 3-node RabbitMQ cluster (node I: AMQP CLUSTER_PORT + I - 1, management + 10000,
+# Erlang distribution + 20000) and a Redis master + 2 replicas + 3 sentinels (SENTINEL_PORT ... + 5).
+CLUSTER = "RabbitMQ 3-node cluster"
+CLUSTER_PORT = 5660
+CLUSTER_NODES = 3
+SENTINEL = "Redis Sentinel"
+SENTINEL_PORT = 6350
+SENTINEL_MASTER = "logship"
+CLUSTER_SHARDS = 3
 PROBE_CONFIRM_BATCH = 1000
 PROBE_PREFETCH = 1000
 PIKA_BODY = "2026-11-23T00:00:00Z INFO bench-{:08d} user=alice action=login status=ok latency_ms=12"
@@ -279,6 +293,11 @@ def process_cpu_s(pid: Optional[int]) -> Optional[float]:
         return None
 
 
+def shown(path: Path) -> str:
+    """A path relative to the project when it is inside it."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 class PrivateBroker:
     """What both brokers share: the broker's CPU time, and stopping the private one we started."""
     what = ""    # "RabbitMQ node", "Redis server"
@@ -287,9 +306,12 @@ class PrivateBroker:
     def cpu_s(self) -> Optional[float]:
         return process_cpu_s(self.pid)
 
+    def ready(self) -> None:
+        """Called by each row before it runs: the set-ups started on first use start here."""
+
     def stop(self) -> None:
         if self.started:
-            log(f"  stopping the private {self.what} ({self.dir.relative_to(ROOT)})")
+            log(f"  stopping the private {self.what} ({shown(self.dir)})")
             subprocess.run(["bash", ROOT / "scripts" / self.script, "stop", self.dir],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             self.started = False
@@ -297,11 +319,16 @@ class PrivateBroker:
 
 class Rabbit(PrivateBroker):
     what, script = "RabbitMQ node", "rabbitmq-node.sh"
+    port = AMQP_PORT
+
     def __init__(self):
         self.dir = ROOT / ".run" / "bench" / "rabbitmq"
         self.started = False
         self.version = "?"
         self.pid: Optional[int] = None
+
+    def env_vars(self) -> dict:
+        return {"LOGSHIP_BROKER": f"amqp://guest:guest@127.0.0.1:{AMQP_PORT}/"}
 
     def ensure(self) -> None:
         if listening(AMQP_PORT):
@@ -318,21 +345,23 @@ class Rabbit(PrivateBroker):
                            env=os.environ | {"FRESH": "1"}, check=True, stdout=subprocess.DEVNULL)
         import pika
         try:
-            conn = self._connect()
+            self.version = self.server_version()
         except Exception as e:  # noqa: BLE001 - any failure here ends the bench with one line
             raise SystemExit(f"bench: cannot log in to RabbitMQ on 127.0.0.1:{AMQP_PORT} as guest/guest "
                              f"(the probe needs exactly that): {e!r}") from None
-        self.version = conn._impl.server_properties.get("version", b"?")
-        self.version = self.version.decode() if isinstance(self.version, bytes) else str(self.version)
-        conn.close()
         self.pid = listener_pid(AMQP_PORT)
         self.pika_version = pika.__version__
 
-    @staticmethod
-    def _connect():
+    def server_version(self) -> str:
+        conn = self._connect()
+        version = conn._impl.server_properties.get("version", b"?")
+        conn.close()
+        return version.decode() if isinstance(version, bytes) else str(version)
+
+    def _connect(self):
         import pika
         return pika.BlockingConnection(pika.ConnectionParameters(
-            "127.0.0.1", AMQP_PORT, credentials=pika.PlainCredentials("guest", "guest"),
+            "127.0.0.1", self.port, credentials=pika.PlainCredentials("guest", "guest"),
             heartbeat=0, blocked_connection_timeout=60))
 
     def reset_queue(self, declare: bool = False) -> None:
@@ -341,9 +370,13 @@ class Rabbit(PrivateBroker):
         ch = conn.channel()
         ch.queue_delete(QUEUE)
         ch.queue_delete(QUEUE + ".dead")
+        self.delete_more(ch)
         if declare:
             ch.queue_declare(QUEUE, durable=True)
         conn.close()
+
+    def delete_more(self, ch) -> None:
+        """What else a row may have declared (the cluster's rows: shards and their exchange)."""
 
     def depth_poller(self):
         """Returns (poll, close): poll() gives the queue's ready-message count via a passive
@@ -409,6 +442,10 @@ class Redis(PrivateBroker):
         import redis
         return redis.Redis(host="127.0.0.1", port=REDIS_PORT, password=self.password, socket_timeout=30)
 
+    def env_vars(self) -> dict:
+        return {"LOGSHIP_BROKER": f"redis://127.0.0.1:{REDIS_PORT}"} | (
+            {"LOGSHIP_PASSWORD": self.password} if self.password else {})
+
     def reset_queue(self) -> None:
         c = self.client()
         keys = list(c.scan_iter(match=QUEUE)) + list(c.scan_iter(match=QUEUE + ".*", count=1000))
@@ -417,6 +454,119 @@ class Redis(PrivateBroker):
 
     def llen(self) -> int:
         return self.client().llen(QUEUE)
+
+
+class StartedOnFirstUse:
+    """A private set-up of several nodes that the bench starts when the first row needing it runs (so a
+    run without such a row never starts it, and the rows before it do not share the CPU with its idle
+    nodes), once per run, in the work directory, and stops at the end. A failed start fails that row
+    and every later one on the set-up, with its reason, without trying again."""
+    ports: list[int] = []
+
+    def ready(self) -> None:
+        if self.up:
+            return
+        if self.failed:
+            raise RowFailed(self.failed)
+        busy = [p for p in self.ports if listening(p)]
+        if busy:
+            self.failed = (f"the {self.what}'s ports {', '.join(map(str, busy))} are in use by another program: "
+                           f"not started")
+            raise RowFailed(self.failed)
+        log(f"        starting the private {self.what} in {shown(self.dir)} (stopped after the throughput rows)")
+        self.started = True  # from here on, stop() must run even if the start fails half-way
+        t = time.monotonic()
+        with open(self.dir.parent / f"{self.dir.name}.log", "wb") as out:
+            # In a session of its own, so that a Ctrl-C reaches the bench only, which then ends the
+            # start before stop() stops whatever it had started.
+            start = subprocess.Popen(["bash", ROOT / "scripts" / self.script, "start", self.dir, *self.start_args],
+                                     stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            try:
+                code = start.wait()
+            except BaseException:
+                os.killpg(start.pid, signal.SIGTERM)
+                start.wait()
+                raise
+        if code != 0:
+            self.failed = (f"starting the {self.what} failed (exit {code}): "
+                           f"{(self.dir.parent / f'{self.dir.name}.log').read_text(errors='replace')[-600:].strip()}")
+            raise RowFailed(self.failed)
+        self.started_in = time.monotonic() - t
+        self.after_start()
+        self.up = True
+        log(f"        {self.what} up in {self.started_in:.0f} s")
+
+    def leftover_running(self) -> bool:
+        """Whether a process that an earlier run recorded in the directory (DIR/*/pid) still runs."""
+        for pidfile in self.dir.glob("*/pid"):
+            try:
+                os.kill(int(pidfile.read_text().strip()), 0)
+                return True
+            except (OSError, ValueError):
+                pass
+        return False
+
+    def cpu_s(self) -> Optional[float]:
+        """CPU seconds of all its server processes together."""
+        cpus = [process_cpu_s(pid) for pid in self.pids]
+        return None if not cpus or None in cpus else sum(cpus)
+
+
+class Cluster(StartedOnFirstUse, Rabbit):
+    """A private 3-node RabbitMQ cluster (scripts/rabbitmq-cluster.sh) on CLUSTER_PORT..: the cluster
+    rows' queues (classic, quorum, 3 quorum shards, a stream), the programs given every node."""
+    what, script = f"{CLUSTER_NODES}-node RabbitMQ cluster", "rabbitmq-cluster.sh"
+    port = CLUSTER_PORT
+    ports = [CLUSTER_PORT + i + off for i in range(CLUSTER_NODES) for off in (0, 10000, 20000)]
+    start_args = [str(CLUSTER_NODES), str(CLUSTER_PORT)]
+
+    def __init__(self, work: Path):
+        super().__init__()
+        self.dir = work / "rabbitmq-cluster"
+        self.up, self.failed, self.pids, self.started_in = False, "", [], 0.0
+
+    def after_start(self) -> None:
+        self.pids = [int((self.dir / f"n{i}" / "pid").read_text().strip()) for i in range(1, CLUSTER_NODES + 1)]
+        self.version = self.server_version()
+
+    def env_vars(self) -> dict:
+        return {"LOGSHIP_BROKER": ",".join(f"amqp://guest:guest@127.0.0.1:{CLUSTER_PORT + i}/"
+                                           for i in range(CLUSTER_NODES))}
+
+    def delete_more(self, ch) -> None:
+        for i in range(CLUSTER_SHARDS):
+            ch.queue_delete(f"{QUEUE}.shard.{i}")
+        ch.exchange_delete(f"{QUEUE}.shards")
+
+
+class Sentinel(StartedOnFirstUse, Redis):
+    """A private Redis master + 2 replicas + 3 sentinels (scripts/redis-sentinel.sh) on SENTINEL_PORT..,
+    the programs given the three sentinels' redis-sentinel:// URLs. No persistence on its data nodes
+    (the script's choice: appendonly no, no snapshots)."""
+    what, script = "Redis Sentinel set-up (master, 2 replicas, 3 sentinels)", "redis-sentinel.sh"
+    ports = list(range(SENTINEL_PORT, SENTINEL_PORT + 6))
+    start_args = [str(SENTINEL_PORT)]
+
+    def __init__(self, work: Path):
+        super().__init__()
+        self.dir = work / "redis-sentinel"
+        self.up, self.failed, self.pids, self.started_in = False, "", [], 0.0
+
+    def after_start(self) -> None:
+        self.password = (self.dir / "password").read_text().strip()
+        self.sentinel_password = (self.dir / "sentinel-password").read_text().strip()
+        # The data nodes: the master and both replicas (replication is part of what a push costs).
+        self.pids = [int((self.dir / f"node-{SENTINEL_PORT + i}" / "pid").read_text().strip()) for i in range(3)]
+        self.version = self.client().info("server")["redis_version"]
+
+    def client(self):
+        import redis
+        return redis.Redis(host="127.0.0.1", port=SENTINEL_PORT, password=self.password, socket_timeout=30)
+
+    def env_vars(self) -> dict:
+        return {"LOGSHIP_BROKER": ",".join(f"redis-sentinel://127.0.0.1:{SENTINEL_PORT + 3 + i}/{SENTINEL_MASTER}"
+                                           for i in range(3)),
+                "LOGSHIP_PASSWORD": self.password, "LOGSHIP_SENTINEL_PASSWORD": self.sentinel_password}
 
 
 
@@ -430,6 +580,8 @@ class Bench:
         self.work = Path(args.work).resolve()
         self.rabbit = Rabbit()
         self.redis = Redis()
+        self.cluster = Cluster(self.work)
+        self.sentinel = Sentinel(self.work)
         self.batch_flag = False
         self.notes: list[str] = []
 
@@ -443,6 +595,10 @@ class Bench:
             if not (self.shared / f).exists():
                 raise SystemExit(f"bench: {self.shared / f} is missing (the baselines live in ../shared/bench)")
         if self.work.exists():
+            for leftover in (self.cluster, self.sentinel):  # of a run killed before its clean-up
+                if leftover.leftover_running():
+                    leftover.started = True
+                    leftover.stop()
             shutil.rmtree(self.work)
         self.work.mkdir(parents=True)
         # The probe is compiled from a copy: ../shared/bench is read-only reference material.
@@ -485,16 +641,10 @@ class Bench:
 
     def env(self, broker: str) -> dict:
         e = {k: v for k, v in os.environ.items() if not k.startswith("LOGSHIP_")}
-        if broker == "RabbitMQ":
-            e["LOGSHIP_BROKER"] = f"amqp://guest:guest@127.0.0.1:{AMQP_PORT}/"
-        else:
-            e["LOGSHIP_BROKER"] = f"redis://127.0.0.1:{REDIS_PORT}"
-            if self.redis.password:
-                e["LOGSHIP_PASSWORD"] = self.redis.password
-        return e
+        return e | self.broker_of(broker).env_vars()
 
     def broker_of(self, broker: str):
-        return self.rabbit if broker == "RabbitMQ" else self.redis
+        return {"RabbitMQ": self.rabbit, "Redis": self.redis, CLUSTER: self.cluster, SENTINEL: self.sentinel}[broker]
 
     def single_args(self) -> list[str]:
         # Batching is the default once log_producer has it: the one-per-message rows ask for 1.
@@ -624,21 +774,32 @@ log {{ source(s_in); destination(d_mq); flags(flow-control); }};
         if final != n:
             row.note += f" The queue held {final:,} messages, not {n:,}."
 
-    def ours_row(self, row: R.Row, extra: list[str], fixed: bool = False) -> None:
+    def ours_row(self, row: R.Row, extra: list[str], fixed: bool = False, setup: Optional[list[str]] = None,
+                 both: tuple[str, ...] = ()) -> None:
+        """log_aggregator started first, then log_producer reading the input; with `setup`, `logctl
+        setup --queue Q SETUP` declares the queue first; `both` are flags of both programs."""
         broker = self.broker_of(row.broker)
+        broker.ready()
         broker.reset_queue()
         d = self.row_dir(row.key)
         n = row.records
         out = d / "aggregated_logs.txt"
         env = self.env(row.broker)
+        if setup is not None:
+            res = subprocess.run([self.bin / "logctl", "setup", "--queue", QUEUE, *setup], env=env, cwd=d,
+                                 capture_output=True, text=True, timeout=120)
+            (d / "setup.log").write_text(res.stdout + res.stderr)
+            if res.returncode != 0:
+                raise RowFailed(f"{' '.join(['logctl setup', *setup])} exited with {res.returncode}: "
+                                f"{(res.stdout + res.stderr).strip()[-600:]}")
         agg = Proc("aggregator", [self.bin / "log_aggregator", "--output", out, "--queue", QUEUE,
-                                  "--metrics-listen", "127.0.0.1:0", *self.a.agg_args],
+                                  "--metrics-listen", "127.0.0.1:0", *both, *self.a.agg_args],
                    d / "aggregator.log", env=env, cwd=d)
         agg.must_live = True
         wait_ready(agg, "Waiting for logs")
         with open(self.input_file(n, fixed), "rb") as stdin:
             cpu0, t0 = broker.cpu_s(), time.monotonic()
-            prod = Proc("producer", [self.bin / "log_producer", "-q", "--queue", QUEUE, *extra],
+            prod = Proc("producer", [self.bin / "log_producer", "-q", "--queue", QUEUE, *both, *extra],
                         d / "producer.log", env=env, cwd=d, stdin=stdin)
         counter = LineCounter(out)
         t1 = wait_count("lines written", counter, n, [prod, agg], timeout=self.a.row_timeout)
@@ -652,13 +813,26 @@ log {{ source(s_in); destination(d_mq); flags(flow-control); }};
         row.sender, row.receiver = prod.expect_ok(), agg.expect_ok()
         row.seconds = t1 - t0
         row.broker_cpu_s = cpu1 - cpu0 if cpu0 is not None and cpu1 is not None else None
-        cmd = " ".join(["log_producer -q", *extra, "< input"])
-        agg_cmd = " ".join(["log_aggregator --output F", *self.a.agg_args])
+        cmd = " ".join(["log_producer -q", *both, *extra, "< input"])
+        agg_cmd = " ".join(["log_aggregator --output F", *both, *self.a.agg_args])
         row.note = (f"`{agg_cmd}` started first, then `{cmd}`; time until the aggregator's output has N lines; "
                     f"the producer alone (all confirmed) took {prod.ended - t0:.2f} s.")
+        if setup is not None:
+            row.note = f"`{' '.join(['logctl setup', *setup])}`, then " + row.note
+        if getattr(broker, "pids", None):
+            row.note += f" Broker CPU: the {len(broker.pids)} server processes' together."
         if lines != n:
             row.note += f" The output has {lines:,} lines, not {n:,}."
             raise RowFailed(f"the output has {lines:,} lines, not {n:,}")
+
+    def sentinel_row(self, row: R.Row, wait_replicas: int) -> None:
+        """The batched row through the sentinels with --wait-replicas N; the note says how many WAIT
+        commands the master ran (its command statistics, reset before the row)."""
+        self.sentinel.ready()
+        self.sentinel.client().config_resetstat()
+        self.ours_row(row, self.batch_args() + ["--wait-replicas", str(wait_replicas)])
+        waits = self.sentinel.client().info("commandstats").get("cmdstat_wait", {}).get("calls", 0)
+        row.note += f" The master ran {waits:,} WAIT commands during the row."
 
     def redis_benchmark_row(self, row: R.Row, clients: int) -> None:
         self.redis.reset_queue()
@@ -937,7 +1111,7 @@ def build_plan(b: Bench) -> list[tuple[R.Row, Callable[[R.Row], None]]]:
                R.OURS, "end to end", conf, batched, P),
          lambda r: b.ours_row(r, b.batch_args() + ["--compress", "zstd"])),
         (R.Row("ours_amqp_batched_fixed", f"ours, batched ({a.batch_records}/message), old fixed {PAYLOAD}-byte input",
-               "RabbitMQ", R.OURS, "end to end", conf, batched, PAYLOAD),
+               "RabbitMQ", R.OURS, "end to end", conf, batched, PAYLOAD, throughput_only=True),
          lambda r: b.ours_row(r, b.batch_args(), fixed=True)),
         (R.Row("redis_benchmark_1", "redis-benchmark -c 1 -P 100", "Redis", R.PEER, "publish only", "reply per push", n, P),
          lambda r: b.redis_benchmark_row(r, 1)),
@@ -950,17 +1124,74 @@ def build_plan(b: Bench) -> list[tuple[R.Row, Callable[[R.Row], None]]]:
         (R.Row("ours_redis_batched_zstd", f"ours, batched ({a.batch_records}/value), --compress zstd", "Redis", R.OURS,
                "end to end", conf, batched, P),
          lambda r: b.ours_row(r, b.batch_args() + ["--compress", "zstd"])),
-    ]
+    ] + cluster_plan(b) + sentinel_plan(b)
     if a.only:
-        keep = set(a.only.split(","))
-        plan = [(r, f) for r, f in plan if r.key in keep or r.key == "probe"]
+        keys = {r.key for r, _ in plan}
+        plan = [(r, f) for r, f in plan if selected(a.only, r.key, keys)]
     return plan
+
+
+def selected(only: str, key: str, keys: set[str]) -> bool:
+    """--only: a row's key, or the first word of several rows' keys ("cluster", "sentinel", "ours"),
+    a word that is not itself a key (so "probe" is the probe alone); the probe always runs."""
+    wanted = set(only.split(","))
+    first = key.split("_")[0]
+    return key == "probe" or key in wanted or (first in wanted and first not in keys)
+
+
+def cluster_plan(b: Bench) -> list[tuple[R.Row, Callable[[R.Row], None]]]:
+    """Our programs on the private 3-node cluster, given every node (--broker URL1,URL2,URL3): a classic
+    queue (it lives on one node) beside quorum queues (replicated on all three), 3 quorum shards and a
+    stream. Each row against the one it varies (Row.versus)."""
+    a = b.a
+    conf, per = "confirms, ack after write", f"{a.batch_records}/message"
+    quorum = ["--queue-type", "quorum"]
+    shards = ("--shards", str(CLUSTER_SHARDS))
+
+    def row(key, label, records, versus):
+        return R.Row(key, label, CLUSTER, R.OURS, "end to end", conf, records, b.payload, versus=versus,
+                     throughput_only=True)
+    return [
+        (row("cluster_classic", "ours, classic queue, 1 record/message", a.n, "ours_amqp"),
+         lambda r: b.ours_row(r, b.single_args(), setup=[])),
+        (row("cluster_classic_batched", f"ours, classic queue, batched ({per})", a.batched_n, "ours_amqp_batched"),
+         lambda r: b.ours_row(r, b.batch_args(), setup=[])),
+        (row("cluster_quorum", "ours, quorum queue, 1 record/message", a.n, "cluster_classic"),
+         lambda r: b.ours_row(r, b.single_args(), setup=quorum)),
+        (row("cluster_quorum_batched", f"ours, quorum queue, batched ({per})", a.batched_n, "cluster_classic_batched"),
+         lambda r: b.ours_row(r, b.batch_args(), setup=quorum)),
+        (row("cluster_shards_batched", f"ours, {CLUSTER_SHARDS} quorum shards, batched ({per})", a.batched_n,
+             "cluster_quorum_batched"),
+         lambda r: b.ours_row(r, b.batch_args(), setup=quorum + list(shards), both=shards)),
+        (row("cluster_stream_batched", f"ours, stream, batched ({per})", a.batched_n, "cluster_quorum_batched"),
+         lambda r: b.ours_row(r, b.batch_args(), setup=["--queue-type", "stream"])),
+    ]
+
+
+def sentinel_plan(b: Bench) -> list[tuple[R.Row, Callable[[R.Row], None]]]:
+    """The batched producer against a Sentinel-managed master with 2 replicas, through the sentinels'
+    redis-sentinel:// URLs: confirmed once the master has a push (--wait-replicas 0), and once WAIT
+    says a replica has it too (--wait-replicas 1): the cost of the stronger confirm."""
+    a = b.a
+    per = f"{a.batch_records}/value"
+
+    def row(key, label, guarantees, versus):
+        return R.Row(key, label, SENTINEL, R.OURS, "end to end", guarantees, a.batched_n, b.payload, versus=versus,
+                     throughput_only=True)
+    return [
+        (row("sentinel_batched", f"ours, batched ({per}), --wait-replicas 0", "confirms (master), ack after write",
+             "ours_redis_batched"),
+         lambda r: b.sentinel_row(r, 0)),
+        (row("sentinel_batched_wait1", f"ours, batched ({per}), --wait-replicas 1",
+             "confirms (master + 1 replica), ack after write", "sentinel_batched"),
+         lambda r: b.sentinel_row(r, 1)),
+    ]
 
 
 def run_once(row: R.Row, fn: Callable[[R.Row], None]) -> R.Row:
     """One run of a row on a fresh copy of its description; a failure is recorded in the row."""
     r = R.Row(**{f: getattr(row, f) for f in ("key", "label", "broker", "group", "measured", "guarantees",
-                                                "records", "payload_bytes")})
+                                                "records", "payload_bytes", "versus", "throughput_only")})
     try:
         fn(r)
     except RowFailed as e:
@@ -1011,7 +1242,42 @@ def machine_info(b: Bench) -> dict:
         "syslog-ng": sng,
         "pika": getattr(b.rabbit, "pika_version", "?"),
         "Logship": f"{commit} ({b.bin})",
-    }
+    } | setups_info(b)
+
+
+def setups_info(b: Bench) -> dict:
+    """The set-ups of several nodes this run started (none when no row needed them)."""
+    info = {}
+    if b.cluster.up:
+        info["RabbitMQ cluster"] = (f"{b.cluster.version}, {CLUSTER_NODES} private nodes on 127.0.0.1:{CLUSTER_PORT}-"
+                                    f"{CLUSTER_PORT + CLUSTER_NODES - 1}, started by the bench in "
+                                    f"{b.cluster.started_in:.0f} s; **the {CLUSTER_NODES} nodes share this one "
+                                    f"machine's {os.cpu_count()} cores**")
+    if b.sentinel.up:
+        info["Redis Sentinel"] = (f"{b.sentinel.version}, master 127.0.0.1:{SENTINEL_PORT}, replicas {SENTINEL_PORT + 1}-"
+                                  f"{SENTINEL_PORT + 2}, sentinels {SENTINEL_PORT + 3}-{SENTINEL_PORT + 5}, started by "
+                                  f"the bench; no persistence on the data nodes (appendonly no)")
+    return info
+
+
+def setup_notes(rows: list[R.Row]) -> list[str]:
+    """What a reader of the cluster and Sentinel rows must know, when the run has such rows."""
+    notes = []
+    if any(r.broker == CLUSTER for r in rows):
+        notes.append(f"**The {CLUSTER_NODES} RabbitMQ nodes of the cluster rows run on this one machine and share its "
+                     f"{os.cpu_count()} CPU cores** (with the producer, the aggregator and the idle single-node "
+                     f"brokers): a quorum queue's three replicas compete for the same cores, so the cluster rows here "
+                     f"are slower than one node and than a real cluster, where each node has its own cores. Compare "
+                     f"them with each other (\"Against the base row\"), not with a real deployment. Broker CPU is "
+                     f"the three nodes' together; the programs are given every node (`--broker URL1,URL2,URL3` through "
+                     f"`LOGSHIP_BROKER`) and connect to the first.")
+    if any(r.broker == SENTINEL for r in rows):
+        notes.append("The Redis Sentinel rows run a master, 2 replicas and 3 sentinels on this machine, the programs "
+                     "given the three sentinels' `redis-sentinel://` URLs; broker CPU is the three data nodes' "
+                     "together. Its data nodes keep no AOF (the single server's rows do), so compare "
+                     "`--wait-replicas 1` with `--wait-replicas 0` (\"Against the base row\") rather than with "
+                     "the single server.")
+    return notes
 
 
 def parse_args(argv=None):
@@ -1107,6 +1373,9 @@ def main(argv=None) -> int:
                         f"CPU {r.client_cpu_s:.2f} s  ({time.monotonic() - t:.1f} s)")
                 else:
                     log(f"        FAILED: {r.note}")
+        # Their idle nodes would share the CPU with the latency runs and the soak.
+        b.sentinel.stop()
+        b.cluster.stop()
         for row, _ in plan:
             if runs[row.key]:
                 rows.append(median_run(runs[row.key]))
@@ -1116,7 +1385,7 @@ def main(argv=None) -> int:
                 row.latency_na = "batching not available yet"
                 rows.append(row)
         # The fixed-input row is there for its throughput only (the comparison with earlier results).
-        lat_rows = [r for r in rows if r.group == R.OURS and r.status == "ok" and not r.key.endswith("_fixed")]
+        lat_rows = [r for r in rows if r.group == R.OURS and r.status == "ok" and not r.throughput_only]
         if a.no_latency:
             for r in lat_rows:
                 r.latency_na = "latency runs skipped (--no-latency)"
@@ -1148,7 +1417,8 @@ def main(argv=None) -> int:
                     "ours_amqp_batched_fixed": "the old input, kept for its throughput only (compare ours_amqp_batched)",
                     "redis_benchmark_1": "publish only; its own request latency is not end to end",
                     "redis_benchmark_50": "publish only; its own request latency is not end to end",
-                }.get(r.key, "")
+                }.get(r.key, "throughput only: the latency runs are on the single node and server"
+                             if r.broker in (CLUSTER, SENTINEL) else "")
         soaks: list[R.Soak] = []
         if soak_selected(a):
             log(f"== Soak: log_producer's RSS per input kind, {a.soak_rate:,.0f} records/s each for "
@@ -1179,17 +1449,18 @@ def main(argv=None) -> int:
                      if soaks else "not run"),
             "Wall time of the whole bench": f"{time.monotonic() - started:.0f} s",
         }
-        write_outputs(Path(a.out), rows, machine, settings, command, standard_notes(), soaks)
+        write_outputs(Path(a.out), rows, machine, settings, command, standard_notes() + setup_notes(rows), soaks)
         return 1 if any(r.status == "failed" for r in rows) or any(s.status == "failed" for s in soaks) else 0
     except KeyboardInterrupt:
         log("\nbench: interrupted")
         return 130
     finally:
         Proc.stop_all()
-        try:
-            b.redis.stop()
-        finally:
-            b.rabbit.stop()
+        for broker in (b.sentinel, b.cluster, b.redis, b.rabbit):
+            try:
+                broker.stop()
+            except BaseException as e:  # noqa: BLE001 - stop the others all the same
+                log(f"  stopping the {broker.what} failed: {e!r}")
 
 
 def standard_notes() -> list[str]:

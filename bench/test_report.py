@@ -115,6 +115,35 @@ class ReportTest(unittest.TestCase):
         self.assertEqual(back, rows)
         self.assertEqual((machine, settings, command, notes), ({"CPU": "x"}, {"N": 5}, "make bench", ["n1"]))
 
+    def test_rows_against_their_base_row(self):
+        base = row("sentinel_batched", R.OURS, broker="Sentinel", seconds=4.0, broker_cpu_s=2.0,
+                   sender=R.ProcStats("producer", 1.0, 9000), receiver=R.ProcStats("aggregator", 1.0, 9000))
+        wait1 = row("sentinel_batched_wait1", R.OURS, broker="Sentinel", seconds=5.0, broker_cpu_s=3.0,
+                    sender=R.ProcStats("producer", 2.0, 9000), receiver=R.ProcStats("aggregator", 1.0, 9000),
+                    versus="sentinel_batched", throughput_only=True)
+        orphan = row("cluster_quorum", R.OURS, broker="Cluster", versus="cluster_classic", throughput_only=True)
+        rows = self.rows() + [base, wait1, orphan]
+        self.assertEqual(R.versus_cells(rows), [["sentinel batched wait1 (Sentinel)", "sentinel batched (Sentinel)",
+                                                  "0.80×", "1.50×", "1.50×"]])  # a base row not run: no line
+        md = R.markdown_report(rows, R.evaluate_goals(rows), {}, "c", {}, [], None)
+        self.assertIn("## Against the base row", md)
+        self.assertNotIn("## Against the base row", R.markdown_report(self.rows(), [], {}, "c", {}, [], None))
+        self.assertIn("Against the base row", R.stdout_report(rows, R.evaluate_goals(rows)))
+        # No reference on their broker: not in the ours-against-peers tables.
+        self.assertNotIn("sentinel batched wait1", str(R.ratio_cells(rows, "rate")[1]))
+        self.assertFalse(any("wait1" in line for line in R.ratio_lines(rows)))
+        # Throughput-only rows have no latency goal.
+        self.assertFalse(any("wait1" in g.text for g in R.evaluate_goals(rows)))
+        back = R.from_json(R.to_json(rows, [], {}, {}, "c"))[0]
+        self.assertEqual((back[-2].versus, back[-2].throughput_only), ("sentinel_batched", True))
+
+    def test_only_selects_keys_and_first_words(self):
+        keys = {"probe", "probe_our_shape", "ours_amqp", "cluster_quorum", "cluster_stream_batched", "sentinel_batched"}
+        pick = lambda only: sorted(k for k in keys if run.selected(only, k, keys))
+        self.assertEqual(pick("cluster"), ["cluster_quorum", "cluster_stream_batched", "probe"])
+        self.assertEqual(pick("sentinel_batched,ours_amqp"), ["ours_amqp", "probe", "sentinel_batched"])
+        self.assertEqual(pick("probe"), ["probe"])  # a word that is a key is that key only
+
     def soaks(self):
         return [R.Soak("stdin", 5000, 1_500_000, 60.0, 300.0, 20_000, 20_000),
                 R.Soak("syslog udp", 5000, 1_500_000, 60.0, 300.0, 20_000, 70_000),
