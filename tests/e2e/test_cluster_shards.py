@@ -12,12 +12,11 @@
     and the shards end empty."""
 import json
 import os
-import signal
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from logship_testlib import Cluster, count_lines, feed_pipe, read_lines, run_test, wait_for  # noqa: E402
-from test_cluster_node_loss import N, check_outputs  # noqa: E402
+from logship_testlib import Cluster, run_test, wait_for  # noqa: E402
+from test_cluster_node_loss import N, kill_mid_stream  # noqa: E402
 
 SHARDS = 3
 
@@ -62,32 +61,7 @@ def setup(t, c, q):
 
 def shard_leader_loss(t, c, q, victim):
     t.section(f"(b) {c.nodes[victim]} (shard 1's leader) SIGKILLed in the middle of {N} records")
-    survivor = (victim + 1) % len(c)
-    sharded = ["--shards", str(SHARDS)]
-    outs = [t.path(f"agg{i}.log") for i in range(2)]
-    aggs = [t.start_aggregator(f"agg{i}", q, outs[i], "raw", sharded + ["--broker", c.broker_arg(first)])
-            for i, first in enumerate((victim, survivor))]
-    records = [f"sh-{n:05d}" for n in range(N)]
-    rfd, wfd = os.pipe()
-    producer = t.spawn("producer", "log_producer", ["--queue", q, "--broker", c.broker_arg(victim),
-                                                    "--confirm-timeout", "120"] + sharded, stdin=rfd)
-    os.close(rfd)
-    feeder = feed_pipe(records, wfd, pace=0.1)
-    written = lambda: sum(count_lines(o) for o in outs)  # noqa: E731
-    t.require(wait_for(lambda: written() > 2000, 120, 0.05), "records flow before the kill")
-    c.kill(victim)
-    t.note(f"{written()} lines written when {c.nodes[victim]} died")
-    feeder.join()
-    t.finish_proc(producer, 300, "the producer exits 0: every record confirmed after failing over")
-    distinct = lambda: len({line for o in outs for line in read_lines(o)[0]})  # noqa: E731
-    t.check(wait_for(lambda: distinct() >= N, 300, 0.5), f"all {N} distinct records written",
-            f"distinct lines: {distinct()}")
-    for a in aggs:
-        t.check(a.alive(), f"{a.label} is still running", a.result().describe())
-        a.send_signal(signal.SIGTERM)
-    for a in aggs:
-        t.finish_proc(a, 60, f"{a.label} exits 0 on SIGTERM")
-    check_outputs(t, outs, records)
+    kill_mid_stream(t, c, q, victim, "sh", ["--shards", str(SHARDS)])
     c.restart(victim)
     last = [None, None]
 
