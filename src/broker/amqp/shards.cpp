@@ -76,8 +76,9 @@ void checkShardLayout(AmqpConnection& conn, amqp_channel_t channel, const std::s
   }
   // Shards are declared last to first, so shard 0 existing without shard N-1 is another N, never a
   // program with the same N half-way through its declaration.
-  if (!conn.findQueue(channel, shardQueueName(queue, 0))) return;
-  if (conn.findQueue(channel, shardQueueName(queue, shards)) || !conn.findQueue(channel, shardQueueName(queue, shards - 1))) {
+  const auto exists = [&](uint32_t shard) { return conn.findQueue(channel, shardQueueName(queue, shard)).has_value(); };
+  if (!exists(0)) return;
+  if (exists(shards) || !exists(shards - 1)) {
     const uint32_t count = countShards(conn, channel, queue);
     refuseLayout(fmt::format("queue '{}' is sharded {} ways ({}), not {}: give --shards {} to every program of it",
                              escaped(queue), count, shardRange(queue, count), shards, count));

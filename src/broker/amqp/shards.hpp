@@ -22,8 +22,8 @@ QueueStats declareShardedLogQueue(AmqpConnection& conn, amqp_channel_t channel, 
 // copy of every record), N on a plain <queue>, or N on a queue sharded M != N ways.
 void checkShardLayout(AmqpConnection& conn, amqp_channel_t channel, const std::string& queue, uint32_t shards);
 
-// checkShardLayout, then declareLogQueue for shards == 0, else declareShardedLogQueue (and with `deadLetters` the shared
-// <queue>.dead): what every program declares.
+// checkShardLayout, then declareLogQueue for shards == 0, else declareShardedLogQueue (and with
+// `deadLetters` the shared <queue>.dead): what every program declares.
 AmqpConnection::LogTopology declareLogTopology(AmqpConnection& conn, amqp_channel_t channel, const std::string& queue,
                                                uint32_t shards, bool deadLetters = false,
                                                AmqpConnection::SayFound say = AmqpConnection::SayFound::Notable);
