@@ -68,7 +68,8 @@ struct ClientOptions {
   std::string passwordEnv = "LOGSHIP_PASSWORD";
   std::string queue = "logs_queue";
   // RabbitMQ: the queue is split into this many queues behind a consistent-hash exchange (as the
-  // programs' --shards N; give the same N as they do); 0: one queue. Redis refuses it.
+  // programs' --shards N; give the same N as they do: another N, or 0 on a sharded queue, is refused
+  // as a wrong password is, and stats().lastError names the N to give); 0: one queue. Redis refuses it.
   std::uint32_t shards = 0;
   // amqps:// only: PEM files of the CAs to trust (default: the system's store), and a client
   // certificate with its unencrypted key (both or neither). requireTls refuses other URLs.

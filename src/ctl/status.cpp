@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "broker/amqp/topology.hpp"
 #include "broker/factory.hpp"
@@ -205,6 +206,13 @@ void printShards(const QueueStats (&stats)[2], const std::vector<QueueStats>& sh
   printSource(stats[0]);
 }
 
+// Without --shards on a sharded queue, the queue is missing but its shards are not: say so.
+void hintShards(Admin& admin, const std::string& queue) {
+  uint32_t n = 0;
+  while (n < amqp::kMaxShards && admin.queueStats(amqp::shardQueueName(queue, n)).exists) ++n;
+  if (n > 0) spdlog::warn("'{}' is sharded ({} shards): give --shards {}", escaped(queue), n, n);
+}
+
 }  // namespace
 
 int status(const BrokerOptions& broker, const std::string& queue, bool json) {
@@ -230,6 +238,7 @@ int status(const BrokerOptions& broker, const std::string& queue, bool json) {
   } else {
     printTable(stats);
   }
+  if (shards.empty() && !stats[0].exists) hintShards(*admin, queue);
   return stats[0].exists ? 0 : 1;
 }
 

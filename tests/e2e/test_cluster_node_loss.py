@@ -41,20 +41,19 @@ def check_outputs(t, outs, records):
     t.note(f"records in both outputs (redelivered after the node loss): {dups}")
 
 
-def leader_loss(t, c):
-    t.section("the node holding a quorum queue's leader is SIGKILLed mid-stream")
-    q = t.queue("qq")
-    c.pika(1).channel().queue_declare(q, durable=True, arguments={"x-queue-type": "quorum"})
-    victim = c.leader(q)
+def kill_mid_stream(t, c, q, victim, tag, extra=()):
+    """N records through a producer connected to node `victim` and two aggregators, one connected to
+    `victim`, one to the next node (--broker lists every node; `extra`: flags for all three); `victim`
+    is SIGKILLed once 2,000 are written. Checks that the producer exits 0, every record is written,
+    both aggregators reconnect or go on, and check_outputs. The victim is left down."""
     survivor = (victim + 1) % len(c)
-    t.note(f"'{q}' declared through {c.nodes[1]}: leader on {c.nodes[victim]}")
-    outs = [t.path(f"agg{i}.log") for i in range(2)]
-    aggs = [t.start_aggregator(f"agg{i}", q, outs[i], "raw", ["--broker", c.broker_arg(first)])
+    outs = [t.path(f"{tag}-agg{i}.log") for i in range(2)]
+    aggs = [t.start_aggregator(f"{tag}-agg{i}", q, outs[i], "raw", list(extra) + ["--broker", c.broker_arg(first)])
             for i, first in enumerate((victim, survivor))]
-    records = [f"qq-{n:05d}" for n in range(N)]
+    records = [f"{tag}-{n:05d}" for n in range(N)]
     rfd, wfd = os.pipe()
-    producer = t.spawn("producer", "log_producer",
-                       ["--queue", q, "--broker", c.broker_arg(victim), "--confirm-timeout", "120"], stdin=rfd)
+    producer = t.spawn(f"{tag}-producer", "log_producer", ["--queue", q, "--broker", c.broker_arg(victim),
+                                                           "--confirm-timeout", "120"] + list(extra), stdin=rfd)
     os.close(rfd)
     feeder = feed_pipe(records, wfd, pace=0.1)
     written = lambda: sum(count_lines(o) for o in outs)  # noqa: E731
@@ -75,6 +74,15 @@ def leader_loss(t, c):
     t.check(b"reconnect" in aggs[0].stderr(), "the aggregator on the killed node says it reconnected",
             aggs[0].result().describe())
     check_outputs(t, outs, records)
+
+
+def leader_loss(t, c):
+    t.section("the node holding a quorum queue's leader is SIGKILLed mid-stream")
+    q = t.queue("qq")
+    c.pika(1).channel().queue_declare(q, durable=True, arguments={"x-queue-type": "quorum"})
+    victim = c.leader(q)
+    t.note(f"'{q}' declared through {c.nodes[1]}: leader on {c.nodes[victim]}")
+    kill_mid_stream(t, c, q, victim, "qq")
     c.restart(victim)
     t.check_equal(t.queue_counts(q), (0, 0), "the queue is empty at the end (ready, unacked)")
 

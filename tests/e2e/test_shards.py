@@ -16,6 +16,11 @@
     (one for all shards), and logctl dead list shows it.
 (f) Without the consistent-hash exchange plugin (disabled for a moment on the node), logctl setup
     --shards fails with one line saying how to enable it (exit 1).
+(g) Run after (b): a --shards that does not match the queue is refused before anything is declared
+    (exit 1, one line naming the --shards to give): no --shards on the sharded queue (log_producer,
+    log_aggregator, logctl setup, logctl tail; no plain QUEUE appears, which would get a copy of every
+    record; logctl status exits 1 as for a missing queue and says to give --shards 3), --shards 4 and
+    --shards 2 on it (no QUEUE.shard.3 appears), --shards 3 on a plain queue (no shard appears).
 """
 import json
 import os
@@ -155,6 +160,35 @@ def dead_letters(t, q):
             r.describe())
 
 
+def refused(t, prog, args, needle, what):
+    r = t.run(prog, args, timeout=60)
+    t.check(r.rc == 1 and len(r.err_lines) == 1 and needle in r.err_text, what, r.describe())
+
+
+def mismatches(t, q):
+    t.section("(g) a --shards that does not match the queue: refused, nothing declared")
+    out = ["--output", t.path("mismatch.txt")]
+    for flags, needle in (([], f"give --shards {N} "), (["--shards", "4"], f"sharded {N} ways"),
+                          (["--shards", "2"], f"give --shards {N} ")):
+        said = " ".join(flags) or "no --shards"
+        refused(t, "log_producer", ["--queue", q, "x"] + flags, needle, f"log_producer, {said}: exit 1, one line")
+        refused(t, "log_aggregator", ["--queue", q] + out + flags, needle, f"log_aggregator, {said}: exit 1, one line")
+        refused(t, "logctl", ["setup", "--queue", q] + flags, needle, f"logctl setup, {said}: exit 1, one line")
+    refused(t, "logctl", ["tail", "--queue", q], f"give --shards {N} ", "logctl tail, no --shards: exit 1, one line")
+    r = t.run("logctl", ["status", "--queue", q])
+    t.check(r.rc == 1 and f"is sharded ({N} shards): give --shards {N}" in r.err_text,
+            "logctl status, no --shards: the queue missing (exit 1), a warning naming --shards 3", r.describe())
+    t.check(t.queue_ready(q) is None, f"still no plain queue '{q}'")
+    t.check(t.queue_ready(shard(q, N)) is None, f"no {shard(q, N)}")
+    plain = t.queue("plain")
+    r = t.run("logctl", ["setup", "--queue", plain])
+    t.require(r.rc == 0, f"logctl setup of a plain queue '{plain}'", r.describe())
+    for prog, args in (("log_producer", ["x"]), ("log_aggregator", out), ("logctl", None)):
+        argv = (["setup"] if args is None else []) + ["--queue", plain, "--shards", str(N)] + (args or [])
+        refused(t, prog, argv, "is not sharded", f"{prog} --shards {N} on a plain queue: exit 1, one line")
+    t.check(t.queue_ready(shard(plain, 0)) is None, f"no {shard(plain, 0)}")
+
+
 def plugin_off(t, q):
     t.section("(f) the consistent-hash exchange plugin disabled: one clear line")
     q2 = t.queue("noplugin")
@@ -178,6 +212,7 @@ def body(t):
     t.queues += [shard(q, i) for i in range(N)]
     flags(t, q)
     setup(t, q)
+    mismatches(t, q)
     counts = distribution(t, q)
     split_aggregators(t, q, counts)
     dead_letters(t, q)

@@ -66,6 +66,9 @@ class AmqpConnection {
   // process, see SayFound; else at debug level) saying what it found. Throws on failure.
   LogTopology declareLogQueue(amqp_channel_t channel, const std::string& queue, bool deadLetters = false,
                               SayFound say = SayFound::Notable);
+  // A passive exchange.declare: whether exchange `exchange` exists (a missing one: the channel, which
+  // the broker closed, is opened again under the same number).
+  bool exchangeExists(amqp_channel_t channel, const std::string& exchange);
   // Declares a durable topic exchange, or finds an existing one of that name: returns "" if it is
   // ours or equivalent, else its type (or "unknown"); appends what it found or did to `said`.
   std::string ensureExchange(amqp_channel_t channel, const std::string& exchange, std::vector<std::string>& said);

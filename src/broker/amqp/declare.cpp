@@ -107,19 +107,23 @@ QueueStats AmqpConnection::ensureQueue(amqp_channel_t channel, const std::string
   return *stats;
 }
 
-std::string AmqpConnection::ensureExchange(amqp_channel_t channel, const std::string& exchange,
-                                           std::vector<std::string>& said) {
-  const std::string what = fmt::format("declaring exchange '{}'", escaped(exchange));
+bool AmqpConnection::exchangeExists(amqp_channel_t channel, const std::string& exchange) {
   amqp_exchange_declare(get(), channel, bytesOf(exchange), amqp_cstring_bytes("topic"), /*passive=*/1, 0, 0, 0,
                         amqp_empty_table);
-  bool existed = true;
   try {
-    check(amqp_get_rpc_reply(get()), what, channel);
+    check(amqp_get_rpc_reply(get()), fmt::format("looking for exchange '{}'", escaped(exchange)), channel);
+    return true;
   } catch (const BrokerRefusedError& e) {
     if (e.code() != AMQP_NOT_FOUND) throw;
     openChannel(channel);
-    existed = false;
+    return false;
   }
+}
+
+std::string AmqpConnection::ensureExchange(amqp_channel_t channel, const std::string& exchange,
+                                           std::vector<std::string>& said) {
+  const std::string what = fmt::format("declaring exchange '{}'", escaped(exchange));
+  const bool existed = exchangeExists(channel, exchange);
   // Missing: declare it. Existing: the same declaration is a no-op on ours (or an equivalent one);
   // the broker refuses it on another program's exchange of another type or properties, and its
   // refusal is the only place AMQP tells the type. The exchange is left as it is either way.

@@ -42,7 +42,48 @@ void bindExchange(AmqpConnection& conn, amqp_channel_t channel, const std::strin
              channel);
 }
 
+// How many shards of `queue` exist: <queue>.shard.0, .1, ... up to the first missing one.
+uint32_t countShards(AmqpConnection& conn, amqp_channel_t channel, const std::string& queue) {
+  uint32_t n = 0;
+  while (n < kMaxShards && conn.findQueue(channel, shardQueueName(queue, n))) ++n;
+  return n;
+}
+
+std::string shardRange(const std::string& queue, uint32_t count) {
+  if (count == 0) return fmt::format("exchange '{}' exists, no shard", escaped(shardExchangeName(queue)));
+  return fmt::format("{} to {} behind exchange '{}'", escaped(shardQueueName(queue, 0)),
+                     escaped(shardQueueName(queue, count - 1)), escaped(shardExchangeName(queue)));
+}
+
+[[noreturn]] void refuseLayout(const std::string& line) { throw BrokerRefusedError(AMQP_PRECONDITION_FAILED, line); }
+
 }  // namespace
+
+void checkShardLayout(AmqpConnection& conn, amqp_channel_t channel, const std::string& queue, uint32_t shards) {
+  const bool plain = conn.findQueue(channel, queue).has_value();
+  if (shards == 0) {
+    if (plain || !conn.exchangeExists(channel, shardExchangeName(queue))) return;
+    const uint32_t count = countShards(conn, channel, queue);
+    refuseLayout(fmt::format("queue '{}' is sharded ({}): give --shards {} as its other programs do (without it a "
+                             "plain queue '{}' would get a copy of every record, read by nobody)",
+                             escaped(queue), shardRange(queue, count), count > 0 ? std::to_string(count) : "N",
+                             escaped(queue)));
+  }
+  if (plain) {
+    refuseLayout(fmt::format("queue '{}' exists and is not sharded: drop --shards (with it, '{}' would get a copy of "
+                             "every record); to move it to {} shards, drain and delete it first (docs/SCALING.md)",
+                             escaped(queue), escaped(queue), shards));
+  }
+  // Shards are declared last to first, so shard 0 existing without shard N-1 is another N, never a
+  // program with the same N half-way through its declaration.
+  const auto exists = [&](uint32_t shard) { return conn.findQueue(channel, shardQueueName(queue, shard)).has_value(); };
+  if (!exists(0)) return;
+  if (exists(shards) || !exists(shards - 1)) {
+    const uint32_t count = countShards(conn, channel, queue);
+    refuseLayout(fmt::format("queue '{}' is sharded {} ways ({}), not {}: give --shards {} to every program of it",
+                             escaped(queue), count, shardRange(queue, count), shards, count));
+  }
+}
 
 std::optional<std::string> missingShardPlugin(int code, std::string_view text) {
   if (code != AMQP_COMMAND_INVALID || text.find(kShardExchangeType) == std::string_view::npos) return std::nullopt;
@@ -59,7 +100,7 @@ QueueStats declareShardedLogQueue(AmqpConnection& conn, amqp_channel_t channel, 
   conn.ensureExchange(channel, topic, said);
   declareHashExchange(conn, channel, hash);
   QueueStats first;
-  for (uint32_t i = 0; i < shards; ++i) {
+  for (uint32_t i = shards; i-- > 0;) {  // last to first: see checkShardLayout
     const std::string name = shardQueueName(queue, i);
     // Used as it is if it exists; else declared as --queue-type says (quorum: leaders balanced).
     QueueStats stats = conn.ensureQueue(channel, name, &said, conn.newQueues());
@@ -74,6 +115,7 @@ QueueStats declareShardedLogQueue(AmqpConnection& conn, amqp_channel_t channel, 
 
 AmqpConnection::LogTopology declareLogTopology(AmqpConnection& conn, amqp_channel_t channel, const std::string& queue,
                                                uint32_t shards, bool deadLetters, AmqpConnection::SayFound say) {
+  checkShardLayout(conn, channel, queue, shards);
   if (shards == 0) return conn.declareLogQueue(channel, queue, deadLetters, say);
   AmqpConnection::LogTopology topology;
   topology.queue = declareShardedLogQueue(conn, channel, queue, shards);

@@ -17,8 +17,13 @@ namespace logship::amqp {
 QueueStats declareShardedLogQueue(AmqpConnection& conn, amqp_channel_t channel, const std::string& queue,
                                   uint32_t shards);
 
-// declareLogQueue for shards == 0, else declareShardedLogQueue (and with `deadLetters` the shared
-// <queue>.dead): what every program declares.
+// Throws BrokerRefusedError (one line naming the --shards to give) when `shards` does not match what
+// exists: 0 on a sharded queue (exchange <queue>.shards and no plain <queue>: a plain one would get a
+// copy of every record), N on a plain <queue>, or N on a queue sharded M != N ways.
+void checkShardLayout(AmqpConnection& conn, amqp_channel_t channel, const std::string& queue, uint32_t shards);
+
+// checkShardLayout, then declareLogQueue for shards == 0, else declareShardedLogQueue (and with
+// `deadLetters` the shared <queue>.dead): what every program declares.
 AmqpConnection::LogTopology declareLogTopology(AmqpConnection& conn, amqp_channel_t channel, const std::string& queue,
                                                uint32_t shards, bool deadLetters = false,
                                                AmqpConnection::SayFound say = AmqpConnection::SayFound::Notable);

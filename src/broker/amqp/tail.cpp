@@ -39,7 +39,9 @@ bool isMarker(const Delivery& d, std::string_view id) {
 AmqpTail::AmqpTail(const BrokerOptions& broker, const TailOptions& options)
     : broker_(broker), options_(options), conn_(AmqpConnection::open(broker)), exchange_(exchangeName(options.queue)),
       keys_(bindingKeys(options.services, options.minLevel)) {
-  // A tail of a queue that does not exist would show nothing, forever: say so instead.
+  // A tail of a queue that does not exist would show nothing, forever: say so instead (and first
+  // that --shards does not match the queue, if that is why).
+  checkShardLayout(conn_, 1, options_.queue, broker.shards);
   try {
     conn_.declareQueue(1, firstQueueName(options_.queue, broker.shards), true);
   } catch (const BrokerRefusedError& e) {
