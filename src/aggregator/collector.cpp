@@ -1,7 +1,6 @@
 #include "aggregator/collector.hpp"
 
 #include <algorithm>
-#include <bit>
 #include <thread>
 
 #include <fmt/format.h>
@@ -150,12 +149,19 @@ void Collector::hold(const Delivery& d, uint32_t lines, bool alone, uint32_t rec
   for (size_t i = 0; i < router_.size(); ++i) heldEnds_.push_back(flushed_[i] + router_.sink(i).pendingBytes());
 }
 
+bool Collector::hasRecord(size_t output, const RecordIdRef& id) const {
+  const IdJournal* journal = router_.sink(output).journal();
+  return journal != nullptr && journal->contains(id);
+}
+
 bool Collector::writtenToAll(Router::OutputSet targets, const RecordIdRef& id) const {
-  for (; targets != 0; targets &= targets - 1) {
-    const IdJournal* journal = router_.sink(static_cast<size_t>(std::countr_zero(targets))).journal();
-    if (journal == nullptr || !journal->contains(id)) return false;
-  }
-  return true;
+  const auto outputs = Router::outputsIn(targets);
+  return std::all_of(outputs.begin(), outputs.end(), [&](size_t o) { return hasRecord(o, id); });
+}
+
+bool Collector::writtenToAny(Router::OutputSet targets, const RecordIdRef& id) const {
+  const auto outputs = Router::outputsIn(targets);
+  return std::any_of(outputs.begin(), outputs.end(), [&](size_t o) { return hasRecord(o, id); });
 }
 
 size_t Collector::take(size_t from) {
@@ -163,120 +169,126 @@ size_t Collector::take(size_t from) {
   // A stream never redelivers: no delivery of it is judged by its history (its place is ours).
   const uint32_t maxDeliveries = batch_[from].streamOffset >= 0 ? 0 : options_.maxDeliveries;
   const size_t end = segmentEnd(batch_, from, maxDeliveries);
-  // Counted here, added to the metrics once per call.
-  uint64_t records = 0;
-  uint64_t bytes = 0;
-  uint64_t redelivered = 0;
-  uint64_t duplicates = 0;
-  for (size_t i = from; i < end; ++i) {
-    Delivery& d = batch_[i];
-    bytes += d.body.size();
-    if (d.redelivered) ++redelivered;
-    std::string reason;
-    auto deadKind = Forward::Kind::Malformed;
-    if (d.droppedBodySize > 0 || d.body.size() > options_.maxMessageBytes) {
-      reason = tooLargeReason(d, options_.maxMessageBytes);
-      deadKind = Forward::Kind::TooLarge;
-    } else if (!d.transportError.empty()) {
-      reason = d.transportError;
-    } else {
-      if (!decoded_.decode(d.body, d.headers, d.brokerTimestampUs != 0 ? d.brokerTimestampUs : now, error_)) {
-        reason = error_;
-      }
-    }
-    if (!reason.empty()) {
-      ++records;
-      hold(d, 0, false, 1);
-      forwards_.push_back({std::move(d), deadKind, std::move(reason)});
-      continue;
-    }
-    const auto n = static_cast<uint32_t>(decoded_.size());
-    records += n;
-    batchSizes_.observe(n);
-    // A record without a timestamp of its own got `now` (no broker timestamp either): no latency.
-    const bool unstamped = d.brokerTimestampUs == 0;
-    // The outputs this message's records go to: its records share level, service and host.
-    const Router::OutputSet targets = router_.select(decoded_.metadata());
-    // A batch is one delivery: its records are deduplicated one by one (per output), its history
-    // (poison counting) is the delivery's, and it is acked once all its lines are in the files.
-    const size_t count = decoded_.size();
-    const bool ids = router_.sink(0).journal() != nullptr && !decoded_.id(0).empty();
-    size_t fresh = count;  // records that some output of `targets` lacks
-    bool known = false;    // some record is in some output of `targets` already
-    if (ids) {
-      for (size_t r = 0; r < count; ++r) {
-        const RecordIdRef id = decoded_.id(r);
-        bool inSome = false;
-        for (Router::OutputSet t = targets; t != 0 && !inSome; t &= t - 1) {
-          const IdJournal* journal = router_.sink(static_cast<size_t>(std::countr_zero(t))).journal();
-          inSome = journal != nullptr && journal->contains(id);
-        }
-        if (!inSome) continue;
-        known = true;
-        if (writtenToAll(targets, id)) --fresh;
-      }
-    }
-    if (fresh == 0) {
-      duplicates += n;  // written before: whatever its history, it is done
-      hold(d, 0, false, n);
-      continue;
-    }
-    // Poison messages: counted right after decoding, before the records are formatted or written.
-    const DeliveryHistory history = historyOf(d);
-    const auto action = judgeRedelivery(history, maxDeliveries);
-    // A batch that failed before is split: its records go back to the queue one per message (with
-    // the count), so that a poison record is isolated and the others are written.
-    const bool split = maxDeliveries > 0 && count > 1 && history.failures() > 0 &&
-                       action != RedeliveryAction::DeadLetter;
-    if (split || action != RedeliveryAction::Write) {
-      const bool poison = action == RedeliveryAction::DeadLetter;
-      hold(d, 0, false, n);
-      forwards_.push_back({std::move(d), poison ? Forward::Kind::Poison : Forward::Kind::Recount,
-                           poison ? poisonReason(history.failures()) : std::string(), history.failures(), split});
-      continue;
-    }
-    uint32_t lines = 0;
-    formatter_.setMetadata(decoded_.metadata());
-    for (size_t r = 0; r < count; ++r) {
-      const int64_t ts = decoded_.timestampUs(r);
-      const RecordIdRef id = ids ? decoded_.id(r) : RecordIdRef{};
-      // Formatted once, into the first output that lacks it, and copied into the others.
-      const std::string* line = nullptr;
-      size_t lineStart = 0;
-      size_t lineSize = 0;
-      for (Router::OutputSet t = targets; t != 0; t &= t - 1) {
-        const auto o = static_cast<size_t>(std::countr_zero(t));
-        FileSink& sink = router_.sink(o);
-        IdJournal* journal = ids ? sink.journal() : nullptr;
-        if (known && journal != nullptr && journal->contains(id)) continue;  // this output has it
-        std::string& pending = sink.pendingBuffer();  // lines go straight into the sink's pending bytes
-        if (line == nullptr) {
-          lineStart = pending.size();
-          formatter_.append(pending, ts, decoded_.message(r));
-          lineSize = pending.size() - lineStart;
-          line = &pending;
-        } else {
-          pending.append(*line, lineStart, lineSize);
-        }
-        if (journal != nullptr) journal->add(id, pending.size());
-        ++pendingLines_[o];
-      }
-      if (line == nullptr) {
-        ++duplicates;  // every output it goes to has it
-        continue;
-      }
-      pendingStamps_.push_back(unstamped && ts == now ? 0 : ts);
-      ++lines;
-    }
-    hold(d, lines, writtenAlone(history, maxDeliveries), n);
-  }
+  TakeCounts counts;
+  for (size_t i = from; i < end; ++i) takeOne(batch_[i], now, maxDeliveries, counts);
   metrics_.messagesReceived.inc(end - from);
-  metrics_.recordsReceived.inc(records);
-  metrics_.bytesReceived.inc(bytes);
-  if (redelivered > 0) metrics_.messagesRedelivered.inc(redelivered);
-  if (duplicates > 0) metrics_.duplicates.inc(duplicates);
+  metrics_.recordsReceived.inc(counts.records);
+  metrics_.bytesReceived.inc(counts.bytes);
+  if (counts.redelivered > 0) metrics_.messagesRedelivered.inc(counts.redelivered);
+  if (counts.duplicates > 0) metrics_.duplicates.inc(counts.duplicates);
   metrics_.batchRecords.merge(batchSizes_);
   return end;
+}
+
+void Collector::takeOne(Delivery& d, int64_t now, uint32_t maxDeliveries, TakeCounts& counts) {
+  counts.bytes += d.body.size();
+  if (d.redelivered) ++counts.redelivered;
+  if (!classify(d, now)) {
+    ++counts.records;
+    return;
+  }
+  const auto n = static_cast<uint32_t>(decoded_.size());
+  counts.records += n;
+  batchSizes_.observe(n);
+  // The outputs this message's records go to: its records share level, service and host.
+  const Router::OutputSet targets = router_.select(decoded_.metadata());
+  const AlreadyWritten written = alreadyWritten(targets);
+  if (written.fresh == 0) {
+    counts.duplicates += n;  // written before: whatever its history, it is done
+    hold(d, 0, false, n);
+    return;
+  }
+  const DeliveryHistory history = historyOf(d);
+  if (judgePoison(d, history, maxDeliveries)) return;
+  // A record without a timestamp of its own got `now` (no broker timestamp either): no latency.
+  const uint32_t lines = format(targets, written, d.brokerTimestampUs == 0 ? now : 0, counts.duplicates);
+  hold(d, lines, writtenAlone(history, maxDeliveries), n);
+}
+
+bool Collector::classify(Delivery& d, int64_t now) {
+  std::string reason;
+  auto kind = Forward::Kind::Malformed;
+  if (d.droppedBodySize > 0 || d.body.size() > options_.maxMessageBytes) {
+    reason = tooLargeReason(d, options_.maxMessageBytes);
+    kind = Forward::Kind::TooLarge;
+  } else if (!d.transportError.empty()) {
+    reason = d.transportError;
+  } else if (!decoded_.decode(d.body, d.headers, d.brokerTimestampUs != 0 ? d.brokerTimestampUs : now, error_)) {
+    reason = error_;
+  }
+  if (reason.empty()) return true;
+  hold(d, 0, false, 1);
+  forwards_.push_back({std::move(d), kind, std::move(reason)});
+  return false;
+}
+
+Collector::AlreadyWritten Collector::alreadyWritten(Router::OutputSet targets) const {
+  // A batch is one delivery: its records are deduplicated one by one (per output), its history
+  // (poison counting) is the delivery's, and it is acked once all its lines are in the files.
+  AlreadyWritten w;
+  w.fresh = decoded_.size();
+  w.ids = router_.sink(0).journal() != nullptr && !decoded_.id(0).empty();
+  if (!w.ids) return w;
+  for (size_t r = 0; r < decoded_.size(); ++r) {
+    const RecordIdRef id = decoded_.id(r);
+    if (!writtenToAny(targets, id)) continue;
+    w.known = true;
+    if (writtenToAll(targets, id)) --w.fresh;
+  }
+  return w;
+}
+
+bool Collector::judgePoison(Delivery& d, const DeliveryHistory& history, uint32_t maxDeliveries) {
+  // Poison messages: counted right after decoding, before the records are formatted or written.
+  const auto action = judgeRedelivery(history, maxDeliveries);
+  // A batch that failed before is split: its records go back to the queue one per message (with
+  // the count), so that a poison record is isolated and the others are written.
+  const bool split =
+      maxDeliveries > 0 && decoded_.size() > 1 && history.failures() > 0 && action != RedeliveryAction::DeadLetter;
+  if (!split && action == RedeliveryAction::Write) return false;
+  const bool poison = action == RedeliveryAction::DeadLetter;
+  hold(d, 0, false, static_cast<uint32_t>(decoded_.size()));
+  forwards_.push_back({std::move(d), poison ? Forward::Kind::Poison : Forward::Kind::Recount,
+                       poison ? poisonReason(history.failures()) : std::string(), history.failures(), split});
+  return true;
+}
+
+uint32_t Collector::format(Router::OutputSet targets, const AlreadyWritten& written, int64_t unstampedAt,
+                           uint64_t& duplicates) {
+  uint32_t lines = 0;
+  formatter_.setMetadata(decoded_.metadata());
+  for (size_t r = 0; r < decoded_.size(); ++r) {
+    const int64_t ts = decoded_.timestampUs(r);
+    const RecordIdRef id = written.ids ? decoded_.id(r) : RecordIdRef{};
+    // Formatted once, into the first output that lacks it, and copied into the others.
+    const std::string* line = nullptr;
+    size_t lineStart = 0;
+    size_t lineSize = 0;
+    for (const size_t o : Router::outputsIn(targets)) {
+      if (written.known && hasRecord(o, id)) continue;  // this output has it
+      FileSink& sink = router_.sink(o);
+      std::string& pending = sink.pendingBuffer();  // lines go straight into the sink's pending bytes
+      if (line == nullptr) {
+        lineStart = pending.size();
+        formatter_.append(pending, ts, decoded_.message(r));
+        lineSize = pending.size() - lineStart;
+        line = &pending;
+      } else {
+        pending.append(*line, lineStart, lineSize);
+      }
+      if (IdJournal* journal = written.ids ? sink.journal() : nullptr; journal != nullptr) {
+        journal->add(id, pending.size());
+      }
+      ++pendingLines_[o];
+    }
+    if (line == nullptr) {
+      ++duplicates;  // every output it goes to has it
+      continue;
+    }
+    pendingStamps_.push_back(unstampedAt != 0 && ts == unstampedAt ? 0 : ts);
+    ++lines;
+  }
+  return lines;
 }
 
 size_t Collector::commit() {
@@ -459,8 +471,8 @@ void Collector::holdUntilWritten(const SinkError& first) {
       if (stopping) giveUp("stopped");
       delay = std::min(delay * 2, options_.writeRetryDelayMax);
       if (newReason) {
-        spdlog::error("{}; holding {} records, retrying in {}; nothing is acknowledged until written",
-                      lastWriteError_, heldRecords(), seconds(delay));
+        spdlog::error("{}; holding {} records, retrying in {}; nothing is acknowledged until written", lastWriteError_,
+                      heldRecords(), seconds(delay));
         lastReport = Clock::now();
       } else if (Clock::now() - lastReport >= kWriteErrorReminder) {
         spdlog::warn("{} (for {} now); holding {} records, retrying in {}", lastWriteError_,

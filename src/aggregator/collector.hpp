@@ -168,16 +168,48 @@ class Collector {
     bool split = false;     // Recount of a batch: its records go back one per message
   };
 
+  // What take() counts of the deliveries it takes, added to the metrics once per call.
+  struct TakeCounts {
+    uint64_t records = 0;
+    uint64_t bytes = 0;
+    uint64_t redelivered = 0;
+    uint64_t duplicates = 0;  // records not written: every output they go to has them
+  };
+  // Which records of the delivery being taken (decoded_) the outputs they go to have already.
+  struct AlreadyWritten {
+    bool ids = false;    // its records have ids and the outputs journal them (duplicate suppression)
+    bool known = false;  // some record is in some output it goes to already
+    size_t fresh = 0;    // records that some output they go to lacks
+  };
+
   // Formats batch_[from, segmentEnd) into the outputs' pending lines and the held list; returns
   // the index after the last delivery taken.
   size_t take(size_t from);
   void takeAll();  // takes the rest of batch_, from takeNext_ on
+  // Takes one delivery, in these steps (each one that ends with it holds it):
+  void takeOne(Delivery& d, int64_t now, uint32_t maxDeliveries, TakeCounts& counts);
+  // 1. Decodes `d` into decoded_; or, when it cannot be written at all (over maxMessageBytes,
+  //    undecodable), holds it as a dead letter and returns false.
+  bool classify(Delivery& d, int64_t now);
+  // 2. Which of decoded_'s records, going to `targets`, are written already (or pending).
+  AlreadyWritten alreadyWritten(Router::OutputSet targets) const;
+  // 3. Poison messages (aggregator/redelivery.hpp): holds `d` as a forward and returns true when it
+  //    is dead-lettered or sent back to the queue with its count (whole or split) instead of written.
+  bool judgePoison(Delivery& d, const DeliveryHistory& history, uint32_t maxDeliveries);
+  // 4. Formats decoded_'s records into the pending lines of every output in `targets` that lacks
+  //    them; returns the records written, counts those every output has in `duplicates`.
+  //    `unstampedAt`: the time a record without a timestamp was given (no latency observed for
+  //    it); 0 when the delivery had a broker timestamp.
+  uint32_t format(Router::OutputSet targets, const AlreadyWritten& written, int64_t unstampedAt, uint64_t& duplicates);
   void hold(const Delivery& d, uint32_t lines, bool alone, uint32_t records);  // held_ and heldEnds_
   // The first `n` held deliveries are done: saves the stream offset after them (SinkError if it
   // cannot), then acks them.
   void settle(size_t n);
-  // True if every output in `targets` has the record with this id (written, or pending).
+  // True if output `output` has the record with this id (written, or pending).
+  bool hasRecord(size_t output, const RecordIdRef& id) const;
+  // True if every (some) output in `targets` has the record with this id.
   bool writtenToAll(Router::OutputSet targets, const RecordIdRef& id) const;
+  bool writtenToAny(Router::OutputSet targets, const RecordIdRef& id) const;
   size_t commit();  // writes the held lines, sends on the forwards, acks all held; returns the records
                     // written. SinkError if an output failed (nothing more is acked then)
   // Writes (and syncs) every output with pending lines, all of them even when one fails; then

@@ -3,6 +3,8 @@
 // of them a message's records go to. The collector (aggregator/collector.hpp) writes a batch to
 // every output that got lines, then acks.
 #include <atomic>
+#include <bit>
+#include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <optional>
@@ -39,6 +41,9 @@ class Router {
   // Bit i set: output i.
   using OutputSet = uint64_t;
   static_assert(kMaxRoutes < 64);
+  // The outputs of a set, in increasing order: for (size_t i : Router::outputsIn(set)).
+  class OutputIndices;
+  static OutputIndices outputsIn(OutputSet set);
 
   struct Output {
     FileSink* sink = nullptr;
@@ -89,5 +94,38 @@ class Router {
   bool unroutedOnly_;
   std::atomic<bool>* reopenRequested_ = nullptr;
 };
+
+class Router::OutputIndices {
+ public:
+  class iterator {
+   public:
+    using value_type = size_t;
+    using difference_type = std::ptrdiff_t;
+    iterator() = default;
+    explicit iterator(OutputSet rest) : rest_(rest) {}
+    size_t operator*() const { return static_cast<size_t>(std::countr_zero(rest_)); }
+    iterator& operator++() {
+      rest_ &= rest_ - 1;  // drops the lowest bit
+      return *this;
+    }
+    iterator operator++(int) {
+      iterator before = *this;
+      ++*this;
+      return before;
+    }
+    bool operator==(const iterator&) const = default;
+
+   private:
+    OutputSet rest_ = 0;
+  };
+  explicit OutputIndices(OutputSet set) : set_(set) {}
+  iterator begin() const { return iterator(set_); }
+  iterator end() const { return iterator(); }
+
+ private:
+  OutputSet set_;
+};
+
+inline Router::OutputIndices Router::outputsIn(OutputSet set) { return OutputIndices(set); }
 
 }  // namespace logship

@@ -3,6 +3,7 @@
 // cut and lift the limit again, all in-process (the soft limit can be raised up to the hard one).
 #include "aggregator/file_sink.hpp"
 #include "sink_test_support.hpp"
+#include "support/temp_dir.hpp"
 
 #include <fcntl.h>
 #include <sys/resource.h>
@@ -28,17 +29,8 @@ namespace {
 
 class FileSinkTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    path = ::testing::TempDir() + "/file_sink_" + std::to_string(::getpid()) + "_" +
-           ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".log";
-    std::remove(path.c_str());
-    std::remove((path + ".old").c_str());
-  }
-  void TearDown() override {
-    std::remove(path.c_str());
-    std::remove((path + ".old").c_str());
-  }
-  std::string path;
+  logship::testing::TempDir tmp;
+  std::string path = tmp / "out.log";
   // 9 + 9 + 11 bytes: a limit of 13 cuts "line-two" after "line".
   const std::string lines = "line-one\nline-two\nline-three\n";
 };

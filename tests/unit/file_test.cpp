@@ -17,6 +17,7 @@
 #include "producer/input/follow_state.hpp"
 #include "producer/spool.hpp"
 #include "sink_test_support.hpp"
+#include "support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using logship::testing::appendToFile;
@@ -27,22 +28,16 @@ namespace {
 class FileLayerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir = ::testing::TempDir() + "/file_layer_" + std::to_string(::getpid()) + "_" +
-          ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    fs::remove_all(dir);
-    fs::create_directories(dir);
     oldMask = ::umask(022);  // the usual one: the defaults must not rely on a stricter umask
   }
-  void TearDown() override {
-    ::umask(oldMask);
-    fs::remove_all(dir);
-  }
+  void TearDown() override { ::umask(oldMask); }
   mode_t modeOf(const std::string& path) const {
     struct stat st {};
     EXPECT_EQ(::lstat(path.c_str(), &st), 0) << path;
     return st.st_mode & 07777;
   }
-  std::string dir;
+  logship::testing::TempDir tmp;
+  std::string dir = tmp.path();
   mode_t oldMask = 0;
 };
 

@@ -22,6 +22,8 @@
 #include "producer/input/multiline.hpp"
 #include "producer/line_buffer.hpp"
 #include "producer/shipper.hpp"
+#include "support/fake_broker.hpp"
+#include "support/temp_dir.hpp"
 
 namespace logship {
 namespace {
@@ -31,17 +33,7 @@ using Clock = LineJoiner::Clock;
 
 // ---- LineBuffer ---------------------------------------------------------------------------------
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    path = fmt::format("{}/follow_test_{}_{}", ::testing::TempDir(), ::getpid(),
-                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(path);
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string operator/(const std::string& name) const { return path + "/" + name; }
-};
+using testing::TempDir;
 
 void append(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::app | std::ios::binary);
@@ -378,38 +370,8 @@ TEST(CheckpointMarks, MemoryStaysBoundedByMergingMarksOfOneFile) {
 
 // ---- FileInput on real files, a scripted broker ----------------------------------------------------
 
-struct Script {
-  std::mutex mu;
-  std::vector<std::string> bodies;
-  std::vector<std::string> ids;  // logship-id
-};
-
-class ConfirmingPublisher : public Publisher {
- public:
-  explicit ConfirmingPublisher(Script& s) : s_(s) {}
-  uint64_t publish(const Message& m) override {
-    std::lock_guard lock(s_.mu);
-    s_.bodies.push_back(m.body);
-    for (const auto& h : m.headers) {
-      if (h.key == "logship-id") s_.ids.push_back(h.value);
-    }
-    return ++published_;
-  }
-  size_t awaitConfirms(size_t, Clock::time_point, std::vector<ConfirmRange>& out) override {
-    if (confirmed_ < published_) out.push_back({confirmed_ + 1, published_, true, ""});
-    confirmed_ = published_;
-    return 0;
-  }
-  size_t unconfirmed() const override { return published_ - confirmed_; }
-
- private:
-  Script& s_;
-  uint64_t published_ = 0;
-  uint64_t confirmed_ = 0;
-};
-
 struct Follower {
-  Script script;
+  testing::PublishScript script;  // confirms at once
   FollowMetrics metrics;
   TextFormat format;
   std::unique_ptr<Shipper> shipper;
@@ -422,8 +384,7 @@ struct Follower {
     o.pollInterval = 10ms;
     o.saveInterval = 0ms;
     input = std::make_unique<FileInput>(std::move(o), format, Record{}, metrics);
-    shipper = std::make_unique<Shipper>(
-        [this](const std::atomic<bool>*) { return std::make_unique<ConfirmingPublisher>(script); }, Record{}, so);
+    shipper = std::make_unique<Shipper>(testing::fakePublishers(script), Record{}, so);
   }
   // Runs the input for a while (its reads and checkpoints).
   void run(std::chrono::milliseconds d) {
@@ -437,8 +398,7 @@ struct Follower {
     input->endOfInput(*shipper);
     shipper->finish(false);
     input->afterFinish(*shipper);
-    std::lock_guard lock(script.mu);
-    return script.bodies;
+    return testing::publishedBodies(script);
   }
 };
 
@@ -518,8 +478,7 @@ TEST(FileInput, ALineReadAgainAfterACrashHasTheIdItHad) {
     std::filesystem::copy_file(dir / "state", dir / "state.after-a1");  // the last save before the crash
     append(log, "a2\n\na3\n");
     f.run(50ms);
-    std::lock_guard lock(f.script.mu);
-    firstIds = f.script.ids;
+    firstIds = testing::headerValues(f.script, wire::kId);
   }  // killed: never stopped
   std::filesystem::copy_file(dir / "state.after-a1", dir / "state", std::filesystem::copy_options::overwrite_existing);
   Follower again(o);
@@ -530,7 +489,8 @@ TEST(FileInput, ALineReadAgainAfterACrashHasTheIdItHad) {
   const std::string stream = firstIds[0].substr(0, firstIds[0].rfind('-'));
   EXPECT_TRUE(stream.starts_with("file-")) << stream;
   EXPECT_EQ(firstIds, (std::vector<std::string>{stream + "-1", stream + "-2", stream + "-4"}));  // line 3 is empty
-  EXPECT_EQ(again.script.ids, (std::vector<std::string>{stream + "-2", stream + "-4"}));  // the ids they had
+  EXPECT_EQ(testing::headerValues(again.script, wire::kId),
+            (std::vector<std::string>{stream + "-2", stream + "-4"}));  // the ids they had
 }
 
 TEST(FileInput, CopytruncateReadsTheRestFromTheCopyFirst) {
@@ -549,7 +509,7 @@ TEST(FileInput, CopytruncateReadsTheRestFromTheCopyFirst) {
   f.run(50ms);
   EXPECT_EQ(f.stop(), (std::vector<std::string>{"before 1", "before 2", "before 3", "after 1"}));
   EXPECT_EQ(f.metrics.rotations.value(), 1u);
-  const auto& ids = f.script.ids;
+  const auto ids = testing::headerValues(f.script, wire::kId);
   ASSERT_EQ(ids.size(), 4u);
   auto stream = [](const std::string& id) { return id.substr(0, id.rfind('-')); };
   EXPECT_EQ(ids[2], stream(ids[0]) + "-3");     // the copy's lines: the same stream

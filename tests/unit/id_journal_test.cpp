@@ -22,6 +22,7 @@
 
 #include "aggregator/file_sink.hpp"
 #include "sink_test_support.hpp"
+#include "support/temp_dir.hpp"
 
 using logship::FileSink;
 using logship::IdJournal;
@@ -52,17 +53,6 @@ void crashAfter(const std::function<void()>& f) {
 
 class IdJournalTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    path = ::testing::TempDir() + "/id_journal_" + std::to_string(::getpid()) + "_" +
-           ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".log";
-    TearDown();
-  }
-  void TearDown() override {
-    std::remove(path.c_str());
-    std::remove((path + ".ids").c_str());
-    std::remove((path + ".ids.tmp").c_str());
-    std::remove((path + ".old").c_str());
-  }
   // Appends one line per id ("line <id>\n") as the collector does.
   static void appendLines(FileSink& sink, const std::vector<std::string>& ids) {
     for (const auto& id : ids) {
@@ -75,7 +65,8 @@ class IdJournalTest : public ::testing::Test {
     sink->enableDedup(IdJournalOptions{window, fsync});
     return sink;
   }
-  std::string path;
+  logship::testing::TempDir tmp;
+  std::string path = tmp / "out.log";
 };
 
 TEST_F(IdJournalTest, WrittenIdsAreRememberedAcrossAReopen) {

@@ -22,6 +22,7 @@
 #include "core/units.hpp"
 #include "search/file_order.hpp"
 #include "sink_test_support.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace logship;
 using logship::testing::readFile;
@@ -217,14 +218,7 @@ TEST(Retention, KeepsTheNewestAndDeletesWhatIsTooOld) {
 
 class RotationFiles : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir = ::testing::TempDir() + "/rotation_" + std::to_string(::getpid()) + "_" +
-          ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-    output = dir + "/out.log";
-  }
-  void TearDown() override { fs::remove_all(dir); }
+  void SetUp() override { output = dir + "/out.log"; }
   std::string at(const std::string& name) const { return dir + "/" + name; }
   std::string rotated(const RotatedName& n) const { return at(rotatedFileName("out.log", n)); }
   static std::string lines(int from, int to) {
@@ -244,7 +238,9 @@ class RotationFiles : public ::testing::Test {
     sink->enableDedup(IdJournalOptions{1000, false});
     return sink;
   }
-  std::string dir, output;
+  logship::testing::TempDir tmp;
+  std::string dir = tmp.path();
+  std::string output;
 };
 
 TEST_F(RotationFiles, CompressionRoundTripsWithAChecksummedFrame) {

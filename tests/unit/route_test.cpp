@@ -14,6 +14,7 @@
 #include "aggregator/route.hpp"
 #include "aggregator/router.hpp"
 #include "core/error.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace logship;
 
@@ -220,15 +221,12 @@ TEST(RouteRule, AllConditionsMustHold) {
 class RouterTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = ::testing::TempDir() + fmt::format("/router-{}", ::getpid());
-    std::filesystem::create_directories(dir_);
     for (const char* name : {"all.log", "errors.log", "api.log"}) {
-      sinks_.push_back(std::make_unique<FileSink>(dir_ + "/" + name));
+      sinks_.push_back(std::make_unique<FileSink>(dir_ / name));
     }
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
 
-  std::string dir_;
+  logship::testing::TempDir dir_;
   std::vector<std::unique_ptr<FileSink>> sinks_;
 };
 

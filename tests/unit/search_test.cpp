@@ -22,6 +22,7 @@
 #include "search/pattern.hpp"
 #include "search/query.hpp"
 #include "search/scanner.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace logship;
 using namespace logship::search;
@@ -101,23 +102,7 @@ std::vector<int> matched(const Query& q, OutputFormat f, size_t piece = 1 << 20)
 
 constexpr OutputFormat kRecordFormats[] = {OutputFormat::Text, OutputFormat::Json};
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = ::testing::TempDir() + "logship-search-XXXXXX";
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() { std::system(("rm -rf '" + path_ + "'").c_str()); }
-  std::string write(const std::string& name, const std::string& bytes) const {
-    const std::string p = path_ + "/" + name;
-    std::ofstream(p, std::ios::binary) << bytes;
-    return p;
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using logship::testing::TempDir;
 
 // As the zstd command line does: with a content checksum in each frame.
 std::string zstdCompress(const std::string& bytes, int level = 3) {

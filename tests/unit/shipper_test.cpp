@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "core/error.hpp"
+#include "support/fake_broker.hpp"
 
 namespace logship {
 namespace {
@@ -22,49 +23,9 @@ namespace {
 using namespace std::chrono_literals;
 
 // Publishes into a list; confirms only what the test released (ok or refused).
-struct Script {
-  std::mutex mu;
-  std::vector<Message> published;
-  uint64_t released = 0;  // messages 1..released may be confirmed
-  uint64_t refusedSeq = 0;  // this one is refused when released
-};
+using Script = testing::PublishScript;
 
-class ScriptedPublisher : public Publisher {
- public:
-  explicit ScriptedPublisher(Script& s) : s_(s) {}
-  uint64_t publish(const Message& m) override {
-    std::lock_guard lock(s_.mu);
-    s_.published.push_back(m);
-    return s_.published.size();
-  }
-  size_t awaitConfirms(size_t maxUnconfirmed, Clock::time_point deadline, std::vector<ConfirmRange>& out) override {
-    for (;;) {
-      {
-        std::lock_guard lock(s_.mu);
-        while (confirmed_ < std::min<uint64_t>(s_.released, s_.published.size())) {
-          ++confirmed_;
-          const bool ok = confirmed_ != s_.refusedSeq;
-          out.push_back({confirmed_, confirmed_, ok, ok ? "" : "refused by the script"});
-        }
-        if (unconfirmedLocked() <= maxUnconfirmed || Clock::now() >= deadline) return unconfirmedLocked();
-      }
-      std::this_thread::sleep_for(1ms);
-    }
-  }
-  size_t unconfirmed() const override {
-    std::lock_guard lock(s_.mu);
-    return unconfirmedLocked();
-  }
-
- private:
-  size_t unconfirmedLocked() const { return s_.published.size() - confirmed_; }
-  Script& s_;
-  uint64_t confirmed_ = 0;
-};
-
-PublisherConnect scripted(Script& s) {
-  return [&s](const std::atomic<bool>*) { return std::make_unique<ScriptedPublisher>(s); };
-}
+PublisherConnect scripted(Script& s) { return testing::fakePublishers(s); }
 
 std::string header(const Message& m, std::string_view key) {
   for (const auto& h : m.headers) {
@@ -177,6 +138,7 @@ TEST(Shipper, ARecordWithoutATimestampGetsTheCurrentTime) {
 
 TEST(Shipper, SettledInputFollowsTheConfirmsInOrder) {
   Script s;
+  s.released = 0;
   ShipperOptions o;
   o.batchRecords = 2;
   o.maxMessageBytes = 10;
@@ -261,7 +223,8 @@ TEST(Shipper, WithADiskSpoolARecordIsSettledOnceStored) {
   const auto dir = std::filesystem::temp_directory_path() / ("shipper_test_" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   {
-    Script s;  // confirms nothing
+    Script s;
+    s.released = 0;  // confirms nothing
     ShipperOptions o;
     o.batchRecords = 3;
     o.linger = 1h;

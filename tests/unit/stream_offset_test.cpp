@@ -16,6 +16,8 @@
 #include "aggregator/router.hpp"
 #include "core/error.hpp"
 #include "sink_test_support.hpp"
+#include "support/fake_broker.hpp"
+#include "support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using namespace logship;
@@ -26,14 +28,7 @@ namespace {
 
 class StreamOffsetTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir = ::testing::TempDir() + "/stream_offset_" + std::to_string(::getpid()) + "_" +
-          ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-    path = dir + "/out.log.offset";
-  }
-  void TearDown() override { fs::remove_all(dir); }
+  void SetUp() override { path = dir + "/out.log.offset"; }
   // The message of the Error opening `path` for queue q throws ("" if it opens).
   std::string openError(const std::string& queue = "q") {
     try {
@@ -43,7 +38,8 @@ class StreamOffsetTest : public ::testing::Test {
     }
     return {};
   }
-  std::string dir;
+  logship::testing::TempDir tmp;
+  std::string dir = tmp.path();
   std::string path;
 };
 
@@ -120,46 +116,6 @@ TEST(StreamStartTest, ParsesFirstLastNextOffsetsAndTimes) {
 
 namespace {
 
-// Stream deliveries from memory: hands out `pending` on the first receive, then stops the collector.
-// Each ack checks what is in the offset file and the output at that moment.
-class FakeStreamConsumer final : public Consumer {
- public:
-  FakeStreamConsumer(std::vector<Delivery> pending, std::atomic<bool>& stop, std::string offsetPath,
-                     std::string outputPath)
-      : pending_(std::move(pending)), stop_(stop), offsetPath_(std::move(offsetPath)), outputPath_(std::move(outputPath)) {}
-  size_t receive(std::vector<Delivery>& out, size_t max, std::chrono::milliseconds) override {
-    if (pending_.empty()) {
-      stop_ = true;
-      return 0;
-    }
-    const size_t n = std::min(max, pending_.size());
-    std::move(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n), std::back_inserter(out));
-    pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n));
-    return n;
-  }
-  void ackUpTo(uint64_t tag) override {
-    acked = tag;
-    offsetAtAck = readFile(offsetPath_);
-    outputAtAck = readFile(outputPath_);
-  }
-  bool stopForHandBack(std::vector<Delivery>&) override {
-    ++handBacks;
-    return false;  // what AmqpConsumer answers for a stream
-  }
-  void close() noexcept override {}
-
-  uint64_t acked = 0;
-  std::string offsetAtAck;
-  std::string outputAtAck;
-  int handBacks = 0;
-
- private:
-  std::vector<Delivery> pending_;
-  std::atomic<bool>& stop_;
-  std::string offsetPath_;
-  std::string outputPath_;
-};
-
 Delivery streamDelivery(uint64_t tag, int64_t offset, std::string body, std::vector<Header> headers = {}) {
   Delivery d;
   d.tag = tag;
@@ -178,9 +134,17 @@ TEST_F(StreamOffsetTest, TheCollectorSavesTheOffsetAfterTheLinesAndBeforeTheAck)
   std::atomic<bool> stop{false};
   // A record that failed many times in a queue before it was moved into the stream: a stream
   // delivery is never judged by its history (a stream never redelivers), it is written.
-  std::vector<Delivery> deliveries{streamDelivery(1, 40, "a"), streamDelivery(2, 41, "b"),
-                                   streamDelivery(3, 42, "c", {{"logship-deliveries", "9"}})};
-  FakeStreamConsumer consumer(std::move(deliveries), stop, path, output);
+  logship::testing::FakeConsumer consumer;
+  consumer.push(streamDelivery(1, 40, "a"));
+  consumer.push(streamDelivery(2, 41, "b"));
+  consumer.push(streamDelivery(3, 42, "c", {{"logship-deliveries", "9"}}));
+  consumer.whenIdle = [&] { stop = true; };
+  std::string offsetAtAck;
+  std::string outputAtAck;
+  consumer.onAck = [&](uint64_t) {
+    offsetAtAck = readFile(path);
+    outputAtAck = readFile(output);
+  };
   StreamOffsetFile offsets(path, "q", 0640, false);
   int publishers = 0;
   CollectorOptions options;
@@ -196,9 +160,9 @@ TEST_F(StreamOffsetTest, TheCollectorSavesTheOffsetAfterTheLinesAndBeforeTheAck)
   collector.setStreamOffsets(&offsets);
   collector.run();
   EXPECT_EQ(readFile(output), "a\nb\nc\n");
-  EXPECT_EQ(consumer.acked, 3u);
-  EXPECT_EQ(consumer.outputAtAck, "a\nb\nc\n") << "the lines were in the output before the ack";
-  EXPECT_EQ(consumer.offsetAtAck, StreamOffsetFile::format("q", 43)) << "and the offset after them saved";
+  EXPECT_EQ(consumer.acked(), 3u);
+  EXPECT_EQ(outputAtAck, "a\nb\nc\n") << "the lines were in the output before the ack";
+  EXPECT_EQ(offsetAtAck, StreamOffsetFile::format("q", 43)) << "and the offset after them saved";
   EXPECT_EQ(collector.stats().poison, 0u);
   EXPECT_EQ(publishers, 0) << "nothing dead-lettered, put back or given back";
   EXPECT_EQ(consumer.handBacks, 1);

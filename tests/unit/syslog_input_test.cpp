@@ -25,54 +25,27 @@
 #include "core/error.hpp"
 #include "core/message.hpp"
 #include "producer/shipper.hpp"
+#include "support/fake_broker.hpp"
 
 namespace logship {
 namespace {
 
 using namespace std::chrono_literals;
 
-// A publisher that keeps what it is given and confirms it at once.
-struct Published {
-  std::mutex mu;
-  std::vector<Message> messages;
-};
-
-class ListPublisher : public Publisher {
- public:
-  explicit ListPublisher(Published& p) : p_(p) {}
-  uint64_t publish(const Message& m) override {
-    std::lock_guard lock(p_.mu);
-    p_.messages.push_back(m);
-    return ++sent_;
-  }
-  size_t awaitConfirms(size_t, Clock::time_point, std::vector<ConfirmRange>& out) override {
-    if (confirmed_ < sent_) out.push_back({confirmed_ + 1, sent_, true, ""});
-    confirmed_ = sent_;
-    return 0;
-  }
-  size_t unconfirmed() const override { return sent_ - confirmed_; }
-
- private:
-  Published& p_;
-  uint64_t sent_ = 0;
-  uint64_t confirmed_ = 0;
-};
-
 struct Pipeline {
-  Published published;
+  testing::PublishScript broker;  // confirms at once
   std::unique_ptr<Shipper> shipper;
   Pipeline() {
     ShipperOptions o;
     o.batchRecords = 1;
     Record tmpl;
     tmpl.host = "producer-host";
-    shipper = std::make_unique<Shipper>(
-        [this](const std::atomic<bool>*) { return std::make_unique<ListPublisher>(published); }, tmpl, o);
+    shipper = std::make_unique<Shipper>(testing::fakePublishers(broker), tmpl, o);
   }
   std::vector<Record> finish() {
     shipper->finish(false);
     std::vector<Record> records;
-    for (const auto& m : published.messages) {
+    for (const auto& m : broker.published) {
       std::string error;
       EXPECT_TRUE(decodeRecords(m.body, m.headers, 0, records, error)) << error;
     }
