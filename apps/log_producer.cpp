@@ -39,10 +39,8 @@ Field parseField(const std::string& text) {
     throw UsageError(fmt::format("--field '{}': expected KEY=VALUE", escaped(text)));
   }
   Field f{text.substr(0, eq), text.substr(eq + 1)};
-  for (unsigned char c : f.key) {
-    if (!(std::isalnum(c) || c == '_' || c == '.' || c == '-')) {
-      throw UsageError(fmt::format("--field '{}': keys may hold only letters, digits, '_', '.' and '-'", escaped(f.key)));
-    }
+  if (const std::string_view problem = fieldKeyProblem(f.key); !problem.empty()) {
+    throw UsageError(fmt::format("--field '{}': {}", escaped(f.key), problem));
   }
   return f;
 }

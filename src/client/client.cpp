@@ -74,8 +74,6 @@ std::string defaultService() {
   return name != nullptr && *name != '\0' ? std::string(name) : std::string("-");
 }
 
-bool keyChar(unsigned char c) { return std::isalnum(c) || c == '_' || c == '.' || c == '-'; }
-
 int64_t micros(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
 }
@@ -270,11 +268,8 @@ Client::Impl::Impl(ClientOptions options)
   assignName(template_.host, std::string(template_.host));
   size_t fieldBytes = 0;
   for (const auto& [key, value] : options_.fields) {
-    if (key.empty() || key.size() > kMaxFieldKeyBytes ||
-        !std::all_of(key.begin(), key.end(), [](char c) { return keyChar(static_cast<unsigned char>(c)); })) {
-      refuse(fmt::format("ClientOptions::fields: key '{}': keys may hold only letters, digits, '_', '.' and '-', "
-                         "at most {} bytes",
-                         escaped(key), kMaxFieldKeyBytes));
+    if (const std::string_view problem = fieldKeyProblem(key); !problem.empty()) {
+      refuse(fmt::format("ClientOptions::fields: key '{}': {}", escaped(key), problem));
     }
     fieldBytes += key.size() + value.size();
     template_.fields.push_back(Field{key, value});

@@ -100,6 +100,9 @@ def usage_errors(t, q):
                            f"--level {value!r}")
     expect_usage_error(t, "log_producer", ["--queue", q, "--field", "novalue", "hello"], ["--field"],
                        "--field without '='")
+    for key in ("caf\u00e9", "k" * 129, "a b"):
+        expect_usage_error(t, "log_producer", ["--queue", q, "--field", key + "=1", "hello"], ["--field"],
+                           f"--field with the key {key[:20]!r} (one key rule: ASCII letters, digits, _ . -, 128 bytes)")
     expect_usage_error(t, "log_producer", ["--queue", q, "--confirm-window", "0", "hello"], ["--confirm-window"],
                        "--confirm-window 0")
 

@@ -1,4 +1,5 @@
 #include "core/output_format.hpp"
+#include "core/record.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -21,6 +22,25 @@ std::string format(OutputFormat f, const Record& r) {
   return out;
 }
 }  // namespace
+
+// One field-key rule for --field, ClientOptions::fields and the keys inputs bring (core/record.hpp):
+// ASCII only, whatever the locale says is a letter.
+TEST(FieldKey, OneRuleAsciiLettersDigitsAndUnderscoreDotDash) {
+  EXPECT_EQ(fieldKeyProblem("region"), "");
+  EXPECT_EQ(fieldKeyProblem("k8s.pod-name_2"), "");
+  EXPECT_EQ(fieldKeyProblem(std::string(128, 'k')), "");
+  EXPECT_EQ(fieldKeyProblem(""), "the key is empty");
+  EXPECT_EQ(fieldKeyProblem(std::string(129, 'k')), "the key is longer than 128 bytes");
+  for (const char* bad : {"bad key", "a=b", "\xe9t\xe9", "caf\xc3\xa9", "tab\t", "nul\0x"}) {
+    const std::string key = std::string_view(bad) == "nul\0x" ? std::string("nul\0x", 5) : std::string(bad);
+    EXPECT_NE(fieldKeyProblem(key), "") << key;
+  }
+  for (int c = 0; c < 256; ++c) {
+    const bool ascii = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+                       c == '.' || c == '-';
+    EXPECT_EQ(fieldKeyByte(static_cast<unsigned char>(c)), ascii) << c;
+  }
+}
 
 TEST(OutputFormat, ParsesNames) {
   EXPECT_EQ(parseOutputFormat("text"), OutputFormat::Text);

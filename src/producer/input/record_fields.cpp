@@ -8,11 +8,6 @@
 namespace logship {
 namespace {
 
-bool keyByte(unsigned char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
-         c == '-';
-}
-
 // The longest prefix of `s` of at most `max` bytes that does not end inside a UTF-8 sequence.
 std::string_view cutUtf8(std::string_view s, size_t max) {
   if (s.size() <= max) return s;
@@ -26,7 +21,7 @@ std::string_view cutUtf8(std::string_view s, size_t max) {
 
 void appendFieldKey(std::string& out, std::string_view key) {
   const size_t start = out.size();
-  for (unsigned char c : key.substr(0, kMaxFieldKeyBytes)) out.push_back(keyByte(c) ? static_cast<char>(c) : '_');
+  for (unsigned char c : key.substr(0, kMaxFieldKeyBytes)) out.push_back(fieldKeyByte(c) ? static_cast<char>(c) : '_');
   if (out.size() == start) out.push_back('_');
 }
 

@@ -14,7 +14,6 @@
 
 namespace logship {
 
-inline constexpr size_t kMaxFieldKeyBytes = 128;         // longer keys are cut
 inline constexpr size_t kMaxFieldBytes = 64 * 1024;      // keys + values of one record's fields
 inline constexpr size_t kMaxServiceHostBytes = 255;      // longer service and host names are cut
 inline constexpr std::string_view kParseErrorField = "parse_error";
