@@ -46,10 +46,10 @@ test-all: build
 #   make test-asan   AddressSanitizer + UBSan: unit, integration and a few e2e tests
 #   make test-tsan   ThreadSanitizer: the tests of the classes that start threads
 test-asan: deps
-	JOBS=$(JOBS) bash scripts/sanitize.sh asan
+	JOBS=$(JOBS) TEST_JOBS=$(TEST_JOBS) bash scripts/sanitize.sh asan
 
 test-tsan: deps
-	JOBS=$(JOBS) bash scripts/sanitize.sh tsan
+	JOBS=$(JOBS) TEST_JOBS=$(TEST_JOBS) bash scripts/sanitize.sh tsan
 
 demo: build
 	@bash scripts/demo.sh $(BROKER)

@@ -166,9 +166,8 @@ extern "C" void closeClientsAtExit() {
 }
 
 void registerClient(Client::Impl* client) {
-  // The default logger's registry is created now, so it is destroyed after the exit handler and
-  // after any client constructed from here on: closing a client may still log.
-  spdlog::default_logger_raw();
+  // The default logger's registry exists already (createLoggingFirst): it is destroyed after the
+  // exit handler registered here, and after any client constructed from here on.
   LiveClients& live = liveClients();
   std::lock_guard lock(live.mu);
   if (!live.hookInstalled) {
@@ -177,6 +176,13 @@ void registerClient(Client::Impl* client) {
   }
   live.clients.insert(client);
 }
+
+// Creates spdlog's default logger and its registry (a function-local static in libspdlog) on the
+// constructing thread, before a client starts any thread: closing a client may still log, so the
+// registry must outlive the exit handler; and the creation is ordered before the background
+// threads' first log line by their start, which ThreadSanitizer sees (it does not see libspdlog's
+// own check that the static is built: a sender thread's first warning looked like a race).
+void createLoggingFirst() { spdlog::default_logger_raw(); }
 
 void unregisterClient(Client::Impl* client) {
   LiveClients& live = liveClients();
@@ -291,6 +297,7 @@ Client::Impl::Impl(ClientOptions options)
   shipOptions_.stopGrace = std::chrono::milliseconds(500);  // close() has waited flushTimeout already
   shipOptions_.spoolGiveUpAfter = options_.flushTimeout;
   shipOptions_.onSenderThread = [] { tLibraryThread = true; };
+  createLoggingFirst();  // before any thread
   if (!options_.spoolDir.empty()) {
     if (options_.spoolMaxBytes < std::max<uint64_t>(1024 * 1024, 4 * options_.maxMessageBytes)) {
       refuse("ClientOptions::spoolMaxBytes: must be at least 1 MiB and 4 times maxMessageBytes");
