@@ -10,7 +10,10 @@ management API at start and judges with min(--max-deliveries, L) (L with --max-d
 The poison record P is a 300 KB line; every aggregator holding it runs under `prlimit --fsize`
 (256 KB): P's line cannot be written, the aggregator holds P, and the test SIGKILLs it (a supervisor
 killing a hung worker). Each part sends a few thousand other records, one per message, P among them,
-and counts every one of them in the output: each exactly once.
+and counts every one of them in the output: each exactly once. With --prefetch 1 nothing is in
+flight with P when it is killed (with the default 200, records pushed ahead behind P count a failed
+delivery at each kill too, and with a limit of 2 some of them are dead-lettered with P: see
+docs/RELIABILITY.md, "Poison messages", the records around a poison record).
 (a) a quorum queue declared by log_producer --queue-type quorum, no delivery limit, --max-deliveries
     3: after 3 kills the next aggregator dead-letters P ("delivered 3 times ...").
 (b) a quorum queue declared by another client (pika) with x-delivery-limit 2, below the default
@@ -41,7 +44,7 @@ def reason(n):
 
 def start_limited(t, label, q, out, extra=()):
     args = ["prlimit", f"--fsize={LIMIT}:unlimited", t.env.prog("log_aggregator"), "--queue", q, "--output", out,
-            "--format", "raw"] + list(extra)
+            "--format", "raw", "--prefetch", "1"] + list(extra)
     return Proc(t, label, args)
 
 
