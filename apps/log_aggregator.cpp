@@ -14,6 +14,7 @@
 #include "aggregator/collector.hpp"
 #include "aggregator/file_sink.hpp"
 #include "aggregator/output_lock.hpp"
+#include "aggregator/redelivery.hpp"
 #include "aggregator/rotation.hpp"
 #include "aggregator/stream_offset.hpp"
 #include "core/host.hpp"
@@ -141,6 +142,7 @@ int main(int argc, char** argv) {
     }
     cli::ProgramMetrics programMetrics("aggregator", settings.metricsListen);
     BrokerOptions broker = cli::resolveBroker(brokerFlags, "log_aggregator");
+    broker.management = cli::resolveManagement(settings.managementUrl, broker, brokerFlags.requireTls);
     // The consumer's connection is the one /healthz and the metrics report; the publishers of dead
     // letters and recounted redeliveries connect when first needed and are not tracked.
     ConnectionStatus connection;
@@ -188,6 +190,10 @@ int main(int argc, char** argv) {
       spdlog::info("stopped before reaching the broker: nothing was consumed");
       return cli::kExitOk;
     }
+    // A quorum queue's own delivery limit lowers --max-deliveries: it dead-letters first.
+    const JudgedLimit limit = judgedLimit(options.maxDeliveries, findDeliveryLimits(broker, consumerOptions));
+    options.maxDeliveries = limit.maxDeliveries;
+    if (!limit.line.empty()) spdlog::log(limit.warn ? spdlog::level::warn : spdlog::level::info, "{}", limit.line);
     // Publishers to the dead-letter queue and (redeliveries sent on with their count) to the queue.
     Collector collector(
         *consumer, router,

@@ -245,6 +245,11 @@ void defineAggregator(CLI::App& app, AggregatorSettings& s) {
                  "aggregator holding it crashed or lost its connection); 0 = no limit")
       ->check(cli::range(uint32_t{0}, uint32_t{1'000'000}))
       ->capture_default_str();
+  app.add_option("--management-url", s.managementUrl,
+                 "RabbitMQ management API, where the delivery limit of a quorum queue is read (it lowers "
+                 "--max-deliveries), http[s]://HOST[:PORT][/PREFIX], or 'off' (env LOGSHIP_MANAGEMENT_URL; default: "
+                 "the broker's host, port 15672, or https and 15671 for amqps://)")
+      ->envname("LOGSHIP_MANAGEMENT_URL");
   app.add_option("--max-message-bytes", s.collector.maxMessageBytes,
                  "Dead-letter deliveries larger than this instead of writing them (suffixes K, M: 1024-based)")
       ->transform(cli::byteSize(1, uint64_t{512} << 20))

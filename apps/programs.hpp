@@ -77,6 +77,7 @@ struct AggregatorSettings {
   CLI::Option* compressOption = nullptr;
   CLI::Option* keepOption = nullptr;
   CLI::Option* maxAgeOption = nullptr;
+  std::string managementUrl;  // --management-url: a quorum queue's delivery limit ("" derived, "off")
   std::string streamFrom = "first";  // --stream-from (aggregator/stream_offset.hpp parseStreamStart)
 };
 void defineAggregator(CLI::App& app, AggregatorSettings& s);

@@ -23,6 +23,7 @@
 #include <span>
 #include <string>
 
+#include "broker/admin.hpp"
 #include "broker/consumer.hpp"
 
 namespace logship {
@@ -57,5 +58,18 @@ size_t segmentEnd(std::span<const Delivery> batch, size_t from, uint32_t maxDeli
 
 // "delivered 5 times without being written (the aggregator crashed or lost its connection each time)"
 std::string poisonReason(uint32_t failures);
+
+// The limit the collector judges with, and the line that says which and why (docs/RELIABILITY.md,
+// "Poison messages"). A RabbitMQ quorum queue with a delivery limit L drops a message, or
+// dead-letters it to its own dead-letter exchange, when it is returned for the (L+1)th time: its
+// last delivery carries x-delivery-count L. Judging with min(--max-deliveries, L) (L when
+// --max-deliveries is 0) dead-letters it to <queue>.dead at that delivery at the latest, with our
+// reason, before the broker acts. L = 0 leaves no delivery to act on: a warning, and maxDeliveries.
+struct JudgedLimit {
+  uint32_t maxDeliveries = 0;
+  std::string line;  // "" when there is nothing to say (Redis)
+  bool warn = false;
+};
+JudgedLimit judgedLimit(uint32_t maxDeliveries, const DeliveryLimits& broker);
 
 }  // namespace logship

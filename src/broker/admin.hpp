@@ -64,9 +64,25 @@ struct QueueStats {
   std::optional<std::string> type;
   std::optional<std::string> leader;
   std::vector<std::string> members;
+  // RabbitMQ management API only, quorum queues: the queue's own limit on failed deliveries as
+  // RabbitMQ 3.10 applies it, the smaller of its x-delivery-limit argument and its policies'
+  // delivery-limit. After `deliveryLimit` returns the next one drops the message, or dead-letters it
+  // to the queue's own dead-letter exchange (reason delivery_limit). Unset: none.
+  std::optional<uint32_t> deliveryLimit;
+  std::string deliveryLimitSource;  // "x-delivery-limit", "policy 'NAME'", "operator policy 'NAME'"
+  // False while the API has not sampled the queue's policies yet (a queue declared seconds ago): a
+  // delivery-limit policy is then not in deliveryLimit.
+  bool policiesKnown = true;
   std::vector<ProcessingListStats> processing;  // Redis
   std::optional<ReplicationStats> replication;  // Redis through sentinels (redis-sentinel://)
   StatsSource source = StatsSource::PassiveDeclare;
+};
+
+// The delivery limits of the queues a consumer reads, as the broker applies them (findDeliveryLimits).
+struct DeliveryLimits {
+  bool asked = false;       // false: the broker has no such limit (Redis): nothing to say
+  std::string unavailable;  // why they could not be read ("" when they were)
+  std::vector<QueueStats> queues;  // one per queue consumed: type, deliveryLimit, deliveryLimitSource
 };
 
 // What `logctl recover` did for one consumer of a Redis queue.

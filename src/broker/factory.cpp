@@ -3,6 +3,7 @@
 #include "broker/reconnecting.hpp"
 #include "broker/amqp/admin.hpp"
 #include "broker/amqp/consumer.hpp"
+#include "broker/amqp/management.hpp"
 #include "broker/amqp/publisher.hpp"
 #include "broker/amqp/tail.hpp"
 #include "broker/redis/admin.hpp"
@@ -63,6 +64,11 @@ std::unique_ptr<Admin> makeAdmin(const BrokerOptions& broker) {
     if (redis) return std::make_unique<redis::RedisAdmin>(one);
     return std::make_unique<amqp::AmqpAdmin>(one);
   }));
+}
+
+DeliveryLimits findDeliveryLimits(const BrokerOptions& broker, const ConsumerOptions& options) {
+  if (isRedis(broker)) return {};
+  return amqp::readDeliveryLimits(broker, amqp::consumedQueues(options.queue, broker.shards, options.shardIds));
 }
 
 std::unique_ptr<TailSubscription> makeTail(const BrokerOptions& broker, const TailOptions& options) {

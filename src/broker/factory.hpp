@@ -20,6 +20,11 @@ std::unique_ptr<Consumer> makeConsumer(const BrokerOptions& broker, const Consum
 std::unique_ptr<Admin> makeAdmin(const BrokerOptions& broker);
 // logctl tail's subscription (broker/tail.hpp).
 std::unique_ptr<TailSubscription> makeTail(const BrokerOptions& broker, const TailOptions& options);
+// The delivery limits the broker itself applies to the queues `options` consumes: RabbitMQ quorum
+// queues (x-delivery-limit, delivery-limit policies), read from the management API when
+// broker.management enables it; Redis has none (asked false). Makes no AMQP connection; never
+// throws for an unusable API (DeliveryLimits::unavailable says why).
+DeliveryLimits findDeliveryLimits(const BrokerOptions& broker, const ConsumerOptions& options);
 std::unique_ptr<Publisher> makeAdapterPublisher(const BrokerOptions& broker, const std::string& queue,
                                                 PublishRoute route = PublishRoute::Direct);
 std::unique_ptr<Consumer> makeAdapterConsumer(const BrokerOptions& broker, const ConsumerOptions& options);

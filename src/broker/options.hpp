@@ -22,9 +22,9 @@ struct TlsOptions {
   std::string keyFile;   // its unencrypted private key (--tls-key)
 };
 
-// RabbitMQ's management HTTP API (logctl status reads queue statistics there). Logged into with the
-// broker URL's user and password. Off unless asked for (cli::resolveManagement, logctl status only):
-// no other caller of Admin::queueStats makes HTTP requests.
+// RabbitMQ's management HTTP API (logctl status reads queue statistics there, log_aggregator a
+// quorum queue's delivery limit: findDeliveryLimits). Logged into with the broker URL's user and
+// password. Off unless asked for (cli::resolveManagement: logctl status and log_aggregator).
 struct ManagementOptions {
   bool enabled = false;
   // http[s]://HOST[:PORT][/PREFIX]. Empty: derived from the broker URL (http://HOST:15672 for
@@ -64,7 +64,7 @@ struct BrokerOptions {
   int waitReplicas = 0;
   std::chrono::milliseconds waitTimeout{5'000};
   TlsOptions tls;                                       // amqps:// only (and an https:// management API)
-  ManagementOptions management;                         // RabbitMQ only, logctl status only
+  ManagementOptions management;                         // RabbitMQ only: logctl status, log_aggregator
   // RabbitMQ: the log queue is this many queues behind a consistent-hash exchange (--shards N,
   // broker/amqp/shards.hpp); 0: one queue. Every program declares and uses that topology.
   uint32_t shards = 0;

@@ -55,7 +55,7 @@ void addReconnectFlag(CLI::App& app, BrokerFlags& flags);
 // --tls-cert and --tls-key go together, and each file must be readable.
 BrokerOptions resolveBroker(const BrokerFlags& flags, const std::string& clientName);
 
-// --management-url (logctl status): "" = derive from the broker URL, "off" = do not use the API,
+// --management-url (logctl status, log_aggregator): "" = derive from the broker URL, "off" = do not use the API,
 // else an http[s]:// URL (validated here). Throws UsageError. With --require-tls an http:// API
 // is not used (status warns and falls back to AMQP).
 // Ignored for a Redis broker (LOGSHIP_MANAGEMENT_URL may be set for a host that uses both).

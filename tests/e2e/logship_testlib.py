@@ -709,6 +709,25 @@ def wait_for(pred, timeout, interval=0.05):
         time.sleep(interval)
 
 
+def start_limited(t, label, q, out, limit, extra=()):
+    """A raw-format aggregator (--prefetch 1) whose files may not grow past `limit` bytes: a record
+    whose line does not fit is held unacknowledged (a poison record, tests/e2e/test_poison.py)."""
+    args = ["prlimit", f"--fsize={limit}:unlimited", t.env.prog("log_aggregator"), "--queue", q, "--output", out,
+            "--format", "raw", "--prefetch", "1"] + list(extra)
+    return Proc(t, label, args)
+
+
+def kill_while_holding(t, label, q, out, limit, extra=(), timeout=60):
+    """Starts start_limited's aggregator, waits until it holds the poison record (it cannot write
+    its line), SIGKILLs it."""
+    p = start_limited(t, label, q, out, limit, extra)
+    ok = wait_for(lambda: b"cannot write to" in p.stderr() or not p.alive(), timeout)
+    t.require(ok and p.alive(), f"{label} holds the poison record (its line does not fit)", p.result().describe())
+    p.send_signal(signal.SIGKILL)
+    t.check(p.wait(10) == -signal.SIGKILL, f"{label} SIGKILLed while holding it")
+    return p
+
+
 def read_lines(path):
     """(complete lines without their '\\n', trailing bytes after the last '\\n')."""
     try:

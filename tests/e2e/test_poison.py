@@ -22,11 +22,11 @@ queue with logship-deliveries; over Redis the restart puts P back with its count
 # transports: amqp redis
 import json
 import os
-import signal
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from logship_testlib import Proc, read_lines, run_test, sample, tally, wait_for  # noqa: E402
+import logship_testlib as testlib  # noqa: E402
+from logship_testlib import read_lines, run_test, sample, tally  # noqa: E402
 
 LIMIT = 64 * 1024
 POISON = "poison-" + "p" * (100 * 1024)
@@ -34,19 +34,12 @@ REASON5 = "delivered 5 times without being written (the aggregator crashed or lo
 
 
 def start_limited(t, label, q, out, extra=()):
-    args = ["prlimit", f"--fsize={LIMIT}:unlimited", t.env.prog("log_aggregator"), "--queue", q, "--output", out,
-            "--format", "raw", "--prefetch", "1"] + list(extra)
-    return Proc(t, label, args)
+    return testlib.start_limited(t, label, q, out, LIMIT, extra)
 
 
 def kill_while_holding(t, label, q, out, extra=()):
     """Starts a limited aggregator, waits until it holds P (it cannot write its line), SIGKILLs it."""
-    p = start_limited(t, label, q, out, extra)
-    ok = wait_for(lambda: b"cannot write to" in p.stderr() or not p.alive(), 30)
-    t.require(ok and p.alive(), f"{label} holds the poison record (its line does not fit)", p.result().describe())
-    p.send_signal(signal.SIGKILL)
-    t.check(p.wait(10) == -signal.SIGKILL, f"{label} SIGKILLed while holding it")
-    return p
+    return testlib.kill_while_holding(t, label, q, out, LIMIT, extra, timeout=30)
 
 
 def counted_again(t, p):

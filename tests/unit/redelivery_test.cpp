@@ -116,3 +116,81 @@ TEST(Redelivery, ARecordThatFailedBeforeIsWrittenAlone) {
   EXPECT_EQ(segmentEnd(batch, 8, 5), 8u);
   EXPECT_EQ(segmentEnd(batch, 0, 0), 8u) << "--max-deliveries 0: one part";
 }
+
+namespace {
+
+QueueStats queue(const std::string& name, const std::string& type, std::optional<uint32_t> limit,
+                 const std::string& source = "x-delivery-limit") {
+  QueueStats q;
+  q.name = name;
+  q.type = type;
+  q.deliveryLimit = limit;
+  if (limit) q.deliveryLimitSource = source;
+  return q;
+}
+
+DeliveryLimits found(std::vector<QueueStats> queues) {
+  DeliveryLimits d;
+  d.asked = true;
+  d.queues = std::move(queues);
+  return d;
+}
+
+}  // namespace
+
+TEST(Redelivery, AQuorumQueuesDeliveryLimitLowersMaxDeliveries) {
+  // The broker drops at the (L+1)th return, so a delivery counted L is the last one: judged with L.
+  const auto lower = judgedLimit(5, found({queue("q", "quorum", 2)}));
+  EXPECT_EQ(lower.maxDeliveries, 2u);
+  EXPECT_FALSE(lower.warn);
+  EXPECT_NE(lower.line.find("after 2 failed deliveries (not --max-deliveries 5): queue 'q' is a quorum queue with a "
+                            "delivery limit of 2 (x-delivery-limit)"),
+            std::string::npos)
+      << lower.line;
+  // --max-deliveries 0 is no limit of ours, but the broker's still applies: ours dead-letters first.
+  EXPECT_EQ(judgedLimit(0, found({queue("q", "quorum", 7)})).maxDeliveries, 7u);
+  // A limit at or above --max-deliveries is never reached first.
+  const auto higher = judgedLimit(5, found({queue("q", "quorum", 5, "policy 'p'")}));
+  EXPECT_EQ(higher.maxDeliveries, 5u);
+  EXPECT_NE(higher.line.find("the delivery limit of queue 'q', 5 (policy 'p'), is not lower"), std::string::npos)
+      << higher.line;
+  // Shards: the lowest limit of the queues consumed.
+  const auto shards = judgedLimit(
+      5, found({queue("q.shard.0", "quorum", 4), queue("q.shard.1", "quorum", 3), queue("q.shard.2", "classic", {})}));
+  EXPECT_EQ(shards.maxDeliveries, 3u);
+  EXPECT_NE(shards.line.find("queue 'q.shard.1'"), std::string::npos) << shards.line;
+}
+
+TEST(Redelivery, NoBrokerLimitKeepsMaxDeliveriesAndSaysWhy) {
+  const auto classic = judgedLimit(5, found({queue("q", "classic", {})}));
+  EXPECT_EQ(classic.maxDeliveries, 5u);
+  EXPECT_EQ(classic.line, "dead-lettering a record after 5 failed deliveries (--max-deliveries); queue 'q' (classic) "
+                          "has no delivery limit of its own");
+  EXPECT_EQ(judgedLimit(0, found({queue("q", "quorum", {})})).maxDeliveries, 0u);
+  // Redis: nothing to say.
+  const auto redis = judgedLimit(5, DeliveryLimits{});
+  EXPECT_EQ(redis.maxDeliveries, 5u);
+  EXPECT_EQ(redis.line, "");
+  // The API cannot be asked: the rule, not a guess.
+  DeliveryLimits unknown;
+  unknown.asked = true;
+  unknown.unavailable = "--management-url off";
+  const auto rule = judgedLimit(5, unknown);
+  EXPECT_EQ(rule.maxDeliveries, 5u);
+  EXPECT_FALSE(rule.warn);
+  EXPECT_NE(rule.line.find("(--management-url off)"), std::string::npos) << rule.line;
+  EXPECT_NE(rule.line.find("keep --max-deliveries at or below the limit and give the queue a dead-letter exchange"),
+            std::string::npos)
+      << rule.line;
+  // Policies not sampled yet: said, since a delivery-limit policy may be missed.
+  auto fresh = found({queue("q", "quorum", {})});
+  fresh.queues[0].policiesKnown = false;
+  EXPECT_NE(judgedLimit(5, fresh).line.find("had not sampled the policies of queue 'q'"), std::string::npos);
+}
+
+TEST(Redelivery, ADeliveryLimitOfZeroLeavesNothingToActOnAndWarns) {
+  const auto zero = judgedLimit(5, found({queue("q", "quorum", 0)}));
+  EXPECT_EQ(zero.maxDeliveries, 5u);
+  EXPECT_TRUE(zero.warn);
+  EXPECT_NE(zero.line.find("delivery limit of 0 (x-delivery-limit)"), std::string::npos) << zero.line;
+}

@@ -98,6 +98,47 @@ TEST(ManagementApi, QueueDocument) {
   EXPECT_THROW(readQueueDocument("<html>", bad), ConnectionError);
 }
 
+// A quorum queue's delivery limit as RabbitMQ 3.10 applies it: the smaller of x-delivery-limit and
+// the policies' delivery-limit (operator policies merged in effective_policy_definition).
+TEST(ManagementApi, QuorumQueueDeliveryLimit) {
+  auto read = [](const std::string& json) {
+    QueueStats s;
+    readQueueDocument(json, s);
+    return s;
+  };
+  const auto arg = read(R"({"type":"quorum","arguments":{"x-queue-type":"quorum","x-delivery-limit":3},
+    "policy":null,"operator_policy":null,"effective_policy_definition":{}})");
+  EXPECT_EQ(arg.deliveryLimit, 3u);
+  EXPECT_EQ(arg.deliveryLimitSource, "x-delivery-limit");
+  EXPECT_TRUE(arg.policiesKnown);
+  const auto policy = read(R"({"type":"quorum","arguments":{"x-delivery-limit":4},"policy":"qq",
+    "operator_policy":null,"effective_policy_definition":{"delivery-limit":2}})");
+  EXPECT_EQ(policy.deliveryLimit, 2u);
+  EXPECT_EQ(policy.deliveryLimitSource, "policy 'qq'");
+  const auto argWins = read(R"({"type":"quorum","arguments":{"x-delivery-limit":1},"policy":"qq",
+    "operator_policy":"ops","effective_policy_definition":{"delivery-limit":2}})");
+  EXPECT_EQ(argWins.deliveryLimit, 1u);
+  EXPECT_EQ(argWins.deliveryLimitSource, "x-delivery-limit");
+  const auto both = read(R"({"type":"quorum","arguments":{},"policy":"qq","operator_policy":"ops",
+    "effective_policy_definition":{"delivery-limit":7}})");
+  EXPECT_EQ(both.deliveryLimitSource, "policy 'qq' and operator policy 'ops'");
+  // What the broker compares a count with: negative drops at the first return (0); a fraction as its
+  // floor; a string never (Erlang's term order puts numbers below binaries).
+  EXPECT_EQ(read(R"({"type":"quorum","arguments":{"x-delivery-limit":-1}})").deliveryLimit, 0u);
+  EXPECT_EQ(read(R"({"type":"quorum","arguments":{"x-delivery-limit":2.5}})").deliveryLimit, 2u);
+  EXPECT_FALSE(read(R"({"type":"quorum","arguments":{"x-delivery-limit":"3"}})").deliveryLimit);
+  const auto none = read(R"({"type":"quorum","arguments":{"x-queue-type":"quorum"},"effective_policy_definition":[]})");
+  EXPECT_FALSE(none.deliveryLimit);
+  EXPECT_TRUE(none.policiesKnown);
+  // Not sampled yet (a queue declared seconds ago): the argument is known, the policies not.
+  const auto fresh = read(R"({"type":"quorum","arguments":{"x-delivery-limit":5}})");
+  EXPECT_EQ(fresh.deliveryLimit, 5u);
+  EXPECT_FALSE(fresh.policiesKnown);
+  // Classic queues and streams ignore both.
+  EXPECT_FALSE(read(R"({"type":"classic","arguments":{"x-delivery-limit":3}})").deliveryLimit);
+  EXPECT_TRUE(read(R"({"type":"classic","arguments":{}})").policiesKnown);
+}
+
 TEST(RedisLease, TokenParts) {
   auto o = redis::parseLeaseToken("web-1 4242 00ff00ff00ff00ff 30000");
   EXPECT_EQ(o.host, "web-1");

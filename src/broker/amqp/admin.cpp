@@ -37,19 +37,8 @@ ManagementClient* AmqpAdmin::management() {
   if (managementTried_) return management_.get();
   managementTried_ = true;
   if (!options_.management.enabled) return nullptr;
-  // The URL was validated by the CLI; a derived one is checked against the node by probe().
-  ManagementEndpoint endpoint = options_.management.url.empty() ? deriveManagementEndpoint(options_.url)
-                                                                 : parseManagementUrl(options_.management.url);
-  if (options_.management.requireTls && !endpoint.https) {
-    spdlog::warn("--require-tls: not using the management API at {} (http:// would send the password in clear "
-                 "text; give an https:// --management-url); showing what a passive queue.declare tells instead",
-                 endpoint.text());
-    return nullptr;
-  }
   try {
-    auto client = std::make_unique<ManagementClient>(std::move(endpoint), options_);
-    client->probe();
-    management_ = std::move(client);
+    management_ = openManagement(options_);
   } catch (const ConnectionError& e) {
     spdlog::warn("{}; showing what a passive queue.declare tells instead (no unacked counts, no rates)", e.what());
   }

@@ -2,6 +2,10 @@
 
 #include <httplib.h>
 
+#include <algorithm>
+#include <cmath>
+#include <thread>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -55,6 +59,49 @@ void readPlacement(const nlohmann::json& doc, QueueStats& stats) {
   } else if (stats.leader) {
     stats.members.push_back(*stats.leader);
   }
+}
+
+// A delivery limit as RabbitMQ compares it with a message's count (count > limit drops it): an
+// integer; a negative one drops at the first return, like 0; a fraction compares as its floor.
+// Anything else never compares greater in Erlang's term order: no limit.
+std::optional<uint32_t> limitValue(const nlohmann::json& v) {
+  if (!v.is_number()) return std::nullopt;
+  const double d = v.get<double>();
+  if (d <= 0) return 0u;
+  return static_cast<uint32_t>(std::min(std::floor(d), 4294967295.0));
+}
+
+// "policy 'p'", "operator policy 'o'", or both: where a delivery-limit policy comes from.
+std::string policyNames(const nlohmann::json& doc) {
+  std::string names;
+  for (const auto& [key, what] : {std::pair{"policy", "policy"}, std::pair{"operator_policy", "operator policy"}}) {
+    const auto it = doc.find(key);
+    if (it == doc.end() || !it->is_string()) continue;
+    names += fmt::format("{}{} '{}'", names.empty() ? "" : " and ", what, escaped(it->get<std::string>()));
+  }
+  return names.empty() ? "a policy" : names;
+}
+
+// A quorum queue's limit: x-delivery-limit and the policies' delivery-limit (operator policies
+// merged in by the broker: effective_policy_definition), the smaller wins, as RabbitMQ 3.10's
+// rabbit_quorum_queue resolves it. Classic queues and streams have none.
+void readDeliveryLimit(const nlohmann::json& doc, QueueStats& stats) {
+  stats.deliveryLimit.reset();
+  stats.deliveryLimitSource.clear();
+  stats.policiesKnown = true;
+  if (stats.type != "quorum") return;
+  auto consider = [&](std::optional<uint32_t> limit, std::string source) {
+    if (!limit || (stats.deliveryLimit && *stats.deliveryLimit <= *limit)) return;
+    stats.deliveryLimit = limit;
+    stats.deliveryLimitSource = std::move(source);
+  };
+  if (const auto args = doc.find("arguments"); args != doc.end() && args->is_object()) {
+    if (const auto v = args->find("x-delivery-limit"); v != args->end()) consider(limitValue(*v), "x-delivery-limit");
+  }
+  const auto policy = doc.find("effective_policy_definition");
+  stats.policiesKnown = policy != doc.end() && (policy->is_object() || policy->is_array());
+  if (!stats.policiesKnown || !policy->is_object()) return;
+  if (const auto v = policy->find("delivery-limit"); v != policy->end()) consider(limitValue(*v), policyNames(doc));
 }
 
 }  // namespace
@@ -176,6 +223,7 @@ void readQueueDocument(std::string_view json, QueueStats& stats) {
   if (auto v = count("messages_unacknowledged")) stats.messagesUnacked = *v;
   if (auto v = count("consumers")) stats.consumers = static_cast<uint32_t>(*v);
   readPlacement(doc, stats);
+  readDeliveryLimit(doc, stats);
   const auto ms = doc.find("message_stats");
   if (!count("messages_unacknowledged")) return;  // not sampled yet: no rates either
   if (ms == doc.end() || !ms->is_object()) {
@@ -261,6 +309,62 @@ std::optional<QueueStats> ManagementClient::queue(const std::string& name) {
   stats.source = StatsSource::ManagementApi;
   readQueueDocument(*body, stats);
   return stats;
+}
+
+std::unique_ptr<ManagementClient> openManagement(const BrokerOptions& broker) {
+  // The URL was validated by the CLI; a derived one is checked against the node by probe().
+  ManagementEndpoint endpoint = broker.management.url.empty() ? deriveManagementEndpoint(broker.url)
+                                                              : parseManagementUrl(broker.management.url);
+  if (broker.management.requireTls && !endpoint.https) {
+    throw ManagementUnavailable(fmt::format("--require-tls: not using the management API at {} (http:// would send "
+                                            "the password in clear text; give an https:// --management-url)",
+                                            endpoint.text()));
+  }
+  auto client = std::make_unique<ManagementClient>(std::move(endpoint), broker);
+  client->probe();
+  return client;
+}
+
+namespace {
+
+// The queue's document, asked again (every 250 ms, for at most `patience`) while it is a quorum
+// queue whose policies the API has not sampled yet.
+std::optional<QueueStats> sampledQueue(ManagementClient& api, const std::string& name, const BrokerOptions& broker) {
+  const auto deadline = Clock::now() + broker.rpcTimeout;
+  std::optional<QueueStats> stats = api.queue(name);
+  while (stats && !stats->policiesKnown && Clock::now() < deadline &&
+         !(broker.stopRequested != nullptr && broker.stopRequested->load())) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    stats = api.queue(name);
+  }
+  return stats;
+}
+
+}  // namespace
+
+DeliveryLimits readDeliveryLimits(const BrokerOptions& broker, const std::vector<std::string>& queues) {
+  DeliveryLimits limits;
+  limits.asked = true;
+  if (!broker.management.enabled) {
+    limits.unavailable = "--management-url off";
+    return limits;
+  }
+  try {
+    const std::unique_ptr<ManagementClient> api = openManagement(broker);
+    for (const std::string& name : queues) {
+      std::optional<QueueStats> stats = sampledQueue(*api, name, broker);
+      if (!stats) {
+        limits.unavailable = fmt::format("the management API at {} does not know queue '{}' (another node's API? "
+                                         "see --management-url)",
+                                         api->endpoint().text(), escaped(name));
+        return limits;
+      }
+      limits.queues.push_back(std::move(*stats));
+    }
+  } catch (const ConnectionError& e) {
+    limits.unavailable = e.what();
+  }
+  return limits;
 }
 
 }  // namespace logship::amqp

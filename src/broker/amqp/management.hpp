@@ -31,7 +31,8 @@ ManagementEndpoint deriveManagementEndpoint(const BrokerUrl& broker);
 std::string encodePathSegment(std::string_view segment);
 // True if the /api/overview document lists an AMQP listener (amqp or amqp/ssl) on `port`.
 bool overviewListensOn(std::string_view overviewJson, uint16_t port);
-// Fills ready, unacked, consumers and the rates from a /api/queues/VHOST/NAME document. Fields the
+// Fills ready, unacked, consumers, the rates, type and placement and (a quorum queue) the delivery
+// limit from a /api/queues/VHOST/NAME document. Fields the
 // document lacks (statistics not collected yet) are left as they are. Throws ConnectionError if it
 // is not JSON.
 void readQueueDocument(std::string_view json, QueueStats& stats);
@@ -67,5 +68,14 @@ class ManagementClient {
   uint16_t amqpPort_;
   std::unique_ptr<Impl> impl_;
 };
+
+// The API as BrokerOptions::management says (its URL, or derived from the broker URL), probed.
+// Throws ManagementUnavailable: unreachable, refused, another node, or http:// with --require-tls.
+std::unique_ptr<ManagementClient> openManagement(const BrokerOptions& broker);
+
+// The delivery limits of `queues` (log_aggregator, docs/RELIABILITY.md "Poison messages"). A quorum
+// queue whose policies the API has not sampled yet is asked again until they are (a queue declared
+// seconds ago), for at most broker.rpcTimeout. Never throws ManagementUnavailable: says why instead.
+DeliveryLimits readDeliveryLimits(const BrokerOptions& broker, const std::vector<std::string>& queues);
 
 }  // namespace logship::amqp
