@@ -6,7 +6,7 @@ set -euo pipefail
 BUILD_PKGS=(build-essential cmake ninja-build pkg-config
   librabbitmq-dev libhiredis-dev zlib1g-dev libcli11-dev libfmt-dev libspdlog-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev libzstd-dev libcpp-httplib-dev
-  libtomlplusplus-dev)
+  libtomlplusplus-dev clang-format)
 RUNTIME_PKGS=(rabbitmq-server redis-server redis-tools amqp-tools python3-pika python3-redis curl procps iproute2 zstd logrotate
   bsdutils)
 
