@@ -3,8 +3,6 @@
 #include <unistd.h>
 
 #include <csignal>
-#include <filesystem>
-#include <system_error>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -16,39 +14,20 @@
 #include "aggregator/output_lock.hpp"
 #include "aggregator/redelivery.hpp"
 #include "aggregator/rotation.hpp"
-#include "aggregator/stream_offset.hpp"
-#include "core/host.hpp"
 #include "aggregator/route.hpp"
 #include "aggregator/router.hpp"
+#include "aggregator/stream_offset.hpp"
 #include "broker/factory.hpp"
 #include "broker/resolve.hpp"
 #include "cli/common.hpp"
 #include "cli/metrics.hpp"
 #include "core/error.hpp"
 #include "core/escape.hpp"
-#include "programs.hpp"
+#include "plans.hpp"
 
 using namespace logship;
 
 namespace {
-
-// Redis: the default consumer id is "<host>:<absolute output path>", stable across restarts, so a
-// restarted aggregator takes back the records its previous run had not finished.
-std::string defaultConsumerId(const std::string& output) {
-  std::error_code ec;
-  auto path = std::filesystem::weakly_canonical(std::filesystem::absolute(output, ec), ec);
-  if (ec) path = std::filesystem::path(output).lexically_normal();
-  return fmt::format("{}:{}", localHostName(), escaped(path.string()));
-}
-
-void validateConsumerId(const std::string& id) {
-  if (id.empty() || id.size() > 200) throw UsageError("--consumer-id: must be 1 to 200 bytes long");
-  for (unsigned char c : id) {
-    if (c <= 0x20 || c == 0x7f) {
-      throw UsageError(fmt::format("--consumer-id: '{}' contains a space or control character", escaped(id)));
-    }
-  }
-}
 
 // " (shards 0, 2 of 3)" for a sharded queue, "" for one queue.
 std::string shardsConsumed(uint32_t shards, const std::vector<uint32_t>& ids) {
@@ -94,54 +73,16 @@ int main(int argc, char** argv) {
   CLI::App app;
   apps::AggregatorSettings settings;
   apps::defineAggregator(app, settings);
-  const cli::BrokerFlags& brokerFlags = settings.broker;
-  const std::string& output = settings.output;
-  ConsumerOptions& consumerOptions = settings.consumer;
-  CollectorOptions& options = settings.collector;
-  IdJournalOptions& dedup = settings.dedup;
 
-  return cli::run(app, argc, argv, [&]() -> int {
-    options.format = *parseOutputFormat(settings.format);
-    options.idleExit = std::chrono::milliseconds(static_cast<int64_t>(settings.idleExit * 1000));
-    if (settings.writeRetryOption->count() > 0) {
-      options.writeRetryFor = std::chrono::milliseconds(static_cast<int64_t>(settings.writeRetrySeconds * 1000));
-    }
-    consumerOptions.queue = brokerFlags.queue;
-    validateShardIds(consumerOptions.shardIds, brokerFlags.shards);
-    consumerOptions.maxBodyBytes = options.maxMessageBytes;
-    consumerOptions.leaseTtl = std::chrono::milliseconds(static_cast<int64_t>(settings.leaseSeconds * 1000));
-    if (settings.consumerIdOption->count() > 0) {
-      validateConsumerId(consumerOptions.consumerId);
-    } else {
-      consumerOptions.consumerId = defaultConsumerId(output);
-    }
-    RotationOptions rotation;
-    rotation.maxBytes = settings.rotateBytes;
-    rotation.interval = std::chrono::seconds(settings.rotateIntervalSeconds);
-    rotation.compress = settings.compress == "zstd";
-    rotation.keep = static_cast<size_t>(settings.keep);
-    rotation.maxAge = std::chrono::seconds(settings.maxAgeSeconds);
-    if (!rotation.rotates()) {
-      for (const auto* o : {settings.compressOption, settings.keepOption, settings.maxAgeOption}) {
-        if (o->count() > 0) {
-          throw UsageError(fmt::format("{} applies to rotated files: give --rotate-bytes or --rotate-interval too",
-                                       o->get_name()));
-        }
-      }
-    }
-    const std::optional<StreamStart> streamStart = parseStreamStart(settings.streamFrom);
-    if (!streamStart) {
-      throw UsageError(fmt::format("--stream-from: '{}' is not first, last, next, an offset or a time such as "
-                                   "2026-12-06T08:00:00Z",
-                                   escaped(settings.streamFrom)));
-    }
-    // Routes: checked whole (syntax, one file each, not the default output) before anything starts.
-    const std::vector<RouteRule> routes = parseRoutes(settings.routes, output);
-    if (settings.unroutedOnly && routes.empty()) {
-      throw UsageError("--unrouted-only: there is no --route, so every record would go to --output anyway");
-    }
+  return cli::run(app, argc, argv, [&](const cli::Configuration& config) -> int {
+    apps::AggregatorPlan plan = apps::planAggregator(settings);
+    const cli::BrokerFlags& brokerFlags = settings.broker;
+    const std::string& output = settings.output;
+    ConsumerOptions& consumerOptions = plan.consumer;
+    CollectorOptions& options = plan.collector;
+    const std::vector<RouteRule>& routes = plan.routes;
     cli::ProgramMetrics programMetrics("aggregator", settings.metricsListen);
-    BrokerOptions broker = cli::resolveBroker(brokerFlags, "log_aggregator");
+    BrokerOptions broker = cli::resolveBroker(brokerFlags, "log_aggregator", &config);
     broker.management = cli::resolveManagement(settings.managementUrl, broker, brokerFlags.requireTls);
     // The consumer's connection is the one /healthz and the metrics report; the publishers of dead
     // letters and recounted redeliveries connect when first needed and are not tracked.
@@ -158,22 +99,20 @@ int main(int argc, char** argv) {
 
     // The outputs: the default one, then one per route, each with its own duplicate journal and
     // its own rotation (the router passes SIGHUP on to each of them).
-    dedup.fsync = options.fsync;
     std::vector<std::unique_ptr<FileSink>> sinks;
-    const OutputFileOptions fileOptions{static_cast<mode_t>(std::stoul(settings.fileMode, nullptr, 8)),
-                                        settings.allowSymlinkOutput};
+    const OutputFileOptions& fileOptions = plan.file;
     // One aggregator per file, checked before any file is touched (a second one exits 1 naming the first).
     std::vector<OutputLock> locks;
     locks.emplace_back(output, fileOptions.mode);
     for (const RouteRule& route : routes) locks.emplace_back(route.file, fileOptions.mode);
-    sinks.push_back(openOutput(output, fileOptions, dedup));
-    for (const RouteRule& route : routes) sinks.push_back(openOutput(route.file, fileOptions, dedup));
+    sinks.push_back(openOutput(output, fileOptions, plan.dedup));
+    for (const RouteRule& route : routes) sinks.push_back(openOutput(route.file, fileOptions, plan.dedup));
     Router router(*sinks[0], settings.unroutedOnly);
     for (size_t i = 0; i < routes.size(); ++i) router.addRoute(routes[i], *sinks[i + 1]);
     router.setReopenRequest(&cli::reopenRequested());
     std::vector<std::unique_ptr<OutputRotator>> rotators;
     for (size_t i = 0; i < router.size(); ++i) {
-      rotators.push_back(std::make_unique<OutputRotator>(router.sink(i), rotation));
+      rotators.push_back(std::make_unique<OutputRotator>(router.sink(i), plan.rotation));
       router.setMaintenance(i, rotators.back().get());
     }
     // A stream's place (used only if the queue turns out to be a RabbitMQ stream): beside the
@@ -181,7 +120,8 @@ int main(int argc, char** argv) {
     std::optional<StreamOffsetFile> streamOffsets;
     if (broker.url.scheme != BrokerUrl::Scheme::Redis) {
       streamOffsets.emplace(output + ".offset", brokerFlags.queue, fileOptions.mode, options.fsync);
-      consumerOptions.stream = std::make_shared<StreamPosition>(StreamPosition{*streamStart, streamOffsets->next()});
+      consumerOptions.stream =
+          std::make_shared<StreamPosition>(StreamPosition{plan.streamStart, streamOffsets->next()});
     }
     std::unique_ptr<Consumer> consumer;
     try {

@@ -47,36 +47,26 @@ void printError(const std::string& program, std::string_view message, bool seeHe
   fmt::print(stderr, "{}: error: {}{}\n", program, redactUrlPasswords(message), seeHelp ? " (see --help)" : "");
 }
 
-// The command line run() was given, for the warning below.
-int gArgc = 0;
-char** gArgv = nullptr;
-
 // A password inside a --broker URL on the command line is readable by every user of the machine
 // (ps, /proc/PID/cmdline): say so once, when the URLs were found valid (a bad one is an error of
-// its own). RabbitMQ's well-known guest:guest hides nothing.
-void warnOfPasswordOnCommandLine() {
+// its own). RabbitMQ's well-known guest:guest hides nothing. `url`: the command line's --broker
+// values, joined.
+void warnOfPasswordOnCommandLine(std::string url) {
   static bool warned = false;
-  constexpr std::string_view kFlag = "--broker";
-  for (int i = 1; i < gArgc && !warned; ++i) {
-    const std::string_view arg = gArgv[i];
-    std::string url;
-    if (arg == kFlag && i + 1 < gArgc) url = gArgv[i + 1];
-    if (arg.substr(0, kFlag.size() + 1) == "--broker=") url = arg.substr(kFlag.size() + 1);
-    for (size_t at = url.find("://guest:guest@"); at != std::string::npos; at = url.find("://guest:guest@")) {
-      url.erase(at, 15);
-    }
-    if (holdsUrlPassword(url)) {
-      warned = true;
-      spdlog::warn("the --broker URL on the command line holds a password, which every user of this machine can "
-                   "read (ps): give it with --password-file FILE or the environment variable LOGSHIP_PASSWORD instead");
-    }
+  for (size_t at = url.find("://guest:guest@"); at != std::string::npos; at = url.find("://guest:guest@")) {
+    url.erase(at, 15);
+  }
+  if (!warned && holdsUrlPassword(url)) {
+    warned = true;
+    spdlog::warn("the --broker URL on the command line holds a password, which every user of this machine can "
+                 "read (ps): give it with --password-file FILE or the environment variable LOGSHIP_PASSWORD instead");
   }
 }
 
 }  // namespace
 
 void addBrokerFlags(CLI::App& app, BrokerFlags& flags) {
-  app.add_option("--broker", flags.url,
+  flags.urlOption = app.add_option("--broker", flags.url,
                  "Broker URL: amqp://USER:PASSWORD@HOST:PORT/VHOST, redis://:PASSWORD@HOST:PORT/DB or "
                  "redis-sentinel://HOST:PORT/MASTER_NAME[/DB] (one per sentinel; their password in "
                  "LOGSHIP_SENTINEL_PASSWORD); several URLs separated by commas are tried in turn (env LOGSHIP_BROKER; "
@@ -141,13 +131,13 @@ void addReconnectFlag(CLI::App& app, BrokerFlags& flags) {
       ->capture_default_str();
 }
 
-BrokerOptions resolveBroker(const BrokerFlags& flags, const std::string& clientName) {
+BrokerOptions resolveBroker(const BrokerFlags& flags, const std::string& clientName, const Configuration* config) {
   BrokerSettings settings;
   settings.urls = flags.url;
   // Command line > environment > configuration file, as for every setting.
   const char* env = std::getenv("LOGSHIP_PASSWORD");
   const bool envPassword = env != nullptr && *env != '\0';
-  const bool fileFromConfig = flags.passwordFileOption != nullptr && fromConfigFile(*flags.passwordFileOption);
+  const bool fileFromConfig = config != nullptr && config->fromFile(flags.passwordFileOption);
   if (!flags.passwordFile.empty() && !(fileFromConfig && envPassword)) {
     settings.password = readPasswordFile(flags.passwordFile);
   } else if (envPassword) {
@@ -164,7 +154,7 @@ BrokerOptions resolveBroker(const BrokerFlags& flags, const std::string& clientN
   settings.streamMaxAge = flags.streamMaxAge;
   settings.streamMaxBytes = flags.streamMaxBytes;
   BrokerOptions options = resolveBrokerSettings(settings);
-  warnOfPasswordOnCommandLine();
+  if (config != nullptr && config->fromCommandLine(flags.urlOption)) warnOfPasswordOnCommandLine(flags.url);
   options.reconnectFor = seconds(flags.reconnectSeconds);
   options.clientName = clientName;
   options.retryFor = seconds(flags.retrySeconds);
@@ -279,7 +269,7 @@ void showDefaultsPlainly(CLI::App& app) {
   for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) showDefaultsPlainly(*sub);
 }
 
-int run(CLI::App& app, int argc, char** argv, const std::function<int()>& body,
+int run(CLI::App& app, int argc, char** argv, const std::function<int(const Configuration&)>& body,
         const std::function<ProgramCatalog()>& catalog) {
   const std::string program = app.get_name();
   auto logger = std::make_shared<spdlog::logger>(program, std::make_shared<LogSink>());
@@ -308,14 +298,12 @@ int run(CLI::App& app, int argc, char** argv, const std::function<int()>& body,
     printError(program, e.what(), true);
     return kExitUsage;
   }
-  gArgc = argc;
-  gArgv = argv;
   if (config.printRequested()) {
     fmt::print("{}", config.toToml());
     return kExitOk;
   }
   try {
-    return body();
+    return body(config);
   } catch (const UsageError& e) {
     if (const auto fileError = config.asFileError(e.what())) {
       printError(program, *fileError, false);

@@ -19,6 +19,7 @@ inline constexpr int kExitUsage = 2;    // bad flag, value or URL
 
 struct BrokerFlags {
   std::string url;           // --broker / LOGSHIP_BROKER
+  const CLI::Option* urlOption = nullptr;  // set by addBrokerFlags: was it on the command line?
   std::string passwordFile;  // --password-file
   const CLI::Option* passwordFileOption = nullptr;  // set by addBrokerFlags: was it set by a configuration file?
   std::string queue = "logs_queue";
@@ -50,10 +51,13 @@ void addReconnectFlag(CLI::App& app, BrokerFlags& flags);
 // Resolves URLs (flag, then LOGSHIP_BROKER, then the default; comma-separated), password (--password-file, then
 // LOGSHIP_PASSWORD, then password-file from a configuration file, then the URL) and validates the
 // queue name and TLS flags (broker/resolve.hpp, shared with the client library), then applies the
-// deadlines and the stop flag. Throws UsageError.
+// deadlines and the stop flag. Throws UsageError. `config` (what cli::run's body is given) tells
+// whether --password-file came from a configuration file and --broker from the command line (which
+// warns of a password in it); nullptr: neither.
 // TLS: --require-tls refuses amqp:// and redis:// URLs; the TLS files need an amqps:// URL,
 // --tls-cert and --tls-key go together, and each file must be readable.
-BrokerOptions resolveBroker(const BrokerFlags& flags, const std::string& clientName);
+BrokerOptions resolveBroker(const BrokerFlags& flags, const std::string& clientName,
+                            const Configuration* config = nullptr);
 
 // --management-url (logctl status, log_aggregator): "" = derive from the broker URL, "off" = do not use the API,
 // else an http[s]:// URL (validated here). Throws UsageError. With --require-tls an http:// API
@@ -102,9 +106,10 @@ CLI::Validator compression();
 // Parses the command line, then the options' environment variables, then the configuration file
 // (--config FILE or LOGSHIP_CONFIG, checked against `catalog()`: every program's settings; when
 // empty, this program's only), see cli/config.hpp. Handles --help, --version and --print-config,
-// then runs `body`, turning every error into one line on stderr ("<program>: error: ...") and an
+// then runs `body` with the Configuration (where each setting came from), turning every error
+// into one line on stderr ("<program>: error: ...") and an
 // exit code: 2 for usage errors (a bad configuration file too), 1 for everything else.
-int run(CLI::App& app, int argc, char** argv, const std::function<int()>& body,
+int run(CLI::App& app, int argc, char** argv, const std::function<int(const Configuration&)>& body,
         const std::function<ProgramCatalog()>& catalog = {});
 
 }  // namespace logship::cli

@@ -6,7 +6,6 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <set>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -20,11 +19,6 @@ namespace logship::cli {
 namespace {
 
 constexpr const char* kConfigEnv = "LOGSHIP_CONFIG";
-
-std::set<const CLI::Option*>& optionsSetByFile() {
-  static std::set<const CLI::Option*> options;
-  return options;
-}
 
 // Options that are about the run itself, not settings.
 bool isRunOption(const std::string& name) {
@@ -511,8 +505,6 @@ const ConfigValue* ConfigFile::find(const std::string& program, const std::strin
   return nullptr;
 }
 
-bool fromConfigFile(const CLI::Option& option) { return optionsSetByFile().count(&option) > 0; }
-
 void addConfigFlags(CLI::App& app) {
   app.add_option("--config", "Read settings from this TOML file (env LOGSHIP_CONFIG); the command line and "
                              "environment variables take precedence")
@@ -580,7 +572,6 @@ Configuration configure(CLI::App& app, int argc, const char* const* argv,
                         const std::function<ProgramCatalog()>& catalog) {
   Configuration config;
   config.app_ = &app;
-  optionsSetByFile().clear();  // one configuration per process (tests configure several apps in turn)
   {
     EnvNamesDeferred deferred(app);
     app.parse(argc, argv);
@@ -651,7 +642,6 @@ Configuration configure(CLI::App& app, int argc, const char* const* argv,
                 [&](const std::string& what) { return ConfigError(errorAt(path, value->line, value->key, what)); });
         config.sources_[option] = fmt::format("{}:{}", escaped(path), value->line);
         config.fileValues_[option] = value;
-        optionsSetByFile().insert(option);
       }
     }
   }

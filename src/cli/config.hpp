@@ -117,6 +117,10 @@ class Configuration {
   // Where `option`'s value came from: "command line", "environment LOGSHIP_X", "FILE:LINE",
   // or "" for its default.
   std::string sourceOf(const CLI::Option* option) const;
+  // True when the configuration file gave `option` its value (the command line and the environment
+  // left it unset).
+  bool fromFile(const CLI::Option* option) const { return fileValues_.count(option) > 0; }
+  bool fromCommandLine(const CLI::Option* option) const { return sourceOf(option) == "command line"; }
   const std::string& configPath() const { return configPath_; }
   // A usage error found by the program after parsing ("--queue: ...", "--level 'x': ...") about an
   // option whose value came from the file, told as a file error: "FILE:LINE: key 'queue': ...".
@@ -133,9 +137,6 @@ class Configuration {
   std::string configPath_;
   bool printRequested_ = false;
 };
-
-// True when the last configure() gave `option` its value from the configuration file.
-bool fromConfigFile(const CLI::Option& option);
 
 // Parses the command line into `app` (which has addConfigFlags), then gives each option that the
 // command line left unset the value of its environment variable, else the configuration file's

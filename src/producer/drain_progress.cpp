@@ -11,7 +11,7 @@ namespace logship {
 DrainProgress::DrainProgress(const Shipper& shipper, std::chrono::milliseconds interval)
     : shipper_(shipper),
       interval_(interval),
-      line_(shipper.diskSpool() != nullptr && shipper.report().recovered > 0, interval) {
+      line_(shipper.report().recovered > 0, interval) {
   if (line_.enabled()) thread_ = std::thread([this] { run(); });
 }
 
@@ -29,7 +29,7 @@ void DrainProgress::stop() {
 
 void DrainProgress::run() {
   const uint64_t recovered = shipper_.report().recovered;
-  const std::string dir = escaped(shipper_.diskSpool()->dir());
+  const std::string dir = escaped(shipper_.spool().location());
   const auto started = std::chrono::steady_clock::now();
   std::unique_lock lock(mu_);
   for (;;) {

@@ -42,7 +42,7 @@ void registerProducerMetrics(metrics::Registry::Group& group, const Shipper& shi
   // With --spool-dir the producer is healthy while it can spool, whether the broker is reachable or
   // not; a full spool stops (or drops) the input. The memory buffer of a producer without a spool is
   // full whenever the input is faster than the broker: that is backpressure, not a fault.
-  if (shipper.diskSpool() == nullptr) return;
+  if (!shipper.spool().durable()) return;
   group.health([&spool]() -> std::optional<std::string> {
     if (!spool.full()) return std::nullopt;
     return fmt::format("the spool is full ({} bytes, cap {}): {}", spool.bytes(), spool.limits().maxBytes,

@@ -18,23 +18,18 @@ int64_t nowNs() { return std::chrono::duration_cast<std::chrono::nanoseconds>(Cl
 }  // namespace
 
 Shipper::Shipper(PublisherConnect connect, Record recordTemplate, ShipperOptions options)
-    : connect_(std::move(connect)), record_(std::move(recordTemplate)), options_(std::move(options)),
+    : connect_(std::move(connect)), options_(std::move(options)), record_(std::move(recordTemplate)),
       nextId_(options_.firstId) {
   batch_.setCompression(options_.zstdLevel);
   if (options_.idPrefix.empty()) {
     std::random_device rd;
     options_.idPrefix = fmt::format("{:08x}{:08x}", rd(), rd());
   }
-  if (options_.spoolDir.empty()) {
-    spool_ = std::make_unique<MemorySpool>(options_.spoolLimits);
-    publisher_ = connect_(nullptr);  // an unreachable broker is an error before any input is read
-  } else {
-    auto disk = std::make_unique<DiskSpool>(options_.spoolDir, options_.spoolLimits);
-    if (!options_.spoolQueue.empty()) disk->claimQueue(options_.spoolQueue);
-    disk_ = disk.get();
-    metrics_.recovered.inc(disk->recovered());
-    spool_ = std::move(disk);
-  }
+  spool_ = openSpool(options_.spoolDir, options_.spoolLimits, options_.spoolQueue);
+  metrics_.recovered.inc(spool_->recovered());
+  // Without a durable spool the sender never reconnects: an unreachable broker is an error before
+  // any input is read.
+  if (!spool_->durable()) publisher_ = connect_(nullptr);
   lastProgressNs_ = nowNs();
   thread_ = std::thread([this] { run(); });
 }
@@ -115,9 +110,11 @@ bool Shipper::add(const Record* meta, std::string_view message, int64_t ts) {
 
 void Shipper::dropSettledMarks() {
   if (settledFrozen_) return;
+  // Stored is safe in a durable spool; else confirmed is, in input order up to the first refusal.
   // Read before the count: once the order is broken the count is final.
-  const bool broken = disk_ == nullptr && inputOrderBroken_.load();
-  const uint64_t safe = disk_ != nullptr ? storedByRun_ : confirmedInOrder_.load();
+  const bool durable = spool_->durable();
+  const bool broken = !durable && inputOrderBroken_.load();
+  const uint64_t safe = durable ? storedByRun_ : confirmedInOrder_.load();
   while (!marks_.empty() && marks_.front().storedEnd <= safe) {
     settled_ = marks_.front().inputEnd;
     marks_.pop_front();
@@ -185,24 +182,25 @@ void Shipper::finish(bool stopping) {
   flushBatch();
   spool_->closeInput();
   inputClosedAt_ = nowNs();
-  if (stopping && disk_ != nullptr) {
+  // A durable spool keeps what is not confirmed: a stop waits only options.stopGrace for confirms.
+  const bool durable = spool_->durable();
+  if (stopping && durable) {
     stopping_ = true;
     abort_ = true;
   }
   while (!senderDone_.load()) {
-    if (disk_ != nullptr && giveUpNow()) abort_ = true;
+    if (giveUpNow()) abort_ = true;  // stops only the background connection of a durable spool
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   thread_.join();
-  if (disk_ != nullptr) remaining_ = spool_->heldRecords();
+  if (durable) remaining_ = spool_->heldRecords();
   if (senderError_ != nullptr) {
     const ShipReport r = report();
     const uint64_t total = r.sent + r.recovered;
     const uint64_t missing = total - std::min(total, r.confirmed);
     const std::string counts =
-        disk_ != nullptr
-            ? fmt::format("{} record(s) remain in the spool {}", remaining_.load(), escaped(disk_->dir()))
-            : fmt::format("{} of {} records not delivered", missing, total);
+        durable ? fmt::format("{} record(s) remain in the spool {}", remaining_.load(), escaped(spool_->location()))
+                : fmt::format("{} of {} records not delivered", missing, total);
     try {
       std::rethrow_exception(senderError_);
     } catch (const UsageError&) {
@@ -244,10 +242,10 @@ void Shipper::run() {
       try {
         if (pump()) break;
       } catch (const InterruptedError&) {
-        if (disk_ == nullptr) throw;
+        if (!spool_->durable()) throw;
         break;  // given up or stopped: the records stay in the spool
       } catch (const ConnectionError& e) {
-        if (disk_ == nullptr) throw;
+        if (!spool_->durable()) throw;
         spdlog::warn("{}; the {} record(s) not confirmed stay in the spool and are sent on the next connection", e.what(),
                      inFlight_.size());
         publisher_.reset();
@@ -266,7 +264,7 @@ void Shipper::run() {
 }
 
 bool Shipper::connectPublisher() {
-  if (disk_ == nullptr) return false;  // without a spool the first connection is made up front
+  if (!spool_->durable()) return false;  // the first connection was made up front, and is the only one
   while (!abort_.load()) {
     try {
       publisher_ = connect_(&abort_);
@@ -279,7 +277,8 @@ bool Shipper::connectPublisher() {
     } catch (const InterruptedError&) {
       return false;
     } catch (const ConnectionError& e) {
-      spdlog::warn("{}; {} record(s) wait in the spool {}", e.what(), spool_->heldRecords(), escaped(disk_->dir()));
+      spdlog::warn("{}; {} record(s) wait in the spool {}", e.what(), spool_->heldRecords(),
+                   escaped(spool_->location()));
     }
   }
   return false;
@@ -316,8 +315,7 @@ bool Shipper::pump() {
       publishedRecords += records;
       publishedBytes += bytes;
       batchSizes_.observe(static_cast<double>(records));
-      inFlight_.push_back(
-          InFlight{disk_ != nullptr ? std::move(m) : Message{}, bytes, records, InFlight::State::Waiting, {}});
+      inFlight_.push_back(InFlight{std::move(m), bytes, records, InFlight::State::Waiting, {}});
     }
     if (!taken_.empty()) {
       metrics_.published.inc(publishedRecords);
@@ -368,8 +366,7 @@ void Shipper::settle(std::vector<ConfirmRange>& confirms) {
       }
       refusedLines_.log(
           RepeatedLines::Level::Error,
-          fmt::format("{} record(s) not accepted by the broker: {}{}", records, c.reason,
-                      disk_ != nullptr ? fmt::format(" (kept in {}/refused.log)", escaped(disk_->dir())) : ""));
+          fmt::format("{} record(s) not accepted by the broker: {}{}", records, c.reason, spool_->refusedNote()));
     }
   }
   refusedLines_.flush();
@@ -379,7 +376,7 @@ void Shipper::settle(std::vector<ConfirmRange>& confirms) {
   uint64_t confirmedInOrder = 0;
   while (!inFlight_.empty() && inFlight_.front().state != InFlight::State::Waiting) {
     InFlight& f = inFlight_.front();
-    if (f.state == InFlight::State::Failed && disk_ != nullptr) disk_->keepRefused(f.message, f.reason);
+    if (f.state == InFlight::State::Failed) spool_->keepRefused(f.message, f.reason);
     orderBroken_ = orderBroken_ || f.state == InFlight::State::Failed;
     if (!orderBroken_) confirmedInOrder += f.records;
     inFlightBytes_ -= f.bytes;

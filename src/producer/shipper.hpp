@@ -95,7 +95,12 @@ using PublisherConnect = std::function<std::unique_ptr<Publisher>(const std::ato
 // Without a spool directory the first connection is opened in the constructor (an unreachable
 // broker is an error at once) and a lost connection the publisher gives up on ends the run. With
 // one, records are accepted while the broker is down: the sender connects in the background and
-// keeps every unconfirmed record in the spool across connections and runs.
+// keeps every unconfirmed record in the spool across connections and runs. Which of the two the
+// Shipper does follows from the spool's promise (Spool::durable()); it never names a spool type.
+//
+// Threads: the input thread calls ship(), refuse(), nextRecordId(), flushDue(), settledInput() and
+// finish(); the sender thread is private; report(), metrics(), confirmedSoFar(), failed() and
+// abort() are safe from any thread. The private members are grouped by the thread that owns them.
 class Shipper {
  public:
   Shipper(PublisherConnect connect, Record recordTemplate, ShipperOptions options);
@@ -170,14 +175,13 @@ class Shipper {
     const ShipReport r = report();
     return r.refused == 0 && r.failed == 0 && r.dropped == 0 && r.remaining == 0 && r.confirmed == r.sent + r.recovered;
   }
-  DiskSpool* diskSpool() const { return disk_; }
   // Safe from any thread.
   const ShipperMetrics& metrics() const { return metrics_; }
   const Spool& spool() const { return *spool_; }
 
  private:
   struct InFlight {
-    Message message;  // kept only with a disk spool (for refused.log)
+    Message message;  // for Spool::keepRefused (a memory spool hands its entries over: no second copy)
     size_t bytes = 0;
     uint64_t records = 1;
     enum class State { Waiting, Confirmed, Failed } state = State::Waiting;
@@ -194,15 +198,34 @@ class Shipper {
   bool giveUpNow() const;
   void dropSettledMarks();   // the input thread: forgets the marks of messages now safe
 
+  // ---- Set in the constructor, then read-only (any thread) -------------------------------------
   PublisherConnect connect_;
+  ShipperOptions options_;
+  // The spool is shared by design: its own lock guards it (spool.hpp: the input thread appends, the
+  // sender takes and releases). Whether it is durable decides how the Shipper delivers (durable()).
+  std::unique_ptr<Spool> spool_;
+
+  // ---- Shared between threads: atomics, or guarded by failureMu_ ------------------------------
+  ShipperMetrics metrics_;               // counters and gauges are atomic
+  std::atomic<uint64_t> remaining_{0};  // in the spool after finish()
+  mutable std::mutex failureMu_;         // guards firstFailure_: written by the sender, read by report()
+  std::string firstFailure_;
+  // Sender -> input thread: records of this run confirmed in order without a refusal in between
+  // (memory spool); inputOrderBroken_ is set after the last of them was added.
+  std::atomic<uint64_t> confirmedInOrder_{0};
+  std::atomic<bool> inputOrderBroken_{false};
+  std::atomic<bool> abort_{false};     // give up connecting (stop signal or give-up time)
+  std::atomic<bool> stopping_{false};  // a stop signal: do not take more, settle what is in flight
+  std::atomic<bool> senderDone_{false};  // senderError_ is written before, read after it is set
+  std::atomic<int64_t> inputClosedAt_{0};  // steady clock ns; 0 while input is open
+  std::atomic<int64_t> lastProgressNs_{0};
+  std::exception_ptr senderError_;
+  std::thread thread_;
+
+  // ---- Owned by the input thread (ship(), refuse(), flushDue(), settledInput(), finish()) -------
   Record record_;
   Message message_;
-  ShipperOptions options_;
-  ShipperMetrics metrics_;
   uint64_t unflushedRead_ = 0;  // records read since the last flushBatch (added to metrics_.read then)
-  std::atomic<uint64_t> remaining_{0};  // in the spool after finish()
-  mutable std::mutex failureMu_;         // firstFailure_: written by the sender, read by report()
-  std::string firstFailure_;
   uint64_t nextId_ = 1;
   bool idGiven_ = false;  // nextRecordId(): the next record's id
   std::string_view givenPrefix_;
@@ -225,32 +248,20 @@ class Shipper {
   uint64_t settled_ = 0;
   std::deque<InputMark> marks_;
   bool settledFrozen_ = false;  // the broker refused a record (memory spool): settled_ is final, no marks kept
-  // Sender: records of this run confirmed in order without a refusal in between (memory spool);
-  // inputOrderBroken_ is set after the last of them was added.
-  std::atomic<uint64_t> confirmedInOrder_{0};
-  std::atomic<bool> inputOrderBroken_{false};
-  bool orderBroken_ = false;
-  std::unique_ptr<Spool> spool_;
-  DiskSpool* disk_ = nullptr;
-  RepeatedLines refusedLines_;  // "N record(s) not accepted by the broker": one per nacked message, so in bursts
+  Clock::time_point lastDropWarning_{};
 
-  // Sender thread state.
+  // ---- Owned by the sender thread (run() and what it calls) ------------------------------------
+  // The publisher: opened by the constructor for a spool that is not durable (before the thread
+  // starts), else by the sender.
   std::unique_ptr<Publisher> publisher_;
   std::deque<InFlight> inFlight_;  // publisher sequence numbers inFlightBase_, +1, ...
   uint64_t inFlightBase_ = 0;
   size_t inFlightBytes_ = 0;
-  Clock::time_point lastProgress_;  // last confirm, publish or connection
+  bool orderBroken_ = false;  // a refusal was settled (confirmedInOrder_ stops counting)
   std::vector<Message> taken_;
   std::vector<ConfirmRange> confirms_;
   metrics::HistogramBatch batchSizes_{metrics_.batchRecords};
-  std::thread thread_;
-  std::atomic<bool> abort_{false};     // give up connecting (stop signal or give-up time)
-  std::atomic<bool> stopping_{false};  // a stop signal: do not take more, settle what is in flight
-  std::atomic<bool> senderDone_{false};
-  std::atomic<int64_t> inputClosedAt_{0};  // steady clock ns; 0 while input is open
-  std::atomic<int64_t> lastProgressNs_{0};
-  std::exception_ptr senderError_;
-  Clock::time_point lastDropWarning_{};
+  RepeatedLines refusedLines_;  // "N record(s) not accepted by the broker": one per nacked message, so in bursts
 };
 
 }  // namespace logship

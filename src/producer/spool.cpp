@@ -559,6 +559,8 @@ void DiskSpool::keepRefused(const Message& message, const std::string& reason) {
   }
 }
 
+std::string DiskSpool::refusedNote() const { return fmt::format(" (kept in {}/refused.log)", escaped(dir_)); }
+
 // ---- DiskSpool: the queue its records are for ---------------------------------------------------
 
 void DiskSpool::claimQueue(const std::string& queue) {
@@ -589,6 +591,13 @@ void DiskSpool::claimQueue(const std::string& queue) {
   } catch (const SystemError& e) {
     throw Error(fmt::format("cannot write the spool's queue file: {}", e.what()));
   }
+}
+
+std::unique_ptr<Spool> openSpool(const std::string& dir, SpoolLimits limits, const std::string& queue) {
+  if (dir.empty()) return std::make_unique<MemorySpool>(limits);
+  auto disk = std::make_unique<DiskSpool>(dir, limits);
+  if (!queue.empty()) disk->claimQueue(queue);
+  return disk;
 }
 
 }  // namespace logship

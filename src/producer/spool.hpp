@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -70,6 +71,21 @@ class Spool {
   bool full() const;
   const SpoolLimits& limits() const { return limits_; }
 
+  // ---- What the spool promises (the Shipper's behaviour follows from it: docs/RELIABILITY.md) ----
+  // True when a stored record is safe: it survives a lost connection and the process, so the
+  // sender may reconnect in the background and what is not confirmed stays for the next run
+  // (DiskSpool). False when only the broker's confirm makes a record safe (MemorySpool): the first
+  // connection is made before any input is read and a lost connection ends the run.
+  virtual bool durable() const = 0;
+  // Where the records are kept, for messages: the spool directory ("" in memory).
+  virtual std::string location() const { return {}; }
+  // Records found in the spool at start (left by an earlier run).
+  virtual uint64_t recovered() const { return 0; }
+  // Keeps a message the broker refused for good (DiskSpool: DIR/refused.log; in memory it is only
+  // counted) and says where, for the error line: " (kept in DIR/refused.log)", or "".
+  virtual void keepRefused(const Message& /*message*/, const std::string& /*reason*/) {}
+  virtual std::string refusedNote() const { return {}; }
+
  protected:
   // Hooks called with the lock held. storeLocked returns the bytes the entry occupies.
   virtual size_t storeLocked(const Message& message) = 0;
@@ -109,6 +125,7 @@ class Spool {
 class MemorySpool final : public Spool {
  public:
   explicit MemorySpool(SpoolLimits limits) : Spool(limits) {}
+  bool durable() const override { return false; }
 
  private:
   size_t storeLocked(const Message& message) override;
@@ -139,8 +156,9 @@ class DiskSpool final : public Spool {
   ~DiskSpool() override;
 
   const std::string& dir() const { return dir_; }
-  // Records found in the spool at start (left by an earlier run).
-  uint64_t recovered() const { return recovered_; }
+  bool durable() const override { return true; }
+  std::string location() const override { return dir_; }
+  uint64_t recovered() const override { return recovered_; }
   uint64_t recoveredEntries() const { return recoveredEntries_; }
   // Ties the spool to the queue its records are for, kept in DIR/queue (the name and a newline).
   // A spool that still holds records for another queue is refused (UsageError naming both queues
@@ -149,7 +167,8 @@ class DiskSpool final : public Spool {
   // `queue`. Throws Error when DIR/queue cannot be read or written.
   void claimQueue(const std::string& queue);
   // Keeps a record the broker refused for good in DIR/refused.log (id, reason, escaped text).
-  void keepRefused(const Message& message, const std::string& reason);
+  void keepRefused(const Message& message, const std::string& reason) override;
+  std::string refusedNote() const override;
 
   static constexpr uint32_t kEntryMagic = 0x3150534c;  // "LSP1" little-endian
   static constexpr size_t kEntryHeaderBytes = 24;
@@ -201,6 +220,10 @@ class DiskSpool final : public Spool {
   std::string entryBuf_;
   std::string readBuf_;
 };
+
+// The spool of ShipperOptions: in memory when `dir` is empty, else a DiskSpool in `dir` tied to
+// `queue` (DiskSpool::claimQueue; not checked when empty).
+std::unique_ptr<Spool> openSpool(const std::string& dir, SpoolLimits limits, const std::string& queue);
 
 // The spool's binary form of a message (the payload of a segment entry).
 void encodeSpoolPayload(const Message& message, std::string& out);

@@ -178,7 +178,7 @@ std::string helpOf(Define define, std::vector<std::string> args) {
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   ::testing::internal::CaptureStdout();
-  const int rc = cli::run(app, static_cast<int>(argv.size()), argv.data(), [] { return 1; });
+  const int rc = cli::run(app, static_cast<int>(argv.size()), argv.data(), [](const cli::Configuration&) { return 1; });
   const std::string out = ::testing::internal::GetCapturedStdout();
   spdlog::drop(app.get_name());
   spdlog::set_default_logger(defaultLogger);

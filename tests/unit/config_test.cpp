@@ -145,7 +145,8 @@ TEST_F(ConfigTest, FileGivesTypedValuesToTheOptions) {
   EXPECT_EQ(p.batchBytes, 1024u * 1024u);
   EXPECT_EQ(c.sourceOf(p.app.get_option("--prefetch")), path + ":4");
   EXPECT_EQ(c.sourceOf(p.app.get_option("--queue")), path + ":2");
-  EXPECT_TRUE(cli::fromConfigFile(*p.app.get_option("--prefetch")));
+  EXPECT_TRUE(c.fromFile(p.app.get_option("--prefetch")));
+  EXPECT_FALSE(c.fromFile(p.app.get_option("--retry-seconds")));
   EXPECT_EQ(c.sourceOf(p.app.get_option("--retry-seconds")), "");  // default
   EXPECT_FALSE(c.printRequested());
 }
@@ -201,19 +202,19 @@ TEST_F(ConfigTest, PasswordPrecedenceCommandLineThenEnvironmentThenFile) {
   ::unsetenv("LOGSHIP_PASSWORD");
   {
     Prog p;
-    configure(p.app, {"--config", path});
-    EXPECT_EQ(cli::resolveBroker(p.broker, "t").url.password, "fromconfigfile");
+    const cli::Configuration c = configure(p.app, {"--config", path});
+    EXPECT_EQ(cli::resolveBroker(p.broker, "t", &c).url.password, "fromconfigfile");
   }
   ::setenv("LOGSHIP_PASSWORD", "fromenv", 1);
   {
     Prog p;
-    configure(p.app, {"--config", path});
-    EXPECT_EQ(cli::resolveBroker(p.broker, "t").url.password, "fromenv");
+    const cli::Configuration c = configure(p.app, {"--config", path});
+    EXPECT_EQ(cli::resolveBroker(p.broker, "t", &c).url.password, "fromenv");
   }
   {
     Prog p;
-    configure(p.app, {"--config", path, "--password-file", onCli});
-    EXPECT_EQ(cli::resolveBroker(p.broker, "t").url.password, "fromcli");
+    const cli::Configuration c = configure(p.app, {"--config", path, "--password-file", onCli});
+    EXPECT_EQ(cli::resolveBroker(p.broker, "t", &c).url.password, "fromcli");
   }
   ::unsetenv("LOGSHIP_PASSWORD");
 }

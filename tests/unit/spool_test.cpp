@@ -349,3 +349,30 @@ TEST_F(SpoolTest, ASpoolFromBeforeTheQueueFileIsSentToTheQueueGiven) {
 
 }  // namespace
 }  // namespace logship
+
+namespace logship {
+namespace {
+
+// The Shipper sees only the Spool interface (openSpool): what differs is said by it.
+TEST_F(SpoolTest, OpenSpoolTellsThePromiseAndWhereRecordsAreKept) {
+  const std::unique_ptr<Spool> memory = openSpool("", SpoolLimits{1 << 20, false}, "app");
+  EXPECT_FALSE(memory->durable());
+  EXPECT_EQ(memory->location(), "");
+  EXPECT_EQ(memory->refusedNote(), "");
+  EXPECT_EQ(memory->recovered(), 0u);
+  memory->keepRefused(msg(0), "nack");  // only counted by the Shipper: nothing kept
+  {
+    const std::unique_ptr<Spool> disk = openSpool(dir_.string(), SpoolLimits{1 << 20, false}, "app");
+    EXPECT_TRUE(disk->durable());
+    EXPECT_EQ(disk->location(), dir_.string());
+    EXPECT_EQ(disk->refusedNote(), " (kept in " + dir_.string() + "/refused.log)");
+    ASSERT_EQ(disk->append(msg(1)), Spool::Appended::Stored);
+    disk->keepRefused(msg(2), "nack");
+    EXPECT_EQ(testing::readFile((dir_ / "refused.log").string()), "-\tnack\trecord 2\n");  // msg() is no record
+  }
+  EXPECT_EQ(openSpool(dir_.string(), SpoolLimits{1 << 20, false}, "app")->recovered(), 1u);
+  EXPECT_THROW(openSpool(dir_.string(), SpoolLimits{1 << 20, false}, "other"), UsageError);  // claimQueue
+}
+
+}  // namespace
+}  // namespace logship
