@@ -56,8 +56,8 @@ RotationOptions rotationOptions(const AggregatorSettings& s) {
   if (!rotation.rotates()) {
     for (const auto* o : {s.compressOption, s.keepOption, s.maxAgeOption}) {
       if (o->count() > 0) {
-        throw UsageError(fmt::format("{} applies to rotated files: give --rotate-bytes or --rotate-interval too",
-                                     o->get_name()));
+        throw UsageError(
+            fmt::format("{} applies to rotated files: give --rotate-bytes or --rotate-interval too", o->get_name()));
       }
     }
   }
@@ -67,9 +67,10 @@ RotationOptions rotationOptions(const AggregatorSettings& s) {
 StreamStart streamStart(const std::string& text) {
   const std::optional<StreamStart> start = parseStreamStart(text);
   if (!start) {
-    throw UsageError(fmt::format("--stream-from: '{}' is not first, last, next, an offset or a time such as "
-                                 "2026-12-06T08:00:00Z",
-                                 escaped(text)));
+    throw UsageError(
+        fmt::format("--stream-from: '{}' is not first, last, next, an offset or a time such as "
+                    "2026-12-06T08:00:00Z",
+                    escaped(text)));
   }
   return *start;
 }

@@ -12,27 +12,30 @@ int main(int argc, char** argv) {
   apps::LogctlSettings s;
   apps::defineLogctl(app, s);
 
-  return cli::run(app, argc, argv, [&](const cli::Configuration& config) -> int {
-    if (!s.setup->parsed() && !s.status->parsed() && !s.recover->parsed() && !s.searchCommand->parsed() &&
-        !s.tailCommand->parsed() && !s.deadCommand->parsed()) {
-      throw UsageError("a subcommand is required: setup, status, recover, tail, dead or search");
-    }
-    if (s.searchCommand->parsed()) return ctl::search(s.search);
-    if (s.tailCommand->parsed()) {
-      BrokerOptions broker = cli::resolveBroker(s.tailFlags, "logctl", &config);
-      cli::installStopSignals();
-      return ctl::tail(broker, s.tailFlags.queue, s.tail);
-    }
-    if (s.deadCommand->parsed()) {
-      return ctl::dead(cli::resolveBroker(s.deadFlags, "logctl", &config), s.deadFlags.queue, s.dead);
-    }
-    const cli::BrokerFlags& brokerFlags = s.setup->parsed()     ? s.setupFlags
-                                          : s.recover->parsed() ? s.recoverFlags
-                                                                : s.statusFlags;
-    BrokerOptions broker = cli::resolveBroker(brokerFlags, "logctl", &config);
-    if (s.setup->parsed()) return ctl::setup(broker, brokerFlags.queue);
-    if (s.recover->parsed()) return ctl::recover(broker, brokerFlags.queue);
-    broker.management = cli::resolveManagement(s.managementUrl, broker, s.statusFlags.requireTls);
-    return ctl::status(broker, brokerFlags.queue, s.statusJson);
-  }, apps::programCatalog);
+  return cli::run(
+      app, argc, argv,
+      [&](const cli::Configuration& config) -> int {
+        if (!s.setup->parsed() && !s.status->parsed() && !s.recover->parsed() && !s.searchCommand->parsed() &&
+            !s.tailCommand->parsed() && !s.deadCommand->parsed()) {
+          throw UsageError("a subcommand is required: setup, status, recover, tail, dead or search");
+        }
+        if (s.searchCommand->parsed()) return ctl::search(s.search);
+        if (s.tailCommand->parsed()) {
+          BrokerOptions broker = cli::resolveBroker(s.tailFlags, "logctl", &config);
+          cli::installStopSignals();
+          return ctl::tail(broker, s.tailFlags.queue, s.tail);
+        }
+        if (s.deadCommand->parsed()) {
+          return ctl::dead(cli::resolveBroker(s.deadFlags, "logctl", &config), s.deadFlags.queue, s.dead);
+        }
+        const cli::BrokerFlags& brokerFlags = s.setup->parsed()     ? s.setupFlags
+                                              : s.recover->parsed() ? s.recoverFlags
+                                                                    : s.statusFlags;
+        BrokerOptions broker = cli::resolveBroker(brokerFlags, "logctl", &config);
+        if (s.setup->parsed()) return ctl::setup(broker, brokerFlags.queue);
+        if (s.recover->parsed()) return ctl::recover(broker, brokerFlags.queue);
+        broker.management = cli::resolveManagement(s.managementUrl, broker, s.statusFlags.requireTls);
+        return ctl::status(broker, brokerFlags.queue, s.statusJson);
+      },
+      apps::programCatalog);
 }

@@ -26,12 +26,12 @@ inline std::chrono::milliseconds millis(double seconds) {
 }
 
 struct ProducerPlan {
-  Record recordTemplate;  // --level, --service, --host, --field
-  ShipperOptions ship;    // the settings' with the timeouts and the spool limits
-  bool sendsMessage = false;  // MESSAGE arguments were given: send `message`, read no input
-  std::string message;        // the MESSAGE arguments joined by spaces
-  MultilineOptions multiline;  // stdin and --follow alike
-  SyslogOptions syslog;        // with maxMessageBytes
+  Record recordTemplate;                   // --level, --service, --host, --field
+  ShipperOptions ship;                     // the settings' with the timeouts and the spool limits
+  bool sendsMessage = false;               // MESSAGE arguments were given: send `message`, read no input
+  std::string message;                     // the MESSAGE arguments joined by spaces
+  MultilineOptions multiline;              // stdin and --follow alike
+  SyslogOptions syslog;                    // with maxMessageBytes
   std::optional<FileInputOptions> follow;  // --follow (its state file, multiline and line limit filled in)
   int waitReplicas = 0;                    // applyWaitReplicas, once the broker is resolved
   std::chrono::milliseconds waitTimeout{0};

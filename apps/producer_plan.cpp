@@ -37,7 +37,8 @@ const std::string& checkedName(const char* flag, const std::string& name) {
 Record recordTemplate(const ProducerSettings& s) {
   Record r;
   const auto level = parseLevel(s.level);
-  if (!level) throw UsageError(fmt::format("--level '{}': use trace, debug, info, warn, error or fatal", escaped(s.level)));
+  if (!level)
+    throw UsageError(fmt::format("--level '{}': use trace, debug, info, warn, error or fatal", escaped(s.level)));
   r.level = *level;
   r.service = checkedName("--service", s.service);
   r.host = checkedName("--host", s.host);
@@ -54,9 +55,10 @@ ShipperOptions shipperOptions(const ProducerSettings& s, const GivenHere& givenH
   ship.linger = std::chrono::milliseconds(s.lingerMs);
   if (!ship.spoolDir.empty()) {
     if (s.spoolMaxBytes < 4 * ship.maxMessageBytes) {
-      throw UsageError(fmt::format("--spool-max-bytes {} is too small for --max-message-bytes {}: give it at least "
-                                   "4 times as much",
-                                   s.spoolMaxBytes, ship.maxMessageBytes));
+      throw UsageError(
+          fmt::format("--spool-max-bytes {} is too small for --max-message-bytes {}: give it at least "
+                      "4 times as much",
+                      s.spoolMaxBytes, ship.maxMessageBytes));
     }
     ship.spoolLimits.maxBytes = s.spoolMaxBytes;
     ship.spoolLimits.dropWhenFull = s.spoolFull == "drop";
@@ -98,8 +100,9 @@ std::optional<FileInputOptions> followOptions(const ProducerSettings& s, const S
   o.patterns = s.follow;
   o.stateFile = !s.stateFile.empty() ? s.stateFile : ship.spoolDir.empty() ? "" : ship.spoolDir + "/follow.state";
   if (o.stateFile.empty()) {
-    throw UsageError("--follow needs --state-file PATH (or --spool-dir DIR, which keeps it in DIR/follow.state): the "
-                     "offsets read must survive a restart");
+    throw UsageError(
+        "--follow needs --state-file PATH (or --spool-dir DIR, which keeps it in DIR/follow.state): the "
+        "offsets read must survive a restart");
   }
   o.fromBeginning = s.fromBeginning;
   o.pollInterval = millis(s.pollInterval);

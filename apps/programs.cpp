@@ -33,7 +33,8 @@ void defineProducer(CLI::App& app, ProducerSettings& s) {
       "  my_service | log_producer --input-format json --service my_service\n"
       "  log_producer --syslog-udp 0.0.0.0:514 --syslog-tcp 0.0.0.0:514 --spool-dir /var/lib/logship/syslog\n"
       "  log_producer --follow '/var/log/app/*.log' --state-file /var/lib/logship/app.state --service app\n"
-      "  log_producer --follow /var/log/app.log --state-file app.state --multiline-start '^[0-9]{4}-[0-9]{2}-[0-9]{2}'\n"
+      "  log_producer --follow /var/log/app.log --state-file app.state --multiline-start "
+      "'^[0-9]{4}-[0-9]{2}-[0-9]{2}'\n"
       "\n"
       "Exit status: 0 when the broker confirmed every record read, 1 otherwise (the reason is printed),\n"
       "2 for a bad flag, value, URL or configuration file.");
@@ -181,7 +182,8 @@ void defineAggregator(CLI::App& app, AggregatorSettings& s) {
       "  log_aggregator --idle-exit 5                     # drain the queue, exit after 5 quiet seconds\n"
       "  log_aggregator --broker redis://localhost --password-file /etc/logship/redis.pw\n"
       "  log_aggregator --rotate-bytes 100M --rotate-interval 1d --keep 30   # zstd-compressed rotated files\n"
-      "  log_aggregator --route 'level>=error:errors.log' --route 'service=api-*:api.log'   # copies by level, service\n"
+      "  log_aggregator --route 'level>=error:errors.log' --route 'service=api-*:api.log'   # copies by level, "
+      "service\n"
       "  log_aggregator --config /etc/logship/logship.toml\n"
       "\n"
       "Routes: a record goes to the file of every --route whose conditions it matches, and to --output (with\n"
@@ -260,8 +262,8 @@ void defineAggregator(CLI::App& app, AggregatorSettings& s) {
                  "Permissions (octal) of the output, route and journal files the aggregator creates (the umask "
                  "still applies; existing files keep theirs; rotated files keep their file's)")
       ->check([](const std::string& v) {
-        const bool ok = (v.size() == 3 || (v.size() == 4 && v[0] == '0')) &&
-                        v.find_first_not_of("01234567") == std::string::npos;
+        const bool ok =
+            (v.size() == 3 || (v.size() == 4 && v[0] == '0')) && v.find_first_not_of("01234567") == std::string::npos;
         return ok ? std::string() : std::string("an octal mode such as 0640 or 600 (no setuid, setgid or sticky bit)");
       })
       ->type_name("MODE")
@@ -313,12 +315,13 @@ void defineLogctl(CLI::App& app, LogctlSettings& s) {
   app.name("logctl");
   app.description("Sets up, inspects and searches a Logship deployment.");
   // Each subcommand gets its own examples (a CLI11 subcommand inherits the footer of its parent).
-  app.footer("Examples:\n"
-             "  logctl setup                       # declare logs_queue, its exchange logs and logs_queue.dead\n"
-             "  logctl status                      # depth, consumers, rates and dead letters of logs_queue\n"
-             "  logctl dead list                   # the dead letters of logs_queue, one line each\n"
-             "  logctl status --config /etc/logship/logship.toml --print-config\n"
-             "logctl SUBCOMMAND --help shows the flags and examples of that subcommand.");
+  app.footer(
+      "Examples:\n"
+      "  logctl setup                       # declare logs_queue, its exchange logs and logs_queue.dead\n"
+      "  logctl status                      # depth, consumers, rates and dead letters of logs_queue\n"
+      "  logctl dead list                   # the dead letters of logs_queue, one line each\n"
+      "  logctl status --config /etc/logship/logship.toml --print-config\n"
+      "logctl SUBCOMMAND --help shows the flags and examples of that subcommand.");
   app.require_subcommand(0, 1);  // "none" is reported by the program, after unknown words are
 
   s.setup = app.add_subcommand(
@@ -330,8 +333,9 @@ void defineLogctl(CLI::App& app, LogctlSettings& s) {
   cli::addBrokerFlags(*s.setup, s.setupFlags);
   cli::addQueueTypeFlags(*s.setup, s.setupFlags);
   s.status = app.add_subcommand(
-      "status", "Show ready and unacked messages, consumers, rates and dead letters of the queue (Redis: also the "
-                "processing lists with their owners and leases)");
+      "status",
+      "Show ready and unacked messages, consumers, rates and dead letters of the queue (Redis: also the "
+      "processing lists with their owners and leases)");
   s.status->footer(
       "Examples:\n"
       "  logctl status                      # depth, consumers, rates and dead letters of logs_queue\n"
@@ -352,8 +356,9 @@ void defineLogctl(CLI::App& app, LogctlSettings& s) {
   cli::addBrokerFlags(*s.recover, s.recoverFlags);
 
   auto* tail = app.add_subcommand(
-      "tail", "Print the records sent to the queue from now on, live, in the aggregator's output formats, until "
-              "Ctrl-C; the aggregators still get every one of them");
+      "tail",
+      "Print the records sent to the queue from now on, live, in the aggregator's output formats, until "
+      "Ctrl-C; the aggregators still get every one of them");
   tail->footer(
       "Examples:\n"
       "  logctl tail --level error --service api      # error and fatal records of api, live, until Ctrl-C\n"
@@ -374,9 +379,10 @@ void defineLogctl(CLI::App& app, LogctlSettings& s) {
       ->check(cli::range(uint32_t{1}, uint32_t{1'000'000}))
       ->capture_default_str();
 
-  auto* dead = app.add_subcommand(
-      "dead", "Dead letters of the queue (NAME.dead): list them, show one, move them back to the queue "
-              "(requeue), or delete them (purge --yes)");
+  auto* dead =
+      app.add_subcommand("dead",
+                         "Dead letters of the queue (NAME.dead): list them, show one, move them back to the queue "
+                         "(requeue), or delete them (purge --yes)");
   s.deadCommand = dead;
   dead->footer(
       "Examples:\n"
@@ -399,8 +405,9 @@ void defineLogctl(CLI::App& app, LogctlSettings& s) {
   dead->add_flag("--yes", s.dead.yes, "purge: really delete every dead letter");
 
   auto* search = app.add_subcommand(
-      "search", "Print the records of aggregated files (text, json or raw; plain or .zst) that match every condition "
-                "given. Exit 0 if some matched, 1 if none, 2 on errors");
+      "search",
+      "Print the records of aggregated files (text, json or raw; plain or .zst) that match every condition "
+      "given. Exit 0 if some matched, 1 if none, 2 on errors");
   search->footer(
       "Examples:\n"
       "  logctl search aggregated_logs.txt* --level warn --since 1h --grep 'timeout|refused'\n"
@@ -408,14 +415,16 @@ void defineLogctl(CLI::App& app, LogctlSettings& s) {
   s.searchCommand = search;
   // FILE is checked by ctl::search (not ->required(), so that `logctl search --print-config` works).
   search->add_option("FILE", s.search.files, "Files to scan (plain or zstd-compressed; - is standard input)");
-  search->add_option("--since", s.search.since,
-                     "Records at or after T: RFC 3339 (2026-11-24T08:00:00Z, +01:00 offsets, a date alone) or a "
-                     "duration before now (90s, 15m, 2h, 7d, 1w)")
+  search
+      ->add_option("--since", s.search.since,
+                   "Records at or after T: RFC 3339 (2026-11-24T08:00:00Z, +01:00 offsets, a date alone) or a "
+                   "duration before now (90s, 15m, 2h, 7d, 1w)")
       ->type_name("T");
   search->add_option("--until", s.search.until, "Records before T (same forms as --since)")->type_name("T");
   addRecordFilters(*search, s.search.level, s.search.services, s.search.hosts);
-  search->add_option("--grep", s.search.grep,
-                     "Lines matching this POSIX extended regular expression (as grep -E), on the line as written")
+  search
+      ->add_option("--grep", s.search.grep,
+                   "Lines matching this POSIX extended regular expression (as grep -E), on the line as written")
       ->type_name("REGEX");
   search->add_option("--format", s.search.format, "Format of the files: auto (detected per file), text, json, raw")
       ->capture_default_str();

@@ -28,8 +28,8 @@ struct ProducerSettings {
   std::vector<std::string> fields;
   ShipperOptions ship;
   double confirmTimeout = 30;
-  int waitReplicas = 0;     // --wait-replicas (Redis)
-  double waitTimeout = 5;   // --wait-timeout, seconds
+  int waitReplicas = 0;    // --wait-replicas (Redis)
+  double waitTimeout = 5;  // --wait-timeout, seconds
   bool quiet = false;
   size_t spoolMaxBytes = size_t{1} << 30;
   std::string spoolFull = "block";
@@ -77,7 +77,7 @@ struct AggregatorSettings {
   CLI::Option* compressOption = nullptr;
   CLI::Option* keepOption = nullptr;
   CLI::Option* maxAgeOption = nullptr;
-  std::string managementUrl;  // --management-url: a quorum queue's delivery limit ("" derived, "off")
+  std::string managementUrl;         // --management-url: a quorum queue's delivery limit ("" derived, "off")
   std::string streamFrom = "first";  // --stream-from (aggregator/stream_offset.hpp parseStreamStart)
 };
 void defineAggregator(CLI::App& app, AggregatorSettings& s);

@@ -8,17 +8,17 @@
 //              [--big-field BYTES]
 //
 // It logs N records with Client::log (message "direct record I", levels trace to fatal in turn,
-// fields n=I and via=client, and with --big-field a field big of BYTES 'x's), then M through spdlog (message "spdlog record I", spdlog's levels
-// trace to critical in turn, from the logger "example"), prints what log() accepted and dropped,
-// and ends as --end says:
+// fields n=I and via=client, and with --big-field a field big of BYTES 'x's), then M through spdlog (message "spdlog
+// record I", spdlog's levels trace to critical in turn, from the logger "example"), prints what log() accepted and
+// dropped, and ends as --end says:
 //   return  the client is owned by main, which returns: its destructor flushes (the default);
 //           the final counts are printed first, after close()
 //   exit    std::exit(0) right after logging, without flushing or destroying anything: the library
 //           closes the client at exit
 //   global  the client is a global object, and main returns: it is closed at exit
 // The broker URL and password come from the environment by default (LOGSHIP_BROKER,
-// LOGSHIP_PASSWORD), as for Logship's programs. The library's own warnings go to stderr. Exit status (--end return): 0 if no record was
-// dropped or lost (records left in a spool directory for the next run count as kept), else 1.
+// LOGSHIP_PASSWORD), as for Logship's programs. The library's own warnings go to stderr. Exit status (--end return): 0
+// if no record was dropped or lost (records left in a spool directory for the next run count as kept), else 1.
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -71,17 +71,28 @@ int main(int argc, char** argv) {
     }
     if (i + 1 >= argc) usage(("missing value after " + flag).c_str());
     const std::string value = argv[++i];
-    if (flag == "--count") count = std::stol(value);
-    else if (flag == "--spdlog-count") spdlogCount = std::stol(value);
-    else if (flag == "--service") options.service = value;
-    else if (flag == "--broker") options.broker = value;
-    else if (flag == "--password-file") options.passwordFile = value;
-    else if (flag == "--queue") options.queue = value;
-    else if (flag == "--spool-dir") options.spoolDir = value;
-    else if (flag == "--queue-records") options.queueRecords = std::stoul(value);
-    else if (flag == "--batch-records") options.batchRecords = std::stoul(value);
-    else if (flag == "--big-field") bigField = std::stoul(value);
-    else if (flag == "--flush-timeout") options.flushTimeout = std::chrono::milliseconds(std::lround(std::stod(value) * 1000));
+    if (flag == "--count")
+      count = std::stol(value);
+    else if (flag == "--spdlog-count")
+      spdlogCount = std::stol(value);
+    else if (flag == "--service")
+      options.service = value;
+    else if (flag == "--broker")
+      options.broker = value;
+    else if (flag == "--password-file")
+      options.passwordFile = value;
+    else if (flag == "--queue")
+      options.queue = value;
+    else if (flag == "--spool-dir")
+      options.spoolDir = value;
+    else if (flag == "--queue-records")
+      options.queueRecords = std::stoul(value);
+    else if (flag == "--batch-records")
+      options.batchRecords = std::stoul(value);
+    else if (flag == "--big-field")
+      bigField = std::stoul(value);
+    else if (flag == "--flush-timeout")
+      options.flushTimeout = std::chrono::milliseconds(std::lround(std::stod(value) * 1000));
     else if (flag == "--overflow" && (value == "drop" || value == "block")) {
       options.overflow = value == "drop" ? logship::OverflowPolicy::Drop : logship::OverflowPolicy::Block;
     } else if (flag == "--end" && (value == "return" || value == "exit" || value == "global")) {

@@ -113,8 +113,8 @@ int main(int argc, char** argv) {
     char ours[6][40];
     char messageId[48];
     if (env("OURS_SHAPE")) {
-      static const char* const names[6] = {"logship-version", "logship-ts", "logship-level", "logship-service",
-                                           "logship-host", "logship-id"};
+      static const char* const names[6] = {"logship-version", "logship-ts",   "logship-level",
+                                           "logship-service", "logship-host", "logship-id"};
       snprintf(ours[0], sizeof ours[0], "1");
       snprintf(ours[1], sizeof ours[1], "1764270000123456");
       snprintf(ours[2], sizeof ours[2], "info");
@@ -137,7 +137,7 @@ int main(int argc, char** argv) {
     const amqp_bytes_t b = {(size_t)bytes, body};
     long confirmed = 0;
     for (long i = 1; i <= n; i++) {
-      if (env("OURS_SHAPE")) {  /* a new id per message, as ours (the record id and the message id) */
+      if (env("OURS_SHAPE")) { /* a new id per message, as ours (the record id and the message id) */
         snprintf(ours[5], sizeof ours[5], "0123456789abcdef-%ld", 1000000 + i);
         entries[5].value.value.bytes = amqp_cstring_bytes(ours[5]);
         snprintf(messageId, sizeof messageId, "fedcba9876543210-%ld", i);

@@ -27,8 +27,9 @@ const std::string& corpus(OutputFormat f) {
   std::string& s = cache[static_cast<int>(f)];
   if (!s.empty()) return s;
   std::mt19937 rng(42);
-  const char* words[] = {"request", "served", "timeout", "db", "user", "cache", "miss", "retry", "GET", "/api/v1/orders",
-                         "200", "503", "latency", "ms", "connection", "refused", "payment", "ok"};
+  const char* words[] = {"request",    "served",  "timeout",        "db",  "user", "cache",   "miss",
+                         "retry",      "GET",     "/api/v1/orders", "200", "503",  "latency", "ms",
+                         "connection", "refused", "payment",        "ok"};
   Record r;
   r.host = "web-01.example";
   int64_t ts = kT0;

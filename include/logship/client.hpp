@@ -57,8 +57,8 @@ struct ClientOptions {
   // amqp://USER@HOST[:PORT][/VHOST], amqps://... (TLS), redis://[USER@]HOST[:PORT][/DB] or
   // redis-sentinel://HOST[:PORT]/MASTER_NAME[/DB] (one per sentinel; the sentinels' password, if
   // they want one, in LOGSHIP_SENTINEL_PASSWORD) (docs/FORMATS.md, "Broker URLs"); several
-  // separated by commas (the nodes of a cluster, the sentinels of one master) are tried in turn. Empty: the environment variable LOGSHIP_BROKER, else
-  // amqp://guest:guest@localhost:5672/.
+  // separated by commas (the nodes of a cluster, the sentinels of one master) are tried in turn. Empty: the environment
+  // variable LOGSHIP_BROKER, else amqp://guest:guest@localhost:5672/.
   std::string broker;
   // The password, read at construction from the first line of this file. Overrides passwordEnv
   // and a password in the URL. Never put a password in code or on a command line.
@@ -94,7 +94,7 @@ struct ClientOptions {
   std::size_t maxMessageBytes = 1024 * 1024;
 
   // ---- the queue between log() and the background thread ------------------------------------
-  std::size_t queueRecords = 100'000;       // at most this many records ...
+  std::size_t queueRecords = 100'000;         // at most this many records ...
   std::size_t queueBytes = 16 * 1024 * 1024;  // ... and this many bytes of text (messages and fields)
   OverflowPolicy overflow = OverflowPolicy::Drop;
 
@@ -141,8 +141,8 @@ struct FieldView {
 struct LogEntry {
   Level level = Level::Info;
   std::string_view message;
-  std::span<const FieldView> fields;  // after ClientOptions::fields
-  std::string_view service;           // empty: ClientOptions::service; cut to 255 bytes
+  std::span<const FieldView> fields;             // after ClientOptions::fields
+  std::string_view service;                      // empty: ClientOptions::service; cut to 255 bytes
   std::chrono::system_clock::time_point time{};  // the epoch (default): now
 };
 

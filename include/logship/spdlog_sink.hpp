@@ -42,8 +42,8 @@
 namespace logship {
 
 struct SpdlogSinkOptions {
-  bool loggerAsService = false;                  // the logger's name is the record's service
-  bool sourceLocation = true;                    // add file, line and func when spdlog has them
+  bool loggerAsService = false;                   // the logger's name is the record's service
+  bool sourceLocation = true;                     // add file, line and func when spdlog has them
   std::chrono::milliseconds flushTimeout{5'000};  // sink flush: wait for the broker this long at most
 };
 

@@ -9,8 +9,7 @@ namespace logship {
 void registerAggregatorMetrics(metrics::Registry::Group& group, const Collector& collector, const Router& router) {
   const CollectorMetrics& m = collector.metrics();
   const std::string p = "logship_aggregator";
-  group
-      .counter(p + "_messages_received_total", "Broker messages (deliveries) received", m.messagesReceived)
+  group.counter(p + "_messages_received_total", "Broker messages (deliveries) received", m.messagesReceived)
       .counter(p + "_records_received_total",
                "Records in the messages received (a message that cannot be decoded counts as one)", m.recordsReceived)
       .counter(p + "_bytes_received_total", "Message body bytes received", m.bytesReceived)
@@ -26,8 +25,10 @@ void registerAggregatorMetrics(metrics::Registry::Group& group, const Collector&
                  for (size_t i = 0; i < router.size(); ++i) bytes += router.sink(i).bytesWritten().value();
                  return bytes;
                })
-      .counter(p + "_messages_acked_total", "Messages acknowledged to the broker (written, skipped as duplicates, "
-               "dead-lettered or put back with their failed delivery counted)", m.messagesAcked)
+      .counter(p + "_messages_acked_total",
+               "Messages acknowledged to the broker (written, skipped as duplicates, "
+               "dead-lettered or put back with their failed delivery counted)",
+               m.messagesAcked)
       .counter(p + "_records_acked_total", "Records in the messages acknowledged", m.recordsAcked)
       .counter(p + "_records_deduplicated_total",
                "Records not written again because their id was already written to every output file they go to "
@@ -40,8 +41,10 @@ void registerAggregatorMetrics(metrics::Registry::Group& group, const Collector&
                  "Lines written to each output file: the default output (route=\"default\") and each --route's file "
                  "(route = its conditions)",
                  router.output(i).linesWritten, labels)
-        .counter(p + "_output_bytes_written_total", "Bytes written to each output file (labels as for "
-                 "output_records_written_total)", router.sink(i).bytesWritten(), labels);
+        .counter(p + "_output_bytes_written_total",
+                 "Bytes written to each output file (labels as for "
+                 "output_records_written_total)",
+                 router.sink(i).bytesWritten(), labels);
   }
   const char* deadHelp =
       "Messages published to the dead-letter queue, by reason: too_large (over --max-message-bytes), malformed "

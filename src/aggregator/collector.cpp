@@ -6,8 +6,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "core/escape.hpp"
 #include "core/error.hpp"
+#include "core/escape.hpp"
 #include "core/message.hpp"
 #include "core/timestamp.hpp"
 
@@ -16,9 +16,7 @@ namespace {
 
 using std::chrono::milliseconds;
 
-std::string seconds(Clock::duration d) {
-  return fmt::format("{:.1f} s", std::chrono::duration<double>(d).count());
-}
+std::string seconds(Clock::duration d) { return fmt::format("{:.1f} s", std::chrono::duration<double>(d).count()); }
 
 std::string tooLargeReason(const Delivery& d, size_t limit) {
   if (d.droppedBodySize == 0) return logship::tooLargeReason(d.body.size(), limit, OversizeBody::Read);

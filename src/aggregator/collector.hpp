@@ -58,7 +58,7 @@ struct CollectorMetrics {
   metrics::Counter deadTooLarge;         // dead-lettered: over maxMessageBytes
   metrics::Counter deadMalformed;        // dead-lettered: could not be decoded
   metrics::Counter deadPoison;           // dead-lettered: after maxDeliveries failed deliveries
-  metrics::Counter recounted;  // redeliveries sent on to the queue with their failure recorded, then acked
+  metrics::Counter recounted;            // redeliveries sent on to the queue with their failure recorded, then acked
   metrics::Counter writeErrors;          // failed attempts to write (or sync) the outputs
   metrics::Histogram batchRecords{metrics::buckets::records()};  // records per decoded delivery
   // From a record's timestamp (its producer's clock) to its line being written; records without a
@@ -153,9 +153,9 @@ class Collector {
   // heldEnds_ (one sent on, to the dead-letter queue or back to the queue, takes no bytes).
   struct Held {
     uint64_t tag;
-    uint32_t lines;  // its records written (to one output or more); 0: sent on, or only duplicates
-    bool alone = false;  // written alone: it failed before (aggregator/redelivery.hpp)
-    uint32_t records = 1;  // records the delivery held (1 if it could not be decoded)
+    uint32_t lines;             // its records written (to one output or more); 0: sent on, or only duplicates
+    bool alone = false;         // written alone: it failed before (aggregator/redelivery.hpp)
+    uint32_t records = 1;       // records the delivery held (1 if it could not be decoded)
     int64_t streamOffset = -1;  // Delivery::streamOffset
   };
   // A held delivery to publish before it is acked.
@@ -259,9 +259,9 @@ class Collector {
   std::vector<Delivery> batch_;
   size_t takeNext_ = 0;  // batch_[takeNext_...] are received and not yet taken
   std::vector<Held> held_;
-  std::vector<Delivery> kept_;  // while holding after a write error: deliveries received, by tag
+  std::vector<Delivery> kept_;     // while holding after a write error: deliveries received, by tag
   std::vector<Forward> forwards_;  // the held ones to publish before their ack, in tag order
-  RepeatedLines deadLetterLines_;   // "dead-lettered a message": one per message, a poisoned batch at once
+  RepeatedLines deadLetterLines_;  // "dead-lettered a message": one per message, a poisoned batch at once
   std::vector<ConfirmRange> confirms_;
   std::string lastWriteError_;
   DecodedMessage decoded_;  // the delivery being taken

@@ -78,9 +78,10 @@ void FileSink::flush(bool durable) {
     // first (its copy in the deleted file is harmless; a lost record is not).
     const size_t bytes = pending_.size();
     reopenDeleted();
-    spdlog::warn("{} was deleted while being written: created it again and wrote the last batch ({} bytes) to it; "
-                 "records written to it before were deleted with it",
-                 escaped(path_), bytes);
+    spdlog::warn(
+        "{} was deleted while being written: created it again and wrote the last batch ({} bytes) to it; "
+        "records written to it before were deleted with it",
+        escaped(path_), bytes);
     writePending(durable);
     if (durable) syncDirectoryOf(path_);  // the new file's name survives a power loss too
   }
@@ -161,15 +162,17 @@ void FileSink::prepareRetry() {
         spdlog::info("completed the last line of the old {} before opening the new one", escaped(path_));
       } else {
         written_ = lineStart();
-        spdlog::warn("{} was deleted or renamed while its last line was incomplete: that fragment stays in the old "
-                     "file, and the line is written whole to the new one",
-                     escaped(path_));
+        spdlog::warn(
+            "{} was deleted or renamed while its last line was incomplete: that fragment stays in the old "
+            "file, and the line is written whole to the new one",
+            escaped(path_));
       }
     } else if (haveFd && tornEnd_ >= 0 && byFd.st_size != tornEnd_) {
       written_ = lineStart();
-      spdlog::warn("{} changed size while our last line in it was incomplete (another writer?): writing that line "
-                   "again whole after the new bytes; the fragment stays in front of them",
-                   escaped(path_));
+      spdlog::warn(
+          "{} changed size while our last line in it was incomplete (another writer?): writing that line "
+          "again whole after the new bytes; the fragment stays in front of them",
+          escaped(path_));
     }
   }
 

@@ -130,13 +130,13 @@ class FileSink {
   size_t lineStart() const;  // start in pending_ of the line written_ is in
   [[noreturn]] void fail(int code, bool progressed);
   void prepareRetry();
-  void journalAhead();  // IdJournal::beforeWrite for the rest of the pending batch
+  void journalAhead();              // IdJournal::beforeWrite for the rest of the pending batch
   void writePending(bool durable);  // the rest of the pending batch into fd_ (flush without the end)
   bool outputDeleted() const;       // the file we have open has no name any more (st_nlink 0)
   void reopenDeleted();             // a new file at the path; the whole batch to be written again
   bool pathNamesOurFile() const;
   void journalNewFile() noexcept;  // IdJournal::outputReplaced for fd_, logged if it fails
-  bool finishLine();  // writes the rest of the cut line through fd_; false on error
+  bool finishLine();               // writes the rest of the cut line through fd_; false on error
 
   std::string path_;
   OutputFileOptions options_;

@@ -283,7 +283,8 @@ IdJournal::IdJournal(std::string path, const std::string& outputPath, int output
     if (last->kind != Entry::Kind::Snapshot && ::fstat(outputFd, &st) != 0) {
       fail("cannot stat the output beside", path_, errno);
     }
-    const bool sameFile = static_cast<uint64_t>(st.st_dev) == last->dev && static_cast<uint64_t>(st.st_ino) == last->ino;
+    const bool sameFile =
+        static_cast<uint64_t>(st.st_dev) == last->dev && static_cast<uint64_t>(st.st_ino) == last->ino;
     if (last->kind == Entry::Kind::Write) {
       std::optional<uint64_t> keepUpTo;  // ids of lines ending after this are forgotten
       if (sameFile && static_cast<uint64_t>(st.st_size) >= last->start) {
@@ -336,8 +337,8 @@ uint64_t IdJournal::checkLastWrite(uint64_t start, uint64_t end, int fd, const s
   const UniqueFd outFd = openFile(filePath, O_RDONLY, 0, true);
   struct stat byFd {};
   struct stat byPath {};
-  if (!outFd.valid() || ::fstat(fd, &byFd) != 0 || ::fstat(outFd.get(), &byPath) != 0 ||
-      byPath.st_ino != byFd.st_ino || byPath.st_dev != byFd.st_dev) {
+  if (!outFd.valid() || ::fstat(fd, &byFd) != 0 || ::fstat(outFd.get(), &byPath) != 0 || byPath.st_ino != byFd.st_ino ||
+      byPath.st_dev != byFd.st_dev) {
     fail("cannot read the end of the output", filePath, !outFd.valid() ? errno : ESTALE);
   }
   size_t got = 0;
@@ -425,8 +426,8 @@ void IdJournal::beforeWrite(dev_t dev, ino_t ino, off_t offset, size_t from, siz
     for (const auto& id : rewritten) remember(id);
   }
   const auto start = static_cast<uint64_t>(offset);
-  std::string entry = fmt::format("W {} {} {} {} {}\n", static_cast<uint64_t>(dev), static_cast<uint64_t>(ino),
-                                  start, start + (batchEnd - from), count);
+  std::string entry = fmt::format("W {} {} {} {} {}\n", static_cast<uint64_t>(dev), static_cast<uint64_t>(ino), start,
+                                  start + (batchEnd - from), count);
   entry.reserve(entry.size() + count * 5 + 64);
   uint64_t lineEnd = start;  // where the id before ends: the deltas count from it
   for (size_t i = first; i < pending_.size();) {

@@ -15,16 +15,16 @@
 namespace logship {
 
 struct IdJournalOptions {
-  size_t window = 1'000'000;  // ids remembered (the most recent ones); 0: no deduplication
-  bool fsync = false;         // fdatasync the journal before the output is written (--fsync)
+  size_t window = 1'000'000;           // ids remembered (the most recent ones); 0: no deduplication
+  bool fsync = false;                  // fdatasync the journal before the output is written (--fsync)
   mode_t fileMode = kDefaultFileMode;  // of the journal when created (the output's --file-mode)
 };
 
 // What IdJournal found when it opened (for the start-up log line and the tests).
 struct IdJournalRecovery {
-  size_t ids = 0;            // ids remembered
-  size_t forgotten = 0;      // ids of lines the output does not hold complete (they will be written again)
-  off_t cutBytes = 0;        // bytes of an incomplete last line cut off the output
+  size_t ids = 0;               // ids remembered
+  size_t forgotten = 0;         // ids of lines the output does not hold complete (they will be written again)
+  off_t cutBytes = 0;           // bytes of an incomplete last line cut off the output
   bool journalDamaged = false;  // the journal ended in a torn or corrupt entry (ignored)
   bool outputChanged = false;   // the output is not the file the last entry describes, which is not found
   bool outputGrew = false;      // the output is longer than the last entry says (another writer?)
@@ -118,18 +118,18 @@ class IdJournal {
   uint64_t checkLastWrite(uint64_t start, uint64_t end, int fd, const std::string& filePath, uint64_t size);
   void remember(const RecordIdRef& id) { window_.insert(id); }
   void forget(const std::vector<RecordIdRef>& ids);  // out of the window (and the FIFO)
-  void compact();  // rewrites the journal as one snapshot of the window
+  void compact();                                    // rewrites the journal as one snapshot of the window
   void appendEntry(const std::string& entry, size_t ids);
   void openForAppend();
 
   std::string path_;
   IdJournalOptions options_;
   UniqueFd fd_;
-  IdWindow window_;  // the most recent ids written
+  IdWindow window_;                // the most recent ids written
   IdWindow pendingIds_{SIZE_MAX};  // ids in the pending batch (journaled or not): cleared with it
   std::vector<Line> pending_;
   std::string pendingText_;  // the pending lines' id prefixes (one copy per run of equal ones) and raw ids
-  size_t journalIds_ = 0;  // ids in the journal file
+  size_t journalIds_ = 0;    // ids in the journal file
   IdJournalRecovery recovery_;
   bool namesOutput_ = true;
   std::optional<std::pair<dev_t, ino_t>> outputIdentity_;  // to name at open (the output is not the last entry's)

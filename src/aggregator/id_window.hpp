@@ -42,9 +42,7 @@ class IdWindow {
   void forEachRun(const std::function<void(const RecordIdRef&, uint64_t)>& f) const;
 
   // Splits "<prefix>-<n>" (n decimal, no leading zero, fits 64 bits); false for other ids.
-  static bool split(std::string_view id, std::string_view& prefix, uint64_t& n) {
-    return splitRecordId(id, prefix, n);
-  }
+  static bool split(std::string_view id, std::string_view& prefix, uint64_t& n) { return splitRecordId(id, prefix, n); }
 
  private:
   using Ranges = std::map<uint64_t, uint64_t>;  // first -> last (inclusive), disjoint, not adjacent

@@ -36,10 +36,11 @@ OutputLock::OutputLock(const std::string& outputPath, mode_t mode) {
   const std::string lockPath = pathFor(outputPath);
   fd_ = lockFile(lockPath, mode);
   if (!fd_.valid() && errno == EWOULDBLOCK) {
-    throw Error(fmt::format("{} is being written by another log_aggregator ({}; lock {}): only one aggregator may "
-                            "write to an output file; give this one its own --output (several aggregators share a "
-                            "queue's work, each writing its own file)",
-                            escaped(outputPath), ownerOf(lockPath), escaped(lockPath)));
+    throw Error(
+        fmt::format("{} is being written by another log_aggregator ({}; lock {}): only one aggregator may "
+                    "write to an output file; give this one its own --output (several aggregators share a "
+                    "queue's work, each writing its own file)",
+                    escaped(outputPath), ownerOf(lockPath), escaped(lockPath)));
   }
   const auto fail = [&](const char* what) {
     return Error(fmt::format("cannot open output {}: {}", escaped(outputPath), errnoMessage(what, lockPath, errno)));

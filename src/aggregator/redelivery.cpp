@@ -36,9 +36,10 @@ size_t segmentEnd(std::span<const Delivery> batch, size_t from, uint32_t maxDeli
 }
 
 std::string poisonReason(uint32_t failures) {
-  return fmt::format("delivered {} time{} without being written (the aggregator crashed or lost its connection each "
-                     "time)",
-                     failures, failures == 1 ? "" : "s");
+  return fmt::format(
+      "delivered {} time{} without being written (the aggregator crashed or lost its connection each "
+      "time)",
+      failures, failures == 1 ? "" : "s");
 }
 
 namespace {
@@ -69,9 +70,10 @@ std::string noLimit(const std::vector<QueueStats>& queues) {
 std::string unsampled(const std::vector<QueueStats>& queues) {
   for (const QueueStats& q : queues) {
     if (!q.policiesKnown) {
-      return fmt::format("; the management API had not sampled the policies of queue '{}' yet, so a delivery-limit "
-                         "policy is not taken into account (restart the aggregator to read it)",
-                         escaped(q.name));
+      return fmt::format(
+          "; the management API had not sampled the policies of queue '{}' yet, so a delivery-limit "
+          "policy is not taken into account (restart the aggregator to read it)",
+          escaped(q.name));
     }
   }
   return "";
@@ -93,7 +95,8 @@ JudgedLimit judgedLimit(uint32_t maxDeliveries, const DeliveryLimits& broker) {
   }
   const std::string more = unsampled(broker.queues);
   const QueueStats* q = lowestLimit(broker.queues);
-  if (q == nullptr) return {maxDeliveries, fmt::format("{}; {}{}", ownLimit(maxDeliveries), noLimit(broker.queues), more), false};
+  if (q == nullptr)
+    return {maxDeliveries, fmt::format("{}; {}{}", ownLimit(maxDeliveries), noLimit(broker.queues), more), false};
   const uint32_t limit = *q->deliveryLimit;
   const std::string name = escaped(q->name);
   if (limit == 0) {

@@ -30,8 +30,8 @@ namespace logship {
 
 // How many earlier deliveries of one message ended without its being written.
 struct DeliveryHistory {
-  uint32_t recorded = 0;    // counted in the message itself (its logship-deliveries header)
-  uint32_t unrecorded = 0;  // reported by the broker, not in the message yet (Delivery::unrecordedFailures)
+  uint32_t recorded = 0;      // counted in the message itself (its logship-deliveries header)
+  uint32_t unrecorded = 0;    // reported by the broker, not in the message yet (Delivery::unrecordedFailures)
   uint32_t failures() const;  // recorded + unrecorded, saturating at wire::kMaxDeliveries
 };
 

@@ -167,9 +167,7 @@ uint64_t compressRotatedFile(const std::string& outputPath, const RotatedName& n
 // ---- The rotator -----------------------------------------------------------------------------------
 
 OutputRotator::OutputRotator(FileSink& sink, RotationOptions options)
-    : sink_(sink),
-      options_(options),
-      outputName_(fs::path(sink.path()).filename().string()) {
+    : sink_(sink), options_(options), outputName_(fs::path(sink.path()).filename().string()) {
   // Whatever the options: a compression temporary of this output is a crash's leftover (its
   // uncompressed file, or its finished .zst, is still there).
   std::vector<RotatedFile> temps;
@@ -267,9 +265,10 @@ void OutputRotator::rotate(int64_t now, const char* why) {
       if (result == FileSink::Switch::NotOurFile) {
         // Renamed by someone else (logrotate without a SIGHUP yet): that file is theirs; go on in
         // a new one at the path.
-        spdlog::warn("{} no longer names the file being written (renamed by another program?): not rotating it, "
-                     "reopening the path instead",
-                     escaped(sink_.path()));
+        spdlog::warn(
+            "{} no longer names the file being written (renamed by another program?): not rotating it, "
+            "reopening the path instead",
+            escaped(sink_.path()));
         reopen();
         nextBoundary_ = nextIntervalBoundary(now, options_.interval);
         return;
@@ -383,8 +382,8 @@ void OutputRotator::compressOne(const RotatedName& name) {
   try {
     const auto started = std::chrono::steady_clock::now();
     const uint64_t bytes = compressRotatedFile(sink_.path(), name, options_.compressionLevel);
-    spdlog::debug("compressed {} ({} -> {}) in {:.2f} s", escaped(path), formatByteSize(static_cast<uint64_t>(st.st_size)),
-                  formatByteSize(bytes),
+    spdlog::debug("compressed {} ({} -> {}) in {:.2f} s", escaped(path),
+                  formatByteSize(static_cast<uint64_t>(st.st_size)), formatByteSize(bytes),
                   std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     std::lock_guard lock(mu_);
     ++stats_.compressed;

@@ -66,9 +66,9 @@ uint64_t compressRotatedFile(const std::string& outputPath, const RotatedName& n
 struct RotatorStats {
   uint64_t rotations = 0;
   uint64_t reopens = 0;
-  uint64_t compressed = 0;     // files compressed (this run, including leftovers of an earlier one)
-  uint64_t deleted = 0;        // rotated files deleted by retention
-  uint64_t failures = 0;       // rotations, reopens, compressions that failed (logged; retried)
+  uint64_t compressed = 0;  // files compressed (this run, including leftovers of an earlier one)
+  uint64_t deleted = 0;     // rotated files deleted by retention
+  uint64_t failures = 0;    // rotations, reopens, compressions that failed (logged; retried)
 };
 
 // Keeps one output file in shape, at the collector's safe points (betweenCommits: the output is at

@@ -70,8 +70,8 @@ std::string_view keyText(RouteCondition::Key key) {
 RouteCondition parseTerm(std::string_view rule, std::string_view term) {
   RouteCondition c;
   size_t i = 0;
-  while (i < term.size() && ((term[i] >= 'a' && term[i] <= 'z') || (term[i] >= 'A' && term[i] <= 'Z') || term[i] == '_' ||
-                             term[i] == '-')) {
+  while (i < term.size() && ((term[i] >= 'a' && term[i] <= 'z') || (term[i] >= 'A' && term[i] <= 'Z') ||
+                             term[i] == '_' || term[i] == '-')) {
     ++i;
   }
   const std::string_view key = term.substr(0, i);
@@ -85,8 +85,8 @@ RouteCondition parseTerm(std::string_view rule, std::string_view term) {
   } else if (key == "host") {
     c.key = RouteCondition::Key::Host;
   } else {
-    fail(rule, fmt::format("unknown key '{}' in '{}' (the keys are level, service and host)", escaped(key),
-                           escaped(term)));
+    fail(rule,
+         fmt::format("unknown key '{}' in '{}' (the keys are level, service and host)", escaped(key), escaped(term)));
   }
   std::string_view rest = trim(term.substr(i));
   bool found = false;
@@ -170,7 +170,8 @@ RouteRule parseRouteRule(std::string_view rule) {
   r.rule = std::string(rule);
   const size_t colon = rule.find(':');
   if (colon == std::string_view::npos) {
-    fail(rule, "no ':' between the conditions and the file (the form is CONDITIONS:FILE, e.g. level>=error:errors.log)");
+    fail(rule,
+         "no ':' between the conditions and the file (the form is CONDITIONS:FILE, e.g. level>=error:errors.log)");
   }
   const std::string_view conditions = rule.substr(0, colon);
   const std::string_view file = trim(rule.substr(colon + 1));
@@ -182,15 +183,17 @@ RouteRule parseRouteRule(std::string_view rule) {
                            escaped(file)));
   }
   if (splitRotatedName(fs::path(file).filename().string())) {
-    fail(rule, fmt::format("'{}' is named like a rotated file (NAME.<time>Z): rotation and retention of NAME would take "
-                           "it for theirs",
-                           escaped(file)));
+    fail(rule,
+         fmt::format("'{}' is named like a rotated file (NAME.<time>Z): rotation and retention of NAME would take "
+                     "it for theirs",
+                     escaped(file)));
   }
   r.file = std::string(file);
   size_t start = 0;
   for (;;) {
     const size_t comma = conditions.find(',', start);
-    const std::string_view term = trim(conditions.substr(start, comma == std::string_view::npos ? comma : comma - start));
+    const std::string_view term =
+        trim(conditions.substr(start, comma == std::string_view::npos ? comma : comma - start));
     if (term.empty()) fail(rule, "an empty condition (two commas, or a comma at the start or the end)");
     r.conditions.push_back(parseTerm(rule, term));
     if (comma == std::string_view::npos) break;

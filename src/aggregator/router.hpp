@@ -49,8 +49,8 @@ class Router {
     FileSink* sink = nullptr;
     std::optional<RouteRule> rule;  // none: the default output
     OutputMaintenance* maintenance = nullptr;
-    bool reopenDue = false;           // SIGHUP seen, not yet passed to the maintenance
-    metrics::Counter linesWritten;    // lines written to this file (counted when a write succeeded)
+    bool reopenDue = false;         // SIGHUP seen, not yet passed to the maintenance
+    metrics::Counter linesWritten;  // lines written to this file (counted when a write succeeded)
   };
 
   explicit Router(FileSink& defaultOutput, bool unroutedOnly = false);

@@ -74,9 +74,10 @@ StreamOffsetFile::StreamOffsetFile(std::string path, std::string queue, mode_t m
     throw Error(fmt::format("{} holds no queue line (damaged?); {}", escaped(path_), fix));
   }
   if (!rest.starts_with(queueLine)) {
-    throw Error(fmt::format("{} is the place of another stream ({}), not of '{}': give this aggregator another "
-                            "--output, or the --queue it was reading",
-                            escaped(path_), escaped(rest.substr(0, eol)), escaped(queue_)));
+    throw Error(
+        fmt::format("{} is the place of another stream ({}), not of '{}': give this aggregator another "
+                    "--output, or the --queue it was reading",
+                    escaped(path_), escaped(rest.substr(0, eol)), escaped(queue_)));
   }
   next_ = parseNext(rest.substr(queueLine.size()));
   if (!next_) throw Error(fmt::format("{} holds no valid offset (damaged?); {}", escaped(path_), fix));

@@ -15,12 +15,12 @@ namespace logship {
 struct ProcessingListStats {
   std::string consumerId;
   uint64_t messages = 0;
-  bool alive = false;       // its lease is held by a process that may be running: the aggregator is running
+  bool alive = false;  // its lease is held by a process that may be running: the aggregator is running
   // Its lease lives, but it was taken by a process of this host that is gone (SIGKILLed): dead,
   // though the lease has not expired yet (redis::leaseHolderGone).
   bool ownerGone = false;
-  std::string ownerHost;    // from the lease ("" once it expired)
-  int64_t ownerPid = 0;     // from the lease (0 once it expired)
+  std::string ownerHost;  // from the lease ("" once it expired)
+  int64_t ownerPid = 0;   // from the lease (0 once it expired)
   // Since the lease was last renewed (an aggregator renews it on every take and ack); known when
   // the lease value carries its TTL, as aggregators write it since logctl status shows lease ages.
   std::optional<std::chrono::milliseconds> leaseAge;
@@ -80,15 +80,15 @@ struct QueueStats {
 
 // The delivery limits of the queues a consumer reads, as the broker applies them (findDeliveryLimits).
 struct DeliveryLimits {
-  bool asked = false;       // false: the broker has no such limit (Redis): nothing to say
-  std::string unavailable;  // why they could not be read ("" when they were)
+  bool asked = false;              // false: the broker has no such limit (Redis): nothing to say
+  std::string unavailable;         // why they could not be read ("" when they were)
   std::vector<QueueStats> queues;  // one per queue consumed: type, deliveryLimit, deliveryLimitSource
 };
 
 // What `logctl recover` did for one consumer of a Redis queue.
 struct ConsumerRecovery {
   std::string consumerId;
-  bool alive = false;     // its lease is live (and not held by a process of this host that is gone): left alone
+  bool alive = false;      // its lease is live (and not held by a process of this host that is gone): left alone
   uint64_t recovered = 0;  // records put back at the head of the queue
 };
 

@@ -11,11 +11,11 @@ namespace logship {
 // One message handed to us by the broker. It stays the broker's responsibility until acked:
 // if we die or disconnect first, the broker delivers it again (at-least-once).
 struct Delivery {
-  uint64_t tag = 0;           // broker-assigned, increasing within one consumer
+  uint64_t tag = 0;  // broker-assigned, increasing within one consumer
   std::string body;
   std::vector<Header> headers;
   int64_t brokerTimestampUs = 0;  // the message's own timestamp property, 0 if it had none
-  bool redelivered = false;   // the broker delivered it before (to us or another consumer)
+  bool redelivered = false;       // the broker delivered it before (to us or another consumer)
   // Earlier deliveries of this message that ended without an ack and that its logship-deliveries
   // header (wire::kDeliveries) does not count yet. RabbitMQ: the larger of 1 if redelivered (all a
   // classic queue can say) and a quorum queue's x-delivery-count. Redis: always 0, because the

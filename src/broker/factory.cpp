@@ -1,11 +1,11 @@
 #include "broker/factory.hpp"
 
-#include "broker/reconnecting.hpp"
 #include "broker/amqp/admin.hpp"
 #include "broker/amqp/consumer.hpp"
 #include "broker/amqp/management.hpp"
 #include "broker/amqp/publisher.hpp"
 #include "broker/amqp/tail.hpp"
+#include "broker/reconnecting.hpp"
 #include "broker/redis/admin.hpp"
 #include "broker/redis/consumer.hpp"
 #include "broker/redis/publisher.hpp"
@@ -46,7 +46,9 @@ bool plain(const BrokerOptions& broker) { return broker.reconnectFor.count() == 
 
 std::unique_ptr<Publisher> makePublisher(const BrokerOptions& broker, const std::string& queue, PublishRoute route) {
   isRedis(broker);  // refuses unsupported schemes before anything else
-  Opener<Publisher> opener = [queue, route](const BrokerOptions& one) { return makeAdapterPublisher(one, queue, route); };
+  Opener<Publisher> opener = [queue, route](const BrokerOptions& one) {
+    return makeAdapterPublisher(one, queue, route);
+  };
   if (plain(broker)) return Reconnector(broker).connect(opener);
   return std::make_unique<ReconnectingPublisher>(broker, std::move(opener));
 }

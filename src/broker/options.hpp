@@ -48,27 +48,27 @@ struct QueueDeclaration {
 
 // How to reach a broker. Every blocking broker call is bounded by one of these durations.
 struct BrokerOptions {
-  BrokerUrl url;                // the broker to use (for a list: the one being tried)
-  std::vector<BrokerUrl> urls;  // --broker URL1,URL2,...: tried in turn (failover); empty = just `url`
-  std::string clientName = "logship";                   // shown by `rabbitmqctl list_connections`
-  std::chrono::milliseconds connectTimeout{5'000};      // one attempt: TCP connect + handshake
-  std::chrono::milliseconds retryFor{10'000};           // keep retrying an unreachable broker this long
+  BrokerUrl url;                       // the broker to use (for a list: the one being tried)
+  std::vector<BrokerUrl> urls;         // --broker URL1,URL2,...: tried in turn (failover); empty = just `url`
+  std::string clientName = "logship";  // shown by `rabbitmqctl list_connections`
+  std::chrono::milliseconds connectTimeout{5'000};  // one attempt: TCP connect + handshake
+  std::chrono::milliseconds retryFor{10'000};       // keep retrying an unreachable broker this long
   // After a working connection broke: reconnect (and resend / resume) for this long; 0 = fail at once.
   std::chrono::milliseconds reconnectFor{300'000};
-  std::chrono::milliseconds rpcTimeout{15'000};         // each broker RPC (declare, qos, close, ...)
-  std::chrono::seconds heartbeat{30};                   // 0 disables heartbeats
-  const std::atomic<bool>* stopRequested = nullptr;     // abandons connect retries when set
+  std::chrono::milliseconds rpcTimeout{15'000};      // each broker RPC (declare, qos, close, ...)
+  std::chrono::seconds heartbeat{30};                // 0 disables heartbeats
+  const std::atomic<bool>* stopRequested = nullptr;  // abandons connect retries when set
   // Redis publishers only (--wait-replicas, --wait-timeout): pushed records count as confirmed only
   // once `WAIT waitReplicas waitTimeout` (one per pipeline) reports that many replicas have them;
   // fewer is a broken connection (reconnect, send again). 0: confirmed once the master answered.
   int waitReplicas = 0;
   std::chrono::milliseconds waitTimeout{5'000};
-  TlsOptions tls;                                       // amqps:// only (and an https:// management API)
-  ManagementOptions management;                         // RabbitMQ only: logctl status, log_aggregator
+  TlsOptions tls;                // amqps:// only (and an https:// management API)
+  ManagementOptions management;  // RabbitMQ only: logctl status, log_aggregator
   // RabbitMQ: the log queue is this many queues behind a consistent-hash exchange (--shards N,
   // broker/amqp/shards.hpp); 0: one queue. Every program declares and uses that topology.
   uint32_t shards = 0;
-  QueueDeclaration newQueues;                           // RabbitMQ only: a missing log queue is declared so
+  QueueDeclaration newQueues;  // RabbitMQ only: a missing log queue is declared so
   // Kept up to date by the Reconnector and the reconnecting decorators when set (metrics,
   // /healthz). Give it only to the program's main connection.
   ConnectionStatus* status = nullptr;

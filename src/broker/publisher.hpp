@@ -47,8 +47,7 @@ class Publisher {
   // Reads confirms from the broker until at most `maxUnconfirmed` messages are still waiting or
   // `deadline` passes, appending outcomes to `out`. Always services the connection once (heartbeats)
   // even when nothing is waiting. Returns the number still unconfirmed. Throws like publish().
-  virtual size_t awaitConfirms(size_t maxUnconfirmed, Clock::time_point deadline,
-                               std::vector<ConfirmRange>& out) = 0;
+  virtual size_t awaitConfirms(size_t maxUnconfirmed, Clock::time_point deadline, std::vector<ConfirmRange>& out) = 0;
 
   virtual size_t unconfirmed() const = 0;
 };

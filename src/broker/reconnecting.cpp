@@ -20,11 +20,12 @@ std::string describeWindow(std::chrono::milliseconds window) {
 std::string describeGivingUp(Clock::duration spent, std::chrono::milliseconds window, const char* flag,
                              std::chrono::milliseconds connectTimeout) {
   const auto seconds = [](auto d) {
-    return fmt::format("{}", static_cast<double>(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()) /
-                                 1000.0);
+    return fmt::format("{}",
+                       static_cast<double>(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()) / 1000.0);
   };
-  std::string text = fmt::format("gave up after {} s of trying: {} {}", std::chrono::duration_cast<std::chrono::seconds>(spent).count(),
-                                 flag, seconds(window));
+  std::string text =
+      fmt::format("gave up after {} s of trying: {} {}",
+                  std::chrono::duration_cast<std::chrono::seconds>(spent).count(), flag, seconds(window));
   if (spent > window) text += fmt::format("; one attempt can take --connect-timeout {} s", seconds(connectTimeout));
   return text;
 }
@@ -69,7 +70,8 @@ std::unique_ptr<T> Reconnector::open(const Opener<T>& opener, std::chrono::milli
     }
     const auto now = Clock::now();
     if (now >= giveUpAt) {
-      throw ConnectionError(fmt::format("{} ({})", lastError, describeGivingUp(now - start, window, flag, options_.connectTimeout)));
+      throw ConnectionError(
+          fmt::format("{} ({})", lastError, describeGivingUp(now - start, window, flag, options_.connectTimeout)));
     }
     if (!warned) {
       spdlog::warn("{}; {} {}", lastError, what, describeWindow(window));
@@ -84,8 +86,8 @@ std::unique_ptr<T> Reconnector::open(const Opener<T>& opener, std::chrono::milli
     // Sleep in slices so that a stop request is seen promptly.
     const auto wakeAt = Clock::now() + sleep;
     while (Clock::now() < wakeAt && !(options_.stopRequested != nullptr && options_.stopRequested->load())) {
-      std::this_thread::sleep_for(std::min(std::chrono::milliseconds(50),
-                                           std::chrono::duration_cast<std::chrono::milliseconds>(wakeAt - Clock::now())));
+      std::this_thread::sleep_for(std::min(
+          std::chrono::milliseconds(50), std::chrono::duration_cast<std::chrono::milliseconds>(wakeAt - Clock::now())));
     }
     backoff = std::min(backoff * 2, std::chrono::milliseconds(5'000));
   }

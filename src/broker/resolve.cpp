@@ -42,9 +42,7 @@ TlsOptions resolveTls(const BrokerSettings& settings, const BrokerSettingNames& 
   const TlsOptions& tls = settings.tls;
   if (url.scheme != BrokerUrl::Scheme::Amqps) {
     const char* scheme = schemeName(url.scheme);
-    const char* why = url.isRedis()
-                          ? " (Redis over TLS is not supported: Debian 12's hiredis 0.14 has no TLS)"
-                          : "";
+    const char* why = url.isRedis() ? " (Redis over TLS is not supported: Debian 12's hiredis 0.14 has no TLS)" : "";
     if (settings.requireTls) {
       throw UsageError(
           fmt::format("{} refuses the unencrypted {}:// broker URL; use amqps://{}", names.requireTls, scheme, why));
@@ -71,9 +69,10 @@ TlsOptions resolveTls(const BrokerSettings& settings, const BrokerSettingNames& 
 void validateShards(const BrokerSettings& settings, const BrokerSettingNames& names, const BrokerUrl& url) {
   if (settings.shards == 0) return;
   if (url.scheme == BrokerUrl::Scheme::Redis) {
-    throw UsageError(fmt::format("{}: sharded queues need RabbitMQ (a consistent-hash exchange); over Redis run "
-                                 "several producers and aggregators on one queue instead",
-                                 names.shards));
+    throw UsageError(
+        fmt::format("{}: sharded queues need RabbitMQ (a consistent-hash exchange); over Redis run "
+                    "several producers and aggregators on one queue instead",
+                    names.shards));
   }
   if (settings.shards > amqp::kMaxShards) {
     throw UsageError(fmt::format("{}: at most {} shards, not {}", names.shards, amqp::kMaxShards, settings.shards));
@@ -88,10 +87,11 @@ void validateShards(const BrokerSettings& settings, const BrokerSettingNames& na
 void checkSameMaster(const BrokerUrl& url, const BrokerUrl& first, const BrokerSettingNames& names) {
   if (url.scheme != BrokerUrl::Scheme::RedisSentinel) return;
   if (url.masterName != first.masterName || url.db != first.db) {
-    throw UsageError(fmt::format("{}: bad broker URL: every redis-sentinel:// URL of a list must name the same master "
-                                 "and database ('{}' and '{}' differ)",
-                                 names.broker, escaped(first.masterName + "/" + std::to_string(first.db)),
-                                 escaped(url.masterName + "/" + std::to_string(url.db))));
+    throw UsageError(
+        fmt::format("{}: bad broker URL: every redis-sentinel:// URL of a list must name the same master "
+                    "and database ('{}' and '{}' differ)",
+                    names.broker, escaped(first.masterName + "/" + std::to_string(first.db)),
+                    escaped(url.masterName + "/" + std::to_string(url.db))));
   }
 }
 
@@ -102,10 +102,11 @@ void validateShardIds(const std::vector<uint32_t>& ids, uint32_t shards, const c
   if (shards == 0) throw UsageError(fmt::format("{}: give --shards N too (the queue's number of shards)", name));
   for (size_t i = 0; i < ids.size(); ++i) {
     if (ids[i] >= shards) {
-      throw UsageError(fmt::format("{}: there is no shard {} (--shards {}: ids 0 to {})", name, ids[i], shards,
-                                   shards - 1));
+      throw UsageError(
+          fmt::format("{}: there is no shard {} (--shards {}: ids 0 to {})", name, ids[i], shards, shards - 1));
     }
-    if (std::find(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(i), ids[i]) != ids.begin() + static_cast<std::ptrdiff_t>(i)) {
+    if (std::find(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(i), ids[i]) !=
+        ids.begin() + static_cast<std::ptrdiff_t>(i)) {
       throw UsageError(fmt::format("{}: shard {} is given twice", name, ids[i]));
     }
   }
@@ -120,7 +121,8 @@ void validateQueueName(const std::string& queue, const char* name) {
       throw UsageError(fmt::format("{}: '{}' contains a control character", name, escaped(queue)));
     }
   }
-  if (queue.starts_with("amq.")) throw UsageError(fmt::format("{}: names starting with 'amq.' are reserved by the broker", name));
+  if (queue.starts_with("amq."))
+    throw UsageError(fmt::format("{}: names starting with 'amq.' are reserved by the broker", name));
 }
 
 bool validStreamMaxAge(std::string_view age) {
@@ -146,8 +148,8 @@ QueueDeclaration resolveQueueDeclaration(const BrokerSettings& settings, const B
                                  escaped(settings.queueType)));
   }
   if (d.type != QueueType::Classic && url.scheme == BrokerUrl::Scheme::Redis) {
-    throw UsageError(fmt::format("{} {}: RabbitMQ only (a Redis queue is a list)", names.queueType,
-                                 settings.queueType));
+    throw UsageError(
+        fmt::format("{} {}: RabbitMQ only (a Redis queue is a list)", names.queueType, settings.queueType));
   }
   const bool retention = !settings.streamMaxAge.empty() || settings.streamMaxBytes > 0;
   if (retention && d.type != QueueType::Stream) {
@@ -156,9 +158,10 @@ QueueDeclaration resolveQueueDeclaration(const BrokerSettings& settings, const B
                                  names.queueType));
   }
   if (!settings.streamMaxAge.empty() && !validStreamMaxAge(settings.streamMaxAge)) {
-    throw UsageError(fmt::format("{}: '{}' is not an age as RabbitMQ takes it: a whole number and Y, M, D, h, m or s, "
-                                 "like 7D or 12h (M is months, m minutes)",
-                                 names.streamMaxAge, escaped(settings.streamMaxAge)));
+    throw UsageError(
+        fmt::format("{}: '{}' is not an age as RabbitMQ takes it: a whole number and Y, M, D, h, m or s, "
+                    "like 7D or 12h (M is months, m minutes)",
+                    names.streamMaxAge, escaped(settings.streamMaxAge)));
   }
   d.streamMaxAge = settings.streamMaxAge;
   d.streamMaxBytes = settings.streamMaxBytes;
@@ -170,9 +173,10 @@ QueueDeclaration resolveQueueDeclaration(const BrokerSettings& settings, const B
 void applyWaitReplicas(BrokerOptions& options, int replicas, std::chrono::milliseconds timeout, const char* name) {
   if (replicas < 0) throw UsageError(fmt::format("{}: must be 0 or more, not {}", name, replicas));
   if (replicas > 0 && !options.url.isRedis()) {
-    throw UsageError(fmt::format("{} needs a redis:// or redis-sentinel:// broker URL (RabbitMQ's confirms already "
-                                 "cover its replicas: use quorum queues)",
-                                 name));
+    throw UsageError(
+        fmt::format("{} needs a redis:// or redis-sentinel:// broker URL (RabbitMQ's confirms already "
+                    "cover its replicas: use quorum queues)",
+                    name));
   }
   if (timeout.count() < 1) throw UsageError(fmt::format("{}: the timeout must be at least 1 ms", name));
   options.waitReplicas = replicas;
@@ -187,7 +191,8 @@ BrokerOptions resolveBrokerSettings(const BrokerSettings& settings, const Broker
   for (size_t start = 0;;) {
     const size_t comma = text.find(',', start);
     const std::string one = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    if (one.empty()) throw UsageError(fmt::format("{}: bad broker URL: empty URL in the comma-separated list", names.broker));
+    if (one.empty())
+      throw UsageError(fmt::format("{}: bad broker URL: empty URL in the comma-separated list", names.broker));
     try {
       options.urls.push_back(parseBrokerUrl(one));
     } catch (const UsageError& e) {

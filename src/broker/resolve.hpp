@@ -5,8 +5,8 @@
 // file) and the client library (src/client/), so both accept and refuse exactly the same things.
 #include <optional>
 #include <string>
-#include <vector>
 #include <string_view>
+#include <vector>
 
 #include "broker/options.hpp"
 
@@ -18,13 +18,13 @@ struct BrokerSettings {
   // redis-sentinel:// only: the sentinels' password, already read (environment); replaces the URLs'.
   std::optional<std::string> sentinelPassword;
   std::string queue = "logs_queue";
-  TlsOptions tls;                       // amqps:// only
-  bool requireTls = false;              // refuse amqp:// and redis:// URLs
-  uint32_t shards = 0;                  // RabbitMQ: the queue is split into this many (0: not split)
+  TlsOptions tls;           // amqps:// only
+  bool requireTls = false;  // refuse amqp:// and redis:// URLs
+  uint32_t shards = 0;      // RabbitMQ: the queue is split into this many (0: not split)
   // How a missing log queue is declared (QueueDeclaration; RabbitMQ only).
-  std::string queueType = "classic";    // classic, quorum or stream
-  std::string streamMaxAge;             // stream only: "7D", as RabbitMQ's x-max-age
-  uint64_t streamMaxBytes = 0;          // stream only
+  std::string queueType = "classic";  // classic, quorum or stream
+  std::string streamMaxAge;           // stream only: "7D", as RabbitMQ's x-max-age
+  uint64_t streamMaxBytes = 0;        // stream only
 };
 
 // The names the error messages give the settings: the programs' flags by default; the client

@@ -27,8 +27,8 @@ SendWatchdog::~SendWatchdog() {
 
 void SendWatchdog::run() {
   using Clock = std::chrono::steady_clock;
-  const auto tick = std::min<std::chrono::milliseconds>(limit_ / 4 + std::chrono::milliseconds(1),
-                                                        std::chrono::milliseconds(500));
+  const auto tick =
+      std::min<std::chrono::milliseconds>(limit_ / 4 + std::chrono::milliseconds(1), std::chrono::milliseconds(500));
   int lastQueued = -1;
   auto stuckSince = Clock::now();
   std::unique_lock lock(mutex_);

@@ -11,8 +11,8 @@
 
 #include "broker/amqp/management.hpp"
 #include "broker/resolve.hpp"
-#include "core/error.hpp"
 #include "core/compress.hpp"
+#include "core/error.hpp"
 #include "core/escape.hpp"
 #include "core/progress_line.hpp"
 #include "core/secret.hpp"
@@ -28,9 +28,7 @@ static_assert(std::atomic<bool>::is_always_lock_free, "set from signal handlers"
 extern "C" void onStopSignal(int) { gStop.store(true); }
 extern "C" void onReopenSignal(int) { gReopen.store(true); }
 
-std::chrono::milliseconds seconds(double s) {
-  return std::chrono::milliseconds(static_cast<int64_t>(s * 1000.0));
-}
+std::chrono::milliseconds seconds(double s) { return std::chrono::milliseconds(static_cast<int64_t>(s * 1000.0)); }
 
 // stderr (colored on a terminal), clearing a progress line first (core/progress_line.hpp).
 using StderrSink = spdlog::sinks::ansicolor_stderr_sink_mt;
@@ -58,27 +56,31 @@ void warnOfPasswordOnCommandLine(std::string url) {
   }
   if (!warned && holdsUrlPassword(url)) {
     warned = true;
-    spdlog::warn("the --broker URL on the command line holds a password, which every user of this machine can "
-                 "read (ps): give it with --password-file FILE or the environment variable LOGSHIP_PASSWORD instead");
+    spdlog::warn(
+        "the --broker URL on the command line holds a password, which every user of this machine can "
+        "read (ps): give it with --password-file FILE or the environment variable LOGSHIP_PASSWORD instead");
   }
 }
 
 }  // namespace
 
 void addBrokerFlags(CLI::App& app, BrokerFlags& flags) {
-  flags.urlOption = app.add_option("--broker", flags.url,
-                 "Broker URL: amqp://USER:PASSWORD@HOST:PORT/VHOST, redis://:PASSWORD@HOST:PORT/DB or "
-                 "redis-sentinel://HOST:PORT/MASTER_NAME[/DB] (one per sentinel; their password in "
-                 "LOGSHIP_SENTINEL_PASSWORD); several URLs separated by commas are tried in turn (env LOGSHIP_BROKER; "
-                 "default amqp://guest:guest@localhost:5672/)")
-      ->envname("LOGSHIP_BROKER")
-      // A list: --broker A,B and --broker A --broker B are the same, and so is broker = [A, B] in a
-      // configuration file. The URLs are split again by resolveBroker().
-      ->delimiter(',')
-      ->multi_option_policy(CLI::MultiOptionPolicy::Join);
-  flags.passwordFileOption = app.add_option("--password-file", flags.passwordFile,
-                 "Read the broker password from this file (or set env LOGSHIP_PASSWORD); overrides the URL's")
-      ->check(CLI::ExistingFile);
+  flags.urlOption =
+      app.add_option(
+             "--broker", flags.url,
+             "Broker URL: amqp://USER:PASSWORD@HOST:PORT/VHOST, redis://:PASSWORD@HOST:PORT/DB or "
+             "redis-sentinel://HOST:PORT/MASTER_NAME[/DB] (one per sentinel; their password in "
+             "LOGSHIP_SENTINEL_PASSWORD); several URLs separated by commas are tried in turn (env LOGSHIP_BROKER; "
+             "default amqp://guest:guest@localhost:5672/)")
+          ->envname("LOGSHIP_BROKER")
+          // A list: --broker A,B and --broker A --broker B are the same, and so is broker = [A, B] in a
+          // configuration file. The URLs are split again by resolveBroker().
+          ->delimiter(',')
+          ->multi_option_policy(CLI::MultiOptionPolicy::Join);
+  flags.passwordFileOption =
+      app.add_option("--password-file", flags.passwordFile,
+                     "Read the broker password from this file (or set env LOGSHIP_PASSWORD); overrides the URL's")
+          ->check(CLI::ExistingFile);
   app.add_option("--queue", flags.queue, "Queue name")->capture_default_str();
   app.add_option("--shards", flags.shards,
                  "RabbitMQ: the queue is N queues QUEUE.shard.0 ... behind a consistent-hash exchange (plugin "
@@ -86,8 +88,7 @@ void addBrokerFlags(CLI::App& app, BrokerFlags& flags) {
                  "program of the queue")
       ->check(range(uint32_t{1}, uint32_t{256}))
       ->type_name("N");
-  app.add_option("--retry-seconds", flags.retrySeconds,
-                 "Keep retrying an unreachable broker this long before failing")
+  app.add_option("--retry-seconds", flags.retrySeconds, "Keep retrying an unreachable broker this long before failing")
       ->check(range(0.0, 86400.0))
       ->capture_default_str();
   app.add_option("--connect-timeout", flags.connectTimeoutSeconds, "Timeout of one connection attempt, in seconds")

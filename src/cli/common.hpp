@@ -18,19 +18,19 @@ inline constexpr int kExitFailure = 1;  // the work failed (broker unreachable, 
 inline constexpr int kExitUsage = 2;    // bad flag, value or URL
 
 struct BrokerFlags {
-  std::string url;           // --broker / LOGSHIP_BROKER
-  const CLI::Option* urlOption = nullptr;  // set by addBrokerFlags: was it on the command line?
-  std::string passwordFile;  // --password-file
+  std::string url;                                  // --broker / LOGSHIP_BROKER
+  const CLI::Option* urlOption = nullptr;           // set by addBrokerFlags: was it on the command line?
+  std::string passwordFile;                         // --password-file
   const CLI::Option* passwordFileOption = nullptr;  // set by addBrokerFlags: was it set by a configuration file?
   std::string queue = "logs_queue";
-  uint32_t shards = 0;       // --shards (RabbitMQ): the queue is split into this many; 0 = not split
+  uint32_t shards = 0;  // --shards (RabbitMQ): the queue is split into this many; 0 = not split
   double retrySeconds = 10;
   double connectTimeoutSeconds = 5;
   double reconnectSeconds = 0;  // set by the programs that reconnect, before addReconnectFlag
-  std::string tlsCa;        // --tls-ca / LOGSHIP_TLS_CA
-  std::string tlsCert;      // --tls-cert / LOGSHIP_TLS_CERT
-  std::string tlsKey;       // --tls-key / LOGSHIP_TLS_KEY
-  bool requireTls = false;  // --require-tls / LOGSHIP_REQUIRE_TLS
+  std::string tlsCa;            // --tls-ca / LOGSHIP_TLS_CA
+  std::string tlsCert;          // --tls-cert / LOGSHIP_TLS_CERT
+  std::string tlsKey;           // --tls-key / LOGSHIP_TLS_KEY
+  bool requireTls = false;      // --require-tls / LOGSHIP_REQUIRE_TLS
   // How a missing queue is declared (addQueueTypeFlags; BrokerSettings::queueType).
   std::string queueType = "classic";  // --queue-type
   std::string streamMaxAge;           // --stream-max-age

@@ -36,9 +36,7 @@ std::string typeBase(const CLI::Option& option) {
   return t.substr(0, t.find_first_of(": "));
 }
 
-bool isJoined(const CLI::Option& option) {
-  return option.get_multi_option_policy() == CLI::MultiOptionPolicy::Join;
-}
+bool isJoined(const CLI::Option& option) { return option.get_multi_option_policy() == CLI::MultiOptionPolicy::Join; }
 
 bool isRepeatable(const CLI::Option& option) { return option.get_items_expected_max() > 1; }
 
@@ -47,9 +45,18 @@ std::string expectation(const SettingKind& kind) {
   std::string many;
   switch (kind.kind) {
     case ValueKind::Flag: return "true or false";
-    case ValueKind::Integer: one = "an integer"; many = "integers"; break;
-    case ValueKind::Number: one = "a number"; many = "numbers"; break;
-    case ValueKind::Text: one = "a string"; many = "strings"; break;
+    case ValueKind::Integer:
+      one = "an integer";
+      many = "integers";
+      break;
+    case ValueKind::Number:
+      one = "a number";
+      many = "numbers";
+      break;
+    case ValueKind::Text:
+      one = "a string";
+      many = "strings";
+      break;
   }
   return kind.list ? fmt::format("{} or an array of {}", one, many) : one;
 }
@@ -208,8 +215,9 @@ class TableLoader {
   void add(const std::string& key, int line, const toml::node& node, const std::vector<SettingKind>& kinds) {
     const std::string setting = dashed(key);
     if (auto it = into_.find(setting); it != into_.end()) {
-      throw ConfigError(errorAt(path_, line, key,
-                                fmt::format("set twice: also as '{}' on line {}", escaped(it->second.key), it->second.line)));
+      throw ConfigError(
+          errorAt(path_, line, key,
+                  fmt::format("set twice: also as '{}' on line {}", escaped(it->second.key), it->second.line)));
     }
     ConfigValue value = readValue(path_, key, line, node);
     const bool ok = std::any_of(kinds.begin(), kinds.end(), [&](const SettingKind& k) { return accepts(k, value); });
@@ -440,7 +448,8 @@ ConfigFile ConfigFile::load(const std::string& path, const ProgramCatalog& catal
     if (const ProgramCatalog::Program* program = programNamed(catalog, dashed(name), &programName)) {
       const toml::table* table = node.as_table();
       if (table == nullptr) {
-        throw ConfigError(errorAt(path, line, name, fmt::format("names a program: give its settings in a table, [{}]", name)));
+        throw ConfigError(
+            errorAt(path, line, name, fmt::format("names a program: give its settings in a table, [{}]", name)));
       }
       TableLoader own(file.path_, file.programs_[programName]);
       for (auto&& [subKey, subNode] : *table) {
@@ -449,9 +458,9 @@ ConfigFile ConfigFile::load(const std::string& path, const ProgramCatalog& catal
         if (auto sub = program->subcommands.find(dashed(subName)); sub != program->subcommands.end()) {
           const toml::table* subTable = subNode.as_table();
           if (subTable == nullptr) {
-            throw ConfigError(errorAt(path, subLine, subName,
-                                      fmt::format("names a subcommand: give its settings in a table, [{}.{}]",
-                                                  programName, subName)));
+            throw ConfigError(errorAt(
+                path, subLine, subName,
+                fmt::format("names a subcommand: give its settings in a table, [{}.{}]", programName, subName)));
           }
           TableLoader subLoader(file.path_, file.subcommands_[programName][sub->first]);
           for (auto&& [k, v] : *subTable) {
@@ -468,7 +477,8 @@ ConfigFile ConfigFile::load(const std::string& path, const ProgramCatalog& catal
         }
         std::vector<SettingKind> kinds;
         kindsIn(*program, dashed(subName), kinds);
-        if (kinds.empty()) throw ConfigError(errorAt(path, subLine, subName, unknownSetting(dashed(subName), programName)));
+        if (kinds.empty())
+          throw ConfigError(errorAt(path, subLine, subName, unknownSetting(dashed(subName), programName)));
         own.add(subName, subLine, subNode, kinds);
       }
       continue;
@@ -477,12 +487,12 @@ ConfigFile ConfigFile::load(const std::string& path, const ProgramCatalog& catal
     for (const auto& [n, p] : catalog.programs()) kindsIn(p, dashed(name), kinds);
     if (kinds.empty()) {
       if (node.is_table()) {
-        throw ConfigError(errorAt(path, line, name,
-                                  fmt::format("no program is called so: the tables are {}", programList(catalog))));
+        throw ConfigError(
+            errorAt(path, line, name, fmt::format("no program is called so: the tables are {}", programList(catalog))));
       }
-      throw ConfigError(errorAt(path, line, name,
-                                isRunOption(dashed(name)) ? unknownSetting(dashed(name), "")
-                                                          : "no program has such a setting"));
+      throw ConfigError(
+          errorAt(path, line, name,
+                  isRunOption(dashed(name)) ? unknownSetting(dashed(name), "") : "no program has such a setting"));
     }
     top.add(name, line, node, kinds);
   }
@@ -506,11 +516,12 @@ const ConfigValue* ConfigFile::find(const std::string& program, const std::strin
 }
 
 void addConfigFlags(CLI::App& app) {
-  app.add_option("--config", "Read settings from this TOML file (env LOGSHIP_CONFIG); the command line and "
-                             "environment variables take precedence")
+  app.add_option("--config",
+                 "Read settings from this TOML file (env LOGSHIP_CONFIG); the command line and "
+                 "environment variables take precedence")
       ->type_name("FILE");
-  app.add_flag("--print-config")->description(
-      "Print the effective configuration (command line, environment, file, defaults) as TOML and exit");
+  app.add_flag("--print-config")
+      ->description("Print the effective configuration (command line, environment, file, defaults) as TOML and exit");
   for (CLI::App* sub : app.get_subcommands([](CLI::App* s) { return !s->get_name().empty(); })) addConfigFlags(*sub);
 }
 
@@ -564,7 +575,8 @@ std::string Configuration::toToml() const {
       "# {}: the effective configuration (command line > environment > configuration file{} > defaults).\n"
       "# Settings at their default are commented out. Load this file with --config FILE.\n",
       program, configPath_.empty() ? "" : " " + escaped(configPath_));
-  if (redacted) head += "# Passwords in URLs are shown as ***: give the password with password-file or LOGSHIP_PASSWORD.\n";
+  if (redacted)
+    head += "# Passwords in URLs are shown as ***: give the password with password-file or LOGSHIP_PASSWORD.\n";
   return head + body;
 }
 
@@ -637,7 +649,8 @@ Configuration configure(CLI::App& app, int argc, const char* const* argv,
         const ConfigValue* value = file.find(app.get_name(), subcommand, name);
         if (value == nullptr || value->texts.empty()) continue;  // an empty array leaves the default
         const SettingKind kind = settingKind(*option);
-        if (!accepts(kind, *value)) throw ConfigError(errorAt(path, value->line, value->key, typeMismatch({kind}, *value)));
+        if (!accepts(kind, *value))
+          throw ConfigError(errorAt(path, value->line, value->key, typeMismatch({kind}, *value)));
         applyTo(*option, value->texts,
                 [&](const std::string& what) { return ConfigError(errorAt(path, value->line, value->key, what)); });
         config.sources_[option] = fmt::format("{}:{}", escaped(path), value->line);

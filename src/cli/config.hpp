@@ -70,12 +70,12 @@ class ProgramCatalog {
 // One key of a file, typed and checked against the catalog.
 struct ConfigValue {
   enum class Type { String, Integer, Float, Boolean, Array, Other };
-  std::string key;                 // as written in the file
+  std::string key;  // as written in the file
   Type type = Type::Other;
   std::vector<Type> elementTypes;  // of an array
   std::vector<std::string> texts;  // the value(s) as command-line text
   int line = 0;
-  std::string typeName;            // "a string", "an integer", ...: for messages
+  std::string typeName;  // "a string", "an integer", ...: for messages
 };
 
 // A loaded configuration file: read, parsed and checked against every program of the catalog
@@ -89,14 +89,13 @@ class ConfigFile {
   const std::string& path() const { return path_; }
   // The value of `setting` for PROGRAM SUBCOMMAND ("" for none): [PROGRAM.SUBCOMMAND] first, then
   // [PROGRAM], then the top level. nullptr when the file does not set it.
-  const ConfigValue* find(const std::string& program, const std::string& subcommand,
-                          const std::string& setting) const;
+  const ConfigValue* find(const std::string& program, const std::string& subcommand, const std::string& setting) const;
 
  private:
   using Table = std::map<std::string, ConfigValue>;  // by setting name (dashes)
   std::string path_;
   Table top_;
-  std::map<std::string, Table> programs_;  // [PROGRAM] by program name
+  std::map<std::string, Table> programs_;                            // [PROGRAM] by program name
   std::map<std::string, std::map<std::string, Table>> subcommands_;  // [PROGRAM.SUBCOMMAND]
 };
 

@@ -15,13 +15,12 @@ void addMetricsFlag(CLI::App& app, std::string& listen) {
       ->type_name("ADDR");
 }
 
-ProgramMetrics::ProgramMetrics(const std::string& program, const std::string& listen)
-    : prefix_("logship_" + program) {
+ProgramMetrics::ProgramMetrics(const std::string& program, const std::string& listen) : prefix_("logship_" + program) {
   if (!listen.empty()) listen_ = metrics::parseListenAddress(listen);
   startTime_ = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   process_ = std::make_unique<metrics::Registry::Group>(registry_);
-  process_->gauge(prefix_ + "_build_info", "Always 1; the version of the program is its label",
-                  [] { return 1.0; }, {{"version", LOGSHIP_VERSION}});
+  process_->gauge(prefix_ + "_build_info", "Always 1; the version of the program is its label", [] { return 1.0; },
+                  {{"version", LOGSHIP_VERSION}});
   process_->gauge(prefix_ + "_start_time_seconds", "When the process started, in seconds since the Unix epoch",
                   [start = startTime_] { return start; });
 }

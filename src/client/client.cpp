@@ -196,8 +196,8 @@ void unregisterClient(Client::Impl* client) {
 
 Client::Impl::Impl(ClientOptions options)
     : options_(std::move(options)),
-      queue_(RecordQueue::Limits{options_.queueRecords, options_.queueBytes,
-                                 options_.overflow == OverflowPolicy::Block}),
+      queue_(
+          RecordQueue::Limits{options_.queueRecords, options_.queueBytes, options_.overflow == OverflowPolicy::Block}),
       pid_(getpid()) {
   if (options_.queueRecords == 0) refuse("ClientOptions::queueRecords: must be at least 1");
   if (options_.queueBytes == 0) refuse("ClientOptions::queueBytes: must be at least 1");
@@ -585,8 +585,9 @@ void Client::Impl::close() {
                   st.lastError.empty() ? std::string() : fmt::format(" (last error: {})", st.lastError));
   }
   if (remaining_.load() > 0) {
-    spdlog::warn("logship client: closed with {} record(s) not confirmed yet; they stay in the spool {} for the next run",
-                 remaining_.load(), escaped(options_.spoolDir));
+    spdlog::warn(
+        "logship client: closed with {} record(s) not confirmed yet; they stay in the spool {} for the next run",
+        remaining_.load(), escaped(options_.spoolDir));
   }
 }
 

@@ -9,8 +9,7 @@ namespace logship {
 RecordQueue::Pushed RecordQueue::push(QueuedRecord&& record) {
   std::unique_lock lock(mu_);
   auto fits = [&] {
-    return heldRecords_ == 0 ||
-           (heldRecords_ < limits_.records && heldBytes_ + record.bytes <= limits_.bytes);
+    return heldRecords_ == 0 || (heldRecords_ < limits_.records && heldBytes_ + record.bytes <= limits_.bytes);
   };
   if (!closed_ && !fits() && limits_.block) {
     spaceCv_.wait(lock, [&] { return closed_ || fits(); });

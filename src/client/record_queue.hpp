@@ -61,9 +61,9 @@ class RecordQueue {
   // Makes the current or next takeAll() return at once.
   void wake();
 
-  uint64_t accepted() const;  // pushes that queued their record
-  uint64_t refused() const;   // pushes refused: full (without block) or closed
-  size_t queued() const;      // queued, not taken
+  uint64_t accepted() const;   // pushes that queued their record
+  uint64_t refused() const;    // pushes refused: full (without block) or closed
+  size_t queued() const;       // queued, not taken
   size_t heldRecords() const;  // queued, or taken and not released
   size_t heldBytes() const;
 

@@ -179,7 +179,8 @@ BrokerUrl parseBrokerUrl(std::string_view text) {
     const auto cut = path.find('/');
     url.masterName = percentDecode(path.substr(0, cut), "master name");
     if (url.masterName.empty()) {
-      throw UsageError("bad broker URL: redis-sentinel:// needs the master's name: redis-sentinel://HOST:PORT/MASTER_NAME");
+      throw UsageError(
+          "bad broker URL: redis-sentinel:// needs the master's name: redis-sentinel://HOST:PORT/MASTER_NAME");
     }
     if (cut != std::string_view::npos) url.db = parseRedisDb(path.substr(cut + 1));
   } else if (url.scheme == BrokerUrl::Scheme::Redis) {

@@ -112,8 +112,8 @@ bool inflateZstd(std::string_view body, std::string& buffer, std::string& error)
 
 }  // namespace
 
-bool inflatedBody(std::string_view body, std::span<const Header> headers, std::string& buffer,
-                  std::string_view& out, std::string& error) {
+bool inflatedBody(std::string_view body, std::span<const Header> headers, std::string& buffer, std::string_view& out,
+                  std::string& error) {
   out = body;
   const Header* encoding = nullptr;
   for (const auto& h : headers) {

@@ -46,7 +46,7 @@ class BodyCompressor {
 // logship-encoding header; its inflated form (in `buffer`) for logship-encoding: zstd. False with a
 // one-line reason in `error` for another encoding, or a body that is not one complete zstd frame of
 // at most wire::kMaxInflatedBytes.
-bool inflatedBody(std::string_view body, std::span<const Header> headers, std::string& buffer,
-                  std::string_view& out, std::string& error);
+bool inflatedBody(std::string_view body, std::span<const Header> headers, std::string& buffer, std::string_view& out,
+                  std::string& error);
 
 }  // namespace logship

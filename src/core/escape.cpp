@@ -7,8 +7,7 @@
 namespace logship {
 namespace {
 
-constexpr std::array<char, 16> kHex{'0', '1', '2', '3', '4', '5', '6', '7',
-                                    '8', '9', 'a', 'b', 'c', 'd', 'e', 'f'};
+constexpr std::array<char, 16> kHex{'0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'a', 'b', 'c', 'd', 'e', 'f'};
 
 // kPipe: the text format's message, where '|' also leaves the fast path (appendEscapedMessage).
 template <bool kPipe>
@@ -29,8 +28,8 @@ template <bool kPipe>
 bool mayHoldSpecial(uint64_t w) {
   constexpr uint64_t kOnes = 0x0101010101010101ULL;
   constexpr uint64_t kHigh = 0x8080808080808080ULL;
-  const uint64_t control = (w - kOnes * 0x20) & ~w;            // high bit of bytes < 0x20
-  const uint64_t high = w | (w + kOnes);                        // high bit of bytes >= 0x7f
+  const uint64_t control = (w - kOnes * 0x20) & ~w;  // high bit of bytes < 0x20
+  const uint64_t high = w | (w + kOnes);             // high bit of bytes >= 0x7f
   // '\\' (0x5c) and '|' (0x7c) differ only in bit 0x20: with it set, one compare finds both.
   const uint64_t folded = kPipe ? (w | (kOnes * 0x20)) ^ (kOnes * static_cast<unsigned char>('|'))
                                 : w ^ (kOnes * static_cast<unsigned char>('\\'));
@@ -62,8 +61,7 @@ bool mustEscapeCodePoint(char32_t cp) {
 }
 
 void appendUnicodeEscape(std::string& out, char32_t cp) {
-  const char buf[6] = {'\\', 'u', kHex[(cp >> 12) & 0xf], kHex[(cp >> 8) & 0xf], kHex[(cp >> 4) & 0xf],
-                       kHex[cp & 0xf]};
+  const char buf[6] = {'\\', 'u', kHex[(cp >> 12) & 0xf], kHex[(cp >> 8) & 0xf], kHex[(cp >> 4) & 0xf], kHex[cp & 0xf]};
   out.append(buf, 6);
 }
 
@@ -249,10 +247,22 @@ void appendUnescaped(std::string& out, std::string_view in) {
     const char kind = rest.empty() ? '\0' : rest[0];
     int64_t v = -1;
     switch (kind) {
-      case '\\': out += '\\'; i += 2; continue;
-      case 'n': out += '\n'; i += 2; continue;
-      case 'r': out += '\r'; i += 2; continue;
-      case 't': out += '\t'; i += 2; continue;
+      case '\\':
+        out += '\\';
+        i += 2;
+        continue;
+      case 'n':
+        out += '\n';
+        i += 2;
+        continue;
+      case 'r':
+        out += '\r';
+        i += 2;
+        continue;
+      case 't':
+        out += '\t';
+        i += 2;
+        continue;
       case 'x':
         if ((v = hexNumber(rest.substr(1), 2)) >= 0) {
           out += static_cast<char>(v);

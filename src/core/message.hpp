@@ -74,9 +74,9 @@ void setRecordedDeliveries(std::vector<Header>& headers, uint32_t count);
 
 // What became of the body of a message over --max-message-bytes, as its dead letter's reason says.
 enum class OversizeBody {
-  Read,          // read whole, dead-lettered with it
-  SkippedUnread, // RabbitMQ: refused from the size its content header declares, its frames skipped
-  KeptInRedis,   // Redis: refused from its size in Redis, moved to the dead list there, body and all
+  Read,           // read whole, dead-lettered with it
+  SkippedUnread,  // RabbitMQ: refused from the size its content header declares, its frames skipped
+  KeptInRedis,    // Redis: refused from its size in Redis, moved to the dead list there, body and all
 };
 // The kDeadReason of a message whose body of `size` bytes is over `limit`: "message of SIZE " and
 // tooLargeReasonAfterSize(), which the Redis take script appends to the size it measured itself.
@@ -159,8 +159,7 @@ class DecodedMessage {
 
   // False with a one-line reason in `error` (and size() == 0) when the message cannot be decoded.
   // The views stay valid while `body` is alive and unchanged and this object is not decoded again.
-  bool decode(std::string_view body, std::span<const Header> headers, int64_t fallbackTimestampUs,
-              std::string& error);
+  bool decode(std::string_view body, std::span<const Header> headers, int64_t fallbackTimestampUs, std::string& error);
 
   size_t size() const { return count_; }
   // Level, service, host and fields of every record (message and id: the first record's).
@@ -197,7 +196,7 @@ bool decodeRecords(std::string_view body, std::span<const Header> headers, int64
 // Turns a received message back into a record. Returns false with a one-line reason in `error` when
 // the envelope is present but unusable (wrong version, non-string or malformed logship-* header).
 // `fallbackTimestampUs` is used for plain messages that carry no logship timestamp.
-bool decodeMessage(std::string_view body, std::span<const Header> headers, int64_t fallbackTimestampUs,
-                   Record& out, std::string& error);
+bool decodeMessage(std::string_view body, std::span<const Header> headers, int64_t fallbackTimestampUs, Record& out,
+                   std::string& error);
 
 }  // namespace logship

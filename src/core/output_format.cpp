@@ -282,8 +282,7 @@ void LineFormatter::setMetadata(const Record& record) {
   middle_.clear();
   suffix_.clear();
   switch (format_) {
-    case OutputFormat::Raw:
-      break;
+    case OutputFormat::Raw: break;
     case OutputFormat::Text:
       middle_ += ' ';
       middle_ += levelLabel(record.level);
@@ -351,9 +350,7 @@ void LineFormatter::appendTimestamp(std::string& out, int64_t timestampUs) {
 
 void LineFormatter::append(std::string& out, int64_t timestampUs, std::string_view message) {
   switch (format_) {
-    case OutputFormat::Raw:
-      appendEscaped(out, message);
-      break;
+    case OutputFormat::Raw: appendEscaped(out, message); break;
     case OutputFormat::Text:
       appendTimestamp(out, timestampUs);
       out += middle_;

@@ -39,8 +39,8 @@ class LineFormatter {
   std::string service_;
   std::string host_;
   std::vector<Field> fields_;
-  std::string middle_;  // text: " LABEL service@host "; json: the keys and values from level to message
-  std::string suffix_;  // text: " | k=v ..."; json: the closing quote, fields and brace
+  std::string middle_;          // text: " LABEL service@host "; json: the keys and values from level to message
+  std::string suffix_;          // text: " | k=v ..."; json: the closing quote, fields and brace
   int64_t second_ = INT64_MIN;  // the second whose "YYYY-MM-DDTHH:MM:SS." is in secondText_
   std::string secondText_;
 };
@@ -60,7 +60,7 @@ struct LineParts {
   // json: the message. raw: the whole line. text: the message AND the " | KEY=VALUE ..." fields
   // after it (recordFromLine splits them).
   std::string_view message;
-  std::string_view fields;     // json: the fields object "{...}" or empty; text, raw: empty
+  std::string_view fields;  // json: the fields object "{...}" or empty; text, raw: empty
 };
 
 // Splits `line` (without its '\n') into its parts. Returns false if the line is not in `format`:

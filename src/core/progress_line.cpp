@@ -37,9 +37,7 @@ ProgressLine::~ProgressLine() { clear(); }
 
 bool ProgressLine::stderrIsTerminal() { return ::isatty(STDERR_FILENO) == 1; }
 
-bool ProgressLine::due() const {
-  return enabled_ && std::chrono::steady_clock::now() - lastDraw_ >= interval_;
-}
+bool ProgressLine::due() const { return enabled_ && std::chrono::steady_clock::now() - lastDraw_ >= interval_; }
 
 void ProgressLine::draw(std::string_view text, bool force) {
   if (!enabled_) return;

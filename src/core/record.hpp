@@ -49,8 +49,7 @@ inline constexpr size_t kMaxFieldKeyBytes = 128;  // keys given by users are ref
 // input brings (producer/input/record_fields.hpp replaces other bytes by '_'), so that the text
 // output format can always be read back.
 constexpr bool fieldKeyByte(unsigned char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
-         c == '-';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
 }
 
 // What is wrong with `key` as a field key given by a user (log_producer --field, the client

@@ -64,8 +64,8 @@ void encodeRecord(const Record& record, Message& out) {
   if (!record.id.empty()) out.headers.push_back({std::string(wire::kId), record.id});
 }
 
-bool decodeMessage(std::string_view body, std::span<const Header> headers, int64_t fallbackTimestampUs,
-                   Record& out, std::string& error) {
+bool decodeMessage(std::string_view body, std::span<const Header> headers, int64_t fallbackTimestampUs, Record& out,
+                   std::string& error) {
   out = Record{};
   out.message.assign(body);
   out.timestampUs = fallbackTimestampUs;
@@ -247,14 +247,15 @@ bool DecodedMessage::decode(std::string_view body, std::span<const Header> heade
   if (!decodeMessage({}, headers, fallbackTimestampUs, meta_, error)) return false;
   uint64_t n = 0;
   if (!batch->isString || !parseU64(batch->value, n) || n < 1 || n > wire::kMaxBatchRecords) {
-    error = fmt::format("header {} must be a record count from 1 to {}, got '{}'", wire::kBatch,
-                        wire::kMaxBatchRecords, escaped(batch->value));
+    error = fmt::format("header {} must be a record count from 1 to {}, got '{}'", wire::kBatch, wire::kMaxBatchRecords,
+                        escaped(batch->value));
     return false;
   }
   starts_.clear();
   starts_.push_back(0);
-  for (const char* p = body.data(); (p = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(
-                                         body.data() + body.size() - p)))) != nullptr;
+  for (const char* p = body.data();
+       (p = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(body.data() + body.size() - p)))) !=
+       nullptr;
        ++p) {
     starts_.push_back(static_cast<size_t>(p - body.data()) + 1);
     if (starts_.size() > n) break;
@@ -273,7 +274,8 @@ bool DecodedMessage::decode(std::string_view body, std::span<const Header> heade
     }
   }
   std::string_view rest = deltas != nullptr ? std::string_view(deltas->value) : std::string_view();
-  if (deltas != nullptr && (!deltas->isString || static_cast<size_t>(std::count(rest.begin(), rest.end(), ',')) + 1 != n - 1)) {
+  if (deltas != nullptr &&
+      (!deltas->isString || static_cast<size_t>(std::count(rest.begin(), rest.end(), ',')) + 1 != n - 1)) {
     error = fmt::format("header {} must hold {} comma-separated numbers", wire::kTsDeltas, n - 1);
     return false;
   }

@@ -4,7 +4,8 @@
 //
 // A rotated file of output NAME is "NAME.<YYYYMMDD>T<HHMMSS>Z[_NNNN][.zst]": the UTC second of its
 // rotation, then _0001, _0002, ... for further rotations within that same second, then .zst once it
-// is compressed. Such names sort in time order as plain strings. While being compressed, ".NAME.<...>.zst.tmp" (hidden, so `NAME*` never matches it).
+// is compressed. Such names sort in time order as plain strings. While being compressed, ".NAME.<...>.zst.tmp" (hidden,
+// so `NAME*` never matches it).
 #include <cstdint>
 #include <optional>
 #include <string>

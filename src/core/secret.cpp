@@ -1,8 +1,8 @@
 #include "core/secret.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <algorithm>
 #include <fstream>
 #include <utility>
 

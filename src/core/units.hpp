@@ -20,7 +20,8 @@ std::optional<uint64_t> parseByteSize(std::string_view text);
 std::optional<std::chrono::seconds> parseDuration(std::string_view text);
 
 // What both accept, for error messages.
-inline constexpr std::string_view kByteSizeSyntax = "a whole number of bytes with an optional unit K, M, G, T (1024-based), like 64K, 100M, 1G";
+inline constexpr std::string_view kByteSizeSyntax =
+    "a whole number of bytes with an optional unit K, M, G, T (1024-based), like 64K, 100M, 1G";
 inline constexpr std::string_view kDurationSyntax = "a whole number and s, m, h, d or w, like 90s, 15m, 1h, 7d";
 
 // "1.5 GiB", "100 KiB", "12 bytes": for log lines.

@@ -15,11 +15,12 @@ int setup(const BrokerOptions& broker, const std::string& queue) {
     fmt::print("'{}' and dead-letter list '{}' on {} are ready (Redis lists need no declaration)\n", escaped(queue),
                escaped(deadLetterQueueName(queue)), broker.url.redacted());
   } else if (broker.shards > 0) {
-    fmt::print("declared {} durable queues '{}' ... '{}' behind consistent-hash exchange '{}' (hash-property {}, "
-               "weight {} each; bound to topic exchange '{}' with '#') and dead-letter queue '{}' on {}\n",
-               broker.shards, escaped(amqp::shardQueueName(queue, 0)), escaped(amqp::shardQueueName(queue, broker.shards - 1)),
-               escaped(amqp::shardExchangeName(queue)), amqp::kShardHashProperty, amqp::kShardBindingWeight,
-               escaped(amqp::exchangeName(queue)), escaped(deadLetterQueueName(queue)), broker.url.redacted());
+    fmt::print(
+        "declared {} durable queues '{}' ... '{}' behind consistent-hash exchange '{}' (hash-property {}, "
+        "weight {} each; bound to topic exchange '{}' with '#') and dead-letter queue '{}' on {}\n",
+        broker.shards, escaped(amqp::shardQueueName(queue, 0)), escaped(amqp::shardQueueName(queue, broker.shards - 1)),
+        escaped(amqp::shardExchangeName(queue)), amqp::kShardHashProperty, amqp::kShardBindingWeight,
+        escaped(amqp::exchangeName(queue)), escaped(deadLetterQueueName(queue)), broker.url.redacted());
   } else {
     fmt::print("{} (on {})\n", found, broker.url.redacted());
   }

@@ -9,8 +9,8 @@
 #include <nlohmann/json.hpp>
 
 #include "broker/factory.hpp"
-#include "core/error.hpp"
 #include "core/compress.hpp"
+#include "core/error.hpp"
 #include "core/escape.hpp"
 #include "core/timestamp.hpp"
 #include "ctl/commands.hpp"
@@ -95,7 +95,8 @@ int list(Admin& admin, const std::string& queue, const DeadRequest& request, con
   const uint64_t limit = request.limit == 0 ? 100 : request.limit;
   uint64_t shown = 0;
   nlohmann::ordered_json array = nlohmann::ordered_json::array();
-  if (!request.json) fmt::print("{:>6}  {:<27}  {:<24}  {:>8}  {} | {}\n", "#", "TIME", "ID", "BYTES", "REASON", "BODY");
+  if (!request.json)
+    fmt::print("{:>6}  {:<27}  {:<24}  {:>8}  {} | {}\n", "#", "TIME", "ID", "BYTES", "REASON", "BODY");
   admin.peekDeadLetters(queue, [&](const DeadLetter& d) {
     if (!selection.matches(d)) return true;
     if (request.json) {
@@ -104,8 +105,8 @@ int list(Admin& admin, const std::string& queue, const DeadRequest& request, con
       const Message& m = d.message;
       const std::string id = escaped(header(m, wire::kId));
       const std::string time = timeOf(m);
-      fmt::print("{:>6}  {:<27}  {:<24}  {:>8}  {} | {}\n", d.position, time.empty() ? "-" : time, id.empty() ? "-" : id,
-                 m.body.size(), escaped(header(m, wire::kDeadReason)), preview(m));
+      fmt::print("{:>6}  {:<27}  {:<24}  {:>8}  {} | {}\n", d.position, time.empty() ? "-" : time,
+                 id.empty() ? "-" : id, m.body.size(), escaped(header(m, wire::kDeadReason)), preview(m));
     }
     return ++shown < limit;
   });
@@ -113,8 +114,11 @@ int list(Admin& admin, const std::string& queue, const DeadRequest& request, con
     fmt::print("{}\n", dumpJson(array));
   } else {
     const bool all = selection.position == 0 && selection.id.empty() && selection.reason.empty();
-    fmt::print("{} of {} dead letter(s) in '{}'{}\n", shown, std::max(total, shown), escaped(deadLetterQueueName(queue)),
-               shown == limit && shown < total ? fmt::format(" (--limit {})", limit) : all ? "" : " (selected)");
+    fmt::print("{} of {} dead letter(s) in '{}'{}\n", shown, std::max(total, shown),
+               escaped(deadLetterQueueName(queue)),
+               shown == limit && shown < total ? fmt::format(" (--limit {})", limit)
+               : all                           ? ""
+                                               : " (selected)");
   }
   return 0;
 }
@@ -186,8 +190,8 @@ int dead(const BrokerOptions& broker, const std::string& queue, const DeadReques
     fmt::print("removed {} dead letter(s) from '{}'\n", admin->purgeDeadLetters(queue), deadQueue);
     return 0;
   }
-  const uint64_t moved =
-      admin->requeueDeadLetters(queue, [&](const DeadLetter& d) { return selection.matches(d); }, request.limit);
+  const uint64_t moved = admin->requeueDeadLetters(
+      queue, [&](const DeadLetter& d) { return selection.matches(d); }, request.limit);
   fmt::print("moved {} dead letter(s) from '{}' back to '{}'\n", moved, deadQueue, escaped(queue));
   return 0;
 }

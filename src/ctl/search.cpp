@@ -15,9 +15,9 @@
 #include "core/escape.hpp"
 #include "core/io.hpp"
 #include "core/progress_line.hpp"
+#include "core/rotated_name.hpp"
 #include "core/timestamp.hpp"
 #include "ctl/commands.hpp"
-#include "core/rotated_name.hpp"
 #include "search/file_order.hpp"
 #include "search/file_scan.hpp"
 
@@ -139,8 +139,8 @@ search::Query buildQuery(const SearchRequest& r) {
   if (!r.level.empty()) {
     q.minLevel = parseLevel(r.level);
     if (!q.minLevel) {
-      throw UsageError(fmt::format("--level: unknown level '{}' (trace, debug, info, warn, error, fatal)",
-                                   escaped(r.level)));
+      throw UsageError(
+          fmt::format("--level: unknown level '{}' (trace, debug, info, warn, error, fatal)", escaped(r.level)));
     }
   }
   q.services = r.services;
@@ -223,10 +223,11 @@ int search(const SearchRequest& request) {
                                    displayName(path)));
       }
       if (r.counts.unparsable > 0) {
-        warn(progress,
-             fmt::format("{}: {} of {} lines are not in the {} format{} (the first is line {}); they were not matched",
-                         displayName(path), r.counts.unparsable, r.counts.lines, outputFormatName(r.format),
-                         r.formatDetected ? " it was detected in" : " given by --format", r.counts.firstUnparsableLine));
+        warn(
+            progress,
+            fmt::format("{}: {} of {} lines are not in the {} format{} (the first is line {}); they were not matched",
+                        displayName(path), r.counts.unparsable, r.counts.lines, outputFormatName(r.format),
+                        r.formatDetected ? " it was detected in" : " given by --format", r.counts.firstUnparsableLine));
       }
     } catch (const search::FileError& e) {
       out.flush();  // the matches found before the error come first

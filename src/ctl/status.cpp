@@ -4,13 +4,13 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include "broker/amqp/topology.hpp"
 #include "broker/factory.hpp"
-#include "ctl/commands.hpp"
 #include "core/escape.hpp"
+#include "ctl/commands.hpp"
 
 namespace logship::ctl {
 namespace {
@@ -23,7 +23,9 @@ std::string seconds(std::chrono::milliseconds ms) {
   return fmt::format("{:.1f} s", static_cast<double>(ms.count()) / 1000.0);
 }
 
-nlohmann::ordered_json optionalJson(const std::optional<uint64_t>& v) { return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(); }
+nlohmann::ordered_json optionalJson(const std::optional<uint64_t>& v) {
+  return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json();
+}
 
 nlohmann::ordered_json optionalJson(const std::optional<double>& v) {
   return v ? nlohmann::ordered_json(std::round(*v * 100) / 100) : nlohmann::ordered_json();
@@ -74,25 +76,26 @@ void printReplication(const ReplicationStats& r) {
 
 nlohmann::ordered_json toJson(const QueueStats& s, const std::optional<uint64_t>& deadLetters) {
   nlohmann::ordered_json q = {{"queue", s.name},
-                      {"exists", s.exists},
-                      {"ready", s.messagesReady},
-                      {"unacked", optionalJson(s.messagesUnacked)},
-                      {"consumers", s.consumers},
-                      {"publish_rate", optionalJson(s.publishRate)},
-                      {"deliver_rate", optionalJson(s.deliverRate)},
-                      {"source", sourceName(s.source)}};
+                              {"exists", s.exists},
+                              {"ready", s.messagesReady},
+                              {"unacked", optionalJson(s.messagesUnacked)},
+                              {"consumers", s.consumers},
+                              {"publish_rate", optionalJson(s.publishRate)},
+                              {"deliver_rate", optionalJson(s.deliverRate)},
+                              {"source", sourceName(s.source)}};
   if (deadLetters) q["dead_letters"] = *deadLetters;
   if (s.source == StatsSource::Redis) {
     nlohmann::ordered_json lists = nlohmann::ordered_json::array();
     for (const auto& p : s.processing) {
-      lists.push_back({{"consumer", p.consumerId},
-                       {"messages", p.messages},
-                       {"alive", p.alive},
-                       {"owner_gone", p.ownerGone},
-                       {"owner_host", p.alive || p.ownerGone ? nlohmann::ordered_json(p.ownerHost) : nlohmann::ordered_json()},
-                       {"owner_pid", p.alive || p.ownerGone ? nlohmann::ordered_json(p.ownerPid) : nlohmann::ordered_json()},
-                       {"lease_age_seconds", optionalSeconds(p.leaseAge)},
-                       {"lease_expires_in_seconds", optionalSeconds(p.leaseExpiresIn)}});
+      lists.push_back(
+          {{"consumer", p.consumerId},
+           {"messages", p.messages},
+           {"alive", p.alive},
+           {"owner_gone", p.ownerGone},
+           {"owner_host", p.alive || p.ownerGone ? nlohmann::ordered_json(p.ownerHost) : nlohmann::ordered_json()},
+           {"owner_pid", p.alive || p.ownerGone ? nlohmann::ordered_json(p.ownerPid) : nlohmann::ordered_json()},
+           {"lease_age_seconds", optionalSeconds(p.leaseAge)},
+           {"lease_expires_in_seconds", optionalSeconds(p.leaseExpiresIn)}});
     }
     q["processing"] = std::move(lists);
   }
@@ -129,17 +132,20 @@ void printSource(const QueueStats& main) {
         lease = "held by a process of this host that is gone: `logctl recover` puts its messages back";
       } else if (p.alive) {
         owner = fmt::format("{} pid {}", escaped(p.ownerHost), p.ownerPid);
-        lease = p.leaseAge ? fmt::format("renewed {} ago, expires in {}", seconds(*p.leaseAge), seconds(*p.leaseExpiresIn))
-                           : fmt::format("expires in {}", seconds(*p.leaseExpiresIn));
+        lease = p.leaseAge
+                    ? fmt::format("renewed {} ago, expires in {}", seconds(*p.leaseAge), seconds(*p.leaseExpiresIn))
+                    : fmt::format("expires in {}", seconds(*p.leaseExpiresIn));
       }
       fmt::print("{:<56} {:>8}  {:<28} {}\n", escaped(p.consumerId), p.messages, owner, lease);
     }
   } else if (main.source == StatsSource::ManagementApi) {
-    fmt::print("\n(RabbitMQ management API: the rates and counts are as of its last statistics sample, every 5 s by "
-               "default)\n");
+    fmt::print(
+        "\n(RabbitMQ management API: the rates and counts are as of its last statistics sample, every 5 s by "
+        "default)\n");
   } else {
-    fmt::print("\n(AMQP passive declare: ready and consumers only; the management API gives unacked counts and "
-               "rates)\n");
+    fmt::print(
+        "\n(AMQP passive declare: ready and consumers only; the management API gives unacked counts and "
+        "rates)\n");
   }
 }
 
@@ -149,7 +155,6 @@ void printTable(const QueueStats (&stats)[2]) {
   printRow(escaped(stats[1].name), stats[1], "-");
   printSource(stats[0]);
 }
-
 
 // A sharded queue (--shards N) as one queue: the shards' numbers added up (unacked and rates only
 // when every shard has them); it exists when every shard does.

@@ -38,9 +38,10 @@ bool TailFilter::matches(const Record& r) const {
 void validateServiceName(const std::string& name) {
   const std::string_view problem = recordNameProblem(name);
   if (problem.empty()) return;
-  throw UsageError(fmt::format("--service '{}': {}: no producer sends such a service (records sent without "
-                               "--service have the service '-')",
-                               escaped(name), problem));
+  throw UsageError(
+      fmt::format("--service '{}': {}: no producer sends such a service (records sent without "
+                  "--service have the service '-')",
+                  escaped(name), problem));
 }
 
 uint64_t RecordGaps::note(std::string_view id) {
@@ -92,8 +93,8 @@ TailOptions tailOptions(const std::string& queue, const TailRequest& request, Ta
   if (!request.level.empty()) {
     const auto level = parseLevel(request.level);
     if (!level) {
-      throw UsageError(fmt::format("--level: unknown level '{}' (trace, debug, info, warn, error, fatal)",
-                                   escaped(request.level)));
+      throw UsageError(
+          fmt::format("--level: unknown level '{}' (trace, debug, info, warn, error, fatal)", escaped(request.level)));
     }
     options.minLevel = *level;
   }
@@ -119,7 +120,8 @@ int tail(const BrokerOptions& broker, const std::string& queue, const TailReques
   TailFilter filter;
   const TailOptions options = tailOptions(queue, request, filter);
   const auto format = parseOutputFormat(request.format);
-  if (!format) throw UsageError(fmt::format("--format: unknown format '{}' (text, json, raw)", escaped(request.format)));
+  if (!format)
+    throw UsageError(fmt::format("--format: unknown format '{}' (text, json, raw)", escaped(request.format)));
   const bool redis = broker.url.isRedis();
   const std::atomic<bool> notStopped{false};
   const std::atomic<bool>& stop = broker.stopRequested != nullptr ? *broker.stopRequested : notStopped;
@@ -143,9 +145,10 @@ int tail(const BrokerOptions& broker, const std::string& queue, const TailReques
     if (!now && Clock::now() - lastMissedWarning < std::chrono::seconds(1)) return;
     const std::string why =
         redis ? "it fell behind and Redis disconnected it (client-output-buffer-limit pubsub), or it was reconnecting"
-              : fmt::format("it fell behind: the broker keeps at most --backlog {} messages for it and drops the oldest, "
-                            "or it was reconnecting",
-                            options.maxBacklog);
+              : fmt::format(
+                    "it fell behind: the broker keeps at most --backlog {} messages for it and drops the oldest, "
+                    "or it was reconnecting",
+                    options.maxBacklog);
     warn(fmt::format("{} record(s) were dropped for this tail ({} in all): {}", gaps.missed() - missedShown,
                      gaps.missed(), why));
     missedShown = gaps.missed();

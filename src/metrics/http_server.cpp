@@ -33,10 +33,10 @@ namespace {
 constexpr const char* kContentType = "text/plain; version=0.0.4; charset=utf-8";
 // The limits of the endpoint (docs/OPERATIONS.md, "Metrics and health checks").
 constexpr auto kRequestDeadline = std::chrono::seconds(5);  // to send the whole request head; to write the answer
-constexpr size_t kMaxConnections = 64;                       // reading their request; more: the oldest idle closed
-constexpr size_t kMaxHeadBytes = 8192;                       // a longer request head: closed
-constexpr size_t kWorkers = 2;                               // answering /metrics (and / ...)
-constexpr size_t kMaxJobs = 16;                              // waiting for or on a worker; more: closed
+constexpr size_t kMaxConnections = 64;                      // reading their request; more: the oldest idle closed
+constexpr size_t kMaxHeadBytes = 8192;                      // a longer request head: closed
+constexpr size_t kWorkers = 2;                              // answering /metrics (and / ...)
+constexpr size_t kMaxJobs = 16;                             // waiting for or on a worker; more: closed
 
 struct AddrInfo {
   addrinfo* list = nullptr;
@@ -111,8 +111,8 @@ std::string ListenAddress::text() const {
 
 ListenAddress parseListenAddress(std::string_view text, std::string_view flag) {
   auto bad = [&](std::string_view why) {
-    return UsageError(fmt::format("{} '{}': {} (expected HOST:PORT, e.g. 127.0.0.1:9464 or [::1]:9464)", flag,
-                                  escaped(text), why));
+    return UsageError(
+        fmt::format("{} '{}': {} (expected HOST:PORT, e.g. 127.0.0.1:9464 or [::1]:9464)", flag, escaped(text), why));
   };
   ListenAddress a;
   std::string_view port;
@@ -213,7 +213,8 @@ class DeadlineStream final : public httplib::Stream {
  private:
   bool wait(short events) const {
     for (;;) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - std::chrono::steady_clock::now());
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - std::chrono::steady_clock::now());
       pollfd p{c_.fd(), events, 0};
       const int rc = ::poll(&p, 1, static_cast<int>(std::max<int64_t>(left.count(), 0)));
       if (rc > 0) return true;
@@ -254,9 +255,9 @@ struct HttpServer::Impl {
   ListenAddress address;
   std::thread thread;
   std::atomic<bool> stop{false};
-  UniqueFd wake[2];  // a pipe: the destructor writes to it to end the loop
+  UniqueFd wake[2];                              // a pipe: the destructor writes to it to end the loop
   std::unique_ptr<httplib::ThreadPool> workers;  // started once the address is bound
-  std::atomic<size_t> jobs{0};  // connections handed to the workers and not finished
+  std::atomic<size_t> jobs{0};                   // connections handed to the workers and not finished
 
   ~Impl() {
     if (workers) workers->shutdown();  // each job ends within kRequestDeadline
@@ -380,7 +381,8 @@ HttpServer::HttpServer(const ListenAddress& address, const Registry& registry, s
 
   if (address.port == 0) {
     const int port = s.bind_to_any_port(address.host);
-    if (port <= 0) throw Error(fmt::format("{} {}: cannot listen: {}", flag, escaped(address.text()), bindError(address)));
+    if (port <= 0)
+      throw Error(fmt::format("{} {}: cannot listen: {}", flag, escaped(address.text()), bindError(address)));
     impl_->address.port = static_cast<uint16_t>(port);
   } else if (!s.bind_to_port(address.host, address.port)) {
     throw Error(fmt::format("{} {}: cannot listen: {}", flag, escaped(address.text()), bindError(address)));

@@ -12,8 +12,8 @@
 namespace logship::metrics {
 
 struct ListenAddress {
-  std::string host;  // a name or an IP address, IPv6 without its brackets
-  uint16_t port = 0;  // 0: any free port
+  std::string host;          // a name or an IP address, IPv6 without its brackets
+  uint16_t port = 0;         // 0: any free port
   std::string text() const;  // "host:port", "[v6]:port"
 };
 

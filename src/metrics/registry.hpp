@@ -49,8 +49,8 @@ class Registry {
   std::optional<std::string> unhealthy() const;
 
  private:
-  using Source = std::variant<const Counter*, const Gauge*, const Histogram*, std::function<uint64_t()>,
-                              std::function<double()>>;
+  using Source =
+      std::variant<const Counter*, const Gauge*, const Histogram*, std::function<uint64_t()>, std::function<double()>>;
   struct Child {
     uint64_t group;
     Labels labels;

@@ -9,9 +9,7 @@
 namespace logship {
 
 DrainProgress::DrainProgress(const Shipper& shipper, std::chrono::milliseconds interval)
-    : shipper_(shipper),
-      interval_(interval),
-      line_(shipper.report().recovered > 0, interval) {
+    : shipper_(shipper), interval_(interval), line_(shipper.report().recovered > 0, interval) {
   if (line_.enabled()) thread_ = std::thread([this] { run(); });
 }
 

@@ -15,8 +15,7 @@ namespace logship {
 
 class DrainProgress {
  public:
-  explicit DrainProgress(const Shipper& shipper,
-                         std::chrono::milliseconds interval = std::chrono::milliseconds(250));
+  explicit DrainProgress(const Shipper& shipper, std::chrono::milliseconds interval = std::chrono::milliseconds(250));
   ~DrainProgress();
   DrainProgress(const DrainProgress&) = delete;
   DrainProgress& operator=(const DrainProgress&) = delete;

@@ -21,8 +21,7 @@ void registerProducerMetrics(metrics::Registry::Group& group, const Shipper& shi
       .counter(p + "_bytes_published_total", "Message body bytes sent to the broker", m.bytesPublished)
       .counter(p + "_records_confirmed_total", "Records the broker confirmed: delivered", m.confirmed)
       .counter(p + "_records_failed_total",
-               "Records the broker refused (nack, unroutable, error reply) after retries, or never confirmed",
-               m.failed)
+               "Records the broker refused (nack, unroutable, error reply) after retries, or never confirmed", m.failed)
       .counter(p + "_records_refused_total", "Records refused as too large (--max-message-bytes): never sent",
                m.refused)
       .counter(p + "_records_dropped_total", "Records dropped because the spool was full (--spool-full drop)",
@@ -57,14 +56,15 @@ void registerFollowMetrics(metrics::Registry::Group& group, const FollowMetrics&
              "Files open under --follow: followed, or renamed away or deleted and being read to their end",
              follow.filesOpen)
       .counter("logship_producer_file_rotations_total",
-               "Followed files seen renamed away, deleted or truncated (copytruncate) under --follow", follow.rotations);
+               "Followed files seen renamed away, deleted or truncated (copytruncate) under --follow",
+               follow.rotations);
 }
 
 void registerSyslogMetrics(metrics::Registry::Group& group, const SyslogMetrics& syslog) {
   const std::string p = "logship_producer_syslog";
   group
-      .counter(p + "_messages_total",
-               "Syslog messages (--syslog-udp datagrams, --syslog-tcp frames) made into records", syslog.messages)
+      .counter(p + "_messages_total", "Syslog messages (--syslog-udp datagrams, --syslog-tcp frames) made into records",
+               syslog.messages)
       .counter(p + "_unparsed_total",
                "Of them, without a syslog header (kept raw with the field parse_error) or cut short", syslog.unparsed)
       .counter(p + "_refused_total", "Syslog messages over --max-message-bytes: refused, never sent", syslog.refused)

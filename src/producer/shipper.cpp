@@ -13,12 +13,16 @@
 namespace logship {
 namespace {
 
-int64_t nowNs() { return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count(); }
+int64_t nowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+}
 
 }  // namespace
 
 Shipper::Shipper(PublisherConnect connect, Record recordTemplate, ShipperOptions options)
-    : connect_(std::move(connect)), options_(std::move(options)), record_(std::move(recordTemplate)),
+    : connect_(std::move(connect)),
+      options_(std::move(options)),
+      record_(std::move(recordTemplate)),
       nextId_(options_.firstId) {
   batch_.setCompression(options_.zstdLevel);
   if (options_.idPrefix.empty()) {
@@ -137,7 +141,8 @@ void Shipper::flushDue() {
 
 std::chrono::milliseconds Shipper::wakeIn() const {
   if (batch_.records() == 0) return std::chrono::milliseconds(1000);
-  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(batchStarted_ + options_.linger - Clock::now());
+  const auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(batchStarted_ + options_.linger - Clock::now());
   return std::max(left, std::chrono::milliseconds(1));
 }
 
@@ -246,8 +251,8 @@ void Shipper::run() {
         break;  // given up or stopped: the records stay in the spool
       } catch (const ConnectionError& e) {
         if (!spool_->durable()) throw;
-        spdlog::warn("{}; the {} record(s) not confirmed stay in the spool and are sent on the next connection", e.what(),
-                     inFlight_.size());
+        spdlog::warn("{}; the {} record(s) not confirmed stay in the spool and are sent on the next connection",
+                     e.what(), inFlight_.size());
         publisher_.reset();
         inFlight_.clear();
         inFlightBytes_ = 0;
@@ -364,9 +369,8 @@ void Shipper::settle(std::vector<ConfirmRange>& confirms) {
         std::lock_guard lock(failureMu_);
         if (firstFailure_.empty()) firstFailure_ = c.reason;
       }
-      refusedLines_.log(
-          RepeatedLines::Level::Error,
-          fmt::format("{} record(s) not accepted by the broker: {}{}", records, c.reason, spool_->refusedNote()));
+      refusedLines_.log(RepeatedLines::Level::Error, fmt::format("{} record(s) not accepted by the broker: {}{}",
+                                                                 records, c.reason, spool_->refusedNote()));
     }
   }
   refusedLines_.flush();

@@ -2,11 +2,11 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <deque>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -57,17 +57,17 @@ struct ShipperOptions {
 // What the pipeline did, counted as it goes: its statistics, readable from any thread while it runs
 // (the producer's metrics, producer/producer_metrics.hpp). Added to once per batch where it can.
 struct ShipperMetrics {
-  metrics::Counter read;       // records given to ship() or refuse()
-  metrics::Counter accepted;   // stored in the spool: the producer is responsible for them
-  metrics::Counter published;  // records sent to the broker (again after the spool's reconnect)
+  metrics::Counter read;            // records given to ship() or refuse()
+  metrics::Counter accepted;        // stored in the spool: the producer is responsible for them
+  metrics::Counter published;       // records sent to the broker (again after the spool's reconnect)
   metrics::Counter bytesPublished;  // their message body bytes
-  metrics::Counter confirmed;  // the broker confirmed them
-  metrics::Counter failed;     // the broker refused them, or never confirmed them
-  metrics::Counter refused;    // over the size limit: never sent
-  metrics::Counter dropped;    // the spool was full (--spool-full drop)
-  metrics::Counter recovered;  // found in the spool at start
+  metrics::Counter confirmed;       // the broker confirmed them
+  metrics::Counter failed;          // the broker refused them, or never confirmed them
+  metrics::Counter refused;         // over the size limit: never sent
+  metrics::Counter dropped;         // the spool was full (--spool-full drop)
+  metrics::Counter recovered;       // found in the spool at start
   metrics::Histogram batchRecords{metrics::buckets::records()};  // records per message published
-  metrics::Gauge inFlightMessages;  // published, not yet confirmed
+  metrics::Gauge inFlightMessages;                               // published, not yet confirmed
   metrics::Gauge inFlightBytes;
 };
 
@@ -189,14 +189,14 @@ class Shipper {
   };
   // Adds one record (metadata from `meta`, or the template when `meta` is null) to the batch.
   bool add(const Record* meta, std::string_view message, int64_t timestampUs);
-  bool flushBatch();         // appends the batch being built to the spool
+  bool flushBatch();           // appends the batch being built to the spool
   bool store(size_t records);  // appends message_ (holding `records` records) to the spool
-  void run();                // the sender thread
-  bool connectPublisher();   // false: given up (stop or give-up time)
-  bool pump();               // true: done
+  void run();                  // the sender thread
+  bool connectPublisher();     // false: given up (stop or give-up time)
+  bool pump();                 // true: done
   void settle(std::vector<ConfirmRange>& confirms);
   bool giveUpNow() const;
-  void dropSettledMarks();   // the input thread: forgets the marks of messages now safe
+  void dropSettledMarks();  // the input thread: forgets the marks of messages now safe
 
   // ---- Set in the constructor, then read-only (any thread) -------------------------------------
   PublisherConnect connect_;
@@ -206,17 +206,17 @@ class Shipper {
   std::unique_ptr<Spool> spool_;
 
   // ---- Shared between threads: atomics, or guarded by failureMu_ ------------------------------
-  ShipperMetrics metrics_;               // counters and gauges are atomic
+  ShipperMetrics metrics_;              // counters and gauges are atomic
   std::atomic<uint64_t> remaining_{0};  // in the spool after finish()
-  mutable std::mutex failureMu_;         // guards firstFailure_: written by the sender, read by report()
+  mutable std::mutex failureMu_;        // guards firstFailure_: written by the sender, read by report()
   std::string firstFailure_;
   // Sender -> input thread: records of this run confirmed in order without a refusal in between
   // (memory spool); inputOrderBroken_ is set after the last of them was added.
   std::atomic<uint64_t> confirmedInOrder_{0};
   std::atomic<bool> inputOrderBroken_{false};
-  std::atomic<bool> abort_{false};     // give up connecting (stop signal or give-up time)
-  std::atomic<bool> stopping_{false};  // a stop signal: do not take more, settle what is in flight
-  std::atomic<bool> senderDone_{false};  // senderError_ is written before, read after it is set
+  std::atomic<bool> abort_{false};         // give up connecting (stop signal or give-up time)
+  std::atomic<bool> stopping_{false};      // a stop signal: do not take more, settle what is in flight
+  std::atomic<bool> senderDone_{false};    // senderError_ is written before, read after it is set
   std::atomic<int64_t> inputClosedAt_{0};  // steady clock ns; 0 while input is open
   std::atomic<int64_t> lastProgressNs_{0};
   std::exception_ptr senderError_;

@@ -11,8 +11,8 @@
 #include <charconv>
 #include <cstring>
 #include <filesystem>
-#include <stdexcept>
 #include <iterator>
+#include <stdexcept>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -53,7 +53,6 @@ uint32_t entryChecksum(uint64_t seq, std::string_view payload) {
 }
 
 constexpr uint32_t kCursorMagic = 0x3143534c;  // "LSC1"
-
 
 bool preadAll(int fd, char* data, size_t size, size_t offset) {
   while (size > 0) {
@@ -341,7 +340,8 @@ void DiskSpool::recover() {
       const char* h = data.data() + pos;
       const uint32_t len = getU32(h + 4);
       const uint64_t seq = getU64(h + 8);
-      if (getU32(h) != kEntryMagic || seq != seg.firstSeq + seg.entries || data.size() - pos - kEntryHeaderBytes < len ||
+      if (getU32(h) != kEntryMagic || seq != seg.firstSeq + seg.entries ||
+          data.size() - pos - kEntryHeaderBytes < len ||
           getU32(h + 16) != entryChecksum(seq, std::string_view(h + kEntryHeaderBytes, len))) {
         break;
       }
@@ -355,11 +355,13 @@ void DiskSpool::recover() {
     if (pos < data.size()) {
       const bool last = i + 1 == firsts.size();
       if (last) {
-        spdlog::warn("spool: cut {} byte(s) of a torn entry at the end of {} (a crash during an append; that "
-                     "record was never accepted)",
-                     data.size() - pos, escaped(path));
+        spdlog::warn(
+            "spool: cut {} byte(s) of a torn entry at the end of {} (a crash during an append; that "
+            "record was never accepted)",
+            data.size() - pos, escaped(path));
       } else {
-        const uint64_t lost = firsts[i + 1] > seg.firstSeq + seg.entries ? firsts[i + 1] - seg.firstSeq - seg.entries : 0;
+        const uint64_t lost =
+            firsts[i + 1] > seg.firstSeq + seg.entries ? firsts[i + 1] - seg.firstSeq - seg.entries : 0;
         spdlog::error("spool: segment {} is damaged at offset {}: {} record(s) after it cannot be read and are lost",
                       escaped(path), pos, lost);
       }
@@ -368,7 +370,8 @@ void DiskSpool::recover() {
       }
     }
     seg.bytes = pos;
-    if (seg.entries == 0 || (!segments_.empty() && seg.firstSeq < segments_.back().firstSeq + segments_.back().entries)) {
+    if (seg.entries == 0 ||
+        (!segments_.empty() && seg.firstSeq < segments_.back().firstSeq + segments_.back().entries)) {
       ::unlink(path.c_str());  // empty (or overlapping: impossible unless edited by hand)
       continue;
     }
@@ -469,7 +472,8 @@ void DiskSpool::readNextLocked(Message& out) {
   char h[kEntryHeaderBytes];
   // Skip forward to nextTake_ (after a rewind, or when the cache served the entries before).
   for (;;) {
-    if (!preadAll(readFd_.get(), h, kEntryHeaderBytes, readOffset_) || getU32(h) != kEntryMagic || getU64(h + 8) != readSeq_) {
+    if (!preadAll(readFd_.get(), h, kEntryHeaderBytes, readOffset_) || getU32(h) != kEntryMagic ||
+        getU64(h + 8) != readSeq_) {
       throw Error(fmt::format("the spool segment {} changed under us at offset {}", escaped(segmentPath(seg.firstSeq)),
                               readOffset_));
     }
@@ -581,9 +585,10 @@ void DiskSpool::claimQueue(const std::string& queue) {
         escaped(dir_), records, escaped(recorded), escaped(queue), escaped(recorded)));
   }
   if (!known && records > 0) {
-    spdlog::info("the spool {} (from a version that did not record its queue) holds {} record(s): sending them to "
-                 "queue '{}'",
-                 escaped(dir_), records, escaped(queue));
+    spdlog::info(
+        "the spool {} (from a version that did not record its queue) holds {} record(s): sending them to "
+        "queue '{}'",
+        escaped(dir_), records, escaped(queue));
   }
   removeLeftoverTemps(path);  // a crash's, under our lock
   try {

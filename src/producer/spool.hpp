@@ -60,10 +60,10 @@ class Spool {
   // Wakes and refuses a blocked or later append() (the sender failed, or the program stops).
   void shutdown();
 
-  uint64_t held() const;      // appended (or found on disk at start) and not released
+  uint64_t held() const;         // appended (or found on disk at start) and not released
   uint64_t heldRecords() const;  // the records in the held entries
-  uint64_t untaken() const;   // held and not taken
-  uint64_t dropped() const;   // refused by append() because the spool was full (dropWhenFull)
+  uint64_t untaken() const;      // held and not taken
+  uint64_t dropped() const;      // refused by append() because the spool was full (dropWhenFull)
   bool inputClosed() const;
   size_t bytes() const;
   // The last append found the spool at its limit (it waits for space, or dropped the message), and
@@ -139,14 +139,14 @@ class MemorySpool final : public Spool {
   // Held entries with their sizes; a taken entry's message is moved out to the sender (no second
   // copy of what is in flight), only its size stays until it is released.
   std::deque<std::pair<Message, size_t>> entries_;
-  size_t next_ = 0;                                  // index of the next untaken entry
+  size_t next_ = 0;  // index of the next untaken entry
 };
 
 // Records on disk: DIR/<first seq, 20 digits>.seg segment files (append-only, every entry
 // checksummed), DIR/cursor (the first unconfirmed sequence number), DIR/lock (one producer per
-// directory), DIR/queue (the queue the records are for, claimQueue()), DIR/refused.log (records the broker refused for good, one escaped line each).
-// Recent entries are also kept in a bounded memory cache so that a sender that keeps up never
-// reads the disk.
+// directory), DIR/queue (the queue the records are for, claimQueue()), DIR/refused.log (records the broker refused for
+// good, one escaped line each). Recent entries are also kept in a bounded memory cache so that a sender that keeps up
+// never reads the disk.
 class DiskSpool final : public Spool {
  public:
   // Opens (creating if needed) and checks the spool in `dir`: a torn last entry (a crash in the
@@ -206,7 +206,7 @@ class DiskSpool final : public Spool {
   UniqueFd readFd_;
   uint64_t readSegment_ = UINT64_MAX;  // firstSeq of the segment readFd_ has open
   size_t readOffset_ = 0;
-  uint64_t readSeq_ = 0;  // seq of the entry at readOffset_
+  uint64_t readSeq_ = 0;     // seq of the entry at readOffset_
   size_t segmentBytes_ = 0;  // roll to a new segment past this size
   std::deque<Segment> segments_;
   uint64_t firstHeld_ = 0;  // seq of the oldest held entry (= the cursor)

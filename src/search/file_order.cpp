@@ -15,8 +15,8 @@ namespace {
 namespace fs = std::filesystem;
 
 struct Member {
-  size_t index;                      // in the arguments
-  std::optional<RotatedName> name;   // nullopt: the output itself (read last)
+  size_t index;                     // in the arguments
+  std::optional<RotatedName> name;  // nullopt: the output itself (read last)
 };
 
 std::string outputOfJournal(const std::string& path) {

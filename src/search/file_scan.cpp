@@ -66,10 +66,10 @@ extern "C" void onBusError(int) {
 class BusErrorGuard {
  public:
   explicit BusErrorGuard(const std::string& path) {
-    const std::string text =
-        fmt::format("\nlogctl: error: {}: the file shrank while it was being read (truncated or rotated with "
-                    "copytruncate?); stopped\n",
-                    displayName(path));
+    const std::string text = fmt::format(
+        "\nlogctl: error: {}: the file shrank while it was being read (truncated or rotated with "
+        "copytruncate?); stopped\n",
+        displayName(path));
     gBusMessageLength = std::min(text.size(), sizeof gBusMessage);
     std::memcpy(gBusMessage, text.data(), gBusMessageLength);
     struct sigaction sa {};
@@ -152,8 +152,8 @@ class ZstdSource final : public ByteSource {
       if (progressed) frameOpen_ = rc != 0;  // 0: a frame ended and all of it was handed out
       if (!progressed && inEnd_) {
         if (frameOpen_) {
-          throw FileError(fmt::format("{}: truncated zstd data: the compressed stream ends inside a frame",
-                                      displayName(path_)));
+          throw FileError(
+              fmt::format("{}: truncated zstd data: the compressed stream ends inside a frame", displayName(path_)));
         }
         return 0;
       }
@@ -180,13 +180,19 @@ bool isZstd(std::string_view head) {
 
 void refuseOtherCompression(std::string_view head, const std::string& path) {
   const char* kind = nullptr;
-  if (head.starts_with("\x1f\x8b")) kind = "gzip";
-  else if (head.starts_with(std::string_view("\xfd" "7zXZ\0", 6))) kind = "xz";
-  else if (head.starts_with("BZh")) kind = "bzip2";
+  if (head.starts_with("\x1f\x8b"))
+    kind = "gzip";
+  else if (head.starts_with(std::string_view("\xfd"
+                                             "7zXZ\0",
+                                             6)))
+    kind = "xz";
+  else if (head.starts_with("BZh"))
+    kind = "bzip2";
   if (kind != nullptr) {
-    throw FileError(fmt::format("{}: {}-compressed data: logctl search reads plain and zstd files (decompress it "
-                                "into a pipe: ... | logctl search -)",
-                                displayName(path), kind));
+    throw FileError(
+        fmt::format("{}: {}-compressed data: logctl search reads plain and zstd files (decompress it "
+                    "into a pipe: ... | logctl search -)",
+                    displayName(path), kind));
   }
 }
 
@@ -313,8 +319,10 @@ OutputFormat detectFormat(std::string_view head) {
     pos = nl + 1;
     if (line.empty()) continue;
     ++lines;
-    if (parseLine(OutputFormat::Json, line, parts)) ++json;
-    else if (parseLine(OutputFormat::Text, line, parts)) ++text;
+    if (parseLine(OutputFormat::Json, line, parts))
+      ++json;
+    else if (parseLine(OutputFormat::Text, line, parts))
+      ++text;
   }
   if (lines == 0) return OutputFormat::Text;  // nothing to judge: no line will be scanned anyway
   if (json * 2 > lines) return OutputFormat::Json;

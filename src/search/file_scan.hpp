@@ -21,9 +21,9 @@ class FileError : public Error {
 enum class Compression { None, Zstd };
 
 struct FileReport {
-  std::string path;                           // as given ("-" for standard input)
-  OutputFormat format = OutputFormat::Text;   // the format its lines were read in
-  bool formatDetected = false;                // false when --format gave it
+  std::string path;                          // as given ("-" for standard input)
+  OutputFormat format = OutputFormat::Text;  // the format its lines were read in
+  bool formatDetected = false;               // false when --format gave it
   Compression compression = Compression::None;
   uint64_t bytesRead = 0;     // bytes read from the file so far (compressed bytes for zstd)
   uint64_t bytesScanned = 0;  // bytes of lines scanned so far (decompressed)
@@ -35,8 +35,8 @@ struct FileReport {
 };
 
 struct ScanOptions {
-  std::optional<OutputFormat> format;  // nullopt: detect per file (detectFormat)
-  size_t chunkBytes = 8u << 20;        // unit of reading, decompressing and progress reports
+  std::optional<OutputFormat> format;               // nullopt: detect per file (detectFormat)
+  size_t chunkBytes = 8u << 20;                     // unit of reading, decompressing and progress reports
   std::function<void(const FileReport&)> progress;  // after every chunk (may be empty)
 };
 

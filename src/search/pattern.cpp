@@ -40,7 +40,8 @@ std::string requiredLiteral(std::string_view ere) {
     } else if (c == '|') {
       if (depth == 0) return "";
     } else if (depth > 0) {
-      if (c == '\\') ++i;  // an escaped ')' must not close the group
+      if (c == '\\')
+        ++i;  // an escaped ')' must not close the group
       else if (c == '[') {
         // Skip a bracket expression: ']' right after '[' or '[^' is a member.
         size_t j = i + 1;

@@ -15,9 +15,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const size_t count = size_t{data[0]} + 1;
   const std::string_view body(reinterpret_cast<const char*>(data) + 1, size - 1);
-  const std::vector<logship::Header> headers{{"logship-version", "1"},
-                                             {"logship-batch", std::to_string(count)},
-                                             {"logship-encoding", "zstd"}};
+  const std::vector<logship::Header> headers{
+      {"logship-version", "1"}, {"logship-batch", std::to_string(count)}, {"logship-encoding", "zstd"}};
   std::vector<logship::Record> records;
   std::string error;
   if (!logship::decodeRecords(body, headers, 0, records, error)) {

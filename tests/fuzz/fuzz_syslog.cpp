@@ -1,8 +1,9 @@
 // The syslog receivers' decoders on arbitrary bytes: the TCP framer (producer/input/syslog_framer.hpp)
 // gives the same frames however the stream is cut into reads once every NUL has arrived (whether an
 // LF-framed connection's frame runs on to a NUL depends on the NUL having come: the first read here
-// holds everything up to the last NUL), none empty or over the limit, never more bytes than came; the parser (producer/input/syslog_parse.hpp) makes one record of every
-// frame with bounded, well-formed metadata, and says parse_error exactly when it reports failure.
+// holds everything up to the last NUL), none empty or over the limit, never more bytes than came; the parser
+// (producer/input/syslog_parse.hpp) makes one record of every frame with bounded, well-formed metadata, and says
+// parse_error exactly when it reports failure.
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>

@@ -65,7 +65,6 @@ TEST_P(EveryBroker, PublishedRecordsComeBackIntactAndAcked) {
   deleteTopology(GetParam(), queue);
 }
 
-
 TEST_P(EveryBroker, CollectorWritesGoodRecordsDeadLettersBadOnesAndAcksAll) {
   const auto broker = testBroker(GetParam());
   const auto queue = uniqueQueue("collector_" + transportName(GetParam()));
@@ -96,7 +95,8 @@ TEST_P(EveryBroker, CollectorWritesGoodRecordsDeadLettersBadOnesAndAcksAll) {
     options.idleExit = 700ms;
     std::atomic<bool> stop{false};
     Collector collector(
-        *consumer, router, [&](const std::string& q, PublishRoute route) { return makePublisher(broker, q, route); }, queue, options, stop);
+        *consumer, router, [&](const std::string& q, PublishRoute route) { return makePublisher(broker, q, route); },
+        queue, options, stop);
     collector.run();
     consumer->close();
     EXPECT_EQ(collector.stats().received, 102u);
@@ -283,7 +283,8 @@ TEST_P(EveryBroker, CollectorHoldsWhatItCannotWriteAndResumesWhenItCan) {
   FileSink sink(output);
   Router router(sink);
   Collector collector(
-      *consumer, router, [&](const std::string& q, PublishRoute route) { return makePublisher(broker, q, route); }, queue, options, stop);
+      *consumer, router, [&](const std::string& q, PublishRoute route) { return makePublisher(broker, q, route); },
+      queue, options, stop);
 
   constexpr off_t kLimit = 1000;  // "record N\n" lines of 9 to 11 bytes: cut in the middle of one
   FileSizeLimit limit(kLimit);
@@ -351,7 +352,8 @@ TEST_P(EveryBroker, CollectorStoppedWhileHoldingAcksNothingUnwrittenAndThrows) {
     FileSink sink(output);
     Router router(sink);
     Collector collector(
-        *consumer, router, [&](const std::string& q, PublishRoute route) { return makePublisher(broker, q, route); }, queue, options, stop);
+        *consumer, router, [&](const std::string& q, PublishRoute route) { return makePublisher(broker, q, route); },
+        queue, options, stop);
     FileSizeLimit limit(1000);
     std::thread stopper([&] {
       waitFor([&] { return fileSize(output) == 1000; }, 10s);
@@ -399,7 +401,8 @@ TEST_P(EveryBroker, CollectorGivesUpAfterWriteRetryFor) {
     FileSink sink(output);
     Router router(sink);
     Collector collector(
-        *consumer, router, [&](const std::string& q, PublishRoute route) { return makePublisher(broker, q, route); }, queue, options, stop);
+        *consumer, router, [&](const std::string& q, PublishRoute route) { return makePublisher(broker, q, route); },
+        queue, options, stop);
     FileSizeLimit limit(500);
     try {
       collector.run();
@@ -444,7 +447,8 @@ CollectorStats collectWithDedup(const BrokerOptions& broker, const std::string& 
   options.maxBatch = 40;
   std::atomic<bool> stop{false};
   Collector collector(
-      *consumer, router, [&](const std::string& q, PublishRoute route) { return makePublisher(broker, q, route); }, queue, options, stop);
+      *consumer, router, [&](const std::string& q, PublishRoute route) { return makePublisher(broker, q, route); },
+      queue, options, stop);
   collector.run();
   consumer->close();
   return collector.stats();
@@ -529,7 +533,8 @@ struct RouteRun {
   std::vector<uint64_t> lines;  // per output
 };
 
-RouteRun collectRouted(const BrokerOptions& broker, const std::string& queue, const std::string& dir, bool unroutedOnly) {
+RouteRun collectRouted(const BrokerOptions& broker, const std::string& queue, const std::string& dir,
+                       bool unroutedOnly) {
   std::vector<std::unique_ptr<FileSink>> sinks;
   for (const char* name : {"all.log", "errors.log", "web.log"}) {
     sinks.push_back(std::make_unique<FileSink>(dir + "/" + name));
@@ -548,8 +553,8 @@ RouteRun collectRouted(const BrokerOptions& broker, const std::string& queue, co
   options.maxBatch = 40;
   std::atomic<bool> stop{false};
   Collector collector(
-      *consumer, router, [&](const std::string& q, PublishRoute route) { return makePublisher(broker, q, route); }, queue,
-      options, stop);
+      *consumer, router, [&](const std::string& q, PublishRoute route) { return makePublisher(broker, q, route); },
+      queue, options, stop);
   collector.run();
   consumer->close();
   RouteRun run{collector.stats(), {}};
@@ -772,7 +777,8 @@ TEST_P(EveryBroker, CollectorDeadLettersARecordOnceItsDeliveriesFailedMaxDeliver
     ASSERT_EQ(options.maxDeliveries, 5u) << "the default";
     std::atomic<bool> stop{false};
     Collector collector(
-        *consumer, router, [&](const std::string& q, PublishRoute route) { return makePublisher(broker, q, route); }, queue, options, stop);
+        *consumer, router, [&](const std::string& q, PublishRoute route) { return makePublisher(broker, q, route); },
+        queue, options, stop);
     collector.run();
     consumer->close();
     stats = collector.stats();
@@ -862,7 +868,8 @@ TEST_P(EveryBroker, CollectorHoldingARecordThatFailedBeforeTakesNothingMore) {
     FileSink sink(output);
     Router router(sink);
     Collector collector(
-        *consumer, router, [&](const std::string& q, PublishRoute route) { return makePublisher(broker, q, route); }, queue, options, stop);
+        *consumer, router, [&](const std::string& q, PublishRoute route) { return makePublisher(broker, q, route); },
+        queue, options, stop);
     FileSizeLimit limit(1000);
     std::thread stopper([&] {
       waitFor([&] { return fileSize(output) == 1000; }, 10s);

@@ -82,8 +82,8 @@ TEST_F(Redis, TakenRecordsWaitInTheProcessingListUntilAcked) {
   // Closing puts the unacked ones back at the head, in order, each counting one failed delivery
   // (a plain value is wrapped into an envelope that carries only the count).
   consumer->close();
-  EXPECT_EQ(range(queue), (std::vector<std::string>{counted("r2", 1), counted("r3", 1), "r4", "r5", "r6", "r7", "r8",
-                                                    "r9"}));
+  EXPECT_EQ(range(queue),
+            (std::vector<std::string>{counted("r2", 1), counted("r3", 1), "r4", "r5", "r6", "r7", "r8", "r9"}));
   EXPECT_EQ(conn->command({"EXISTS", keys->lease("c1")}, "EXISTS")->integer, 0);
   EXPECT_EQ(conn->command({"SISMEMBER", keys->registry, "c1"}, "SISMEMBER")->integer, 0);
 }
@@ -233,14 +233,14 @@ TEST_F(Redis, PuttingRecordsBackCountsAFailedDeliveryInEach) {
   std::string enveloped;
   redis::encodeEnvelope(withHeaders, enveloped);
   const std::vector<std::string> values = {
-      "plain text",                                      // wrapped: count 1
-      enveloped,                                         // item added first: count 1
-      "\xFFLS1 version=1 deliveries=4 id=x\nfour",       // incremented in place: 5
-      "\xFFLS1\nno items",                               // item added: 1
-      "\xFFLS1 deliveries=abc\nnot a count",             // not digits: starts again, 1
-      "\xFFLS1 deliveries=999999999\nsaturated",         // stays at the largest count
-      "\xFFLS9\nunknown version",                        // unreadable: unchanged
-      "\xFFLS1 no line feed",                            // unreadable: unchanged
+      "plain text",                                 // wrapped: count 1
+      enveloped,                                    // item added first: count 1
+      "\xFFLS1 version=1 deliveries=4 id=x\nfour",  // incremented in place: 5
+      "\xFFLS1\nno items",                          // item added: 1
+      "\xFFLS1 deliveries=abc\nnot a count",        // not digits: starts again, 1
+      "\xFFLS1 deliveries=999999999\nsaturated",    // stays at the largest count
+      "\xFFLS9\nunknown version",                   // unreadable: unchanged
+      "\xFFLS1 no line feed",                       // unreadable: unchanged
   };
   for (const auto& v : values) conn->command({"RPUSH", keys->processing("dead"), v}, "RPUSH");
   conn->command({"SADD", keys->registry, "dead"}, "SADD");
@@ -314,7 +314,8 @@ TEST_F(Redis, AValueOverTheLimitIsDeadLetteredInsideRedisAndTakesNoPlaceInThePro
   m.headers = {{"x-long", std::string(200, 'h')}};
   std::string longHeader;
   redis::encodeEnvelope(m, longHeader);
-  for (const auto& v : {std::string("a"), envelope, std::string("b"), std::string(100, 'P'), std::string("c"), longHeader}) {
+  for (const auto& v :
+       {std::string("a"), envelope, std::string("b"), std::string(100, 'P'), std::string("c"), longHeader}) {
     conn->command({"RPUSH", queue, v}, "RPUSH");
   }
   ConsumerOptions co = consumerOptions("big");

@@ -80,8 +80,8 @@ inline void closeConnectionsOf(Transport t, const std::string& clientName) {
   std::string listing;
   if (t == Transport::Amqp) {
     const std::string node = fmt::format("logship-{}@localhost", testBroker(Transport::Amqp).url.port);
-    const std::string list =
-        fmt::format("rabbitmqctl -q -n '{}' list_connections --no-table-headers pid client_properties 2>/dev/null", node);
+    const std::string list = fmt::format(
+        "rabbitmqctl -q -n '{}' list_connections --no-table-headers pid client_properties 2>/dev/null", node);
     std::vector<std::string> names;
     if (FILE* p = ::popen(list.c_str(), "r")) {
       char line[8192];
@@ -96,8 +96,8 @@ inline void closeConnectionsOf(Transport t, const std::string& clientName) {
       ::pclose(p);
     }
     for (const auto& name : names) {
-      const std::string cmd = fmt::format("rabbitmqctl -q -n '{}' close_connection '{}' 'test: closing' >/dev/null 2>&1",
-                                          node, name);
+      const std::string cmd =
+          fmt::format("rabbitmqctl -q -n '{}' close_connection '{}' 'test: closing' >/dev/null 2>&1", node, name);
       if (std::system(cmd.c_str()) == 0) ++closed;
     }
   } else {
@@ -110,7 +110,8 @@ inline void closeConnectionsOf(Transport t, const std::string& clientName) {
       const std::string_view l = std::string_view(list).substr(pos, end - pos);
       pos = end + 1;
       const auto name = l.find(" name=");
-      if (name == std::string_view::npos || l.substr(name + 6, marker.size()) != marker || !l.starts_with("id=")) continue;
+      if (name == std::string_view::npos || l.substr(name + 6, marker.size()) != marker || !l.starts_with("id="))
+        continue;
       const std::string id(l.substr(3, l.find(' ') - 3));
       conn.request({"CLIENT", "KILL", "ID", id}, "killing a client");
       ++closed;
@@ -173,6 +174,5 @@ inline uint64_t countConfirmed(const std::vector<ConfirmRange>& confirms, bool o
   }
   return n;
 }
-
 
 }  // namespace logship::testing

@@ -170,8 +170,7 @@ TEST(AmqpTopology, EverythingThatDeclaresTheQueueBindsItToItsExchange) {
   }
   const auto queue = uniqueQueue("binds_dead");
   makePublisher(broker, deadLetterQueueName(queue), PublishRoute::DeadLetter);
-  EXPECT_FALSE(exchangeExists(amqp::exchangeName(deadLetterQueueName(queue))))
-      << "a dead-letter queue has no exchange";
+  EXPECT_FALSE(exchangeExists(amqp::exchangeName(deadLetterQueueName(queue)))) << "a dead-letter queue has no exchange";
   EXPECT_TRUE(makeAdmin(broker)->queueStats(deadLetterQueueName(queue)).exists);
   deleteTopology(Transport::Amqp, queue);
 }

@@ -68,10 +68,10 @@ TEST(BrokerUrl, RedactedNeverShowsThePassword) {
 }
 
 TEST(BrokerUrl, RejectsMalformedUrls) {
-  for (const char* bad : {"localhost:5672", "ftp://h", "amqp://", "amqp://:5672/", "amqp://h:0", "amqp://h:65536",
-                          "amqp://h:99999", "amqp://h:abc", "amqp://h:", "amqp://[::1", "amqp://h/a/b",
-                          "amqp://h/%zz", "amqp://h/%2", "amqp://h?heartbeat=5", "amqp://h st", "amqp://@h",
-                          "redis://h/x", "redis://h/-1", "amqp://[::1]x"}) {
+  for (const char* bad :
+       {"localhost:5672", "ftp://h", "amqp://", "amqp://:5672/", "amqp://h:0", "amqp://h:65536", "amqp://h:99999",
+        "amqp://h:abc", "amqp://h:", "amqp://[::1", "amqp://h/a/b", "amqp://h/%zz", "amqp://h/%2",
+        "amqp://h?heartbeat=5", "amqp://h st", "amqp://@h", "redis://h/x", "redis://h/-1", "amqp://[::1]x"}) {
     EXPECT_THROW(parseBrokerUrl(bad), UsageError) << bad;
   }
 }
@@ -87,7 +87,8 @@ TEST(BrokerUrl, ErrorsDoNotEchoThePassword) {
 }
 
 TEST(BrokerUrl, ErrorsAreOneLineWhateverTheInput) {  // found by fuzz_broker_url
-  for (const std::string& bad : {std::string("?red\n\0://k", 10), std::string("amqp://h:1\n2"), std::string("redis://h/\r")}) {
+  for (const std::string& bad :
+       {std::string("?red\n\0://k", 10), std::string("amqp://h:1\n2"), std::string("redis://h/\r")}) {
     try {
       parseBrokerUrl(bad);
       FAIL() << "accepted a malformed URL";
@@ -98,8 +99,8 @@ TEST(BrokerUrl, ErrorsAreOneLineWhateverTheInput) {  // found by fuzz_broker_url
 }
 
 TEST(BrokerUrl, MisplacedPasswordsAreNeverEchoed) {
-  for (const char* bad : {"amqp://admin:s3cretpw", "amqp://admin:s3cr/etpw@host/", "redis://:s3cretpw/x@h",
-                          "amqp://admin:s3cretpw/"}) {
+  for (const char* bad :
+       {"amqp://admin:s3cretpw", "amqp://admin:s3cr/etpw@host/", "redis://:s3cretpw/x@h", "amqp://admin:s3cretpw/"}) {
     try {
       parseBrokerUrl(bad);
       FAIL() << "accepted " << bad;

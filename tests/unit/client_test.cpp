@@ -45,8 +45,8 @@ std::string refusal(const logship::ClientOptions& o) {
 
 std::string scratchDir(const std::string& name) {
   const char* base = std::getenv("LOGSHIP_TEST_TMP");
-  std::filesystem::path dir = std::filesystem::path(base != nullptr ? base : "/tmp") /
-                              ("client_test-" + name + "-" + std::to_string(getpid()));
+  std::filesystem::path dir =
+      std::filesystem::path(base != nullptr ? base : "/tmp") / ("client_test-" + name + "-" + std::to_string(getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir.string();
@@ -170,8 +170,10 @@ TEST(Client, WithTheBrokerDownLogNeverBlocksAndCountsEveryDropExactly) {
   EXPECT_EQ(s.confirmed, 0u);
   EXPECT_FALSE(s.connected);
   // The background thread keeps trying; its error says which broker, without the password.
-  for (int i = 0; i < 3000 && client.stats().lastError.empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  EXPECT_NE(client.stats().lastError.find("amqp://guest:***@127.0.0.1:1/"), std::string::npos) << client.stats().lastError;
+  for (int i = 0; i < 3000 && client.stats().lastError.empty(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_NE(client.stats().lastError.find("amqp://guest:***@127.0.0.1:1/"), std::string::npos)
+      << client.stats().lastError;
   EXPECT_FALSE(client.flush(std::chrono::milliseconds(0)));
 
   client.close();  // flushTimeout 0: gives up at once, without a spool the 5 are lost
@@ -218,7 +220,8 @@ TEST(Client, WithASpoolEveryRecordIsKeptForTheNextClient) {
   o.overflow = logship::OverflowPolicy::Block;  // the background thread empties the queue into the spool
   {
     logship::Client client(o);
-    for (int i = 0; i < 50; ++i) ASSERT_TRUE(client.log(logship::Level::Error, "kept " + std::to_string(i), {{"n", std::to_string(i)}}));
+    for (int i = 0; i < 50; ++i)
+      ASSERT_TRUE(client.log(logship::Level::Error, "kept " + std::to_string(i), {{"n", std::to_string(i)}}));
     client.close();
     const logship::ClientStats s = client.stats();
     EXPECT_EQ(s.accepted, 50u);
@@ -264,8 +267,9 @@ TEST(SpdlogSink, MapsSpdlogLevels) {
 
 TEST(SpdlogSink, EveryMessageTheLoggerPassesBecomesOneRecord) {
   auto client = std::make_shared<logship::Client>(nowhere());
-  auto logger = std::make_shared<spdlog::logger>("unit", std::make_shared<logship::spdlog_sink_st>(
-                                                     client, logship::SpdlogSinkOptions{.flushTimeout = std::chrono::milliseconds(100)}));
+  auto logger = std::make_shared<spdlog::logger>(
+      "unit", std::make_shared<logship::spdlog_sink_st>(
+                  client, logship::SpdlogSinkOptions{.flushTimeout = std::chrono::milliseconds(100)}));
   logger->set_level(spdlog::level::info);
   logger->debug("below the logger's level");
   logger->info("one");

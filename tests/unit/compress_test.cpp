@@ -28,7 +28,8 @@ Message batchOf(size_t n, int level) {
   BatchBuilder b;
   b.setCompression(level);
   b.start(first());
-  for (size_t i = 1; i < n; ++i) b.add("GET /orders/" + std::to_string(i + 1) + " 200 user=alice", 1'700'000'000'000'000 + i);
+  for (size_t i = 1; i < n; ++i)
+    b.add("GET /orders/" + std::to_string(i + 1) + " 200 user=alice", 1'700'000'000'000'000 + i);
   Message m;
   b.finish(m);
   return m;

@@ -161,8 +161,8 @@ TEST_F(ConfigTest, IntegersAreAcceptedForFloatOptionsAndFalseForFlags) {
 }
 
 TEST_F(ConfigTest, PrecedenceCommandLineThenEnvironmentThenFileThenDefault) {
-  const std::string path = writeFile("logship_precedence.toml",
-                                     "[prog]\nprefetch = 7\nfrom-env = \"file\"\nqueue = \"fromfile\"\n");
+  const std::string path =
+      writeFile("logship_precedence.toml", "[prog]\nprefetch = 7\nfrom-env = \"file\"\nqueue = \"fromfile\"\n");
   {
     Prog p;  // the file beats the default
     configure(p.app, {"--config", path});
@@ -198,7 +198,8 @@ TEST_F(ConfigTest, PrecedenceCommandLineThenEnvironmentThenFileThenDefault) {
 TEST_F(ConfigTest, PasswordPrecedenceCommandLineThenEnvironmentThenFile) {
   const std::string inFile = writeFile("logship_pw_config", "fromconfigfile\n");
   const std::string onCli = writeFile("logship_pw_cli", "fromcli\n");
-  const std::string path = writeFile("logship_pw.toml", "broker = \"amqp://u:fromurl@h/\"\npassword-file = \"" + inFile + "\"\n");
+  const std::string path =
+      writeFile("logship_pw.toml", "broker = \"amqp://u:fromurl@h/\"\npassword-file = \"" + inFile + "\"\n");
   ::unsetenv("LOGSHIP_PASSWORD");
   {
     Prog p;
@@ -318,7 +319,8 @@ TEST_F(ConfigTest, WrongTypesNameTheKeyAndTheLine) {
             "FILE:2: key 'fsync': expected true or false, not a string (write true or false without quotes)");
   EXPECT_EQ(configError("[prog]\nprefetch = 1.5\n"), "FILE:2: key 'prefetch': expected an integer, not a float");
   EXPECT_EQ(configError("queue = 5\n"), "FILE:1: key 'queue': expected a string, not an integer (quote it)");
-  EXPECT_EQ(configError("[prog]\nformat = { a = 1 }\n"), "FILE:2: key 'format': expected a string, not a table or date");
+  EXPECT_EQ(configError("[prog]\nformat = { a = 1 }\n"),
+            "FILE:2: key 'format': expected a string, not a table or date");
   // A shared key is checked against every program that has it.
   EXPECT_EQ(configError("prefetch = \"many\"\n"), "FILE:1: key 'prefetch': 'many' is not a whole number");
 }
@@ -373,7 +375,8 @@ TEST_F(ConfigTest, PrintConfigRoundTripsAndHidesPasswords) {
   ASSERT_TRUE(first.printRequested());
   const std::string printed = first.toToml();
   EXPECT_EQ(printed.find("s3cret"), std::string::npos) << printed;
-  EXPECT_NE(printed.find("broker = [\"amqp://alice:***@mq1:5672/\", \"amqp://mq2\"]  # command line"), std::string::npos)
+  EXPECT_NE(printed.find("broker = [\"amqp://alice:***@mq1:5672/\", \"amqp://mq2\"]  # command line"),
+            std::string::npos)
       << printed;
   EXPECT_NE(printed.find("prefetch = 9  # command line"), std::string::npos) << printed;
   EXPECT_NE(printed.find("fsync = true"), std::string::npos) << printed;

@@ -56,9 +56,7 @@ TEST(Escape, EveryC0ControlAndDelIsEscaped) {
   EXPECT_EQ(escaped("\x1b[31mred"), "\\x1b[31mred");
 }
 
-TEST(Escape, NulInsideMessageIsEscaped) {
-  EXPECT_EQ(escaped(std::string("a\0b", 3)), "a\\x00b");
-}
+TEST(Escape, NulInsideMessageIsEscaped) { EXPECT_EQ(escaped(std::string("a\0b", 3)), "a\\x00b"); }
 
 TEST(Escape, ValidUtf8IsKept) {
   EXPECT_EQ(escaped("café naïve Ærø"), "café naïve Ærø");
@@ -71,26 +69,34 @@ TEST(Escape, ValidUtf8IsKept) {
 TEST(Escape, InvalidUtf8BytesAreHexEscaped) {
   EXPECT_EQ(escaped("\xff"), "\\xff");
   EXPECT_EQ(escaped("\xfe\xff"), "\\xfe\\xff");
-  EXPECT_EQ(escaped("\x80"), "\\x80");                  // lone continuation byte
-  EXPECT_EQ(escaped("\xc3"), "\\xc3");                  // truncated 2-byte sequence
-  EXPECT_EQ(escaped("\xc3("), "\\xc3(");                // bad continuation
-  EXPECT_EQ(escaped("\xe2\x82"), "\\xe2\\x82");         // truncated 3-byte sequence
-  EXPECT_EQ(escaped("\xc0\xaf"), "\\xc0\\xaf");         // overlong '/'
-  EXPECT_EQ(escaped("\xe0\x80\xaf"), "\\xe0\\x80\\xaf");  // overlong 3-byte
-  EXPECT_EQ(escaped("\xed\xa0\x80"), "\\xed\\xa0\\x80");  // UTF-16 surrogate U+D800
-  EXPECT_EQ(escaped("\xf4\x90\x80\x80"), "\\xf4\\x90\\x80\\x80");  // above U+10FFFF
+  EXPECT_EQ(escaped("\x80"), "\\x80");                                      // lone continuation byte
+  EXPECT_EQ(escaped("\xc3"), "\\xc3");                                      // truncated 2-byte sequence
+  EXPECT_EQ(escaped("\xc3("), "\\xc3(");                                    // bad continuation
+  EXPECT_EQ(escaped("\xe2\x82"), "\\xe2\\x82");                             // truncated 3-byte sequence
+  EXPECT_EQ(escaped("\xc0\xaf"), "\\xc0\\xaf");                             // overlong '/'
+  EXPECT_EQ(escaped("\xe0\x80\xaf"), "\\xe0\\x80\\xaf");                    // overlong 3-byte
+  EXPECT_EQ(escaped("\xed\xa0\x80"), "\\xed\\xa0\\x80");                    // UTF-16 surrogate U+D800
+  EXPECT_EQ(escaped("\xf4\x90\x80\x80"), "\\xf4\\x90\\x80\\x80");           // above U+10FFFF
   EXPECT_EQ(escaped("\xf8\x88\x80\x80\x80"), "\\xf8\\x88\\x80\\x80\\x80");  // 5-byte form
-  EXPECT_EQ(escaped("ok\xffok\xc3\xa9"), "ok\\xffok\xc3\xa9");  // recovers after the bad byte
+  EXPECT_EQ(escaped("ok\xffok\xc3\xa9"), "ok\\xffok\xc3\xa9");              // recovers after the bad byte
 }
 
 TEST(Escape, UnicodeLineBreaksC1AndBidiControlsAreEscaped) {
-  EXPECT_EQ(escaped("a\xc2\x85" "b"), "a\\u0085b");            // NEL
-  EXPECT_EQ(escaped("\xc2\x9b"), "\\u009b");                    // C1 CSI
-  EXPECT_EQ(escaped("a\xe2\x80\xa8" "b"), "a\\u2028b");        // LINE SEPARATOR
-  EXPECT_EQ(escaped("a\xe2\x80\xa9" "b"), "a\\u2029b");        // PARAGRAPH SEPARATOR
-  EXPECT_EQ(escaped("\xe2\x80\xae" "abc"), "\\u202eabc");      // RIGHT-TO-LEFT OVERRIDE
-  EXPECT_EQ(escaped("\xe2\x81\xa6"), "\\u2066");               // LEFT-TO-RIGHT ISOLATE
-  EXPECT_EQ(escaped("\xc2\xa0"), "\xc2\xa0");                   // NBSP is printable: kept
+  EXPECT_EQ(escaped("a\xc2\x85"
+                    "b"),
+            "a\\u0085b");                     // NEL
+  EXPECT_EQ(escaped("\xc2\x9b"), "\\u009b");  // C1 CSI
+  EXPECT_EQ(escaped("a\xe2\x80\xa8"
+                    "b"),
+            "a\\u2028b");  // LINE SEPARATOR
+  EXPECT_EQ(escaped("a\xe2\x80\xa9"
+                    "b"),
+            "a\\u2029b");  // PARAGRAPH SEPARATOR
+  EXPECT_EQ(escaped("\xe2\x80\xae"
+                    "abc"),
+            "\\u202eabc");                        // RIGHT-TO-LEFT OVERRIDE
+  EXPECT_EQ(escaped("\xe2\x81\xa6"), "\\u2066");  // LEFT-TO-RIGHT ISOLATE
+  EXPECT_EQ(escaped("\xc2\xa0"), "\xc2\xa0");     // NBSP is printable: kept
 }
 
 TEST(Escape, InjectionAttemptStaysOnOneLine) {

@@ -228,7 +228,9 @@ TEST(FollowIdentity, WhereAFileStarts) {
   const std::string head = "first line\nsecond line\n";
   const FollowEntry entry{{1, 2}, fingerprintOf(head), 11, "/var/log/app.log"};
   auto decide = [&](const FollowEntry* e, std::string_view h, uint64_t size, bool existed, bool fromBeginning,
-                    bool first) { return decideStart(e, h, size, /*endOfLastLine=*/size, existed, fromBeginning, first); };
+                    bool first) {
+    return decideStart(e, h, size, /*endOfLastLine=*/size, existed, fromBeginning, first);
+  };
 
   auto d = decide(&entry, head + "third\n", 29, true, false, true);
   EXPECT_EQ(d.why, Why::Resumed);
@@ -284,12 +286,15 @@ TEST(FollowState, DamageIsOneErrorNamingTheFileAndLine) {
     }
     return std::string("no error");
   };
-  EXPECT_EQ(errorOf(""), "state file /var/lib/logship/app.state:1: the file is empty (a state file starts with its "
-                         "version line)");
-  EXPECT_EQ(errorOf("{\"json\": 1}\n"), "state file /var/lib/logship/app.state:1: not a log_producer state file (it "
-                                        "does not start with 'logship-follow-state 2')");
-  EXPECT_EQ(errorOf("logship-follow-state 3\n"), "state file /var/lib/logship/app.state:1: version 3 is not supported "
-                                                "(this log_producer reads versions 1 and 2)");
+  EXPECT_EQ(errorOf(""),
+            "state file /var/lib/logship/app.state:1: the file is empty (a state file starts with its "
+            "version line)");
+  EXPECT_EQ(errorOf("{\"json\": 1}\n"),
+            "state file /var/lib/logship/app.state:1: not a log_producer state file (it "
+            "does not start with 'logship-follow-state 2')");
+  EXPECT_EQ(errorOf("logship-follow-state 3\n"),
+            "state file /var/lib/logship/app.state:1: version 3 is not supported "
+            "(this log_producer reads versions 1 and 2)");
   EXPECT_EQ(errorOf("logship-follow-state 2\n1 2 3 00000000000000ff 10 /a\n"),
             "state file /var/lib/logship/app.state:2: expected 'DEVICE INODE FINGERPRINT-BYTES FINGERPRINT OFFSET "
             "STREAM LINE PATH', not '1 2 3 00000000000000ff 10 /a'");
@@ -345,7 +350,7 @@ TEST(CheckpointMarks, OffsetsApplyOnceTheRecordsBeforeThemAreSettled) {
   CheckpointMarks marks;
   marks.add(2, 1, 0, 100, 3);  // file 1: two records up to offset 100
   marks.add(2, 1, 0, 120, 4);  // an empty line more, no record: replaces the last mark
-  marks.add(5, 2, 0, 40, 5);  // file 2
+  marks.add(5, 2, 0, 40, 5);   // file 2
   marks.add(6, 1, 0, 150, 6);
   EXPECT_EQ(marks.size(), 3u);
   std::vector<std::pair<uint64_t, uint64_t>> applied;
@@ -420,7 +425,7 @@ TEST(FileInput, FirstStartAtTheEndThenRotationByRenameLosesNothing) {
   append(log, "a3\n");
   std::filesystem::rename(log, log + ".1");  // logrotate's rename...
   append(log + ".1", "a4 written before the writer reopened\n");
-  append(log, "b1\n");                       // ...and the new file
+  append(log, "b1\n");  // ...and the new file
   f.run(300ms);
   append(log, "b2 partial");
   f.run(50ms);
@@ -512,7 +517,7 @@ TEST(FileInput, CopytruncateReadsTheRestFromTheCopyFirst) {
   const auto ids = testing::headerValues(f.script, wire::kId);
   ASSERT_EQ(ids.size(), 4u);
   auto stream = [](const std::string& id) { return id.substr(0, id.rfind('-')); };
-  EXPECT_EQ(ids[2], stream(ids[0]) + "-3");     // the copy's lines: the same stream
+  EXPECT_EQ(ids[2], stream(ids[0]) + "-3");   // the copy's lines: the same stream
   EXPECT_NE(stream(ids[3]), stream(ids[0]));  // the new content: a new one
 }
 
@@ -533,8 +538,8 @@ TEST(FileInput, CopytruncateStartsAgainFromTheBeginningOfTheSameFile) {
   ::truncate(log.c_str(), 0);
   append(log, "after truncation, longer than before 2\n");
   f.run(50ms);
-  EXPECT_EQ(f.stop(), (std::vector<std::string>{"before 1", "before 2", "after 1",
-                                                "after truncation, longer than before 2"}));
+  EXPECT_EQ(f.stop(),
+            (std::vector<std::string>{"before 1", "before 2", "after 1", "after truncation, longer than before 2"}));
   EXPECT_EQ(f.metrics.rotations.value(), 2u);
 }
 

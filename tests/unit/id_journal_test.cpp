@@ -174,11 +174,11 @@ TEST_F(IdJournalTest, AHeldBatchIsJournaledWithTheOffsetsItReallyGets) {
   const rlim_t base = 1000;
   crashAfter([&] {
     auto sink = open();
-    appendLines(*sink, {"p-1", "p-2", "p-3"});  // 9 bytes each
+    appendLines(*sink, {"p-1", "p-2", "p-3"});                   // 9 bytes each
     underFileSizeLimit(base + 13, [&] { sink->flush(false); });  // "line p-1\nline"
-    appendLines(*sink, {"p-4"});  // taken while holding
+    appendLines(*sink, {"p-4"});                                 // taken while holding
     underFileSizeLimit(base + 22, [&] { sink->flush(false); });  // completes p-2, cuts p-3 after 4 bytes
-    ::_exit(0);  // crash while holding
+    ::_exit(0);                                                  // crash while holding
   });
   EXPECT_EQ(readFile(path).substr(base), "line p-1\nline p-2\nline");
   auto sink = open();
@@ -329,7 +329,8 @@ TEST_F(IdJournalTest, ConsecutiveIdsAreJournaledAsOneRunOfLineLengths) {
       << journal;
   auto sink = open();
   EXPECT_EQ(sink->journal()->recovery().ids, 7u);
-  for (const char* id : {"a-5", "a-6", "a-7", "x", "a-8", "b-1", "b-3"}) EXPECT_TRUE(sink->journal()->contains(id)) << id;
+  for (const char* id : {"a-5", "a-6", "a-7", "x", "a-8", "b-1", "b-3"})
+    EXPECT_TRUE(sink->journal()->contains(id)) << id;
   EXPECT_FALSE(sink->journal()->contains("b-2"));
   EXPECT_FALSE(sink->journal()->contains("a-4"));
 }

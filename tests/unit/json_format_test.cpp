@@ -33,10 +33,10 @@ Converted convert(std::string_view line, const Record& source = Record{}) {
 }
 
 TEST(JsonFormat, MapsTheKnownKeysAndKeepsTheRestAsFields) {
-  const auto c = convert(
-      R"({"ts":"2026-01-02T03:04:05.123+01:00","level":"error","msg":"payment failed","service":"checkout",)"
-      R"("host":"web-1","user":"bob","http":{"status":500,"path":"/pay","h":{"x":1}},"tags":["a",1],"ok":true,)"
-      R"("none":null,"ratio":1.5,"big":12345678901234567890,"empty":{}})");
+  const auto c =
+      convert(R"({"ts":"2026-01-02T03:04:05.123+01:00","level":"error","msg":"payment failed","service":"checkout",)"
+              R"("host":"web-1","user":"bob","http":{"status":500,"path":"/pay","h":{"x":1}},"tags":["a",1],"ok":true,)"
+              R"("none":null,"ratio":1.5,"big":12345678901234567890,"empty":{}})");
   EXPECT_TRUE(c.ok);
   EXPECT_EQ(c.record.message, "payment failed");
   EXPECT_EQ(c.record.level, Level::Error);
@@ -75,7 +75,9 @@ TEST(JsonFormat, KeysAreMatchedWithoutCaseAndInOrderOfPreference) {
 }
 
 TEST(JsonFormat, Levels) {
-  auto level = [](std::string_view value) { return convert(std::string(R"({"msg":"m","level":)") + std::string(value) + "}"); };
+  auto level = [](std::string_view value) {
+    return convert(std::string(R"({"msg":"m","level":)") + std::string(value) + "}");
+  };
   EXPECT_EQ(level(R"("debug")").record.level, Level::Debug);
   EXPECT_EQ(level(R"("Critical")").record.level, Level::Fatal);
   EXPECT_EQ(level(R"("notice")").record.level, Level::Info);
@@ -110,15 +112,14 @@ TEST(JsonFormat, Timestamps) {
   auto time = [](std::string_view value) {
     return convert(std::string(R"({"msg":"m","ts":)") + std::string(value) + "}").record.timestampUs;
   };
-  EXPECT_EQ(time("1700000000"), 1'700'000'000'000'000);          // seconds
-  EXPECT_EQ(time("1700000000.25"), 1'700'000'000'250'000);       // seconds with a fraction
-  EXPECT_EQ(time("1700000000123"), 1'700'000'000'123'000);       // milliseconds (pino)
-  EXPECT_EQ(time("1700000000123456"), 1'700'000'000'123'456);    // microseconds
+  EXPECT_EQ(time("1700000000"), 1'700'000'000'000'000);           // seconds
+  EXPECT_EQ(time("1700000000.25"), 1'700'000'000'250'000);        // seconds with a fraction
+  EXPECT_EQ(time("1700000000123"), 1'700'000'000'123'000);        // milliseconds (pino)
+  EXPECT_EQ(time("1700000000123456"), 1'700'000'000'123'456);     // microseconds
   EXPECT_EQ(time("1700000000123456789"), 1'700'000'000'123'456);  // nanoseconds
   EXPECT_EQ(time(R"("1700000000")"), 1'700'000'000'000'000);
   EXPECT_EQ(time(R"("2026-11-27T10:00:00Z")"), at("2026-11-27T10:00:00Z"));
-  for (std::string_view bad : {R"("yesterday")", "-5", "0", "1e300", "true", R"("2026-13-01T00:00:00Z")",
-                               "1e25"}) {
+  for (std::string_view bad : {R"("yesterday")", "-5", "0", "1e300", "true", R"("2026-13-01T00:00:00Z")", "1e25"}) {
     const auto c = convert(std::string(R"({"msg":"m","ts":)") + std::string(bad) + "}");
     EXPECT_EQ(c.record.timestampUs, 0) << bad;  // now
     EXPECT_TRUE(c.fields.contains("ts")) << bad;
@@ -146,11 +147,13 @@ TEST(JsonFormat, InvalidJsonIsKeptRawWithAParseError) {
     std::string_view line;
     std::string_view reason;  // the start of parse_error
   };
-  for (const Case& k : {Case{"{not json", "invalid JSON at byte 3: syntax error while parsing object key"}, Case{"plain text line", "invalid JSON at byte 1"},
-                        Case{R"({"a":1} trailing)", "invalid JSON at byte 11"},
-                        Case{"[1,2]", "not a JSON object but an array"}, Case{"42", "not a JSON object but a number"},
-                        Case{R"("text")", "not a JSON object but a string"},
-                        Case{"{\"a\":\"\xff\"}", "invalid JSON at byte"}, Case{R"({"x":2.5e3115})", "invalid JSON: number overflow parsing '2.5e3115'"}, Case{"   ", "invalid JSON at byte"}}) {
+  for (const Case& k :
+       {Case{"{not json", "invalid JSON at byte 3: syntax error while parsing object key"},
+        Case{"plain text line", "invalid JSON at byte 1"}, Case{R"({"a":1} trailing)", "invalid JSON at byte 11"},
+        Case{"[1,2]", "not a JSON object but an array"}, Case{"42", "not a JSON object but a number"},
+        Case{R"("text")", "not a JSON object but a string"}, Case{"{\"a\":\"\xff\"}", "invalid JSON at byte"},
+        Case{R"({"x":2.5e3115})", "invalid JSON: number overflow parsing '2.5e3115'"},
+        Case{"   ", "invalid JSON at byte"}}) {
     const auto c = convert(k.line, source);
     EXPECT_FALSE(c.ok) << k.line;
     EXPECT_EQ(c.record.message, k.line);

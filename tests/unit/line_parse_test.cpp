@@ -50,10 +50,10 @@ TEST(Timestamp, ParsesRfc3339) {
 }
 
 TEST(Timestamp, RefusesWhatIsNotRfc3339) {
-  for (const char* bad : {"", "yesterday", "2025-11-24T16:00:00", "2025-13-01T00:00:00Z", "2025-02-29T00:00:00Z",
-                          "2025-11-31", "2025-11-24T24:00:00Z", "2025-11-24T16:60:00Z", "2025-11-24T16:00:00.Z",
-                          "2025-11-24T16:00:00Zjunk", "2025-11-24T16:00:00+1:00", "25-11-24", "2025/11/24",
-                          "2025-11-24T16:00Z", "2025-11-24T16:00:00+24:00"}) {
+  for (const char* bad :
+       {"", "yesterday", "2025-11-24T16:00:00", "2025-13-01T00:00:00Z", "2025-02-29T00:00:00Z", "2025-11-31",
+        "2025-11-24T24:00:00Z", "2025-11-24T16:60:00Z", "2025-11-24T16:00:00.Z", "2025-11-24T16:00:00Zjunk",
+        "2025-11-24T16:00:00+1:00", "25-11-24", "2025/11/24", "2025-11-24T16:00Z", "2025-11-24T16:00:00+24:00"}) {
     EXPECT_FALSE(parseTimestamp(bad)) << bad;
   }
 }
@@ -103,8 +103,9 @@ TEST(ParseLine, TextSplitsEveryPart) {
   EXPECT_EQ(p.level, Level::Warn);
   EXPECT_EQ(p.service, "checkout");
   EXPECT_EQ(p.host, "web-1");
-  EXPECT_EQ(p.message, "payment retry 2/3 for caf\xc3\xa9 \xe2\x98\x95\\nFAKE LINE \\x1b[2J \\\\ done | region=eu-west-1 "
-                       "order=ORD 20931");
+  EXPECT_EQ(p.message,
+            "payment retry 2/3 for caf\xc3\xa9 \xe2\x98\x95\\nFAKE LINE \\x1b[2J \\\\ done | region=eu-west-1 "
+            "order=ORD 20931");
 }
 
 TEST(ParseLine, JsonSplitsEveryPart) {
@@ -136,8 +137,9 @@ TEST(ParseLine, RoundTripsRandomRecordsInEveryFormat) {
   std::mt19937 rng(5);
   // Units that stress the separators and the escaping. "\xff" (invalid UTF-8) only where the
   // format keeps every byte (text and raw escape it; json replaces it with U+FFFD).
-  const std::vector<std::string> units = {"a", "b", " ", "|", "=", "@", "\\", "\"", "{", "}", ":", ",", "\n", "\r",
-                                          "\t", "\x1b", "\x7f", "\xc2\x85", "\xe2\x80\xae", "\xc3\xa9", "\xff"};
+  const std::vector<std::string> units = {
+      "a", "b",  " ",  "|",  "=",    "@",    "\\",       "\"",           "{",        "}",   ":",
+      ",", "\n", "\r", "\t", "\x1b", "\x7f", "\xc2\x85", "\xe2\x80\xae", "\xc3\xa9", "\xff"};
   auto randomText = [&](size_t max, bool validUtf8) {
     std::string s;
     for (size_t n = rng() % (max + 1); n > 0; --n) s += units[rng() % (units.size() - (validUtf8 ? 1 : 0))];
@@ -286,7 +288,10 @@ TEST(ParseLine, TextRoundTripsEveryByteInEveryPart) {
         switch (part) {
           case 0: r.service = v; break;
           case 1: r.host = v; break;
-          case 2: r.message = v; r.fields.clear(); break;
+          case 2:
+            r.message = v;
+            r.fields.clear();
+            break;
           case 3: r.message = v; break;
           case 4: r.fields.push_back({v, "w"}); break;
           default: r.fields.insert(r.fields.begin(), {"k", v}); break;
@@ -316,7 +321,8 @@ TEST(ParseLine, TextCannotBeForged) {
 // Lines written before separators were escaped still read as they did.
 TEST(ParseLine, TextReadsLinesOfEarlierVersions) {
   LineParts p;
-  const std::string old = "2025-11-24T16:00:00.123456Z WARN  checkout@web-1 GET /a | 200 | region=eu-west-1 order=ORD 20931";
+  const std::string old =
+      "2025-11-24T16:00:00.123456Z WARN  checkout@web-1 GET /a | 200 | region=eu-west-1 order=ORD 20931";
   ASSERT_TRUE(parseLine(OutputFormat::Text, old, p));
   const Record back = recordFromLine(OutputFormat::Text, p);
   EXPECT_EQ(back.service, "checkout");

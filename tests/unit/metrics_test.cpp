@@ -159,7 +159,8 @@ TEST(Registry, GroupsShareFamiliesAndRemoveWhatTheyAdded) {
               "x_errors_total{kind=\"broker\"} 1\nx_errors_total{kind=\"write\"} 2\n"
               "# HELP x_up Up\n# TYPE x_up gauge\nx_up 1\n");
   }
-  EXPECT_EQ(registry.render(), "# HELP x_errors_total Errors\n# TYPE x_errors_total counter\nx_errors_total{kind=\"broker\"} 1\n");
+  EXPECT_EQ(registry.render(),
+            "# HELP x_errors_total Errors\n# TYPE x_errors_total counter\nx_errors_total{kind=\"broker\"} 1\n");
   first.reset();
   EXPECT_EQ(registry.render(), "");
 }
@@ -177,7 +178,7 @@ TEST(Registry, RefusesInconsistentRegistrations) {
   EXPECT_THROW(group.counter("x_total", "x", c, {{"__reserved", "v"}}), std::logic_error);
   EXPECT_THROW(group.histogram("h_seconds", "x", h, {{"le", "1"}}), std::logic_error);
   group.counter("x_total", "x", c, {{"kind", "a"}});
-  EXPECT_THROW(group.counter("x_total", "x", c, {{"kind", "a"}}), std::logic_error);     // same labels
+  EXPECT_THROW(group.counter("x_total", "x", c, {{"kind", "a"}}), std::logic_error);      // same labels
   EXPECT_THROW(group.counter("x_total", "other", c, {{"kind", "b"}}), std::logic_error);  // other help
   EXPECT_THROW(group.gauge("x_total", "x", g), std::logic_error);                         // other type
 }

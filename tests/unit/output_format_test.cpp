@@ -36,8 +36,8 @@ TEST(FieldKey, OneRuleAsciiLettersDigitsAndUnderscoreDotDash) {
     EXPECT_NE(fieldKeyProblem(key), "") << key;
   }
   for (int c = 0; c < 256; ++c) {
-    const bool ascii = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-                       c == '.' || c == '-';
+    const bool ascii =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
     EXPECT_EQ(fieldKeyByte(static_cast<unsigned char>(c)), ascii) << c;
   }
 }
@@ -58,9 +58,7 @@ TEST(OutputFormat, Text) {
             "2025-11-24T16:00:00.123456Z WARN  web@host1 disk almost full | env=prod disk=/dev/sda1\n");
 }
 
-TEST(OutputFormat, RawIsTheMessageOnly) {
-  EXPECT_EQ(format(OutputFormat::Raw, sample()), "disk almost full\n");
-}
+TEST(OutputFormat, RawIsTheMessageOnly) { EXPECT_EQ(format(OutputFormat::Raw, sample()), "disk almost full\n"); }
 
 TEST(OutputFormat, EveryFormatIsOneLineWhateverTheRecordHolds) {
   Record r = sample();
@@ -104,7 +102,8 @@ TEST(OutputFormat, TimestampsBeforeTheEpochAndFractions) {
 
 TEST(OutputFormat, JsonEscapesTheSameControlsAsText) {
   Record r = sample();
-  r.message = "del\x7f nel\xc2\x85 ls\xe2\x80\xa8 ps\xe2\x80\xa9 rlo\xe2\x80\xae esc\x1b emoji\xF0\x9F\x98\x80 caf\xc3\xa9";
+  r.message =
+      "del\x7f nel\xc2\x85 ls\xe2\x80\xa8 ps\xe2\x80\xa9 rlo\xe2\x80\xae esc\x1b emoji\xF0\x9F\x98\x80 caf\xc3\xa9";
   const std::string line = format(OutputFormat::Json, r);
   EXPECT_NE(line.find("del\\u007f"), std::string::npos) << line;
   EXPECT_NE(line.find("nel\\u0085"), std::string::npos) << line;

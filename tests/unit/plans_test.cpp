@@ -63,11 +63,28 @@ bool startsWith(const std::string& text, const std::string& prefix) { return tex
 
 TEST(ProgramPlans, ProducerTranslatesSettingsIntoOptions) {
   ::unsetenv("LOGSHIP_SPOOL_DIR");
-  Parsed<apps::ProducerSettings> p(apps::defineProducer,
-                                   {"--level", "warn", "--service", "api", "--host", "h1", "--field", "env=prod",
-                                    "--confirm-timeout", "2.5", "--linger-ms", "7", "--spool-dir", "/tmp/spool",
-                                    "--spool-max-bytes", "8M", "--spool-full", "drop", "--wait-timeout", "1.5",
-                                    "hello", "world"});
+  Parsed<apps::ProducerSettings> p(apps::defineProducer, {"--level",
+                                                          "warn",
+                                                          "--service",
+                                                          "api",
+                                                          "--host",
+                                                          "h1",
+                                                          "--field",
+                                                          "env=prod",
+                                                          "--confirm-timeout",
+                                                          "2.5",
+                                                          "--linger-ms",
+                                                          "7",
+                                                          "--spool-dir",
+                                                          "/tmp/spool",
+                                                          "--spool-max-bytes",
+                                                          "8M",
+                                                          "--spool-full",
+                                                          "drop",
+                                                          "--wait-timeout",
+                                                          "1.5",
+                                                          "hello",
+                                                          "world"});
   const apps::ProducerPlan plan = apps::planProducer(p.app, p.settings, p.config);
   EXPECT_EQ(plan.recordTemplate.level, Level::Warn);
   EXPECT_EQ(plan.recordTemplate.service, "api");
@@ -140,11 +157,28 @@ TEST(ProgramPlans, ProducerFollowChecksAndStateFile) {
 }
 
 TEST(ProgramPlans, AggregatorTranslatesSettingsIntoOptions) {
-  Parsed<apps::AggregatorSettings> p(apps::defineAggregator,
-                                     {"--queue", "app", "--fsync", "--file-mode", "600", "--idle-exit", "2",
-                                      "--write-retry-seconds", "3", "--rotate-bytes", "1M", "--keep", "4",
-                                      "--stream-from", "last", "--route", "level>=error:errors.log",
-                                      "--unrouted-only", "--lease-seconds", "9", "-o", "out.log"});
+  Parsed<apps::AggregatorSettings> p(apps::defineAggregator, {"--queue",
+                                                              "app",
+                                                              "--fsync",
+                                                              "--file-mode",
+                                                              "600",
+                                                              "--idle-exit",
+                                                              "2",
+                                                              "--write-retry-seconds",
+                                                              "3",
+                                                              "--rotate-bytes",
+                                                              "1M",
+                                                              "--keep",
+                                                              "4",
+                                                              "--stream-from",
+                                                              "last",
+                                                              "--route",
+                                                              "level>=error:errors.log",
+                                                              "--unrouted-only",
+                                                              "--lease-seconds",
+                                                              "9",
+                                                              "-o",
+                                                              "out.log"});
   const apps::AggregatorPlan plan = apps::planAggregator(p.settings);
   EXPECT_EQ(plan.consumer.queue, "app");
   EXPECT_EQ(plan.consumer.leaseTtl, std::chrono::milliseconds(9000));

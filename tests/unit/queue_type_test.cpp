@@ -82,7 +82,8 @@ TEST(QueueType, BadValuesAreOneLineNamingTheFlag) {
             "or 12h (M is months, m minutes)");
   EXPECT_EQ(refusal("classic", "7D"), "--stream-max-age: only with --queue-type stream (a stream's retention)");
   EXPECT_EQ(refusal("quorum", "", 1024), "--stream-max-bytes: only with --queue-type stream (a stream's retention)");
-  EXPECT_EQ(refusal("quorum", "", 0, "redis://localhost/"), "--queue-type quorum: RabbitMQ only (a Redis queue is a list)");
+  EXPECT_EQ(refusal("quorum", "", 0, "redis://localhost/"),
+            "--queue-type quorum: RabbitMQ only (a Redis queue is a list)");
   EXPECT_EQ(refusal("classic", "", 0, "redis://localhost/"), "");
 }
 

@@ -173,7 +173,8 @@ TEST(RecordCodec, MalformedBatchesAreRefusedWithAReason) {
             "header logship-id of a batch must end in -<number>, got 'no-number-here'");
   EXPECT_EQ(reason([&](Message& m) { set(m, wire::kTsDeltas, "1"); }),
             "header logship-ts-deltas must hold 2 comma-separated numbers");
-  EXPECT_EQ(reason([&](Message& m) { set(m, wire::kTsDeltas, "1,-2"); }), "header logship-ts-deltas holds a bad number '-2'");
+  EXPECT_EQ(reason([&](Message& m) { set(m, wire::kTsDeltas, "1,-2"); }),
+            "header logship-ts-deltas holds a bad number '-2'");
   // Without logship-version the batch header means nothing: a plain message, one record.
   Message plain = good;
   std::erase_if(plain.headers, [](const Header& h) { return h.key == wire::kVersion; });

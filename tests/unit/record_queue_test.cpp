@@ -40,7 +40,7 @@ TEST(RecordQueue, HoldsExactlyItsRecordLimitAndRefusesTheRest) {
 TEST(RecordQueue, HoldsAtMostItsByteLimitButAlwaysTakesARecordWhenEmpty) {
   RecordQueue q({100, 10, false});
   EXPECT_EQ(q.push(rec("123456")), RecordQueue::Pushed::Queued);
-  EXPECT_EQ(q.push(rec("12345")), RecordQueue::Pushed::Full);  // 11 bytes
+  EXPECT_EQ(q.push(rec("12345")), RecordQueue::Pushed::Full);   // 11 bytes
   EXPECT_EQ(q.push(rec("1234")), RecordQueue::Pushed::Queued);  // 10 bytes
   EXPECT_EQ(q.heldBytes(), 10u);
   std::vector<QueuedRecord> out;

@@ -81,8 +81,9 @@ TEST(Redelivery, JudgeWritesRecordsOrDeadLetters) {
 }
 
 TEST(Redelivery, PoisonReasonSaysHowOften) {
-  EXPECT_EQ(poisonReason(5), "delivered 5 times without being written (the aggregator crashed or lost its connection "
-                             "each time)");
+  EXPECT_EQ(poisonReason(5),
+            "delivered 5 times without being written (the aggregator crashed or lost its connection "
+            "each time)");
   EXPECT_EQ(poisonReason(1).substr(0, 16), "delivered 1 time");
 }
 
@@ -101,8 +102,8 @@ TEST(Redelivery, ARecordThatFailedBeforeIsWrittenAlone) {
   EXPECT_FALSE(writtenAlone({3, 0}, 0)) << "no counting with --max-deliveries 0";
 
   // fresh f, suspect s (a recorded failure), redelivery r (unrecorded): batches split around s.
-  const std::vector<Delivery> batch = {delivery("", 0, false), delivery("0", 0), delivery("2", 0),
-                                       delivery("", 1, false), delivery("1", 1), delivery("1", 0),
+  const std::vector<Delivery> batch = {delivery("", 0, false), delivery("0", 0),      delivery("2", 0),
+                                       delivery("", 1, false), delivery("1", 1),      delivery("1", 0),
                                        delivery("1", 0),       delivery("", 0, false)};
   //                                     0 f                   1 f (count 0)      2 s
   //                                     3 r                   4 r                5 s
@@ -164,8 +165,9 @@ TEST(Redelivery, AQuorumQueuesDeliveryLimitLowersMaxDeliveries) {
 TEST(Redelivery, NoBrokerLimitKeepsMaxDeliveriesAndSaysWhy) {
   const auto classic = judgedLimit(5, found({queue("q", "classic", {})}));
   EXPECT_EQ(classic.maxDeliveries, 5u);
-  EXPECT_EQ(classic.line, "dead-lettering a record after 5 failed deliveries (--max-deliveries); queue 'q' (classic) "
-                          "has no delivery limit of its own");
+  EXPECT_EQ(classic.line,
+            "dead-lettering a record after 5 failed deliveries (--max-deliveries); queue 'q' (classic) "
+            "has no delivery limit of its own");
   EXPECT_EQ(judgedLimit(0, found({queue("q", "quorum", {})})).maxDeliveries, 0u);
   // Redis: nothing to say.
   const auto redis = judgedLimit(5, DeliveryLimits{});

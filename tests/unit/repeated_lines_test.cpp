@@ -15,7 +15,8 @@ namespace {
 // Captures what spdlog's default logger logs while it lives.
 class CapturedLog {
  public:
-  CapturedLog() : previous_(spdlog::default_logger()), sink_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(1000)) {
+  CapturedLog()
+      : previous_(spdlog::default_logger()), sink_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(1000)) {
     auto logger = std::make_shared<spdlog::logger>("captured", sink_);
     logger->set_pattern("%l %v");
     spdlog::set_default_logger(logger);

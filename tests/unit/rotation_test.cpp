@@ -107,8 +107,8 @@ TEST(Units, ByteSizesTakeOptionalUnitsAll1024Based) {
 }
 
 TEST(Units, BadByteSizesAreRefused) {
-  for (const char* bad : {"", "K", "-1", "1.5G", "5x", "1KK", "1Gbytes", " 1K", "1 K B", "+5", "16E",
-                          "99999999999999999999"}) {
+  for (const char* bad :
+       {"", "K", "-1", "1.5G", "5x", "1KK", "1Gbytes", " 1K", "1 K B", "+5", "16E", "99999999999999999999"}) {
     EXPECT_FALSE(parseByteSize(bad).has_value()) << bad;
   }
 }
@@ -146,8 +146,9 @@ TEST(RotatedNames, NameTheUtcSecondOfTheRotation) {
 }
 
 TEST(RotatedNames, ParseBackWhatTheyWrite) {
-  for (const RotatedName n : {RotatedName{kT, 0, false}, RotatedName{kT + 1, 0, true}, RotatedName{kT, 12, false}, RotatedName{kT, 12345, false},
-                              RotatedName{kT + 86'399, 3, true}, RotatedName{0, 0, false}}) {
+  for (const RotatedName n :
+       {RotatedName{kT, 0, false}, RotatedName{kT + 1, 0, true}, RotatedName{kT, 12, false},
+        RotatedName{kT, 12345, false}, RotatedName{kT + 86'399, 3, true}, RotatedName{0, 0, false}}) {
     const auto back = parseRotatedName("a.log", rotatedFileName("a.log", n));
     ASSERT_TRUE(back.has_value()) << rotatedFileName("a.log", n);
     EXPECT_EQ(back->unixSeconds, n.unixSeconds);
@@ -163,13 +164,28 @@ TEST(RotatedNames, ParseBackWhatTheyWrite) {
 }
 
 TEST(RotatedNames, NothingElseIsTakenForOne) {
-  for (const char* other :
-       {"a.log", "a.log.ids", "a.log.1", "a.log.1.gz", "a.log-20261127", "a.log.20261127", "a.log.20261127T140000",
-        "a.log.20261127T140000Z.gz", "a.log.20261127T140000Z.zst.tmp", "a.log.20261127T140000Z_", "a.log.20261127T140000Z_0000",
-        "a.log.20261127T140000Z_1", "a.log.20261127T140000Z_01", "a.log.20261127T140000Z_00001", "a.log.20261127T140000Z_x",
-        "a.log.20261127T140000Z_000x", "a.log.20261131T140000Z", "a.log.20261127T250000Z",
-        "b.log.20261127T140000Z", "a.logx20261127T140000Z", ".a.log.20261127T140000Z.zst.tmp",
-        "a.log.20261127T140000Z.zst.zst"}) {
+  for (const char* other : {"a.log",
+                            "a.log.ids",
+                            "a.log.1",
+                            "a.log.1.gz",
+                            "a.log-20261127",
+                            "a.log.20261127",
+                            "a.log.20261127T140000",
+                            "a.log.20261127T140000Z.gz",
+                            "a.log.20261127T140000Z.zst.tmp",
+                            "a.log.20261127T140000Z_",
+                            "a.log.20261127T140000Z_0000",
+                            "a.log.20261127T140000Z_1",
+                            "a.log.20261127T140000Z_01",
+                            "a.log.20261127T140000Z_00001",
+                            "a.log.20261127T140000Z_x",
+                            "a.log.20261127T140000Z_000x",
+                            "a.log.20261131T140000Z",
+                            "a.log.20261127T250000Z",
+                            "b.log.20261127T140000Z",
+                            "a.logx20261127T140000Z",
+                            ".a.log.20261127T140000Z.zst.tmp",
+                            "a.log.20261127T140000Z.zst.zst"}) {
     EXPECT_FALSE(parseRotatedName("a.log", other).has_value()) << other;
   }
   EXPECT_FALSE(parseCompressionTempName("a.log", ".a.log.20261127T140000Z.tmp").has_value());
@@ -182,7 +198,7 @@ TEST(RotatedNames, NothingElseIsTakenForOne) {
 }
 
 TEST(RotatedNames, IntervalBoundariesAreMultiplesSinceTheEpoch) {
-  EXPECT_EQ(nextIntervalBoundary(kT, seconds(3600)), kT + 3600);         // on the hour: the next one
+  EXPECT_EQ(nextIntervalBoundary(kT, seconds(3600)), kT + 3600);  // on the hour: the next one
   EXPECT_EQ(nextIntervalBoundary(kT + 1, seconds(3600)), kT + 3600);
   EXPECT_EQ(nextIntervalBoundary(kT + 3599, seconds(3600)), kT + 3600);
   EXPECT_EQ(nextIntervalBoundary(kT + 1800, seconds(86'400)), 1795824000);  // 2026-11-28T00:00:00Z
@@ -223,7 +239,8 @@ class RotationFiles : public ::testing::Test {
   std::string rotated(const RotatedName& n) const { return at(rotatedFileName("out.log", n)); }
   static std::string lines(int from, int to) {
     std::string s;
-    for (int i = from; i < to; ++i) s += "2026-11-27T14:00:00.000000Z INFO  svc@host record " + std::to_string(i) + "\n";
+    for (int i = from; i < to; ++i)
+      s += "2026-11-27T14:00:00.000000Z INFO  svc@host record " + std::to_string(i) + "\n";
     return s;
   }
   // Appends one line per id ("line <id>\n") as the collector does.
@@ -331,10 +348,10 @@ TEST_F(RotationFiles, AtStartACrashedCompressionIsFinishedAndItsTemporaryRemoved
     rotator.finish();
     EXPECT_EQ(rotator.stats().compressed, 3u);
   }
-  EXPECT_EQ(namesIn(dir), (std::vector<std::string>{".other.log.20261127T140000Z.zst.tmp", "other.log.20261127T140000Z",
-                                                     "out.log", "out.log.1", "out.log.20261127T140000Z.gz",
-                                                     "out.log.20261127T140000Z.zst", "out.log.20261127T140100Z.zst",
-                                                     "out.log.20261127T140200Z_0001.zst"}));
+  EXPECT_EQ(namesIn(dir),
+            (std::vector<std::string>{".other.log.20261127T140000Z.zst.tmp", "other.log.20261127T140000Z", "out.log",
+                                      "out.log.1", "out.log.20261127T140000Z.gz", "out.log.20261127T140000Z.zst",
+                                      "out.log.20261127T140100Z.zst", "out.log.20261127T140200Z_0001.zst"}));
   EXPECT_EQ(zstdDecompress(readFile(rotated({kT, 0, true}))), lines(0, 1000));
   EXPECT_EQ(zstdDecompress(readFile(rotated({kT + 60, 0, true}))), lines(1000, 2000));
   EXPECT_EQ(zstdDecompress(readFile(rotated({kT + 120, 1, true}))), lines(2000, 3000));
@@ -493,7 +510,7 @@ TEST_F(RotationFiles, AfterARotationTheIdsStillSuppressDuplicatesWithoutAWarning
     appendLines(*sink, {"p-1", "p-2"});
     sink->flush(false);
     ASSERT_EQ(sink->rotateTo(rotated({kT, 0, false})), FileSink::Switch::Done);
-    EXPECT_TRUE(sink->journal()->contains("p-1"));  // in memory: still suppressed
+    EXPECT_TRUE(sink->journal()->contains("p-1"));                                    // in memory: still suppressed
     EXPECT_EQ(sink->rotateTo(rotated({kT, 0, false})), FileSink::Switch::NameTaken);  // never replaced
     appendLines(*sink, {"p-3"});
     sink->flush(false);
@@ -624,12 +641,12 @@ TEST(SearchFileOrder, AnOutputsRotatedFilesComeOldestFirstAndTheOutputLast) {
                                          "d/out.log.20261127T140000Z_0002.zst",
                                          "d/out.log.20261127T150000Z.zst",
                                          "d/out.log.ids"};
-  auto o = search::orderFiles({"x.log", glob[6], glob[3], glob[0], glob[7], glob[2], glob[5], glob[4], glob[1], "-"},
-                              false);
-  EXPECT_EQ(o.files, (std::vector<std::string>{"x.log", "d/out.log.20261127T140000Z.zst",
-                                               "d/out.log.20261127T140000Z_0001.zst", "d/out.log.20261127T140000Z_0002.zst",
-                                               "d/out.log.20261127T140000Z_0010.zst", "d/out.log.20261127T150000Z.zst",
-                                               "d/out.log", "-"}));
+  auto o =
+      search::orderFiles({"x.log", glob[6], glob[3], glob[0], glob[7], glob[2], glob[5], glob[4], glob[1], "-"}, false);
+  EXPECT_EQ(o.files,
+            (std::vector<std::string>{"x.log", "d/out.log.20261127T140000Z.zst", "d/out.log.20261127T140000Z_0001.zst",
+                                      "d/out.log.20261127T140000Z_0002.zst", "d/out.log.20261127T140000Z_0010.zst",
+                                      "d/out.log.20261127T150000Z.zst", "d/out.log", "-"}));
   EXPECT_EQ(o.skipped, (std::vector<std::string>{"d/out.log.20261127T140000Z_0002", "d/out.log.ids"}));
 
   // A journal whose output is not given is left to the caller (which warns); with --format it is read.
@@ -639,6 +656,6 @@ TEST(SearchFileOrder, AnOutputsRotatedFilesComeOldestFirstAndTheOutputLast) {
   EXPECT_EQ(o.files, (std::vector<std::string>{"d/out.log", "d/out.log.ids"}));
   // Files of other names keep their order; two outputs' groups do not mix.
   o = search::orderFiles({"b", "a.20261127T150000Z", "c", "a", "b.20261127T140000Z", "a.20261127T140000Z"}, false);
-  EXPECT_EQ(o.files, (std::vector<std::string>{"b.20261127T140000Z", "b", "a.20261127T140000Z",
-                                               "a.20261127T150000Z", "a", "c"}));
+  EXPECT_EQ(o.files, (std::vector<std::string>{"b.20261127T140000Z", "b", "a.20261127T140000Z", "a.20261127T150000Z",
+                                               "a", "c"}));
 }

@@ -59,8 +59,9 @@ TEST(RouteRule, ParsesConditionsAndFile) {
   EXPECT_EQ(r.conditions[0].level, Level::Error);
   EXPECT_EQ(r.conditionsText(), "level>=error");
 
-  const RouteRule all = parseRouteRule("level=warn,level!=fatal,level>info,level<=error,level<fatal,service=api,"
-                                       "service!=web,host=h1,host!=h2:/var/log/x.log");
+  const RouteRule all = parseRouteRule(
+      "level=warn,level!=fatal,level>info,level<=error,level<fatal,service=api,"
+      "service!=web,host=h1,host!=h2:/var/log/x.log");
   EXPECT_EQ(all.file, "/var/log/x.log");
   EXPECT_EQ(all.conditionsText(),
             "level=warn,level!=fatal,level>info,level<=error,level<fatal,service=api,service!=web,host=h1,host!=h2");
@@ -108,10 +109,12 @@ TEST(RouteRule, EveryMalformedRuleIsAUsageErrorNamingTheRuleAndTheProblem) {
        "--route 'level>=error:logs/app.log.20261127T140000Z': 'logs/app.log.20261127T140000Z' is named like a rotated "
        "file (NAME.<time>Z): rotation and retention of NAME would take it for theirs"},
       {"level>=error,,service=api:e.log",
-       "--route 'level>=error,,service=api:e.log': an empty condition (two commas, or a comma at the start or the end)"},
+       "--route 'level>=error,,service=api:e.log': an empty condition (two commas, or a comma at the start or the "
+       "end)"},
       {"level>=error,:e.log",
        "--route 'level>=error,:e.log': an empty condition (two commas, or a comma at the start or the end)"},
-      {">=error:e.log", "--route '>=error:e.log': condition '>=error' does not start with a key (level, service or host)"},
+      {">=error:e.log",
+       "--route '>=error:e.log': condition '>=error' does not start with a key (level, service or host)"},
       {"severity>=error:e.log",
        "--route 'severity>=error:e.log': unknown key 'severity' in 'severity>=error' (the keys are level, service and "
        "host)"},
@@ -129,11 +132,14 @@ TEST(RouteRule, EveryMalformedRuleIsAUsageErrorNamingTheRuleAndTheProblem) {
        "--route 'level=>error:e.log': 'level=>error': unknown operator (the operators are =, !=, >=, >, <=, <)"},
       {"level<>error:e.log",
        "--route 'level<>error:e.log': 'level<>error': unknown operator (the operators are =, !=, >=, >, <=, <)"},
-      {"service=a\x7f" "b:e.log", "--route 'service=a\\x7fb:e.log': 'service=a\\x7fb': the value contains a control character"},
+      {"service=a\x7f"
+       "b:e.log",
+       "--route 'service=a\\x7fb:e.log': 'service=a\\x7fb': the value contains a control character"},
       {"level>=shouting:e.log",
        "--route 'level>=shouting:e.log': unknown level 'shouting' (the levels are trace, debug, info, warn, error, "
        "fatal)"},
-      {"service>=api:e.log", "--route 'service>=api:e.log': 'service>=api': service takes = or != (only level is ordered)"},
+      {"service>=api:e.log",
+       "--route 'service>=api:e.log': 'service>=api': service takes = or != (only level is ordered)"},
       {"host<h:e.log", "--route 'host<h:e.log': 'host<h': host takes = or != (only level is ordered)"},
   };
   for (const Case& c : cases) EXPECT_EQ(parseError(c.rule), c.message) << c.rule;
@@ -141,9 +147,10 @@ TEST(RouteRule, EveryMalformedRuleIsAUsageErrorNamingTheRuleAndTheProblem) {
 
 TEST(RouteRules, CheckedTogether) {
   EXPECT_EQ(routesError({"level>=error:errors.log", "service=api:api.log"}), "");
-  EXPECT_EQ(routesError({"level>=error:errors.log", "service=api:./errors.log"}),
-            "--route 'service=api:./errors.log': './errors.log' is already the file of route 'level>=error:errors.log': "
-            "one route per file (a record goes to every route it matches)");
+  EXPECT_EQ(
+      routesError({"level>=error:errors.log", "service=api:./errors.log"}),
+      "--route 'service=api:./errors.log': './errors.log' is already the file of route 'level>=error:errors.log': "
+      "one route per file (a record goes to every route it matches)");
   const std::string cwd = std::filesystem::current_path().string();
   EXPECT_EQ(routesError({"level>=error:errors.log", fmt::format("service=api:{}/sub/../errors.log", cwd)}),
             fmt::format("--route 'service=api:{0}/sub/../errors.log': '{0}/sub/../errors.log' is already the file of "
@@ -260,7 +267,9 @@ namespace {
 
 struct Recorder : OutputMaintenance {
   std::vector<std::pair<size_t, bool>> calls;
-  void betweenCommits(size_t upcomingBytes, bool reopen) noexcept override { calls.emplace_back(upcomingBytes, reopen); }
+  void betweenCommits(size_t upcomingBytes, bool reopen) noexcept override {
+    calls.emplace_back(upcomingBytes, reopen);
+  }
 };
 
 }  // namespace

@@ -43,7 +43,8 @@ std::vector<Record> records() {
     r.level = static_cast<Level>(i % 6);
     r.service = services[i % 3];
     r.host = "host" + std::to_string(i % 2);
-    r.message = "message " + std::to_string(i) + (i == 4 ? " ERROR timeout\nFAKE 2025-11-24T16:00:00.000000Z FATAL" : "");
+    r.message =
+        "message " + std::to_string(i) + (i == 4 ? " ERROR timeout\nFAKE 2025-11-24T16:00:00.000000Z FATAL" : "");
     if (i % 4 == 0) r.fields = {{"attempt", std::to_string(i)}};
     out.push_back(r);
   }
@@ -270,8 +271,8 @@ TEST(Scanner, RawLinesHaveOnlyTheirMessage) {
 
 TEST(Scanner, LinesThatDoNotParseAreCountedNeverMatched) {
   const std::string good = fileOf(OutputFormat::Text, records());
-  const std::string bytes = good.substr(0, good.find('\n') + 1) + "not a text line\n\n" + good.substr(good.find('\n') + 1) +
-                            "{\"ts\":\"json in a text file\"}\n";
+  const std::string bytes = good.substr(0, good.find('\n') + 1) + "not a text line\n\n" +
+                            good.substr(good.find('\n') + 1) + "{\"ts\":\"json in a text file\"}\n";
   Collect sink;
   const ScanCounts c = scanPieces(Query{}, OutputFormat::Text, bytes, 1 << 20, sink);
   EXPECT_EQ(c.lines, 13u);

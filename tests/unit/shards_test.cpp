@@ -65,9 +65,10 @@ TEST(Shards, BrokerSettingsChecked) {
 }
 
 TEST(Shards, MissingPluginSaysHowToEnableIt) {
-  const auto hint = missingShardPlugin(
-      AMQP_COMMAND_INVALID, "declaring exchange 'q.shards': broker closed the connection: COMMAND_INVALID - unknown "
-                            "exchange type 'x-consistent-hash'");
+  const auto hint =
+      missingShardPlugin(AMQP_COMMAND_INVALID,
+                         "declaring exchange 'q.shards': broker closed the connection: COMMAND_INVALID - unknown "
+                         "exchange type 'x-consistent-hash'");
   ASSERT_TRUE(hint);
   EXPECT_NE(hint->find("rabbitmq-plugins enable rabbitmq_consistent_hash_exchange"), std::string::npos) << *hint;
   EXPECT_EQ(hint->find('\n'), std::string::npos);

@@ -60,13 +60,13 @@ TEST(Shipper, BatchesRecordsWhileTheirMetadataStaysTheSame) {
   Shipper shipper(scripted(s), Record{}, o);
   EXPECT_TRUE(shipper.ship(rec("api", Level::Error, "a1", 1'000)));
   EXPECT_TRUE(shipper.ship(rec("api", Level::Error, "a2", 2'000)));
-  EXPECT_TRUE(shipper.ship(rec("api", Level::Warn, "a3", 3'000)));    // another level
-  EXPECT_TRUE(shipper.ship(rec("web", Level::Warn, "w1", 4'000)));    // another service
-  EXPECT_TRUE(shipper.ship(rec("web", Level::Warn, "w2", 3'500)));    // time goes back
+  EXPECT_TRUE(shipper.ship(rec("api", Level::Warn, "a3", 3'000)));  // another level
+  EXPECT_TRUE(shipper.ship(rec("web", Level::Warn, "w1", 4'000)));  // another service
+  EXPECT_TRUE(shipper.ship(rec("web", Level::Warn, "w2", 3'500)));  // time goes back
   Record withField = rec("web", Level::Warn, "w3", 5'000);
   withField.fields.push_back({"k", "v"});
-  EXPECT_TRUE(shipper.ship(withField));                               // other fields
-  EXPECT_TRUE(shipper.ship(std::string_view("t1")));                  // the template's metadata
+  EXPECT_TRUE(shipper.ship(withField));               // other fields
+  EXPECT_TRUE(shipper.ship(std::string_view("t1")));  // the template's metadata
   EXPECT_TRUE(shipper.ship(std::string_view("t2")));
   shipper.finish(false);
   ASSERT_EQ(s.published.size(), 6u);
@@ -107,8 +107,10 @@ TEST(Shipper, GivenIdsAreBatchedOnlyWhileConsecutiveInOnePrefix) {
   o.linger = 1h;
   Shipper shipper(scripted(s), Record{}, o);
   const std::string a = "00000000000000aa", b = "00000000000000bb";
-  for (auto [prefix, n, text] : {std::tuple{&a, 7, "a7"}, {&a, 8, "a8"}, {&a, 10, "a10"},  // a gap
-                                 {&b, 11, "b11"}}) {                                        // another prefix
+  for (auto [prefix, n, text] : {std::tuple{&a, 7, "a7"},
+                                 {&a, 8, "a8"},
+                                 {&a, 10, "a10"},     // a gap
+                                 {&b, 11, "b11"}}) {  // another prefix
     shipper.nextRecordId(*prefix, n);
     EXPECT_TRUE(shipper.ship(std::string_view(text)));
   }
@@ -128,8 +130,9 @@ TEST(Shipper, ARecordWithoutATimestampGetsTheCurrentTime) {
   Script s;
   s.released = UINT64_MAX;
   Shipper shipper(scripted(s), Record{}, ShipperOptions{});
-  const int64_t before = std::chrono::duration_cast<std::chrono::microseconds>(
-                             std::chrono::system_clock::now().time_since_epoch()).count();
+  const int64_t before =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
   shipper.ship(rec("api", Level::Info, "now"));
   shipper.finish(false);
   ASSERT_EQ(s.published.size(), 1u);
@@ -148,10 +151,13 @@ TEST(Shipper, SettledInputFollowsTheConfirmsInOrder) {
   shipper.ship(std::string_view("r2"));  // message 1: r1 r2
   shipper.ship(std::string_view("r3"));
   EXPECT_FALSE(shipper.ship(std::string_view("far too long for the limit")));  // input 4: refused
-  shipper.ship(std::string_view("r5"));  // message 2: r3 r5
-  shipper.ship(std::string_view("r6"));  // being batched
+  shipper.ship(std::string_view("r5"));                                        // message 2: r3 r5
+  shipper.ship(std::string_view("r6"));                                        // being batched
   EXPECT_EQ(shipper.settledInput(), 0u);
-  ASSERT_TRUE(eventually([&] { std::lock_guard l(s.mu); return s.published.size() == 2; }));
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard l(s.mu);
+    return s.published.size() == 2;
+  }));
   {
     std::lock_guard lock(s.mu);
     s.released = 1;

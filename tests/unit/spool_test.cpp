@@ -276,9 +276,7 @@ TEST_F(SpoolTest, AWriteErrorRefusesTheRecordAndLeavesNoTornEntry) {
   DiskSpool s(dir_.string(), SpoolLimits{1 << 20, false});
   ASSERT_EQ(s.append(msg(0)), Spool::Appended::Stored);
   const uint64_t before = fs::file_size(segments()[0]);
-  const int err = testing::underFileSizeLimit(before + 10, [&] {
-    EXPECT_THROW(s.append(msg(1, 100)), Error);
-  });
+  const int err = testing::underFileSizeLimit(before + 10, [&] { EXPECT_THROW(s.append(msg(1, 100)), Error); });
   (void)err;
   EXPECT_EQ(fs::file_size(segments()[0]), before);
   EXPECT_EQ(s.held(), 1u);

@@ -32,9 +32,9 @@ TEST(ManagementUrl, Parses) {
 }
 
 TEST(ManagementUrl, RefusesCredentialsAndJunk) {
-  for (const char* bad : {"mq.example:15672", "ftp://mq", "http://", "http://:15672", "http://mq:", "http://mq:0",
-                          "http://mq:70000", "http://mq:12a", "http://[::1", "http://[::1]x", "http://mq/a?b",
-                          "http://mq/a#b", "http://mq /"}) {
+  for (const char* bad :
+       {"mq.example:15672", "ftp://mq", "http://", "http://:15672", "http://mq:", "http://mq:0", "http://mq:70000",
+        "http://mq:12a", "http://[::1", "http://[::1]x", "http://mq/a?b", "http://mq/a#b", "http://mq /"}) {
     EXPECT_THROW(parseManagementUrl(bad), UsageError) << bad;
   }
   try {

@@ -69,7 +69,9 @@ TEST_F(StreamOffsetTest, ASavedOffsetIsReadBackAndTheFormatIsTheDocumentedOne) {
 TEST_F(StreamOffsetTest, ADamagedFileIsAnErrorNamingItNeverAStartFromTheBeginning) {
   const std::string good = StreamOffsetFile::format("q", 77);
   // Torn anywhere, emptied (a power loss without --fsync), garbage, a bad number.
-  std::vector<std::string> damaged{"", "garbage\n", "logship-stream-offset 2\nqueue q\nnext 1\n",
+  std::vector<std::string> damaged{"",
+                                   "garbage\n",
+                                   "logship-stream-offset 2\nqueue q\nnext 1\n",
                                    "logship-stream-offset 1\nqueue q\nnext -1\n",
                                    "logship-stream-offset 1\nqueue q\nnext 12x\n",
                                    "logship-stream-offset 1\nqueue q\nnext 012\n",

@@ -15,8 +15,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <atomic>
+#include <cerrno>
 #include <mutex>
 #include <thread>
 
@@ -87,7 +87,9 @@ class Client {
     EXPECT_EQ(::connect(fd_, reinterpret_cast<const sockaddr*>(&a), sizeof a), 0);
   }
   ~Client() { close(); }
-  void send(std::string_view s) { EXPECT_EQ(::send(fd_, s.data(), s.size(), MSG_NOSIGNAL), static_cast<ssize_t>(s.size())); }
+  void send(std::string_view s) {
+    EXPECT_EQ(::send(fd_, s.data(), s.size(), MSG_NOSIGNAL), static_cast<ssize_t>(s.size()));
+  }
   void close() {
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
@@ -129,9 +131,9 @@ TEST(SyslogUdpInput, DatagramsBecomeRecordsAndTooLongOnesAreRefused) {
   SyslogUdpInput input("127.0.0.1:0", 100, &metrics);
   const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
   const sockaddr_in to = loopback(portOf(input));
-  for (std::string_view d : {std::string_view("<11>1 - web-1 api 7 - - first"), std::string_view(""),
-                             std::string_view("<13>Nov 27 16:53:04 host2 app[9]: second\n"),
-                             std::string_view("no header at all")}) {
+  for (std::string_view d :
+       {std::string_view("<11>1 - web-1 api 7 - - first"), std::string_view(""),
+        std::string_view("<13>Nov 27 16:53:04 host2 app[9]: second\n"), std::string_view("no header at all")}) {
     ASSERT_EQ(::sendto(fd, d.data(), d.size(), 0, reinterpret_cast<const sockaddr*>(&to), sizeof to),
               static_cast<ssize_t>(d.size()));
   }
@@ -171,20 +173,22 @@ TEST(SyslogTcpInput, FramesFromSeveralConnections) {
   Client c(t.port);
   t.a.send("25 <13>1 - a app - - - he");  // 23 of its 25 bytes
   t.b.send("<14>1 - b app - - - from b\n200 " + std::string(200, 'z') + "<13>after\n");
-  ASSERT_TRUE(pump(t.input, *t.p.shipper, [&] { return t.input.counts().messages == 2 && t.input.counts().refused == 1; }));
+  ASSERT_TRUE(
+      pump(t.input, *t.p.shipper, [&] { return t.input.counts().messages == 2 && t.input.counts().refused == 1; }));
   EXPECT_EQ(t.input.openConnections(), 3u);
   t.a.send("llo\n");  // completes a's octet-counted frame; the LF after it is an empty frame
   ASSERT_TRUE(pump(t.input, *t.p.shipper, [&] { return t.input.counts().messages == 3; }));
   t.a.close();
   c.send("<13>1 - c app - - - from c\n");
-  ASSERT_TRUE(pump(t.input, *t.p.shipper, [&] { return t.input.counts().messages == 4 && t.input.openConnections() == 2; }));
+  ASSERT_TRUE(
+      pump(t.input, *t.p.shipper, [&] { return t.input.counts().messages == 4 && t.input.openConnections() == 2; }));
   EXPECT_EQ(t.input.counts().connections, 3u);
   t.b.send("<13>1 - b app - - - no LF yet");
   t.b.close();  // the last frame without its LF is shipped at the close
   ASSERT_TRUE(pump(t.input, *t.p.shipper, [&] { return t.input.counts().messages == 5; }));
-  c.send("42 <13>1 - c app - - - cut");  // still open, not read yet, when the producer stops
-  EXPECT_EQ(t.metrics.open.value(), 1.0);     // c only
-  t.input.endOfInput(*t.p.shipper);             // reads what is there, ships the incomplete frame
+  c.send("42 <13>1 - c app - - - cut");    // still open, not read yet, when the producer stops
+  EXPECT_EQ(t.metrics.open.value(), 1.0);  // c only
+  t.input.endOfInput(*t.p.shipper);        // reads what is there, ships the incomplete frame
   EXPECT_EQ(t.input.counts().messages, 6u);
   EXPECT_EQ(t.metrics.messages.value(), 6u);
   EXPECT_EQ(t.metrics.unparsed.value(), 1u);  // "cut"
@@ -212,9 +216,10 @@ TEST(SyslogTcpInput, AtTheCapTheLongestIdleConnectionMakesRoom) {
   t.a.send("<13>1 - a app - - - from a\n30 <13>1 - a app - - - cu");
   ASSERT_TRUE(pump(t.input, *t.p.shipper, [&] { return t.input.counts().messages == 1; }));
   t.b.send("<13>1 - b app - - - from b\n");  // perhaps unread when c comes
-  Client c(t.port);                           // over the cap: one of a and b is closed for it
+  Client c(t.port);                          // over the cap: one of a and b is closed for it
   c.send("<13>1 - c app - - - from c\n");
-  ASSERT_TRUE(pump(t.input, *t.p.shipper, [&] { return t.input.counts().messages >= 3 && t.metrics.evicted.value() == 1; }));
+  ASSERT_TRUE(
+      pump(t.input, *t.p.shipper, [&] { return t.input.counts().messages >= 3 && t.metrics.evicted.value() == 1; }));
   EXPECT_EQ(t.input.openConnections(), 2u);
   EXPECT_EQ(t.metrics.open.value(), 2.0);
   t.input.endOfInput(*t.p.shipper);
@@ -292,12 +297,11 @@ TEST(SyslogTcpInput, AFloodOfSilentConnectionsDoesNotLockSendersOut) {
   // retries them after 1, 3, 7, 15 ... s (CI saw 857 of 1,012 within 60 s).
   const bool done = pump(
       input, *p.shipper,
-      [&] { return input.counts().messages == kMessages && input.counts().connections >= 2 * 256 + kMessages; },
-      60s);
+      [&] { return input.counts().messages == kMessages && input.counts().connections >= 2 * 256 + kMessages; }, 60s);
   flood.join();
   sender.join();
-  EXPECT_TRUE(done) << input.counts().messages << " message(s) of " << kMessages << ", "
-                    << input.counts().connections << " connection(s)";
+  EXPECT_TRUE(done) << input.counts().messages << " message(s) of " << kMessages << ", " << input.counts().connections
+                    << " connection(s)";
   EXPECT_EQ(silent.size(), static_cast<size_t>(kSilent));
   // At the cap, less the senders' connections that made room and then closed themselves.
   EXPECT_LE(input.openConnections(), 256u);
@@ -352,7 +356,8 @@ TEST(SyslogInput, BindingErrorsNameTheFlagAndTheAddress) {
   } catch (const UsageError&) {
     FAIL() << "a port in use is not a usage error";
   } catch (const Error& e) {
-    EXPECT_EQ(std::string(e.what()), "--syslog-tcp " + taken + ": cannot bind: Address already in use (another program listens there)");
+    EXPECT_EQ(std::string(e.what()),
+              "--syslog-tcp " + taken + ": cannot bind: Address already in use (another program listens there)");
   }
   SyslogUdpInput udp("127.0.0.1:0", 100);
   const std::string udpTaken = "127.0.0.1:" + std::to_string(portOf(udp));

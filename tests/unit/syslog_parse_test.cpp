@@ -82,7 +82,8 @@ TEST(SyslogParse, Rfc5424WithStructuredDataAndBom) {
 }
 
 TEST(SyslogParse, Rfc5424OffsetFractionAndProcId) {
-  const auto p = parse("<34>1 2003-08-24T05:14:15.000003-07:00 192.0.2.1 myproc 8710 - - %% It's time to make the do-nuts.");
+  const auto p =
+      parse("<34>1 2003-08-24T05:14:15.000003-07:00 192.0.2.1 myproc 8710 - - %% It's time to make the do-nuts.");
   EXPECT_TRUE(p.ok);
   EXPECT_EQ(p.record.level, Level::Fatal);  // severity 2, crit
   EXPECT_EQ(p.record.timestampUs, at("2003-08-24T12:14:15.000003Z"));
@@ -112,7 +113,7 @@ TEST(SyslogParse, Rfc5424NilValues) {
   source.level = Level::Warn;
   const auto p = parse("<14>1 - - - - - -", at("2026-11-27T12:00:00Z"), source);
   EXPECT_TRUE(p.ok);
-  EXPECT_EQ(p.record.timestampUs, 0);  // now
+  EXPECT_EQ(p.record.timestampUs, 0);     // now
   EXPECT_EQ(p.record.host, "192.0.2.9");  // the sender's address
   EXPECT_EQ(p.record.service, "fallback");
   EXPECT_EQ(p.record.level, Level::Info);  // from PRI, not the template
@@ -158,8 +159,8 @@ TEST(SyslogParse, Rfc5424BrokenHeaderIsKeptWhole) {
 
 TEST(SyslogParse, Rfc3164) {
   ZoneGuard utc("UTC");
-  const auto p = parse("<34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick on /dev/pts/8",
-                       at("2003-10-12T08:00:00Z"));
+  const auto p =
+      parse("<34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick on /dev/pts/8", at("2003-10-12T08:00:00Z"));
   EXPECT_TRUE(p.ok);
   EXPECT_EQ(p.record.level, Level::Fatal);
   EXPECT_EQ(p.record.timestampUs, at("2003-10-11T22:14:15Z"));
@@ -361,7 +362,9 @@ std::vector<std::string> frames(std::string_view input, size_t max, size_t step,
     for (bool more = true; more;) {
       switch (framer.next(frame, tooLong)) {
         case SyslogFramer::Result::Frame: out.emplace_back(frame); break;
-        case SyslogFramer::Result::TooLong: out.push_back("<too long " + std::to_string(tooLong.bytes) + (tooLong.atLeast ? "+>" : ">")); break;
+        case SyslogFramer::Result::TooLong:
+          out.push_back("<too long " + std::to_string(tooLong.bytes) + (tooLong.atLeast ? "+>" : ">"));
+          break;
         case SyslogFramer::Result::NeedMore: more = false; break;
       }
     }
@@ -384,8 +387,8 @@ TEST(SyslogFramer, SplitsEveryWayWhateverThePieces) {
   // Octet counting takes exactly its length: "11 <13>octet\n1" is one frame with its LF inside, so
   // the "2 " that follows counts "<1", and "3>split" is a line (a digit, but no length).
   const std::vector<std::string> got = frames(std::string_view(input.data(), input.size()), 100, input.size());
-  EXPECT_EQ(got, (std::vector<std::string>{"<13>one", "<13>two", "<13>three", "<13>octet\n1", "<1", "3>split",
-                                           "123abc", "<rest <13>last without LF>"}));
+  EXPECT_EQ(got, (std::vector<std::string>{"<13>one", "<13>two", "<13>three", "<13>octet\n1", "<1", "3>split", "123abc",
+                                           "<rest <13>last without LF>"}));
   for (size_t step = 1; step < input.size(); ++step) {
     EXPECT_EQ(frames(std::string_view(input.data(), input.size()), 100, step), got) << "pieces of " << step;
   }
@@ -402,8 +405,7 @@ TEST(SyslogFramer, OctetCountingAndLines) {
 TEST(SyslogFramer, TooLongFramesAreSkippedAndTheStreamStaysInStep) {
   const std::string big(50, 'x');
   for (size_t step : {1, 3, 7, 64, 1000}) {
-    EXPECT_EQ(frames("50 " + big + "5 after", 10, step), (std::vector<std::string>{"<too long 50>", "after"}))
-        << step;
+    EXPECT_EQ(frames("50 " + big + "5 after", 10, step), (std::vector<std::string>{"<too long 50>", "after"})) << step;
     const auto lines = frames("<13>" + big + "\n<13>ok\n", 10, step);
     ASSERT_EQ(lines.size(), 2u) << step;
     // Found too long before its LF came: the size said is a lower bound.
@@ -430,7 +432,7 @@ TEST(SyslogFramer, NulTerminatedFramesKeepTheirLineBreaks) {
   }
   // The first frame's LF arrived without its NUL: LF framing still, the line ends there.
   EXPECT_EQ(frames(trace + "\0"s, 1000, 9), (std::vector<std::string>{"<11>boom", "Traceback (most recent call last):",
-                                                                     "  File \"x.py\", line 1", "ValueError: x"}));
+                                                                      "  File \"x.py\", line 1", "ValueError: x"}));
 }
 
 TEST(SyslogFramer, LfAndNulFramingOnOneConnection) {
@@ -441,7 +443,9 @@ TEST(SyslogFramer, LfAndNulFramingOnOneConnection) {
   EXPECT_EQ(frames("<13>a\n<13>b\n0123456789\0<13>c\0"s, 10, 64),
             (std::vector<std::string>{"<13>a", "<13>b", "0123456789", "<13>c"}));
   // Octet counting is still recognized in NUL framing.
-  EXPECT_EQ(frames("<13>a\0" "5 b\nc\0d<13>e\nf\0"s, 100, 64),
+  EXPECT_EQ(frames("<13>a\0"
+                   "5 b\nc\0d<13>e\nf\0"s,
+                   100, 64),
             (std::vector<std::string>{"<13>a", "b\nc\0d"s, "<13>e\nf"}));
   // A too-long frame in NUL framing is skipped up to its NUL, LFs and all.
   EXPECT_EQ(frames("<13>a\0"s + std::string(30, 'x') + "\n" + std::string(30, 'y') + "\0<13>ok\0"s, 20, 8),

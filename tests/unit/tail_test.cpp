@@ -98,14 +98,27 @@ TEST(Topology, BindingKeys) {
 // Every record a filter selects is routed to the tail, whatever its service (dots, wildcard
 // characters, empty words, over-long): never a miss, only sometimes more (filtered by the client).
 TEST(Topology, BindingKeysNeverMissASelectedRecord) {
-  const std::vector<std::string> services = {"api",  "web", "a.b", "a", "*", "#",  "x.*", "#.y", "",
-                                             "..", "a.", ".a", "-", std::string(300, 'l'),
+  const std::vector<std::string> services = {"api",
+                                             "web",
+                                             "a.b",
+                                             "a",
+                                             "*",
+                                             "#",
+                                             "x.*",
+                                             "#.y",
+                                             "",
+                                             "..",
+                                             "a.",
+                                             ".a",
+                                             "-",
+                                             std::string(300, 'l'),
                                              std::string(kMaxServiceKeyBytes, 'l') + "tail"};
   size_t extra = 0;
   for (const auto& filterService : services) {
     for (Level minLevel : kLevels) {
       for (const bool anyService : {false, true}) {
-        const auto bindings = bindingKeys(anyService ? std::vector<std::string>{} : std::vector{filterService}, minLevel);
+        const auto bindings =
+            bindingKeys(anyService ? std::vector<std::string>{} : std::vector{filterService}, minLevel);
         for (const auto& recordService : services) {
           for (Level level : kLevels) {
             const bool wanted = level >= minLevel && (anyService || recordService == filterService);
@@ -177,10 +190,10 @@ TEST(RecordGaps, CountsSkippedNumbersPerInstance) {
   EXPECT_EQ(g.note("aaaa-10"), 3u);  // 7, 8, 9 dropped
   EXPECT_EQ(g.note("bbbb-1"), 0u);
   EXPECT_EQ(g.note("aaaa-11"), 0u);
-  EXPECT_EQ(g.note("aaaa-8"), 0u);   // sent again after a reconnect: no gap, no going back
+  EXPECT_EQ(g.note("aaaa-8"), 0u);  // sent again after a reconnect: no gap, no going back
   EXPECT_EQ(g.note("aaaa-12"), 0u);
   EXPECT_EQ(g.note("bbbb-3"), 1u);
-  EXPECT_EQ(g.note(""), 0u);         // a plain client's record has no id
+  EXPECT_EQ(g.note(""), 0u);  // a plain client's record has no id
   EXPECT_EQ(g.note("no-number-x"), 0u);
   EXPECT_EQ(g.note("file-5d0c9a7e31b2f480-1"), 0u);  // a followed file's line numbers: gaps are
   EXPECT_EQ(g.note("file-5d0c9a7e31b2f480-7"), 0u);  // continuation and empty lines

@@ -60,9 +60,10 @@ QueueStats AmqpAdmin::queueStats(const std::string& queue) {
     return now;
   }
   if (!sampled && now.exists) {
-    spdlog::warn("the management API at {} does not know queue '{}', which exists over AMQP (is it another node's "
-                 "API? see --management-url); showing what a passive queue.declare tells instead",
-                 api->endpoint().text(), escaped(queue));
+    spdlog::warn(
+        "the management API at {} does not know queue '{}', which exists over AMQP (is it another node's "
+        "API? see --management-url); showing what a passive queue.declare tells instead",
+        api->endpoint().text(), escaped(queue));
     return now;
   }
   if (!sampled || !now.exists) return now;
@@ -139,9 +140,10 @@ uint64_t AmqpAdmin::requeueDeadLetters(const std::string& queue, const DeadLette
       }
     }
     if (publisher.unconfirmed() > 0) {
-      throw Error(fmt::format("could not move a dead letter back to '{}': no confirm from the broker within {} ms; it "
-                              "stays in '{}'",
-                              escaped(queue), options_.rpcTimeout.count(), escaped(dead)));
+      throw Error(
+          fmt::format("could not move a dead letter back to '{}': no confirm from the broker within {} ms; it "
+                      "stays in '{}'",
+                      escaped(queue), options_.rpcTimeout.count(), escaped(dead)));
     }
     for (uint64_t t : tags) {
       const int status = amqp_basic_ack(conn_.get(), channel_, t, 0);

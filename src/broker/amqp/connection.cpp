@@ -67,8 +67,8 @@ void AmqpConnection::throwClosedByBroker(const amqp_method_t& method, amqp_chann
       // The broker is shutting down or an operator closed us: worth reconnecting, not a refusal.
       throw ConnectionError(fmt::format("broker closed the connection: {}", text));
     }
-    throw BrokerRefusedError(m->reply_code, fmt::format("broker closed the connection: {}{}", text,
-                                                        refusalHint(m->reply_code, text)));
+    throw BrokerRefusedError(m->reply_code,
+                             fmt::format("broker closed the connection: {}{}", text, refusalHint(m->reply_code, text)));
   }
   if (method.id == AMQP_CHANNEL_CLOSE_METHOD) {
     const auto* m = static_cast<const amqp_channel_close_t*>(method.decoded);
@@ -86,21 +86,15 @@ void AmqpConnection::throwClosedByBroker(const amqp_method_t& method, amqp_chann
 
 void AmqpConnection::throwReplyError(const amqp_rpc_reply_t& reply, std::string_view what, amqp_channel_t channel) {
   switch (reply.reply_type) {
-    case AMQP_RESPONSE_NONE:
-      broken_ = true;
-      throw ConnectionError(fmt::format("{}: missing RPC reply", what));
-    case AMQP_RESPONSE_LIBRARY_EXCEPTION:
-      throwStatusError(reply.library_error, what);
-    case AMQP_RESPONSE_SERVER_EXCEPTION:
-      try {
-        throwClosedByBroker(reply.reply, channel);
+    case AMQP_RESPONSE_NONE: broken_ = true; throw ConnectionError(fmt::format("{}: missing RPC reply", what));
+    case AMQP_RESPONSE_LIBRARY_EXCEPTION: throwStatusError(reply.library_error, what);
+    case AMQP_RESPONSE_SERVER_EXCEPTION: try { throwClosedByBroker(reply.reply, channel);
       } catch (const BrokerRefusedError& e) {
         throw BrokerRefusedError(e.code(), fmt::format("{}: {}", what, e.what()));
       } catch (const UnavailableError& e) {
         throw UnavailableError(fmt::format("{}: {}", what, e.what()));
       }
-    case AMQP_RESPONSE_NORMAL:
-      break;
+    case AMQP_RESPONSE_NORMAL: break;
   }
   throw ConnectionError(fmt::format("{}: unknown failure", what));
 }

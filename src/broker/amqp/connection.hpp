@@ -119,7 +119,7 @@ class AmqpConnection {
   std::unique_ptr<amqp_connection_state_t_, Deleter> state_;
   // Declared after state_ so that it stops before the socket it watches is closed.
   std::unique_ptr<SendWatchdog> watchdog_;
-  bool broken_ = false;  // no polite close possible any more
+  bool broken_ = false;         // no polite close possible any more
   QueueDeclaration newQueues_;  // BrokerOptions::newQueues
 };
 

@@ -161,8 +161,8 @@ void AmqpConsumer::consumeOne(const std::string& queue) {
     arg.value = streamOffsetValue(*stream_);
     args = amqp_table_t{1, &arg};
   }
-  const amqp_basic_consume_ok_t* ok = amqp_basic_consume(conn_.get(), 1, amqp_cstring_bytes(queue.c_str()),
-                                                          amqp_empty_bytes, 0, /*no_ack=*/0, 0, args);
+  const amqp_basic_consume_ok_t* ok =
+      amqp_basic_consume(conn_.get(), 1, amqp_cstring_bytes(queue.c_str()), amqp_empty_bytes, 0, /*no_ack=*/0, 0, args);
   const amqp_rpc_reply_t reply = amqp_get_rpc_reply(conn_.get());
   try {
     conn_.check(reply, fmt::format("consuming from '{}'", escaped(queue)));
@@ -181,9 +181,10 @@ void AmqpConsumer::consumeOne(const std::string& queue) {
 void AmqpConsumer::advanceStream(const std::vector<Delivery>& out, size_t from) {
   if (!stream_) return;
   if (expectedFirst_ && from < out.size() && out[from].streamOffset > *expectedFirst_) {
-    spdlog::warn("'{}' no longer holds offsets {} to {} (deleted by the stream's retention before they were read): "
-                 "reading on from {}",
-                 escaped(queue_), *expectedFirst_, out[from].streamOffset - 1, out[from].streamOffset);
+    spdlog::warn(
+        "'{}' no longer holds offsets {} to {} (deleted by the stream's retention before they were read): "
+        "reading on from {}",
+        escaped(queue_), *expectedFirst_, out[from].streamOffset - 1, out[from].streamOffset);
   }
   if (from < out.size()) expectedFirst_.reset();
   for (size_t i = out.size(); i > from; --i) {
@@ -215,13 +216,15 @@ void AmqpConsumer::declareDeadLetterQueue() {
     conn_.declareQueue(kCheckChannel, queue, /*passive=*/true);
   } catch (const BrokerRefusedError& e) {
     if (e.code() != AMQP_NOT_FOUND) throw;
-    throw BrokerRefusedError(e.code(), fmt::format("the broker cancelled our consumer on '{}': the queue was deleted", escaped(queue)));
+    throw BrokerRefusedError(
+        e.code(), fmt::format("the broker cancelled our consumer on '{}': the queue was deleted", escaped(queue)));
   } catch (const UnavailableError& e) {
     throw UnavailableError(fmt::format("the broker cancelled our consumer on '{}': {}", escaped(queue), e.what()));
   }
-  throw ConnectionError(fmt::format("the broker cancelled our consumer on '{}' (the queue still exists: a cluster node "
-                                    "went down or its leader moved)",
-                                    queue_));
+  throw ConnectionError(
+      fmt::format("the broker cancelled our consumer on '{}' (the queue still exists: a cluster node "
+                  "went down or its leader moved)",
+                  queue_));
 }
 
 bool AmqpConsumer::receiveOne(std::vector<Delivery>& out, timeval* timeout) {
@@ -231,7 +234,7 @@ bool AmqpConsumer::receiveOne(std::vector<Delivery>& out, timeval* timeout) {
   const int status = amqp_simple_wait_frame_noblock(conn_.get(), &frame, timeout);
   if (status == AMQP_STATUS_TIMEOUT) return false;
   if (status != AMQP_STATUS_OK) conn_.throwStatusError(status, fmt::format("consuming from '{}'", queue_));
-  if (frame.channel == kProbeChannel) return false;  // the type probe's close-ok
+  if (frame.channel == kProbeChannel) return false;         // the type probe's close-ok
   if (frame.frame_type != AMQP_FRAME_METHOD) return false;  // e.g. a heartbeat
   if (frame.payload.method.id != AMQP_BASIC_DELIVER_METHOD) {
     otherMethod(frame);
@@ -253,8 +256,7 @@ void AmqpConsumer::readContent(Delivery& d) {
   if (frame.frame_type == AMQP_FRAME_METHOD) otherMethod(frame);  // a close instead of the content throws
   if (frame.frame_type != AMQP_FRAME_HEADER) throw ConnectionError("reading a delivery: no content header");
   const uint64_t size = frame.payload.properties.body_size;
-  toDelivery(d.tag, d.redelivered, *static_cast<const amqp_basic_properties_t*>(frame.payload.properties.decoded),
-             d);
+  toDelivery(d.tag, d.redelivered, *static_cast<const amqp_basic_properties_t*>(frame.payload.properties.decoded), d);
   const bool drop = maxBodyBytes_ > 0 && size > maxBodyBytes_;
   if (drop) {
     d.droppedBodySize = size;
@@ -283,17 +285,15 @@ void AmqpConsumer::otherMethod(const amqp_frame_t& frame) {
       cancelledByBroker(it == consumerTags_.end() ? queue_ : queues_[static_cast<size_t>(it - consumerTags_.begin())]);
     }
     case AMQP_CHANNEL_CLOSE_METHOD:
-    case AMQP_CONNECTION_CLOSE_METHOD:
-      try {
-        conn_.throwClosedByBroker(frame.payload.method, frame.channel);
+    case AMQP_CONNECTION_CLOSE_METHOD: try { conn_.throwClosedByBroker(frame.payload.method, frame.channel);
       } catch (const BrokerRefusedError& e) {
         // A channel process that crashed (e.g. rabbitmq-server #5927 on 3.10.8, quorum queues) is a
         // broken connection, not a refusal: consume again on a new one.
-        if (e.code() == AMQP_INTERNAL_ERROR) throw ConnectionError(fmt::format("consuming from '{}': {}", queue_, e.what()));
+        if (e.code() == AMQP_INTERNAL_ERROR)
+          throw ConnectionError(fmt::format("consuming from '{}': {}", queue_, e.what()));
         throw;
       }
-    default:
-      return;  // e.g. a late basic.qos-ok: nothing to do
+    default: return;  // e.g. a late basic.qos-ok: nothing to do
   }
 }
 

@@ -21,8 +21,8 @@ void toDelivery(uint64_t tag, bool redelivered, const amqp_basic_properties_t& p
 std::vector<std::string> consumedQueues(const std::string& queue, uint32_t shards, const std::vector<uint32_t>& ids);
 
 // basic.consume with manual acks and basic.qos(prefetch) on channel 1: one consumer, or one per
-// shard consumed (BrokerOptions::shards, ConsumerOptions::shardIds), all on that channel (a sharded queue is never a stream).
-// With ConsumerOptions::stream, a queue that is a stream (RabbitMQ 3.10 accepts x-stream-offset on
+// shard consumed (BrokerOptions::shards, ConsumerOptions::shardIds), all on that channel (a sharded queue is never a
+// stream). With ConsumerOptions::stream, a queue that is a stream (RabbitMQ 3.10 accepts x-stream-offset on
 // basic.consume from a stream only: asked on channel 4, which consumes nothing) is read as one: it is
 // not declared (it exists), the consume starts at the stream position, and each delivery carries its
 // offset (Delivery::streamOffset); acks only give the broker credit for more.
@@ -65,10 +65,10 @@ class AmqpConsumer final : public Consumer {
 
   AmqpConnection conn_;
   std::string queue_;                      // the log queue (named in messages)
-  std::vector<std::string> queues_;         // the queues consumed: queue_, or shards of it
-  std::vector<std::string> consumerTags_;   // one per queues_ entry
+  std::vector<std::string> queues_;        // the queues consumed: queue_, or shards of it
+  std::vector<std::string> consumerTags_;  // one per queues_ entry
   size_t maxBodyBytes_ = 0;
-  std::vector<Delivery> early_;  // read while the caller asked for none (receive with max 0)
+  std::vector<Delivery> early_;             // read while the caller asked for none (receive with max 0)
   std::shared_ptr<StreamPosition> stream_;  // set while reading a stream
   std::optional<int64_t> expectedFirst_;    // the offset subscribed at: a first delivery past it means retention
 };

@@ -66,9 +66,8 @@ QueueStats AmqpConnection::declareNewQueue(amqp_channel_t channel, const std::st
     }
   }
   // durable=1, exclusive=0, auto_delete=0; classic: no arguments, equivalent to pika's durable=True.
-  amqp_queue_declare_ok_t* ok =
-      amqp_queue_declare(get(), channel, bytesOf(name), 0, 1, 0, 0,
-                         amqp_table_t{static_cast<int>(entries.size()), entries.data()});
+  amqp_queue_declare_ok_t* ok = amqp_queue_declare(get(), channel, bytesOf(name), 0, 1, 0, 0,
+                                                   amqp_table_t{static_cast<int>(entries.size()), entries.data()});
   check(amqp_get_rpc_reply(get()), fmt::format("declaring queue '{}'", escaped(name)), channel);
   return statsOf(name, *ok);
 }
@@ -83,8 +82,8 @@ std::optional<QueueStats> AmqpConnection::findQueue(amqp_channel_t channel, cons
   }
 }
 
-QueueStats AmqpConnection::ensureQueue(amqp_channel_t channel, const std::string& name,
-                                       std::vector<std::string>* said, const QueueDeclaration& declaration) {
+QueueStats AmqpConnection::ensureQueue(amqp_channel_t channel, const std::string& name, std::vector<std::string>* said,
+                                       const QueueDeclaration& declaration) {
   std::vector<std::string> own;
   std::vector<std::string>& out = said != nullptr ? *said : own;
   std::optional<QueueStats> stats = findQueue(channel, name);
@@ -99,8 +98,8 @@ QueueStats AmqpConnection::ensureQueue(amqp_channel_t channel, const std::string
       if (e.code() != AMQP_PRECONDITION_FAILED) throw;
       openChannel(channel);
       stats = declareQueue(channel, name, true);
-      out.push_back(fmt::format("queue '{}' exists (declared meanwhile by another program): used as it is",
-                                escaped(name)));
+      out.push_back(
+          fmt::format("queue '{}' exists (declared meanwhile by another program): used as it is", escaped(name)));
     }
   }
   if (said == nullptr) sayOnce(own.front(), false);
@@ -135,10 +134,10 @@ std::string AmqpConnection::ensureExchange(amqp_channel_t channel, const std::st
     if (e.code() != AMQP_PRECONDITION_FAILED) throw;
     openChannel(channel);
     const std::string type = existingExchangeType(e.what()).value_or("topic");
-    said.push_back(fmt::format("exchange '{}' exists as a {} exchange declared differently by another program: used "
-                               "as it is{}",
-                               escaped(exchange), escaped(type),
-                               routesEveryKey(type) ? "" : ", records go straight to the queue"));
+    said.push_back(fmt::format(
+        "exchange '{}' exists as a {} exchange declared differently by another program: used "
+        "as it is{}",
+        escaped(exchange), escaped(type), routesEveryKey(type) ? "" : ", records go straight to the queue"));
     return type;
   }
   said.push_back(existed ? fmt::format("exchange '{}' exists", escaped(exchange))

@@ -132,8 +132,9 @@ ManagementEndpoint parseManagementUrl(std::string_view text) {
   const size_t slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
   if (authority.find('@') != std::string_view::npos) {
-    throw bad("put no user or password in it: the broker URL's user and password (--password-file, "
-              "LOGSHIP_PASSWORD) are used");
+    throw bad(
+        "put no user or password in it: the broker URL's user and password (--password-file, "
+        "LOGSHIP_PASSWORD) are used");
   }
   if (slash != std::string_view::npos) {
     std::string_view path = rest.substr(slash);
@@ -273,15 +274,17 @@ std::optional<std::string> ManagementClient::get(const std::string& path) {
   const std::string where = endpoint_.text();
   auto res = impl_->client.Get(endpoint_.prefix + path);
   if (!res) {
-    throw ManagementUnavailable(fmt::format("the management API at {} is unreachable: {}", where, describe(res.error())));
+    throw ManagementUnavailable(
+        fmt::format("the management API at {} is unreachable: {}", where, describe(res.error())));
   }
   switch (res->status) {
     case 200: return res->body;
     case 404: return std::nullopt;
     case 401:
-      throw ManagementUnavailable(fmt::format("the management API at {} refused user '{}' (401: wrong password, or "
-                                              "the user lacks the 'management' tag)",
-                                              where, escaped(user_)));
+      throw ManagementUnavailable(
+          fmt::format("the management API at {} refused user '{}' (401: wrong password, or "
+                      "the user lacks the 'management' tag)",
+                      where, escaped(user_)));
     default:
       throw ManagementUnavailable(
           fmt::format("the management API at {} answered HTTP {} to GET {}", where, res->status, escaped(path)));
@@ -290,13 +293,14 @@ std::optional<std::string> ManagementClient::get(const std::string& path) {
 
 void ManagementClient::probe() {
   const auto overview = get("/api/overview");
-  if (!overview) throw ManagementUnavailable(fmt::format("{} has no /api/overview: not a RabbitMQ management API",
-                                                         endpoint_.text()));
+  if (!overview)
+    throw ManagementUnavailable(
+        fmt::format("{} has no /api/overview: not a RabbitMQ management API", endpoint_.text()));
   if (endpoint_.derived && !overviewListensOn(*overview, amqpPort_)) {
-    throw ManagementUnavailable(fmt::format(
-        "the management API at {} belongs to a node without an AMQP listener on port {} (another broker?); "
-        "give the right one with --management-url",
-        endpoint_.text(), amqpPort_));
+    throw ManagementUnavailable(
+        fmt::format("the management API at {} belongs to a node without an AMQP listener on port {} (another broker?); "
+                    "give the right one with --management-url",
+                    endpoint_.text(), amqpPort_));
   }
 }
 
@@ -313,12 +317,13 @@ std::optional<QueueStats> ManagementClient::queue(const std::string& name) {
 
 std::unique_ptr<ManagementClient> openManagement(const BrokerOptions& broker) {
   // The URL was validated by the CLI; a derived one is checked against the node by probe().
-  ManagementEndpoint endpoint = broker.management.url.empty() ? deriveManagementEndpoint(broker.url)
-                                                              : parseManagementUrl(broker.management.url);
+  ManagementEndpoint endpoint =
+      broker.management.url.empty() ? deriveManagementEndpoint(broker.url) : parseManagementUrl(broker.management.url);
   if (broker.management.requireTls && !endpoint.https) {
-    throw ManagementUnavailable(fmt::format("--require-tls: not using the management API at {} (http:// would send "
-                                            "the password in clear text; give an https:// --management-url)",
-                                            endpoint.text()));
+    throw ManagementUnavailable(
+        fmt::format("--require-tls: not using the management API at {} (http:// would send "
+                    "the password in clear text; give an https:// --management-url)",
+                    endpoint.text()));
   }
   auto client = std::make_unique<ManagementClient>(std::move(endpoint), broker);
   client->probe();
@@ -354,9 +359,10 @@ DeliveryLimits readDeliveryLimits(const BrokerOptions& broker, const std::vector
     for (const std::string& name : queues) {
       std::optional<QueueStats> stats = sampledQueue(*api, name, broker);
       if (!stats) {
-        limits.unavailable = fmt::format("the management API at {} does not know queue '{}' (another node's API? "
-                                         "see --management-url)",
-                                         api->endpoint().text(), escaped(name));
+        limits.unavailable = fmt::format(
+            "the management API at {} does not know queue '{}' (another node's API? "
+            "see --management-url)",
+            api->endpoint().text(), escaped(name));
         return limits;
       }
       limits.queues.push_back(std::move(*stats));

@@ -19,7 +19,7 @@ struct ManagementEndpoint {
   std::string host;  // IPv6 without brackets
   uint16_t port = 15672;
   std::string prefix;
-  bool derived = false;  // guessed from the broker URL rather than given
+  bool derived = false;      // guessed from the broker URL rather than given
   std::string text() const;  // http://host:port/prefix (no credentials: they never are in it)
 };
 

@@ -73,8 +73,7 @@ uint64_t AmqpPublisher::publish(const Message& message) {
   return seq;
 }
 
-size_t AmqpPublisher::awaitConfirms(size_t maxUnconfirmed, Clock::time_point deadline,
-                                    std::vector<ConfirmRange>& out) {
+size_t AmqpPublisher::awaitConfirms(size_t maxUnconfirmed, Clock::time_point deadline, std::vector<ConfirmRange>& out) {
   for (;;) {
     timeval tv{0, 0};
     if (unconfirmed_ > maxUnconfirmed) {
@@ -134,9 +133,7 @@ void AmqpPublisher::handleFrame(const amqp_frame_t& frame, std::vector<ConfirmRa
       spdlog::warn("the broker blocked publishing: {} (waiting for it to clear)", bytesToString(blocked->reason));
       return;
     }
-    case AMQP_CONNECTION_UNBLOCKED_METHOD:
-      spdlog::info("the broker unblocked publishing");
-      return;
+    case AMQP_CONNECTION_UNBLOCKED_METHOD: spdlog::info("the broker unblocked publishing"); return;
     case AMQP_CHANNEL_CLOSE_METHOD:
       if (static_cast<const amqp_channel_close_t*>(method.decoded)->reply_code == AMQP_NOT_FOUND && live_) {
         // The exchange was deleted under us: a new connection declares it again (and the unconfirmed
@@ -148,10 +145,8 @@ void AmqpPublisher::handleFrame(const amqp_frame_t& frame, std::vector<ConfirmRa
         }
       }
       conn_.throwClosedByBroker(method, frame.channel);
-    case AMQP_CONNECTION_CLOSE_METHOD:
-      conn_.throwClosedByBroker(method, frame.channel);
-    default:
-      return;
+    case AMQP_CONNECTION_CLOSE_METHOD: conn_.throwClosedByBroker(method, frame.channel);
+    default: return;
   }
 }
 

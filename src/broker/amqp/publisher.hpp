@@ -38,8 +38,8 @@ class AmqpPublisher final : public Publisher {
   HeaderTable headerTable_;
   std::string messageId_;
   uint64_t nextSeq_ = 1;
-  uint64_t base_ = 1;            // sequence number of pending_.front()
-  std::deque<bool> pending_;     // pending_[i]: seq base_+i still waits for its confirm
+  uint64_t base_ = 1;         // sequence number of pending_.front()
+  std::deque<bool> pending_;  // pending_[i]: seq base_+i still waits for its confirm
   size_t unconfirmed_ = 0;
   std::unordered_map<uint64_t, std::string> returned_;  // seq -> why the broker returned it
 };

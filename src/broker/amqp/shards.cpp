@@ -25,11 +25,11 @@ void declareHashExchange(AmqpConnection& conn, amqp_channel_t channel, const std
   } catch (const BrokerRefusedError& e) {
     if (auto hint = missingShardPlugin(e.code(), e.what())) throw BrokerRefusedError(e.code(), *hint);
     if (e.code() != AMQP_PRECONDITION_FAILED) throw;
-    throw BrokerRefusedError(
-        e.code(), fmt::format("{} (a sharded queue routes through a durable {} exchange of this name with "
-                              "hash-property {}; another program declared it differently: delete it, e.g. "
-                              "rabbitmqctl delete_exchange '{}')",
-                              e.what(), kShardExchangeType, kShardHashProperty, escaped(exchange)));
+    throw BrokerRefusedError(e.code(),
+                             fmt::format("{} (a sharded queue routes through a durable {} exchange of this name with "
+                                         "hash-property {}; another program declared it differently: delete it, e.g. "
+                                         "rabbitmqctl delete_exchange '{}')",
+                                         e.what(), kShardExchangeType, kShardHashProperty, escaped(exchange)));
   }
 }
 
@@ -64,15 +64,16 @@ void checkShardLayout(AmqpConnection& conn, amqp_channel_t channel, const std::s
   if (shards == 0) {
     if (plain || !conn.exchangeExists(channel, shardExchangeName(queue))) return;
     const uint32_t count = countShards(conn, channel, queue);
-    refuseLayout(fmt::format("queue '{}' is sharded ({}): give --shards {} as its other programs do (without it a "
-                             "plain queue '{}' would get a copy of every record, read by nobody)",
-                             escaped(queue), shardRange(queue, count), count > 0 ? std::to_string(count) : "N",
-                             escaped(queue)));
+    refuseLayout(
+        fmt::format("queue '{}' is sharded ({}): give --shards {} as its other programs do (without it a "
+                    "plain queue '{}' would get a copy of every record, read by nobody)",
+                    escaped(queue), shardRange(queue, count), count > 0 ? std::to_string(count) : "N", escaped(queue)));
   }
   if (plain) {
-    refuseLayout(fmt::format("queue '{}' exists and is not sharded: drop --shards (with it, '{}' would get a copy of "
-                             "every record); to move it to {} shards, drain and delete it first (docs/SCALING.md)",
-                             escaped(queue), escaped(queue), shards));
+    refuseLayout(
+        fmt::format("queue '{}' exists and is not sharded: drop --shards (with it, '{}' would get a copy of "
+                    "every record); to move it to {} shards, drain and delete it first (docs/SCALING.md)",
+                    escaped(queue), escaped(queue), shards));
   }
   // Shards are declared last to first, so shard 0 existing without shard N-1 is another N, never a
   // program with the same N half-way through its declaration.
@@ -87,9 +88,10 @@ void checkShardLayout(AmqpConnection& conn, amqp_channel_t channel, const std::s
 
 std::optional<std::string> missingShardPlugin(int code, std::string_view text) {
   if (code != AMQP_COMMAND_INVALID || text.find(kShardExchangeType) == std::string_view::npos) return std::nullopt;
-  return fmt::format("the broker has no '{}' exchange type, which --shards needs: enable it on every node with "
-                     "`rabbitmq-plugins enable {}` ({})",
-                     kShardExchangeType, kShardPlugin, text);
+  return fmt::format(
+      "the broker has no '{}' exchange type, which --shards needs: enable it on every node with "
+      "`rabbitmq-plugins enable {}` ({})",
+      kShardExchangeType, kShardPlugin, text);
 }
 
 QueueStats declareShardedLogQueue(AmqpConnection& conn, amqp_channel_t channel, const std::string& queue,
@@ -120,7 +122,8 @@ AmqpConnection::LogTopology declareLogTopology(AmqpConnection& conn, amqp_channe
   AmqpConnection::LogTopology topology;
   topology.queue = declareShardedLogQueue(conn, channel, queue, shards);
   if (deadLetters) conn.ensureQueue(channel, deadLetterQueueName(queue));
-  topology.found = fmt::format("'{}' is {} shards behind exchange '{}'", escaped(queue), shards, shardExchangeName(queue));
+  topology.found =
+      fmt::format("'{}' is {} shards behind exchange '{}'", escaped(queue), shards, shardExchangeName(queue));
   return topology;
 }
 

@@ -37,7 +37,10 @@ bool isMarker(const Delivery& d, std::string_view id) {
 }  // namespace
 
 AmqpTail::AmqpTail(const BrokerOptions& broker, const TailOptions& options)
-    : broker_(broker), options_(options), conn_(AmqpConnection::open(broker)), exchange_(exchangeName(options.queue)),
+    : broker_(broker),
+      options_(options),
+      conn_(AmqpConnection::open(broker)),
+      exchange_(exchangeName(options.queue)),
       keys_(bindingKeys(options.services, options.minLevel)) {
   // A tail of a queue that does not exist would show nothing, forever: say so instead (and first
   // that --shards does not match the queue, if that is why).
@@ -55,10 +58,11 @@ AmqpTail::AmqpTail(const BrokerOptions& broker, const TailOptions& options)
   // The exchange and the binding, for queues declared before them.
   const AmqpConnection::LogTopology topology = declareLogTopology(conn_, 1, options_.queue, broker.shards);
   if (!topology.throughExchange) {
-    throw Error(fmt::format("exchange '{}' is a {} exchange declared by another program: logctl tail subscribes "
-                            "through a topic exchange, and producers send the records of '{}' straight to the queue "
-                            "instead (delete the exchange to let Logship declare it, or tail another --queue)",
-                            escaped(exchange_), escaped(topology.exchangeType), escaped(options_.queue)));
+    throw Error(
+        fmt::format("exchange '{}' is a {} exchange declared by another program: logctl tail subscribes "
+                    "through a topic exchange, and producers send the records of '{}' straight to the queue "
+                    "instead (delete the exchange to let Logship declare it, or tail another --queue)",
+                    escaped(exchange_), escaped(topology.exchangeType), escaped(options_.queue)));
   }
 
   amqp_table_entry_t args[3];
@@ -72,8 +76,7 @@ AmqpTail::AmqpTail(const BrokerOptions& broker, const TailOptions& options)
   args[2].value.kind = AMQP_FIELD_KIND_UTF8;
   args[2].value.value.bytes = amqp_cstring_bytes("drop-head");
   // durable=0, exclusive=1, auto_delete=1, server-named: gone with this connection.
-  amqp_queue_declare_ok_t* ok =
-      amqp_queue_declare(conn_.get(), 1, amqp_empty_bytes, 0, 0, 1, 1, amqp_table_t{3, args});
+  amqp_queue_declare_ok_t* ok = amqp_queue_declare(conn_.get(), 1, amqp_empty_bytes, 0, 0, 1, 1, amqp_table_t{3, args});
   conn_.check(amqp_get_rpc_reply(conn_.get()), "declaring the tail's own queue");
   ownQueue_ = bytesToString(ok->queue);
   for (const auto& key : keys_) conn_.bindQueue(1, ownQueue_, exchange_, key);
@@ -112,12 +115,11 @@ bool AmqpTail::receiveOne(std::vector<Delivery>& out, std::chrono::milliseconds 
     switch (frame.payload.method.id) {
       case AMQP_BASIC_CANCEL_METHOD:
         // Someone deleted this tail's queue: a new subscription makes a new one.
-        throw ConnectionError(fmt::format("the broker cancelled this tail's consumer (queue '{}' deleted?)", ownQueue_));
+        throw ConnectionError(
+            fmt::format("the broker cancelled this tail's consumer (queue '{}' deleted?)", ownQueue_));
       case AMQP_CHANNEL_CLOSE_METHOD:
-      case AMQP_CONNECTION_CLOSE_METHOD:
-        conn_.throwClosedByBroker(frame.payload.method, frame.channel);
-      default:
-        return false;
+      case AMQP_CONNECTION_CLOSE_METHOD: conn_.throwClosedByBroker(frame.payload.method, frame.channel);
+      default: return false;
     }
   }
   conn_.throwReplyError(reply, fmt::format("consuming from '{}'", ownQueue_));
@@ -129,8 +131,8 @@ size_t AmqpTail::receive(std::vector<Delivery>& out, std::chrono::milliseconds t
   const size_t before = out.size();
   for (;;) {
     if (Clock::now() >= nextCheck_) checkQueue();
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        std::min(deadline, nextCheck_) - Clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::min(deadline, nextCheck_) - Clock::now());
     const bool first = out.size() == before;
     if (!receiveOne(out, first ? left : std::chrono::milliseconds(0))) {
       if (!first || Clock::now() >= deadline) break;
@@ -156,8 +158,9 @@ size_t AmqpTail::receive(std::vector<Delivery>& out, std::chrono::milliseconds t
   }
   if (awaitingMarker_ && Clock::now() >= markerDeadline_) {
     awaitingMarker_ = false;
-    putBack(beforeMarker_, false, "after it was declared again (the marker never came back: the tail's queue "
-                                  "dropped it)");
+    putBack(beforeMarker_, false,
+            "after it was declared again (the marker never came back: the tail's queue "
+            "dropped it)");
   }
   return out.size() - before;
 }
@@ -210,9 +213,10 @@ void AmqpTail::checkQueue() {
   }
   // The broker closed the check channel (404): go on with a new one.
   conn_.openChannel(++checkChannel_);
-  spdlog::warn("queue '{}' does not exist any more (deleted?): records this tail is shown reach no aggregator; "
-               "declaring it again",
-               escaped(firstQueueName(options_.queue, broker_.shards)));
+  spdlog::warn(
+      "queue '{}' does not exist any more (deleted?): records this tail is shown reach no aggregator; "
+      "declaring it again",
+      escaped(firstQueueName(options_.queue, broker_.shards)));
   declareLogTopology(conn_, checkChannel_, options_.queue, broker_.shards);
   // Everything routed to this tail before the declare precedes the marker in its queue.
   std::random_device rd;
@@ -224,7 +228,9 @@ void AmqpTail::checkQueue() {
   props._flags = AMQP_BASIC_HEADERS_FLAG;
   props.headers = table.table();
   conn_.guardedSend(
-      [&] { return amqp_basic_publish(conn_.get(), 1, amqp_empty_bytes, bytesOf(ownQueue_), 0, 0, &props, amqp_empty_bytes); },
+      [&] {
+        return amqp_basic_publish(conn_.get(), 1, amqp_empty_bytes, bytesOf(ownQueue_), 0, 0, &props, amqp_empty_bytes);
+      },
       "publishing a marker to the tail's own queue");
   awaitingMarker_ = true;
   markerDeadline_ = Clock::now() + std::max(std::chrono::milliseconds(30'000), 10 * options_.queueCheckInterval);
@@ -245,9 +251,10 @@ void AmqpTail::checkQueue() {
 void AmqpTail::putBack(std::vector<Delivery>& messages, bool complete, const char* when) {
   const std::string incomplete =
       complete ? std::string()
-               : fmt::format(" (not all of them: more than {} MB arrived, or the tail's queue dropped some; records "
-                             "may be lost)",
-                             kKeepBytes >> 20);
+               : fmt::format(
+                     " (not all of them: more than {} MB arrived, or the tail's queue dropped some; records "
+                     "may be lost)",
+                     kKeepBytes >> 20);
   if (messages.empty()) {
     if (!complete) spdlog::error("queue '{}' was deleted: {}", escaped(options_.queue), incomplete);
     return;
@@ -271,9 +278,10 @@ void AmqpTail::putBack(std::vector<Delivery>& messages, bool complete, const cha
       spdlog::error("queue '{}' was deleted: put back only {} of the {} messages this tail received {}{}",
                     escaped(options_.queue), messages.size() - failed, messages.size(), when, incomplete);
     } else {
-      spdlog::warn("queue '{}' was deleted: put back the {} messages this tail received {}, which may have reached "
-                   "only this tail (the others are now in it twice){}",
-                   escaped(options_.queue), messages.size(), when, incomplete);
+      spdlog::warn(
+          "queue '{}' was deleted: put back the {} messages this tail received {}, which may have reached "
+          "only this tail (the others are now in it twice){}",
+          escaped(options_.queue), messages.size(), when, incomplete);
     }
   } catch (const Error& e) {
     spdlog::error("queue '{}' was deleted: could not put back the {} messages this tail received {}: {}",

@@ -41,7 +41,7 @@ class AmqpTail final : public TailSubscription {
  private:
   bool receiveOne(std::vector<Delivery>& out, std::chrono::milliseconds timeout);
   void checkQueue();
-  void keep(const Delivery& d);            // for a later put back (bounded by kKeepBytes)
+  void keep(const Delivery& d);  // for a later put back (bounded by kKeepBytes)
   void putBack(std::vector<Delivery>& messages, bool complete, const char* when);
 
   static constexpr size_t kKeepBytes = 16 * 1024 * 1024;  // per interval (and for the wait for the marker)

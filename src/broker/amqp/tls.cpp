@@ -25,7 +25,7 @@ struct TlsSocket::Verify {
   int error = X509_V_OK;
   bool keyEncrypted = false;          // OpenSSL asked for the key's password
   bool certificateRequested = false;  // the broker asked for our certificate
-  std::string subject;  // the certificate the error is about
+  std::string subject;                // the certificate the error is about
   std::string issuer;
   std::string names;  // the names it is valid for: its DNS and IP SANs, else its CN
 };
@@ -85,7 +85,8 @@ extern "C" int onVerify(int ok, X509_STORE_CTX* store) {
   if (ok == 1) return ok;
   try {
     auto* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
-    auto* verify = ssl == nullptr ? nullptr : static_cast<TlsSocket::Verify*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
+    auto* verify =
+        ssl == nullptr ? nullptr : static_cast<TlsSocket::Verify*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
     if (verify != nullptr && verify->error == X509_V_OK) {
       verify->error = X509_STORE_CTX_get_error(store);
       if (X509* cert = X509_STORE_CTX_get_current_cert(store); cert != nullptr) {
@@ -145,17 +146,18 @@ TlsSocket::TlsSocket(amqp_connection_state_t state, const BrokerOptions& options
       throw ConnectionError(fmt::format("cannot load the system's CA certificates: {}", lastError()));
     }
   } else if (amqp_ssl_socket_set_cacert(socket_, tls_.caFile.c_str()) != AMQP_STATUS_OK) {
-    throw UsageError(fmt::format("--tls-ca: cannot load CA certificates from '{}': {}", escaped(tls_.caFile),
-                                 lastError()));
+    throw UsageError(
+        fmt::format("--tls-ca: cannot load CA certificates from '{}': {}", escaped(tls_.caFile), lastError()));
   }
   if (!tls_.certFile.empty()) {
     SSL_CTX_set_default_passwd_cb(ctx, noKeyPassword);
     SSL_CTX_set_default_passwd_cb_userdata(ctx, verify_.get());
     if (amqp_ssl_socket_set_key(socket_, tls_.certFile.c_str(), tls_.keyFile.c_str()) != AMQP_STATUS_OK) {
       if (verify_->keyEncrypted) {
-        throw UsageError(fmt::format("--tls-key: '{}' is encrypted; give an unencrypted key (protect it with file "
-                                     "permissions)",
-                                     escaped(tls_.keyFile)));
+        throw UsageError(
+            fmt::format("--tls-key: '{}' is encrypted; give an unencrypted key (protect it with file "
+                        "permissions)",
+                        escaped(tls_.keyFile)));
       }
       throw UsageError(fmt::format(
           "--tls-cert/--tls-key: cannot use the certificate '{}' with the key '{}': {} (both PEM, the key matching "
@@ -217,8 +219,7 @@ int TlsSocket::open() {
     }
     case AMQP_STATUS_TIMEOUT:
       throw TimeoutError(fmt::format("cannot connect to {}: timed out (TCP connect and TLS handshake)", where_));
-    default:
-      throwHandshakeError(status);
+    default: throwHandshakeError(status);
   }
 }
 
@@ -231,8 +232,8 @@ void TlsSocket::throwHandshakeError(int status) const {
       case X509_V_ERR_HOSTNAME_MISMATCH:
       case X509_V_ERR_IP_ADDRESS_MISMATCH:
         throw TlsError(fmt::format(
-            "{}: certificate verify failed: the broker's certificate is not valid for '{}' ({}); it is for: {}",
-            failed, escaped(host_), text, v.names));
+            "{}: certificate verify failed: the broker's certificate is not valid for '{}' ({}); it is for: {}", failed,
+            escaped(host_), text, v.names));
       case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
       case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
       case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
@@ -240,8 +241,8 @@ void TlsSocket::throwHandshakeError(int status) const {
       case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
       case X509_V_ERR_CERT_UNTRUSTED:
         throw TlsError(fmt::format(
-            "{}: certificate verify failed: {} (the broker's certificate is issued by '{}', not by a CA in {})",
-            failed, text, v.issuer,
+            "{}: certificate verify failed: {} (the broker's certificate is issued by '{}', not by a CA in {})", failed,
+            text, v.issuer,
             tls_.caFile.empty() ? std::string("the system's store; give the broker's CA with --tls-ca")
                                 : fmt::format("--tls-ca '{}'", escaped(tls_.caFile))));
       default:
@@ -253,8 +254,8 @@ void TlsSocket::throwHandshakeError(int status) const {
   if (ERR_GET_LIB(error) == ERR_LIB_SSL &&
       (ERR_GET_REASON(error) == SSL_R_WRONG_VERSION_NUMBER || ERR_GET_REASON(error) == SSL_R_PACKET_LENGTH_TOO_LONG ||
        ERR_GET_REASON(error) == SSL_R_UNKNOWN_PROTOCOL)) {
-    throw TlsError(fmt::format("{}: {} (is port {} a TLS port? amqps:// defaults to 5671, plain AMQP is 5672)",
-                               failed, lastError(), port_));
+    throw TlsError(fmt::format("{}: {} (is port {} a TLS port? amqps:// defaults to 5671, plain AMQP is 5672)", failed,
+                               lastError(), port_));
   }
   if (status == AMQP_STATUS_SSL_PEER_VERIFY_FAILED) {
     throw TlsError(fmt::format("{}: certificate verify failed: the broker sent no certificate", failed));
@@ -267,12 +268,12 @@ void TlsSocket::throwHandshakeError(int status) const {
 void TlsSocket::throwIfRefused(int status) const {
   throwIfAlert(status);
   if (status == AMQP_STATUS_SSL_ERROR && verify_->certificateRequested && lastError().empty()) {
-    throw ConnectionError(fmt::format(
-        "TLS connection to {} was reset right after the handshake, in which the broker asked for a client "
-        "certificate: {}",
-        endpoint(),
-        tls_.certFile.empty() ? "does it require one? give it with --tls-cert and --tls-key"
-                              : fmt::format("does it refuse '{}'?", escaped(tls_.certFile))));
+    throw ConnectionError(
+        fmt::format("TLS connection to {} was reset right after the handshake, in which the broker asked for a client "
+                    "certificate: {}",
+                    endpoint(),
+                    tls_.certFile.empty() ? "does it require one? give it with --tls-cert and --tls-key"
+                                          : fmt::format("does it refuse '{}'?", escaped(tls_.certFile))));
   }
 }
 
@@ -284,9 +285,10 @@ void TlsSocket::throwIfAlert(int status) const {
   const std::string alert = lastError();
   switch (ERR_GET_REASON(error)) {
     case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
-      throw TlsError(fmt::format("{}: the broker requires a client certificate ({}): give one with --tls-cert and "
-                                 "--tls-key",
-                                 failed, alert));
+      throw TlsError(
+          fmt::format("{}: the broker requires a client certificate ({}): give one with --tls-cert and "
+                      "--tls-key",
+                      failed, alert));
     case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
     case SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE:
     case SSL_R_SSLV3_ALERT_CERTIFICATE_REVOKED:
@@ -296,8 +298,7 @@ void TlsSocket::throwIfAlert(int status) const {
     case SSL_R_TLSV1_ALERT_ACCESS_DENIED:
       throw TlsError(fmt::format("{}: the broker refused our client certificate{} ({})", failed,
                                  tls_.certFile.empty() ? "" : fmt::format(" '{}'", escaped(tls_.certFile)), alert));
-    default:
-      throw TlsError(fmt::format("{}: the broker sent the alert '{}'", failed, alert));
+    default: throw TlsError(fmt::format("{}: the broker sent the alert '{}'", failed, alert));
   }
 }
 

@@ -47,7 +47,6 @@ class TlsSocket {
   struct Verify;  // what the verify callback saw (defined in tls.cpp)
 
  private:
-
   [[noreturn]] void throwHandshakeError(int status) const;
   void throwIfAlert(int status) const;
   std::string endpoint() const;  // "amqps://host:port"

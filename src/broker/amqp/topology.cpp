@@ -106,12 +106,9 @@ std::vector<QueueArgument> queueArguments(const QueueDeclaration& declaration) {
 
 std::string_view queueTypeName(QueueType type) {
   switch (type) {
-    case QueueType::Quorum:
-      return "quorum";
-    case QueueType::Stream:
-      return "stream";
-    case QueueType::Classic:
-      break;
+    case QueueType::Quorum: return "quorum";
+    case QueueType::Stream: return "stream";
+    case QueueType::Classic: break;
   }
   return "classic";
 }

@@ -68,8 +68,8 @@ std::vector<std::string> bindingKeys(const std::vector<std::string>& services, L
 // (x-max-age, x-max-length-bytes) for stream.
 struct QueueArgument {
   std::string key;
-  std::string text;     // a long string, unless !isText
-  int64_t number = 0;   // a signed 64-bit integer
+  std::string text;    // a long string, unless !isText
+  int64_t number = 0;  // a signed 64-bit integer
   bool isText = true;
 };
 std::vector<QueueArgument> queueArguments(const QueueDeclaration& declaration);

@@ -59,8 +59,8 @@ std::string RedisAdmin::goneHoldersLease(const std::string& leaseKey) {
 void RedisAdmin::requireList(const std::string& key) {
   Reply type = conn_.command({"TYPE", key}, fmt::format("checking '{}'", escaped(key)));
   if (const auto t = replyText(*type); t != "list" && t != "none") {
-    throw BrokerRefusedError(0, fmt::format("Redis key '{}' is a {}, not a list: cannot use it as a queue",
-                                            escaped(key), escaped(t)));
+    throw BrokerRefusedError(
+        0, fmt::format("Redis key '{}' is a {}, not a list: cannot use it as a queue", escaped(key), escaped(t)));
   }
 }
 
@@ -100,7 +100,8 @@ QueueStats RedisAdmin::queueStats(const std::string& queue) {
   for (const std::string& id : consumerIds(queue)) {
     ProcessingListStats& p = stats.processing.emplace_back();
     p.consumerId = id;
-    p.messages = static_cast<uint64_t>(conn_.command({"LLEN", keys.processing(id)}, "reading a processing list")->integer);
+    p.messages =
+        static_cast<uint64_t>(conn_.command({"LLEN", keys.processing(id)}, "reading a processing list")->integer);
     unacked += p.messages;
     Reply lease = conn_.command({"GET", keys.lease(id)}, "reading a consumer lease");
     const int64_t pttl = conn_.command({"PTTL", keys.lease(id)}, "reading a consumer lease")->integer;
@@ -128,9 +129,9 @@ std::optional<std::vector<ConsumerRecovery>> RedisAdmin::recoverAbandoned(const 
     // A lease held by a process of this host that is gone counts as gone: the script checks that
     // it still holds exactly that token.
     const std::string gone = goneHoldersLease(keys.lease(id));
-    Reply r = conn_.command(
-        {"EVAL", kRecoverScript, "4", keys.queue, keys.processing(id), keys.lease(id), keys.registry, id, gone, "release"},
-        "recovering records of a dead consumer");
+    Reply r = conn_.command({"EVAL", kRecoverScript, "4", keys.queue, keys.processing(id), keys.lease(id),
+                             keys.registry, id, gone, "release"},
+                            "recovering records of a dead consumer");
     ConsumerRecovery& c = result.emplace_back();
     c.consumerId = id;
     c.alive = r->integer < 0;
@@ -197,7 +198,8 @@ uint64_t RedisAdmin::requeueDeadLetters(const std::string& queue, const DeadLett
 uint64_t RedisAdmin::purgeDeadLetters(const std::string& queue) {
   const std::string dead = deadLetterQueueName(queue);
   requireList(dead);
-  return static_cast<uint64_t>(conn_.command({"EVAL", kPurgeScript, "1", dead}, "purging the dead-letter list")->integer);
+  return static_cast<uint64_t>(
+      conn_.command({"EVAL", kPurgeScript, "1", dead}, "purging the dead-letter list")->integer);
 }
 
 }  // namespace logship::redis

@@ -6,8 +6,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cerrno>
+#include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <thread>
@@ -42,7 +42,8 @@ namespace {
 // Redis client names may not contain spaces.
 std::string clientNameFor(const BrokerOptions& options) {
   std::string name = fmt::format("{}@{}/pid-{}", options.clientName, localHostName(), getpid());
-  std::replace_if(name.begin(), name.end(), [](char c) { return c <= ' ' || c == 0x7f; }, '_');
+  std::replace_if(
+      name.begin(), name.end(), [](char c) { return c <= ' ' || c == 0x7f; }, '_');
   return name;
 }
 

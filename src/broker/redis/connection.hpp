@@ -82,7 +82,8 @@ class RedisConnection {
 
 // Error replies that mean "not now" rather than "no": a server loading its data after a restart,
 // busy in a script, a replica without its master, or a replica where a master was (READONLY: after
-// a failover), or a master without the replicas min-replicas-to-write asks for (NOREPLICAS). Worth retrying like an unreachable server.
+// a failover), or a master without the replicas min-replicas-to-write asks for (NOREPLICAS). Worth retrying like an
+// unreachable server.
 bool isTransient(std::string_view errorText);
 
 // The server's version as a comparable number: "6.2.1" -> 60201.

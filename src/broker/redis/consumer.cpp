@@ -140,8 +140,8 @@ RedisConsumer::RedisConsumer(const BrokerOptions& options, const ConsumerOptions
       stopRequested_(options.stopRequested) {
   const std::string version = conn_.serverVersion();
   if (versionNumber(version) < 60200) {
-    throw BrokerRefusedError(0, fmt::format("Redis {} is too old: the reliable queue needs Redis 6.2 or newer (LMOVE)",
-                                            escaped(version)));
+    throw BrokerRefusedError(
+        0, fmt::format("Redis {} is too old: the reliable queue needs Redis 6.2 or newer (LMOVE)", escaped(version)));
   }
   Reply type = conn_.command({"TYPE", keys_.queue}, fmt::format("checking '{}'", escaped(keys_.queue)));
   if (const auto t = replyText(*type); t != "list" && t != "none") {
@@ -154,9 +154,10 @@ RedisConsumer::RedisConsumer(const BrokerOptions& options, const ConsumerOptions
   maxBodyBytes_ = std::to_string(consumer.maxBodyBytes);
   // The dead-letter items kTakeScript adds around the size it measured: "%01" stands for it.
   std::string items;
-  appendHeaderItems(items, {{std::string(wire::kDeadReason),
-                             "message of \x01 " + tooLargeReasonAfterSize(consumer.maxBodyBytes, OversizeBody::KeptInRedis)},
-                            {std::string(wire::kDeadQueue), keys_.queue}});
+  appendHeaderItems(items,
+                    {{std::string(wire::kDeadReason),
+                      "message of \x01 " + tooLargeReasonAfterSize(consumer.maxBodyBytes, OversizeBody::KeptInRedis)},
+                     {std::string(wire::kDeadQueue), keys_.queue}});
   const size_t size = items.find("%01");
   deadItemsBeforeSize_ = items.substr(0, size);
   deadItemsAfterSize_ = items.substr(size + 3);
@@ -196,14 +197,16 @@ void RedisConsumer::acquireLease() {
         conn_.command({"EVAL", kDeleteIfScript, "1", lease_, holder}, "releasing a stale consumer lease");
         continue;
       }
-      throw Error(fmt::format("consumer id '{}' is in use by a running aggregator ({}): give each aggregator "
-                                   "its own --output or --consumer-id",
-                                   escaped(id_), leaseOwnerText(holder)));
+      throw Error(
+          fmt::format("consumer id '{}' is in use by a running aggregator ({}): give each aggregator "
+                      "its own --output or --consumer-id",
+                      escaped(id_), leaseOwnerText(holder)));
     }
     if (Clock::now() >= giveUpAt) {
-      throw Error(fmt::format("consumer id '{}' is in use by a live aggregator ({}) that keeps its lease: give "
-                                   "each aggregator its own --consumer-id",
-                                   escaped(id_), leaseOwnerText(holder)));
+      throw Error(
+          fmt::format("consumer id '{}' is in use by a live aggregator ({}) that keeps its lease: give "
+                      "each aggregator its own --consumer-id",
+                      escaped(id_), leaseOwnerText(holder)));
     }
     if (stopRequested_ != nullptr && stopRequested_->load()) {
       throw InterruptedError(fmt::format("interrupted while waiting for the lease of consumer id '{}'", escaped(id_)));
@@ -234,9 +237,9 @@ void RedisConsumer::recoverOthers() {
   for (size_t i = 0; i < members->elements; ++i) {
     const std::string id(replyText(*members->element[i]));
     if (id == id_) continue;
-    Reply r = conn_.command(
-        {"EVAL", kRecoverScript, "4", keys_.queue, keys_.processing(id), keys_.lease(id), keys_.registry, id, "", "release"},
-        "recovering records of a dead consumer");
+    Reply r = conn_.command({"EVAL", kRecoverScript, "4", keys_.queue, keys_.processing(id), keys_.lease(id),
+                             keys_.registry, id, "", "release"},
+                            "recovering records of a dead consumer");
     if (r->type == REDIS_REPLY_INTEGER && r->integer > 0) {
       spdlog::warn("consumer '{}' stopped renewing its lease: put its {} unfinished message(s) back in '{}'",
                    escaped(id), r->integer, escaped(keys_.queue));
@@ -263,9 +266,9 @@ void RedisConsumer::noteLeaseLost(int64_t listLength) {
                                 escaped(id_), unsettled));
     settle(nextTag_ - 1);
   } else {
-    leaseLines_.log(RepeatedLines::Level::Warn,
-                    fmt::format("our lease on consumer id '{}' expired (was the aggregator stalled?); renewed it",
-                                escaped(id_)));
+    leaseLines_.log(
+        RepeatedLines::Level::Warn,
+        fmt::format("our lease on consumer id '{}' expired (was the aggregator stalled?); renewed it", escaped(id_)));
   }
 }
 
@@ -296,15 +299,14 @@ void RedisConsumer::deliver(const redisReply& value, std::vector<Delivery>& out)
 
 size_t RedisConsumer::take(size_t max, std::vector<Delivery>& out) {
   const std::string count = std::to_string(max);
-  Reply r = conn_.request(
-      {"EVAL", kTakeScript, "5", keys_.queue, processing_, lease_, keys_.registry, deadList_, token_, ttlMs_, count, id_,
-       maxBodyBytes_, deadItemsBeforeSize_, deadItemsAfterSize_},
-      "taking records");
+  Reply r = conn_.request({"EVAL", kTakeScript, "5", keys_.queue, processing_, lease_, keys_.registry, deadList_,
+                           token_, ttlMs_, count, id_, maxBodyBytes_, deadItemsBeforeSize_, deadItemsAfterSize_},
+                          "taking records");
   if (r->type == REDIS_REPLY_ERROR) {
     if (replyText(*r).starts_with("LEASE ")) throwLeaseTaken(id_, replyText(*r));
     if (isTransient(replyText(*r))) throw ConnectionError(fmt::format("taking records: {}", escaped(replyText(*r))));
-    throw BrokerRefusedError(0, fmt::format("taking records from '{}': Redis refused: {}", escaped(keys_.queue),
-                                            escaped(replyText(*r))));
+    throw BrokerRefusedError(
+        0, fmt::format("taking records from '{}': Redis refused: {}", escaped(keys_.queue), escaped(replyText(*r))));
   }
   if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) throw ConnectionError("taking records: unexpected reply");
   if (r->element[0]->integer >= 0) noteLeaseLost(r->element[0]->integer);
@@ -347,7 +349,8 @@ void RedisConsumer::ackUpTo(uint64_t tag) {
                           "acknowledging records");
   if (r->type == REDIS_REPLY_ERROR) {
     if (replyText(*r).starts_with("LEASE ")) throwLeaseTaken(id_, replyText(*r));
-    if (isTransient(replyText(*r))) throw ConnectionError(fmt::format("acknowledging records: {}", escaped(replyText(*r))));
+    if (isTransient(replyText(*r)))
+      throw ConnectionError(fmt::format("acknowledging records: {}", escaped(replyText(*r))));
     throw BrokerRefusedError(0, fmt::format("acknowledging records: Redis refused: {}", escaped(replyText(*r))));
   }
   if (r->integer >= 0) noteLeaseLost(r->integer);

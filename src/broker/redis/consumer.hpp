@@ -55,10 +55,10 @@ class RedisConsumer final : public Consumer {
   std::chrono::milliseconds blockLimit_;
   const std::atomic<bool>* stopRequested_;
   uint64_t nextTag_ = 1;
-  uint64_t settledThrough_ = 0;  // deliveries up to here are no longer in the processing list
+  uint64_t settledThrough_ = 0;    // deliveries up to here are no longer in the processing list
   std::deque<uint64_t> deadTags_;  // later deliveries that never were: kTakeScript dead-lettered them
   std::string deadList_;
-  std::string maxBodyBytes_;  // ConsumerOptions::maxBodyBytes ("0": no limit)
+  std::string maxBodyBytes_;         // ConsumerOptions::maxBodyBytes ("0": no limit)
   std::string deadItemsBeforeSize_;  // kTakeScript's dead-letter header items, around the size
   std::string deadItemsAfterSize_;
   RepeatedLines leaseLines_;  // "our lease ... expired": once per take or ack after a takeover, so once per burst

@@ -7,7 +7,8 @@
 // UTF-8, so no text pushed by another client (`redis-cli RPUSH logs_queue "text"`) is ever taken
 // for one: such a string is a plain record whose message is the whole string.
 // Keys are header keys without their "logship-" prefix (other keys, and "logship-" itself, are
-// written with a leading '+'); keys and values are percent-encoded where they hold a byte <= 0x20, DEL or '%' (keys also
+// written with a leading '+'); keys and values are percent-encoded where they hold a byte <= 0x20, DEL or '%' (keys
+// also
 // '=' and '+'). The body follows the first LF unchanged.
 #include <string>
 #include <string_view>

@@ -11,15 +11,18 @@
 namespace logship::redis {
 
 RedisPublisher::RedisPublisher(const BrokerOptions& options, std::string queue, PublishRoute route)
-    : conn_(RedisConnection::open(options)), queue_(std::move(queue)), live_(route == PublishRoute::Live),
-      tailChannel_(QueueKeys(queue_).tail()), waitReplicas_(options.waitReplicas),
+    : conn_(RedisConnection::open(options)),
+      queue_(std::move(queue)),
+      live_(route == PublishRoute::Live),
+      tailChannel_(QueueKeys(queue_).tail()),
+      waitReplicas_(options.waitReplicas),
       waitTimeoutMs_(std::to_string(options.waitTimeout.count())) {
   // Fail at once, not at the first confirm, when the key is something other than a list.
   Reply type = conn_.command({"TYPE", queue_}, fmt::format("checking '{}'", escaped(queue_)));
   const std::string_view t = replyText(*type);
   if (t != "list" && t != "none") {
-    throw BrokerRefusedError(0, fmt::format("Redis key '{}' is a {}, not a list: cannot use it as a queue",
-                                            escaped(queue_), escaped(t)));
+    throw BrokerRefusedError(
+        0, fmt::format("Redis key '{}' is a {}, not a list: cannot use it as a queue", escaped(queue_), escaped(t)));
   }
   if (live_) {
     // Asked at once, so that a tail already running sees the first records too.
@@ -107,7 +110,8 @@ void RedisPublisher::settle(const redisReply& reply, std::vector<ConfirmRange>& 
   if (reply.type == REDIS_REPLY_ERROR && isTransient(replyText(reply))) {
     // Not a refusal of these records: this node cannot take them now (a replica after a failover,
     // NOREPLICAS, LOADING). Reconnect, through the sentinels if any, and send them again.
-    throw ConnectionError(fmt::format("RPUSH to '{}': Redis is not ready: {}", escaped(queue_), escaped(replyText(reply))));
+    throw ConnectionError(
+        fmt::format("RPUSH to '{}': Redis is not ready: {}", escaped(queue_), escaped(replyText(reply))));
   }
   if (reply.type == REDIS_REPLY_ERROR) {
     range.ok = false;
@@ -149,9 +153,10 @@ void RedisPublisher::settleWait(const redisReply& reply, std::vector<ConfirmRang
     const std::string got = reply.type == REDIS_REPLY_INTEGER ? fmt::format("{} replica(s)", reply.integer)
                             : reply.type == REDIS_REPLY_ERROR ? fmt::format("error: {}", escaped(replyText(reply)))
                                                               : std::string("an unexpected reply");
-    throw ConnectionError(fmt::format("--wait-replicas {}: WAIT answered {} within {} ms for records of '{}': not "
-                                      "confirmed",
-                                      waitReplicas_, got, waitTimeoutMs_, escaped(queue_)));
+    throw ConnectionError(
+        fmt::format("--wait-replicas {}: WAIT answered {} within {} ms for records of '{}': not "
+                    "confirmed",
+                    waitReplicas_, got, waitTimeoutMs_, escaped(queue_)));
   }
   for (ConfirmRange& range : heldForWait_) {
     confirmedThrough_ = range.last;

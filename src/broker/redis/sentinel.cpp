@@ -46,8 +46,9 @@ std::vector<BrokerUrl> sentinelsInOrder(const BrokerOptions& options) {
 uint16_t parsePort(std::string_view text) {
   unsigned port = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
-  return ec == std::errc{} && end == text.data() + text.size() && port > 0 && port <= 65535 ? static_cast<uint16_t>(port)
-                                                                                           : 0;
+  return ec == std::errc{} && end == text.data() + text.size() && port > 0 && port <= 65535
+             ? static_cast<uint16_t>(port)
+             : 0;
 }
 
 // What asking the sentinels came to, for the error when none named the master.
@@ -55,7 +56,7 @@ struct Outcome {
   std::vector<std::string> unreachable;  // "127.0.0.1:26379: Connection refused"
   std::vector<std::string> refused;      // sentinels that refused the password
   std::string refusal;
-  std::vector<std::string> unknown;      // sentinels that know no master of the name
+  std::vector<std::string> unknown;  // sentinels that know no master of the name
 };
 
 [[noreturn]] void throwNoMaster(const BrokerOptions& options, const Outcome& o) {
@@ -72,8 +73,8 @@ struct Outcome {
                        "(redis-sentinel://:PASSWORD@HOST:PORT/{}) or in LOGSHIP_SENTINEL_PASSWORD ({})",
                        fmt::join(o.refused, ", "), name, o.refusal));
   }
-  throw ConnectionError(fmt::format("no Redis Sentinel reachable for master '{}' ({})", name,
-                                    fmt::join(o.unreachable, "; ")));
+  throw ConnectionError(
+      fmt::format("no Redis Sentinel reachable for master '{}' ({})", name, fmt::join(o.unreachable, "; ")));
 }
 
 // Asks one sentinel; the master's address, or nothing (what happened is added to `o`).
@@ -118,9 +119,8 @@ RedisConnection openMasterThroughSentinels(const BrokerOptions& options) {
   BrokerOptions data = options;
   data.url = askSentinelsForMaster(options);
   data.urls.clear();
-  const std::string where =
-      fmt::format("Redis master '{}' at {} (named by the sentinels)", escaped(options.url.masterName),
-                  hostPort(data.url.host, data.url.port));
+  const std::string where = fmt::format("Redis master '{}' at {} (named by the sentinels)",
+                                        escaped(options.url.masterName), hostPort(data.url.host, data.url.port));
   std::optional<RedisConnection> conn;
   bool master = false;
   try {
@@ -205,7 +205,8 @@ ReplicationStats describeReplication(const BrokerOptions& options, RedisConnecti
       Reply list = conn.command({"SENTINEL", "REPLICAS", options.url.masterName}, "asking Redis Sentinel for replicas");
       for (size_t i = 0; i < list->elements; ++i) {
         ReplicaStats& r = stats.replicas.emplace_back();
-        r.address = fmt::format("{}:{}", replicaField(*list->element[i], "ip"), replicaField(*list->element[i], "port"));
+        r.address =
+            fmt::format("{}:{}", replicaField(*list->element[i], "ip"), replicaField(*list->element[i], "port"));
         r.flags = replicaField(*list->element[i], "flags");
         for (const auto& [address, offsetLag] : view.replicas) {
           if (address != r.address) continue;

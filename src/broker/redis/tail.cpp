@@ -10,7 +10,8 @@
 namespace logship::redis {
 
 RedisTail::RedisTail(const BrokerOptions& broker, const TailOptions& options)
-    : conn_(RedisConnection::open(broker)), channel_(QueueKeys(options.queue).tail()),
+    : conn_(RedisConnection::open(broker)),
+      channel_(QueueKeys(options.queue).tail()),
       maxPerReceive_(std::max<size_t>(options.prefetch, 1)) {
   const std::string_view subscribe[] = {"SUBSCRIBE", channel_};
   conn_.append(subscribe);
@@ -26,7 +27,8 @@ RedisTail::RedisTail(const BrokerOptions& broker, const TailOptions& options)
 }
 
 std::string RedisTail::describe() const {
-  return fmt::format("subscribed to channel '{}' (producers publish to it while someone subscribes)", escaped(channel_));
+  return fmt::format("subscribed to channel '{}' (producers publish to it while someone subscribes)",
+                     escaped(channel_));
 }
 
 bool RedisTail::deliver(const redisReply& reply, std::vector<Delivery>& out) {

@@ -25,7 +25,7 @@
 namespace logship {
 namespace {
 
-constexpr size_t kLinesPerRead = 65536;        // per read() call, over all files: the loop stays responsive
+constexpr size_t kLinesPerRead = 65536;       // per read() call, over all files: the loop stays responsive
 constexpr size_t kInitialBuffer = 64 * 1024;  // per file; grows for longer lines
 constexpr uint64_t kTailLook = 64 * 1024;     // how far back the start at a file's end looks for a '\n'
 // A long read (a burst, or a slow broker) marks its progress every so many lines, and saves the
@@ -65,23 +65,23 @@ uint64_t endOfLastLine(int fd, uint64_t size) {
 
 struct FileInput::Seen {
   std::string path;
-  struct stat st{};
+  struct stat st {};
 };
 
 struct FileInput::File {
   uint64_t number = 0;
   FileKey key;
   Fingerprint fingerprint;
-  std::string path;  // where it is now, as far as the last scan knows
-  Record source;     // the template with file=<the path it was first followed under>
-  uint64_t generation = 0;  // bumped when it is truncated: older marks no longer apply
-  uint64_t checkpoint = 0;  // everything before it is settled: a restart resumes here
+  std::string path;             // where it is now, as far as the last scan knows
+  Record source;                // the template with file=<the path it was first followed under>
+  uint64_t generation = 0;      // bumped when it is truncated: older marks no longer apply
+  uint64_t checkpoint = 0;      // everything before it is settled: a restart resumes here
   uint64_t checkpointLine = 1;  // the number of the line at `checkpoint`
   uint64_t stream = 0;          // the record id prefix of its content (follow_state.hpp)
   std::string idPrefix;         // streamPrefix(stream)
   UniqueFd fd;
-  bool rotated = false;  // its path no longer leads to it: read to its end, then close
-  bool more = false;     // it had more to read than the last read's budget
+  bool rotated = false;    // its path no longer leads to it: read to its end, then close
+  bool more = false;       // it had more to read than the last read's budget
   uint64_t readPos = 0;    // offset of the next byte read() returns
   uint64_t lineStart = 0;  // offset where the next line starts (before a partial line)
   uint64_t nextLine = 1;   // the number of the line at lineStart
@@ -89,7 +89,7 @@ struct FileInput::File {
   Clock::time_point lastGrowth{};
   std::unique_ptr<LineBuffer> buffer;
   std::unique_ptr<LineJoiner> joiner;
-  uint64_t closedAt = 0;  // once closed: the offset it was read up to
+  uint64_t closedAt = 0;    // once closed: the offset it was read up to
   uint64_t closedLine = 1;  // and the number of the line there
 
   bool open() const { return fd.valid(); }
@@ -111,9 +111,11 @@ struct FileInput::File {
   }
 };
 
-FileInput::FileInput(FileInputOptions options, LineFormat& format, const Record& recordTemplate,
-                     FollowMetrics& metrics)
-    : options_(std::move(options)), format_(format), template_(recordTemplate), metrics_(metrics),
+FileInput::FileInput(FileInputOptions options, LineFormat& format, const Record& recordTemplate, FollowMetrics& metrics)
+    : options_(std::move(options)),
+      format_(format),
+      template_(recordTemplate),
+      metrics_(metrics),
       state_(options_.stateFile) {
   if (options_.patterns.empty()) throw UsageError("--follow needs at least one file or glob pattern");
   options_.multiline.maxBytes = options_.maxLineBytes;
@@ -153,13 +155,14 @@ std::vector<FileInput::Seen> FileInput::lookAtPatterns() {
                                                    "their beginning as they appear",
                                                    escaped(pattern)));
       } else if (rc != 0) {
-        warnOnce("globerr " + pattern, fmt::format("--follow '{}': cannot list the matching files ({})",
-                                                   escaped(pattern), rc == GLOB_NOSPACE ? "out of memory" : "read error"));
+        warnOnce("globerr " + pattern,
+                 fmt::format("--follow '{}': cannot list the matching files ({})", escaped(pattern),
+                             rc == GLOB_NOSPACE ? "out of memory" : "read error"));
       } else {
         warned_.insert("nomatch " + pattern);  // matched once: later silences are rotations
         for (size_t i = 0; i < g.gl_pathc; ++i) {
           const std::string path = g.gl_pathv[i];
-          struct stat st{};
+          struct stat st {};
           if (compressedName(path) || ::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
           add(path, st);
         }
@@ -167,7 +170,7 @@ std::vector<FileInput::Seen> FileInput::lookAtPatterns() {
       globfree(&g);
       continue;
     }
-    struct stat st{};
+    struct stat st {};
     if (::stat(pattern.c_str(), &st) != 0) {
       if (errno == ENOENT) {
         warnOnce("missing " + pattern, fmt::format("--follow {}: no such file yet: it is followed from its beginning "
@@ -191,7 +194,8 @@ std::vector<FileInput::Seen> FileInput::lookAtPatterns() {
 void FileInput::scan(Shipper* shipper, Clock::time_point now, bool firstScan) {
   const std::vector<Seen> seen = lookAtPatterns();
   std::map<std::pair<uint64_t, uint64_t>, const Seen*> byKey;
-  for (const auto& s : seen) byKey.emplace(std::pair(static_cast<uint64_t>(s.st.st_dev), static_cast<uint64_t>(s.st.st_ino)), &s);
+  for (const auto& s : seen)
+    byKey.emplace(std::pair(static_cast<uint64_t>(s.st.st_dev), static_cast<uint64_t>(s.st.st_ino)), &s);
   std::set<std::pair<uint64_t, uint64_t>> followed;
   for (auto& [number, f] : files_) {
     if (!f->open()) continue;
@@ -214,8 +218,8 @@ void FileInput::scan(Shipper* shipper, Clock::time_point now, bool firstScan) {
     }
   }
   unmatched_.clear();  // the others were matched (or are files no pattern follows now)
-  metrics_.filesOpen.set(static_cast<double>(
-      std::count_if(files_.begin(), files_.end(), [](const auto& e) { return e.second->open(); })));
+  metrics_.filesOpen.set(
+      static_cast<double>(std::count_if(files_.begin(), files_.end(), [](const auto& e) { return e.second->open(); })));
 }
 
 void FileInput::checkFollowed(Shipper* shipper, File& f, const Seen* at, Clock::time_point now) {
@@ -231,15 +235,14 @@ void FileInput::checkFollowed(Shipper* shipper, File& f, const Seen* at, Clock::
     f.rotated = true;
     f.lastGrowth = now;
     metrics_.rotations.inc();
-    spdlog::info("{} was renamed or deleted: reading it to its end before the file now at its path",
-                 escaped(f.path));
+    spdlog::info("{} was renamed or deleted: reading it to its end before the file now at its path", escaped(f.path));
     if (shipper != nullptr) {
       size_t unlimited = SIZE_MAX;
       readFile(*shipper, f, unlimited, now);
       if (!f.open()) return;
     }
   }
-  struct stat st{};
+  struct stat st {};
   if (::fstat(f.fd.get(), &st) != 0) {
     failFile(shipper, f, fmt::format("cannot look at it: {}", std::strerror(errno)));
     return;
@@ -283,7 +286,7 @@ void FileInput::openFile(const Seen& s, bool firstScan, Clock::time_point now) {
     failed_[{key.dev, key.ino}] = s.st.st_ctime;
     return;
   }
-  struct stat st{};
+  struct stat st {};
   if (::fstat(fd.get(), &st) != 0 || keyOf(st) != key) return;  // replaced since the scan: the next one sees it
   const auto size = static_cast<uint64_t>(st.st_size);
   const auto head = readHead(fd.get(), size);
@@ -326,11 +329,14 @@ void FileInput::openFile(const Seen& s, bool firstScan, Clock::time_point now) {
   attach(*f, std::move(fd), s.path, size, {start.offset, f->nextLine}, now);
   const std::string path = escaped(s.path);
   switch (start.why) {
-    case StartDecision::Why::Resumed: spdlog::info("following {} from offset {} (state file)", path, start.offset); break;
+    case StartDecision::Why::Resumed:
+      spdlog::info("following {} from offset {} (state file)", path, start.offset);
+      break;
     case StartDecision::Why::Truncated:
-      spdlog::warn("{} was truncated while log_producer was stopped (it no longer holds the {} bytes read before): "
-                   "following it from its beginning",
-                   path, saved);
+      spdlog::warn(
+          "{} was truncated while log_producer was stopped (it no longer holds the {} bytes read before): "
+          "following it from its beginning",
+          path, saved);
       break;
     case StartDecision::Why::InodeReused:
       spdlog::info("{} is a new file on the inode of one the state file names: following it from its beginning", path);
@@ -381,7 +387,7 @@ namespace {
 struct Sibling {
   std::string path;
   UniqueFd fd;
-  struct stat st{};
+  struct stat st {};
 };
 
 struct DirCloser {
@@ -429,16 +435,18 @@ void FileInput::resumeRotatedFromState(const FollowEntry& entry, Clock::time_poi
   // rotation while the producer was stopped. Looked for beside its old path, by inode and content,
   // and read from the saved offset to its end.
   bool itself = false;
-  auto s = findSibling(entry.path, entry.fingerprint, entry.offset,
-                       [&](const struct stat& st) { return keyOf(st) == entry.key; }, &itself);
+  auto s = findSibling(
+      entry.path, entry.fingerprint, entry.offset, [&](const struct stat& st) { return keyOf(st) == entry.key; },
+      &itself);
   if (itself) {
     spdlog::info("{} is no longer matched by --follow: forgotten", escaped(entry.path));
     return;
   }
   if (!s) {
-    spdlog::warn("{} (inode {}), read up to offset {} by the last run, is gone and is not beside it under another "
-                 "name: whatever was written to it after that offset was not shipped",
-                 escaped(entry.path), entry.key.ino, entry.offset);
+    spdlog::warn(
+        "{} (inode {}), read up to offset {} by the last run, is gone and is not beside it under another "
+        "name: whatever was written to it after that offset was not shipped",
+        escaped(entry.path), entry.key.ino, entry.offset);
     return;
   }
   auto f = std::make_unique<File>();
@@ -482,10 +490,11 @@ bool FileInput::readRotatedCopy(Shipper& shipper, File& f, Clock::time_point now
   // Bytes seen in the file at the last look that neither the reads nor the copy hold: written after
   // logrotate's copy, before its truncation.
   const uint64_t lost = f.size > std::max(copySize, f.readPos) ? f.size - std::max(copySize, f.readPos) : 0;
-  spdlog::warn("{} was truncated (copytruncate): its last {} unread bytes are read from its copy {}; what was written "
-               "between logrotate's copy and its truncation is lost ({} bytes seen{})",
-               escaped(f.path), copySize - std::min(copySize, f.lineStart), escaped(s->path), lost,
-               lost == 0 ? "; more may have been written since the last look" : "");
+  spdlog::warn(
+      "{} was truncated (copytruncate): its last {} unread bytes are read from its copy {}; what was written "
+      "between logrotate's copy and its truncation is lost ({} bytes seen{})",
+      escaped(f.path), copySize - std::min(copySize, f.lineStart), escaped(s->path), lost,
+      lost == 0 ? "; more may have been written since the last look" : "");
   File& copy = *c;
   files_.emplace(c->number, std::move(c));
   size_t unlimited = SIZE_MAX;
@@ -505,9 +514,10 @@ void FileInput::shipRecord(Shipper& shipper, File& f, std::string_view text) {
     splits_ += f.joiner->takeSplits();
     const auto now = Clock::now();
     if (now - lastSplitWarning_ >= std::chrono::seconds(10)) {
-      spdlog::warn("{}: a multiline record reached --multiline-max-lines {} or --max-message-bytes {}: it was shipped "
-                   "as it was, and the line after it starts the next record ({} so far)",
-                   escaped(f.path), options_.multiline.maxLines, options_.multiline.maxBytes, splits_);
+      spdlog::warn(
+          "{}: a multiline record reached --multiline-max-lines {} or --max-message-bytes {}: it was shipped "
+          "as it was, and the line after it starts the next record ({} so far)",
+          escaped(f.path), options_.multiline.maxLines, options_.multiline.maxBytes, splits_);
       lastSplitWarning_ = now;
     }
   }
@@ -564,9 +574,10 @@ void FileInput::truncated(Shipper* shipper, File& f, Clock::time_point now) {
   metrics_.rotations.inc();
   spdlog::info("{} was truncated (copytruncate): following it from its beginning", escaped(f.path));
   if (shipper != nullptr && !readRotatedCopy(*shipper, f, now)) {
-    spdlog::warn("{} was truncated and no copy of it (beside it, with its first bytes and at least {} bytes) was "
-                 "found: whatever was written to it after offset {} is lost ({} bytes seen)",
-                 escaped(f.path), f.lineStart, f.readPos, f.size > f.readPos ? f.size - f.readPos : 0);
+    spdlog::warn(
+        "{} was truncated and no copy of it (beside it, with its first bytes and at least {} bytes) was "
+        "found: whatever was written to it after offset {} is lost ({} bytes seen)",
+        escaped(f.path), f.lineStart, f.readPos, f.size > f.readPos ? f.size - f.readPos : 0);
     // What we hold of the old content is shipped: a last line the writer had not finished (the rest
     // of it went to the copy), and a pending multiline record.
     std::string_view line;
@@ -591,7 +602,7 @@ void FileInput::truncated(Shipper* shipper, File& f, Clock::time_point now) {
     failFile(shipper, f, fmt::format("cannot seek: {}", std::strerror(errno)));
     return;
   }
-  struct stat st{};
+  struct stat st {};
   f.size = ::fstat(f.fd.get(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
   const auto head = readHead(f.fd.get(), f.size);
   f.fingerprint = head ? fingerprintOf(*head) : Fingerprint{};
@@ -629,7 +640,7 @@ void FileInput::failFile(Shipper* shipper, File& f, const std::string& why) {
   if (shipper != nullptr) {
     if (auto record = f.joiner->flush()) shipRecord(*shipper, f, *record);
   }
-  struct stat st{};
+  struct stat st {};
   failed_[{f.key.dev, f.key.ino}] = ::fstat(f.fd.get(), &st) == 0 ? static_cast<int64_t>(st.st_ctime) : 0;
   const LineTag at = f.safePosition();
   f.closedAt = at.offset;
@@ -726,7 +737,8 @@ void FileInput::checkpoint(Shipper& shipper, bool final, bool forget) {
   });
   // A closed file whose records are all safe needs no entry any more (not while files_ is walked).
   if (forget) {
-    std::erase_if(files_, [](const auto& e) { return !e.second->open() && e.second->checkpoint >= e.second->closedAt; });
+    std::erase_if(files_,
+                  [](const auto& e) { return !e.second->open() && e.second->checkpoint >= e.second->closedAt; });
   }
   nextSave_ = Clock::now() + options_.saveInterval;
   std::vector<FollowEntry> now = entries();

@@ -22,9 +22,9 @@
 namespace logship {
 
 struct FileInputOptions {
-  std::vector<std::string> patterns;  // --follow: paths and glob(3) patterns
-  std::string stateFile;              // --state-file
-  bool fromBeginning = false;         // --from-beginning: files found at the first start are read whole
+  std::vector<std::string> patterns;                  // --follow: paths and glob(3) patterns
+  std::string stateFile;                              // --state-file
+  bool fromBeginning = false;                         // --from-beginning: files found at the first start are read whole
   std::chrono::milliseconds pollInterval{250};        // --poll-interval: stat, glob, read
   std::chrono::milliseconds closeRotatedAfter{5000};  // --close-rotated-after
   std::chrono::milliseconds saveInterval{1000};       // the state file is saved at most this often
@@ -34,7 +34,7 @@ struct FileInputOptions {
 
 // What the followed files did, for the producer's metrics (producer_metrics.hpp).
 struct FollowMetrics {
-  metrics::Gauge filesOpen;   // files open (followed, or a rotated one being finished)
+  metrics::Gauge filesOpen;    // files open (followed, or a rotated one being finished)
   metrics::Counter rotations;  // a followed file renamed away, deleted or truncated
 };
 
@@ -88,19 +88,19 @@ class FileInput : public Input {
   Record template_;
   FollowMetrics& metrics_;
   FollowStateFile state_;
-  std::vector<FollowEntry> unmatched_;  // state entries the first scan did not find
+  std::vector<FollowEntry> unmatched_;               // state entries the first scan did not find
   std::map<uint64_t, std::unique_ptr<File>> files_;  // by number, in the order they were found
   uint64_t nextNumber_ = 1;
   CheckpointMarks marks_;
   std::vector<FollowEntry> saved_;
   std::map<std::pair<uint64_t, uint64_t>, int64_t> failed_;  // unreadable files (dev, ino) -> ctime
-  std::set<std::string> warned_;  // patterns and paths already warned about
+  std::set<std::string> warned_;                             // patterns and paths already warned about
   Clock::time_point nextScan_{};
   Clock::time_point nextSave_{};
   Clock::time_point lastSaveError_{};
   uint64_t splits_ = 0;  // multiline records cut at a limit, over all files
   Clock::time_point lastSplitWarning_{};
-  bool more_ = false;  // some file has more to read now
+  bool more_ = false;        // some file has more to read now
   bool newStreams_ = false;  // a file got a new stream: save the state before reading it
 };
 

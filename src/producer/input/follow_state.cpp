@@ -134,8 +134,8 @@ std::vector<FollowEntry> parseFollowState(std::string_view text, const std::stri
       }
       if (!parseNumber(rest, version)) throw fail(fmt::format("'{}' is not a version number", escaped(rest)));
       if (version != 1 && version != kVersion) {
-        throw fail(fmt::format("version {} is not supported (this log_producer reads versions 1 and {})", version,
-                               kVersion));
+        throw fail(
+            fmt::format("version {} is not supported (this log_producer reads versions 1 and {})", version, kVersion));
       }
       sawHeader = true;
       continue;
@@ -193,9 +193,10 @@ FollowStateFile::FollowStateFile(std::string path) : path_(std::move(path)) {
   try {
     loaded_ = parseFollowState(text, path_);
   } catch (const Error& e) {
-    throw Error(fmt::format("{} (repair or remove it; without it the followed files are read again from their end, "
-                            "or with --from-beginning from their beginning)",
-                            e.what()));
+    throw Error(
+        fmt::format("{} (repair or remove it; without it the followed files are read again from their end, "
+                    "or with --from-beginning from their beginning)",
+                    e.what()));
   }
   existed_ = true;
 }

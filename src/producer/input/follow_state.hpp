@@ -61,11 +61,11 @@ struct FollowEntry {
 // Where to start reading a file found at start-up or by a scan (pure logic, unit-tested):
 struct StartDecision {
   enum class Why {
-    Resumed,          // a state entry for this file: its offset
-    Truncated,        // a state entry, but the file is shorter than its offset (copytruncate meanwhile): 0
-    InodeReused,      // the entry's inode, other content (a new file): 0
-    New,              // no entry: a file that appeared since (or --from-beginning): 0
-    AtEnd,            // no state file yet, no --from-beginning (tail -F): the end of its last complete line
+    Resumed,      // a state entry for this file: its offset
+    Truncated,    // a state entry, but the file is shorter than its offset (copytruncate meanwhile): 0
+    InodeReused,  // the entry's inode, other content (a new file): 0
+    New,          // no entry: a file that appeared since (or --from-beginning): 0
+    AtEnd,        // no state file yet, no --from-beginning (tail -F): the end of its last complete line
   } why;
   uint64_t offset = 0;
 };

@@ -148,7 +148,8 @@ std::optional<int64_t> timeOf(const Json& v) {
     if (n <= 0) return std::nullopt;
     if (n < 100'000'000'000LL) return n * 1'000'000;
     if (n < 100'000'000'000'000LL) return n * 1'000;
-    if (n < 100'000'000'000'000'000LL) return n <= kMaxEpochSeconds * 1'000'000 ? std::optional<int64_t>(n) : std::nullopt;
+    if (n < 100'000'000'000'000'000LL)
+      return n <= kMaxEpochSeconds * 1'000'000 ? std::optional<int64_t>(n) : std::nullopt;
     return n / 1'000 <= kMaxEpochSeconds * 1'000'000 ? std::optional<int64_t>(n / 1'000) : std::nullopt;
   }
   if (v.is_number()) return microsOfEpoch(v.get<double>());
@@ -215,8 +216,8 @@ bool jsonLineToRecord(std::string_view line, const Record& source, Record& out) 
     if (const size_t end = what.find("] "); end != std::string_view::npos) what.remove_prefix(end + 2);
     return raw(fmt::format("invalid JSON: {}", what.substr(0, 160)));
   }
-  if (!object.is_object()) return raw(fmt::format("not a JSON object but {} {}", object.is_array() ? "an" : "a",
-                                                  object.type_name()));
+  if (!object.is_object())
+    return raw(fmt::format("not a JSON object but {} {}", object.is_array() ? "an" : "a", object.type_name()));
 
   const Json* message = firstUsable(object, kMessageKeys, [](const Json&) { return true; });
   const Json* level = firstUsable(object, kLevelKeys, [](const Json& v) { return levelOf(v).has_value(); });

@@ -27,8 +27,8 @@ Socket bindSocket(std::string_view text, int type, std::string_view flag) {
   const std::string port = std::to_string(address.port);
   const int rc = ::getaddrinfo(address.host.c_str(), port.c_str(), &hints, &found);
   if (rc != 0) {
-    const std::string message = fmt::format("{} {}: cannot resolve '{}': {}", flag, escaped(text),
-                                            escaped(address.host), gai_strerror(rc));
+    const std::string message =
+        fmt::format("{} {}: cannot resolve '{}': {}", flag, escaped(text), escaped(address.host), gai_strerror(rc));
     if (rc == EAI_NONAME) throw UsageError(message);
     throw Error(message);
   }

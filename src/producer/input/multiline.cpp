@@ -18,7 +18,8 @@ struct MultilineRule::Regex {
     if (rc != 0) {
       char reason[256] = {};
       regerror(rc, &compiled, reason, sizeof reason);
-      throw UsageError(fmt::format("{}: '{}' is not a valid extended regular expression: {}", flag, escaped(ere), reason));
+      throw UsageError(
+          fmt::format("{}: '{}' is not a valid extended regular expression: {}", flag, escaped(ere), reason));
     }
   }
   ~Regex() { regfree(&compiled); }

@@ -39,9 +39,9 @@ class MultilineRule {
 
 struct MultilineOptions {
   MultilineRule rule;
-  size_t maxLines = 500;                        // --multiline-max-lines
-  size_t maxBytes = 1024 * 1024;                // --max-message-bytes
-  std::chrono::milliseconds timeout{1000};      // --multiline-timeout
+  size_t maxLines = 500;                    // --multiline-max-lines
+  size_t maxBytes = 1024 * 1024;            // --max-message-bytes
+  std::chrono::milliseconds timeout{1000};  // --multiline-timeout
 };
 
 // Groups lines into records by a MultilineRule. A record is complete when the next one starts,

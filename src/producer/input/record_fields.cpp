@@ -33,7 +33,8 @@ void assignName(std::string& out, std::string_view name) {
   }
 }
 
-FieldBuilder::FieldBuilder(Record& record, const Record& source) : record_(record), sourceFields_(source.fields.size()) {
+FieldBuilder::FieldBuilder(Record& record, const Record& source)
+    : record_(record), sourceFields_(source.fields.size()) {
   if (&record != &source) record_.fields = source.fields;
 }
 

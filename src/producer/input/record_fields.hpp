@@ -14,8 +14,8 @@
 
 namespace logship {
 
-inline constexpr size_t kMaxFieldBytes = 64 * 1024;      // keys + values of one record's fields
-inline constexpr size_t kMaxServiceHostBytes = 255;      // longer service and host names are cut
+inline constexpr size_t kMaxFieldBytes = 64 * 1024;  // keys + values of one record's fields
+inline constexpr size_t kMaxServiceHostBytes = 255;  // longer service and host names are cut
 inline constexpr std::string_view kParseErrorField = "parse_error";
 inline constexpr std::string_view kFieldsDroppedField = "fields_dropped";
 
@@ -53,7 +53,7 @@ class FieldBuilder {
   size_t sourceFields_;
   size_t bytes_ = 0;
   size_t dropped_ = 0;
-  std::string key_;  // reused
+  std::string key_;                        // reused
   std::unordered_set<std::string> index_;  // every key, once there are many
 };
 

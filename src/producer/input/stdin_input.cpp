@@ -49,9 +49,10 @@ void StdinInput::endOfInput(Shipper& shipper) {
   if (auto record = joiner_.flush()) format_.ship(shipper, *record, shipper.recordTemplate());
   if (joiner_.emptyLines() > 0) spdlog::info("skipped {} empty line(s)", joiner_.emptyLines());
   if (joiner_.splits() > 0) {
-    spdlog::warn("{} multiline record(s) reached --multiline-max-lines {} or --max-message-bytes {}: each was "
-                 "shipped as it was, and the line after it started the next record",
-                 joiner_.splits(), multiline_.maxLines, multiline_.maxBytes);
+    spdlog::warn(
+        "{} multiline record(s) reached --multiline-max-lines {} or --max-message-bytes {}: each was "
+        "shipped as it was, and the line after it started the next record",
+        joiner_.splits(), multiline_.maxLines, multiline_.maxBytes);
   }
 }
 

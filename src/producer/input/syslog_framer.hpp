@@ -66,7 +66,7 @@ class SyslogFramer {
   std::vector<char> buf_;
   size_t begin_ = 0;
   size_t end_ = 0;
-  size_t skipOctets_ = 0;     // of a too long octet-counted frame, still to skip
+  size_t skipOctets_ = 0;      // of a too long octet-counted frame, still to skip
   bool skippingLine_ = false;  // inside a too long non-transparent frame: skip to its end
   bool nulFraming_ = false;    // a frame ended with a NUL: only a NUL ends one
   size_t noNulBefore_ = 0;     // no NUL in [begin_, noNulBefore_)

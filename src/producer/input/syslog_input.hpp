@@ -34,9 +34,9 @@
 namespace logship {
 
 struct SyslogOptions {
-  std::vector<std::string> udp;  // --syslog-udp ADDR...
-  std::vector<std::string> tcp;  // --syslog-tcp ADDR...
-  size_t maxConnections = 256;   // --syslog-max-connections, per TCP address
+  std::vector<std::string> udp;       // --syslog-udp ADDR...
+  std::vector<std::string> tcp;       // --syslog-tcp ADDR...
+  size_t maxConnections = 256;        // --syslog-max-connections, per TCP address
   int64_t idleTimeoutSeconds = 3600;  // --syslog-idle-timeout
   size_t maxMessageBytes = 1024 * 1024;
 };
@@ -56,10 +56,10 @@ struct SyslogMetrics {
 
 // What a receiver counted (logged at the end), and the shared metrics (if any) counted alike.
 struct SyslogCounts {
-  uint64_t messages = 0;   // datagrams or frames made into records
-  uint64_t unparsed = 0;   // of them, with parse_error
-  uint64_t refused = 0;    // over the size limit
-  uint64_t lost = 0;       // UDP: dropped by the kernel before they were read (its receive buffer was full)
+  uint64_t messages = 0;     // datagrams or frames made into records
+  uint64_t unparsed = 0;     // of them, with parse_error
+  uint64_t refused = 0;      // over the size limit
+  uint64_t lost = 0;         // UDP: dropped by the kernel before they were read (its receive buffer was full)
   uint64_t connections = 0;  // TCP: accepted
   uint64_t timedOut = 0;     // TCP: closed after the idle timeout
   uint64_t evicted = 0;      // TCP: closed at the cap to make room
@@ -150,7 +150,7 @@ class SyslogTcpInput : public Input {
     std::string peer;      // "10.0.0.7:51234", for messages
     std::string peerHost;  // "10.0.0.7", the host of records without HOSTNAME
     SyslogFramer framer;
-    TimePoint lastActive;             // accepted, or data last read
+    TimePoint lastActive;              // accepted, or data last read
     std::list<int>::iterator idlePos;  // in byIdle_
     Connection(Socket s, std::string p, std::string h, size_t max)
         : socket(std::move(s)), peer(std::move(p)), peerHost(std::move(h)), framer(max) {}
@@ -175,8 +175,8 @@ class SyslogTcpInput : public Input {
   size_t maxConnections_;
   std::chrono::milliseconds idleTimeout_;
   std::unordered_map<int, std::unique_ptr<Connection>> connections_;
-  std::list<int> byIdle_;  // the connections, the longest idle first
-  bool listening_ = false;  // the listener is in the epoll set
+  std::list<int> byIdle_;                                  // the connections, the longest idle first
+  bool listening_ = false;                                 // the listener is in the epoll set
   std::chrono::steady_clock::time_point acceptAgainAt_{};  // after EMFILE and the like
   SyslogParser parser_;
   Record record_;

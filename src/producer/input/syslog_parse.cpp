@@ -39,7 +39,7 @@ size_t parsePri(std::string_view s, unsigned& pri) {
 size_t parseBsdTime(std::string_view s, unsigned& month, unsigned& day, unsigned& hour, unsigned& minute,
                     unsigned& second, int64_t& micros) {
   static constexpr std::array<std::string_view, 12> kMonths{"jan", "feb", "mar", "apr", "may", "jun",
-                                                             "jul", "aug", "sep", "oct", "nov", "dec"};
+                                                            "jul", "aug", "sep", "oct", "nov", "dec"};
   if (s.size() < 14 || s[3] != ' ') return 0;
   month = 0;
   for (unsigned m = 0; m < 12; ++m) {
@@ -105,9 +105,9 @@ Level syslogSeverityLevel(unsigned severity) {
 
 std::string_view syslogFacilityName(unsigned facility) {
   static constexpr std::array<std::string_view, 24> kNames{
-      "kern",   "user",   "mail",   "daemon", "auth",   "syslog", "lpr",    "news",
-      "uucp",   "cron",   "authpriv", "ftp",  "ntp",    "audit",  "alert",  "clock",
-      "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"};
+      "kern",   "user",   "mail",     "daemon", "auth",   "syslog", "lpr",    "news",
+      "uucp",   "cron",   "authpriv", "ftp",    "ntp",    "audit",  "alert",  "clock",
+      "local0", "local1", "local2",   "local3", "local4", "local5", "local6", "local7"};
   return facility < kNames.size() ? kNames[facility] : std::string_view("unknown");
 }
 

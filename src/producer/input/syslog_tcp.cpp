@@ -46,8 +46,8 @@ SyslogTcpInput::SyslogTcpInput(const std::string& address, size_t maxMessageByte
   watchListener(true);
   const std::string bound = boundAddressText(listener_.get());
   name_ = "syslog tcp " + bound;
-  spdlog::info("listening for syslog on tcp {} (at most {} connections, closed after {} idle)", bound,
-               maxConnections_, formatDuration(std::chrono::duration_cast<std::chrono::seconds>(idleTimeout_)));
+  spdlog::info("listening for syslog on tcp {} (at most {} connections, closed after {} idle)", bound, maxConnections_,
+               formatDuration(std::chrono::duration_cast<std::chrono::seconds>(idleTimeout_)));
 }
 
 SyslogTcpInput::~SyslogTcpInput() { counts_.closed(connections_.size()); }
@@ -101,8 +101,8 @@ void SyslogTcpInput::accept(Shipper& shipper) {
   for (int accepted = 0; accepted < kEventsPerWakeUp; ++accepted) {
     sockaddr_storage from{};
     socklen_t length = sizeof from;
-    const int fd = ::accept4(listener_.get(), reinterpret_cast<sockaddr*>(&from), &length,
-                             SOCK_NONBLOCK | SOCK_CLOEXEC);
+    const int fd =
+        ::accept4(listener_.get(), reinterpret_cast<sockaddr*>(&from), &length, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return;
       if (errno == EINTR || errno == ECONNABORTED) continue;
@@ -154,10 +154,11 @@ void SyslogTcpInput::retire(int fd, bool atCap, Shipper& shipper) {
   if (!atCap) {
     spdlog::debug("{}: connection from {} closed after {}s idle (--syslog-idle-timeout)", name_, c.peer, idle.count());
   } else if (capLog_.ready(suppressed)) {
-    spdlog::warn("{}: {} connections open (--syslog-max-connections): the longest idle, from {} ({}s idle), closed to "
-                 "make room for a new one{}",
-                 name_, connections_.size(), c.peer, idle.count(),
-                 suppressed > 0 ? fmt::format("; {} more closed so before it", suppressed) : "");
+    spdlog::warn(
+        "{}: {} connections open (--syslog-max-connections): the longest idle, from {} ({}s idle), closed to "
+        "make room for a new one{}",
+        name_, connections_.size(), c.peer, idle.count(),
+        suppressed > 0 ? fmt::format("; {} more closed so before it", suppressed) : "");
   }
   close(fd);
 }
@@ -174,10 +175,11 @@ bool SyslogTcpInput::readConnection(Connection& c, Shipper& shipper) {
           counts_.refusedOne();
           uint64_t suppressed = 0;
           if (refusedLog_.ready(suppressed)) {
-            spdlog::error("{}: a frame of {}{} bytes from {} refused: over the limit of {} bytes "
-                          "(--max-message-bytes); skipped, the connection goes on{}",
-                          name_, tooLong.bytes, tooLong.atLeast ? "+" : "", c.peer, maxMessageBytes_,
-                          suppressed > 0 ? fmt::format("; {} more refused before it", suppressed) : "");
+            spdlog::error(
+                "{}: a frame of {}{} bytes from {} refused: over the limit of {} bytes "
+                "(--max-message-bytes); skipped, the connection goes on{}",
+                name_, tooLong.bytes, tooLong.atLeast ? "+" : "", c.peer, maxMessageBytes_,
+                suppressed > 0 ? fmt::format("; {} more refused before it", suppressed) : "");
           }
           break;
         }
@@ -251,9 +253,10 @@ void SyslogTcpInput::endOfInput(Shipper& shipper) {
   counts_.closed(connections_.size());
   connections_.clear();
   byIdle_.clear();
-  spdlog::info("{}: {} message(s) received ({} without a syslog header or cut short) over {} connection(s), {} "
-               "refused as too large",
-               name_, counts_.messages, counts_.unparsed, counts_.connections, counts_.refused);
+  spdlog::info(
+      "{}: {} message(s) received ({} without a syslog header or cut short) over {} connection(s), {} "
+      "refused as too large",
+      name_, counts_.messages, counts_.unparsed, counts_.connections, counts_.refused);
   if (counts_.timedOut + counts_.evicted > 0) {
     spdlog::info("{}: {} idle connection(s) closed after --syslog-idle-timeout, {} at --syslog-max-connections", name_,
                  counts_.timedOut, counts_.evicted);

@@ -85,9 +85,10 @@ bool SyslogUdpInput::read(Shipper& shipper) {
         counts_.lostSome(lost);
         uint64_t suppressed = 0;
         if (lostLog_.ready(suppressed)) {
-          spdlog::warn("{}: {} datagram(s) lost so far: the kernel dropped them before they were read (receive "
-                       "buffer full; the producer was busy or waiting for the broker)",
-                       name_, counts_.lost);
+          spdlog::warn(
+              "{}: {} datagram(s) lost so far: the kernel dropped them before they were read (receive "
+              "buffer full; the producer was busy or waiting for the broker)",
+              name_, counts_.lost);
         }
       }
     }
@@ -115,9 +116,10 @@ void SyslogUdpInput::endOfInput(Shipper& shipper) {
   // What the kernel already holds is read once more: only datagrams that arrive after this are lost
   // with the socket.
   if (!shipper.failed()) read(shipper);
-  spdlog::info("{}: {} message(s) received ({} without a syslog header), {} refused as too large, {} lost in the "
-               "kernel",
-               name_, counts_.messages, counts_.unparsed, counts_.refused, counts_.lost);
+  spdlog::info(
+      "{}: {} message(s) received ({} without a syslog header), {} refused as too large, {} lost in the "
+      "kernel",
+      name_, counts_.messages, counts_.unparsed, counts_.refused, counts_.lost);
 }
 
 std::vector<std::unique_ptr<Input>> makeSyslogInputs(const SyslogOptions& options, SyslogMetrics* metrics) {
@@ -126,9 +128,8 @@ std::vector<std::unique_ptr<Input>> makeSyslogInputs(const SyslogOptions& option
     inputs.push_back(std::make_unique<SyslogUdpInput>(address, options.maxMessageBytes, metrics));
   }
   for (const auto& address : options.tcp) {
-    inputs.push_back(
-        std::make_unique<SyslogTcpInput>(address, options.maxMessageBytes, options.maxConnections,
-                                         std::chrono::seconds(options.idleTimeoutSeconds), metrics));
+    inputs.push_back(std::make_unique<SyslogTcpInput>(address, options.maxMessageBytes, options.maxConnections,
+                                                      std::chrono::seconds(options.idleTimeoutSeconds), metrics));
   }
   return inputs;
 }
