@@ -12,7 +12,8 @@ Rows (bench/README.md says how each is measured):
   5  ours_amqp_batched  the same with --batch-records (only when log_producer --help lists it)
   6  redis_benchmark_*  redis-benchmark pipelined LPUSH (1 and 50 connections)
      ours_redis(_batched) log_producer -> Redis -> log_aggregator
-  7  cluster_*          ours on a private 3-node RabbitMQ cluster: classic, quorum, 3 quorum shards, stream
+  7  cluster_*          ours on a private 3-node RabbitMQ cluster: classic, quorum (batched also with
+                        --compress zstd), 3 quorum shards, stream
   8  sentinel_batched(_wait1)  ours through Redis Sentinel, --wait-replicas 0 and 1
 plus a paced latency run (10,000 records/s) of each of our single-node configurations.
 
@@ -1155,8 +1156,9 @@ def selected(only: str, key: str, keys: set[str]) -> bool:
 
 def cluster_plan(b: Bench) -> list[tuple[R.Row, Callable[[R.Row], None]]]:
     """Our programs on the private 3-node cluster, given every node (--broker URL1,URL2,URL3): a classic
-    queue (it lives on one node) beside quorum queues (replicated on all three), 3 quorum shards and a
-    stream. Each row against the one it varies (Row.versus)."""
+    queue (it lives on one node) beside quorum queues (replicated on all three; batched also with
+    --compress zstd: fewer bytes for every replica to write and receive), 3 quorum shards and a stream.
+    Each row against the one it varies (Row.versus)."""
     a = b.a
     conf, per = "confirms, ack after write", f"{a.batch_records}/message"
     quorum = ["--queue-type", "quorum"]
@@ -1174,6 +1176,9 @@ def cluster_plan(b: Bench) -> list[tuple[R.Row, Callable[[R.Row], None]]]:
          lambda r: b.ours_row(r, b.single_args(), setup=quorum)),
         (row("cluster_quorum_batched", f"ours, quorum queue, batched ({per})", a.batched_n, "cluster_classic_batched"),
          lambda r: b.ours_row(r, b.batch_args(), setup=quorum)),
+        (row("cluster_quorum_batched_zstd", f"ours, quorum queue, batched ({per}), --compress zstd", a.batched_n,
+             "cluster_quorum_batched"),
+         lambda r: b.ours_row(r, b.batch_args() + ["--compress", "zstd"], setup=quorum)),
         (row("cluster_shards_batched", f"ours, {CLUSTER_SHARDS} quorum shards, batched ({per})", a.batched_n,
              "cluster_quorum_batched"),
          lambda r: b.ours_row(r, b.batch_args(), setup=quorum + list(shards), both=shards)),
