@@ -4,7 +4,7 @@ BROKER ?= rabbitmq
 CMAKE_FLAGS ?= -DLOGSHIP_WERROR=ON
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build test test-unit test-slow test-all test-asan test-tsan demo bench bench-search bench-broker-cost clean
+.PHONY: all deps build test test-unit test-slow test-all test-asan test-tsan demo bench bench-search bench-dedup bench-broker-cost clean
 
 all: build
 
@@ -73,6 +73,11 @@ bench: build
 bench: bench-search
 bench-search: build
 	$(BUILD_DIR)/bin/search_bench --benchmark_counters_tabular=true
+
+# The aggregator's duplicate suppression per run of ids against per id (bench/micro/dedup_bench.cpp).
+# Not part of `make bench`.
+bench-dedup: build
+	$(BUILD_DIR)/bin/dedup_bench
 
 # What one message costs RabbitMQ by what it carries (headers, topic exchange, mandatory):
 # bench/broker_cost/run.py, quoted in docs/PERFORMANCE.md. Not part of `make bench`.

@@ -4,7 +4,7 @@
     /usr/bin/python3 bench/run.py [--n N] [--quick] [--repeat R] [--only KEY,...] ...
 
 Rows (bench/README.md says how each is measured):
-  1  probe              rabbitmq-c ceiling probe (../shared/bench/amqp_ceiling.c), pub + sub at once
+  1  probe              rabbitmq-c ceiling probe (bench/baselines/amqp_ceiling.c), pub + sub at once
   2  pika_tutorial      the tutorial's pika producer (--confirm) and aggregator (prefetch 1)
      pika_fast          the same, producer without confirms, aggregator prefetch 100
   3  syslog_ng          syslog-ng's amqp() destination shipping a file into logs_queue
@@ -12,7 +12,8 @@ Rows (bench/README.md says how each is measured):
   5  ours_amqp_batched  the same with --batch-records (only when log_producer --help lists it)
   6  redis_benchmark_*  redis-benchmark pipelined LPUSH (1 and 50 connections)
      ours_redis(_batched) log_producer -> Redis -> log_aggregator
-  7  cluster_*          ours on a private 3-node RabbitMQ cluster: classic, quorum, 3 quorum shards, stream
+  7  cluster_*          ours on a private 3-node RabbitMQ cluster: classic, quorum (batched also with
+                        --compress zstd), 3 quorum shards, stream
   8  sentinel_batched(_wait1)  ours through Redis Sentinel, --wait-replicas 0 and 1
 plus a paced latency run (10,000 records/s) of each of our single-node configurations.
 
@@ -20,8 +21,10 @@ Uses the RabbitMQ on 127.0.0.1:5672 and the Redis on 127.0.0.1:6379 if they run 
 re-creating `logs_queue` there between rows), else starts private ones and stops them at the end.
 The cluster (127.0.0.1:5660-5662) and the Sentinel set-up (127.0.0.1:6350-6355) are always private,
 started on their first row and stopped at the end.
-Writes bench/RESULTS.md, bench/results.json and bench/results.png. Exit status: 0 when every
-available row ran (goals not met do not fail the run), 1 when a row failed, 130 when interrupted.
+The peers' programs are the project's own, in bench/baselines/ (--shared DIR: the team's reference
+copies of the probe and the pika scripts instead). Writes bench/RESULTS.md, bench/results.json and
+bench/results.png. Exit status: 0 when every available row ran (goals not met do not fail the run),
+1 when a row failed, 130 when interrupted.
 """
 from __future__ import annotations
 
@@ -67,6 +70,10 @@ PROBE_PREFETCH = 1000
 PIKA_BODY = "2026-11-23T00:00:00Z INFO bench-{:08d} user=alice action=login status=ok latency_ms=12"
 PIKA_PAYLOAD = len(PIKA_BODY.format(0))
 PYTHON = "/usr/bin/python3"  # Debian's, with pika (python3-pika): a python3 earlier on PATH may lack it
+BASELINES = BENCH_DIR / "baselines"  # the peers' programs, written for this project (bench/README.md)
+# The baselines a --shared DIR replaces, by their path in it; the syslog-ng configuration is always
+# bench/baselines/syslog-ng.conf (the reference set has none).
+SHARED_BASELINES = ("amqp_ceiling.c", "seed_pika/log_producer.py", "seed_pika/log_aggregator.py")
 
 
 class RowFailed(Exception):
@@ -576,7 +583,8 @@ class Bench:
     def __init__(self, args):
         self.a = args
         self.bin = Path(args.bin).resolve()
-        self.shared = Path(args.shared).resolve()
+        self.shared = Path(args.shared).resolve() if args.shared else None
+        self.baselines = baseline_paths(self.shared)
         self.work = Path(args.work).resolve()
         self.rabbit = Rabbit()
         self.redis = Redis()
@@ -591,9 +599,10 @@ class Bench:
         for prog in ("log_producer", "log_aggregator"):
             if not os.access(self.bin / prog, os.X_OK):
                 raise SystemExit(f"bench: {self.bin / prog} is missing: run 'make build' first")
-        for f in ("amqp_ceiling.c", "seed_pika/log_producer.py", "seed_pika/log_aggregator.py"):
-            if not (self.shared / f).exists():
-                raise SystemExit(f"bench: {self.shared / f} is missing (the baselines live in ../shared/bench)")
+        for path in self.baselines.values():
+            if not path.exists():
+                raise SystemExit(f"bench: {path} is missing" + (f" (--shared {self.shared} must hold "
+                                                                f"{', '.join(SHARED_BASELINES)})" if self.shared else ""))
         if self.work.exists():
             for leftover in (self.cluster, self.sentinel):  # of a run killed before its clean-up
                 if leftover.leftover_running():
@@ -601,11 +610,8 @@ class Bench:
                     leftover.stop()
             shutil.rmtree(self.work)
         self.work.mkdir(parents=True)
-        # The probe is compiled from a copy: ../shared/bench is read-only reference material.
-        src = self.work / "amqp_ceiling.c"
-        shutil.copyfile(self.shared / "amqp_ceiling.c", src)
         self.probe = self.work / "amqp_ceiling"
-        subprocess.run(["gcc", "-O2", "-o", self.probe, src, "-lrabbitmq"], check=True)
+        subprocess.run(["gcc", "-O2", "-o", self.probe, self.baselines["amqp_ceiling.c"], "-lrabbitmq"], check=True)
         # The probe with our messages' exact shape (bench/broker_cost/amqp_cost.c, OURS_SHAPE=1).
         self.shape_probe = self.work / "amqp_cost"
         subprocess.run(["gcc", "-O2", "-o", self.shape_probe, BENCH_DIR / "broker_cost" / "amqp_cost.c", "-lrabbitmq"],
@@ -714,12 +720,13 @@ class Bench:
         d = self.row_dir(row.key)
         n = row.records
         out = d / "aggregated_logs.txt"
-        agg = Proc("pika aggregator", [PYTHON, self.shared / "seed_pika/log_aggregator.py", "--exit-after", n,
-                                       "--prefetch", prefetch, "--out", out], d / "aggregator.log", cwd=d)
+        env = os.environ | {"AMQP_PORT": str(AMQP_PORT)}
+        agg = Proc("pika aggregator", [PYTHON, self.baselines["seed_pika/log_aggregator.py"], "--exit-after", n,
+                                       "--prefetch", prefetch, "--out", out], d / "aggregator.log", env=env, cwd=d)
         wait_ready(agg, "Waiting for logs")
         cpu0, t0 = self.rabbit.cpu_s(), time.monotonic()
-        prod = Proc("pika producer", [PYTHON, self.shared / "seed_pika/log_producer.py", "--bench", n]
-                    + (["--confirm"] if confirm else []), d / "producer.log", cwd=d)
+        prod = Proc("pika producer", [PYTHON, self.baselines["seed_pika/log_producer.py"], "--bench", n]
+                    + (["--confirm"] if confirm else []), d / "producer.log", env=env, cwd=d)
         counter = LineCounter(out)
         t1 = wait_count("lines written", counter, n, [prod, agg], timeout=self.a.row_timeout)
         cpu1 = self.rabbit.cpu_s()
@@ -738,25 +745,15 @@ class Bench:
         self.rabbit.reset_queue(declare=True)  # syslog-ng publishes to it but does not declare it
         d = self.row_dir(row.key)
         n = row.records
-        conf = d / "syslog-ng.conf"
-        conf.write_text(f"""@version: 3.38
-# Private configuration of the bench: a file shipped into the durable logs_queue through the
-# default exchange, persistent messages, the message text as the body and no headers.
-options {{ stats-freq(0); }};
-source s_in {{ file("{self.input_file(n)}" flags(no-parse) follow-freq(1)); }};
-destination d_mq {{
-  amqp(host("127.0.0.1") port({AMQP_PORT}) vhost("/") username("guest") password("guest")
-       exchange("") exchange-declare(no) routing-key("{QUEUE}") persistent(yes)
-       body("${{MESSAGE}}") value-pairs(scope(none)));
-}};
-# flow-control: the file source waits for the destination instead of dropping what overflows.
-log {{ source(s_in); destination(d_mq); flags(flow-control); }};
-""")
+        # bench/baselines/syslog-ng.conf reads the input file and the port from the environment.
+        conf = self.baselines["syslog-ng.conf"]
+        env = os.environ | {"BENCH_INPUT": str(self.input_file(n)), "AMQP_PORT": str(AMQP_PORT)}
         depth, close = self.rabbit.depth_poller()
         try:
             cpu0, t0 = self.rabbit.cpu_s(), time.monotonic()
             sng = Proc("syslog-ng", ["syslog-ng", "-F", "--no-caps", "-f", conf, "-R", d / "syslog-ng.persist",
-                                     "-p", d / "syslog-ng.pid", "-c", d / "syslog-ng.ctl"], d / "syslog-ng.log")
+                                     "-p", d / "syslog-ng.pid", "-c", d / "syslog-ng.ctl"], d / "syslog-ng.log",
+                       env=env)
             sng.must_live = True
             t1 = wait_count("messages in the queue", depth, n, [sng], timeout=self.a.row_timeout, poll=0.02)
             cpu1 = self.rabbit.cpu_s()
@@ -1086,6 +1083,24 @@ def vm_rss_kb(pid: Optional[int]) -> Optional[int]:
     return None
 
 
+def baseline_paths(shared: Optional[Path]) -> dict[str, Path]:
+    """Each peer program's file: bench/baselines/ (the project's own), or with --shared DIR the team's
+    reference copies of the probe and the pika scripts in DIR."""
+    paths = {f: BASELINES / f for f in SHARED_BASELINES + ("syslog-ng.conf",)}
+    if shared is not None:
+        paths |= {f: shared / f for f in SHARED_BASELINES}
+    return paths
+
+
+def baselines_info(b: Bench) -> str:
+    """RESULTS.md's line saying which baselines ran."""
+    if b.shared is None:
+        return ("the project's own, bench/baselines/ (amqp_ceiling.c, seed_pika/log_producer.py and "
+                "log_aggregator.py, syslog-ng.conf)")
+    return (f"the reference copies in {b.shared} (--shared: {', '.join(SHARED_BASELINES)}); "
+            f"syslog-ng.conf from bench/baselines/")
+
+
 def build_plan(b: Bench) -> list[tuple[R.Row, Callable[[R.Row], None]]]:
     a = b.a
     n, slow, fast, sng, batched = a.n, a.slow_n, a.pika_n, a.syslog_n, a.batched_n
@@ -1141,8 +1156,9 @@ def selected(only: str, key: str, keys: set[str]) -> bool:
 
 def cluster_plan(b: Bench) -> list[tuple[R.Row, Callable[[R.Row], None]]]:
     """Our programs on the private 3-node cluster, given every node (--broker URL1,URL2,URL3): a classic
-    queue (it lives on one node) beside quorum queues (replicated on all three), 3 quorum shards and a
-    stream. Each row against the one it varies (Row.versus)."""
+    queue (it lives on one node) beside quorum queues (replicated on all three; batched also with
+    --compress zstd: fewer bytes for every replica to write and receive), 3 quorum shards and a stream.
+    Each row against the one it varies (Row.versus)."""
     a = b.a
     conf, per = "confirms, ack after write", f"{a.batch_records}/message"
     quorum = ["--queue-type", "quorum"]
@@ -1160,6 +1176,9 @@ def cluster_plan(b: Bench) -> list[tuple[R.Row, Callable[[R.Row], None]]]:
          lambda r: b.ours_row(r, b.single_args(), setup=quorum)),
         (row("cluster_quorum_batched", f"ours, quorum queue, batched ({per})", a.batched_n, "cluster_classic_batched"),
          lambda r: b.ours_row(r, b.batch_args(), setup=quorum)),
+        (row("cluster_quorum_batched_zstd", f"ours, quorum queue, batched ({per}), --compress zstd", a.batched_n,
+             "cluster_quorum_batched"),
+         lambda r: b.ours_row(r, b.batch_args() + ["--compress", "zstd"], setup=quorum)),
         (row("cluster_shards_batched", f"ours, {CLUSTER_SHARDS} quorum shards, batched ({per})", a.batched_n,
              "cluster_quorum_batched"),
          lambda r: b.ours_row(r, b.batch_args(), setup=quorum + list(shards), both=shards)),
@@ -1299,7 +1318,9 @@ def parse_args(argv=None):
     ap.add_argument("--no-latency", action="store_true", help="skip the latency runs")
     ap.add_argument("--agg-args", default="", help="extra log_aggregator flags for our rows (quoted)")
     ap.add_argument("--bin", default=str(ROOT / "build" / "bin"), help="where log_producer and log_aggregator are")
-    ap.add_argument("--shared", default=str(ROOT.parent / "shared" / "bench"), help="the baselines (../shared/bench)")
+    ap.add_argument("--shared", metavar="DIR",
+                    help="run the team's reference copies of the probe and the pika scripts in DIR "
+                         "(amqp_ceiling.c, seed_pika/) instead of bench/baselines/ (e.g. ../shared/bench)")
     ap.add_argument("--work", help="scratch directory (default BIN/../bench-run)")
     ap.add_argument("--out", default=str(BENCH_DIR), help="where RESULTS.md, results.json, results.png go")
     ap.add_argument("--render", metavar="RESULTS_JSON",
@@ -1344,7 +1365,7 @@ def main(argv=None) -> int:
         log("== Logship bench: ours side by side with the peers, same brokers, one run")
         log("== Set-up")
         b.prepare()
-        log(f"  probe compiled from {b.shared / 'amqp_ceiling.c'} into {b.probe}")
+        log(f"  probe compiled from {b.baselines['amqp_ceiling.c']} into {b.probe}")
         log(f"  log_producer --help {'lists' if b.batch_flag else 'does not list'} --batch-records: "
             f"batched rows {'run' if b.batch_flag else 'are reported as not available yet'}")
         b.rabbit.ensure()
@@ -1439,6 +1460,7 @@ def main(argv=None) -> int:
             "Record": f"realistic lines from bench/loggen.py (seed 1; {b.payload} bytes on average; the probe and "
                       f"redis-benchmark send bodies of that size); ours_amqp_batched_fixed, the latency runs and the soak: "
                       f"the old fixed {PAYLOAD}-byte text; the pika seed: {PIKA_PAYLOAD} bytes, its fixed text",
+            "Baselines": baselines_info(b),
             "Probe": f"pub confirm batch {PROBE_CONFIRM_BATCH}, sub prefetch {PROBE_PREFETCH} (multiple-ack every {PROBE_PREFETCH // 2})",
             "Our programs": f"defaults (log_aggregator: --prefetch 200, --format text, --dedup-window 1000000, no --fsync"
                             f"{'; extra: ' + ' '.join(a.agg_args) if a.agg_args else ''}; log_producer: --confirm-window 1024)",

@@ -192,6 +192,25 @@ class ReportTest(unittest.TestCase):
         self.assertEqual(run.soak_marks(300), (60, 300))
         self.assertEqual(run.soak_marks(30), (6, 30))
 
+    def test_baselines_are_the_projects_own_unless_shared(self):
+        """make bench runs from a clone alone: every baseline is in bench/baselines/ and nothing
+        outside the tree is needed by default; --shared DIR takes the probe and the pika scripts
+        from DIR (the syslog-ng configuration stays ours)."""
+        own = run.baseline_paths(None)
+        self.assertEqual(set(own), set(run.SHARED_BASELINES) | {"syslog-ng.conf"})
+        for name, path in own.items():
+            self.assertEqual(path, run.BENCH_DIR / "baselines" / name)
+            self.assertTrue(path.is_file(), path)
+        self.assertIsNone(run.parse_args([]).shared)
+        shared = Path("/elsewhere/bench")
+        theirs = run.baseline_paths(shared)
+        for name in run.SHARED_BASELINES:
+            self.assertEqual(theirs[name], shared / name)
+        self.assertEqual(theirs["syslog-ng.conf"], own["syslog-ng.conf"])
+        self.assertEqual(run.parse_args(["--shared", "/x"]).shared, "/x")
+        body = (run.BENCH_DIR / "baselines" / "seed_pika" / "log_producer.py").read_text()
+        self.assertIn(f'BENCH_BODY = "{run.PIKA_BODY}"', body)  # the payload the pika rows report
+
 
 class LoggenTest(unittest.TestCase):
     """The realistic input (bench/loggen.py): the same lines for the same seed, the mix of kinds

@@ -1,5 +1,5 @@
 /* What one message costs RabbitMQ, by what it carries and how it travels (bench/broker_cost/run.py).
-   The shared probe (../shared/bench/amqp_ceiling.c) with switches for what Logship's messages add:
+   The ceiling probe (bench/baselines/amqp_ceiling.c) with switches for what Logship's messages add:
      HEADERS=K   K string headers of ~20-byte keys and values (ours: 6 to 8 logship-* headers)
      ONE_HEADER=1 one string header holding all the metadata (~90 bytes)
      PROPERTIES=1 the metadata in the standard properties (message-id, timestamp, type, app-id,

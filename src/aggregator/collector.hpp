@@ -210,6 +210,9 @@ class Collector {
   // True if every (some) output in `targets` has the record with this id.
   bool writtenToAll(Router::OutputSet targets, const RecordIdRef& id) const;
   bool writtenToAny(Router::OutputSet targets, const RecordIdRef& id) const;
+  // True if some output in `targets` has any of the `count` records with consecutive ids from
+  // `first` (IdJournal::containsAny).
+  bool anyWrittenToAny(Router::OutputSet targets, const RecordIdRef& first, uint64_t count) const;
   size_t commit();  // writes the held lines, sends on the forwards, acks all held; returns the records
                     // written. SinkError if an output failed (nothing more is acked then)
   // Writes (and syncs) every output with pending lines, all of them even when one fails; then

@@ -379,15 +379,42 @@ void IdJournal::add(const RecordIdRef& id, size_t end) {
   const bool split = !id.prefix.empty();
   const std::string_view text = split ? id.prefix : id.raw;
   Line line{end, 0, static_cast<uint32_t>(text.size()), id.n, split, false};
-  if (split && !pending_.empty() && pending_.back().split &&
-      std::string_view(pendingText_).substr(pending_.back().offset, pending_.back().size) == text) {
+  const bool samePrefix = split && !pending_.empty() && pending_.back().split &&
+                          std::string_view(pendingText_).substr(pending_.back().offset, pending_.back().size) == text;
+  if (samePrefix) {
     line.offset = pending_.back().offset;  // the same producer as the line before: share its prefix
   } else {
     line.offset = static_cast<uint32_t>(pendingText_.size());
     pendingText_ += text;
   }
+  // The line before ends the open run when there is one: does this one extend it?
+  const bool extends = samePrefix && openCount_ > 0 && id.n == pending_.back().n + 1;
   pending_.push_back(line);
-  pendingIds_.insert(id);
+  if (extends) {
+    ++openCount_;
+    return;
+  }
+  closeOpenRun();
+  if (split) {
+    openStart_ = pending_.size() - 1;
+    openCount_ = 1;
+  } else {
+    pendingIds_.insert(id);
+  }
+}
+
+bool IdJournal::inOpenRun(const RecordIdRef& first, uint64_t count) const {
+  if (openCount_ == 0 || count == 0 || first.prefix.empty()) return false;
+  const Line& head = pending_[openStart_];
+  if (std::string_view(pendingText_).substr(head.offset, head.size) != first.prefix) return false;
+  // [first.n, first.n + count) meets [head.n, head.n + openCount_)
+  return first.n - head.n < openCount_ || head.n - first.n < count;
+}
+
+void IdJournal::closeOpenRun() {
+  if (openCount_ == 0) return;
+  pendingIds_.insertRun(idOf(pending_[openStart_]), openCount_);
+  openCount_ = 0;
 }
 
 RecordIdRef IdJournal::idOf(const Line& line) const {
@@ -435,13 +462,7 @@ void IdJournal::beforeWrite(dev_t dev, ino_t ino, off_t offset, size_t from, siz
     // records is one), each id's line end as a delta (the line's length when the lines follow one
     // another).
     const Line& head = pending_[i];
-    size_t j = i + 1;
-    if (head.split) {
-      while (j < pending_.size() && pending_[j].split && pending_[j].offset == head.offset &&
-             pending_[j].size == head.size && pending_[j].n == pending_[j - 1].n + 1) {
-        ++j;
-      }
-    }
+    const size_t j = runEnd(i);
     const std::string_view text = std::string_view(pendingText_).substr(head.offset, head.size);
     entry += head.split ? "P " : "I ";
     if (head.split) {
@@ -466,12 +487,35 @@ void IdJournal::beforeWrite(dev_t dev, ino_t ino, off_t offset, size_t from, siz
   sealEntry(entry, 0);
   appendEntry(entry, count);
   namesOutput_ = true;  // this entry names the file being written
-  for (size_t i = first; i < pending_.size(); ++i) {
-    if (pending_[i].journaled) continue;
-    pending_[i].journaled = true;
-    // It stays among the pending ids too (contains() asks both) until the batch is written or
-    // discarded, which clears them: one lookup less per record.
-    remember(idOf(pending_[i]));
+  rememberNewlyJournaled(first);
+}
+
+size_t IdJournal::runEnd(size_t i) const {
+  const Line& head = pending_[i];
+  size_t j = i + 1;
+  if (head.split) {
+    while (j < pending_.size() && pending_[j].split && pending_[j].offset == head.offset &&
+           pending_[j].size == head.size && pending_[j].n == pending_[j - 1].n + 1) {
+      ++j;
+    }
+  }
+  return j;
+}
+
+void IdJournal::rememberNewlyJournaled(size_t first) {
+  // Into the window per run of consecutive ids (IdWindow::insertRun: as one insert per id, in
+  // order). They stay among the pending ids too (contains() asks both) until the batch is written
+  // or discarded, which clears them: one lookup less per record.
+  for (size_t i = first; i < pending_.size();) {
+    if (pending_[i].journaled) {  // journaled by an earlier try of this batch: in the window already
+      ++i;
+      continue;
+    }
+    const size_t run = runEnd(i);
+    size_t j = i;
+    while (j < run && !pending_[j].journaled) pending_[j++].journaled = true;
+    window_.insertRun(idOf(pending_[i]), j - i);
+    i = j;
   }
 }
 
@@ -530,6 +574,7 @@ void IdJournal::batchWritten() {
   pending_.clear();
   pendingText_.clear();
   pendingIds_.clear();
+  openCount_ = 0;
 }
 
 void IdJournal::batchDiscarded(size_t kept) {
@@ -538,9 +583,7 @@ void IdJournal::batchDiscarded(size_t kept) {
     if (l.journaled && l.end > kept) notWritten.push_back(idOf(l));
   }
   forget(notWritten);
-  pending_.clear();
-  pendingText_.clear();
-  pendingIds_.clear();
+  batchWritten();  // the pending batch is done with all the same
 }
 
 }  // namespace logship

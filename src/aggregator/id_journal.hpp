@@ -74,7 +74,13 @@ class IdJournal {
 
   // True if the id was written (or is pending in the current batch).
   bool contains(std::string_view id) const { return contains(recordIdRef(id)); }
-  bool contains(const RecordIdRef& id) const { return window_.contains(id) || pendingIds_.contains(id); }
+  bool contains(const RecordIdRef& id) const {
+    return window_.contains(id) || pendingIds_.contains(id) || inOpenRun(id, 1);
+  }
+  // True if any of a run of ids was (IdWindow::containsAny: `count` consecutive ids from `first`).
+  bool containsAny(const RecordIdRef& first, uint64_t count) const {
+    return window_.containsAny(first, count) || pendingIds_.containsAny(first, count) || inOpenRun(first, count);
+  }
 
   // A line with this id (not empty) ends at `end` in the sink's pending batch.
   void add(std::string_view id, size_t end) { add(recordIdRef(id), end); }
@@ -111,6 +117,13 @@ class IdJournal {
     bool journaled;
   };
   RecordIdRef idOf(const Line& line) const;
+  // The end of the run of pending lines from `i`: ids with i's prefix and consecutive numbers (a
+  // batch of our producer's records is one run); i + 1 for a raw id.
+  size_t runEnd(size_t i) const;
+  void rememberNewlyJournaled(size_t first);  // pending_[first...] not journaled yet: now they are
+  // Whether any of `count` consecutive ids from `first` is in the open run.
+  bool inOpenRun(const RecordIdRef& first, uint64_t count) const;
+  void closeOpenRun();  // the open run into pendingIds_ (one insertRun)
 
   // Checks the last write entry, bytes [start, end), against the file it went to (open for writing
   // as `fd`, `size` bytes, size >= start): cuts a torn last line off; returns the offset up to which
@@ -125,8 +138,13 @@ class IdJournal {
   std::string path_;
   IdJournalOptions options_;
   UniqueFd fd_;
-  IdWindow window_;                // the most recent ids written
-  IdWindow pendingIds_{SIZE_MAX};  // ids in the pending batch (journaled or not): cleared with it
+  IdWindow window_;  // the most recent ids written
+  // The ids of the pending batch (journaled or not), cleared with it: pendingIds_, and the lines
+  // pending_[openStart_...] (openCount_ of them, the last ones added), a run of consecutive ids
+  // that goes into pendingIds_ at once when a line does not extend it.
+  IdWindow pendingIds_{SIZE_MAX};
+  size_t openStart_ = 0;
+  uint64_t openCount_ = 0;
   std::vector<Line> pending_;
   std::string pendingText_;  // the pending lines' id prefixes (one copy per run of equal ones) and raw ids
   size_t journalIds_ = 0;    // ids in the journal file

@@ -30,6 +30,14 @@ class IdWindow {
   // Adds `id` as the newest (nothing if it is in the window already); the oldest leave past capacity.
   void insert(std::string_view id) { insert(recordIdRef(id)); }
   void insert(const RecordIdRef& id);
+  // The same per run of ids, as a batch of our producer's records has them: `count` ids with first's
+  // prefix and consecutive numbers from first.n (first.n + i, as DecodedMessage::id numbers them;
+  // count 1 for a raw id). containsAny: whether any of them is in the window, one lookup.
+  // insertRun: the same as insert() of each in turn, the window ends up exactly as after those; one
+  // range operation and one eviction pass when none of them is in the window yet (the usual case),
+  // else one insert per id.
+  bool containsAny(const RecordIdRef& first, uint64_t count) const;
+  void insertRun(const RecordIdRef& first, uint64_t count);
   // Takes `id` out of the window (it was not written after all).
   void erase(std::string_view id) { erase(recordIdRef(id)); }
   void erase(const RecordIdRef& id);
@@ -53,9 +61,16 @@ class IdWindow {
     std::string raw;
   };
   static bool rangesContain(const Ranges& r, uint64_t n);
-  static bool rangesErase(Ranges& r, uint64_t n);  // false if n was not there
-  static void rangesInsert(Ranges& r, uint64_t n);
-  void evictOne();
+  static bool rangesOverlap(const Ranges& r, uint64_t from, uint64_t to);  // any of [from, to] in r
+  static void rangesInsert(Ranges& r, uint64_t from, uint64_t to);         // [from, to], none of it in r yet
+  static uint64_t rangesErase(Ranges& r, uint64_t from, uint64_t to);      // what of [from, to] is in r: how many
+  // Adds the ids [first, last] of `prefix`, none of them in the window yet, as the newest: the
+  // prefix's ranges, and its run at the back of fifo_ extended (when it ends just before `first`)
+  // or a new run.
+  void append(std::string_view prefix, uint64_t first, uint64_t last);
+  void evict();           // the oldest ids leave until size_ <= capacity_
+  void evictRaw();        // the front run, a raw id
+  void evictFromFront();  // the oldest ids of the front run (numbered ids), as many as evict() needs
   struct Prefix;
   // The entry of `prefix` (nullptr if none): consecutive ids mostly share it, so the last one
   // found is remembered and compared before hashing.

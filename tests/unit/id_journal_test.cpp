@@ -397,3 +397,32 @@ TEST_F(IdJournalTest, AnUnusableJournalSaysHowToRunWithoutOne) {
   EXPECT_NE(what.find("cannot open the duplicate journal " + path + ".ids"), std::string::npos) << what;
   EXPECT_NE(what.find("--dedup-window 0"), std::string::npos) << what;
 }
+
+// The pending batch's ids (kept per run of consecutive ids, the last one open while lines extend
+// it) are found one by one and per run, before the write as after it.
+TEST_F(IdJournalTest, PendingIdsAreFoundOneByOneAndPerRun) {
+  auto sink = open();
+  appendLines(*sink, {"a-5", "a-6", "a-7", "x", "a-8", "b-1", "b-3", "a-9"});
+  const auto expectAnswers = [&](const char* when) {
+    const IdJournal& j = *sink->journal();
+    for (const char* id : {"a-5", "a-6", "a-7", "x", "a-8", "b-1", "b-3", "a-9"}) {
+      EXPECT_TRUE(j.contains(id)) << id << " " << when;
+    }
+    for (const char* id : {"a-4", "a-10", "b-2", "b-4", "c-1", "y"}) EXPECT_FALSE(j.contains(id)) << id << " " << when;
+    const auto any = [&](const char* first, uint64_t count) {
+      return j.containsAny(logship::recordIdRef(first), count);
+    };
+    EXPECT_FALSE(any("a-1", 4)) << when;
+    EXPECT_TRUE(any("a-1", 5)) << when;  // a-5
+    EXPECT_TRUE(any("a-9", 1)) << when;
+    EXPECT_FALSE(any("a-10", 50)) << when;
+    EXPECT_FALSE(any("b-2", 1)) << when;
+    EXPECT_TRUE(any("b-2", 2)) << when;  // b-3
+    EXPECT_FALSE(any("b-4", 100)) << when;
+    EXPECT_TRUE(any("x", 1)) << when;
+    EXPECT_FALSE(any("a-6", 0)) << when;
+  };
+  expectAnswers("pending");
+  sink->flush(false);
+  expectAnswers("written");
+}
