@@ -78,7 +78,9 @@ std::unique_ptr<FileSink> openOutput(const std::string& output, const OutputFile
 
 }  // namespace
 
-int main(int argc, char** argv) {
+// cli::run catches what the program throws; only a programming error in defining the flags could escape
+// before it, and std::terminate is the right end for that.
+int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   CLI::App app;
   apps::AggregatorSettings settings;
   apps::defineAggregator(app, settings);
