@@ -106,7 +106,7 @@ def wait_queue(t, q, n, timeout=90):
 
 def drained(t, q, name, fmt="raw"):
     out = t.path(f"{name}.out")
-    t.drain(f"agg-{name}", q, out, fmt)
+    t.drain(f"agg-{name}", q, out, fmt, until_empty=True)
     lines, partial = read_lines(out)
     t.check(partial == b"", f"{name}: the output ends with a newline")
     return [l.decode() for l in lines]
