@@ -65,6 +65,8 @@ int main(int argc, char** argv) {
       app, argc, argv,
       [&](const cli::Configuration& config) -> int {
         apps::ProducerPlan plan = apps::planProducer(app, settings, config);
+        // Before any input starts (and says so in a log line): a stop signal from then on is a stop.
+        cli::installStopSignals();
         const cli::BrokerFlags& brokerFlags = settings.broker;
         ShipperOptions& shipOptions = plan.ship;
         std::unique_ptr<LineFormat> format = makeLineFormat(settings.inputFormat);
@@ -83,7 +85,6 @@ int main(int argc, char** argv) {
         // With a disk spool the producer is healthy while it can spool (producer_metrics.hpp); without,
         // only while connected.
         if (shipOptions.spoolDir.empty()) connectionMetrics.health([&connection] { return connection.problem(); });
-        cli::installStopSignals();
         programMetrics.serve();
         // With a spool the producer waits for the broker in the background for as long as input comes, and
         // after the end of input for --reconnect-seconds (at least --confirm-timeout) without progress.
