@@ -7,7 +7,9 @@
 
 using namespace logship;
 
-int main(int argc, char** argv) {
+// cli::run catches what the commands throw; only a programming error in defining the flags could escape
+// before it, and std::terminate is the right end for that.
+int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   CLI::App app;
   apps::LogctlSettings s;
   apps::defineLogctl(app, s);

@@ -386,6 +386,7 @@ std::string valueToml(const CLI::Option& option, const std::vector<std::string>&
   }
   if (!isRepeatable(option) && items.size() == 1) return scalarToml(kind.kind, items.front(), redacted);
   std::vector<std::string> parts;
+  parts.reserve(items.size());
   for (const std::string& item : items) parts.push_back(scalarToml(kind.kind, item, redacted));
   return fmt::format("[{}]", fmt::join(parts, ", "));
 }

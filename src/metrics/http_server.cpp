@@ -198,11 +198,10 @@ class DeadlineStream final : public httplib::Stream {
       const ssize_t n = ::send(c_.fd(), ptr + done, size - done, MSG_DONTWAIT | MSG_NOSIGNAL);
       if (n > 0) {
         done += static_cast<size_t>(n);
-      } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-        return -1;
-      } else if (!wait(POLLOUT)) {
-        return -1;
+        continue;
       }
+      const bool retry = n == 0 || errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+      if (!retry || !wait(POLLOUT)) return -1;
     }
     return static_cast<ssize_t>(size);
   }

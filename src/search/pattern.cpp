@@ -67,10 +67,9 @@ std::string requiredLiteral(std::string_view ere) {
         endRun();  // \w, \b, ... or an optional character
       }
       ++i;
-    } else if (kOperators.find(c) != std::string_view::npos) {
-      endRun();  // . ^ $ and quantifiers (whose character was already left out)
-    } else if (quantified) {
-      endRun();  // "ab?" needs only "a"
+    } else if (kOperators.find(c) != std::string_view::npos || quantified) {
+      // . ^ $ and quantifiers (whose character was already left out); "ab?" needs only "a"
+      endRun();
     } else {
       run += c;
     }

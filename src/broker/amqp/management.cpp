@@ -262,7 +262,7 @@ ManagementClient::ManagementClient(ManagementEndpoint endpoint, const BrokerOpti
   c.set_keep_alive(true);
 #ifdef CPPHTTPLIB_OPENSSL_SUPPORT
   if (endpoint_.https) {
-    if (!broker.tls.caFile.empty()) c.set_ca_cert_path(broker.tls.caFile.c_str());
+    if (!broker.tls.caFile.empty()) c.set_ca_cert_path(broker.tls.caFile);
     c.enable_server_certificate_verification(true);
   }
 #endif

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdint>
 
+#include <fmt/format.h>
+
 namespace logship::amqp {
 
 std::string exchangeName(std::string_view queue) {
@@ -67,7 +69,7 @@ std::vector<std::string> bindingKeys(const std::vector<std::string>& services, L
     if (levels.empty()) {
       keys.push_back(word + ".*");
     } else {
-      for (const auto& l : levels) keys.push_back(word + "." + l);
+      for (const auto& l : levels) keys.push_back(fmt::format("{}.{}", word, l));
     }
   }
   return keys;

@@ -408,7 +408,7 @@ std::optional<Sibling> findSibling(const std::string& path, const Fingerprint& f
   while (const dirent* e = ::readdir(d.get())) {
     const std::string name = e->d_name;
     if (!name.starts_with(base) || compressedName(name)) continue;
-    Sibling s{dir + "/" + name, {}, {}};
+    Sibling s{fmt::format("{}/{}", dir, name), {}, {}};
     if (::stat(s.path.c_str(), &s.st) != 0 || !S_ISREG(s.st.st_mode) || !want(s.st)) continue;
     if (name == base) {
       if (itself == nullptr) continue;
