@@ -352,6 +352,10 @@ bool Shipper::pump() {
 void Shipper::settle(std::vector<ConfirmRange>& confirms) {
   if (confirms.empty()) return;
   lastProgressNs_ = nowNs();
+  // Counted in the report only after confirmedInOrder_ says what they settled: a caller that sees
+  // them confirmed may rely on their input marks being droppable.
+  uint64_t confirmedRecords = 0;
+  uint64_t failedRecords = 0;
   for (const auto& c : confirms) {
     uint64_t records = 0;
     for (uint64_t s = std::max(c.first, inFlightBase_); s <= c.last && s - inFlightBase_ < inFlight_.size(); ++s) {
@@ -362,9 +366,9 @@ void Shipper::settle(std::vector<ConfirmRange>& confirms) {
       records += f.records;
     }
     if (c.ok) {
-      metrics_.confirmed.inc(records);
+      confirmedRecords += records;
     } else {
-      metrics_.failed.inc(records);
+      failedRecords += records;
       {
         std::lock_guard lock(failureMu_);
         if (firstFailure_.empty()) firstFailure_ = c.reason;
@@ -392,6 +396,8 @@ void Shipper::settle(std::vector<ConfirmRange>& confirms) {
   spool_->release(done, doneRecords);
   if (confirmedInOrder > 0) confirmedInOrder_.fetch_add(confirmedInOrder);
   if (orderBroken_) inputOrderBroken_ = true;  // after the count: the input thread reads them the other way round
+  if (confirmedRecords > 0) metrics_.confirmed.inc(confirmedRecords);
+  if (failedRecords > 0) metrics_.failed.inc(failedRecords);
   metrics_.inFlightMessages.set(static_cast<double>(inFlight_.size()));
   metrics_.inFlightBytes.set(static_cast<double>(inFlightBytes_));
 }
