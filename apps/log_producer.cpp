@@ -56,7 +56,9 @@ std::vector<std::unique_ptr<Input>> makeInputs(const apps::ProducerPlan& plan, L
 
 }  // namespace
 
-int main(int argc, char** argv) {
+// cli::run catches what the program throws; only a programming error in defining the flags could escape
+// before it, and std::terminate is the right end for that.
+int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   CLI::App app;
   apps::ProducerSettings settings;
   apps::defineProducer(app, settings);

@@ -17,10 +17,10 @@ namespace {
 
 bool isRedis(const BrokerOptions& broker) {
   switch (broker.url.scheme) {
-    case BrokerUrl::Scheme::Amqp: return false;
-    case BrokerUrl::Scheme::Redis: return true;
-    case BrokerUrl::Scheme::RedisSentinel: return true;
+    case BrokerUrl::Scheme::Amqp:
     case BrokerUrl::Scheme::Amqps: return false;  // TLS is set up by AmqpConnection
+    case BrokerUrl::Scheme::Redis:
+    case BrokerUrl::Scheme::RedisSentinel: return true;
   }
   return false;
 }

@@ -354,6 +354,13 @@ class TestRun:
         """(ready, unacked), or None."""
         return self.broker.queue_counts(queue)
 
+    def check_queue_counts(self, queue, want, what, timeout=30):
+        """Checks that `queue` reaches (ready, unacked) == want within `timeout` seconds. A quorum
+        queue's counts in rabbitmqctl are the leader's metrics, published on its tick (every 5 s):
+        read right after the last ack they can still show a moment of the run before."""
+        wait_for(lambda: self.queue_counts(queue) == want, timeout, 0.5)
+        self.check_equal(self.queue_counts(queue), want, what)
+
     # ---- users -------------------------------------------------------------------------------
     def add_user(self, user, password):
         """A broker user with full rights on '/', deleted at the end."""

@@ -84,7 +84,7 @@ def leader_loss(t, c):
     t.note(f"'{q}' declared through {c.nodes[1]}: leader on {c.nodes[victim]}")
     kill_mid_stream(t, c, q, victim, "qq")
     c.restart(victim)
-    t.check_equal(t.queue_counts(q), (0, 0), "the queue is empty at the end (ready, unacked)")
+    t.check_queue_counts(q, (0, 0), "the queue is empty at the end (ready, unacked)")
 
 
 def classic_node_loss(t, c):

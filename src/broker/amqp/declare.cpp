@@ -133,7 +133,7 @@ std::string AmqpConnection::ensureExchange(amqp_channel_t channel, const std::st
   } catch (const BrokerRefusedError& e) {
     if (e.code() != AMQP_PRECONDITION_FAILED) throw;
     openChannel(channel);
-    const std::string type = existingExchangeType(e.what()).value_or("topic");
+    std::string type = existingExchangeType(e.what()).value_or("topic");  // not const: returned by move
     said.push_back(fmt::format(
         "exchange '{}' exists as a {} exchange declared differently by another program: used "
         "as it is{}",
