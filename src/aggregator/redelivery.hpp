@@ -9,7 +9,7 @@
 //   queue, waits for the broker's confirm, and only then acks the delivery (a crash in between
 //   leaves both: a duplicate, never a loss). A quorum queue's x-delivery-count is used as well.
 // - Redis: the script that puts a dead consumer's records back counts the failure in each record
-//   (kRecoverScript), so nothing is left for the collector to record.
+//   (recoverScript()), so nothing is left for the collector to record.
 //
 // Every delivery that ends without an ack counts, so the records that were in flight with a
 // poison record when it killed its aggregator count a failure too. So that they do not share its

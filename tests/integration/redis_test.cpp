@@ -48,7 +48,7 @@ class Redis : public ::testing::Test {
   void push(const std::string& key, int from, int to) {
     for (int i = from; i < to; ++i) conn->command({"RPUSH", key, fmt::format("r{}", i)}, "RPUSH");
   }
-  // What a plain value looks like once it counts `n` failed deliveries (kRecoverScript).
+  // What a plain value looks like once it counts `n` failed deliveries (recoverScript()).
   static std::string counted(const std::string& body, int n) {
     return fmt::format("\xFFLS1 deliveries={}\n{}", n, body);
   }
@@ -224,7 +224,7 @@ TEST_F(Redis, AReconnectRenewsOurOwnLeaseWithoutCallingUsGone) {
   EXPECT_TRUE(renewed) << "it says what it did";
 }
 
-// kRecoverScript counts a failed delivery in each record it puts back, and the C++ reader
+// recoverScript() counts a failed delivery in each record it puts back, and the C++ reader
 // (decodeEnvelope + recordedDeliveries) reads back exactly that count.
 TEST_F(Redis, PuttingRecordsBackCountsAFailedDeliveryInEach) {
   Message withHeaders;

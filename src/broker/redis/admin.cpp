@@ -129,7 +129,7 @@ std::optional<std::vector<ConsumerRecovery>> RedisAdmin::recoverAbandoned(const 
     // A lease held by a process of this host that is gone counts as gone: the script checks that
     // it still holds exactly that token.
     const std::string gone = goneHoldersLease(keys.lease(id));
-    Reply r = conn_.command({"EVAL", kRecoverScript, "4", keys.queue, keys.processing(id), keys.lease(id),
+    Reply r = conn_.command({"EVAL", recoverScript(), "4", keys.queue, keys.processing(id), keys.lease(id),
                              keys.registry, id, gone, "release"},
                             "recovering records of a dead consumer");
     ConsumerRecovery& c = result.emplace_back();

@@ -221,7 +221,7 @@ void RedisConsumer::acquireLease() {
 }
 
 void RedisConsumer::putBackOwn(const char* why, bool release, bool counted) {
-  Reply r = conn_.command({"EVAL", kRecoverScript, "4", keys_.queue, processing_, lease_, keys_.registry, id_, token_,
+  Reply r = conn_.command({"EVAL", recoverScript(), "4", keys_.queue, processing_, lease_, keys_.registry, id_, token_,
                            release ? "release" : "keep", counted ? "counted" : "as-is"},
                           "putting unfinished records back in the queue");
   if (r->type == REDIS_REPLY_INTEGER && r->integer > 0) {
@@ -237,7 +237,7 @@ void RedisConsumer::recoverOthers() {
   for (size_t i = 0; i < members->elements; ++i) {
     const std::string id(replyText(*members->element[i]));
     if (id == id_) continue;
-    Reply r = conn_.command({"EVAL", kRecoverScript, "4", keys_.queue, keys_.processing(id), keys_.lease(id),
+    Reply r = conn_.command({"EVAL", recoverScript(), "4", keys_.queue, keys_.processing(id), keys_.lease(id),
                              keys_.registry, id, "", "release"},
                             "recovering records of a dead consumer");
     if (r->type == REDIS_REPLY_INTEGER && r->integer > 0) {
@@ -286,7 +286,7 @@ void RedisConsumer::deliver(const redisReply& value, std::vector<Delivery>& out)
     d.headers.clear();
     d.transportError = error_;
   }
-  // kRecoverScript counted every failed delivery in the record itself: nothing is unrecorded.
+  // recoverScript() counted every failed delivery in the record itself: nothing is unrecorded.
   d.redelivered = recordedDeliveries(d.headers) > 0;
 }
 

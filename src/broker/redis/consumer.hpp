@@ -31,7 +31,7 @@ class RedisConsumer final : public Consumer {
 
  private:
   void acquireLease();
-  // counted: each record counts one failed delivery (kRecoverScript); else they go back as they are.
+  // counted: each record counts one failed delivery (recoverScript()); else they go back as they are.
   void putBackOwn(const char* why, bool release, bool counted = true);
   void recoverOthers();
   size_t take(size_t max, std::vector<Delivery>& out);

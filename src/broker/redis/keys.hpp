@@ -74,7 +74,9 @@ end
 // "release"), and optionally "as-is": the owner gives its records back for a reason that is no
 // failure of theirs (a clean stop, an unwritable output): they go back uncounted.
 // Returns the number of records moved, or -1 when a live consumer holds the lease.
-inline const std::string kRecoverScript = std::string(kDeliveriesLua) + R"lua(
+// A function-local static: built on first use, where an allocation failure can be caught.
+inline const std::string& recoverScript() {
+  static const std::string script = std::string(kDeliveriesLua) + R"lua(
 local owner = redis.call('GET', KEYS[3])
 if owner and owner ~= ARGV[2] then return -1 end
 local n = 0
@@ -90,5 +92,7 @@ if ARGV[3] == 'release' then
 end
 return n
 )lua";
+  return script;
+}
 
 }  // namespace logship::redis
