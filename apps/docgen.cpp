@@ -95,7 +95,7 @@ std::string roffInline(const std::string& text) {
       }
       out += roffInline(text.substr(i + 1, close - i - 1));
       const std::string target = text.substr(close + 2, end - close - 2);
-      if (!target.starts_with("#")) out += " (" + roffEscape(target) + ")";
+      if (target.find("://") != std::string::npos) out += " (" + roffEscape(target) + ")";  // not a file of the source
       i = end;
     } else {
       if (static_cast<unsigned char>(text[i]) >= 0x80) {
@@ -254,6 +254,11 @@ std::vector<std::string> allExamples(const CommandDoc& command) {
   return lines;
 }
 
+// An "Examples" section without examples of its own gets those of --help.
+bool wantsFooterExamples(const Page& page, const Section& s) {
+  return upper(s.title) == "EXAMPLES" && page.section == 1 && s.body.find("```") == std::string::npos;
+}
+
 std::string roffKeys(const std::vector<ConfigKeyDoc>& keys) {
   std::string out = ".SH KEYS\n";
   for (const ConfigKeyDoc& k : keys) {
@@ -274,7 +279,7 @@ std::string roffGenerated(const Page& page) {
 std::string roffSection(const Page& page, const Section& s) {
   std::string out = fmt::format(".SH \"{}\"\n", roffEscape(upper(s.title)));
   out += roffProse(s.body, false);
-  if (upper(s.title) == "EXAMPLES" && page.section == 1) out += roffCode(allExamples(page.command));
+  if (wantsFooterExamples(page, s)) out += roffCode(allExamples(page.command));
   return out;
 }
 
@@ -357,7 +362,7 @@ std::string mdPage(const Page& page) {
     const std::string t = upper(s.title);
     if (isOpening(s) || t == "SEE ALSO" || t.starts_with(upper(page.name) + " ")) continue;
     out += fmt::format("### {}\n\n{}\n", s.title, mdShifted(s.body, 1));
-    if (t == "EXAMPLES" && page.section == 1) out += mdCode(allExamples(page.command)) + "\n";
+    if (wantsFooterExamples(page, s)) out += mdCode(allExamples(page.command)) + "\n";
   }
   return out;
 }
