@@ -49,7 +49,7 @@ struct Page {
   std::string name;  // "log_producer", "logship.toml"
   int section = 1;
   CommandDoc command;            // section 1
-  std::vector<Section> prose;    // docs/man/NAME.md
+  std::vector<Section> prose;    // docs/man/<page>.md
   std::vector<ConfigKeyDoc> keys;  // section 5
 };
 

@@ -1,6 +1,6 @@
 // logship_gendocs: writes the man pages log_producer(1), log_aggregator(1), logctl(1), logship.toml(5)
 // and docs/CLI.md from the programs' CLI11 definitions (programs.cpp, the one source of every flag)
-// and the hand-written prose beside them (docs/man/PROGRAM.md). Run by the build (apps/CMakeLists.txt);
+// and the hand-written prose beside them (docs/man/<program>.md). Run by the build (apps/CMakeLists.txt);
 // tests/check_cli_doc.py compares its docs/CLI.md with the committed one.
 //
 // Usage: logship_gendocs --prose DIR [--man DIR] [--markdown FILE]
