@@ -145,6 +145,7 @@ class RoffWriter {
 
  private:
   void take(const std::string& line) {
+    if (!trimmed(line).starts_with("|")) table_ = false;
     if (trimmed(line).starts_with("```")) {
       out_ += code_ ? ".fi\n.RE\n" : ".PP\n.RS 4\n.nf\n";
       code_ = !code_;
@@ -160,8 +161,13 @@ class RoffWriter {
     } else if (line.starts_with("- ")) {
       out_ += ".IP \\(bu 2\n" + roffLine(roffInline(line.substr(2))) + "\n";
       paragraph_ = true;
+    } else if (line.starts_with("  - ")) {  // an item of a list inside a list item
+      out_ += ".IP \\(en 4\n" + roffLine(roffInline(line.substr(4))) + "\n";
+      paragraph_ = true;
     } else if (trimmed(line).starts_with("|")) {
-      tableRow(line);
+      if (table_) tableRow(line);  // the first row is the header: the tagged paragraphs need none
+      table_ = true;
+      return;
     } else {
       if (!paragraph_) out_ += ".PP\n";
       out_ += roffLine(roffInline(trimmed(line))) + "\n";
@@ -182,6 +188,7 @@ class RoffWriter {
   bool nested_;
   bool code_ = false;
   bool paragraph_ = false;
+  bool table_ = false;  // inside a table, past its header row
   std::string out_;
 };
 
