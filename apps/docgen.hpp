@@ -48,8 +48,8 @@ std::vector<Section> parseProse(const std::string& markdown);
 struct Page {
   std::string name;  // "log_producer", "logship.toml"
   int section = 1;
-  CommandDoc command;            // section 1
-  std::vector<Section> prose;    // docs/man/<page>.md
+  CommandDoc command;              // section 1
+  std::vector<Section> prose;      // docs/man/<page>.md
   std::vector<ConfigKeyDoc> keys;  // section 5
 };
 

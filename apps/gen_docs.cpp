@@ -42,7 +42,8 @@ std::string allowedValues(const std::string& check) {
   if (check.empty()) return {};
   if (check.front() == '{' && check.back() == '}') {
     std::string values = check.substr(1, check.size() - 2);
-    for (size_t at = values.find(','); at != std::string::npos; at = values.find(',', at + 2)) values.insert(at + 1, " ");
+    for (size_t at = values.find(','); at != std::string::npos; at = values.find(',', at + 2))
+      values.insert(at + 1, " ");
     return values;
   }
   const size_t in = check.find(" in [");
@@ -99,7 +100,7 @@ std::string usageOf(const CLI::App& app, const std::string& fullName) {
   for (const CLI::Option* option : app.get_options()) {
     if (!option->get_lnames().empty() || !option->get_snames().empty()) continue;
     usage += option->get_items_expected_max() > 1 ? fmt::format(" [{}...]", option->get_name())
-                                                   : fmt::format(" [{}]", option->get_name());
+                                                  : fmt::format(" [{}]", option->get_name());
   }
   return usage;
 }
