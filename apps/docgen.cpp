@@ -37,6 +37,12 @@ const Section* findSection(const std::vector<Section>& prose, const std::string&
 
 bool isOpening(const Section& s) { return upper(s.title) == "NAME" || upper(s.title) == "DESCRIPTION"; }
 
+// Sections not shown as such: "Option details" is merged into the options (gen_docs.cpp), a
+// "logctl SUBCOMMAND" section goes with its subcommand.
+bool isMerged(const Page& page, const Section& s) {
+  return upper(s.title) == "OPTION DETAILS" || upper(s.title).starts_with(upper(page.name) + " ");
+}
+
 // ---- roff ---------------------------------------------------------------------------------------
 
 // One UTF-8 sequence starting at text[i] as groff's \[uXXXX]; advances i past it.
@@ -369,7 +375,7 @@ std::string mdPage(const Page& page) {
   }
   for (const Section& s : page.prose) {
     const std::string t = upper(s.title);
-    if (isOpening(s) || t == "SEE ALSO" || t.starts_with(upper(page.name) + " ")) continue;
+    if (isOpening(s) || t == "SEE ALSO" || isMerged(page, s)) continue;
     out += fmt::format("### {}\n\n{}\n", s.title, mdShifted(s.body, 1));
     if (wantsFooterExamples(page, s)) out += mdCode(allExamples(page.command)) + "\n";
   }
@@ -406,7 +412,7 @@ std::string renderMan(const Page& page, const std::string& version) {
   }
   out += roffGenerated(page);
   for (const Section& s : page.prose) {
-    if (!isOpening(s) && !upper(s.title).starts_with(upper(page.name) + " ")) out += roffSection(page, s);
+    if (!isOpening(s) && !isMerged(page, s)) out += roffSection(page, s);
   }
   return out;
 }

@@ -194,6 +194,55 @@ void describeKeys(std::vector<ConfigKeyDoc>& keys, const std::vector<Page>& page
   }
 }
 
+// "- `--flag`: text" (or "- `SUBCOMMAND --flag`: text"), continued on indented lines: the items of
+// the prose's "Option details" section, each added to its option's description in the man page and
+// docs/CLI.md (not to --help). An item naming no option is an error: a renamed flag fails the build.
+std::vector<std::pair<std::string, std::string>> optionDetails(const std::vector<Section>& prose) {
+  std::vector<std::pair<std::string, std::string>> items;
+  for (const Section& section : prose) {
+    if (section.title != "Option details") continue;
+    std::istringstream in(section.body);
+    for (std::string line; std::getline(in, line);) {
+      if (line.starts_with("- `")) {
+        const size_t close = line.find("`: ", 3);
+        if (close == std::string::npos) throw std::runtime_error("Option details: no \"`: \" in: " + line);
+        items.emplace_back(line.substr(3, close - 3), line.substr(close + 3));
+      } else if (line.starts_with("  ") && !items.empty()) {
+        items.back().second += " " + line.substr(line.find_first_not_of(' '));
+      }
+    }
+  }
+  return items;
+}
+
+OptionDoc* findOption(CommandDoc& command, const std::string& name) {
+  for (OptionDoc& o : command.options) {
+    for (size_t at = 0; at < o.names.size();) {
+      const size_t end = std::min(o.names.find(", ", at), o.names.size());
+      if (o.names.compare(at, end - at, name) == 0) return &o;
+      at = end + 2;
+    }
+  }
+  return nullptr;
+}
+
+void addOptionDetails(CommandDoc& program, const std::vector<Section>& prose) {
+  for (const auto& [who, text] : optionDetails(prose)) {
+    CommandDoc* command = &program;
+    std::string flag = who;
+    if (const size_t space = who.find(' '); space != std::string::npos) {
+      auto sub = std::find_if(program.subcommands.begin(), program.subcommands.end(),
+                              [&](const CommandDoc& c) { return c.name == program.name + " " + who.substr(0, space); });
+      command = sub == program.subcommands.end() ? nullptr : &*sub;
+      flag = who.substr(space + 1);
+    }
+    OptionDoc* option = command == nullptr ? nullptr : findOption(*command, flag);
+    if (option == nullptr) throw std::runtime_error(fmt::format("{}: Option details: no option {}", program.name, who));
+    if (!option->description.empty() && option->description.back() != '.') option->description += '.';
+    option->description += " " + text;
+  }
+}
+
 struct Arguments {
   std::string prose;
   std::string manDir;
@@ -224,7 +273,9 @@ int main(int argc, char** argv) {
                                describeProgram<apps::AggregatorSettings>(apps::defineAggregator),
                                describeProgram<apps::LogctlSettings>(apps::defineLogctl)}) {
       const std::string name = command.name;
-      pages.push_back(Page{name, 1, std::move(command), parseProse(readText(args.prose + "/" + name + ".md")), {}});
+      std::vector<Section> prose = parseProse(readText(args.prose + "/" + name + ".md"));
+      addOptionDetails(command, prose);
+      pages.push_back(Page{name, 1, std::move(command), std::move(prose), {}});
     }
     std::vector<ConfigKeyDoc> keys = configKeys();
     describeKeys(keys, pages);
