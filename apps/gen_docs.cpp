@@ -226,6 +226,26 @@ OptionDoc* findOption(CommandDoc& command, const std::string& name) {
   return nullptr;
 }
 
+void addDetail(OptionDoc& option, const std::string& text) {
+  if (!option.description.empty() && option.description.back() != '.') option.description += '.';
+  option.description += " " + text;
+}
+
+// docs/man/common.md: details of the options several commands share (the broker flags), added to
+// every command that has the option.
+void addCommonDetails(std::vector<CommandDoc*> commands, const std::vector<Section>& prose) {
+  for (const auto& [flag, text] : optionDetails(prose)) {
+    bool found = false;
+    for (CommandDoc* command : commands) {
+      if (OptionDoc* option = findOption(*command, flag)) {
+        addDetail(*option, text);
+        found = true;
+      }
+    }
+    if (!found) throw std::runtime_error("common.md: Option details: no command has the option " + flag);
+  }
+}
+
 void addOptionDetails(CommandDoc& program, const std::vector<Section>& prose) {
   for (const auto& [who, text] : optionDetails(prose)) {
     CommandDoc* command = &program;
@@ -238,8 +258,7 @@ void addOptionDetails(CommandDoc& program, const std::vector<Section>& prose) {
     }
     OptionDoc* option = command == nullptr ? nullptr : findOption(*command, flag);
     if (option == nullptr) throw std::runtime_error(fmt::format("{}: Option details: no option {}", program.name, who));
-    if (!option->description.empty() && option->description.back() != '.') option->description += '.';
-    option->description += " " + text;
+    addDetail(*option, text);
   }
 }
 
@@ -277,6 +296,12 @@ int main(int argc, char** argv) {
       addOptionDetails(command, prose);
       pages.push_back(Page{name, 1, std::move(command), std::move(prose), {}});
     }
+    std::vector<CommandDoc*> commands;
+    for (Page& page : pages) {
+      commands.push_back(&page.command);
+      for (CommandDoc& sub : page.command.subcommands) commands.push_back(&sub);
+    }
+    addCommonDetails(commands, parseProse(readText(args.prose + "/common.md")));
     std::vector<ConfigKeyDoc> keys = configKeys();
     describeKeys(keys, pages);
     pages.push_back(Page{"logship.toml", 5, {}, parseProse(readText(args.prose + "/logship.toml.md")), keys});
