@@ -53,7 +53,8 @@ struct Page {
   std::vector<ConfigKeyDoc> keys;  // section 5
 };
 
-std::string renderMan(const Page& page, const std::string& version);
+// `date`: the .TH date (YYYY-MM-DD; the build gives it, SOURCE_DATE_EPOCH respected).
+std::string renderMan(const Page& page, const std::string& version, const std::string& date);
 // `intro`: docs/man/CLI.md, the reference's opening.
 std::string renderMarkdown(const std::vector<Page>& pages, const std::string& intro);
 

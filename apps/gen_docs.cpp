@@ -266,6 +266,7 @@ struct Arguments {
   std::string prose;
   std::string manDir;
   std::string markdown;
+  std::string date;
 };
 
 Arguments parseArguments(int argc, char** argv) {
@@ -273,6 +274,7 @@ Arguments parseArguments(int argc, char** argv) {
   CLI::App app("Writes the man pages and docs/CLI.md from the programs' definitions", "logship_gendocs");
   app.add_option("--prose", a.prose, "Directory of the hand-written sections (docs/man)")->required();
   app.add_option("--man", a.manDir, "Directory to write the man pages to");
+  app.add_option("--date", a.date, "Date of the man pages (YYYY-MM-DD)");
   app.add_option("--markdown", a.markdown, "File to write the Markdown reference to (docs/CLI.md)");
   try {
     app.parse(argc, argv);
@@ -307,7 +309,8 @@ int main(int argc, char** argv) {
     pages.push_back(Page{"logship.toml", 5, {}, parseProse(readText(args.prose + "/logship.toml.md")), keys});
     if (!args.manDir.empty()) {
       for (const Page& page : pages) {
-        writeText(fmt::format("{}/{}.{}", args.manDir, page.name, page.section), renderMan(page, cli::version()));
+        writeText(fmt::format("{}/{}.{}", args.manDir, page.name, page.section),
+                  renderMan(page, cli::version(), args.date));
       }
     }
     if (!args.markdown.empty()) writeText(args.markdown, renderMarkdown(pages, readText(args.prose + "/CLI.md")));
