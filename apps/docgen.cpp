@@ -408,6 +408,8 @@ std::vector<Section> parseProse(const std::string& markdown) {
     }
   }
   for (Section& s : sections) {
+    s.body.erase(0,
+                 s.body.find_first_not_of('\n') == std::string::npos ? s.body.size() : s.body.find_first_not_of('\n'));
     while (s.body.ends_with("\n\n")) s.body.pop_back();
   }
   return sections;
