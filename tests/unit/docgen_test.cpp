@@ -8,19 +8,21 @@
 namespace logship::docgen {
 namespace {
 
+OptionDoc option(const std::string& names, const std::string& value, const std::string& description) {
+  OptionDoc o;
+  o.names = names;
+  o.value = value;
+  o.description = description;
+  return o;
+}
+
 Page producerPage(const std::string& prose) {
-  OptionDoc level;
-  level.names = "-l, --level";
-  level.longName = "level";
-  level.value = "TEXT";
-  level.description = "Record level";
+  OptionDoc level = option("-l, --level", "TEXT", "Record level");
   level.defaultValue = "info";
   level.envName = "LOGSHIP_LEVEL";
   level.allowed = "info, warn";
-  OptionDoc quiet;
-  quiet.names = "--quiet";
+  OptionDoc quiet = option("--quiet", "", "Print nothing | really");
   quiet.flag = true;
-  quiet.description = "Print nothing | really";
   CommandDoc command;
   command.name = "log_producer";
   command.usage = "log_producer [OPTIONS] [message...]";
