@@ -40,7 +40,7 @@ void defineProducer(CLI::App& app, ProducerSettings& s) {
       "2 for a bad flag, value, URL or configuration file.");
   s.host = localHostName();
 
-  app.add_option("message", s.words, "The record's message text (omit to read lines from stdin)");
+  app.add_option("MESSAGE", s.words, "The record's message text (omit to read lines from stdin)");
   cli::addBrokerFlags(app, s.broker);
   cli::addQueueTypeFlags(app, s.broker);
   s.broker.reconnectSeconds = 300;
