@@ -73,6 +73,9 @@ OptionDoc describe(const CLI::Option& option) {
   doc.repeatable = option.get_items_expected_max() > 1;
   doc.description = option.get_description();
   doc.defaultValue = option.get_default_str();
+  // log_producer --host defaults to this machine's name (its description says so): the generated
+  // pages are the same on every machine.
+  if (doc.defaultValue == apps::localHostName()) doc.defaultValue.clear();
   doc.envName = option.get_envname();
   doc.group = option.get_group();
   return doc;

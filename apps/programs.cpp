@@ -5,15 +5,12 @@
 #include "cli/metrics.hpp"
 
 namespace logship::apps {
-namespace {
 
 std::string localHostName() {
   char host[256] = {};
   if (gethostname(host, sizeof host - 1) != 0) return "-";
   return host;
 }
-
-}  // namespace
 
 void defineProducer(CLI::App& app, ProducerSettings& s) {
   app.name("log_producer");
@@ -47,8 +44,7 @@ void defineProducer(CLI::App& app, ProducerSettings& s) {
   cli::addReconnectFlag(app, s.broker);
   app.add_option("--level", s.level, "Record level: trace, debug, info, warn, error, fatal")->capture_default_str();
   app.add_option("--service", s.service, "Service (application) name of the records")->capture_default_str();
-  // No capture_default_str: the documentation generated from these definitions is the same on every machine.
-  app.add_option("--host", s.host, "Host name of the records (default: this machine's)");
+  app.add_option("--host", s.host, "Host name of the records (default: this machine's)")->capture_default_str();
   app.add_option("--field", s.fields, "Extra KEY=VALUE field on every record (repeat the flag for more)")
       ->allow_extra_args(false);
   app.add_option("--max-message-bytes", s.ship.maxMessageBytes,
