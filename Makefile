@@ -17,7 +17,7 @@ $(BUILD_DIR)/build.ninja:
 build: deps $(BUILD_DIR)/build.ninja
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
-# Test tiers (README "Tests"). The suite starts (and stops) its own RabbitMQ node on 127.0.0.1:5690
+# Test tiers (tests/README.md). The suite starts (and stops) its own RabbitMQ node on 127.0.0.1:5690
 # and Redis server on 6390. Tests run side by side, TEST_JOBS at a time (most wait on brokers and
 # I/O, so twice the cores); each run ends with the time per label (scripts/run-tests.py).
 #   make test-unit    the unit label: pure logic, no broker (seconds)

@@ -5,15 +5,12 @@
 #include "cli/metrics.hpp"
 
 namespace logship::apps {
-namespace {
 
 std::string localHostName() {
   char host[256] = {};
   if (gethostname(host, sizeof host - 1) != 0) return "-";
   return host;
 }
-
-}  // namespace
 
 void defineProducer(CLI::App& app, ProducerSettings& s) {
   app.name("log_producer");
@@ -40,7 +37,7 @@ void defineProducer(CLI::App& app, ProducerSettings& s) {
       "2 for a bad flag, value, URL or configuration file.");
   s.host = localHostName();
 
-  app.add_option("message", s.words, "The record's message text (omit to read lines from stdin)");
+  app.add_option("MESSAGE", s.words, "The record's message text (omit to read lines from stdin)");
   cli::addBrokerFlags(app, s.broker);
   cli::addQueueTypeFlags(app, s.broker);
   s.broker.reconnectSeconds = 300;

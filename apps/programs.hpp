@@ -100,6 +100,9 @@ struct LogctlSettings {
 };
 void defineLogctl(CLI::App& app, LogctlSettings& s);
 
+// This machine's host name (log_producer --host's default), "-" when unknown.
+std::string localHostName();
+
 // Every program's settings, for checking a configuration file (built when one is loaded).
 cli::ProgramCatalog programCatalog();
 

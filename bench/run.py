@@ -55,7 +55,7 @@ QUEUE = "logs_queue"
 PAYLOAD = 100            # bytes of a record of the old fixed input (ours_amqp_batched_fixed, latency, soak)
 AMQP_PORT = 5672
 REDIS_PORT = 6379
-# The rows on several nodes run on private set-ups of their own, on ports of their own (README.md's
+# The rows on several nodes run on private set-ups of their own, on ports of their own (tests/README.md's
 # table of ports): a 3-node RabbitMQ cluster (node I: AMQP CLUSTER_PORT + I - 1, management + 10000,
 # Erlang distribution + 20000) and a Redis master + 2 replicas + 3 sentinels (SENTINEL_PORT ... + 5).
 CLUSTER = "RabbitMQ 3-node cluster"

@@ -1,7 +1,7 @@
 #pragma once
 // Routing rules (log_aggregator --route CONDITIONS:FILE): which records go to which file besides
 // (or, with --unrouted-only, instead of) the default output. Pure logic: parsing and matching.
-// The syntax and the semantics are documented in README.md#routing.
+// The syntax and the semantics are documented in docs/CLI.md#routing-records-to-files.
 //
 //   RULE       = CONDITIONS ":" FILE            split at the first ':'
 //   CONDITIONS = TERM { "," TERM }              every term must hold

@@ -270,6 +270,14 @@ void showDefaultsPlainly(CLI::App& app) {
   for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) showDefaultsPlainly(*sub);
 }
 
+const char* version() { return LOGSHIP_VERSION; }
+
+void completeDefinition(CLI::App& app) {
+  app.set_version_flag("--version", fmt::format("{} (logship) {}", app.get_name(), version()));
+  addConfigFlags(app);
+  showDefaultsPlainly(app);
+}
+
 int run(CLI::App& app, int argc, char** argv, const std::function<int(const Configuration&)>& body,
         const std::function<ProgramCatalog()>& catalog) {
   const std::string program = app.get_name();
@@ -277,9 +285,7 @@ int run(CLI::App& app, int argc, char** argv, const std::function<int(const Conf
   spdlog::register_logger(logger);
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ " + program + ": %v");
   spdlog::set_default_logger(logger);
-  app.set_version_flag("--version", fmt::format("{} (logship) {}", program, LOGSHIP_VERSION));
-  addConfigFlags(app);
-  showDefaultsPlainly(app);
+  completeDefinition(app);
   Configuration config;
   try {
     config = configure(app, argc, argv, catalog);

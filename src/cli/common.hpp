@@ -103,6 +103,14 @@ CLI::Validator duration(std::chrono::seconds min, std::chrono::seconds max);
 // (0 for none), so the option binds to an int.
 CLI::Validator compression();
 
+// Logship's version (CMakeLists.txt's project version), as --version prints it.
+const char* version();
+
+// What every program adds to the options it defines, before parsing (run() calls it): --version,
+// --config, --print-config, defaults shown plainly. The documentation generator calls it too, so the
+// man pages and docs/CLI.md list exactly what --help lists.
+void completeDefinition(CLI::App& app);
+
 // Parses the command line, then the options' environment variables, then the configuration file
 // (--config FILE or LOGSHIP_CONFIG, checked against `catalog()`: every program's settings; when
 // empty, this program's only), see cli/config.hpp. Handles --help, --version and --print-config,

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """deploy/redis/setup.sh --role master|replica and deploy/redis/sentinel.sh, per host role, all on
 loopback in the test's scratch directory (never the machine's own configs or services): a master on
-127.0.0.1:6360, replicas on 6361 and 6362, sentinels on 6363-6365 (README's port table).
+127.0.0.1:6360, replicas on 6361 and 6362, sentinels on 6363-6365 (tests/README.md's port table).
 
 The data nodes' configs start as minimal templates, the sentinels' as the package's example (a
 `sentinel monitor mymaster 127.0.0.1 6379 2` block, which must go). Checks: every bad flag exits 2

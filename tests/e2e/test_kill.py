@@ -84,7 +84,7 @@ def part_a(t):
     t.check(len(missing) == 0, f"no record lost after SIGKILL ({len(missing)} missing)", sample(missing))
     t.check(len(unexpected) == 0, "no unexpected line", sample(unexpected))
     t.note(f"duplicates after SIGKILL (allowed, at-least-once): {dups}")
-    # README: lines written but not yet acked are at most one batch, so at most --prefetch (200 by default).
+    # docs/RELIABILITY.md: lines written but not yet acked are at most one batch, so at most --prefetch (200 by default).
     t.check(dups <= 200, f"duplicates bounded by the default --prefetch of 200 ({dups})")
     t.check_equal(t.queue_counts(q), (0, 0), "queue empty (ready, unacked) at the end")
 

@@ -2,7 +2,7 @@
 """How the aggregator writes its files (docs/SECURITY.md#files, docs/RELIABILITY.md).
 (a) Two aggregators on one output file: the second exits 1 at once with one error line naming the
     first (its pid) and the fix (its own --output); the first keeps writing every record, once.
-    Over Redis too (exit 1, as README's exit table says; it was 2).
+    Over Redis too (exit 1, as docs/CLI.md, "Exit status" says; it was 2).
 (b) A symbolic link at --output is refused (exit 1, one line naming --allow-symlink-output) and its
     target is not touched; with --allow-symlink-output the records go to the target.
 (c) Under umask 022 the output and its duplicate journal are created 0640; --file-mode 0600 (or

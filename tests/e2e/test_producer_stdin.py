@@ -56,7 +56,7 @@ def trickle(t):
     t.check(ok, f"complete lines are shipped while stdin stays open (ready: {t.queue_ready(q)}, want 5)")
     p.p.stdin.close()
     t.finish_proc(p, 30, "the producer exits 0 at end of input")
-    # README: empty lines carry nothing and are skipped, their count is logged.
+    # docs/CLI.md (log_producer): empty lines carry nothing and are skipped, their count is logged.
     t.check(b"skipped 2 empty line" in p.stderr(), "the 2 empty lines (LF, CRLF) are skipped and counted",
             p.result().describe())
     got = [b for _, b in t.get_all(q, expect=6)]

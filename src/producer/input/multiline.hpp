@@ -1,5 +1,5 @@
 #pragma once
-// Multiline records (README, "Multiline records"): the lines of a stack trace joined into one
+// Multiline records (docs/CLI.md, "Multiline records"): the lines of a stack trace joined into one
 // record. Pure logic, shared by stdin and every followed file (one LineJoiner per file).
 #include <chrono>
 #include <cstddef>
