@@ -1,4 +1,4 @@
-# Debian packages (make deb): CPack's DEB generator over this build tree, see docs/OPERATIONS.md
+# Debian packages (make deb): CPack's DEB generator over this build tree, see deploy/README.md,
 # "Installing from the Debian package". Three packages from the install rules' components:
 #   logship               (component logship: every rule without a COMPONENT, i.e. the programs and
 #                          the man pages, plus the system files below)
@@ -88,7 +88,7 @@ set(CPACK_DEBIAN_CLIENT_RUNTIME_PACKAGE_SECTION libs)
 # shlibs (what dpkg-shlibdeps puts in a dependent package's Depends) and the ldconfig trigger
 # (policy 8.1.1), written here rather than by CPack's GENERATE_SHLIBS, which gives no trigger. CPack
 # still adds a postinst and a postrm that run ldconfig (lintian's maintscript-calls-ldconfig, a
-# warning: redundant with the trigger, harmless; docs/OPERATIONS.md).
+# warning: redundant with the trigger, harmless; deploy/README.md).
 set(CPACK_DEBIAN_CLIENT_RUNTIME_PACKAGE_CONTROL_EXTRA ${logship_pkg_dir}/runtime/shlibs ${logship_pkg_dir}/runtime/triggers)
 file(WRITE ${logship_pkg_dir}/runtime/shlibs
   "liblogship-client ${PROJECT_VERSION_MAJOR}.${PROJECT_VERSION_MINOR} ${logship_runtime_package} (>= ${PROJECT_VERSION})\n")
