@@ -34,6 +34,8 @@ add_custom_target(logship_conffile ALL DEPENDS ${logship_pkg_dir}/logship.toml)
 install(FILES ${logship_pkg_dir}/logship.toml DESTINATION /etc/logship COMPONENT logship EXCLUDE_FROM_ALL)
 install(FILES ${PROJECT_SOURCE_DIR}/deploy/logrotate/logship DESTINATION /etc/logrotate.d
   COMPONENT logship EXCLUDE_FROM_ALL)
+install(FILES ${logship_deb_src}/lintian-overrides DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/lintian/overrides
+  RENAME logship COMPONENT logship EXCLUDE_FROM_ALL)
 install(FILES ${PROJECT_SOURCE_DIR}/deploy/systemd/logship.env.example
   DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples COMPONENT logship EXCLUDE_FROM_ALL)
 

@@ -10,7 +10,8 @@ this machine with apt-get, used, and purged:
     /lib/systemd/system, run /usr/bin's programs and pass `systemd-analyze verify`;
     /etc/logship/logship.toml is a conffile that lists every setting of every program, all
     commented out, and loads; the logrotate snippet is a conffile logrotate accepts; the man pages
-    (when the build has them) are found by `man -w`.
+    (when the build has them: log_producer(1), log_aggregator(1), logctl(1), logship.toml(5)) are
+    found by `man -w`, gzipped.
 (c) The tutorial from /usr/bin: log_producer "Log Entry 1: This is a sample log." then
     log_aggregator writes that one line.
 (d) The -dev package: a program (tests/install_consumer/main.cpp) built with pkg-config and the
@@ -136,9 +137,10 @@ def check_installed(t, version):
     pages = [l for l in sh(["dpkg", "-L", "logship"])[1].splitlines() if l.startswith("/usr/share/man/")
              and l.endswith(".gz")]
     if pages:
-        for prog in PROGRAMS:
-            rc, out = sh(["man", "-w", prog])
-            t.check(rc == 0 and out.strip().startswith("/usr/share/man/"), f"man -w {prog} finds its page", out)
+        for page in [[p] for p in PROGRAMS] + [["5", "logship.toml"]]:
+            rc, out = sh(["man", "-w"] + page)
+            t.check(rc == 0 and out.strip().startswith("/usr/share/man/") and out.strip().endswith(".gz"),
+                    f"man -w {' '.join(page)} finds its page, gzipped", out)
     else:
         t.note("this build installs no man page: man -w not checked")
 
