@@ -93,3 +93,11 @@ bench-broker-cost: build
 
 clean:
 	rm -rf $(BUILD_DIR) build-asan build-tsan
+
+# Debian 12 packages (deploy/README.md, "Installing from the Debian package"): CPack over the
+# build tree writes logship_VERSION_amd64.deb, liblogship-client0.1_... and liblogship-client-dev_...
+# into $(BUILD_DIR), then lintian checks them when it is installed (scripts/install-deps.sh).
+.PHONY: deb
+deb: build
+	cd $(BUILD_DIR) && cpack -G DEB
+	@if command -v lintian >/dev/null; then lintian --fail-on error $(BUILD_DIR)/*_$$(sed -n 's/^CMAKE_PROJECT_VERSION:STATIC=//p' $(BUILD_DIR)/CMakeCache.txt)_*.deb; fi

@@ -9,8 +9,11 @@ BUILD_PKGS=(build-essential cmake ninja-build pkg-config
   libtomlplusplus-dev clang-format)
 RUNTIME_PKGS=(rabbitmq-server redis-server redis-tools amqp-tools python3-pika python3-redis curl procps iproute2 zstd logrotate
   bsdutils)
+# make deb: CPack's dependency list needs file (dpkg-shlibdeps is in build-essential's dpkg-dev);
+# lintian checks the packages.
+PACKAGING_PKGS=(file lintian)
 
-want=("${BUILD_PKGS[@]}" "${RUNTIME_PKGS[@]}")
+want=("${BUILD_PKGS[@]}" "${RUNTIME_PKGS[@]}" "${PACKAGING_PKGS[@]}")
 if [[ "${1:-}" == "--with" ]]; then shift; want+=("$@"); fi
 
 # One dpkg-query for all of them (`make build` runs this script every time: it must stay cheap).

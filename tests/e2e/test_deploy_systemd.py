@@ -138,7 +138,7 @@ def body(t):
     logdir = t.path("var-log-logship")
     state_root = t.path("var-lib")  # %S
     agent_instance = "var-log-app.log"  # %i: systemd-escape --path /var/log/app.log
-    state_dir = os.path.join(state_root, "logship-producer", agent_instance)
+    state_dir = os.path.join(state_root, "logship", "producer", agent_instance)
     os.makedirs(state_dir, mode=0o700)  # systemd creates the StateDirectory= before ExecStart
 
     def service_env():
