@@ -29,14 +29,14 @@ int statusOf(const std::function<void()>& f) {
 
 TEST(ConsoleParams, FiltersReadEveryParameter) {
   const Params p{{"q", "time(out)?"}, {"level", "warn"}, {"service", "api"}, {"service", "db"},
-                 {"host", "web-*"},   {"from", "2026-12-01T00:00:00Z"},       {"to", "1764633600000"}};
+                 {"host", "web-*"},   {"from", "2026-12-01T00:00:00Z"},       {"to", "1796169600000"}};
   const search::Query q = parseFilters(p, kNowUs);
   EXPECT_EQ(q.grep, "time(out)?");
   EXPECT_EQ(q.minLevel, Level::Warn);
   EXPECT_EQ(q.services, (std::vector<std::string>{"api", "db"}));
   EXPECT_EQ(q.hosts, (std::vector<std::string>{"web-*"}));
   EXPECT_EQ(q.sinceUs, parseTimestamp("2026-12-01T00:00:00Z"));
-  EXPECT_EQ(q.untilUs, int64_t{1764633600000} * 1000);  // epoch milliseconds
+  EXPECT_EQ(q.untilUs, int64_t{1796169600000} * 1000);  // epoch milliseconds
 }
 
 TEST(ConsoleParams, EmptyParametersMeanNoCondition) {
