@@ -144,7 +144,9 @@ TEST(ConsoleSecurity, LoopbackHosts) {
 
 TEST(ConsoleSecurity, SameOrigin) {
   EXPECT_TRUE(sameOrigin("http://127.0.0.1:8080", "127.0.0.1:8080"));
+  EXPECT_TRUE(sameOrigin("https://logs.example.com", "logs.example.com"));
   EXPECT_FALSE(sameOrigin("http://evil.example", "127.0.0.1:8080"));
+  EXPECT_FALSE(sameOrigin("ftp://127.0.0.1:8080", "127.0.0.1:8080"));
   EXPECT_FALSE(sameOrigin("http://127.0.0.1:8080.evil.example", "127.0.0.1:8080"));
   EXPECT_FALSE(sameOrigin("null", "127.0.0.1:8080"));
 }
