@@ -53,8 +53,9 @@ export function histogramOpts(onZoom) {
 const COLORS = ['#2e72d2', '#d2462e', '#2ea043', '#a371f7', '#d29922', '#1f9ea8'];
 
 // Lines over time, one per series name: [{label}, ...] and data [xs, ys...].
-export function linesOpts(labels) {
+export function linesOpts(title, labels) {
   return () => ({
+    title,
     legend: { show: true },
     scales: { x: { time: true } },
     axes: [{}, { size: 60 }],

@@ -52,8 +52,8 @@ function QueueCharts({ history, name }) {
     <div class="queue-charts">
       <h3>{name}</h3>
       <div class="chart-pair">
-        <Chart makeOpts={linesOpts(['ready', 'unacked'])} data={series(history, name, ['ready', 'unacked'])} testid="chart-depth" />
-        <Chart makeOpts={linesOpts(['publish/s', 'deliver/s'])} data={series(history, name, ['publish_rate', 'deliver_rate'])} testid="chart-rates" />
+        <Chart makeOpts={linesOpts('depth', ['ready', 'unacked'])} data={series(history, name, ['ready', 'unacked'])} testid="chart-depth" />
+        <Chart makeOpts={linesOpts('messages/s', ['publish/s', 'deliver/s'])} data={series(history, name, ['publish_rate', 'deliver_rate'])} testid="chart-rates" />
       </div>
     </div>
   );

@@ -111,11 +111,23 @@ function MoreSentinel({ onVisible }) {
   return <div ref={el} class="sentinel" />;
 }
 
+function HistogramNote({ h }) {
+  if (!h || !h.counts) return null;
+  const sum = h.counts.reduce((a, b) => a + b, 0);
+  return (
+    <span>
+      histogram: <span data-testid="histogram-sum">{sum}</span> in {h.counts.length} buckets of {h.bucket_ms / 1000} s
+      (drag across it to zoom)
+    </span>
+  );
+}
+
 function Summary({ state, filters }) {
   return (
     <div class="status-line">
       <span data-testid="search-total">{state.loading ? 'searching…' : `${state.total ?? 0} matching records`}</span>
       {!state.loading && <span data-testid="search-shown">{state.records.length} shown</span>}
+      <HistogramNote h={state.histogram} />
       <a href={withQuery('/api/export', { ...filters, format: 'ndjson' })} download="logship-search.ndjson">export NDJSON</a>
       <a href={withQuery('/api/export', { ...filters, format: 'csv' })} download="logship-search.csv">export CSV</a>
       {(filters.from || filters.to) && (
