@@ -23,12 +23,6 @@ export function Chart({ makeOpts, data, height = 180, testid }) {
   return <div class="chart" ref={box} data-testid={testid} />;
 }
 
-export function histogramData(h) {
-  if (!h || !h.counts) return [[], []];
-  const xs = h.counts.map((_, i) => (h.from + i * h.bucket_ms) / 1000);
-  return [xs, h.counts];
-}
-
 // Bars of counts per bucket; dragging across selects a time range: onZoom(fromMs, toMs).
 export function histogramOpts(onZoom) {
   return () => ({

@@ -1,27 +1,6 @@
 // One log record as a row. Every piece of log text is a JSX text child (Preact sets textContent), never
 // HTML: a message like `<img src=x onerror=...>` shows literally and runs nothing.
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
-// The server's match ranges are byte offsets into the UTF-8 message: split it into
-// [{text, hit}] pieces (ranges sorted, clamped, overlaps merged).
-export function highlightPieces(message, ranges) {
-  if (!ranges || ranges.length === 0) return [{ text: message, hit: false }];
-  const bytes = encoder.encode(message);
-  const pieces = [];
-  let at = 0;
-  const sorted = [...ranges].sort((a, b) => a[0] - b[0]);
-  for (const [rawStart, rawEnd] of sorted) {
-    const start = Math.max(at, Math.min(rawStart, bytes.length));
-    const end = Math.max(start, Math.min(rawEnd, bytes.length));
-    if (end === start) continue;
-    if (start > at) pieces.push({ text: decoder.decode(bytes.subarray(at, start)), hit: false });
-    pieces.push({ text: decoder.decode(bytes.subarray(start, end)), hit: true });
-    at = end;
-  }
-  if (at < bytes.length) pieces.push({ text: decoder.decode(bytes.subarray(at)), hit: false });
-  return pieces;
-}
+import { highlightPieces } from './logic.js';
 
 function Message({ text, match }) {
   return (

@@ -4,18 +4,12 @@
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { withQuery } from '../api.js';
 import { Filters, pick } from '../filters.jsx';
+import { ringAppend } from '../logic.js';
 import { RecordRow } from '../records.jsx';
 import { navigate } from '../url.js';
 
 export const RING_SIZE = 2000;
 const FILTERS = ['q', 'level', 'service', 'host'];
-
-// Appends to a ring of at most `size`; returns the new array and how many old ones fell out.
-export function ringAppend(ring, items, size) {
-  const all = ring.concat(items);
-  const drop = Math.max(0, all.length - size);
-  return [drop ? all.slice(drop) : all, drop];
-}
 
 function useLiveStream(filters, onRecords, onSkipped, onStatus) {
   const key = JSON.stringify(filters);

@@ -4,7 +4,8 @@
 // the lines around a hit, export of the whole result.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { getJson, withQuery } from '../api.js';
-import { Chart, histogramData, histogramOpts } from '../chart.jsx';
+import { Chart, histogramOpts } from '../chart.jsx';
+import { histogramData } from '../logic.js';
 import { Filters, pick } from '../filters.jsx';
 import { RecordRow } from '../records.jsx';
 import { currentParams, navigate } from '../url.js';
