@@ -171,6 +171,9 @@ async function searchPage(page) {
   await page.goto(`${cfg.url}/search?q=${encodeURIComponent(cfg.xss_q)}`);
   check(await visible(page.getByText(cfg.xss_records[0].message, { exact: true })), 'the XSS message shows literally in Search');
   check(await xssInert(page), 'no script ran and no element was made from log text (Search)');
+  await page.goto(`${cfg.url}/search?q=${encodeURIComponent(cfg.terminal.q)}`);
+  check(await visible(page.getByText(cfg.terminal.shown, { exact: true })), 'terminal escapes show as \\xHH',
+    cfg.terminal.shown);
   noErrors('Search pages');
 }
 

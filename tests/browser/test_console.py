@@ -29,6 +29,7 @@ BULK = 1200
 XSS = [{"message": '<img src=x onerror="window.__xss=1"> xss-probe',
         "service": "<script>window.__xss=2</script>",
         "field": '<svg onload="window.__xss=3">'}]
+TERMINAL = "term-probe \x1b[2J\x1b]0;owned\x07 done"  # the page shows \x1b ... \x07
 TOKEN = "console-test-token-5e1d"
 
 
@@ -52,7 +53,9 @@ def send_records(t, q):
     t.produce(q, "".join(f"bulk line {i}\n" for i in range(BULK)).encode(), ["--service", "bulk"])
     for x in XSS:
         t.produce(q, (x["message"] + "\n").encode(), ["--service", x["service"], "--field", f"note={x['field']}"])
-    return 6 + BULK + len(XSS)
+    r = t.run("log_producer", ["--queue", q, "--service", "term", TERMINAL])
+    t.check(r.rc == 0, "the record with terminal escapes is sent", r.describe())
+    return 6 + BULK + len(XSS) + 1
 
 
 def start_serve(t, q, out, targets):
@@ -98,6 +101,7 @@ def body(t):
         "known": {"q": KNOWN, "total": 6, "facets": [["service", "web", 4], ["service", "db", 2], ["level", "info", 4],
                                                      ["level", "error", 2], ["host", "h-b", 2], ["region", "eu", 2]]},
         "bulk": {"service": "bulk", "total": BULK}, "xss_records": XSS, "xss_q": "xss-probe",
+        "terminal": {"q": "term-probe", "shown": TERMINAL.encode("unicode_escape").decode()},
         "dead": 2, "up_target": agg_metrics, "down_target": down,
     }
     with open(t.path("browser.json"), "w") as f:

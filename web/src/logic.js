@@ -36,3 +36,9 @@ export function histogramData(h) {
   return [xs, h.counts];
 }
 
+
+// Control characters (a terminal escape's ESC, a NUL, a CR) shown as \xHH, as logctl prints them:
+// visible, and never acting on anything. Tabs and newlines stay.
+export function showControls(text) {
+  return text.replace(/[\x00-\x08\x0b-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}

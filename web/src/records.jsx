@@ -1,17 +1,17 @@
 // One log record as a row. Every piece of log text is a JSX text child (Preact sets textContent), never
 // HTML: a message like `<img src=x onerror=...>` shows literally and runs nothing.
-import { highlightPieces } from './logic.js';
+import { highlightPieces, showControls } from './logic.js';
 
 function Message({ text, match }) {
   return (
     <span class="msg">
-      {highlightPieces(text ?? '', match).map((p, i) => (p.hit ? <mark key={i}>{p.text}</mark> : p.text))}
+      {highlightPieces(text ?? '', match).map((p, i) => (p.hit ? <mark key={i}>{showControls(p.text)}</mark> : showControls(p.text)))}
     </span>
   );
 }
 
 function fieldText(value) {
-  return typeof value === 'string' ? value : JSON.stringify(value);
+  return showControls(typeof value === 'string' ? value : JSON.stringify(value));
 }
 
 export function Fields({ fields }) {

@@ -1,7 +1,7 @@
 // The console's pure logic under plain node (ctest console_logic, label unit): node --test.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { highlightPieces, histogramData, ringAppend } from '../src/logic.js';
+import { highlightPieces, histogramData, ringAppend, showControls } from '../src/logic.js';
 
 const text = (pieces) => pieces.map((p) => (p.hit ? `[${p.text}]` : p.text)).join('');
 
@@ -38,4 +38,11 @@ test('histogram: one x (seconds) per bucket', () => {
   assert.deepEqual(histogramData({ from: 10000, to: 13000, bucket_ms: 1000, counts: [1, 0, 2] }),
     [[10, 11, 12], [1, 0, 2]]);
   assert.deepEqual(histogramData(undefined), [[], []]);
+});
+
+test('control characters show as \\xHH, tabs and newlines stay', () => {
+  assert.equal(showControls('a\x1b[2Jb'), 'a\\x1b[2Jb');
+  assert.equal(showControls('\x00\r\x7f'), '\\x00\\x0d\\x7f');
+  assert.equal(showControls('tab\there\nnext'), 'tab\there\nnext');
+  assert.equal(showControls('café <b>'), 'café <b>');
 });
