@@ -8,7 +8,8 @@ and an escape sequence); a zstd copy of its output is searched too. `logctl serv
 (a) /api/search: total, histogram sum and facets equal what `logctl search` finds on the same files,
     for every filter; paging by cursor gives every record once, newest first; match ranges.
 (b) /api/context: the lines around a hit; /api/export: as many ndjson lines / csv rows as the total.
-(c) /api/live: a record sent by log_producer arrives as an SSE event; a filtered-out one does not.
+(c) /api/live: a record sent by log_producer arrives as an SSE event; a filtered-out one does not;
+    16 views at once, a 17th is 503, and closed views free their places.
 (d) /api/queues and /api/dead: the queue and its dead letters as the broker has them; requeue and
     delete need the CSRF header and a same-site Origin (403 otherwise), then act.
 (e) /api/pipeline: the aggregator up, healthy, role aggregator; a closed port down.
@@ -249,6 +250,39 @@ def body(t):
     t.check(len(records) == 1 and records[0]["message"] == "live hello <b>" and records[0]["service"] == "livesvc"
             and "file" not in records[0], "only the matching record, as REC without file", records)
     stop.set()
+    reader.join(30)
+    t.check(not reader.is_alive(), "the live view ends when its reader stops")
+
+    def open_live():
+        c = http.client.HTTPConnection(con.host, con.port, timeout=60)
+        c.request("GET", "/api/live")
+        return c, c.getresponse()
+
+    views = []
+
+    def one_more():  # a view closed just before holds its place until the server writes to it again
+        c, r = open_live()
+        if r.status == 200:
+            views.append((c, r))
+        else:
+            c.close()
+        return r.status == 200
+
+    t.check(all(wait_for(one_more, 60, interval=0.5) for _ in range(16)), "16 live views at once", len(views))
+    c, r = open_live()
+    body17 = r.read()
+    c.close()
+    t.check(r.status == 503 and b"live views" in body17, "a 17th is refused with 503", (r.status, body17))
+    for c, _ in views:
+        c.close()
+
+    def freed():
+        c, r = open_live()
+        ok = r.status == 200
+        c.close()
+        return ok
+
+    t.check(wait_for(freed, 60, interval=1), "closed live views free their places")
 
     t.section("(d) queues and dead letters")
     t.publish(q, [(b"bad envelope", {"logship-version": "9", "logship-id": "bad-1"})])

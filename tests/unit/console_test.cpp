@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "console/histogram.hpp"
+#include "console/live.hpp"
 #include "console/params.hpp"
 #include "console/pipeline.hpp"
 #include "console/records.hpp"
@@ -194,4 +195,64 @@ TEST(ConsoleRecords, RecordJsonKeepsMarkupAsText) {
   EXPECT_EQ(j["time_ms"], 1'765'000'000'123);
   const std::string text = j.dump();
   EXPECT_EQ(text.find('\x1b'), std::string::npos);  // control characters are \u escapes
+}
+
+namespace {
+
+Record liveRecord(const std::string& service, Level level, const std::string& message) {
+  Record r;
+  r.timestampUs = kNowUs;
+  r.service = service;
+  r.level = level;
+  r.message = message;
+  return r;
+}
+
+size_t countOf(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t pos = text.find(what); pos != std::string::npos; pos = text.find(what, pos + 1)) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST(ConsoleLive, FiltersOnTheClientsConditions) {
+  ctl::TailFilter filter;
+  filter.minLevel = Level::Warn;
+  filter.services = {"api"};
+  LiveClient client(filter, std::make_unique<search::Pattern>("time(out)?"), 10);
+  std::string line;
+  client.offer(liveRecord("api", Level::Error, "timeout calling db"), line);
+  client.offer(liveRecord("api", Level::Info, "timeout but info"), line);
+  client.offer(liveRecord("web", Level::Error, "timeout elsewhere"), line);
+  client.offer(liveRecord("api", Level::Error, "no match"), line);
+  std::string out;
+  ASSERT_TRUE(client.take(out, std::chrono::milliseconds(0)));
+  EXPECT_EQ(countOf(out, "event: record\n"), 1u) << out;
+  EXPECT_NE(out.find("timeout calling db"), std::string::npos);
+  out.clear();
+  EXPECT_FALSE(client.take(out, std::chrono::milliseconds(0)));  // nothing more
+}
+
+TEST(ConsoleLive, ASlowClientLosesTheOldestAndIsToldHowMany) {
+  LiveClient client(ctl::TailFilter{}, nullptr, 100);
+  std::string line;
+  for (int i = 0; i < 130; ++i) client.offer(liveRecord("api", Level::Info, "record " + std::to_string(i)), line);
+  client.missed(2);  // lost by the subscription itself
+  std::string out;
+  ASSERT_TRUE(client.take(out, std::chrono::milliseconds(0)));
+  EXPECT_TRUE(out.starts_with("event: skipped\ndata: {\"count\":32}\n\n")) << out.substr(0, 80);
+  EXPECT_EQ(countOf(out, "event: record\n"), 100u);
+  EXPECT_EQ(out.find("\"record 29\""), std::string::npos);  // the oldest went
+  EXPECT_NE(out.find("\"record 30\""), std::string::npos);
+  EXPECT_NE(out.find("\"record 129\""), std::string::npos);
+}
+
+TEST(ConsoleLive, EventsAreOneLineOfJson) {
+  LiveClient client(ctl::TailFilter{}, nullptr, 10);
+  std::string line;
+  client.offer(liveRecord("api", Level::Info, "two\nlines <b>"), line);
+  std::string out;
+  ASSERT_TRUE(client.take(out, std::chrono::milliseconds(0)));
+  EXPECT_EQ(countOf(out, "\n"), 3u) << out;  // event, data, blank line: the \n in the message is escaped
 }
