@@ -8,6 +8,17 @@
 #include "search/file_order.hpp"
 
 namespace logship::console {
+namespace {
+
+// An aggregator's side files beside its output, which a glob like OUTPUT* also matches: never logs.
+bool isSideFile(const std::string& path) {
+  for (const char* suffix : {".ids", ".ids.tmp", ".offset", ".offset.tmp"}) {
+    if (path.ends_with(suffix)) return true;
+  }
+  return false;
+}
+
+}  // namespace
 
 std::vector<std::string> FileSet::current() const {
   std::vector<std::string> matched;
@@ -17,7 +28,7 @@ std::vector<std::string> FileSet::current() const {
       for (size_t i = 0; i < g.gl_pathc; ++i) {
         struct stat st {};
         const std::string path = g.gl_pathv[i];
-        if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+        if (!isSideFile(path) && ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
             std::find(matched.begin(), matched.end(), path) == matched.end()) {
           matched.push_back(path);
         }

@@ -12,7 +12,8 @@ class FileSet {
  public:
   explicit FileSet(std::vector<std::string> globs) : globs_(std::move(globs)) {}
   const std::vector<std::string>& globs() const { return globs_; }
-  // The regular files matched now, oldest output file first (search::orderFiles), journals left out.
+  // The regular files matched now, oldest output file first (search::orderFiles); an aggregator's
+  // side files (OUTPUT.ids duplicate journal, OUTPUT.offset stream place) left out.
   std::vector<std::string> current() const;
   // `requested` if it is one of current(), else nullopt.
   std::optional<std::string> find(const std::string& requested) const;

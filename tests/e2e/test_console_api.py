@@ -154,6 +154,8 @@ def body(t):
     cp = subprocess.run(["zstd", "-q", "-f", out, "-o", copy], capture_output=True, timeout=60)
     t.require(cp.returncode == 0, "zstd compresses a copy", cp.stderr)
     os.symlink("/etc/passwd", t.path("passwd-link"))
+    with open(t.path("out.log.offset"), "w") as f:  # an aggregator's side file that the glob matches too
+        f.write("12345\n")
     files = [out, copy]
 
     serve, address = start_console(t, "serve", ["--files", t.path("out*"), "--queue", q,
@@ -215,7 +217,7 @@ def body(t):
 
     t.section("(f) nothing outside --files, 404s, security headers")
     for bad in ["/etc/passwd", t.path("passwd-link"), t.path("../") + os.path.basename(t.tmp) + "/out.log",
-                out + "/../out.log", "../" * 12 + "etc/passwd", t.path("out.log.ids"), ""]:
+                out + "/../out.log", "../" * 12 + "etc/passwd", t.path("out.log.offset"), ""]:
         status, res = con.json("/api/context", file=bad, offset=0)
         t.check(status == 404 and "root:" not in json.dumps(res), f"context of {bad!r} is 404", res)
     enc = urllib.parse.quote(out, safe="").replace("out.log", "%2e%2e%2fout.log")
