@@ -42,6 +42,10 @@ void LiveClient::missed(uint64_t count) {
 
 void LiveClient::error(const std::string& reason) { push(sseEvent("error", dump(Json{{"error", reason}}))); }
 
+void LiveClient::subscribed(const std::string& what) {
+  push(sseEvent("subscribed", dump(Json{{"subscription", what}})));
+}
+
 void LiveClient::push(std::string event) {
   const std::lock_guard lock(mutex_);
   if (events_.size() >= maxQueued_) {
@@ -82,6 +86,7 @@ std::shared_ptr<LiveClient> LiveHub::join(ctl::TailFilter filter, std::unique_pt
     const std::lock_guard lock(mutex_);
     if (clients_.size() >= kMaxClients) return nullptr;
     clients_.push_back(client);
+    if (!subscription_.empty()) client->subscribed(subscription_);
   }
   changed_.notify_all();
   return client;
@@ -127,6 +132,18 @@ void LiveHub::watch() {
     return;
   }
   spdlog::info("live view: {}", subscription->describe());
+  {
+    const std::lock_guard lock(mutex_);
+    subscription_ = subscription->describe();
+    for (const auto& c : clients_) c->subscribed(subscription_);
+  }
+  struct Unsubscribed {  // however watching ends
+    LiveHub& hub;
+    ~Unsubscribed() {
+      const std::lock_guard lock(hub.mutex_);
+      hub.subscription_.clear();
+    }
+  } unsubscribed{*this};
   ctl::RecordGaps gaps;
   std::vector<Delivery> batch;
   std::vector<Record> records;

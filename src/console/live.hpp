@@ -31,6 +31,7 @@ class LiveClient {
   void offer(const Record& record, std::string& lineBuffer);
   void missed(uint64_t count);                 // records the subscription lost (counted as skipped)
   void error(const std::string& reason);       // an error event
+  void subscribed(const std::string& what);    // a subscribed event: records sent from now on are seen
   // The client's side: waits up to `timeout` for events; appends them (and a skipped event first
   // when records were dropped) in the SSE wire form. False when nothing came.
   bool take(std::string& out, std::chrono::milliseconds timeout);
@@ -71,6 +72,7 @@ class LiveHub {
   std::mutex mutex_;
   std::condition_variable changed_;
   std::vector<std::shared_ptr<LiveClient>> clients_;
+  std::string subscription_;  // what is subscribed ("" while nothing is)
   std::thread thread_;
 };
 

@@ -65,6 +65,7 @@ struct Located {
   Record record;
   size_t file = 0;  // index into the scanned files
   uint64_t offset = 0;
+  uint64_t seq = 0;  // the order the scan found it in
 };
 
 Json locatedJson(const Located& l, const std::vector<std::string>& files) {
@@ -145,26 +146,44 @@ struct Facets {
   }
 };
 
-// The search pass: total, histogram and facets of every match, and the newest skip + limit matches.
+// The search pass: total, histogram and facets of every match, and the newest skip + limit matches
+// by time (later in the scan first among equal times: files are scanned oldest first).
 class SearchSink final : public LocatingSink {
  public:
   SearchSink(size_t keep, size_t& fileIndex) : keep_(keep), fileIndex_(fileIndex) {}
   uint64_t total = 0;
   Histogram histogram;
   Facets facets;
-  std::deque<Located> newest;  // oldest first
+
+  // The kept matches, newest first.
+  std::vector<Located> newestFirst() {
+    std::sort_heap(heap_.begin(), heap_.end(), newer);
+    return std::move(heap_);
+  }
 
  private:
+  // A min-heap on (time, scan order): its top is the oldest kept, replaced by anything newer.
+  static bool newer(const Located& a, const Located& b) {
+    return a.record.timestampUs != b.record.timestampUs ? a.record.timestampUs > b.record.timestampUs : a.seq > b.seq;
+  }
   void onRecord(Record&& r, uint64_t offset) override {
     ++total;
     if (r.timestampUs != 0) histogram.add(r.timestampUs / 1000);
     facets.add(r);
     if (keep_ == 0) return;
-    if (newest.size() == keep_) newest.pop_front();
-    newest.push_back(Located{std::move(r), fileIndex_, offset});
+    Located l{std::move(r), fileIndex_, offset, total};
+    if (heap_.size() == keep_) {
+      if (!newer(l, heap_.front())) return;
+      std::pop_heap(heap_.begin(), heap_.end(), newer);
+      heap_.back() = std::move(l);
+    } else {
+      heap_.push_back(std::move(l));
+    }
+    std::push_heap(heap_.begin(), heap_.end(), newer);
   }
   size_t keep_;
   size_t& fileIndex_;
+  std::vector<Located> heap_;
 };
 
 }  // namespace
@@ -229,11 +248,10 @@ Json searchFiles(const FileSet& fileSet, const search::Query& query, const Page&
   Json warnings = scanAll(files, query, sink, index);
   const Highlighter highlighter(query.grep);
   Json records = Json::array();
-  const size_t have = sink.newest.size();
-  for (size_t i = static_cast<size_t>(std::min<uint64_t>(page.skip, have)); i < have; ++i) {
-    const Located& l = sink.newest[have - 1 - i];  // newest first
-    Json j = locatedJson(l, files);
-    j["match"] = highlighter.ranges(l.record.message);
+  const std::vector<Located> newest = sink.newestFirst();
+  for (size_t i = static_cast<size_t>(std::min<uint64_t>(page.skip, newest.size())); i < newest.size(); ++i) {
+    Json j = locatedJson(newest[i], files);
+    j["match"] = highlighter.ranges(newest[i].record.message);
     records.push_back(std::move(j));
   }
   const auto next = nextCursor(page, sink.total);

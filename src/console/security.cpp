@@ -80,8 +80,11 @@ bool isLoopbackHost(std::string_view host) {
 }
 
 bool sameOrigin(std::string_view origin, std::string_view host) {
-  constexpr std::string_view kHttp = "http://";
-  return !host.empty() && origin.starts_with(kHttp) && origin.substr(kHttp.size()) == host;
+  if (host.empty()) return false;
+  for (std::string_view scheme : {"http://", "https://"}) {  // https: behind a TLS reverse proxy
+    if (origin.starts_with(scheme)) return origin.substr(scheme.size()) == host;
+  }
+  return false;
 }
 
 std::string randomToken() {

@@ -23,7 +23,7 @@ std::optional<std::string> requestToken(std::string_view authorization, std::str
 bool isLoopbackHost(std::string_view host);
 
 // True when `origin` (an Origin header: scheme://host[:port]) names the server that `host` (the
-// Host header the browser sent) addresses, over http.
+// Host header the browser sent) addresses, over http or https (a TLS reverse proxy in front).
 bool sameOrigin(std::string_view origin, std::string_view host);
 
 // A random token of 32 hex digits (/dev/urandom), for the CSRF header.

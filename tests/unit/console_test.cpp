@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "console/histogram.hpp"
+#include "console/live.hpp"
 #include "console/params.hpp"
 #include "console/pipeline.hpp"
 #include "console/records.hpp"
@@ -29,14 +30,14 @@ int statusOf(const std::function<void()>& f) {
 
 TEST(ConsoleParams, FiltersReadEveryParameter) {
   const Params p{{"q", "time(out)?"}, {"level", "warn"}, {"service", "api"}, {"service", "db"},
-                 {"host", "web-*"},   {"from", "2026-12-01T00:00:00Z"},       {"to", "1764633600000"}};
+                 {"host", "web-*"},   {"from", "2026-12-01T00:00:00Z"},       {"to", "1796169600000"}};
   const search::Query q = parseFilters(p, kNowUs);
   EXPECT_EQ(q.grep, "time(out)?");
   EXPECT_EQ(q.minLevel, Level::Warn);
   EXPECT_EQ(q.services, (std::vector<std::string>{"api", "db"}));
   EXPECT_EQ(q.hosts, (std::vector<std::string>{"web-*"}));
   EXPECT_EQ(q.sinceUs, parseTimestamp("2026-12-01T00:00:00Z"));
-  EXPECT_EQ(q.untilUs, int64_t{1764633600000} * 1000);  // epoch milliseconds
+  EXPECT_EQ(q.untilUs, int64_t{1796169600000} * 1000);  // epoch milliseconds
 }
 
 TEST(ConsoleParams, EmptyParametersMeanNoCondition) {
@@ -144,7 +145,9 @@ TEST(ConsoleSecurity, LoopbackHosts) {
 
 TEST(ConsoleSecurity, SameOrigin) {
   EXPECT_TRUE(sameOrigin("http://127.0.0.1:8080", "127.0.0.1:8080"));
+  EXPECT_TRUE(sameOrigin("https://logs.example.com", "logs.example.com"));
   EXPECT_FALSE(sameOrigin("http://evil.example", "127.0.0.1:8080"));
+  EXPECT_FALSE(sameOrigin("ftp://127.0.0.1:8080", "127.0.0.1:8080"));
   EXPECT_FALSE(sameOrigin("http://127.0.0.1:8080.evil.example", "127.0.0.1:8080"));
   EXPECT_FALSE(sameOrigin("null", "127.0.0.1:8080"));
 }
@@ -192,4 +195,64 @@ TEST(ConsoleRecords, RecordJsonKeepsMarkupAsText) {
   EXPECT_EQ(j["time_ms"], 1'765'000'000'123);
   const std::string text = j.dump();
   EXPECT_EQ(text.find('\x1b'), std::string::npos);  // control characters are \u escapes
+}
+
+namespace {
+
+Record liveRecord(const std::string& service, Level level, const std::string& message) {
+  Record r;
+  r.timestampUs = kNowUs;
+  r.service = service;
+  r.level = level;
+  r.message = message;
+  return r;
+}
+
+size_t countOf(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t pos = text.find(what); pos != std::string::npos; pos = text.find(what, pos + 1)) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST(ConsoleLive, FiltersOnTheClientsConditions) {
+  ctl::TailFilter filter;
+  filter.minLevel = Level::Warn;
+  filter.services = {"api"};
+  LiveClient client(filter, std::make_unique<search::Pattern>("time(out)?"), 10);
+  std::string line;
+  client.offer(liveRecord("api", Level::Error, "timeout calling db"), line);
+  client.offer(liveRecord("api", Level::Info, "timeout but info"), line);
+  client.offer(liveRecord("web", Level::Error, "timeout elsewhere"), line);
+  client.offer(liveRecord("api", Level::Error, "no match"), line);
+  std::string out;
+  ASSERT_TRUE(client.take(out, std::chrono::milliseconds(0)));
+  EXPECT_EQ(countOf(out, "event: record\n"), 1u) << out;
+  EXPECT_NE(out.find("timeout calling db"), std::string::npos);
+  out.clear();
+  EXPECT_FALSE(client.take(out, std::chrono::milliseconds(0)));  // nothing more
+}
+
+TEST(ConsoleLive, ASlowClientLosesTheOldestAndIsToldHowMany) {
+  LiveClient client(ctl::TailFilter{}, nullptr, 100);
+  std::string line;
+  for (int i = 0; i < 130; ++i) client.offer(liveRecord("api", Level::Info, "record " + std::to_string(i)), line);
+  client.missed(2);  // lost by the subscription itself
+  std::string out;
+  ASSERT_TRUE(client.take(out, std::chrono::milliseconds(0)));
+  EXPECT_TRUE(out.starts_with("event: skipped\ndata: {\"count\":32}\n\n")) << out.substr(0, 80);
+  EXPECT_EQ(countOf(out, "event: record\n"), 100u);
+  EXPECT_EQ(out.find("\"record 29\""), std::string::npos);  // the oldest went
+  EXPECT_NE(out.find("\"record 30\""), std::string::npos);
+  EXPECT_NE(out.find("\"record 129\""), std::string::npos);
+}
+
+TEST(ConsoleLive, EventsAreOneLineOfJson) {
+  LiveClient client(ctl::TailFilter{}, nullptr, 10);
+  std::string line;
+  client.offer(liveRecord("api", Level::Info, "two\nlines <b>"), line);
+  std::string out;
+  ASSERT_TRUE(client.take(out, std::chrono::milliseconds(0)));
+  EXPECT_EQ(countOf(out, "\n"), 3u) << out;  // event, data, blank line: the \n in the message is escaped
 }
