@@ -106,6 +106,14 @@ async function live(page) {
   check(await page.waitForFunction((n) => document.querySelectorAll('[data-testid=record]').length >= n,
     cfg.demo.live.length + 2).then(() => true, () => false), 'a burst of records shows');
   await shot(page, 'live');
+  const list = page.getByTestId('live-records');
+  await list.evaluate((el) => { el.scrollTop = 120; });
+  await page.getByTestId('pause').click();
+  const top = await list.evaluate((el) => el.scrollTop);
+  produce(`while-reading-${Date.now()}`);
+  check(await visible(page.getByTestId('pending')), 'paused while reading: the new record is counted');
+  check(top > 0 && await list.evaluate((el) => el.scrollTop) === top, 'the scroll position stays while paused', top);
+  await page.getByTestId('pause').click();
   noErrors('Live');
 
   await page.goto(`${cfg.url}/live?service=keep-me&level=info`);
