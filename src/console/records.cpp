@@ -14,6 +14,7 @@
 #include "console/histogram.hpp"
 #include "core/output_format.hpp"
 #include "core/timestamp.hpp"
+#include "search/file_order.hpp"
 #include "search/file_scan.hpp"
 #include "search/pattern.hpp"
 
@@ -209,7 +210,7 @@ Json scanAll(const std::vector<std::string>& files, const search::Query& query, 
   Json warnings = Json::array();
   for (index = 0; index < files.size(); ++index) {
     try {
-      search::scanFile(files[index], query, pattern.get(), search::ScanOptions{}, sink);
+      search::scanFile(search::compressedMeanwhile(files[index]), query, pattern.get(), search::ScanOptions{}, sink);
     } catch (const search::FileError& e) {
       warnings.push_back(e.what());
     }

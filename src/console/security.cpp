@@ -79,6 +79,14 @@ bool isLoopbackHost(std::string_view host) {
   return false;
 }
 
+std::string_view hostOfHostHeader(std::string_view host) {
+  if (host.starts_with('[')) {
+    const size_t close = host.find(']');
+    return close == std::string_view::npos ? std::string_view() : host.substr(1, close - 1);
+  }
+  return host.substr(0, host.find(':'));
+}
+
 bool sameOrigin(std::string_view origin, std::string_view host) {
   if (host.empty()) return false;
   for (std::string_view scheme : {"http://", "https://"}) {  // https: behind a TLS reverse proxy

@@ -22,6 +22,9 @@ std::optional<std::string> requestToken(std::string_view authorization, std::str
 // True for a host that only this machine can reach: localhost, 127.0.0.0/8, ::1.
 bool isLoopbackHost(std::string_view host);
 
+// The host of a Host header ("127.0.0.1:8080" -> "127.0.0.1", "[::1]:8080" -> "::1", "localhost").
+std::string_view hostOfHostHeader(std::string_view host);
+
 // True when `origin` (an Origin header: scheme://host[:port]) names the server that `host` (the
 // Host header the browser sent) addresses, over http or https (a TLS reverse proxy in front).
 bool sameOrigin(std::string_view origin, std::string_view host);

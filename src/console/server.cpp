@@ -141,6 +141,14 @@ struct ConsoleServer::Impl {
 httplib::Server::HandlerResponse ConsoleServer::Impl::guard(const Request& req, Response& res) {
   using R = httplib::Server::HandlerResponse;
   const bool isApi = req.path.starts_with("/api/");
+  // Without a token only this machine may ask: a Host that is not loopback is a page of another site
+  // whose name was made to resolve to 127.0.0.1 (DNS rebinding) or a proxy that needs --token-file.
+  if (!options.token && !isLoopbackHost(hostOfHostHeader(req.get_header_value("Host")))) {
+    sendError(res, 403,
+              fmt::format("refused: the Host '{}' is not this machine (behind a reverse proxy, use --token-file)",
+                          escaped(req.get_header_value("Host"))));
+    return R::Handled;
+  }
   if (req.path == "/api/login" || req.path.starts_with("/assets/")) return R::Unhandled;
   if (!authorized(req)) {
     if (isPage(req.path) && req.method == "GET") {
@@ -235,9 +243,14 @@ void ConsoleServer::Impl::exportRecords(const Request& req, Response& res) {
   res.set_header("Cache-Control", "no-store");
   res.set_chunked_content_provider(f == ExportFormat::Csv ? "text/csv; charset=utf-8" : "application/x-ndjson",
                                    [this, query, f](size_t, httplib::DataSink& sink) {
-                                     exportFiles(files, *query, f, [&sink](std::string_view piece) {
-                                       return sink.write(piece.data(), piece.size());
-                                     });
+                                     try {
+                                       exportFiles(files, *query, f, [&sink](std::string_view piece) {
+                                         return sink.write(piece.data(), piece.size());
+                                       });
+                                     } catch (const std::exception& e) {  // the answer has begun: cut it short
+                                       spdlog::warn("export: {}", e.what());
+                                       return false;
+                                     }
                                      sink.done();
                                      return true;
                                    });

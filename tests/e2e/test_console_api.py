@@ -13,7 +13,7 @@ and an escape sequence); a zstd copy of its output is searched too. `logctl serv
 (d) /api/queues and /api/dead: the queue and its dead letters as the broker has them; requeue and
     delete need the CSRF header and a same-site Origin (403 otherwise), then act.
 (e) /api/pipeline: the aggregator up, healthy, role aggregator; a closed port down.
-(f) 404 for unknown APIs and for any file that is not one of --files (../, absolute, URL-encoded,
+(f) without a token, a Host that is not loopback is 403 (DNS rebinding); 404 for unknown APIs and for any file that is not one of --files (../, absolute, URL-encoded,
     a symlink to /etc/passwd); the security headers on every answer; JSON keeps markup as text.
 (g) --token-file: 401 without the token (JSON for /api/, the page for pages), Bearer and the login
     cookie work; a non-loopback --listen without --token-file exits 2 with one line.
@@ -225,6 +225,9 @@ def body(t):
                  "/assets/%2e%2e%2f%2e%2e%2fetc%2fpasswd"]:
         status, _, data = con.request("GET", path)
         t.check(status == 404 and b"root:" not in data, f"GET {path} is 404", (status, data[:100]))
+    status, _, data = con.request("GET", "/api/search", headers={"Host": f"rebound.example:{con.port}"})
+    t.check(status == 403 and b"web info" not in data, "without a token, a Host that is not loopback is 403 "
+            "(DNS rebinding)", data[:200])
     status, headers, _ = con.get("/api/info")
     t.check(headers.get("content-security-policy") == CSP and headers.get("x-content-type-options") == "nosniff"
             and headers.get("referrer-policy") == "no-referrer", "security headers", headers)

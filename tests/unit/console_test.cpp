@@ -143,6 +143,16 @@ TEST(ConsoleSecurity, LoopbackHosts) {
   EXPECT_FALSE(isLoopbackHost("example.com"));
 }
 
+TEST(ConsoleSecurity, HostOfHostHeader) {
+  EXPECT_EQ(hostOfHostHeader("127.0.0.1:8080"), "127.0.0.1");
+  EXPECT_EQ(hostOfHostHeader("[::1]:8080"), "::1");
+  EXPECT_EQ(hostOfHostHeader("localhost"), "localhost");
+  EXPECT_EQ(hostOfHostHeader("evil.example:8080"), "evil.example");
+  EXPECT_TRUE(isLoopbackHost(hostOfHostHeader("127.0.0.1:8080")));
+  EXPECT_FALSE(isLoopbackHost(hostOfHostHeader("127.0.0.1.evil.example")));
+  EXPECT_FALSE(isLoopbackHost(hostOfHostHeader("")));
+}
+
 TEST(ConsoleSecurity, SameOrigin) {
   EXPECT_TRUE(sameOrigin("http://127.0.0.1:8080", "127.0.0.1:8080"));
   EXPECT_TRUE(sameOrigin("https://logs.example.com", "logs.example.com"));
