@@ -14,18 +14,21 @@ CSRF) and Pipeline (green and red), no console errors on any page, and a screens
 LOGSHIP_CONSOLE_SCREENSHOTS."""
 import json
 import os
+import random
 import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
 from logship_testlib import count_lines, metrics_address, run_test, wait_for  # noqa: E402
 
 KNOWN = "needle7f3"
 BULK = 1200
+DEMO = 400
 XSS = [{"message": '<img src=x onerror="window.__xss=1"> xss-probe',
         "service": "<script>window.__xss=2</script>",
         "field": '<svg onload="window.__xss=3">'}]
@@ -45,6 +48,32 @@ def free_port():
         return s.getsockname()[1]
 
 
+def demo_records(n, minutes, seed):
+    """n JSON lines spread over the last `minutes` (what a busy hour looks like: the screenshots'
+    data); the count of those whose message holds "timeout"."""
+    rng = random.Random(seed)
+    now = time.time()
+    services = {"api": ["GET /orders/{id} 200 in {ms} ms", "POST /cart 201 in {ms} ms",
+                        "upstream timeout calling payments after {ms} ms"],
+                "payments": ["charge {id} accepted", "card declined for order {id}",
+                             "timeout talking to the bank after {ms} ms"],
+                "db": ["slow query on orders ({ms} ms)", "connection pool at {pct}%"],
+                "auth": ["login ok for user {id}", "token refresh for user {id}"]}
+    levels = {"GET": "info", "POST": "info", "upstream": "error", "charge": "info", "card": "warn",
+              "timeout": "error", "slow": "warn", "connection": "warn", "login": "info", "token": "debug"}
+    lines, timeouts = [], 0
+    for i in range(n):
+        service = rng.choice(list(services))
+        message = rng.choice(services[service]).format(id=rng.randint(1000, 9999), ms=rng.randint(5, 4000),
+                                                       pct=rng.randint(60, 99))
+        ts = now - minutes * 60 * (1 - i / n) * rng.uniform(0.97, 1.0)
+        host = f"{service}-{rng.randint(1, 3)}"
+        lines.append(json.dumps({"ts": int(ts * 1000), "level": levels[message.split()[0]], "msg": message,
+                                 "service": service, "host": host, "region": rng.choice(["eu", "us"])}))
+        timeouts += "timeout" in message
+    return lines, timeouts
+
+
 def send_records(t, q):
     t.produce(q, "".join(f"web request {i} {KNOWN} ok\n" for i in range(4)).encode(),
               ["--service", "web", "--host", "h-a", "--level", "info"])
@@ -55,7 +84,9 @@ def send_records(t, q):
         t.produce(q, (x["message"] + "\n").encode(), ["--service", x["service"], "--field", f"note={x['field']}"])
     r = t.run("log_producer", ["--queue", q, "--service", "term", TERMINAL])
     t.check(r.rc == 0, "the record with terminal escapes is sent", r.describe())
-    return 6 + BULK + len(XSS) + 1
+    demo, timeouts = demo_records(DEMO, 60, 18)
+    t.produce(q, ("\n".join(demo) + "\n").encode(), ["--input-format", "json"])
+    return 6 + BULK + len(XSS) + 1 + DEMO, timeouts
 
 
 def start_serve(t, q, out, targets):
@@ -86,7 +117,7 @@ def body(t):
     agg_metrics = f"http://{metrics_address(t, agg)}/metrics"
 
     t.section("records through the real pipeline, 2 dead letters")
-    n = send_records(t, q)
+    n, timeouts = send_records(t, q)
     t.require(wait_for(lambda: count_lines(out) == n, 60), f"the aggregator wrote all {n} records", count_lines(out))
     t.publish(q, [poison(i) for i in range(2)])
     t.require(wait_for(lambda: t.queue_ready(q + ".dead") == 2, 60), "the 2 poison records are dead-lettered")
@@ -100,7 +131,8 @@ def body(t):
         "screenshots": os.environ.get("LOGSHIP_CONSOLE_SCREENSHOTS", t.path("screenshots")),
         "known": {"q": KNOWN, "total": 6, "facets": [["service", "web", 4], ["service", "db", 2], ["level", "info", 4],
                                                      ["level", "error", 2], ["host", "h-b", 2], ["region", "eu", 2]]},
-        "bulk": {"service": "bulk", "total": BULK}, "xss_records": XSS, "xss_q": "xss-probe",
+        "bulk": {"service": "bulk", "total": BULK},
+        "demo": {"q": "timeout", "total": timeouts, "live": [l for l in demo_records(40, 1, 99)[0] if "timeout" not in l]}, "xss_records": XSS, "xss_q": "xss-probe",
         "terminal": {"q": "term-probe", "shown": TERMINAL.encode("unicode_escape").decode()},
         "dead": 2, "up_target": agg_metrics, "down_target": down,
     }

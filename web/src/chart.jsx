@@ -23,12 +23,24 @@ export function Chart({ makeOpts, data, height = 180, testid }) {
   return <div class="chart" ref={box} data-testid={testid} />;
 }
 
+// The x range of the histogram: its buckets, the last one included (one bucket alone is 1 s wide).
+function histogramRange(u, min, max) {
+  const xs = u.data[0];
+  if (xs.length === 0) return [min, max];
+  return [min, max + (xs.length > 1 ? xs[1] - xs[0] : 1)];
+}
+
+// The x range of a time series: one sample alone sits in a minute around it, not in years.
+function timeRange(u, min, max) {
+  return min === max ? [min - 30, max + 30] : [min, max];
+}
+
 // Bars of counts per bucket; dragging across selects a time range: onZoom(fromMs, toMs).
 export function histogramOpts(onZoom) {
   return () => ({
     cursor: { drag: { x: true, y: false, setScale: false } },
     legend: { show: false },
-    scales: { x: { time: true } },
+    scales: { x: { time: true, range: histogramRange } },
     axes: [{}, { size: 50 }],
     series: [{}, { label: 'records', fill: 'rgba(46,114,210,0.55)', stroke: '#2e72d2',
       paths: uPlot.paths.bars({ size: [0.9, 60] }), points: { show: false } }],
@@ -51,7 +63,7 @@ export function linesOpts(title, labels) {
   return () => ({
     title,
     legend: { show: true },
-    scales: { x: { time: true } },
+    scales: { x: { time: true, range: timeRange } },
     axes: [{}, { size: 60 }],
     series: [{}, ...labels.map((label, i) => ({ label, stroke: COLORS[i % COLORS.length], width: 1.5,
       points: { show: false } }))],

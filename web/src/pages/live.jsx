@@ -22,7 +22,10 @@ function useLiveStream(filters, onRecords, onSkipped, onStatus) {
       onRecords(batch);
       batch = [];
     };
-    source.addEventListener('open', () => onStatus({ state: 'live' }));
+    // 'open': the stream is there; 'subscribed': the server's tail is, so what is sent from now on
+    // shows (docs/CONSOLE.md, "Live events").
+    source.addEventListener('open', () => onStatus({ state: 'connected' }));
+    source.addEventListener('subscribed', () => onStatus({ state: 'live' }));
     source.addEventListener('record', (e) => {
       batch.push(JSON.parse(e.data));
       // Coalesce bursts into one render per animation frame.

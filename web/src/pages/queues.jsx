@@ -59,15 +59,20 @@ function QueueCharts({ history, name }) {
   );
 }
 
+// Requeue the first N; delete removes them all (the brokers delete a dead-letter queue whole).
 function DeadActions({ ready, onDone }) {
   const [count, setCount] = useState('1');
   const [confirm, setConfirm] = useState(null);
   const [result, setResult] = useState(null);
-  const run = async (action) => {
+  const actions = {
+    requeue: { ask: `requeue the first ${count} of ${ready}?`, count: () => Number(count), done: 'requeued' },
+    delete: { ask: `delete all ${ready} dead letters?`, count: () => ready, done: 'deleted' },
+  };
+  const run = async (name) => {
     setConfirm(null);
     try {
-      const r = await postJson(`/api/dead/${action}`, { count: Number(count) });
-      setResult(`${action === 'requeue' ? 'requeued' : 'deleted'} ${r.done}`);
+      const r = await postJson(`/api/dead/${name}`, { count: actions[name].count() });
+      setResult(`${actions[name].done} ${r.done}`);
     } catch (e) {
       setResult(e.message);
     }
@@ -78,14 +83,14 @@ function DeadActions({ ready, onDone }) {
       <label>count <input type="number" min="1" value={count} onInput={(e) => setCount(e.currentTarget.value)} data-testid="dead-count" /></label>
       {confirm ? (
         <span class="confirm">
-          {confirm} {count} of {ready}?
+          {actions[confirm].ask}
           <button type="button" class="danger" onClick={() => run(confirm)} data-testid="dead-confirm">Yes</button>
           <button type="button" onClick={() => setConfirm(null)}>No</button>
         </span>
       ) : (
         <span>
           <button type="button" onClick={() => setConfirm('requeue')} data-testid="dead-requeue">Requeue…</button>
-          <button type="button" class="danger" onClick={() => setConfirm('delete')} data-testid="dead-delete">Delete…</button>
+          <button type="button" class="danger" onClick={() => setConfirm('delete')} data-testid="dead-delete" disabled={!ready}>Delete all…</button>
         </span>
       )}
       {result && <span class="result" data-testid="dead-result">{result}</span>}
@@ -124,7 +129,7 @@ export function QueuesPage() {
   });
   const last = history[history.length - 1];
   return (
-    <section class="page queues">
+    <section class="page queues" data-samples={history.length}>
       {error && <p class="error" data-testid="error">{error}</p>}
       {!last && !error && <p class="empty">loading…</p>}
       {last && <QueueTable queues={last.queues} />}
