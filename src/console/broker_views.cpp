@@ -82,7 +82,8 @@ Json deadLettersJson(const BrokerOptions& broker, const std::string& queue, uint
 
 uint64_t requeueDeadLetters(const BrokerOptions& broker, const std::string& queue, uint64_t count) {
   auto admin = makeAdmin(broker);
-  return admin->requeueDeadLetters(queue, [](const DeadLetter&) { return true; }, count);
+  return admin->requeueDeadLetters(
+      queue, [](const DeadLetter&) { return true; }, count);
 }
 
 uint64_t deleteDeadLetters(const BrokerOptions& broker, const std::string& queue, uint64_t count) {

@@ -20,11 +20,11 @@ constexpr int64_t kUnits[] = {kSecond, kMinute, kHour, kDay};
 }  // namespace
 
 const std::vector<int64_t>& bucketWidths() {
-  static const std::vector<int64_t> widths = {
-      kSecond,      2 * kSecond,  5 * kSecond,  10 * kSecond, 15 * kSecond, 30 * kSecond, kMinute,
-      2 * kMinute,  5 * kMinute,  10 * kMinute, 15 * kMinute, 30 * kMinute, kHour,        2 * kHour,
-      3 * kHour,    6 * kHour,    12 * kHour,   kDay,         2 * kDay,     7 * kDay,     14 * kDay,
-      30 * kDay,    90 * kDay,    365 * kDay,   3650 * kDay};
+  static const std::vector<int64_t> widths = {kSecond,      2 * kSecond,  5 * kSecond, 10 * kSecond, 15 * kSecond,
+                                              30 * kSecond, kMinute,      2 * kMinute, 5 * kMinute,  10 * kMinute,
+                                              15 * kMinute, 30 * kMinute, kHour,       2 * kHour,    3 * kHour,
+                                              6 * kHour,    12 * kHour,   kDay,        2 * kDay,     7 * kDay,
+                                              14 * kDay,    30 * kDay,    90 * kDay,   365 * kDay,   3650 * kDay};
   return widths;
 }
 
@@ -43,8 +43,7 @@ void Histogram::coarsen() {
   }
 }
 
-HistogramResult Histogram::result(std::optional<int64_t> fromMs, std::optional<int64_t> toMs,
-                                  size_t maxBuckets) const {
+HistogramResult Histogram::result(std::optional<int64_t> fromMs, std::optional<int64_t> toMs, size_t maxBuckets) const {
   HistogramResult r;
   if (counts_.empty() && (!fromMs || !toMs)) return r;
   const int64_t from = fromMs.value_or(counts_.empty() ? 0 : counts_.begin()->first);

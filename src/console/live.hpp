@@ -29,9 +29,9 @@ class LiveClient {
   // The hub's side: queues `record` as an event if it passes the filter (the oldest event is dropped
   // and counted when the queue is full).
   void offer(const Record& record, std::string& lineBuffer);
-  void missed(uint64_t count);                 // records the subscription lost (counted as skipped)
-  void error(const std::string& reason);       // an error event
-  void subscribed(const std::string& what);    // a subscribed event: records sent from now on are seen
+  void missed(uint64_t count);               // records the subscription lost (counted as skipped)
+  void error(const std::string& reason);     // an error event
+  void subscribed(const std::string& what);  // a subscribed event: records sent from now on are seen
   // The client's side: waits up to `timeout` for events; appends them (and a skipped event first
   // when records were dropped) in the SSE wire form. False when nothing came.
   bool take(std::string& out, std::chrono::milliseconds timeout);

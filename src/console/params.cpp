@@ -53,12 +53,13 @@ search::Query parseFilters(const Params& params, int64_t nowUs) {
   search::Query q;
   if (auto from = param(params, "from"); from && !from->empty()) q.sinceUs = parseTimeParam("from", *from, nowUs);
   if (auto to = param(params, "to"); to && !to->empty()) q.untilUs = parseTimeParam("to", *to, nowUs);
-  if (q.sinceUs && q.untilUs && *q.sinceUs >= *q.untilUs) throw ApiError(400, "from is not before to: nothing could match");
+  if (q.sinceUs && q.untilUs && *q.sinceUs >= *q.untilUs)
+    throw ApiError(400, "from is not before to: nothing could match");
   if (auto level = param(params, "level"); level && !level->empty()) {
     q.minLevel = parseLevel(*level);
     if (!q.minLevel) {
-      throw ApiError(400, fmt::format("level: unknown level '{}' (trace, debug, info, warn, error, fatal)",
-                                      escaped(*level)));
+      throw ApiError(
+          400, fmt::format("level: unknown level '{}' (trace, debug, info, warn, error, fatal)", escaped(*level)));
     }
   }
   q.services = values(params, "service");

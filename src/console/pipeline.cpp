@@ -57,12 +57,14 @@ std::map<std::string, double> sumSamples(std::string_view text) {
 std::string targetBase(std::string_view url) {
   constexpr std::string_view kHttp = "http://";
   if (!url.starts_with(kHttp)) {
-    throw UsageError(fmt::format("--metrics-target '{}': expected http://HOST:PORT[/metrics] (a program's "
-                                 "--metrics-listen)",
-                                 escaped(url)));
+    throw UsageError(
+        fmt::format("--metrics-target '{}': expected http://HOST:PORT[/metrics] (a program's "
+                    "--metrics-listen)",
+                    escaped(url)));
   }
   const size_t slash = url.find('/', kHttp.size());
-  const std::string_view hostPort = url.substr(kHttp.size(), slash == std::string_view::npos ? url.npos : slash - kHttp.size());
+  const std::string_view hostPort =
+      url.substr(kHttp.size(), slash == std::string_view::npos ? url.npos : slash - kHttp.size());
   if (hostPort.empty() || hostPort.find(':') == std::string_view::npos) {
     throw UsageError(fmt::format("--metrics-target '{}': no HOST:PORT", escaped(url)));
   }
@@ -84,9 +86,17 @@ Json Pipeline::scrapeOne(const std::string& url) {
   client.set_connection_timeout(kScrapeDeadline);
   client.set_read_timeout(kScrapeDeadline);
   client.set_write_timeout(kScrapeDeadline);
-  Json j = {{"url", url}, {"up", false}, {"role", "unknown"}, {"records_in_per_s", nullptr},
-            {"records_out_per_s", nullptr}, {"spool_bytes", nullptr}, {"held_bytes", nullptr}, {"errors", nullptr},
-            {"last_error", ""}, {"healthy", false}, {"health_reason", ""}};
+  Json j = {{"url", url},
+            {"up", false},
+            {"role", "unknown"},
+            {"records_in_per_s", nullptr},
+            {"records_out_per_s", nullptr},
+            {"spool_bytes", nullptr},
+            {"held_bytes", nullptr},
+            {"errors", nullptr},
+            {"last_error", ""},
+            {"healthy", false},
+            {"health_reason", ""}};
   const auto metrics = client.Get("/metrics");
   if (!metrics || metrics->status != 200) {
     j["last_error"] = metrics ? fmt::format("/metrics answered {}", metrics->status)

@@ -34,9 +34,7 @@ struct StopScan {};
 // regcomp'd once for highlighting: search::Pattern answers only whether a line matches.
 class Highlighter {
  public:
-  explicit Highlighter(const std::string& q) {
-    active_ = !q.empty() && regcomp(&regex_, q.c_str(), REG_EXTENDED) == 0;
-  }
+  explicit Highlighter(const std::string& q) { active_ = !q.empty() && regcomp(&regex_, q.c_str(), REG_EXTENDED) == 0; }
   Highlighter(const Highlighter&) = delete;
   Highlighter& operator=(const Highlighter&) = delete;
   ~Highlighter() {
@@ -110,8 +108,9 @@ class Counter {
   Json top() const {
     std::vector<std::pair<std::string, uint64_t>> v(counts_.begin(), counts_.end());
     const size_t n = std::min(kTopValues, v.size());
-    std::partial_sort(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(n), v.end(),
-                      [](const auto& a, const auto& b) { return a.second != b.second ? a.second > b.second : a.first < b.first; });
+    std::partial_sort(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(n), v.end(), [](const auto& a, const auto& b) {
+      return a.second != b.second ? a.second > b.second : a.first < b.first;
+    });
     Json j = Json::object();
     for (size_t i = 0; i < n; ++i) j[v[i].first] = v[i].second;
     return j;
@@ -324,8 +323,8 @@ namespace {
 
 class ExportSink final : public LocatingSink {
  public:
-  ExportSink(ExportFormat format, const std::function<bool(std::string_view)>& write, const std::vector<std::string>& files,
-             size_t& index)
+  ExportSink(ExportFormat format, const std::function<bool(std::string_view)>& write,
+             const std::vector<std::string>& files, size_t& index)
       : format_(format), write_(write), files_(files), index_(index) {
     if (format_ == ExportFormat::Csv) buf_ = "time,level,service,host,message,fields,file,offset\r\n";
   }

@@ -43,10 +43,10 @@ std::string readTokenFile(const std::string& path) {
   if (token.empty()) throw UsageError(fmt::format("--token-file {}: holds no token on its first line", escaped(path)));
   for (unsigned char c : token) {
     if (c < 0x21 || c == 0x7f || c == ';' || c == ',' || c == '"' || c == '\\') {
-      throw UsageError(fmt::format(
-          "--token-file {}: the token may hold only printable characters other than ; , \" and \\ (it goes "
-          "in a cookie)",
-          escaped(path)));
+      throw UsageError(
+          fmt::format("--token-file {}: the token may hold only printable characters other than ; , \" and \\ (it goes "
+                      "in a cookie)",
+                      escaped(path)));
     }
   }
   return token;

@@ -165,7 +165,8 @@ httplib::Server::HandlerResponse ConsoleServer::Impl::guard(const Request& req, 
     return R::Handled;
   }
   if (!tokensEqual(req.get_header_value(kCsrfHeader), csrf)) {
-    sendError(res, 403, fmt::format("refused: a changing request needs the header {} (from GET /api/csrf)", kCsrfHeader));
+    sendError(res, 403,
+              fmt::format("refused: a changing request needs the header {} (from GET /api/csrf)", kCsrfHeader));
     return R::Handled;
   }
   return R::Unhandled;
@@ -275,9 +276,8 @@ void ConsoleServer::Impl::liveView(const Request& req, Response& res) {
 }
 
 void ConsoleServer::Impl::brokerRoutes() {
-  server.Get("/api/queues", api([this](const Request&, Response& res) {
-               sendJson(res, queuesJson(options.broker, options.queue));
-             }));
+  server.Get("/api/queues",
+             api([this](const Request&, Response& res) { sendJson(res, queuesJson(options.broker, options.queue)); }));
   server.Get("/api/dead", api([this](const Request& req, Response& res) {
                const uint64_t limit = numberParam(req.params, "limit", 50, 1, 1000);
                sendJson(res, deadLettersJson(options.broker, options.queue, limit));
@@ -316,7 +316,8 @@ void ConsoleServer::Impl::routes() {
   server.Get("/assets/.*", [this](const Request& req, Response& res) { asset(req, res); });
   server.set_error_handler([](const Request&, Response& res) {
     if (res.body.empty()) {
-      res.set_content(res.status == 404 ? "not found\n" : fmt::format("error {}\n", res.status), "text/plain; charset=utf-8");
+      res.set_content(res.status == 404 ? "not found\n" : fmt::format("error {}\n", res.status),
+                      "text/plain; charset=utf-8");
     }
   });
 }

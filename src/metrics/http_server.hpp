@@ -2,8 +2,8 @@
 // The HTTP endpoint of --metrics-listen: GET /metrics (the registry in the Prometheus text format
 // 0.0.4) and GET /healthz (200 "ok", or 503 and the reason of the first failing health check), on
 // a thread of its own. cpp-httplib does the HTTP; no header of ours shows it.
-#include <cstdint>
 #include <signal.h>
+#include <cstdint>
 
 #include <memory>
 #include <string>

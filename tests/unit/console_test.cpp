@@ -29,8 +29,9 @@ int statusOf(const std::function<void()>& f) {
 }  // namespace
 
 TEST(ConsoleParams, FiltersReadEveryParameter) {
-  const Params p{{"q", "time(out)?"}, {"level", "warn"}, {"service", "api"}, {"service", "db"},
-                 {"host", "web-*"},   {"from", "2026-12-01T00:00:00Z"},       {"to", "1796169600000"}};
+  const Params p{{"q", "time(out)?"},    {"level", "warn"}, {"service", "api"},
+                 {"service", "db"},      {"host", "web-*"}, {"from", "2026-12-01T00:00:00Z"},
+                 {"to", "1796169600000"}};
   const search::Query q = parseFilters(p, kNowUs);
   EXPECT_EQ(q.grep, "time(out)?");
   EXPECT_EQ(q.minLevel, Level::Warn);
