@@ -3,8 +3,8 @@
 // 0.0.4) and GET /healthz (200 "ok", or 503 and the reason of the first failing health check), on
 // a thread of its own. cpp-httplib does the HTTP; no header of ours shows it.
 #include <signal.h>
-#include <cstdint>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
