@@ -18,8 +18,14 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
       app, argc, argv,
       [&](const cli::Configuration& config) -> int {
         if (!s.setup->parsed() && !s.status->parsed() && !s.recover->parsed() && !s.searchCommand->parsed() &&
-            !s.tailCommand->parsed() && !s.deadCommand->parsed()) {
-          throw UsageError("a subcommand is required: setup, status, recover, tail, dead or search");
+            !s.tailCommand->parsed() && !s.deadCommand->parsed() && !s.serveCommand->parsed()) {
+          throw UsageError("a subcommand is required: setup, status, recover, tail, dead, search or serve");
+        }
+        if (s.serveCommand->parsed()) {
+          BrokerOptions broker = cli::resolveBroker(s.serveFlags, "logctl", &config);
+          broker.management = cli::resolveManagement(s.serveManagementUrl, broker, s.serveFlags.requireTls);
+          cli::installStopSignals();
+          return ctl::serve(broker, s.serveFlags.queue, s.serve);
         }
         if (s.searchCommand->parsed()) return ctl::search(s.search);
         if (s.tailCommand->parsed()) {

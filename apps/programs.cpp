@@ -308,6 +308,52 @@ void addRecordFilters(CLI::App& app, std::string& level, std::vector<std::string
 }
 }  // namespace
 
+namespace {
+// --management-url: the same for logctl status and logctl serve.
+void addManagementFlag(CLI::App& app, std::string& url) {
+  app.add_option("--management-url", url,
+                 "RabbitMQ management API, http[s]://HOST[:PORT][/PREFIX], or 'off' for AMQP only (env "
+                 "LOGSHIP_MANAGEMENT_URL; default: the broker's host, port 15672, or https and 15671 for amqps://)")
+      ->envname("LOGSHIP_MANAGEMENT_URL");
+}
+
+void defineServe(CLI::App& app, LogctlSettings& s) {
+  auto* serve = app.add_subcommand(
+      "serve",
+      "Serve the web console: live tail, search with a histogram and facets, queues and dead letters, pipeline "
+      "health (docs/CONSOLE.md)");
+  serve->footer(
+      "Examples:\n"
+      "  logctl serve --files '/var/log/logship/aggregated_logs.txt*'   # http://127.0.0.1:8080/\n"
+      "  logctl serve --listen 0.0.0.0:8080 --token-file /etc/logship/console.token --files 'out/*.log*' \\\n"
+      "      --metrics-target http://127.0.0.1:9464 --metrics-target http://127.0.0.1:9465");
+  s.serveCommand = serve;
+  cli::addBrokerFlags(*serve, s.serveFlags);
+  addManagementFlag(*serve, s.serveManagementUrl);
+  serve
+      ->add_option("--listen", s.serve.listen,
+                   "HOST:PORT to serve on (port 0 picks a free one); a non-loopback HOST needs --token-file")
+      ->type_name("ADDR")
+      ->capture_default_str();
+  serve
+      ->add_option("--files", s.serve.files,
+                   "Aggregated output files to search (globs in quotes, matched again on every search; rotated and "
+                   ".zst files included)")
+      ->type_name("GLOB")
+      ->allow_extra_args(true);
+  serve
+      ->add_option("--metrics-target", s.serve.metricsTargets,
+                   "A producer's or aggregator's --metrics-listen, http://HOST:PORT (repeat for more): the pipeline "
+                   "page")
+      ->type_name("URL");
+  serve
+      ->add_option("--token-file", s.serve.tokenFile,
+                   "File whose first line is the token every request must carry (Authorization: Bearer, or the "
+                   "cookie the page's login sets)")
+      ->type_name("FILE");
+}
+}  // namespace
+
 void defineLogctl(CLI::App& app, LogctlSettings& s) {
   app.name("logctl");
   app.description("Sets up, inspects and searches a Logship deployment.");
@@ -340,11 +386,7 @@ void defineLogctl(CLI::App& app, LogctlSettings& s) {
       "  logctl status --broker redis://localhost   # also the processing lists, their owners and leases");
   cli::addBrokerFlags(*s.status, s.statusFlags);
   s.status->add_flag("--json", s.statusJson, "Print JSON instead of a table");
-  s.status
-      ->add_option("--management-url", s.managementUrl,
-                   "RabbitMQ management API, http[s]://HOST[:PORT][/PREFIX], or 'off' for AMQP only (env "
-                   "LOGSHIP_MANAGEMENT_URL; default: the broker's host, port 15672, or https and 15671 for amqps://)")
-      ->envname("LOGSHIP_MANAGEMENT_URL");
+  addManagementFlag(*s.status, s.managementUrl);
   s.recover = app.add_subcommand(
       "recover", "Redis: put the unfinished records of dead aggregators (lease expired) back in the queue now");
   s.recover->footer(
@@ -426,6 +468,7 @@ void defineLogctl(CLI::App& app, LogctlSettings& s) {
   search->add_option("--format", s.search.format, "Format of the files: auto (detected per file), text, json, raw")
       ->capture_default_str();
   search->add_flag("--json", s.search.json, "Print one JSON object per matching record instead of the lines");
+  defineServe(app, s);
 }
 
 cli::ProgramCatalog programCatalog() {

@@ -85,13 +85,16 @@ void defineAggregator(CLI::App& app, AggregatorSettings& s);
 struct LogctlSettings {
   // One set of flags per subcommand: CLI11 applies LOGSHIP_BROKER to every subcommand's options,
   // parsed or not, so shared variables would let an unused subcommand overwrite --broker.
-  cli::BrokerFlags setupFlags, statusFlags, recoverFlags, tailFlags, deadFlags;
+  cli::BrokerFlags setupFlags, statusFlags, recoverFlags, tailFlags, deadFlags, serveFlags;
   bool statusJson = false;
   std::string managementUrl;
   ctl::SearchRequest search;
   ctl::TailRequest tail;
   ctl::DeadRequest dead;
+  ctl::ServeRequest serve;
+  std::string serveManagementUrl;  // logctl serve --management-url (the queues page)
   CLI::App* deadCommand = nullptr;
+  CLI::App* serveCommand = nullptr;
   CLI::App* setup = nullptr;
   CLI::App* status = nullptr;
   CLI::App* recover = nullptr;

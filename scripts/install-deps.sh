@@ -6,15 +6,22 @@ set -euo pipefail
 BUILD_PKGS=(build-essential cmake ninja-build pkg-config
   librabbitmq-dev libhiredis-dev zlib1g-dev libcli11-dev libfmt-dev libspdlog-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev libzstd-dev libcpp-httplib-dev
-  libtomlplusplus-dev clang-format)
+  libtomlplusplus-dev clang-format nodejs npm)
 RUNTIME_PKGS=(rabbitmq-server redis-server redis-tools amqp-tools python3-pika python3-redis curl procps iproute2 zstd logrotate
-  bsdutils)
+  bsdutils chromium)
 # make deb: CPack's dependency list needs file (dpkg-shlibdeps is in build-essential's dpkg-dev);
 # lintian checks the packages.
 PACKAGING_PKGS=(file lintian)
 
 want=("${BUILD_PKGS[@]}" "${RUNTIME_PKGS[@]}" "${PACKAGING_PKGS[@]}")
 if [[ "${1:-}" == "--with" ]]; then shift; want+=("$@"); fi
+# nodejs + npm build the web console (web/, the console_assets target); chromium runs its browser
+# tests. A nodejs package from elsewhere (e.g. NodeSource's) brings npm itself and conflicts with
+# Debian's npm package: then npm is not asked for.
+if command -v npm >/dev/null; then
+  for i in "${!want[@]}"; do [[ "${want[$i]}" == npm ]] && unset 'want[i]'; done
+  want=("${want[@]}")
+fi
 
 # One dpkg-query for all of them (`make build` runs this script every time: it must stay cheap).
 declare -A installed=()

@@ -2,6 +2,7 @@
 #include <string>
 #include <vector>
 
+#include "broker/admin.hpp"
 #include "broker/options.hpp"
 
 namespace logship::ctl {
@@ -11,6 +12,15 @@ int setup(const BrokerOptions& broker, const std::string& queue);
 // The queue and its dead-letter queue: ready, unacked, consumers, rates, dead letters; over Redis
 // also every processing list with its owner and lease. Exit 1 if the queue does not exist.
 int status(const BrokerOptions& broker, const std::string& queue, bool json);
+
+// What logctl status shows (and the console's /api/queues): the queue (a sharded queue's shards
+// added up), its shards (`shards` > 0), and its dead-letter queue.
+struct QueueReport {
+  QueueStats queue;
+  std::vector<QueueStats> shards;
+  QueueStats dead;
+};
+QueueReport queueReport(Admin& admin, const std::string& queue, uint32_t shards);
 int recover(const BrokerOptions& broker, const std::string& queue);
 
 // logctl dead ACTION [N], as the command line gave it (validated by dead()).
@@ -63,5 +73,18 @@ struct TailRequest {
 // stderr. Bad arguments throw UsageError before connecting; a connection lost is subscribed again
 // for broker.reconnectFor.
 int tail(const BrokerOptions& broker, const std::string& queue, const TailRequest& request);
+
+// logctl serve, as the command line gave it (validated by serve()).
+struct ServeRequest {
+  std::string listen = "127.0.0.1:8080";    // HOST:PORT; port 0 picks a free one
+  std::vector<std::string> files;           // globs of aggregated outputs to search
+  std::vector<std::string> metricsTargets;  // http://HOST:PORT[/metrics] of producers and aggregators
+  std::string tokenFile;                    // "" = no token (loopback only)
+};
+
+// Serves the web console (docs/CONSOLE.md) until broker.stopRequested is set; logs
+// "serving the console on http://HOST:PORT/" once it listens. Exit 0. Bad arguments (a non-loopback
+// --listen without --token-file among them) throw UsageError before anything is bound.
+int serve(const BrokerOptions& broker, const std::string& queue, const ServeRequest& request);
 
 }  // namespace logship::ctl

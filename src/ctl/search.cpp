@@ -15,7 +15,6 @@
 #include "core/escape.hpp"
 #include "core/io.hpp"
 #include "core/progress_line.hpp"
-#include "core/rotated_name.hpp"
 #include "core/timestamp.hpp"
 #include "ctl/commands.hpp"
 #include "search/file_order.hpp"
@@ -152,18 +151,6 @@ search::Query buildQuery(const SearchRequest& r) {
   return q;
 }
 
-// An uncompressed rotated file that is gone while its .zst is there was compressed by its aggregator
-// since the shell listed it: read the .zst.
-std::string compressedMeanwhile(const std::string& path) {
-  struct stat st {};
-  if (path == "-" || ::stat(path.c_str(), &st) == 0 || errno != ENOENT) return path;
-  const size_t slash = path.rfind('/');
-  const auto split = splitRotatedName(slash == std::string::npos ? path : path.substr(slash + 1));
-  if (!split || split->second.compressed) return path;
-  const std::string zst = path + ".zst";
-  return ::stat(zst.c_str(), &st) == 0 ? zst : path;
-}
-
 void warn(Progress& progress, const std::string& text) {
   progress.clear();
   fmt::print(stderr, "logctl: warning: {}\n", text);
@@ -209,7 +196,7 @@ int search(const SearchRequest& request) {
                                  displayName(path)));
       continue;
     }
-    path = compressedMeanwhile(path);
+    path = search::compressedMeanwhile(path);
     options.progress = [&](const search::FileReport& r) { progress.update(i, r, matches); };
     try {
       const search::FileReport r = search::scanFile(path, query, pattern.get(), options, sink);

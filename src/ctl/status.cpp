@@ -220,13 +220,20 @@ void hintShards(Admin& admin, const std::string& queue) {
 
 }  // namespace
 
+QueueReport queueReport(Admin& admin, const std::string& queue, uint32_t shards) {
+  QueueReport r;
+  for (uint32_t i = 0; i < shards; ++i) r.shards.push_back(admin.queueStats(amqp::shardQueueName(queue, i)));
+  r.queue = r.shards.empty() ? admin.queueStats(queue) : totalOf(queue, r.shards);
+  r.dead = admin.queueStats(deadLetterQueueName(queue));
+  r.dead.replication.reset();  // shown once, with the main queue
+  return r;
+}
+
 int status(const BrokerOptions& broker, const std::string& queue, bool json) {
   auto admin = makeAdmin(broker);
-  std::vector<QueueStats> shards;
-  for (uint32_t i = 0; i < broker.shards; ++i) shards.push_back(admin->queueStats(amqp::shardQueueName(queue, i)));
-  QueueStats stats[] = {shards.empty() ? admin->queueStats(queue) : totalOf(queue, shards),
-                        admin->queueStats(deadLetterQueueName(queue))};
-  stats[1].replication.reset();  // shown once, with the main queue
+  QueueReport report = queueReport(*admin, queue, broker.shards);
+  const std::vector<QueueStats>& shards = report.shards;
+  QueueStats stats[] = {std::move(report.queue), std::move(report.dead)};
   if (json) {
     // An array of the queue and its dead-letter queue (the first object also has "dead_letters",
     // and for a sharded queue the sums of its "shards", one object each).

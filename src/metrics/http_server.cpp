@@ -88,22 +88,42 @@ std::string bindError(const ListenAddress& a) {
   return why;
 }
 
-// The server's threads take no signals: the program's handlers run on its own threads, and a
-// signal interrupting cpp-httplib's accept() would end the server.
-class SignalsBlocked {
- public:
-  SignalsBlocked() {
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &saved_);
-  }
-  ~SignalsBlocked() { pthread_sigmask(SIG_SETMASK, &saved_, nullptr); }
-
- private:
-  sigset_t saved_;
-};
-
 }  // namespace
+
+SignalsBlocked::SignalsBlocked() {
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &saved_);
+}
+
+SignalsBlocked::~SignalsBlocked() { pthread_sigmask(SIG_SETMASK, &saved_, nullptr); }
+
+void bindHttpServer(httplib::Server& s, ListenAddress& address, std::string_view flag) {
+  {
+    AddrInfo ai;
+    const int rc = resolve(address, ai);
+    if (rc == EAI_NONAME) {
+      throw UsageError(fmt::format("{} {}: cannot resolve '{}': {}", flag, escaped(address.text()),
+                                   escaped(address.host), gai_strerror(rc)));
+    }
+    if (rc != 0) {
+      throw Error(fmt::format("{} {}: cannot resolve '{}': {}", flag, escaped(address.text()), escaped(address.host),
+                              gai_strerror(rc)));
+    }
+  }
+  s.set_socket_options([](socket_t sock) {
+    const int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
+  if (address.port == 0) {
+    const int port = s.bind_to_any_port(address.host);
+    if (port <= 0)
+      throw Error(fmt::format("{} {}: cannot listen: {}", flag, escaped(address.text()), bindError(address)));
+    address.port = static_cast<uint16_t>(port);
+  } else if (!s.bind_to_port(address.host, address.port)) {
+    throw Error(fmt::format("{} {}: cannot listen: {}", flag, escaped(address.text()), bindError(address)));
+  }
+}
 
 std::string ListenAddress::text() const {
   return host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, port) : fmt::format("{}:{}", host, port);
@@ -343,25 +363,7 @@ void HttpServer::Impl::answer(Connection&& c) {
 HttpServer::HttpServer(const ListenAddress& address, const Registry& registry, std::string_view flag)
     : impl_(std::make_unique<Impl>()) {
   impl_->address = address;
-  {
-    AddrInfo ai;
-    const int rc = resolve(address, ai);
-    if (rc == EAI_NONAME) {
-      throw UsageError(fmt::format("{} {}: cannot resolve '{}': {}", flag, escaped(address.text()),
-                                   escaped(address.host), gai_strerror(rc)));
-    }
-    if (rc != 0) {
-      throw Error(fmt::format("{} {}: cannot resolve '{}': {}", flag, escaped(address.text()), escaped(address.host),
-                              gai_strerror(rc)));
-    }
-  }
   httplib::Server& s = impl_->server;
-  // Not cpp-httplib's default SO_REUSEPORT, which would let a second program bind the same port
-  // and silently share the scrapes. SO_REUSEADDR only lets a restart bind past TIME_WAIT.
-  s.set_socket_options([](socket_t sock) {
-    const int yes = 1;
-    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-  });
   s.set_payload_max_length(4096);
   s.Get("/metrics", [&registry](const httplib::Request&, httplib::Response& res) {
     res.set_content(registry.render(), kContentType);
@@ -378,14 +380,7 @@ HttpServer::HttpServer(const ListenAddress& address, const Registry& registry, s
     res.set_content("Logship: /metrics (Prometheus text format), /healthz\n", "text/plain; charset=utf-8");
   });
 
-  if (address.port == 0) {
-    const int port = s.bind_to_any_port(address.host);
-    if (port <= 0)
-      throw Error(fmt::format("{} {}: cannot listen: {}", flag, escaped(address.text()), bindError(address)));
-    impl_->address.port = static_cast<uint16_t>(port);
-  } else if (!s.bind_to_port(address.host, address.port)) {
-    throw Error(fmt::format("{} {}: cannot listen: {}", flag, escaped(address.text()), bindError(address)));
-  }
+  bindHttpServer(s, impl_->address, flag);
   // Non-blocking: the loop accepts until EAGAIN; a backlog of SOMAXCONN (cpp-httplib listens with 5),
   // so that a burst of connections is not refused before the loop gets to them.
   const int listening = impl_->server.listenSocket();

@@ -1,6 +1,9 @@
 #include "search/file_order.hpp"
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -86,6 +89,16 @@ OrderedFiles orderFiles(const std::vector<std::string>& files, bool keepJournals
     }
   }
   return result;
+}
+
+std::string compressedMeanwhile(const std::string& path) {
+  struct stat st {};
+  if (path == "-" || ::stat(path.c_str(), &st) == 0 || errno != ENOENT) return path;
+  const size_t slash = path.rfind('/');
+  const auto split = splitRotatedName(slash == std::string::npos ? path : path.substr(slash + 1));
+  if (!split || split->second.compressed) return path;
+  const std::string zst = path + ".zst";
+  return ::stat(zst.c_str(), &st) == 0 ? zst : path;
 }
 
 }  // namespace logship::search

@@ -21,4 +21,8 @@ struct OrderedFiles {
 // With `keepJournals` (an explicit --format), journals are not skipped.
 OrderedFiles orderFiles(const std::vector<std::string>& files, bool keepJournals);
 
+// `path`, or its .zst when `path` is an uncompressed rotated file that is gone while its .zst is
+// there (its aggregator compressed it since the file list was made).
+std::string compressedMeanwhile(const std::string& path);
+
 }  // namespace logship::search

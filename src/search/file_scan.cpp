@@ -236,6 +236,7 @@ class FileScan {
   }
 
   size_t scan(std::string_view bytes, bool final) {
+    sink_.beginChunk(bytes, report_.bytesScanned);
     const size_t used = scanner_->scan(bytes, final, sink_);
     report_.bytesScanned += used;
     report_.counts = scanner_->counts();

@@ -45,6 +45,9 @@ struct ScanOptions {
 class FileMatchSink : public MatchSink {
  public:
   virtual void beginFile(const FileReport& report) = 0;
+  // Before the lines of `bytes` are scanned: `offset` is where `bytes` starts in the file's lines
+  // (decompressed, for zstd), so a line's byte offset is offset + (line.data() - bytes.data()).
+  virtual void beginChunk(std::string_view /*bytes*/, uint64_t /*offset*/) {}
 };
 
 // The format of an output file, judged from its first lines (`head`): json if most of up to 32
