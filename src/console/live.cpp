@@ -102,6 +102,15 @@ std::vector<std::shared_ptr<LiveClient>> LiveHub::clients() {
   return clients_;
 }
 
+// Deciding that nobody watches and forgetting the subscription is one step under the mutex: a client
+// that joins after it is not told `subscribed` by join() for a subscription that is ending (what is
+// published before the next one is made would be lost to it); it is told by the next watch().
+std::vector<std::shared_ptr<LiveClient>> LiveHub::watchersOrUnsubscribe() {
+  const std::lock_guard lock(mutex_);
+  if (clients_.empty()) subscription_.clear();
+  return clients_;
+}
+
 void LiveHub::run() {
   while (!stop_) {
     {
@@ -148,9 +157,12 @@ void LiveHub::watch() {
   std::vector<Delivery> batch;
   std::vector<Record> records;
   std::string error, line;
-  for (auto watching = clients(); !stop_ && !watching.empty(); watching = clients()) {
+  while (!stop_) {
     batch.clear();
     subscription->receive(batch, std::chrono::milliseconds(200));
+    // Taken after receive(): a client that joined (and was told `subscribed`) during it gets this batch.
+    const auto watching = watchersOrUnsubscribe();
+    if (watching.empty()) break;
     for (const Delivery& d : batch) {
       records.clear();
       if (!d.transportError.empty() ||

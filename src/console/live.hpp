@@ -65,6 +65,8 @@ class LiveHub {
   void run();
   void watch();  // subscribed while anyone watches
   std::vector<std::shared_ptr<LiveClient>> clients();
+  // The clients now; with none, the subscription ends here, under join()'s lock (see live.cpp).
+  std::vector<std::shared_ptr<LiveClient>> watchersOrUnsubscribe();
 
   BrokerOptions broker_;
   std::string queue_;
