@@ -171,7 +171,8 @@ class Collector {
   // What take() counts of the deliveries it takes, added to the metrics once per call.
   struct TakeCounts {
     uint64_t records = 0;
-    uint64_t bytes = 0;
+    uint64_t bytes = 0;      // as received (a compressed batch: compressed)
+    uint64_t textBytes = 0;  // the records' text (inflated): what formatting them takes in memory
     uint64_t redelivered = 0;
     uint64_t duplicates = 0;  // records not written: every output they go to has them
   };
@@ -261,6 +262,7 @@ class Collector {
   std::string writeProblem_;  // see writeProblem()
   std::vector<Delivery> batch_;
   size_t takeNext_ = 0;  // batch_[takeNext_...] are received and not yet taken
+  uint64_t takenTextBytes_ = 0;  // the text (inflated) of the deliveries of this receive taken so far
   std::vector<Held> held_;
   std::vector<Delivery> kept_;     // while holding after a write error: deliveries received, by tag
   std::vector<Forward> forwards_;  // the held ones to publish before their ack, in tag order

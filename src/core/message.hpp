@@ -162,6 +162,8 @@ class DecodedMessage {
   bool decode(std::string_view body, std::span<const Header> headers, int64_t fallbackTimestampUs, std::string& error);
 
   size_t size() const { return count_; }
+  // The bytes of the records' text: the body as decoded (a compressed batch: inflated).
+  size_t textBytes() const { return batch_ ? body_.size() : meta_.message.size(); }
   // Level, service, host and fields of every record (message and id: the first record's).
   const Record& metadata() const { return meta_; }
   std::string_view message(size_t i) const {

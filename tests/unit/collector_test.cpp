@@ -6,6 +6,7 @@
 
 #include <sys/resource.h>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -103,6 +104,37 @@ TEST_F(CollectorTest, AcksOnceTheLinesAreInTheOutput) {
   EXPECT_EQ(atAck, "a\nb\nc\n") << "its lines were in the file before the ack";
   EXPECT_EQ(stats.written, 3u);
   EXPECT_TRUE(opened.empty()) << "nothing dead-lettered or put back";
+}
+
+// A compressed batch is small on the wire and large once its lines are formatted: the deliveries
+// taken at once are bounded by their text, not their wire size (log_aggregator held 56 MB of lines
+// at once with --compress zstd, twice its memory without).
+TEST_F(CollectorTest, CompressedBatchesAreTakenFewerAtATimeByTheirText) {
+  constexpr size_t kBatches = 40;
+  constexpr size_t kRecords = 1000;
+  BatchBuilder batch;
+  batch.setCompression(1);
+  Message m;
+  for (size_t b = 0; b < kBatches; ++b) {
+    Record first;
+    first.message = fmt::format("{:03} {:04} {}", b, 0, std::string(90, 'x'));
+    first.id = fmt::format("run-{}", b * kRecords);
+    first.timestampUs = 1'000'000;
+    batch.start(first);
+    for (size_t i = 1; i < kRecords; ++i)
+      batch.add(fmt::format("{:03} {:04} {}", b, i, std::string(90, 'x')), 1'000'000);
+    batch.finish(m);
+    ASSERT_LT(m.body.size(), 10'000u) << "compressed: about 100 times smaller than its text";
+    consumer.push(std::move(m.body), std::move(m.headers));
+  }
+  options.maxBatch = 200;
+  options.maxBatchBytes = 1'000'000;  // about ten batches' text (100 KB each)
+  const CollectorStats stats = run();
+  EXPECT_EQ(stats.written, kBatches * kRecords);
+  ASSERT_GE(consumer.receiveMaxima.size(), 2u);
+  for (size_t i = 1; i < consumer.receiveMaxima.size(); ++i) {
+    EXPECT_LE(consumer.receiveMaxima[i], 10u) << "receive " << i << " asked for more than ~1 MB of text";
+  }
 }
 
 TEST_F(CollectorTest, ARedeliveryOfARecordAlreadyInTheOutputIsAckedWithoutWriting) {
