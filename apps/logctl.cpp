@@ -1,6 +1,7 @@
 // logctl: sets up, inspects and searches a Logship deployment. Flags and wiring only: see
 // ctl/commands.hpp (the flags are defined in programs.cpp).
 #include "cli/common.hpp"
+#include "console/command.hpp"
 #include "core/error.hpp"
 #include "ctl/commands.hpp"
 #include "programs.hpp"
@@ -25,7 +26,7 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
           BrokerOptions broker = cli::resolveBroker(s.serveFlags, "logctl", &config);
           broker.management = cli::resolveManagement(s.serveManagementUrl, broker, s.serveFlags.requireTls);
           cli::installStopSignals();
-          return ctl::serve(broker, s.serveFlags.queue, s.serve);
+          return console::serve(broker, s.serveFlags.queue, s.serve);
         }
         if (s.searchCommand->parsed()) return ctl::search(s.search);
         if (s.tailCommand->parsed()) {

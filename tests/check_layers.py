@@ -17,7 +17,7 @@ LAYERS = {
     "metrics": 1, "search": 1,
     "broker": 2,
     "producer": 3, "aggregator": 3, "ctl": 3, "cli": 3,
-    "client": 4,
+    "client": 4, "console": 4,
     "apps": 5,
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')

@@ -261,7 +261,7 @@ class Collector {
   mutable std::mutex problemMu_;
   std::string writeProblem_;  // see writeProblem()
   std::vector<Delivery> batch_;
-  size_t takeNext_ = 0;  // batch_[takeNext_...] are received and not yet taken
+  size_t takeNext_ = 0;          // batch_[takeNext_...] are received and not yet taken
   uint64_t takenTextBytes_ = 0;  // the text (inflated) of the deliveries of this receive taken so far
   std::vector<Held> held_;
   std::vector<Delivery> kept_;     // while holding after a write error: deliveries received, by tag

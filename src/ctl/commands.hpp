@@ -82,9 +82,6 @@ struct ServeRequest {
   std::string tokenFile;                    // "" = no token (loopback only)
 };
 
-// Serves the web console (docs/CONSOLE.md) until broker.stopRequested is set; logs
-// "serving the console on http://HOST:PORT/" once it listens. Exit 0. Bad arguments (a non-loopback
-// --listen without --token-file among them) throw UsageError before anything is bound.
-int serve(const BrokerOptions& broker, const std::string& queue, const ServeRequest& request);
+// The command itself is console::serve (console/command.hpp): the console sits a layer above ctl.
 
 }  // namespace logship::ctl

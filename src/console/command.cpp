@@ -6,25 +6,26 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "console/command.hpp"
 #include "console/security.hpp"
 #include "console/server.hpp"
 #include "core/error.hpp"
 #include "core/escape.hpp"
 #include "ctl/commands.hpp"
 
-namespace logship::ctl {
+namespace logship::console {
 
-int serve(const BrokerOptions& broker, const std::string& queue, const ServeRequest& request) {
-  console::ConsoleOptions options;
+int serve(const BrokerOptions& broker, const std::string& queue, const ctl::ServeRequest& request) {
+  ConsoleOptions options;
   options.listen = metrics::parseListenAddress(request.listen, "--listen");
   if (request.files.empty()) throw UsageError("--files: give at least one file or glob of aggregated outputs");
   options.files = request.files;
   options.metricsTargets = request.metricsTargets;
-  if (!request.tokenFile.empty()) options.token = console::readTokenFile(request.tokenFile);
+  if (!request.tokenFile.empty()) options.token = readTokenFile(request.tokenFile);
   options.broker = broker;
   options.queue = queue;
-  console::checkExposure(options);
-  const console::ConsoleServer server(std::move(options));
+  checkExposure(options);
+  const ConsoleServer server(std::move(options));
   const std::string where = server.address().text();
   spdlog::info("serving the console on http://{}/", escaped(where));
   const std::atomic<bool> notStopped{false};
@@ -34,4 +35,4 @@ int serve(const BrokerOptions& broker, const std::string& queue, const ServeRequ
   return 0;
 }
 
-}  // namespace logship::ctl
+}  // namespace logship::console
