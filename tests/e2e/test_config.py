@@ -189,7 +189,7 @@ def print_config(t, config, env, url):
             t.check(table.get("prefetch") == 7 and table.get("format") == "json" and table.get("idle-exit") == 2,
                     "log_aggregator's table: prefetch from the command line, format and idle-exit from the file", table)
         if prog == "logctl" and not sub:
-            t.check(set(doc.get("logctl", {})) == {"setup", "status", "recover", "tail", "dead", "search"},
+            t.check(set(doc.get("logctl", {})) == {"setup", "status", "recover", "tail", "dead", "search", "serve"},
                     "logctl --print-config shows every subcommand's table", doc)
 
 
