@@ -45,9 +45,10 @@ rm -rf "$reports" && mkdir -p "$reports"
 common="halt_on_error=1:log_path=$reports/report:log_exe_name=1"
 if [ "$lane" = asan ]; then
   targets=(unit_tests client_tests integration_tests log_producer log_aggregator logctl)
-  # Labels unit and integration, and the e2e scripts labelled asan; not the two Python-only unit
-  # checks (public_headers, bench_report), which run no program of ours.
-  select=(-L '^(unit|integration|asan)$' -E '^(public_headers|bench_report)$')
+  # Labels unit and integration, and the e2e scripts labelled asan; not the Python-only unit checks
+  # (public_headers, bench_report) nor the generated docs' checks (cli_reference, man_pages: the
+  # generator and the pages are not among this lane's targets), which run no program under test.
+  select=(-L '^(unit|integration|asan)$' -E '^(public_headers|bench_report|cli_reference|man_pages)$')
   export ASAN_OPTIONS="$common:detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=1"
   export UBSAN_OPTIONS="$common:print_stacktrace=1"
   export LSAN_OPTIONS="suppressions=$src/tests/sanitizers/lsan.supp:print_suppressions=0"
