@@ -26,7 +26,9 @@ std::vector<std::string> values(const Params& params, const std::string& name) {
   return out;
 }
 
-constexpr const char* kCursorPrefix = "s";  // "s<skip>": opaque to clients, stable for a bookmark
+// "s<skip>" or "s<skip>u<until µs>": opaque to clients, stable for a bookmark.
+constexpr const char* kCursorPrefix = "s";
+constexpr char kUntilMark = 'u';
 
 }  // namespace
 
@@ -84,18 +86,31 @@ Page parsePage(const Params& params) {
   const auto cursor = param(params, "cursor");
   if (!cursor || cursor->empty()) return page;
   const std::string_view text(*cursor);
-  const auto skip = text.starts_with(kCursorPrefix) ? wholeNumber(text.substr(1)) : std::nullopt;
-  if (!skip || *skip > kMaxCursor) {
-    throw ApiError(400, fmt::format("cursor: '{}' is not a cursor this server gave", escaped(text)));
-  }
+  const auto bad = [&] {
+    return ApiError(400, fmt::format("cursor: '{}' is not a cursor this server gave", escaped(text)));
+  };
+  if (!text.starts_with(kCursorPrefix)) throw bad();
+  const std::string_view rest = text.substr(1);
+  const size_t mark = rest.find(kUntilMark);
+  const auto skip = wholeNumber(rest.substr(0, mark));
+  if (!skip || *skip > kMaxCursor) throw bad();
   page.skip = *skip;
+  if (mark != std::string_view::npos) {
+    constexpr uint64_t kMaxUs = 253'402'300'800'000'000;  // 10000-01-01T00:00:00Z
+    const auto until = wholeNumber(rest.substr(mark + 1));
+    if (!until || *until > kMaxUs) throw bad();
+    page.untilUs = static_cast<int64_t>(*until);
+  }
   return page;
 }
 
-std::optional<std::string> nextCursor(const Page& page, uint64_t total) {
+std::optional<std::string> nextCursor(const Page& page, uint64_t total, int64_t newestUs) {
   const uint64_t next = page.skip + page.limit;
   if (next >= total || next > kMaxCursor) return std::nullopt;
-  return fmt::format("{}{}", kCursorPrefix, next);
+  std::optional<int64_t> until = page.untilUs;  // later pages keep the first page's bound
+  if (!until && newestUs > 0) until = newestUs + 1;
+  if (!until) return fmt::format("{}{}", kCursorPrefix, next);
+  return fmt::format("{}{}{}{}", kCursorPrefix, next, kUntilMark, *until);
 }
 
 }  // namespace logship::console

@@ -42,11 +42,16 @@ inline constexpr uint64_t kMaxCursor = 100'000;
 struct Page {
   uint64_t skip = 0;  // records skipped from the newest (decoded cursor)
   uint64_t limit = kDefaultLimit;
+  // Records at or after this time are left out (decoded cursor): the first page's newest record's
+  // time + 1 µs, so that records written while someone pages do not push the next pages' records
+  // down (which would show some of them twice). nullopt on a first page.
+  std::optional<int64_t> untilUs;
 };
 Page parsePage(const Params& params);
 
-// The opaque cursor of the page after `page` when `total` records matched; nullopt: no more.
-std::optional<std::string> nextCursor(const Page& page, uint64_t total);
+// The opaque cursor of the page after `page` when `total` records matched and the newest of them has
+// the time `newestUs` (0: none has one); nullopt: no more. It carries the first page's time bound.
+std::optional<std::string> nextCursor(const Page& page, uint64_t total, int64_t newestUs);
 
 // A whole number parameter in [min, max]; `fallback` when absent. Throws ApiError naming it.
 uint64_t numberParam(const Params& params, std::string_view name, uint64_t fallback, uint64_t min, uint64_t max);

@@ -241,8 +241,10 @@ std::vector<std::pair<size_t, size_t>> matchRanges(const std::string& q, std::st
   return Highlighter(q).ranges(text);
 }
 
-Json searchFiles(const FileSet& fileSet, const search::Query& query, const Page& page) {
+Json searchFiles(const FileSet& fileSet, const search::Query& filters, const Page& page) {
   const std::vector<std::string> files = fileSet.current();
+  search::Query query = filters;
+  if (page.untilUs && (!query.untilUs || *page.untilUs < *query.untilUs)) query.untilUs = page.untilUs;
   size_t index = 0;
   SearchSink sink(static_cast<size_t>(page.skip + page.limit), index);
   Json warnings = scanAll(files, query, sink, index);
@@ -254,7 +256,7 @@ Json searchFiles(const FileSet& fileSet, const search::Query& query, const Page&
     j["match"] = highlighter.ranges(newest[i].record.message);
     records.push_back(std::move(j));
   }
-  const auto next = nextCursor(page, sink.total);
+  const auto next = nextCursor(page, sink.total, newest.empty() ? 0 : newest.front().record.timestampUs);
   Json out = {{"records", std::move(records)},
               {"next_cursor", next ? Json(*next) : Json()},
               {"total", sink.total},

@@ -10,6 +10,8 @@ and an escape sequence); a zstd copy of its output is searched too. `logctl serv
 (b) /api/context: the lines around a hit; /api/export: as many ndjson lines / csv rows as the total.
 (c) /api/live: a record sent by log_producer arrives as an SSE event; a filtered-out one does not;
     16 views at once, a 17th is 503, and closed views free their places.
+(c2) paging while new records are written: the cursor's pages go on where the first page ended
+    (none of its records again, none of the new ones); a new first page shows them.
 (d) /api/queues and /api/dead: the queue and its dead letters as the broker has them; requeue and
     delete need the CSRF header and a same-site Origin (403 otherwise), then act.
 (e) /api/pipeline: the aggregator up, healthy, role aggregator; a closed port down.
@@ -288,6 +290,28 @@ def body(t):
         return ok
 
     t.check(wait_for(freed, 60, interval=1), "closed live views free their places")
+
+    t.section("(c2) paging while records arrive: the next pages go on where the first one ended")
+    t.require(wait_for(lambda: count_lines(out) == 17, 60), "the 3 live records are written", count_lines(out))
+    status, first = con.json("/api/search", limit=5)
+    t.require(status == 200 and first["total"] == 31 and first["next_cursor"], "31 records, a first page of 5",
+              (status, first.get("total"), first.get("next_cursor")))
+    before = [(r["file"], r["offset"]) for r in first["records"]]
+    r = t.run("log_producer", ["--queue", q, "--service", "late"], input=b"late 1\nlate 2\nlate 3\n")
+    t.check(r.rc == 0, "3 more records are sent while paging", r.describe())
+    t.require(wait_for(lambda: count_lines(out) == 20, 60), "and written", count_lines(out))
+    later, cursor = [], first["next_cursor"]
+    while cursor and len(later) < 100:
+        status, page = con.json("/api/search", limit=5, cursor=cursor)
+        later += [(r["file"], r["offset"], r["service"]) for r in page["records"]]
+        cursor = page["next_cursor"]
+    t.check(len(later) == 26 and not {(f, o) for f, o, _ in later} & set(before)
+            and len(set(later)) == 26 and all(s != "late" for _, _, s in later),
+            "the following pages hold the other 26 once, none of page 1 again, none of the new ones",
+            (len(later), sorted(set(before) & {(f, o) for f, o, _ in later})))
+    status, again = con.json("/api/search", limit=5)
+    t.check(again["total"] == 34 and again["records"][0]["service"] == "late",
+            "a new first page shows the new records", (again.get("total"), again["records"][:1]))
 
     t.section("(d) queues and dead letters")
     t.publish(q, [(b"bad envelope", {"logship-version": "9", "logship-id": "bad-1"})])

@@ -68,13 +68,33 @@ TEST(ConsoleParams, BadValuesAre400NamingTheParameter) {
 TEST(ConsoleParams, CursorsPageThroughTheResult) {
   Page page = parsePage(Params{{"limit", "100"}});
   EXPECT_EQ(page.skip, 0u);
-  const auto next = nextCursor(page, 250);
+  EXPECT_FALSE(page.untilUs);
+  const auto next = nextCursor(page, 250, 0);  // no record has a time: no time bound
   ASSERT_TRUE(next);
   page = parsePage(Params{{"limit", "100"}, {"cursor", *next}});
   EXPECT_EQ(page.skip, 100u);
-  page = parsePage(Params{{"limit", "100"}, {"cursor", *nextCursor(page, 250)}});
+  EXPECT_FALSE(page.untilUs);
+  page = parsePage(Params{{"limit", "100"}, {"cursor", *nextCursor(page, 250, 0)}});
   EXPECT_EQ(page.skip, 200u);
-  EXPECT_FALSE(nextCursor(page, 250));  // the last page
+  EXPECT_FALSE(nextCursor(page, 250, 0));  // the last page
+}
+
+TEST(ConsoleParams, CursorsKeepTheFirstPagesNewestTime) {
+  Page page = parsePage(Params{{"limit", "10"}});
+  const auto second = nextCursor(page, 100, kNowUs);
+  ASSERT_TRUE(second);
+  page = parsePage(Params{{"limit", "10"}, {"cursor", *second}});
+  EXPECT_EQ(page.skip, 10u);
+  EXPECT_EQ(page.untilUs, kNowUs + 1);  // the newest record is in, anything newer out
+  // Later pages keep the first page's bound, not their own newest record's time.
+  const auto third = nextCursor(page, 100, kNowUs - 5'000'000);
+  ASSERT_TRUE(third);
+  page = parsePage(Params{{"limit", "10"}, {"cursor", *third}});
+  EXPECT_EQ(page.skip, 20u);
+  EXPECT_EQ(page.untilUs, kNowUs + 1);
+  for (const char* bad : {"s10u", "s10ux", "su5", "s10u5u6", "s-1", "s10u999999999999999999999", "t10"}) {
+    EXPECT_EQ(statusOf([&] { parsePage(Params{{"cursor", bad}}); }), 400) << bad;
+  }
 }
 
 TEST(ConsoleHistogram, BucketsCoverTheRangeWithRoundWidths) {
