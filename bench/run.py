@@ -1471,7 +1471,7 @@ def main(argv=None) -> int:
                      if soaks else "not run"),
             "Wall time of the whole bench": f"{time.monotonic() - started:.0f} s",
         }
-        write_outputs(Path(a.out), rows, machine, settings, command, standard_notes() + setup_notes(rows), soaks)
+        write_outputs(Path(a.out), rows, machine, settings, command, standard_notes(load0[0]) + setup_notes(rows), soaks)
         return 1 if any(r.status == "failed" for r in rows) or any(s.status == "failed" for s in soaks) else 0
     except KeyboardInterrupt:
         log("\nbench: interrupted")
@@ -1485,10 +1485,16 @@ def main(argv=None) -> int:
                 log(f"  stopping the {broker.what} failed: {e!r}")
 
 
-def standard_notes() -> list[str]:
+def standard_notes(load_at_start: Optional[float] = None) -> list[str]:
+    cores = os.cpu_count() or 1
+    if load_at_start is not None and load_at_start < cores / 2:
+        quiet = ("Nothing else ran on the machine (see the load average above); rows still spread from "
+                 "run to run (each row's runs are listed below): compare rows of the same run, not runs.")
+    else:
+        quiet = ("The machine was shared with other work while this ran (see the load average above), so "
+                 "figures are noisy; compare rows of the same run, not runs.")
     return [
-        "The machine was shared with other builds while this ran, so figures are noisy "
-        "(see the load average above); compare rows of the same run, not runs.",
+        quiet,
         f"The bench deletes and re-creates `{QUEUE}` (and `{QUEUE}.dead`, and over Redis the "
         f"`{QUEUE}.*` keys) on the local brokers between rows.",
         "Rows marked *publish only* stop the clock when the broker holds every record; *end to "

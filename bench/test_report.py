@@ -32,7 +32,12 @@ class ReportTest(unittest.TestCase):
                     receiver=R.ProcStats("aggregator", 0.3, 20000), latency=lat(80, achieved=9_000))
         rb = row("redis_benchmark_1", R.PEER, broker="Redis", seconds=0.5, sender=R.ProcStats("redis-benchmark", 0.1, 2000))
         failed = row("syslog_ng", R.PEER, status="failed", note="boom")
-        return [probe, ours, batched, failed, rb, redis]
+        shape = row("probe_our_shape", R.CEILING, seconds=8.0)
+        redis_batched = row("ours_redis_batched", R.OURS, broker="Redis", records=1_000_000, seconds=2.0,
+                            wire_bytes=211_000_000, throughput_only=True)
+        redis_zstd = row("ours_redis_batched_zstd", R.OURS, broker="Redis", records=1_000_000, seconds=1.0,
+                         wire_bytes=49_000_000, throughput_only=True)
+        return [probe, ours, batched, failed, rb, redis, shape, redis_batched, redis_zstd]
 
     def test_rates_and_derived_figures(self):
         r = self.rows()[1]
@@ -49,7 +54,13 @@ class ReportTest(unittest.TestCase):
         self.assertIsNone(verdict("batched, end to end over RabbitMQ").met)
         self.assertIn("not available yet", verdict("batched, end to end over RabbitMQ").measured)
         self.assertIn("one record per message: 10,000", verdict("batched, end to end over RabbitMQ").measured)
-        self.assertFalse(verdict("one record per message").met)  # 10k vs 20k: 0.5x
+        self.assertFalse(verdict("one record per message").met)  # 10k vs the shaped probe's 12.5k: 0.8x
+        self.assertIn("0.80×", verdict("one record per message").measured)
+        self.assertIsNone(verdict("batched with --compress zstd, end to end over RabbitMQ").met)  # no row
+        self.assertFalse(verdict("batched, end to end over Redis").met)  # 500,000 < 1,000,000
+        wire = verdict("--compress zstd")
+        self.assertTrue(wire.met)  # 49 / 211 = 0.232
+        self.assertIn("0.232", wire.measured)
         self.assertFalse(verdict("peak RSS of log_producer").met)  # 40.96 MB over Redis
         self.assertTrue(verdict("peak RSS of log_aggregator").met)
         p99 = [g for g in R.evaluate_goals(self.rows()) if g.text.startswith("p99")]
@@ -58,7 +69,7 @@ class ReportTest(unittest.TestCase):
         self.assertEqual(p99[0].verdict, "met")
 
     def test_tables(self):
-        rows = self.rows()
+        rows = self.rows()[:6]  # without the goal-only rows
         cells = R.table_cells(rows)
         self.assertEqual(len(cells[0]), len(R.COLUMNS))
         self.assertEqual(cells[1][5], "10,000")        # records/s
