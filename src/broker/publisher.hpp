@@ -1,6 +1,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,9 @@ class Publisher {
   // Returning means "sent", not "accepted": only a ConfirmRange with ok == true means accepted.
   // Throws ConnectionError / BrokerRefusedError when the connection fails.
   virtual uint64_t publish(const Message& message) = 0;
+  // The same for a message the caller shares: a publisher that keeps messages for resending (the
+  // reconnecting one) keeps this one instead of a copy. By default it is published as above.
+  virtual uint64_t publishShared(const std::shared_ptr<const Message>& message) { return publish(*message); }
 
   // Reads confirms from the broker until at most `maxUnconfirmed` messages are still waiting or
   // `deadline` passes, appending outcomes to `out`. Always services the connection once (heartbeats)

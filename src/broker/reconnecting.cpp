@@ -110,12 +110,16 @@ ReconnectingPublisher::ReconnectingPublisher(const BrokerOptions& options, Opene
 }
 
 void ReconnectingPublisher::sendOnCurrent(uint64_t seq) {
-  const uint64_t innerSeq = inner_->publish(pending_[seq - base_].message);
+  const uint64_t innerSeq = inner_->publish(*pending_[seq - base_].message);
   if (sent_.empty()) sentBase_ = innerSeq;
   sent_.push_back(seq);
 }
 
 uint64_t ReconnectingPublisher::publish(const Message& message) {
+  return publishShared(std::make_shared<const Message>(message));
+}
+
+uint64_t ReconnectingPublisher::publishShared(const std::shared_ptr<const Message>& message) {
   const uint64_t seq = nextSeq_++;
   pending_.push_back(Pending{message});
   ++unsettled_;

@@ -65,13 +65,14 @@ class ReconnectingPublisher final : public Publisher {
   ReconnectingPublisher(const BrokerOptions& options, Opener<Publisher> opener);
 
   uint64_t publish(const Message& message) override;
+  uint64_t publishShared(const std::shared_ptr<const Message>& message) override;
   size_t awaitConfirms(size_t maxUnconfirmed, Clock::time_point deadline, std::vector<ConfirmRange>& out) override;
   size_t unconfirmed() const override { return unsettled_; }
   uint64_t reconnects() const { return reconnects_; }
 
  private:
   struct Pending {
-    Message message;
+    std::shared_ptr<const Message> message;  // kept until settled, for resending; shared with the caller
     int attempts = 0;
     Clock::time_point firstRefused{};
     bool settled = false;  // confirmed, or failed for good: only waits to leave the front

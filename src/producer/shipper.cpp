@@ -311,11 +311,12 @@ bool Shipper::pump() {
     if (unconfirmed == 0) waitingSince = Clock::now();
     uint64_t publishedRecords = 0;
     uint64_t publishedBytes = 0;
-    for (auto& m : taken_) {
-      const uint64_t seq = publisher_->publish(m);
+    for (auto& taken : taken_) {
+      auto m = std::make_shared<const Message>(std::move(taken));
+      const uint64_t seq = publisher_->publishShared(m);
       if (inFlight_.empty()) inFlightBase_ = seq;
-      const size_t bytes = m.body.size();
-      const uint64_t records = recordCount(m);
+      const size_t bytes = m->body.size();
+      const uint64_t records = recordCount(*m);
       inFlightBytes_ += bytes;
       publishedRecords += records;
       publishedBytes += bytes;
@@ -384,7 +385,7 @@ void Shipper::settle(std::vector<ConfirmRange>& confirms) {
   uint64_t confirmedInOrder = 0;
   while (!inFlight_.empty() && inFlight_.front().state != InFlight::State::Waiting) {
     InFlight& f = inFlight_.front();
-    if (f.state == InFlight::State::Failed) spool_->keepRefused(f.message, f.reason);
+    if (f.state == InFlight::State::Failed) spool_->keepRefused(*f.message, f.reason);
     orderBroken_ = orderBroken_ || f.state == InFlight::State::Failed;
     if (!orderBroken_) confirmedInOrder += f.records;
     inFlightBytes_ -= f.bytes;

@@ -181,7 +181,9 @@ class Shipper {
 
  private:
   struct InFlight {
-    Message message;  // for Spool::keepRefused (a memory spool hands its entries over: no second copy)
+    // For Spool::keepRefused; the same message the publisher keeps for resending (a memory spool
+    // hands its entries over: one copy of a message in flight).
+    std::shared_ptr<const Message> message;
     size_t bytes = 0;
     uint64_t records = 1;
     enum class State { Waiting, Confirmed, Failed } state = State::Waiting;

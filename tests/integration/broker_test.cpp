@@ -255,6 +255,32 @@ bool waitFor(const std::function<bool()>& pred, std::chrono::milliseconds timeou
 
 }  // namespace
 
+// The producer's Shipper and the reconnecting publisher share each message in flight: the publisher
+// keeps the caller's message for resending (not a copy), sends it again after a lost connection, and
+// lets go of it once it is confirmed.
+TEST_P(EveryBroker, ReconnectingPublisherKeepsTheSharedMessageUntilConfirmed) {
+  auto broker = testBroker(GetParam());
+  broker.reconnectFor = 20s;
+  broker.clientName = fmt::format("it-shared-{}", ::getpid());  // only these connections are closed
+  const auto queue = uniqueQueue("shared_" + transportName(GetParam()));
+  auto publisher = makePublisher(broker, queue);
+  std::vector<std::shared_ptr<const Message>> shared;
+  for (Message& m : recordMessages(100)) shared.push_back(std::make_shared<const Message>(std::move(m)));
+  for (size_t i = 0; i < 50; ++i) publisher->publishShared(shared[i]);
+  // Nothing is settled before awaitConfirms: each message is held twice, by us and by the publisher.
+  for (size_t i = 0; i < 50; ++i) ASSERT_EQ(shared[i].use_count(), 2) << i;
+  closeConnectionsOf(GetParam(), broker.clientName);  // the first 50 are sent again from the same objects
+  for (size_t i = 50; i < 100; ++i) publisher->publishShared(shared[i]);
+  std::vector<ConfirmRange> confirms;
+  publisher->awaitConfirms(0, Clock::now() + 20s, confirms);
+  EXPECT_EQ(countConfirmed(confirms, true), 100u);
+  for (size_t i = 0; i < shared.size(); ++i) EXPECT_EQ(shared[i].use_count(), 1) << "still held: " << i;
+  auto admin = makeAdmin(broker);
+  EXPECT_TRUE(waitFor([&] { return admin->queueStats(queue).messagesReady >= 100; }, 10s))
+      << "every message in the queue (some possibly twice)";
+  deleteTopology(GetParam(), queue);
+}
+
 // The output stops taking data in the middle of a line (RLIMIT_FSIZE, like a full disk): the
 // collector acks only what is in the file, holds the rest while keeping its connection (AMQP
 // heartbeats of 1 s) or lease (1 s) alive, and writes everything exactly once when it can again.
