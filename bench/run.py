@@ -1488,8 +1488,8 @@ def main(argv=None) -> int:
 def standard_notes(load_at_start: Optional[float] = None) -> list[str]:
     cores = os.cpu_count() or 1
     if load_at_start is not None and load_at_start < cores / 2:
-        quiet = ("Nothing else ran on the machine (see the load average above); rows still spread from "
-                 "run to run (each row's runs are listed below): compare rows of the same run, not runs.")
+        quiet = ("The machine was quiet at the start (load average below half its cores, above); rows "
+                 "still spread from run to run: compare rows of the same run, not runs.")
     else:
         quiet = ("The machine was shared with other work while this ran (see the load average above), so "
                  "figures are noisy; compare rows of the same run, not runs.")

@@ -26,6 +26,8 @@ std::vector<std::string> values(const Params& params, const std::string& name) {
   return out;
 }
 
+constexpr uint64_t kMaxMs = 253'402'300'799'999;  // 9999-12-31T23:59:59.999Z: the last time we take
+
 // "s<skip>" or "s<skip>u<until µs>": opaque to clients, stable for a bookmark.
 constexpr const char* kCursorPrefix = "s";
 constexpr char kUntilMark = 'u';
@@ -40,7 +42,6 @@ std::optional<std::string> param(const Params& params, std::string_view name) {
 
 int64_t parseTimeParam(std::string_view name, std::string_view text, int64_t nowUs) {
   if (const auto ms = wholeNumber(text)) {
-    constexpr uint64_t kMaxMs = 253'402'300'799'999;  // 9999-12-31T23:59:59.999Z
     if (*ms > kMaxMs) throw ApiError(400, fmt::format("{}: '{}' is past the year 9999", name, escaped(text)));
     return static_cast<int64_t>(*ms) * 1000;
   }
@@ -96,9 +97,8 @@ Page parsePage(const Params& params) {
   if (!skip || *skip > kMaxCursor) throw bad();
   page.skip = *skip;
   if (mark != std::string_view::npos) {
-    constexpr uint64_t kMaxUs = 253'402'300'800'000'000;  // 10000-01-01T00:00:00Z
     const auto until = wholeNumber(rest.substr(mark + 1));
-    if (!until || *until > kMaxUs) throw bad();
+    if (!until || *until > (kMaxMs + 1) * 1000) throw bad();  // the newest time we take + 1 µs
     page.untilUs = static_cast<int64_t>(*until);
   }
   return page;
