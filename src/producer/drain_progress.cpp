@@ -28,14 +28,25 @@ void DrainProgress::stop() {
 void DrainProgress::run() {
   const uint64_t recovered = shipper_.report().recovered;
   const std::string dir = escaped(shipper_.spool().location());
-  const auto started = std::chrono::steady_clock::now();
+  // The rate is measured from the first draw on: the shipper may have sent some before this thread
+  // ran, and a count divided by the microseconds since start would be a nonsense rate. The first draw
+  // says 0 records/s (nothing measured yet).
+  uint64_t sentAtFirstDraw = 0;
+  std::chrono::steady_clock::time_point firstDraw;
+  bool drawn = false;
   std::unique_lock lock(mu_);
   for (;;) {
     // The spool sends in order: the first `recovered` confirmations are the earlier run's records.
     const uint64_t sent = std::min(shipper_.confirmedSoFar(), recovered);
     if (sent >= recovered) break;
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    const double rate = secs > 0 ? static_cast<double>(sent) / secs : 0.0;
+    const auto now = std::chrono::steady_clock::now();
+    if (!drawn) {
+      drawn = true;
+      sentAtFirstDraw = sent;
+      firstDraw = now;
+    }
+    const double secs = std::chrono::duration<double>(now - firstDraw).count();
+    const double rate = secs > 0 ? static_cast<double>(sent - sentAtFirstDraw) / secs : 0.0;
     line_.draw(fmt::format("log_producer: spool {}: {} of {} records from an earlier run left, {} sent ({:.0f} "
                            "records/s)",
                            dir, recovered - sent, recovered, sent, rate),
