@@ -37,8 +37,10 @@ void DrainProgress::run() {
   std::unique_lock lock(mu_);
   for (;;) {
     // The spool sends in order: the first `recovered` confirmations are the earlier run's records.
+    // Drawn at least once, even when the shipper sent them all before this thread ran: the line then
+    // shows them all sent for a moment before it is cleared.
     const uint64_t sent = std::min(shipper_.confirmedSoFar(), recovered);
-    if (sent >= recovered) break;
+    if (sent >= recovered && drawn) break;
     const auto now = std::chrono::steady_clock::now();
     if (!drawn) {
       drawn = true;
@@ -51,7 +53,7 @@ void DrainProgress::run() {
                            "records/s)",
                            dir, recovered - sent, recovered, sent, rate),
                true);
-    if (cv_.wait_for(lock, interval_, [this] { return stop_; })) break;
+    if (sent >= recovered || cv_.wait_for(lock, interval_, [this] { return stop_; })) break;
   }
   line_.clear();
 }

@@ -100,14 +100,14 @@ def body(t):
     text = term.decode("utf-8", "replace")
     t.check(rc == 0 and out == b"", f"the earlier run's {N} records are sent, exit 0", f"rc {rc}\n{text!r}")
     # The shipper starts sending as soon as it is built, so the first draw may already count some as
-    # sent (on a fast broker, a few hundred); it has measured no rate yet.
+    # sent (on a fast broker, a few hundred; on a loaded machine even all); it has measured no rate yet.
     first = re.compile(r"\r\x1b\[Klog_producer: spool " + re.escape(tty_spool) +
                        r": (\d+) of " + str(N) + r" records from an earlier run left, (\d+) sent \(0 records/s\)")
     start = text.find("\r\x1b[K")
     m = first.match(text, start) if start > 0 else None
     t.check(m is not None and text[:start].endswith("left by an earlier run are sent first\r\n") and
-            int(m.group(1)) + int(m.group(2)) == N and int(m.group(1)) > 0,
-            "after the log line saying what is left, a progress line is drawn at once: some left, no rate yet",
+            int(m.group(1)) + int(m.group(2)) == N,
+            "after the log line saying what is left, a progress line is drawn at once, with no rate yet",
             repr(text[:500]))
     shown = re.findall(r"\r\x1b\[Klog_producer: spool [^:]+: (\d+) of (\d+) records from an earlier run left, (\d+) sent "
                        r"\((\d+) records/s\)", text)
