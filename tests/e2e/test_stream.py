@@ -13,6 +13,7 @@ pika as another tool would; the aggregator finds out the type itself, no flag).
 import os
 import re
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -40,6 +41,22 @@ def publish(t, q, records):
         ch.basic_publish(exchange="", routing_key=q, body=r.encode(),
                          properties=pika.BasicProperties(delivery_mode=2, headers=headers))
     conn.close()
+
+
+def broker_clock_offset(t):
+    """Seconds the broker's clock is ahead of ours (chunk timestamps are the broker's
+    erlang:system_time), measured through rabbitmqctl; 0 when it cannot be asked."""
+    before = time.time()
+    cp = subprocess.run(["rabbitmqctl", "-q", "-n", t.env.node, "eval", "erlang:system_time(millisecond)."],
+                        capture_output=True, timeout=60)
+    after = time.time()
+    try:
+        offset = int(cp.stdout.decode().strip()) / 1000 - (before + after) / 2
+    except ValueError:
+        t.note(f"could not read the broker's clock: {cp.stderr.decode(errors='replace').strip()}")
+        return 0.0
+    t.note(f"the broker's clock is {offset * 1000:+.0f} ms from ours (+/- {(after - before) * 500:.0f} ms)")
+    return offset
 
 
 def lines_of(t, path):
@@ -136,10 +153,13 @@ def part_c(t):
     with open(config, "w") as f:
         f.write('[log_aggregator]\nstream-from = "next"\n')
     p = aggregator(t, "agg-next", q, out_next, ["--config", config])  # the TOML key
-    # Chunk timestamps are in milliseconds, --stream-from takes seconds: the new records are
-    # published from the next whole second on.
-    start = int(time.time()) + 1
-    wait_for(lambda: time.time() >= start, 5)
+    # Chunk timestamps are in milliseconds of the broker's clock, --stream-from takes seconds: the
+    # new records are published from the next whole second of the broker's clock on, half a second
+    # into it (reading that clock is that uncertain). A CI run that took the test's own clock saw
+    # none of the 100 new records from the second asked for: the note says how far apart they are.
+    offset = broker_clock_offset(t)
+    start = int(time.time() + offset) + 1
+    wait_for(lambda: time.time() + offset >= start + 0.5, 5)
     new = [f"new-{n:04d}" for n in range(100)]
     publish(t, q, new)
     wait_lines(t, p, out_next, len(new))
