@@ -1,6 +1,7 @@
 #include "producer/drain_progress.hpp"
 
 #include <algorithm>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -32,22 +33,20 @@ void DrainProgress::run() {
   // ran, and a count divided by the microseconds since start would be a nonsense rate. The first draw
   // says 0 records/s (nothing measured yet).
   uint64_t sentAtFirstDraw = 0;
-  std::chrono::steady_clock::time_point firstDraw;
-  bool drawn = false;
+  std::optional<std::chrono::steady_clock::time_point> firstDraw;
   std::unique_lock lock(mu_);
   for (;;) {
     // The spool sends in order: the first `recovered` confirmations are the earlier run's records.
     // Drawn at least once, even when the shipper sent them all before this thread ran: the line then
     // shows them all sent for a moment before it is cleared.
     const uint64_t sent = std::min(shipper_.confirmedSoFar(), recovered);
-    if (sent >= recovered && drawn) break;
+    if (sent >= recovered && firstDraw) break;
     const auto now = std::chrono::steady_clock::now();
-    if (!drawn) {
-      drawn = true;
+    if (!firstDraw) {
       sentAtFirstDraw = sent;
       firstDraw = now;
     }
-    const double secs = std::chrono::duration<double>(now - firstDraw).count();
+    const double secs = std::chrono::duration<double>(now - *firstDraw).count();
     const double rate = secs > 0 ? static_cast<double>(sent - sentAtFirstDraw) / secs : 0.0;
     line_.draw(fmt::format("log_producer: spool {}: {} of {} records from an earlier run left, {} sent ({:.0f} "
                            "records/s)",

@@ -135,9 +135,7 @@ TEST_P(EveryBroker, CollectorWritesGoodRecordsDeadLettersBadOnesAndAcksAll) {
 }
 
 TEST_P(EveryBroker, ReconnectingPublisherAndConsumerSurviveClosedConnections) {
-  auto broker = testBroker(GetParam());
-  broker.reconnectFor = 20s;
-  broker.clientName = fmt::format("it-closing-{}", ::getpid());  // only these connections are closed
+  const auto broker = closableTestBroker(GetParam(), "it-closing");  // only these connections are closed
   const auto queue = uniqueQueue("reconnect_" + transportName(GetParam()));
   auto publisher = makePublisher(broker, queue);
   const std::vector<Message> messages = recordMessages(200);
@@ -259,9 +257,7 @@ bool waitFor(const std::function<bool()>& pred, std::chrono::milliseconds timeou
 // keeps the caller's message for resending (not a copy), sends it again after a lost connection, and
 // lets go of it once it is confirmed.
 TEST_P(EveryBroker, ReconnectingPublisherKeepsTheSharedMessageUntilConfirmed) {
-  auto broker = testBroker(GetParam());
-  broker.reconnectFor = 20s;
-  broker.clientName = fmt::format("it-shared-{}", ::getpid());  // only these connections are closed
+  const auto broker = closableTestBroker(GetParam(), "it-shared");  // only these connections are closed
   const auto queue = uniqueQueue("shared_" + transportName(GetParam()));
   auto publisher = makePublisher(broker, queue);
   std::vector<std::shared_ptr<const Message>> shared;

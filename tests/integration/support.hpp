@@ -8,6 +8,7 @@
 #include <fstream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <fmt/format.h>
@@ -69,6 +70,15 @@ inline void deleteExchange(const std::string& exchange) {
   auto conn = amqp::AmqpConnection::open(testBroker(Transport::Amqp));
   amqp_exchange_delete(conn.get(), 1, amqp_cstring_bytes(exchange.c_str()), 0);
   conn.check(amqp_get_rpc_reply(conn.get()), "deleting an exchange");
+}
+
+// The test broker for a test that closes its own connections: a client name only they carry
+// ("LABEL-PID", for closeConnectionsOf) and 20 s to reconnect.
+inline BrokerOptions closableTestBroker(Transport t, std::string_view label) {
+  BrokerOptions o = testBroker(t);
+  o.reconnectFor = std::chrono::seconds(20);
+  o.clientName = fmt::format("{}-{}", label, ::getpid());
+  return o;
 }
 
 // Closes, from the server side (as a broker restart does), the test broker's connections whose
